@@ -129,3 +129,32 @@ func (c *Call) Key(taskID string) string {
 	}
 	return ""
 }
+
+// ReceivedCall is one call as rudderhook received it: an element of Details with the envelope it came in
+// and the source that received it. It is the input of the call's workflow and what the store keeps.
+type ReceivedCall struct {
+	Source     string          `json:"source"`
+	Key        string          `json:"key"`
+	ReceivedAt time.Time       `json:"received_at"`
+	Task       Task            `json:"task"`
+	RawTask    json.RawMessage `json:"raw_task"`
+	Call       Call            `json:"call"`
+	RawCall    json.RawMessage `json:"raw_call"`
+}
+
+// Received splits a callback into its calls, as received by source at the given time.
+func (cc *CallCompleted) Received(source string, at time.Time) []ReceivedCall {
+	out := make([]ReceivedCall, len(cc.Details))
+	for i, c := range cc.Details {
+		out[i] = ReceivedCall{
+			Source:     source,
+			Key:        c.Key(cc.TaskID),
+			ReceivedAt: at,
+			Task:       cc.Task,
+			RawTask:    cc.RawTask,
+			Call:       c,
+			RawCall:    c.Raw,
+		}
+	}
+	return out
+}

@@ -1,0 +1,331 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/rudderhook/rudderhook/airudder"
+)
+
+// Store is rudderhook's access to PostgreSQL.
+type Store struct {
+	db *sqlx.DB
+}
+
+// New wraps an open database.
+func New(db *sqlx.DB) *Store { return &Store{db: db} }
+
+// DB is the underlying handle, for health checks.
+func (s *Store) DB() *sqlx.DB { return s.db }
+
+// CallRecord is a stored call: what was received plus where it is handled.
+type CallRecord struct {
+	airudder.ReceivedCall
+	WorkflowID string
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+}
+
+// callRow is the calls table, column for column.
+type callRow struct {
+	Seq                  int64             `db:"seq"`
+	Source               string            `db:"source"`
+	CallKey              string            `db:"call_key"`
+	WorkflowID           string            `db:"workflow_id"`
+	AirudderWorkflowID   string            `db:"airudder_workflow_id"`
+	WorkflowName         string            `db:"workflow_name"`
+	NodeTaskID           string            `db:"nodetask_id"`
+	NodeTaskName         string            `db:"nodetask_name"`
+	TaskID               string            `db:"task_id"`
+	TaskName             string            `db:"task_name"`
+	DetailID             *int64            `db:"detail_id"`
+	RobotID              string            `db:"robot_id"`
+	CalleeName           string            `db:"callee_name"`
+	CalleeGender         string            `db:"callee_gender"`
+	CalleeNumber         string            `db:"callee_number"`
+	CallStartTime        *time.Time        `db:"call_start_time"`
+	CallEndTime          *time.Time        `db:"call_end_time"`
+	Status               string            `db:"status"`
+	Intention            string            `db:"intention"`
+	IntentionDescription string            `db:"intention_description"`
+	CallID               string            `db:"call_id"`
+	CallTimes            *int64            `db:"call_times"`
+	Comments             string            `db:"comments"`
+	BorrowedDate         *airudder.Date    `db:"borrowed_date"`
+	DueDate              *airudder.Date    `db:"due_date"`
+	BorrowedAmount       *airudder.Decimal `db:"borrowed_amount"`
+	TotalOwingAmount     *airudder.Decimal `db:"total_owing_amount"`
+	CurrencyUnit         string            `db:"currency_unit"`
+	PlatformName         string            `db:"platform_name"`
+	RingType             string            `db:"ring_type"`
+	HangupType           string            `db:"hangup_type"`
+	ExtraA               string            `db:"extra_a"`
+	ExtraB               string            `db:"extra_b"`
+	ExtraC               string            `db:"extra_c"`
+	NerSlots             jsonValue         `db:"ner_slots"`
+	AsrResult            jsonValue         `db:"asr_result"`
+	AskWhatsApp          string            `db:"ask_whatsapp"`
+	AsrPTP               string            `db:"asr_ptp"`
+	MultiIntention       jsonValue         `db:"multi_intention"`
+	EventLabel           jsonValue         `db:"event_label"`
+	RingTime             *int64            `db:"ring_time"`
+	TalkRound            *int64            `db:"talk_round"`
+	CaseID               string            `db:"case_id"`
+	Variables            jsonValue         `db:"variables"`
+	CallerNumber         string            `db:"caller_number"`
+	RawDetail            jsonValue         `db:"raw_detail"`
+	RawTask              jsonValue         `db:"raw_task"`
+	ReceivedAt           time.Time         `db:"received_at"`
+	CreatedAt            time.Time         `db:"created_at"`
+	UpdatedAt            time.Time         `db:"updated_at"`
+}
+
+// callColumns are the columns that an upsert writes (all but the generated and time-keeping ones).
+var callColumns = []string{
+	"source", "call_key", "workflow_id",
+	"airudder_workflow_id", "workflow_name", "nodetask_id", "nodetask_name", "task_id", "task_name",
+	"detail_id", "robot_id", "callee_name", "callee_gender", "callee_number", "call_start_time", "call_end_time",
+	"status", "intention", "intention_description", "call_id", "call_times", "comments", "borrowed_date", "due_date",
+	"borrowed_amount", "total_owing_amount", "currency_unit", "platform_name", "ring_type", "hangup_type",
+	"extra_a", "extra_b", "extra_c", "ner_slots", "asr_result", "ask_whatsapp", "asr_ptp", "multi_intention",
+	"event_label", "ring_time", "talk_round", "case_id", "variables", "caller_number", "raw_detail", "raw_task",
+	"received_at",
+}
+
+// upsertCallSQL inserts a call or, when it exists, overwrites it with what was received: the same
+// delivery again leaves the row as it was, and a corrected one replaces it.
+var upsertCallSQL = func() string {
+	var names, sets []string
+	for _, c := range callColumns {
+		names = append(names, ":"+c)
+		if c != "source" && c != "call_key" {
+			sets = append(sets, c+" = EXCLUDED."+c)
+		}
+	}
+	return `INSERT INTO calls (` + strings.Join(callColumns, ", ") + `) VALUES (` + strings.Join(names, ", ") + `)
+ON CONFLICT (source, call_key) DO UPDATE SET ` + strings.Join(sets, ", ") + `, updated_at = now()`
+}()
+
+const (
+	deleteRedialsSQL = `DELETE FROM call_redials WHERE source = $1 AND call_key = $2`
+	insertRedialSQL  = `INSERT INTO call_redials (source, call_key, position, call_id, call_start_time, ring_type,
+  ring_time, hangup_type, result_label, callee_number, caller_number)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`
+	selectRedialsSQL = `SELECT call_id, call_start_time, ring_type, ring_time, hangup_type, result_label,
+  callee_number, caller_number
+FROM call_redials WHERE source = $1 AND call_key = $2 ORDER BY position`
+	selectCallSQL      = `SELECT * FROM calls WHERE source = $1 AND call_key = $2`
+	selectCallByKeySQL = `SELECT * FROM calls WHERE call_key = $1 ORDER BY seq`
+)
+
+// UpsertCall stores a call and its redials in one transaction. It is idempotent: storing the same call
+// again leaves one row, as the first store did.
+func (s *Store) UpsertCall(ctx context.Context, rec CallRecord) error {
+	row := toRow(rec)
+	return s.inTx(ctx, func(tx *sqlx.Tx) error {
+		if _, err := tx.NamedExecContext(ctx, upsertCallSQL, row); err != nil {
+			return fmt.Errorf("upsert call %s/%s: %w", rec.Source, rec.Key, err)
+		}
+		if _, err := tx.ExecContext(ctx, deleteRedialsSQL, rec.Source, rec.Key); err != nil {
+			return fmt.Errorf("clear redials of %s/%s: %w", rec.Source, rec.Key, err)
+		}
+		for i, r := range rec.Call.RedialCalls {
+			if _, err := tx.ExecContext(ctx, insertRedialSQL, rec.Source, rec.Key, i, r.CallID, r.CallStartTime,
+				r.RingType, r.RingTime, r.HangupType, r.ResultLabel, r.CalleeNumber, r.CallerNumber); err != nil {
+				return fmt.Errorf("store redial %d of %s/%s: %w", i, rec.Source, rec.Key, err)
+			}
+		}
+		return nil
+	})
+}
+
+// GetCall returns the call with this key in this source, or ErrNotFound.
+func (s *Store) GetCall(ctx context.Context, source, key string) (*CallRecord, error) {
+	var row callRow
+	if err := s.db.GetContext(ctx, &row, selectCallSQL, source, key); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, ErrNotFound
+		}
+		return nil, fmt.Errorf("get call %s/%s: %w", source, key, err)
+	}
+	return s.withRedials(ctx, row)
+}
+
+// FindCalls returns the calls with this key in any source (usually one).
+func (s *Store) FindCalls(ctx context.Context, key string) ([]CallRecord, error) {
+	var rows []callRow
+	if err := s.db.SelectContext(ctx, &rows, selectCallByKeySQL, key); err != nil {
+		return nil, fmt.Errorf("find call %s: %w", key, err)
+	}
+	return s.records(ctx, rows)
+}
+
+// CallFilter selects calls for listing. Empty fields do not filter.
+type CallFilter struct {
+	Source       string
+	CaseID       string
+	CalleeNumber string
+	TaskID       string
+	Intention    string
+	// Before is a cursor: only calls listed after the one with this sequence number (0: from the newest).
+	Before int64
+	Limit  int
+}
+
+// ListCalls returns calls matching f, newest first, and the cursor of the next page (0 when there is none).
+func (s *Store) ListCalls(ctx context.Context, f CallFilter) ([]CallRecord, int64, error) {
+	var where []string
+	var args []any
+	add := func(cond string, v any) {
+		args = append(args, v)
+		where = append(where, fmt.Sprintf(cond, len(args)))
+	}
+	for col, v := range map[string]string{"source": f.Source, "case_id": f.CaseID, "callee_number": f.CalleeNumber, "task_id": f.TaskID, "intention": f.Intention} {
+		if v != "" {
+			add(col+" = $%d", v)
+		}
+	}
+	if f.Before > 0 {
+		add("seq < $%d", f.Before)
+	}
+	q := "SELECT * FROM calls"
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	args = append(args, f.Limit+1)
+	q += fmt.Sprintf(" ORDER BY seq DESC LIMIT $%d", len(args))
+
+	var rows []callRow
+	if err := s.db.SelectContext(ctx, &rows, q, args...); err != nil {
+		return nil, 0, fmt.Errorf("list calls: %w", err)
+	}
+	var next int64
+	if len(rows) > f.Limit {
+		rows = rows[:f.Limit]
+		next = rows[len(rows)-1].Seq
+	}
+	recs, err := s.records(ctx, rows)
+	return recs, next, err
+}
+
+func (s *Store) records(ctx context.Context, rows []callRow) ([]CallRecord, error) {
+	out := make([]CallRecord, 0, len(rows))
+	for _, row := range rows {
+		rec, err := s.withRedials(ctx, row)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *rec)
+	}
+	return out, nil
+}
+
+func (s *Store) withRedials(ctx context.Context, row callRow) (*CallRecord, error) {
+	rec, err := fromRow(row)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.db.QueryxContext(ctx, selectRedialsSQL, row.Source, row.CallKey)
+	if err != nil {
+		return nil, fmt.Errorf("redials of %s/%s: %w", row.Source, row.CallKey, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var r airudder.Redial
+		if err := rows.Scan(&r.CallID, &r.CallStartTime, &r.RingType, &r.RingTime, &r.HangupType, &r.ResultLabel,
+			&r.CalleeNumber, &r.CallerNumber); err != nil {
+			return nil, fmt.Errorf("scan redial of %s/%s: %w", row.Source, row.CallKey, err)
+		}
+		rec.Call.RedialCalls = append(rec.Call.RedialCalls, r)
+	}
+	return rec, rows.Err()
+}
+
+func toRow(rec CallRecord) callRow {
+	c, t := rec.Call, rec.Task
+	var asr jsonValue
+	if c.AsrResult != nil {
+		asr, _ = json.Marshal(c.AsrResult) // plain strings: cannot fail
+	}
+	return callRow{
+		Source: rec.Source, CallKey: rec.Key, WorkflowID: rec.WorkflowID,
+		AirudderWorkflowID: t.WorkflowID, WorkflowName: t.WorkflowName, NodeTaskID: t.NodeTaskID,
+		NodeTaskName: t.NodeTaskName, TaskID: t.TaskID, TaskName: t.TaskName,
+		DetailID: c.ID, RobotID: c.RobotID, CalleeName: c.CalleeName, CalleeGender: c.CalleeGender,
+		CalleeNumber: c.CalleeNumber, CallStartTime: c.CallStartTime, CallEndTime: c.CallEndTime,
+		Status: c.Status, Intention: c.Intention, IntentionDescription: c.IntentionDescription, CallID: c.CallID,
+		CallTimes: c.CallTimes, Comments: c.Comments, BorrowedDate: c.BorrowedDate, DueDate: c.DueDate,
+		BorrowedAmount: c.BorrowedAmount, TotalOwingAmount: c.TotalOwingAmount, CurrencyUnit: c.CurrencyUnit,
+		PlatformName: c.PlatformName, RingType: c.RingType, HangupType: c.HangupType,
+		ExtraA: c.ExtraA, ExtraB: c.ExtraB, ExtraC: c.ExtraC, NerSlots: jsonValue(c.NerSlots), AsrResult: asr,
+		AskWhatsApp: c.AskWhatsApp, AsrPTP: c.AsrPTP, MultiIntention: jsonValue(c.MultiIntention),
+		EventLabel: jsonValue(c.EventLabel), RingTime: c.RingTime, TalkRound: c.TalkRound, CaseID: c.CaseID,
+		Variables: jsonValue(c.Variables), CallerNumber: c.CallerNumber,
+		RawDetail: jsonValue(rec.RawCall), RawTask: jsonValue(rec.RawTask), ReceivedAt: rec.ReceivedAt,
+	}
+}
+
+func fromRow(r callRow) (*CallRecord, error) {
+	rec := &CallRecord{
+		ReceivedCall: airudder.ReceivedCall{
+			Source: r.Source, Key: r.CallKey, ReceivedAt: r.ReceivedAt.UTC(),
+			Task: airudder.Task{WorkflowID: r.AirudderWorkflowID, WorkflowName: r.WorkflowName,
+				NodeTaskID: r.NodeTaskID, NodeTaskName: r.NodeTaskName, TaskID: r.TaskID, TaskName: r.TaskName},
+			RawTask: json.RawMessage(r.RawTask),
+			RawCall: json.RawMessage(r.RawDetail),
+			Call: airudder.Call{
+				ID: r.DetailID, RobotID: r.RobotID, CalleeName: r.CalleeName, CalleeGender: r.CalleeGender,
+				CalleeNumber: r.CalleeNumber, CallStartTime: utc(r.CallStartTime), CallEndTime: utc(r.CallEndTime),
+				Status: r.Status, Intention: r.Intention, IntentionDescription: r.IntentionDescription,
+				CallID: r.CallID, CallTimes: r.CallTimes, Comments: r.Comments, BorrowedDate: r.BorrowedDate,
+				DueDate: r.DueDate, BorrowedAmount: r.BorrowedAmount, TotalOwingAmount: r.TotalOwingAmount,
+				CurrencyUnit: r.CurrencyUnit, PlatformName: r.PlatformName, RingType: r.RingType,
+				HangupType: r.HangupType, ExtraA: r.ExtraA, ExtraB: r.ExtraB, ExtraC: r.ExtraC,
+				NerSlots: json.RawMessage(r.NerSlots), AskWhatsApp: r.AskWhatsApp, AsrPTP: r.AsrPTP,
+				MultiIntention: json.RawMessage(r.MultiIntention), EventLabel: json.RawMessage(r.EventLabel),
+				RingTime: r.RingTime, TalkRound: r.TalkRound, CaseID: r.CaseID,
+				Variables: json.RawMessage(r.Variables), CallerNumber: r.CallerNumber,
+				Raw: json.RawMessage(r.RawDetail),
+			},
+		},
+		WorkflowID: r.WorkflowID,
+		CreatedAt:  r.CreatedAt.UTC(),
+		UpdatedAt:  r.UpdatedAt.UTC(),
+	}
+	if len(r.AsrResult) > 0 {
+		if err := json.Unmarshal(r.AsrResult, &rec.Call.AsrResult); err != nil {
+			return nil, fmt.Errorf("decode transcript of %s/%s: %w", r.Source, r.CallKey, err)
+		}
+	}
+	return rec, nil
+}
+
+func utc(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+func (s *Store) inTx(ctx context.Context, fn func(*sqlx.Tx) error) error {
+	tx, err := s.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,153 @@
+// Package store keeps rudderhook's state in PostgreSQL: calls, their redials, the inbox of callbacks that
+// Temporal could not take yet, and (later) follow-ups and rules. SQL lives in named constants beside the
+// code that runs it; schema changes are embedded, numbered goose migrations.
+//
+// It imports the domain packages (airudder) and database libraries, never api, workflows or activities.
+package store
+
+import (
+	"context"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// ErrNotFound is returned when a looked-up row does not exist.
+var ErrNotFound = errors.New("not found")
+
+// ErrUnreachable wraps a failure to connect at all, as opposed to an error of a query.
+var ErrUnreachable = errors.New("PostgreSQL is unreachable")
+
+// Open connects to the database at dsn and checks the connection.
+func Open(ctx context.Context, dsn string) (*sqlx.DB, error) {
+	db, err := sqlx.Open("postgres", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", Redact(dsn), err)
+	}
+	db.SetMaxOpenConns(32)
+	db.SetMaxIdleConns(16)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := db.PingContext(pingCtx); err != nil {
+		_ = db.Close()
+		if isMissingDatabase(err) {
+			return nil, fmt.Errorf("connect to %s: %w", Redact(dsn), err)
+		}
+		return nil, fmt.Errorf("connect to %s: %w: %w", Redact(dsn), ErrUnreachable, err)
+	}
+	return db, nil
+}
+
+// EnsureDatabase creates the database named in dsn if it does not exist, connecting to the server's
+// "postgres" maintenance database to do so. It is for `rudderhook dev`; production creates databases
+// deliberately.
+func EnsureDatabase(ctx context.Context, dsn string) error {
+	u, err := url.Parse(dsn)
+	if err != nil || u.Scheme == "" {
+		return fmt.Errorf("DATABASE_URL must be a postgres:// URL, got %q", Redact(dsn))
+	}
+	name := strings.TrimPrefix(u.Path, "/")
+	if name == "" {
+		return nil
+	}
+	db, err := Open(ctx, dsn)
+	if err == nil {
+		return db.Close()
+	}
+	if !isMissingDatabase(err) {
+		return err
+	}
+	admin := *u
+	admin.Path = "/postgres"
+	adb, err := Open(ctx, admin.String())
+	if err != nil {
+		return err
+	}
+	defer adb.Close()
+	_, err = adb.ExecContext(ctx, "CREATE DATABASE "+pq.QuoteIdentifier(name))
+	var pqErr *pq.Error
+	if errors.As(err, &pqErr) && pqErr.Code == "42P04" { // created by someone else meanwhile
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("create database %q: %w", name, err)
+	}
+	return nil
+}
+
+func isMissingDatabase(err error) bool {
+	var pqErr *pq.Error
+	return errors.As(err, &pqErr) && pqErr.Code == "3D000" // invalid_catalog_name
+}
+
+// Migrate applies the embedded migrations that the database lacks. A PostgreSQL advisory lock keeps
+// replicas that start together from migrating at the same time.
+func Migrate(ctx context.Context, db *sqlx.DB, log *slog.Logger) error {
+	locker, err := lock.NewPostgresSessionLocker()
+	if err != nil {
+		return fmt.Errorf("migration lock: %w", err)
+	}
+	p, err := goose.NewProvider(goose.DialectPostgres, db.DB, migrationsFS(), goose.WithSessionLocker(locker))
+	if err != nil {
+		return fmt.Errorf("load migrations: %w", err)
+	}
+	results, err := p.Up(ctx)
+	if err != nil {
+		return fmt.Errorf("apply migrations: %w", err)
+	}
+	for _, r := range results {
+		log.Info("applied migration", "version", r.Source.Version, "file", r.Source.Path, "took", r.Duration)
+	}
+	return nil
+}
+
+func migrationsFS() fs.FS {
+	sub, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		panic(err) // the embedded tree is fixed at build time
+	}
+	return sub
+}
+
+// Redact hides the password of a connection string, for messages and logs.
+func Redact(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil || u.User == nil {
+		return dsn
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return u.String()
+}
+
+// MigrationsDigest identifies the embedded schema, so that tests can reuse a database migrated to it.
+func MigrationsDigest() string {
+	h := sha256.New()
+	_ = fs.WalkDir(migrations, ".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := migrations.ReadFile(path)
+		h.Write([]byte(path))
+		h.Write(b)
+		return err
+	})
+	return hex.EncodeToString(h.Sum(nil))[:12]
+}
