@@ -1,0 +1,256 @@
+// Package config is rudderhook's configuration: environment variables for what differs per deployment
+// (addresses, credentials) and one optional YAML file for what is shaped like data (sources, later rules).
+// Only cmd calls Load, handing it the environment; no other package reads the environment.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+	"gopkg.in/yaml.v3"
+
+	"github.com/rudderhook/rudderhook/airudder"
+)
+
+// Config is everything the processes need. Zero values mean "use the default".
+type Config struct {
+	DatabaseURL  string `env:"DATABASE_URL" envDefault:"postgres://postgres@127.0.0.1:5432/rudderhook?sslmode=disable"`
+	Temporal     Temporal
+	AdminToken   string `env:"RUDDERHOOK_ADMIN_TOKEN"`
+	HTTPAddr     string `env:"RUDDERHOOK_HTTP_ADDR" envDefault:"127.0.0.1:8080"`
+	ConfigFile   string `env:"RUDDERHOOK_CONFIG"`
+	MaxBodyBytes int64  `env:"RUDDERHOOK_MAX_BODY_BYTES" envDefault:"2097152"`
+	// TrustedProxies are the CIDRs whose X-Forwarded-For the receiver believes when it checks allowlists.
+	TrustedProxies []string      `env:"RUDDERHOOK_TRUSTED_PROXIES" envSeparator:","`
+	LogLevel       string        `env:"RUDDERHOOK_LOG_LEVEL" envDefault:"info"`
+	LogFormat      string        `env:"RUDDERHOOK_LOG_FORMAT" envDefault:"text"`
+	ShutdownGrace  time.Duration `env:"RUDDERHOOK_SHUTDOWN_GRACE" envDefault:"20s"`
+
+	// Sources are the named receivers, from the file and environment; the built-in default is one
+	// source "airudder" with key "airudder".
+	Sources map[string]*Source `env:"-"`
+}
+
+// Temporal is how to reach the Temporal cluster: a self-hosted frontend or Temporal Cloud.
+type Temporal struct {
+	Address   string `env:"TEMPORAL_ADDRESS" envDefault:"127.0.0.1:7233"`
+	Namespace string `env:"TEMPORAL_NAMESPACE" envDefault:"default"`
+	// APIKey authenticates to Temporal Cloud (and turns TLS on).
+	APIKey string `env:"TEMPORAL_API_KEY"`
+	// TLS turns on TLS with the system roots; the file settings below imply it.
+	TLS           bool   `env:"TEMPORAL_TLS"`
+	TLSCertFile   string `env:"TEMPORAL_TLS_CERT"`
+	TLSKeyFile    string `env:"TEMPORAL_TLS_KEY"`
+	TLSCAFile     string `env:"TEMPORAL_TLS_CA"`
+	TLSServerName string `env:"TEMPORAL_TLS_SERVER_NAME"`
+	// UIURL is the base of the Temporal Web UI, for links from call records.
+	UIURL string `env:"TEMPORAL_UI_URL" envDefault:"http://127.0.0.1:8233"`
+}
+
+// Source is one named receiver configuration: who may post to /webhooks/{name}/… and how to read it.
+type Source struct {
+	Name string `yaml:"-"`
+	// Keys are the Sign keys; any of them verifies (several allow rotation).
+	Keys []string `yaml:"keys"`
+	// RedialTimeZone is the IANA zone of RedailCall times, which Airudder sends without one.
+	RedialTimeZone string `yaml:"redial_time_zone"`
+	// Token, when set, must be given as ?token=… on the callback URL: a second secret besides the Sign.
+	Token string `yaml:"token"`
+	// AllowIPs, when set, are the only client networks (CIDRs or addresses) that may post.
+	AllowIPs []string `yaml:"allow_ips"`
+	// RatePerSecond and Burst limit requests to this source; zero means no limit.
+	RatePerSecond float64 `yaml:"rate_per_second"`
+	Burst         int     `yaml:"burst"`
+	// MaxBodyBytes overrides the global body limit for this source.
+	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+
+	// Resolved by Load.
+	RedialLocation *time.Location `yaml:"-"`
+	AllowedNets    []netip.Prefix `yaml:"-"`
+}
+
+// file is the shape of the optional YAML file.
+type file struct {
+	Sources map[string]*Source `yaml:"sources"`
+}
+
+var (
+	sourceNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
+	sourceEnvRE  = regexp.MustCompile(`^RUDDERHOOK_SOURCE_([A-Z0-9_]+)_(KEYS|REDIAL_TZ|TOKEN|ALLOW_IPS)$`)
+)
+
+// Load reads the configuration from environ (as os.Environ gives it) and the YAML file it names, if
+// any. path, when not empty, overrides RUDDERHOOK_CONFIG.
+func Load(environ []string, path string) (*Config, error) {
+	vars := env.ToMap(environ)
+	var cfg Config
+	if err := env.ParseWithOptions(&cfg, env.Options{Environment: vars}); err != nil {
+		return nil, fmt.Errorf("environment: %w", err)
+	}
+	if path != "" {
+		cfg.ConfigFile = path
+	}
+	cfg.Sources = map[string]*Source{}
+	if cfg.ConfigFile != "" {
+		b, err := os.ReadFile(cfg.ConfigFile)
+		if err != nil {
+			return nil, fmt.Errorf("config file: %w", err)
+		}
+		var f file
+		dec := yaml.NewDecoder(bytes.NewReader(b))
+		dec.KnownFields(true)
+		if err := dec.Decode(&f); err != nil && !errors.Is(err, io.EOF) { // an empty file is an empty configuration
+			return nil, fmt.Errorf("config file %s: %w", cfg.ConfigFile, err)
+		}
+		for name, s := range f.Sources {
+			if s == nil {
+				s = &Source{}
+			}
+			cfg.Sources[name] = s
+		}
+	}
+	applySourceEnv(&cfg, vars)
+	if len(cfg.Sources) == 0 {
+		cfg.Sources[airudder.DefaultKey] = &Source{Keys: []string{airudder.DefaultKey}}
+	}
+	if err := cfg.resolve(); err != nil {
+		return nil, err
+	}
+	return &cfg, nil
+}
+
+// applySourceEnv lets RUDDERHOOK_SOURCE_<NAME>_KEYS and friends create or override a source. NAME is the
+// source name upper-cased, with "-" written as "_".
+func applySourceEnv(cfg *Config, vars map[string]string) {
+	names := make([]string, 0, len(vars))
+	for k := range vars {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		m := sourceEnvRE.FindStringSubmatch(k)
+		if m == nil {
+			continue
+		}
+		name := strings.ToLower(m[1])
+		for existing := range cfg.Sources {
+			if strings.ReplaceAll(existing, "-", "_") == name {
+				name = existing
+			}
+		}
+		s := cfg.Sources[name]
+		if s == nil {
+			s = &Source{}
+			cfg.Sources[name] = s
+		}
+		v := vars[k]
+		switch m[2] {
+		case "KEYS":
+			s.Keys = splitList(v)
+		case "REDIAL_TZ":
+			s.RedialTimeZone = v
+		case "TOKEN":
+			s.Token = v
+		case "ALLOW_IPS":
+			s.AllowIPs = splitList(v)
+		}
+	}
+}
+
+func (cfg *Config) resolve() error {
+	var problems []string
+	for name, s := range cfg.Sources {
+		s.Name = name
+		if !sourceNameRE.MatchString(name) {
+			problems = append(problems, fmt.Sprintf("source %q: a name is lower-case letters, digits, - and _", name))
+		}
+		s.Keys = slices.DeleteFunc(s.Keys, func(k string) bool { return k == "" })
+		if len(s.Keys) == 0 {
+			problems = append(problems, fmt.Sprintf("source %q: no Sign keys (set keys: in the file or RUDDERHOOK_SOURCE_%s_KEYS)", name, envName(name)))
+		}
+		s.RedialLocation = time.UTC
+		if s.RedialTimeZone != "" {
+			loc, err := time.LoadLocation(s.RedialTimeZone)
+			if err != nil {
+				problems = append(problems, fmt.Sprintf("source %q: redial_time_zone: %v", name, err))
+			} else {
+				s.RedialLocation = loc
+			}
+		}
+		s.AllowedNets = nil
+		for _, a := range s.AllowIPs {
+			p, err := parsePrefix(a)
+			if err != nil {
+				problems = append(problems, fmt.Sprintf("source %q: allow_ips: %v", name, err))
+				continue
+			}
+			s.AllowedNets = append(s.AllowedNets, p)
+		}
+		if s.MaxBodyBytes <= 0 {
+			s.MaxBodyBytes = cfg.MaxBodyBytes
+		}
+		if s.RatePerSecond < 0 || s.Burst < 0 {
+			problems = append(problems, fmt.Sprintf("source %q: rate_per_second and burst cannot be negative", name))
+		}
+		if s.RatePerSecond > 0 && s.Burst == 0 {
+			s.Burst = max(1, int(s.RatePerSecond))
+		}
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		problems = append(problems, "RUDDERHOOK_MAX_BODY_BYTES must be positive")
+	}
+	for _, p := range cfg.TrustedProxies {
+		if _, err := parsePrefix(p); err != nil {
+			problems = append(problems, fmt.Sprintf("RUDDERHOOK_TRUSTED_PROXIES: %v", err))
+		}
+	}
+	if len(problems) > 0 {
+		sort.Strings(problems)
+		return errors.New("configuration: " + strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// SourceNames lists the configured sources in order.
+func (cfg *Config) SourceNames() []string {
+	names := make([]string, 0, len(cfg.Sources))
+	for n := range cfg.Sources {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+func parsePrefix(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		return p.Masked(), err
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+func envName(source string) string { return strings.ToUpper(strings.ReplaceAll(source, "-", "_")) }
+
+func splitList(v string) []string {
+	var out []string
+	for _, p := range strings.Split(v, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}

@@ -1,0 +1,83 @@
+package config_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rudderhook/rudderhook/config"
+)
+
+func TestDefaults(t *testing.T) {
+	cfg, err := config.Load(nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.DatabaseURL != "postgres://postgres@127.0.0.1:5432/rudderhook?sslmode=disable" ||
+		cfg.Temporal.Address != "127.0.0.1:7233" || cfg.Temporal.Namespace != "default" || cfg.MaxBodyBytes != 2<<20 {
+		t.Errorf("defaults = %+v", cfg)
+	}
+	src := cfg.Sources["airudder"]
+	if len(cfg.Sources) != 1 || src == nil || len(src.Keys) != 1 || src.Keys[0] != "airudder" || src.RedialLocation != time.UTC {
+		t.Errorf("default source = %+v", src)
+	}
+}
+
+func TestFileAndEnvironment(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "rudderhook.yaml")
+	yaml := `
+sources:
+  acme-collections:
+    keys: [old, new]
+    redial_time_zone: Asia/Jakarta
+    allow_ips: [10.1.0.0/16, 192.0.2.7]
+    rate_per_second: 20
+`
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load([]string{
+		"RUDDERHOOK_CONFIG=" + path,
+		"RUDDERHOOK_SOURCE_ACME_COLLECTIONS_KEYS=rotated, newest",
+		"RUDDERHOOK_SOURCE_TELESALES_KEYS=ts",
+		"RUDDERHOOK_SOURCE_TELESALES_TOKEN=s3cret",
+		"DATABASE_URL=postgres://db/x",
+	}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	acme := cfg.Sources["acme-collections"]
+	if acme == nil || strings.Join(acme.Keys, ",") != "rotated,newest" || acme.RedialLocation.String() != "Asia/Jakarta" ||
+		len(acme.AllowedNets) != 2 || acme.AllowedNets[1].String() != "192.0.2.7/32" || acme.Burst != 20 || acme.MaxBodyBytes != 2<<20 {
+		t.Errorf("acme = %+v", acme)
+	}
+	if ts := cfg.Sources["telesales"]; ts == nil || ts.Keys[0] != "ts" || ts.Token != "s3cret" {
+		t.Errorf("telesales = %+v", ts)
+	}
+	if _, ok := cfg.Sources["airudder"]; ok {
+		t.Errorf("the built-in source stays only when nothing else is configured")
+	}
+	if cfg.DatabaseURL != "postgres://db/x" {
+		t.Errorf("DATABASE_URL = %s", cfg.DatabaseURL)
+	}
+}
+
+func TestBadConfigurationIsRefusedWithReasons(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "bad.yaml")
+	_ = os.WriteFile(path, []byte("sources:\n  Bad Name:\n    keys: [k]\n  nokeys: {}\n  tz:\n    keys: [k]\n    redial_time_zone: Mars/Olympus\n"), 0o600)
+	_, err := config.Load(nil, path)
+	if err == nil {
+		t.Fatal("want an error")
+	}
+	for _, want := range []string{`"Bad Name"`, `"nokeys": no Sign keys`, "Mars/Olympus"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not mention %s", err, want)
+		}
+	}
+	_ = os.WriteFile(path, []byte("sourcez: {}\n"), 0o600)
+	if _, err := config.Load(nil, path); err == nil || !strings.Contains(err.Error(), "sourcez") {
+		t.Errorf("unknown key: err = %v", err)
+	}
+}
