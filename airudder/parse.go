@@ -52,31 +52,94 @@ type Document struct {
 	fields map[string]json.RawMessage
 }
 
-// Decode checks that body is one UTF-8 JSON object. Malformed input is a *SyntaxError, a valid JSON value
-// that is not an object a *ValidationError.
+// Decode checks that body is one UTF-8 JSON object that PostgreSQL can store. Malformed input is a
+// *SyntaxError; a valid JSON value that is not an object, or holds what the database cannot keep (the
+// NUL character, numbers beyond a double's range), is a *ValidationError.
 func Decode(body []byte) (*Document, error) {
 	if !utf8.Valid(body) {
 		return nil, &SyntaxError{Msg: "body is not valid UTF-8"}
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	var v json.RawMessage
-	if err := dec.Decode(&v); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, &SyntaxError{Msg: "body is empty"}
-		}
-		return nil, &SyntaxError{Msg: "body is not valid JSON: " + err.Error()}
+	top, err := scan(body)
+	if err != nil {
+		return nil, err
 	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, &SyntaxError{Msg: fmt.Sprintf("body has data after the JSON value at offset %d", dec.InputOffset())}
-	}
-	if kindOf(v) != "object" {
-		return nil, &ValidationError{Fields: []FieldError{{Field: "(body)", Message: "must be a JSON object, got " + kindOf(v)}}}
+	if top != "object" {
+		return nil, &ValidationError{Fields: []FieldError{{Field: "(body)", Message: "must be a JSON object, got " + top}}}
 	}
 	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(v, &fields); err != nil {
+	if err := json.Unmarshal(body, &fields); err != nil {
 		return nil, &SyntaxError{Msg: "body is not valid JSON: " + err.Error()}
 	}
 	return &Document{fields: fields}, nil
+}
+
+// scan walks every token of body once: it checks that body is exactly one JSON value, returns that
+// value's kind, and refuses strings and numbers that a jsonb column would reject later, when the
+// callback has already been acknowledged.
+func scan(body []byte) (string, error) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	depth, values := 0, 0
+	top := ""
+	var problems []FieldError
+	for {
+		tok, err := dec.Token()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return "", &SyntaxError{Msg: "body is not valid JSON: " + err.Error()}
+		}
+		if depth == 0 {
+			if values++; values > 1 {
+				return "", &SyntaxError{Msg: fmt.Sprintf("body has data after the JSON value, at offset %d", dec.InputOffset())}
+			}
+			top = tokenKind(tok)
+		}
+		switch t := tok.(type) {
+		case json.Delim:
+			if t == '{' || t == '[' {
+				depth++
+			} else {
+				depth--
+			}
+		case string:
+			if strings.ContainsRune(t, 0) && len(problems) == 0 {
+				problems = append(problems, FieldError{Field: "(body)", Message: "contains the NUL character (\\u0000), which cannot be stored"})
+			}
+		case json.Number:
+			if _, err := strconv.ParseFloat(string(t), 64); err != nil && len(problems) == 0 {
+				problems = append(problems, FieldError{Field: "(body)", Message: fmt.Sprintf("number %.40s is out of range", t)})
+			}
+		}
+	}
+	switch {
+	case values == 0:
+		return "", &SyntaxError{Msg: "body is empty"}
+	case depth != 0:
+		return "", &SyntaxError{Msg: "body is not valid JSON: unexpected end of input"}
+	case len(problems) > 0:
+		return "", &ValidationError{Fields: problems}
+	}
+	return top, nil
+}
+
+func tokenKind(tok json.Token) string {
+	switch t := tok.(type) {
+	case json.Delim:
+		if t == '{' {
+			return "object"
+		}
+		return "array"
+	case string:
+		return "string"
+	case json.Number:
+		return "number"
+	case bool:
+		return "boolean"
+	default:
+		return "null"
+	}
 }
 
 // Signed returns the TaskID and Sign of the envelope, each empty when absent or not a string.

@@ -218,6 +218,9 @@ func TestDecodeRejectsMalformedBodies(t *testing.T) {
 		"array":           {`[{}]`, false},
 		"string":          {`"hello"`, false},
 		"null":            {`null`, false},
+		"NUL in a string": {`{"Variables": {"a": "x\u0000y"}}`, false},
+		"NUL in a key":    {`{"a\u0000": 1}`, false},
+		"huge number":     {`{"Variables": {"n": 1e400}}`, false},
 		"only whitespace": {"  \n ", true},
 	}
 	for name, tc := range cases {

@@ -1,0 +1,64 @@
+// Package activities holds every step of rudderhook's workflows that touches the world: PostgreSQL,
+// outbound HTTP, Airudder's API. Activities are methods on Activities, which holds their dependencies;
+// the worker registers one value of it and workflows refer to its methods through a nil *Activities.
+//
+// Every activity is idempotent: Temporal may run it more than once, and a second run must leave the world
+// as the first did.
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/lib/pq"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/rudderhook/rudderhook/airudder"
+	"github.com/rudderhook/rudderhook/store"
+)
+
+// Activities are the I/O steps of the workflows.
+type Activities struct {
+	Store *store.Store
+	Log   *slog.Logger
+}
+
+// Error types that workflows and operators see on a failed activity.
+const (
+	ErrTypeInvalidData = "InvalidCallData"
+)
+
+// PersistCallInput is what PersistCall stores.
+type PersistCallInput struct {
+	Call airudder.ReceivedCall `json:"call"`
+}
+
+// PersistCall upserts the call, its redials and its raw JSON into PostgreSQL, keyed by source and call
+// key, with the ID of the workflow that runs it.
+func (a *Activities) PersistCall(ctx context.Context, in PersistCallInput) error {
+	info := activity.GetInfo(ctx)
+	err := a.Store.UpsertCall(ctx, store.CallRecord{ReceivedCall: in.Call, WorkflowID: info.WorkflowExecution.ID})
+	if err != nil {
+		return classifyDBError(fmt.Errorf("persist call %s/%s: %w", in.Call.Source, in.Call.Key, err))
+	}
+	a.Log.Info("stored call", "workflow_id", info.WorkflowExecution.ID, "call_key", in.Call.Key,
+		"callee_number", airudder.MaskPhone(in.Call.Call.CalleeNumber), "attempt", info.Attempt)
+	return nil
+}
+
+// classifyDBError marks errors that no retry can fix (the data itself does not fit) as non-retryable, so
+// the workflow fails visibly instead of retrying for ever; everything else (connection lost, database
+// restarting, lock timeouts) is retried by Temporal.
+func classifyDBError(err error) error {
+	var pqErr *pq.Error
+	if errors.As(err, &pqErr) {
+		switch pqErr.Code.Class() {
+		case "22", "23": // data exception, integrity constraint violation
+			return temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeInvalidData, err)
+		}
+	}
+	return err
+}

@@ -1,0 +1,191 @@
+package api
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/rudderhook/rudderhook/airudder"
+	"github.com/rudderhook/rudderhook/store"
+	"github.com/rudderhook/rudderhook/workflows"
+)
+
+// CallJSON is a stored call as the admin API shows it: every field of the callback, typed, under Airudder's
+// names ("task" is the envelope, "call" the element of Details), plus where it is handled.
+type CallJSON struct {
+	Source             string        `json:"source"`
+	Key                string        `json:"key"`
+	TemporalWorkflowID string        `json:"temporal_workflow_id"`
+	TemporalURL        string        `json:"temporal_url,omitempty"`
+	ReceivedAt         time.Time     `json:"received_at"`
+	CreatedAt          time.Time     `json:"created_at"`
+	UpdatedAt          time.Time     `json:"updated_at"`
+	Task               airudder.Task `json:"task"`
+	Call               airudder.Call `json:"call"`
+	Extra              *extraFields  `json:"extra,omitempty"`
+}
+
+// extraFields are the fields Airudder sent that the spec does not name, kept as they came.
+type extraFields struct {
+	Task map[string]json.RawMessage `json:"task,omitempty"`
+	Call map[string]json.RawMessage `json:"call,omitempty"`
+}
+
+const (
+	defaultPageSize = 50
+	maxPageSize     = 500
+)
+
+// getCall is GET /v1/calls/{call_id}[?source=…]. A key that holds a slash ("{TaskID}/{id}") is sent
+// escaped (%2F).
+func (s *Server) getCall(c *gin.Context) {
+	key := c.Param("call_id")
+	if source := c.Query("source"); source != "" {
+		rec, err := s.Store.GetCall(c.Request.Context(), source, key)
+		if err != nil {
+			s.writeError(c, err)
+			return
+		}
+		c.JSON(http.StatusOK, s.callJSON(rec))
+		return
+	}
+	recs, err := s.Store.FindCalls(c.Request.Context(), key)
+	switch {
+	case err != nil:
+		s.writeError(c, err)
+	case len(recs) == 0:
+		s.writeError(c, newError(http.StatusNotFound, "not_found", "no call with ID "+quote(key)))
+	case len(recs) > 1:
+		sources := make([]string, len(recs))
+		for i, r := range recs {
+			sources[i] = r.Source
+		}
+		s.writeError(c, newError(http.StatusConflict, "ambiguous_call_id",
+			"sources "+strings.Join(sources, ", ")+" each have a call with this ID; add ?source="))
+	default:
+		c.JSON(http.StatusOK, s.callJSON(&recs[0]))
+	}
+}
+
+// listCalls is GET /v1/calls?case_id=&callee_number=&task_id=&intention=&source=&limit=&cursor=, newest
+// first. The response's next_cursor, when present, fetches the next page.
+func (s *Server) listCalls(c *gin.Context) {
+	f := store.CallFilter{
+		Source:       c.Query("source"),
+		CaseID:       c.Query("case_id"),
+		CalleeNumber: c.Query("callee_number"),
+		TaskID:       c.Query("task_id"),
+		Intention:    c.Query("intention"),
+		Limit:        defaultPageSize,
+	}
+	if v := c.Query("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxPageSize {
+			s.writeError(c, newError(http.StatusBadRequest, "invalid_parameter", "limit must be a whole number from 1 to "+strconv.Itoa(maxPageSize)))
+			return
+		}
+		f.Limit = n
+	}
+	if v := c.Query("cursor"); v != "" {
+		seq, err := decodeCursor(v)
+		if err != nil {
+			s.writeError(c, newError(http.StatusBadRequest, "invalid_parameter", "cursor is not one this API returned"))
+			return
+		}
+		f.Before = seq
+	}
+	recs, next, err := s.Store.ListCalls(c.Request.Context(), f)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	out := struct {
+		Calls      []CallJSON `json:"calls"`
+		NextCursor string     `json:"next_cursor,omitempty"`
+	}{Calls: make([]CallJSON, 0, len(recs))}
+	for i := range recs {
+		out.Calls = append(out.Calls, s.callJSON(&recs[i]))
+	}
+	if next > 0 {
+		out.NextCursor = encodeCursor(next)
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+func (s *Server) callJSON(rec *store.CallRecord) CallJSON {
+	call := rec.Call
+	// Lists are lists, even when Airudder sent none.
+	if call.AsrResult == nil {
+		call.AsrResult = []airudder.AsrEntry{}
+	}
+	if call.RedialCalls == nil {
+		call.RedialCalls = []airudder.Redial{}
+	}
+	out := CallJSON{
+		Source:             rec.Source,
+		Key:                rec.Key,
+		TemporalWorkflowID: rec.WorkflowID,
+		TemporalURL:        workflows.UILink(s.UIBase, s.Namespace, rec.WorkflowID),
+		ReceivedAt:         rec.ReceivedAt,
+		CreatedAt:          rec.CreatedAt,
+		UpdatedAt:          rec.UpdatedAt,
+		Task:               rec.Task,
+		Call:               call,
+	}
+	extra := extraFields{Task: unknownFields(rec.RawTask, knownTaskFields), Call: unknownFields(rec.RawCall, knownCallFields)}
+	if len(extra.Task) > 0 || len(extra.Call) > 0 {
+		out.Extra = &extra
+	}
+	return out
+}
+
+// The field names the spec gives, as Airudder spells them; anything else a callback held is "extra".
+var (
+	knownTaskFields = jsonNames(airudder.Task{}, "Sign", "Details")
+	knownCallFields = jsonNames(airudder.Call{})
+)
+
+func jsonNames(v any, more ...string) map[string]bool {
+	var fields map[string]json.RawMessage
+	b, _ := json.Marshal(v)
+	_ = json.Unmarshal(b, &fields)
+	names := map[string]bool{}
+	for n := range fields {
+		names[n] = true
+	}
+	for _, n := range more {
+		names[n] = true
+	}
+	return names
+}
+
+// unknownFields returns the members of raw whose names are not known.
+func unknownFields(raw json.RawMessage, known map[string]bool) map[string]json.RawMessage {
+	var all map[string]json.RawMessage
+	if json.Unmarshal(raw, &all) != nil {
+		return nil
+	}
+	for n := range all {
+		if known[n] {
+			delete(all, n)
+		}
+	}
+	return all
+}
+
+func encodeCursor(seq int64) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(seq, 10)))
+}
+
+func decodeCursor(s string) (int64, error) {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return 0, err
+	}
+	return strconv.ParseInt(string(b), 10, 64)
+}

@@ -1,0 +1,86 @@
+package api
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/rudderhook/rudderhook/airudder"
+	"github.com/rudderhook/rudderhook/ingest"
+	"github.com/rudderhook/rudderhook/store"
+)
+
+// Error is an error with the HTTP status and stable code that the caller sees. Handlers return plain
+// errors; writeError turns them into responses, in this one place.
+type Error struct {
+	Status  int
+	Code    string
+	Message string
+	Fields  []airudder.FieldError
+}
+
+func (e *Error) Error() string { return e.Code + ": " + e.Message }
+
+func newError(status int, code, msg string) *Error {
+	return &Error{Status: status, Code: code, Message: msg}
+}
+
+// errorBody is the JSON of every error response: {"error": {"code": …, "message": …}}.
+type errorBody struct {
+	Error struct {
+		Code    string                `json:"code"`
+		Message string                `json:"message"`
+		Fields  []airudder.FieldError `json:"fields,omitempty"`
+	} `json:"error"`
+}
+
+// toError maps any error to what the caller may see. Internal errors keep their detail in the log, never
+// in the response.
+func toError(err error) *Error {
+	var (
+		apiErr    *Error
+		syntaxErr *airudder.SyntaxError
+		validErr  *airudder.ValidationError
+		tooLarge  *http.MaxBytesError
+	)
+	switch {
+	case errors.As(err, &apiErr):
+		return apiErr
+	case errors.As(err, &tooLarge):
+		return newError(http.StatusRequestEntityTooLarge, "body_too_large", "the body is larger than this source accepts")
+	case errors.As(err, &syntaxErr):
+		return newError(http.StatusBadRequest, "malformed_json", syntaxErr.Msg)
+	case errors.As(err, &validErr):
+		e := newError(http.StatusUnprocessableEntity, "invalid_payload", validErr.Error())
+		e.Fields = validErr.Fields
+		return e
+	case errors.Is(err, airudder.ErrMissingSign):
+		return newError(http.StatusUnauthorized, "missing_signature", "the body has no Sign field")
+	case errors.Is(err, airudder.ErrInvalidSign):
+		return newError(http.StatusUnauthorized, "invalid_signature", "Sign does not match md5(TaskID + key) for any key of this source")
+	case errors.Is(err, ingest.ErrNotDurable):
+		return newError(http.StatusServiceUnavailable, "unavailable", "the callback could not be stored; retry later")
+	case errors.Is(err, store.ErrNotFound):
+		return newError(http.StatusNotFound, "not_found", "no such record")
+	default:
+		return newError(http.StatusInternalServerError, "internal", "internal error")
+	}
+}
+
+func (s *Server) writeError(c *gin.Context, err error) {
+	e := toError(err)
+	level := slog.LevelInfo
+	if e.Status >= 500 {
+		level = slog.LevelError
+	}
+	s.Log.Log(c.Request.Context(), level, "request refused", "method", c.Request.Method, "path", c.FullPath(),
+		"status", e.Status, "code", e.Code, "error", err)
+	if e.Code == codeUnauthorized {
+		c.Header("WWW-Authenticate", `Bearer realm="rudderhook"`)
+	}
+	var body errorBody
+	body.Error.Code, body.Error.Message, body.Error.Fields = e.Code, e.Message, e.Fields
+	c.AbortWithStatusJSON(e.Status, body)
+}

@@ -1,0 +1,145 @@
+// Package api is rudderhook's HTTP surface: the receiver that Airudder posts callbacks to
+// (/webhooks/…), the operators' admin API (/v1/…, bearer token) and the health and metrics endpoints.
+// Handlers parse and answer; the work is done by ingest (callbacks) and store (reads). Every error
+// becomes a status and a JSON body in one function, writeError.
+package api
+
+import (
+	"context"
+	"crypto/subtle"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.temporal.io/sdk/client"
+	"golang.org/x/time/rate"
+
+	"github.com/rudderhook/rudderhook/config"
+	"github.com/rudderhook/rudderhook/ingest"
+	"github.com/rudderhook/rudderhook/store"
+)
+
+// Server holds what the handlers need.
+type Server struct {
+	Ingest   *ingest.Service
+	Store    *store.Store
+	Temporal client.Client
+	Sources  map[string]*config.Source
+	Log      *slog.Logger
+	// AdminToken guards /v1; it must not be empty.
+	AdminToken string
+	// TrustedProxies are the networks whose X-Forwarded-For is believed for allowlists.
+	TrustedProxies []string
+	// UIBase and Namespace build links to the Temporal Web UI.
+	UIBase    string
+	Namespace string
+
+	limiters map[string]*rate.Limiter
+}
+
+const codeUnauthorized = "unauthorized"
+
+var requestDuration = promauto.NewHistogramVec(prometheus.HistogramOpts{
+	Name:    "rudderhook_http_request_duration_seconds",
+	Help:    "HTTP requests by route and status.",
+	Buckets: prometheus.DefBuckets,
+}, []string{"route", "status"})
+
+// Handler builds the router.
+func (s *Server) Handler() (http.Handler, error) {
+	s.limiters = map[string]*rate.Limiter{}
+	for name, src := range s.Sources {
+		if src.RatePerSecond > 0 {
+			s.limiters[name] = rate.NewLimiter(rate.Limit(src.RatePerSecond), src.Burst)
+		}
+	}
+	r := gin.New()
+	// A call key may hold a slash ("{TaskID}/{id}"); clients escape it as %2F and it stays one segment.
+	r.UseRawPath = true
+	r.UnescapePathValues = true
+	r.HandleMethodNotAllowed = true
+	if err := r.SetTrustedProxies(s.TrustedProxies); err != nil {
+		return nil, err
+	}
+	r.Use(s.recoverer, s.observe)
+	r.NoRoute(func(c *gin.Context) { s.writeError(c, newError(http.StatusNotFound, "not_found", "no such endpoint")) })
+	r.NoMethod(func(c *gin.Context) {
+		s.writeError(c, newError(http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed here"))
+	})
+
+	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
+	r.GET("/readyz", s.ready)
+	r.GET("/metrics", gin.WrapH(promhttp.Handler()))
+
+	r.POST("/webhooks/:source/:kind", s.receive)
+
+	v1 := r.Group("/v1", s.requireAdmin)
+	v1.GET("/calls", s.listCalls)
+	v1.GET("/calls/:call_id", s.getCall)
+	return r, nil
+}
+
+func (s *Server) recoverer(c *gin.Context) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.Log.Error("handler panicked", "path", c.FullPath(), "panic", p)
+			s.writeError(c, newError(http.StatusInternalServerError, "internal", "internal error"))
+		}
+	}()
+	c.Next()
+}
+
+// observe logs every request and records its duration. It logs the route, not the URL, so that a
+// source's ?token= never reaches a log.
+func (s *Server) observe(c *gin.Context) {
+	start := time.Now()
+	c.Next()
+	route := c.FullPath()
+	if route == "" {
+		route = "unmatched"
+	}
+	status := c.Writer.Status()
+	requestDuration.WithLabelValues(route, http.StatusText(status)).Observe(time.Since(start).Seconds())
+	if route != "/healthz" && route != "/readyz" && route != "/metrics" {
+		s.Log.Debug("http request", "method", c.Request.Method, "route", route, "status", status,
+			"duration", time.Since(start), "client_ip", c.ClientIP())
+	}
+}
+
+func (s *Server) requireAdmin(c *gin.Context) {
+	token, ok := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
+	if !ok || s.AdminToken == "" || subtle.ConstantTimeCompare([]byte(strings.TrimSpace(token)), []byte(s.AdminToken)) != 1 {
+		s.writeError(c, newError(http.StatusUnauthorized, codeUnauthorized, "send Authorization: Bearer <RUDDERHOOK_ADMIN_TOKEN>"))
+		return
+	}
+	c.Next()
+}
+
+// ready reports whether PostgreSQL and Temporal answer; a load balancer stops sending callbacks to a
+// replica that cannot make them durable.
+func (s *Server) ready(c *gin.Context) {
+	ctx, cancel := context.WithTimeout(c.Request.Context(), 3*time.Second)
+	defer cancel()
+	checks := gin.H{}
+	ok := true
+	if err := s.Store.DB().PingContext(ctx); err != nil {
+		checks["postgres"], ok = err.Error(), false
+	} else {
+		checks["postgres"] = "ok"
+	}
+	if _, err := s.Temporal.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
+		checks["temporal"], ok = err.Error(), false
+	} else {
+		checks["temporal"] = "ok"
+	}
+	status := http.StatusOK
+	if !ok {
+		status = http.StatusServiceUnavailable
+	}
+	c.JSON(status, gin.H{"ready": ok, "checks": checks})
+}

@@ -1,0 +1,117 @@
+package api
+
+import (
+	"crypto/subtle"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/rudderhook/rudderhook/airudder"
+	"github.com/rudderhook/rudderhook/config"
+	"github.com/rudderhook/rudderhook/ingest"
+)
+
+// receive is POST /webhooks/{source}/{kind}. The checks run cheapest and least revealing first: who may
+// post at all (source, network, rate, token), then the body's form, then the Sign, and only then what the
+// fields hold, so that an unauthenticated sender learns nothing about validation.
+func (s *Server) receive(c *gin.Context) {
+	receivedAt := time.Now().UTC()
+	src, ok := s.Sources[c.Param("source")]
+	if !ok {
+		s.writeError(c, newError(http.StatusNotFound, "unknown_source", "no source named "+quote(c.Param("source"))+" is configured"))
+		return
+	}
+	if c.Param("kind") != ingest.KindCallCompleted {
+		s.writeError(c, newError(http.StatusNotFound, "unknown_callback",
+			"this receiver takes /webhooks/"+src.Name+"/"+ingest.KindCallCompleted))
+		return
+	}
+	if err := s.admit(c, src); err != nil {
+		s.writeError(c, err)
+		return
+	}
+	body, err := readJSONBody(c, src.MaxBodyBytes)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	doc, err := airudder.Decode(body)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	taskID, sign := doc.Signed()
+	if err := airudder.VerifySign(taskID, sign, src.Keys); err != nil {
+		s.writeError(c, err)
+		return
+	}
+	cc, err := doc.CallCompleted(ingest.ParseOptions(src))
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	if _, err := s.Ingest.AcceptCallCompleted(c.Request.Context(), src.Name, body, cc, receivedAt); err != nil {
+		s.writeError(c, err)
+		return
+	}
+	// Exactly what Airudder expects: 200 and an empty object.
+	c.Data(http.StatusOK, "application/json", []byte("{}"))
+}
+
+// admit applies the source's network allowlist, rate limit and URL token.
+func (s *Server) admit(c *gin.Context, src *config.Source) error {
+	if len(src.AllowedNets) > 0 {
+		ip, err := netip.ParseAddr(c.ClientIP())
+		if err != nil || !contains(src.AllowedNets, ip.Unmap()) {
+			return newError(http.StatusForbidden, "forbidden", "this address may not post to source "+quote(src.Name))
+		}
+	}
+	if l := s.limiters[src.Name]; l != nil && !l.Allow() {
+		c.Header("Retry-After", "1")
+		return newError(http.StatusTooManyRequests, "rate_limited", "too many callbacks for source "+quote(src.Name)+"; retry shortly")
+	}
+	if src.Token != "" && subtle.ConstantTimeCompare([]byte(c.Query("token")), []byte(src.Token)) != 1 {
+		return newError(http.StatusUnauthorized, "invalid_token", "the callback URL's token is missing or wrong")
+	}
+	return nil
+}
+
+// readJSONBody checks the media type and reads at most limit bytes.
+func readJSONBody(c *gin.Context, limit int64) ([]byte, error) {
+	mt, params, err := mime.ParseMediaType(c.GetHeader("Content-Type"))
+	if err != nil || mt != "application/json" {
+		return nil, newError(http.StatusUnsupportedMediaType, "unsupported_media_type", "send Content-Type: application/json")
+	}
+	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
+		return nil, newError(http.StatusUnsupportedMediaType, "unsupported_media_type", "the body must be UTF-8, not "+cs)
+	}
+	if c.Request.ContentLength > limit {
+		return nil, &http.MaxBytesError{Limit: limit}
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, limit))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return nil, err
+		}
+		return nil, newError(http.StatusBadRequest, "unreadable_body", "the body could not be read: "+err.Error())
+	}
+	return body, nil
+}
+
+func contains(nets []netip.Prefix, ip netip.Addr) bool {
+	for _, n := range nets {
+		if n.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+func quote(s string) string { return `"` + s + `"` }

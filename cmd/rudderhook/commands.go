@@ -1,0 +1,238 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/rudderhook/rudderhook/devserver"
+	"github.com/rudderhook/rudderhook/store"
+	"github.com/rudderhook/rudderhook/worker"
+	"github.com/rudderhook/rudderhook/workflows"
+)
+
+func devCmd(g *globals) *cobra.Command {
+	var httpAddr, temporalAddr, uiAddr, dataDir string
+	cmd := &cobra.Command{
+		Use:   "dev",
+		Short: "Run everything on a laptop: embedded Temporal server and Web UI, worker and HTTP API",
+		Long: `dev runs, in one process, a Temporal server whose state lives in a SQLite file under --data (so
+workflows survive a restart), the Temporal Web UI, a worker and the HTTP API. It uses the PostgreSQL at
+DATABASE_URL, creating the database and applying migrations if needed. Ctrl-C stops it cleanly.`,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			cfg, log, err := g.load()
+			if err != nil {
+				return err
+			}
+			cfg.HTTPAddr = httpAddr
+			if err := store.EnsureDatabase(ctx, cfg.DatabaseURL); err != nil {
+				if _, oerr := openDatabase(ctx, cfg); oerr != nil {
+					return oerr
+				}
+				return err
+			}
+			db, err := openDatabase(ctx, cfg)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			if err := store.Migrate(ctx, db, log); err != nil {
+				return err
+			}
+
+			ds, err := devserver.Start(ctx, devserver.Options{
+				DataDir: dataDir, FrontendAddr: temporalAddr, UIAddr: uiAddr, Namespace: cfg.Temporal.Namespace, Log: log,
+			})
+			if err != nil {
+				return err
+			}
+			defer ds.Stop()
+			cfg.Temporal.Address = ds.FrontendAddr
+			if ds.UIURL != "" {
+				cfg.Temporal.UIURL = ds.UIURL
+			}
+			c, err := dialTemporal(ctx, cfg.Temporal, log)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			if added, err := worker.EnsureSearchAttributes(ctx, c, cfg.Temporal.Namespace); err != nil {
+				return err
+			} else if len(added) > 0 {
+				log.Info("registered search attributes", "names", added)
+			}
+
+			generated := cfg.AdminToken == ""
+			if generated {
+				cfg.AdminToken = randomToken()
+			}
+			stopWorker, err := runWorker(c, db, log)
+			if err != nil {
+				return err
+			}
+			defer stopWorker()
+
+			err = runAPI(ctx, cfg, c, db, log, cfg.Temporal.UIURL, func(addr string) {
+				printBanner(cfg.SourceNames()[0], addr, ds, cfg.Temporal.Namespace, store.Redact(cfg.DatabaseURL), cfg.AdminToken, generated)
+			})
+			log.Info("stopping worker and Temporal server")
+			return err
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&httpAddr, "http", "127.0.0.1:8080", "address of the HTTP API")
+	f.StringVar(&temporalAddr, "temporal", "127.0.0.1:7233", "address of the embedded Temporal frontend (gRPC)")
+	f.StringVar(&uiAddr, "ui", "127.0.0.1:8233", "address of the Temporal Web UI (empty: no UI)")
+	f.StringVar(&dataDir, "data", ".rudderhook", "directory of the Temporal SQLite file")
+	return cmd
+}
+
+func printBanner(source, httpAddr string, ds *devserver.Server, namespace, dbURL, token string, generated bool) {
+	w := os.Stdout
+	fmt.Fprintf(w, "\nrudderhook dev is running. Ctrl-C stops it.\n\n")
+	fmt.Fprintf(w, "  Receiver     POST http://%s/webhooks/%s/call-completed\n", httpAddr, source)
+	fmt.Fprintf(w, "  Admin API    http://%s/v1/calls\n", httpAddr)
+	if ds.UIURL != "" {
+		fmt.Fprintf(w, "  Temporal UI  %s/namespaces/%s/workflows\n", ds.UIURL, namespace)
+	}
+	fmt.Fprintf(w, "  Temporal     %s (namespace %s), state in %s\n", ds.FrontendAddr, namespace, ds.DBPath)
+	fmt.Fprintf(w, "  PostgreSQL   %s\n", dbURL)
+	if generated {
+		fmt.Fprintf(w, "  Admin token  %s   (generated; set RUDDERHOOK_ADMIN_TOKEN to choose one)\n", token)
+	} else {
+		fmt.Fprintf(w, "  Admin token  from RUDDERHOOK_ADMIN_TOKEN\n")
+	}
+	fmt.Fprintf(w, "\nTry:  rudderhook send --url http://%s/webhooks/%s/call-completed\n", httpAddr, source)
+	fmt.Fprintf(w, "      curl -H 'Authorization: Bearer %s' http://%s/v1/calls\n\n", token, httpAddr)
+}
+
+func serveCmd(g *globals) *cobra.Command {
+	var httpAddr string
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the HTTP API (receiver and admin) against a Temporal cluster",
+		Long: `serve runs the receiver (/webhooks/…), the admin API (/v1/…), health and metrics, and the relay that
+hands callbacks kept in the inbox to Temporal. Run as many replicas as needed; it keeps no state.`,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			cfg, log, err := g.load()
+			if err != nil {
+				return err
+			}
+			if httpAddr != "" {
+				cfg.HTTPAddr = httpAddr
+			}
+			if cfg.AdminToken == "" {
+				return errors.New("RUDDERHOOK_ADMIN_TOKEN is not set: the admin API needs a token (e.g. `openssl rand -hex 32`)")
+			}
+			db, err := openDatabase(ctx, cfg)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			c, err := dialTemporal(ctx, cfg.Temporal, log)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			return runAPI(ctx, cfg, c, db, log, cfg.Temporal.UIURL, nil)
+		},
+	}
+	cmd.Flags().StringVar(&httpAddr, "http", "", "address of the HTTP API (default $RUDDERHOOK_HTTP_ADDR or 127.0.0.1:8080)")
+	return cmd
+}
+
+func workerCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "worker",
+		Short: "Run the Temporal worker that executes call workflows and their activities",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			cfg, log, err := g.load()
+			if err != nil {
+				return err
+			}
+			db, err := openDatabase(ctx, cfg)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			c, err := dialTemporal(ctx, cfg.Temporal, log)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			stop, err := runWorker(c, db, log)
+			if err != nil {
+				return err
+			}
+			<-ctx.Done()
+			log.Info("stopping worker; letting running activities finish")
+			stop()
+			return nil
+		},
+	}
+}
+
+func migrateCmd(g *globals) *cobra.Command {
+	var searchAttributes bool
+	cmd := &cobra.Command{
+		Use:   "migrate",
+		Short: "Apply database migrations (and, with --search-attributes, register Temporal search attributes)",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			cfg, log, err := g.load()
+			if err != nil {
+				return err
+			}
+			db, err := openDatabase(ctx, cfg)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			if err := store.Migrate(ctx, db, log); err != nil {
+				return err
+			}
+			log.Info("database is up to date")
+			if !searchAttributes {
+				return nil
+			}
+			c, err := dialTemporal(ctx, cfg.Temporal, log)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			saCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			defer cancel()
+			added, err := worker.EnsureSearchAttributes(saCtx, c, cfg.Temporal.Namespace)
+			if err != nil {
+				return err
+			}
+			log.Info("search attributes are registered", "added", added, "all", keys(workflows.SearchAttributeTypes()))
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&searchAttributes, "search-attributes", false, "also register the custom search attributes on TEMPORAL_NAMESPACE (needs operator rights; not on Temporal Cloud)")
+	return cmd
+}
+
+func keys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+func randomToken() string {
+	b := make([]byte, 24)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}

@@ -1,0 +1,148 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
+	sdkworker "go.temporal.io/sdk/worker"
+
+	"github.com/rudderhook/rudderhook/activities"
+	"github.com/rudderhook/rudderhook/api"
+	"github.com/rudderhook/rudderhook/config"
+	"github.com/rudderhook/rudderhook/ingest"
+	"github.com/rudderhook/rudderhook/store"
+	"github.com/rudderhook/rudderhook/worker"
+)
+
+// openDatabase connects to PostgreSQL, explaining what to do when it is not there.
+func openDatabase(ctx context.Context, cfg *config.Config) (*sqlx.DB, error) {
+	db, err := store.Open(ctx, cfg.DatabaseURL)
+	if errors.Is(err, store.ErrUnreachable) {
+		return nil, fmt.Errorf("%w\n\nrudderhook needs PostgreSQL. Start the local one (Debian/Ubuntu: "+
+			"sudo pg_ctlcluster 15 main start) or point DATABASE_URL at another, e.g.\n"+
+			"  DATABASE_URL=postgres://user:pass@host:5432/rudderhook?sslmode=require", err)
+	}
+	return db, err
+}
+
+// temporalOptions are the client options for a Temporal cluster or Temporal Cloud.
+func temporalOptions(cfg config.Temporal, log *slog.Logger) (client.Options, error) {
+	opts := client.Options{
+		HostPort:  cfg.Address,
+		Namespace: cfg.Namespace,
+		Logger:    sdklog.NewStructuredLogger(log.With("component", "temporal-sdk")),
+	}
+	if cfg.APIKey != "" {
+		opts.Credentials = client.NewAPIKeyStaticCredentials(cfg.APIKey)
+	}
+	if cfg.TLS || cfg.APIKey != "" || cfg.TLSCertFile != "" || cfg.TLSCAFile != "" {
+		tc := &tls.Config{ServerName: cfg.TLSServerName, MinVersion: tls.VersionTLS12}
+		if cfg.TLSCertFile != "" || cfg.TLSKeyFile != "" {
+			cert, err := tls.LoadX509KeyPair(cfg.TLSCertFile, cfg.TLSKeyFile)
+			if err != nil {
+				return opts, fmt.Errorf("TEMPORAL_TLS_CERT/TEMPORAL_TLS_KEY: %w", err)
+			}
+			tc.Certificates = []tls.Certificate{cert}
+		}
+		if cfg.TLSCAFile != "" {
+			pem, err := os.ReadFile(cfg.TLSCAFile)
+			if err != nil {
+				return opts, fmt.Errorf("TEMPORAL_TLS_CA: %w", err)
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				return opts, fmt.Errorf("TEMPORAL_TLS_CA: no certificate in %s", cfg.TLSCAFile)
+			}
+			tc.RootCAs = pool
+		}
+		opts.ConnectionOptions.TLS = tc
+	}
+	return opts, nil
+}
+
+// dialTemporal connects to Temporal, saying where it tried when it cannot.
+func dialTemporal(ctx context.Context, cfg config.Temporal, log *slog.Logger) (client.Client, error) {
+	opts, err := temporalOptions(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	c, err := client.DialContext(ctx, opts)
+	if err != nil {
+		return nil, fmt.Errorf("connect to Temporal at %s (namespace %s): %w\n\nSet TEMPORAL_ADDRESS and "+
+			"TEMPORAL_NAMESPACE (and TEMPORAL_API_KEY or TEMPORAL_TLS_* for Temporal Cloud), or run `rudderhook dev`",
+			cfg.Address, cfg.Namespace, err)
+	}
+	return c, nil
+}
+
+// runWorker starts a worker and returns a function that stops it, letting running activities finish.
+func runWorker(c client.Client, db *sqlx.DB, log *slog.Logger) (stop func(), err error) {
+	acts := &activities.Activities{Store: store.New(db), Log: log.With("component", "activities")}
+	w := worker.New(c, acts, sdkworker.Options{WorkerStopTimeout: 15 * time.Second})
+	if err := w.Start(); err != nil {
+		return nil, fmt.Errorf("start worker: %w", err)
+	}
+	log.Info("worker started", "task_queue", "rudderhook")
+	return w.Stop, nil
+}
+
+// runAPI serves the HTTP API and the inbox relay until ctx ends, then drains in-flight requests for up to
+// cfg.ShutdownGrace. ready, when not nil, is called once the listener is open.
+func runAPI(ctx context.Context, cfg *config.Config, c client.Client, db *sqlx.DB, log *slog.Logger, uiBase string, ready func(addr string)) error {
+	st := store.New(db)
+	svc := &ingest.Service{Temporal: c, Store: st, Sources: cfg.Sources, Log: log.With("component", "ingest"), Parallelism: 16}
+	srv := &api.Server{
+		Ingest: svc, Store: st, Temporal: c, Sources: cfg.Sources, Log: log.With("component", "api"),
+		AdminToken: cfg.AdminToken, TrustedProxies: cfg.TrustedProxies, UIBase: uiBase, Namespace: cfg.Temporal.Namespace,
+	}
+	handler, err := srv.Handler()
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listen on %s (--http / RUDDERHOOK_HTTP_ADDR): %w", cfg.HTTPAddr, err)
+	}
+	hs := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute}
+
+	relayCtx, stopRelay := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	wg.Go(func() { svc.RunRelay(relayCtx, 5*time.Second) })
+
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	log.Info("HTTP API listening", "addr", ln.Addr().String())
+	if ready != nil {
+		ready(ln.Addr().String())
+	}
+
+	select {
+	case err := <-errc:
+		stopRelay()
+		wg.Wait()
+		return fmt.Errorf("HTTP server: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down HTTP API; draining in-flight requests", "grace", cfg.ShutdownGrace)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
+	defer cancel()
+	err = hs.Shutdown(shutdownCtx)
+	stopRelay()
+	wg.Wait()
+	if err != nil {
+		return fmt.Errorf("drain HTTP requests: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,276 @@
+// Package devserver runs a Temporal server and its Web UI inside the rudderhook process, for `rudderhook
+// dev` on a laptop and for the integration tests. State lives in one SQLite file (WAL mode), so workflows
+// survive a restart; an in-memory mode serves tests.
+//
+// It is the only package that links the Temporal server: keep it out of everything production runs
+// besides the binary's dev command.
+package devserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+	uiserver "github.com/temporalio/ui-server/v2/server"
+	uiconfig "github.com/temporalio/ui-server/v2/server/config"
+	"github.com/temporalio/ui-server/v2/server/server_options"
+	"go.temporal.io/server/common/cluster"
+	"go.temporal.io/server/common/config"
+	"go.temporal.io/server/common/dynamicconfig"
+	"go.temporal.io/server/common/membership/static"
+	"go.temporal.io/server/common/metrics"
+	sqliteplugin "go.temporal.io/server/common/persistence/sql/sqlplugin/sqlite"
+	"go.temporal.io/server/common/primitives"
+	"go.temporal.io/server/common/primitives/timestamp"
+	"go.temporal.io/server/schema/sqlite"
+	"go.temporal.io/server/temporal"
+
+	"github.com/rudderhook/rudderhook/workflows"
+)
+
+// Options configure the embedded server.
+type Options struct {
+	// DataDir holds the SQLite file (temporal.db). Empty means in memory: state ends with the process.
+	DataDir string
+	// FrontendAddr is the gRPC address clients dial, e.g. 127.0.0.1:7233. Port 0 picks a free one.
+	FrontendAddr string
+	// UIAddr is where the Web UI listens, e.g. 127.0.0.1:8233. Empty means no UI.
+	UIAddr    string
+	Namespace string
+	// Retention is how long closed workflows are kept; zero means seven days.
+	Retention time.Duration
+	Log       *slog.Logger
+}
+
+// Server is a running embedded Temporal server.
+type Server struct {
+	temporal     temporal.Server
+	ui           *uiserver.Server
+	FrontendAddr string
+	UIURL        string
+	DBPath       string
+	stopping     atomic.Bool
+}
+
+const clusterName = "active"
+
+// Start starts the server (and UI) and returns once the frontend accepts connections.
+func Start(ctx context.Context, opts Options) (*Server, error) {
+	if opts.Namespace == "" {
+		opts.Namespace = "default"
+	}
+	if opts.Retention == 0 {
+		opts.Retention = 7 * 24 * time.Hour
+	}
+	host, frontendPort, err := resolvePort(opts.FrontendAddr, "Temporal frontend (--temporal)")
+	if err != nil {
+		return nil, err
+	}
+	var uiHost string
+	var uiPort int
+	if opts.UIAddr != "" {
+		if uiHost, uiPort, err = resolvePort(opts.UIAddr, "Temporal Web UI (--ui)"); err != nil {
+			return nil, err
+		}
+	}
+
+	sqlCfg := &config.SQL{PluginName: sqliteplugin.PluginName, ConnectAttributes: map[string]string{}}
+	s := &Server{FrontendAddr: net.JoinHostPort(host, strconv.Itoa(frontendPort))}
+	if opts.DataDir == "" {
+		sqlCfg.DatabaseName = "rudderhook-" + uuid.NewString()
+		sqlCfg.ConnectAttributes["mode"] = "memory"
+		sqlCfg.ConnectAttributes["cache"] = "shared"
+	} else {
+		dir, err := filepath.Abs(opts.DataDir)
+		if err != nil {
+			return nil, err
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("data directory: %w", err)
+		}
+		s.DBPath = filepath.Join(dir, "temporal.db")
+		sqlCfg.DatabaseName = s.DBPath
+		sqlCfg.ConnectAttributes["mode"] = "rwc"
+		sqlCfg.ConnectAttributes["journal_mode"] = "wal" // survives kill -9
+		sqlCfg.ConnectAttributes["synchronous"] = "2"
+		if _, err := os.Stat(s.DBPath); errors.Is(err, os.ErrNotExist) { // first start; memory mode sets itself up
+			if err := sqlite.SetupSchema(sqlCfg); err != nil {
+				return nil, fmt.Errorf("create Temporal schema in %s: %w", s.DBPath, err)
+			}
+		}
+	}
+	ns, err := sqlite.NewNamespaceConfig(clusterName, opts.Namespace, false, workflows.SearchAttributeTypes())
+	if err != nil {
+		return nil, fmt.Errorf("namespace config: %w", err)
+	}
+	ns.Detail.Config.Retention = timestamp.DurationPtr(opts.Retention)
+	if err := sqlite.CreateNamespaces(sqlCfg, ns); err != nil { // a no-op for a namespace that exists
+		return nil, fmt.Errorf("create namespace %s: %w", opts.Namespace, err)
+	}
+
+	cfg, hosts, err := serverConfig(host, frontendPort, sqlCfg)
+	if err != nil {
+		return nil, err
+	}
+	srv, err := temporal.NewServer(
+		temporal.WithConfig(cfg),
+		temporal.ForServices(temporal.DefaultServices),
+		// Static hosts: with ringpop, a restart on an existing file waits ~45 s for the previous run's hosts.
+		temporal.WithStaticHosts(hosts),
+		temporal.WithLogger(newLogger(opts.Log.With("component", "temporal"), slog.LevelWarn, &s.stopping)),
+		temporal.WithDynamicConfigClient(dynamicconfig.StaticClient{
+			// Search attributes added through the operator API are usable at once.
+			dynamicconfig.ForceSearchAttributesCacheRefreshOnRead.Key(): true,
+		}),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("create Temporal server: %w", err)
+	}
+	if err := srv.Start(); err != nil {
+		return nil, fmt.Errorf("start Temporal server: %w", err)
+	}
+	s.temporal = srv
+	if err := waitForPort(ctx, s.FrontendAddr); err != nil {
+		s.Stop()
+		return nil, err
+	}
+
+	if opts.UIAddr != "" {
+		s.ui = uiserver.NewServer(server_options.WithConfigProvider(&uiconfig.Config{
+			Host:                uiHost,
+			Port:                uiPort,
+			TemporalGRPCAddress: s.FrontendAddr,
+			EnableUI:            true,
+			DefaultNamespace:    opts.Namespace,
+			HideLogs:            true,
+			CORS:                uiconfig.CORS{CookieInsecure: true},
+		}))
+		go func() { _ = s.ui.Start() }()
+		s.UIURL = "http://" + net.JoinHostPort(uiHost, strconv.Itoa(uiPort))
+		if err := waitForPort(ctx, net.JoinHostPort(uiHost, strconv.Itoa(uiPort))); err != nil {
+			s.Stop()
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// Stop stops the UI and the server; the SQLite file keeps their state.
+func (s *Server) Stop() {
+	s.stopping.Store(true)
+	if s.ui != nil {
+		s.ui.Stop()
+	}
+	if s.temporal != nil {
+		_ = s.temporal.Stop()
+	}
+}
+
+func serverConfig(host string, frontendPort int, sqlCfg *config.SQL) (*config.Config, map[primitives.ServiceName]static.Hosts, error) {
+	services := map[string]config.Service{}
+	hosts := map[primitives.ServiceName]static.Hosts{}
+	for _, name := range []primitives.ServiceName{primitives.FrontendService, primitives.HistoryService, primitives.MatchingService, primitives.WorkerService} {
+		port := frontendPort
+		if name != primitives.FrontendService {
+			p, err := freePort(host)
+			if err != nil {
+				return nil, nil, err
+			}
+			port = p
+		}
+		membershipPort, err := freePort(host)
+		if err != nil {
+			return nil, nil, err
+		}
+		services[string(name)] = config.Service{RPC: config.RPC{GRPCPort: port, MembershipPort: membershipPort, BindOnIP: host}}
+		hosts[name] = static.SingleLocalHost(net.JoinHostPort(host, strconv.Itoa(port)))
+	}
+	frontend := net.JoinHostPort(host, strconv.Itoa(frontendPort))
+	metricsPort, err := freePort(host)
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg := &config.Config{
+		Global: config.Global{
+			Membership: config.Membership{MaxJoinDuration: 30 * time.Second, BroadcastAddress: host},
+			Metrics: &metrics.Config{Prometheus: &metrics.PrometheusConfig{
+				ListenAddress: net.JoinHostPort(host, strconv.Itoa(metricsPort)), HandlerPath: "/metrics",
+			}},
+		},
+		Persistence: config.Persistence{
+			DefaultStore:     sqliteplugin.PluginName,
+			VisibilityStore:  sqliteplugin.PluginName,
+			NumHistoryShards: 1,
+			DataStores:       map[string]config.DataStore{sqliteplugin.PluginName: {SQL: sqlCfg}},
+		},
+		ClusterMetadata: &cluster.Config{
+			EnableGlobalNamespace:    false,
+			FailoverVersionIncrement: 10,
+			MasterClusterName:        clusterName,
+			CurrentClusterName:       clusterName,
+			ClusterInformation: map[string]cluster.ClusterInformation{
+				clusterName: {Enabled: true, InitialFailoverVersion: 1, RPCAddress: frontend},
+			},
+		},
+		DCRedirectionPolicy: config.DCRedirectionPolicy{Policy: "noop"},
+		Services:            services,
+		Archival: config.Archival{
+			History:    config.HistoryArchival{State: "disabled"},
+			Visibility: config.VisibilityArchival{State: "disabled"},
+		},
+		NamespaceDefaults: config.NamespaceDefaults{Archival: config.ArchivalNamespaceDefaults{
+			History:    config.HistoryArchivalNamespaceDefaults{State: "disabled"},
+			Visibility: config.VisibilityArchivalNamespaceDefaults{State: "disabled"},
+		}},
+		PublicClient: config.PublicClient{HostPort: frontend},
+	}
+	return cfg, hosts, nil
+}
+
+// resolvePort checks that addr can be listened on, and picks a free port for port 0. The UI server exits
+// the whole process when its port is taken, so a clear error here is the only chance to say why.
+func resolvePort(addr, what string) (string, int, error) {
+	host, portStr, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, fmt.Errorf("%s address %q: %w", what, addr, err)
+	}
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	l, err := net.Listen("tcp", net.JoinHostPort(host, portStr))
+	if err != nil {
+		return "", 0, fmt.Errorf("%s cannot listen on %s (is another rudderhook dev or Temporal server running?): %w", what, addr, err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	_ = l.Close()
+	return host, port, nil
+}
+
+func freePort(host string) (int, error) {
+	_, port, err := resolvePort(net.JoinHostPort(host, "0"), "internal Temporal service")
+	return port, err
+}
+
+func waitForPort(ctx context.Context, addr string) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	for {
+		conn, err := (&net.Dialer{Timeout: time.Second}).DialContext(ctx, "tcp", addr)
+		if err == nil {
+			return conn.Close()
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s did not start listening: %w", addr, err)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}

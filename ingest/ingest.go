@@ -1,0 +1,187 @@
+// Package ingest turns verified callbacks into durable work: one Temporal workflow per call, or, when
+// Temporal cannot take them, a row in the PostgreSQL inbox that the relay hands to Temporal later. It is
+// the layer between the HTTP receiver (api) and Temporal; it knows nothing of HTTP.
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+	"go.temporal.io/sdk/client"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/rudderhook/rudderhook/airudder"
+	"github.com/rudderhook/rudderhook/config"
+	"github.com/rudderhook/rudderhook/store"
+	"github.com/rudderhook/rudderhook/workflows"
+)
+
+// KindCallCompleted is the inbox kind of a "Workflow call completion" callback.
+const KindCallCompleted = "call-completed"
+
+// ErrNotDurable means neither Temporal nor the inbox could take the callback: the sender must retry.
+var ErrNotDurable = errors.New("the callback could not be stored durably; retry later")
+
+var (
+	startsTotal = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "rudderhook_workflow_starts_total",
+		Help: "Workflow starts for received calls, by outcome (started, failed).",
+	}, []string{"outcome"})
+	acceptedTotal = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "rudderhook_callbacks_accepted_total",
+		Help: "Callbacks made durable, by source and path (temporal, inbox).",
+	}, []string{"source", "path"})
+	inboxDepth = promauto.NewGauge(prometheus.GaugeOpts{
+		Name: "rudderhook_inbox_depth",
+		Help: "Callbacks waiting in the inbox for Temporal, as last seen by the relay.",
+	})
+)
+
+// Service accepts callbacks.
+type Service struct {
+	Temporal client.Client
+	Store    *store.Store
+	Sources  map[string]*config.Source
+	Log      *slog.Logger
+	// StartTimeout bounds the time spent starting workflows before falling back to the inbox; it must stay
+	// well under the sender's own timeout.
+	StartTimeout time.Duration
+	// Parallelism bounds concurrent workflow starts for one body with many calls.
+	Parallelism int
+}
+
+// Outcome says how a callback was made durable.
+type Outcome struct {
+	Calls   int
+	Inboxed bool
+}
+
+// AcceptCallCompleted makes a verified, parsed call-completion callback durable: it starts one workflow
+// per call, and if any start fails it keeps the whole body in the inbox (starts are idempotent, so the
+// relay may safely start them all again). It returns ErrNotDurable only when neither worked.
+//
+// It does not use the caller's cancellation: once a callback is being accepted, a sender that hangs up
+// must not leave it half-accepted.
+func (s *Service) AcceptCallCompleted(ctx context.Context, source string, body []byte, cc *airudder.CallCompleted, receivedAt time.Time) (Outcome, error) {
+	ctx = context.WithoutCancel(ctx)
+	calls := cc.Received(source, receivedAt)
+	out := Outcome{Calls: len(calls)}
+
+	startCtx, cancel := context.WithTimeout(ctx, s.startTimeout())
+	err := s.startAll(startCtx, calls)
+	cancel()
+	if err == nil {
+		acceptedTotal.WithLabelValues(source, "temporal").Inc()
+		return out, nil
+	}
+	s.Log.Warn("workflow start failed; keeping the callback in the inbox", "source", source, "task_id", cc.TaskID, "error", err)
+
+	inboxCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	id, ierr := s.Store.AddToInbox(inboxCtx, source, KindCallCompleted, body, receivedAt)
+	if ierr != nil {
+		s.Log.Error("inbox unavailable too; refusing the callback", "source", source, "task_id", cc.TaskID, "error", ierr)
+		return out, fmt.Errorf("%w: start: %v; inbox: %v", ErrNotDurable, err, ierr)
+	}
+	acceptedTotal.WithLabelValues(source, "inbox").Inc()
+	s.Log.Info("callback kept in inbox", "inbox_id", id, "source", source, "calls", len(calls))
+	out.Inboxed = true
+	return out, nil
+}
+
+// startAll starts the workflow of every call, a few at a time.
+func (s *Service) startAll(ctx context.Context, calls []airudder.ReceivedCall) error {
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(max(1, s.Parallelism))
+	for _, rc := range calls {
+		g.Go(func() error {
+			run, err := s.Temporal.ExecuteWorkflow(ctx, workflows.StartOptions(rc), workflows.CallCompletedWorkflow,
+				workflows.CallCompletedInput{Call: rc})
+			if err != nil {
+				startsTotal.WithLabelValues("failed").Inc()
+				return fmt.Errorf("start workflow for call %s/%s: %w", rc.Source, rc.Key, err)
+			}
+			startsTotal.WithLabelValues("started").Inc()
+			s.Log.Debug("workflow started", "workflow_id", run.GetID(), "run_id", run.GetRunID())
+			return nil
+		})
+	}
+	return g.Wait()
+}
+
+func (s *Service) startTimeout() time.Duration {
+	if s.StartTimeout > 0 {
+		return s.StartTimeout
+	}
+	return 5 * time.Second
+}
+
+// RunRelay hands inbox entries to Temporal until ctx ends, polling every interval (and at once again
+// while it finds work).
+func (s *Service) RunRelay(ctx context.Context, interval time.Duration) {
+	s.Log.Info("inbox relay started", "interval", interval)
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-timer.C:
+		}
+		n, err := s.RelayOnce(ctx)
+		if err != nil && ctx.Err() == nil {
+			s.Log.Warn("inbox relay pass failed", "error", err)
+		}
+		if depth, err := s.Store.InboxDepth(ctx); err == nil {
+			inboxDepth.Set(float64(depth))
+		}
+		if n > 0 {
+			timer.Reset(0)
+		} else {
+			timer.Reset(interval)
+		}
+	}
+}
+
+// RelayOnce hands one batch of due inbox entries to Temporal and returns how many it handed over.
+func (s *Service) RelayOnce(ctx context.Context) (int, error) {
+	return s.Store.DrainInbox(ctx, 50, func(ctx context.Context, e store.InboxEntry) error {
+		if e.Kind != KindCallCompleted {
+			return fmt.Errorf("inbox entry %d: unknown kind %q", e.ID, e.Kind)
+		}
+		src, ok := s.Sources[e.Source]
+		if !ok {
+			return fmt.Errorf("inbox entry %d: source %q is no longer configured", e.ID, e.Source)
+		}
+		cc, err := ParseCallCompleted(e.Body, src)
+		if err != nil {
+			return fmt.Errorf("inbox entry %d: %w", e.ID, err)
+		}
+		startCtx, cancel := context.WithTimeout(ctx, s.startTimeout())
+		defer cancel()
+		if err := s.startAll(startCtx, cc.Received(e.Source, e.ReceivedAt)); err != nil {
+			return err
+		}
+		s.Log.Info("inbox entry handed to Temporal", "inbox_id", e.ID, "source", e.Source, "calls", len(cc.Details), "attempts", e.Attempts+1)
+		return nil
+	})
+}
+
+// ParseCallCompleted decodes and validates a body with a source's settings, without checking the Sign.
+func ParseCallCompleted(body []byte, src *config.Source) (*airudder.CallCompleted, error) {
+	doc, err := airudder.Decode(body)
+	if err != nil {
+		return nil, err
+	}
+	return doc.CallCompleted(ParseOptions(src))
+}
+
+// ParseOptions are the parse settings of a source.
+func ParseOptions(src *config.Source) airudder.ParseOptions {
+	return airudder.ParseOptions{RedialLocation: src.RedialLocation}
+}

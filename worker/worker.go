@@ -1,0 +1,25 @@
+// Package worker registers rudderhook's workflows and activities with a Temporal worker. It is the one
+// place that knows which code runs on the task queue; cmd decides where and when it runs.
+package worker
+
+import (
+	"go.temporal.io/sdk/client"
+	sdkworker "go.temporal.io/sdk/worker"
+
+	"github.com/rudderhook/rudderhook/activities"
+	"github.com/rudderhook/rudderhook/workflows"
+)
+
+// Register adds every workflow and activity to r.
+func Register(r sdkworker.Registry, acts *activities.Activities) {
+	r.RegisterWorkflow(workflows.CallCompletedWorkflow)
+	r.RegisterActivity(acts)
+}
+
+// New returns a worker on rudderhook's task queue with everything registered; the caller starts and
+// stops it.
+func New(c client.Client, acts *activities.Activities, opts sdkworker.Options) sdkworker.Worker {
+	w := sdkworker.New(c, workflows.TaskQueue, opts)
+	Register(w, acts)
+	return w
+}

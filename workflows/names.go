@@ -1,0 +1,124 @@
+package workflows
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/rudderhook/rudderhook/airudder"
+)
+
+// TaskQueue is the one task queue that rudderhook's workers poll and its API starts workflows on.
+const TaskQueue = "rudderhook"
+
+// CallWorkflowID is the ID of the workflow that handles one call: "call/{source}/{key}". Deriving it from
+// the call makes a repeated callback find the workflow it already started instead of starting another.
+func CallWorkflowID(source, key string) string { return "call/" + source + "/" + key }
+
+// Search attributes set on every call workflow, so operators can find executions by case, callee or
+// outcome in the Temporal UI (e.g. `CaseID = "7777777.0"` or `Intention = "PTP"`).
+var (
+	CaseIDKey       = temporal.NewSearchAttributeKeyKeyword("CaseID")
+	CallIDKey       = temporal.NewSearchAttributeKeyKeyword("CallID")
+	CalleeNumberKey = temporal.NewSearchAttributeKeyKeyword("CalleeNumber")
+	IntentionKey    = temporal.NewSearchAttributeKeyKeyword("Intention")
+	TaskIDKey       = temporal.NewSearchAttributeKeyKeyword("TaskID")
+	SourceKey       = temporal.NewSearchAttributeKeyKeyword("Source")
+)
+
+// SearchAttributeTypes lists the custom search attributes to register on a namespace.
+func SearchAttributeTypes() map[string]enumspb.IndexedValueType {
+	out := map[string]enumspb.IndexedValueType{}
+	for _, k := range []temporal.SearchAttributeKeyKeyword{CaseIDKey, CallIDKey, CalleeNumberKey, IntentionKey, TaskIDKey, SourceKey} {
+		out[k.GetName()] = enumspb.INDEXED_VALUE_TYPE_KEYWORD
+	}
+	return out
+}
+
+// SearchAttributes are the values of the custom search attributes for one call; empty values are left out.
+func SearchAttributes(rc airudder.ReceivedCall) []temporal.SearchAttributeUpdate {
+	var out []temporal.SearchAttributeUpdate
+	for _, kv := range []struct {
+		key temporal.SearchAttributeKeyKeyword
+		val string
+	}{
+		{CaseIDKey, rc.Call.CaseID},
+		{CallIDKey, rc.Call.CallID},
+		{CalleeNumberKey, rc.Call.CalleeNumber},
+		{IntentionKey, rc.Call.Intention},
+		{TaskIDKey, rc.Task.TaskID},
+		{SourceKey, rc.Source},
+	} {
+		if kv.val != "" {
+			out = append(out, kv.key.ValueSet(kv.val))
+		}
+	}
+	return out
+}
+
+// StartOptions are the options to start the workflow of one call. A running workflow with the same ID is
+// returned as it is (a duplicate delivery), and a closed one is not run again: the call was handled.
+func StartOptions(rc airudder.ReceivedCall) client.StartWorkflowOptions {
+	return client.StartWorkflowOptions{
+		ID:                       CallWorkflowID(rc.Source, rc.Key),
+		TaskQueue:                TaskQueue,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		TypedSearchAttributes:    temporal.NewSearchAttributes(SearchAttributes(rc)...),
+		StaticSummary:            Summary(rc),
+		StaticDetails:            details(rc),
+	}
+}
+
+// Summary is the one line that the Temporal UI shows for a call's workflow.
+func Summary(rc airudder.ReceivedCall) string {
+	c := rc.Call
+	intention := c.Intention
+	if c.IntentionDescription != "" {
+		intention += " (" + c.IntentionDescription + ")"
+	}
+	if intention == "" {
+		intention = "no intention"
+	}
+	s := fmt.Sprintf("Call to %s: %s, %s", airudder.MaskPhone(c.CalleeNumber), intention, orDash(c.Status))
+	if c.CaseID != "" {
+		s += ", case " + c.CaseID
+	}
+	return s
+}
+
+func details(rc airudder.ReceivedCall) string {
+	c := rc.Call
+	var b strings.Builder
+	fmt.Fprintf(&b, "**Source** %s · **Task** %s (%s)\n\n", rc.Source, orDash(rc.Task.TaskName), orDash(rc.Task.TaskID))
+	fmt.Fprintf(&b, "**Airudder workflow** %s · **Node** %s\n\n", orDash(rc.Task.WorkflowName), orDash(rc.Task.NodeTaskName))
+	fmt.Fprintf(&b, "**Ring** %s · **Hang-up** %s", orDash(c.RingType), orDash(c.HangupType))
+	if c.CallStartTime != nil {
+		fmt.Fprintf(&b, " · **Started** %s", c.CallStartTime.Format(time.RFC3339))
+	}
+	if c.TalkRound != nil {
+		fmt.Fprintf(&b, " · **Talk rounds** %d", *c.TalkRound)
+	}
+	fmt.Fprintf(&b, " · **Redials** %d", len(c.RedialCalls))
+	return b.String()
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "–"
+	}
+	return s
+}
+
+// UILink is the Temporal Web UI page of a workflow, given the UI's base URL and the namespace.
+func UILink(uiBase, namespace, workflowID string) string {
+	if uiBase == "" {
+		return ""
+	}
+	return strings.TrimRight(uiBase, "/") + "/namespaces/" + url.PathEscape(namespace) + "/workflows/" + url.PathEscape(workflowID)
+}
