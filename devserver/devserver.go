@@ -190,7 +190,13 @@ func serverConfig(host string, frontendPort int, sqlCfg *config.SQL) (*config.Co
 		if err != nil {
 			return nil, nil, err
 		}
-		services[string(name)] = config.Service{RPC: config.RPC{GRPCPort: port, MembershipPort: membershipPort, BindOnIP: host}}
+		rpc := config.RPC{GRPCPort: port, MembershipPort: membershipPort, BindOnIP: host}
+		if name == primitives.FrontendService {
+			if rpc.HTTPPort, err = freePort(host); err != nil { // the frontend's HTTP API (Nexus and the HTTP gateway)
+				return nil, nil, err
+			}
+		}
+		services[string(name)] = config.Service{RPC: rpc}
 		hosts[name] = static.SingleLocalHost(net.JoinHostPort(host, strconv.Itoa(port)))
 	}
 	frontend := net.JoinHostPort(host, strconv.Itoa(frontendPort))

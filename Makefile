@@ -1,0 +1,33 @@
+# rudderhook — the commands a developer and CI use. `make help` lists them.
+export GOTOOLCHAIN := local
+
+BIN := bin/rudderhook
+PKGS := ./...
+
+.PHONY: help build dev test test-short fuzz lint clean
+
+help: ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+build: ## build bin/rudderhook
+	go build -o $(BIN) ./cmd/rudderhook
+
+dev: build ## run everything on this laptop (embedded Temporal + UI, worker, API)
+	$(BIN) dev
+
+test: ## vet, then every test against the local PostgreSQL and in-process Temporal servers
+	go vet $(PKGS)
+	go test -count=1 -timeout 30m $(PKGS)
+
+test-short: ## the tests that do not link the Temporal server (fast feedback)
+	go test -count=1 $$(go list ./... | grep -v /integration)
+
+fuzz: ## fuzz the callback parser for a minute
+	go test ./airudder -run '^$$' -fuzz FuzzParse -fuzztime 60s
+
+lint: ## formatting and vet
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
+	go vet $(PKGS)
+
+clean: ## remove the binary and the dev server's state
+	rm -rf bin .rudderhook

@@ -1,0 +1,262 @@
+package integration
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/jmoiron/sqlx"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
+	sdkworker "go.temporal.io/sdk/worker"
+
+	"github.com/rudderhook/rudderhook/activities"
+	"github.com/rudderhook/rudderhook/airudder"
+	"github.com/rudderhook/rudderhook/api"
+	"github.com/rudderhook/rudderhook/config"
+	"github.com/rudderhook/rudderhook/devserver"
+	"github.com/rudderhook/rudderhook/ingest"
+	"github.com/rudderhook/rudderhook/store"
+	"github.com/rudderhook/rudderhook/store/storetest"
+	"github.com/rudderhook/rudderhook/worker"
+)
+
+const adminToken = "test-admin-token"
+
+func TestMain(m *testing.M) {
+	gin.SetMode(gin.ReleaseMode)
+	os.Exit(m.Run())
+}
+
+// system is one running rudderhook: its own Temporal server, database, worker and HTTP API.
+type system struct {
+	t        *testing.T
+	temporal *devserver.Server
+	client   client.Client
+	db       *sqlx.DB
+	store    *store.Store
+	ingest   *ingest.Service
+	http     *httptest.Server
+	cfg      *config.Config
+}
+
+type options struct {
+	uiAddr   string
+	dataDir  string
+	noWorker bool
+	environ  []string
+}
+
+func testLogger(t *testing.T) *slog.Logger {
+	level := slog.LevelWarn
+	if testing.Verbose() {
+		level = slog.LevelInfo
+	}
+	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: level}))
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(string(bytes.TrimRight(p, "\n")))
+	return len(p), nil
+}
+
+// start brings up a whole system for one test and stops it when the test ends.
+func start(t *testing.T, opts options) *system {
+	t.Helper()
+	ctx := context.Background()
+	log := testLogger(t)
+	cfg, err := config.Load(append([]string{"RUDDERHOOK_MAX_BODY_BYTES=65536"}, opts.environ...), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &system{t: t, cfg: cfg, db: storetest.DB(t)}
+	s.store = store.New(s.db)
+
+	s.temporal, err = devserver.Start(ctx, devserver.Options{
+		DataDir: opts.dataDir, FrontendAddr: "127.0.0.1:0", UIAddr: opts.uiAddr, Log: log,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.temporal.Stop)
+	s.client, err = client.DialContext(ctx, client.Options{HostPort: s.temporal.FrontendAddr, Logger: sdklog.NewStructuredLogger(log)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.client.Close)
+	if !opts.noWorker {
+		s.startWorker()
+	}
+	s.ingest = &ingest.Service{Temporal: s.client, Store: s.store, Sources: cfg.Sources, Log: log, Parallelism: 4}
+	s.serve(s.ingest)
+	return s
+}
+
+func (s *system) startWorker() {
+	acts := &activities.Activities{Store: s.store, Log: testLogger(s.t)}
+	w := worker.New(s.client, acts, sdkworker.Options{})
+	if err := w.Start(); err != nil {
+		s.t.Fatal(err)
+	}
+	s.t.Cleanup(w.Stop)
+}
+
+// serve (re)builds the HTTP API in front of svc.
+func (s *system) serve(svc *ingest.Service) {
+	if s.http != nil {
+		s.http.Close()
+	}
+	srv := &api.Server{
+		Ingest: svc, Store: s.store, Temporal: svc.Temporal, Sources: s.cfg.Sources, Log: testLogger(s.t),
+		AdminToken: adminToken, UIBase: "http://ui.example", Namespace: "default",
+	}
+	h, err := srv.Handler()
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	s.http = httptest.NewServer(h)
+	s.t.Cleanup(s.http.Close)
+}
+
+// post sends a callback body to /webhooks/{source}/call-completed.
+func (s *system) post(source string, body []byte, contentType string) (int, []byte) {
+	s.t.Helper()
+	req, err := http.NewRequest(http.MethodPost, s.http.URL+"/webhooks/"+source+"/call-completed", bytes.NewReader(body))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	return s.do(req)
+}
+
+// get calls the admin API with the token.
+func (s *system) get(path string) (int, []byte) {
+	s.t.Helper()
+	req, err := http.NewRequest(http.MethodGet, s.http.URL+path, nil)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	return s.do(req)
+}
+
+func (s *system) do(req *http.Request) (int, []byte) {
+	s.t.Helper()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return resp.StatusCode, b
+}
+
+// waitWorkflow waits for a workflow to complete and fails the test if it does not.
+func (s *system) waitWorkflow(id string) {
+	s.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := s.client.GetWorkflow(ctx, id, "").Get(ctx, nil); err != nil {
+		s.t.Fatalf("workflow %s: %v", id, err)
+	}
+}
+
+// countWorkflows counts executions matching a visibility query (as the Temporal UI would list them).
+// Visibility is eventually consistent, so it polls until the count is stable at want or time runs out.
+func (s *system) countWorkflows(query string, want int64) int64 {
+	s.t.Helper()
+	var got int64
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := s.client.CountWorkflow(context.Background(), &workflowservice.CountWorkflowExecutionsRequest{Query: query})
+		if err != nil {
+			s.t.Fatalf("count %q: %v", query, err)
+		}
+		if got = resp.GetCount(); got == want {
+			return got
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return got
+}
+
+func (s *system) count(table string) int {
+	s.t.Helper()
+	var n int
+	if err := s.db.Get(&n, "SELECT count(*) FROM "+table); err != nil {
+		s.t.Fatal(err)
+	}
+	return n
+}
+
+// signed returns the seed example after edit, with Sign recomputed for the default key.
+func signed(t *testing.T, edit func(env map[string]any, details []any) []any) []byte {
+	t.Helper()
+	var env map[string]any
+	dec := json.NewDecoder(bytes.NewReader(airudder.ExampleCallCompleted))
+	dec.UseNumber()
+	if err := dec.Decode(&env); err != nil {
+		t.Fatal(err)
+	}
+	if edit != nil {
+		env["Details"] = edit(env, env["Details"].([]any))
+	}
+	taskID, _ := env["TaskID"].(string)
+	env["Sign"] = airudder.Sign(taskID, airudder.DefaultKey)
+	b, err := json.Marshal(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// detailCopy is a copy of the seed example's detail with another CallID.
+func detailCopy(details []any, callID string) map[string]any {
+	src := details[0].(map[string]any)
+	d := make(map[string]any, len(src))
+	for k, v := range src {
+		d[k] = v
+	}
+	d["CallID"] = callID
+	return d
+}
+
+func mustUnmarshal(t *testing.T, b []byte, v any) {
+	t.Helper()
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	if err := dec.Decode(v); err != nil {
+		t.Fatalf("decode %s: %v", b, err)
+	}
+}
+
+func errorCode(t *testing.T, body []byte) string {
+	t.Helper()
+	var e struct {
+		Error struct{ Code, Message string }
+	}
+	mustUnmarshal(t, body, &e)
+	if e.Error.Message == "" {
+		t.Errorf("error without a message: %s", body)
+	}
+	return e.Error.Code
+}
+
+func callPath(key string) string { return "/v1/calls/" + url.PathEscape(key) }

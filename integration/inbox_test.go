@@ -1,0 +1,71 @@
+package integration
+
+import (
+	"context"
+	"net/http"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/client"
+
+	"github.com/rudderhook/rudderhook/airudder"
+	"github.com/rudderhook/rudderhook/ingest"
+	"github.com/rudderhook/rudderhook/store"
+	"github.com/rudderhook/rudderhook/store/storetest"
+)
+
+// unreachableTemporal is a client for a Temporal frontend that is not there.
+func unreachableTemporal(t *testing.T) client.Client {
+	t.Helper()
+	c, err := client.NewLazyClient(client.Options{HostPort: "127.0.0.1:1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+func TestTemporalDownCallbackWaitsInInboxThenRuns(t *testing.T) {
+	t.Parallel()
+	s := start(t, options{})
+	s.serve(&ingest.Service{Temporal: unreachableTemporal(t), Store: s.store, Sources: s.cfg.Sources,
+		Log: testLogger(t), StartTimeout: 300 * time.Millisecond})
+
+	if status, body := s.post("airudder", airudder.ExampleCallCompleted, "application/json"); status != http.StatusOK || string(body) != "{}" {
+		t.Fatalf("POST with Temporal down = %d %s, want 200 {} (kept in the inbox)", status, body)
+	}
+	if inbox, calls := s.count("inbox"), s.count("calls"); inbox != 1 || calls != 0 {
+		t.Fatalf("inbox, calls = %d, %d; want 1, 0", inbox, calls)
+	}
+
+	// Temporal is back: the relay hands the callback over and the call runs as if it had come directly.
+	n, err := s.ingest.RelayOnce(context.Background())
+	if err != nil || n != 1 {
+		t.Fatalf("relay = %d, %v", n, err)
+	}
+	s.waitWorkflow("call/airudder/" + seedCallID)
+	if inbox, calls := s.count("inbox"), s.count("calls"); inbox != 0 || calls != 1 {
+		t.Errorf("after relay inbox, calls = %d, %d; want 0, 1", inbox, calls)
+	}
+	rec, err := s.store.GetCall(context.Background(), "airudder", seedCallID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.ReceivedAt.After(time.Now()) || time.Since(rec.ReceivedAt) > time.Minute {
+		t.Errorf("received_at = %v: want the time the callback arrived", rec.ReceivedAt)
+	}
+}
+
+func TestNothingDurableAnswers503(t *testing.T) {
+	t.Parallel()
+	s := start(t, options{noWorker: true})
+	closed := storetest.DB(t)
+	_ = closed.Close()
+	s.serve(&ingest.Service{Temporal: unreachableTemporal(t), Store: store.New(closed), Sources: s.cfg.Sources,
+		Log: testLogger(t), StartTimeout: 300 * time.Millisecond})
+
+	status, body := s.post("airudder", airudder.ExampleCallCompleted, "application/json")
+	if status != http.StatusServiceUnavailable || errorCode(t, body) != "unavailable" {
+		t.Errorf("POST with nothing durable = %d %s, want 503 unavailable", status, body)
+	}
+}

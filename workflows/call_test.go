@@ -1,0 +1,127 @@
+package workflows_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"testing"
+
+	"github.com/stretchr/testify/mock"
+	sdklog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/rudderhook/rudderhook/activities"
+	"github.com/rudderhook/rudderhook/airudder"
+	"github.com/rudderhook/rudderhook/store"
+	"github.com/rudderhook/rudderhook/store/storetest"
+	"github.com/rudderhook/rudderhook/workflows"
+)
+
+func seedInput(t *testing.T) workflows.CallCompletedInput {
+	t.Helper()
+	doc, err := airudder.Decode(airudder.ExampleCallCompleted)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc, err := doc.CallCompleted(airudder.ParseOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return workflows.CallCompletedInput{Call: cc.Received("airudder", cc.Details[0].CallStartTime.Add(60e9))[0]}
+}
+
+// setup returns a workflow test environment whose activities write to a fresh real database.
+func setup(t *testing.T) (*testsuite.TestWorkflowEnvironment, *activities.Activities) {
+	t.Helper()
+	var suite testsuite.WorkflowTestSuite
+	suite.SetLogger(sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler)))
+	env := suite.NewTestWorkflowEnvironment()
+	acts := &activities.Activities{Store: store.New(storetest.DB(t)), Log: slog.New(slog.DiscardHandler)}
+	env.RegisterWorkflow(workflows.CallCompletedWorkflow)
+	env.RegisterActivity(acts)
+	return env, acts
+}
+
+func TestCallCompletedWorkflowStoresTheCall(t *testing.T) {
+	t.Parallel()
+	env, acts := setup(t)
+	in := seedInput(t)
+	env.ExecuteWorkflow(workflows.CallCompletedWorkflow, in)
+
+	if !env.IsWorkflowCompleted() || env.GetWorkflowError() != nil {
+		t.Fatalf("completed %v, err %v", env.IsWorkflowCompleted(), env.GetWorkflowError())
+	}
+	var res workflows.CallCompletedResult
+	if err := env.GetWorkflowResult(&res); err != nil || !res.Stored {
+		t.Fatalf("result %+v, %v", res, err)
+	}
+	rec, err := acts.Store.GetCall(context.Background(), "airudder", in.Call.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.WorkflowID != "default-test-workflow-id" || rec.Call.Intention != "E" {
+		t.Errorf("stored %+v", rec)
+	}
+}
+
+func TestCallCompletedWorkflowRetriesUntilTheDatabaseIsBack(t *testing.T) {
+	t.Parallel()
+	env, acts := setup(t)
+	in := seedInput(t)
+	attempts := 0
+	env.OnActivity(acts.PersistCall, mock.Anything, mock.Anything).Return(func(ctx context.Context, pin activities.PersistCallInput) error {
+		attempts++
+		if attempts < 4 {
+			return errors.New("dial tcp 127.0.0.1:5432: connect: connection refused")
+		}
+		return acts.PersistCall(ctx, pin)
+	})
+	env.ExecuteWorkflow(workflows.CallCompletedWorkflow, in)
+
+	if err := env.GetWorkflowError(); err != nil {
+		t.Fatalf("workflow failed: %v", err)
+	}
+	if attempts != 4 {
+		t.Errorf("attempts = %d, want 4", attempts)
+	}
+	if _, err := acts.Store.GetCall(context.Background(), "airudder", in.Call.Key); err != nil {
+		t.Errorf("call not stored after recovery: %v", err)
+	}
+}
+
+func TestCallCompletedWorkflowFailsVisiblyOnDataTheDatabaseRefuses(t *testing.T) {
+	t.Parallel()
+	env, acts := setup(t)
+	attempts := 0
+	env.OnActivity(acts.PersistCall, mock.Anything, mock.Anything).Return(func(context.Context, activities.PersistCallInput) error {
+		attempts++
+		return temporal.NewNonRetryableApplicationError("value too long", activities.ErrTypeInvalidData, nil)
+	})
+	env.ExecuteWorkflow(workflows.CallCompletedWorkflow, seedInput(t))
+
+	var appErr *temporal.ApplicationError
+	if err := env.GetWorkflowError(); !errors.As(err, &appErr) || appErr.Type() != activities.ErrTypeInvalidData {
+		t.Fatalf("workflow error = %v, want an %s application error", err, activities.ErrTypeInvalidData)
+	}
+	if attempts != 1 {
+		t.Errorf("attempts = %d, want 1 (no retry)", attempts)
+	}
+}
+
+func TestNamesAndSummary(t *testing.T) {
+	in := seedInput(t)
+	opts := workflows.StartOptions(in.Call)
+	if opts.ID != "call/airudder/cad907xxxxxxxx35644a" || opts.TaskQueue != workflows.TaskQueue {
+		t.Errorf("ID, queue = %s, %s", opts.ID, opts.TaskQueue)
+	}
+	if want := "Call to +86••••••••721: E (Needs Follow Up), finished, case 7777777.0"; opts.StaticSummary != want {
+		t.Errorf("summary = %q, want %q", opts.StaticSummary, want)
+	}
+	if n := opts.TypedSearchAttributes.Size(); n != 6 {
+		t.Errorf("search attributes = %d, want 6", n)
+	}
+	if got := workflows.UILink("http://127.0.0.1:8233/", "default", "call/airudder/a b"); got != "http://127.0.0.1:8233/namespaces/default/workflows/call%2Fairudder%2Fa%20b" {
+		t.Errorf("UILink = %s", got)
+	}
+}
