@@ -1,10 +1,13 @@
 package airudder
 
 import (
+	"bytes"
 	"crypto/md5"
 	"crypto/subtle"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 )
 
@@ -38,4 +41,24 @@ func VerifySign(taskID, sign string, keys []string) error {
 		return ErrInvalidSign
 	}
 	return nil
+}
+
+// Resign sets a body's Sign to Sign(TaskID, key), keeping every other field's value (numbers included, at
+// full precision). It is how `rudderhook send` posts a file as Airudder would.
+func Resign(body []byte, key string) ([]byte, error) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var doc map[string]any
+	if err := dec.Decode(&doc); err != nil {
+		return nil, fmt.Errorf("not a JSON object: %w", err)
+	}
+	taskID, _ := doc["TaskID"].(string)
+	doc["Sign"] = Sign(taskID, key)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(doc); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
 }

@@ -52,3 +52,28 @@ func TestVerifySign(t *testing.T) {
 		})
 	}
 }
+
+func TestResign(t *testing.T) {
+	body := []byte(`{"TaskID":"ac23fa05005e59b92e0b8a19fa5faf07","Sign":"stale","Details":[{"id":9007199254740993,"CallID":"a<b"}]}`)
+	out, err := airudder.Resign(body, "airudder")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := airudder.Decode(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, sign := doc.Signed(); sign != "4d6017151d678e816c678d90e56e6e28" {
+		t.Errorf("Sign = %s", sign)
+	}
+	cc, err := doc.CallCompleted(airudder.ParseOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *cc.Details[0].ID != 9007199254740993 || cc.Details[0].CallID != "a<b" {
+		t.Errorf("details changed: %+v", cc.Details[0])
+	}
+	if _, err := airudder.Resign([]byte("not json"), "k"); err == nil {
+		t.Error("want an error for a body that is not JSON")
+	}
+}

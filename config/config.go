@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"reflect"
 	"regexp"
 	"slices"
 	"sort"
@@ -253,4 +254,26 @@ func splitList(v string) []string {
 		}
 	}
 	return out
+}
+
+// IsEnvVar reports whether Load reads the environment variable name, so that deployment files can be
+// checked for misspelt settings.
+func IsEnvVar(name string) bool {
+	if sourceEnvRE.MatchString(name) {
+		return true
+	}
+	var walk func(t reflect.Type) bool
+	walk = func(t reflect.Type) bool {
+		for i := range t.NumField() {
+			f := t.Field(i)
+			if tag, _, _ := strings.Cut(f.Tag.Get("env"), ","); tag == name {
+				return true
+			}
+			if f.Type.Kind() == reflect.Struct && f.Tag.Get("env") == "" && walk(f.Type) {
+				return true
+			}
+		}
+		return false
+	}
+	return walk(reflect.TypeFor[Config]())
 }

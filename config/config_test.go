@@ -81,3 +81,14 @@ func TestBadConfigurationIsRefusedWithReasons(t *testing.T) {
 		t.Errorf("unknown key: err = %v", err)
 	}
 }
+
+func TestIsEnvVar(t *testing.T) {
+	for name, want := range map[string]bool{
+		"DATABASE_URL": true, "TEMPORAL_API_KEY": true, "RUDDERHOOK_ADMIN_TOKEN": true,
+		"RUDDERHOOK_SOURCE_ACME_KEYS": true, "TEMPORAL_ADRESS": false, "RUDDERHOOK_SOURCE_ACME_KEY": false, "Sources": false,
+	} {
+		if got := config.IsEnvVar(name); got != want {
+			t.Errorf("IsEnvVar(%s) = %v", name, got)
+		}
+	}
+}

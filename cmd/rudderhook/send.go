@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -33,7 +32,7 @@ receiver refused the callback. A FILE that is not a JSON object is sent as it is
 				}
 				body = b
 			}
-			signed, err := resign(body, key)
+			signed, err := airudder.Resign(body, key)
 			if err != nil {
 				fmt.Fprintf(os.Stderr, "warning: %v; sending the file unsigned, as it is\n", err)
 				signed = body
@@ -76,23 +75,4 @@ receiver refused the callback. A FILE that is not a JSON object is sent as it is
 	f.StringVar(&key, "key", airudder.DefaultKey, "Sign key of the source")
 	f.StringVar(&token, "token", "", "the source's URL token, if it has one (added as ?token=)")
 	return cmd
-}
-
-// resign sets Sign to md5(TaskID + key), keeping every other field as it was (numbers included).
-func resign(body []byte, key string) ([]byte, error) {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	var doc map[string]any
-	if err := dec.Decode(&doc); err != nil {
-		return nil, fmt.Errorf("not a JSON object: %w", err)
-	}
-	taskID, _ := doc["TaskID"].(string)
-	doc["Sign"] = airudder.Sign(taskID, key)
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(doc); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
 }
