@@ -1,6 +1,9 @@
 package airudder
 
-import _ "embed"
+import (
+	_ "embed"
+	"time"
+)
 
 // ExampleCallCompleted is the call-completion example of Airudder's API page, with its Sign recomputed for
 // the default key "airudder". `rudderhook send` posts it when given no file, and tests start from it.
@@ -10,3 +13,17 @@ var ExampleCallCompleted []byte
 
 // DefaultKey is the Sign key Airudder uses when the integrator configures none.
 const DefaultKey = "airudder"
+
+// ExampleCalls are the calls of ExampleCallCompleted as received by source at receivedAt: what tests and
+// `rudderhook rules test` start from when given no call of their own.
+func ExampleCalls(source string, receivedAt time.Time) []ReceivedCall {
+	doc, err := Decode(ExampleCallCompleted)
+	if err != nil {
+		panic("the embedded example does not decode: " + err.Error())
+	}
+	cc, err := doc.CallCompleted(ParseOptions{})
+	if err != nil {
+		panic("the embedded example does not parse: " + err.Error())
+	}
+	return cc.Received(source, receivedAt)
+}

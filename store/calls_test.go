@@ -16,15 +16,7 @@ import (
 
 func seedCall(t *testing.T) airudder.ReceivedCall {
 	t.Helper()
-	doc, err := airudder.Decode(airudder.ExampleCallCompleted)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cc, err := doc.CallCompleted(airudder.ParseOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cc.Received("airudder", time.Date(2024, 3, 11, 3, 21, 0, 0, time.UTC))[0]
+	return airudder.ExampleCalls("airudder", time.Date(2024, 3, 11, 3, 21, 0, 0, time.UTC))[0]
 }
 
 func TestUpsertCallRoundTrip(t *testing.T) {

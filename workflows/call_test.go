@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/mock"
 	sdklog "go.temporal.io/sdk/log"
@@ -20,15 +21,7 @@ import (
 
 func seedInput(t *testing.T) workflows.CallCompletedInput {
 	t.Helper()
-	doc, err := airudder.Decode(airudder.ExampleCallCompleted)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cc, err := doc.CallCompleted(airudder.ParseOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return workflows.CallCompletedInput{Call: cc.Received("airudder", cc.Details[0].CallStartTime.Add(60e9))[0]}
+	return workflows.CallCompletedInput{Call: airudder.ExampleCalls("airudder", time.Date(2024, 3, 11, 3, 21, 0, 0, time.UTC))[0]}
 }
 
 // setup returns a workflow test environment whose activities write to a fresh real database.

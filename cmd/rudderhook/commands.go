@@ -33,10 +33,7 @@ DATABASE_URL, creating the database and applying migrations if needed. Ctrl-C st
 			}
 			cfg.HTTPAddr = httpAddr
 			if err := store.EnsureDatabase(ctx, cfg.DatabaseURL); err != nil {
-				if _, oerr := openDatabase(ctx, cfg); oerr != nil {
-					return oerr
-				}
-				return err
+				return explainDatabaseError(err)
 			}
 			db, err := openDatabase(ctx, cfg)
 			if err != nil {
@@ -132,17 +129,12 @@ hands callbacks kept in the inbox to Temporal. Run as many replicas as needed; i
 			if cfg.AdminToken == "" {
 				return errors.New("RUDDERHOOK_ADMIN_TOKEN is not set: the admin API needs a token (e.g. `openssl rand -hex 32`)")
 			}
-			db, err := openDatabase(ctx, cfg)
+			conn, err := connect(ctx, cfg, log, true)
 			if err != nil {
 				return err
 			}
-			defer db.Close()
-			c, err := dialTemporal(ctx, cfg.Temporal, log)
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			return runAPI(ctx, cfg, c, db, log, cfg.Temporal.UIURL, nil)
+			defer conn.close()
+			return runAPI(ctx, cfg, conn.temporal, conn.db, log, cfg.Temporal.UIURL, nil)
 		},
 	}
 	cmd.Flags().StringVar(&httpAddr, "http", "", "address of the HTTP API (default $RUDDERHOOK_HTTP_ADDR or 127.0.0.1:8080)")
@@ -159,17 +151,12 @@ func workerCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			db, err := openDatabase(ctx, cfg)
+			conn, err := connect(ctx, cfg, log, true)
 			if err != nil {
 				return err
 			}
-			defer db.Close()
-			c, err := dialTemporal(ctx, cfg.Temporal, log)
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			stop, err := runWorker(c, db, log)
+			defer conn.close()
+			stop, err := runWorker(conn.temporal, conn.db, log)
 			if err != nil {
 				return err
 			}
@@ -192,26 +179,21 @@ func migrateCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			db, err := openDatabase(ctx, cfg)
+			conn, err := connect(ctx, cfg, log, searchAttributes)
 			if err != nil {
 				return err
 			}
-			defer db.Close()
-			if err := store.Migrate(ctx, db, log); err != nil {
+			defer conn.close()
+			if err := store.Migrate(ctx, conn.db, log); err != nil {
 				return err
 			}
 			log.Info("database is up to date")
 			if !searchAttributes {
 				return nil
 			}
-			c, err := dialTemporal(ctx, cfg.Temporal, log)
-			if err != nil {
-				return err
-			}
-			defer c.Close()
 			saCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 			defer cancel()
-			added, err := worker.EnsureSearchAttributes(saCtx, c, cfg.Temporal.Namespace)
+			added, err := worker.EnsureSearchAttributes(saCtx, conn.temporal, cfg.Temporal.Namespace)
 			if err != nil {
 				return err
 			}

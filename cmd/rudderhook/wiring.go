@@ -26,15 +26,49 @@ import (
 	"github.com/rudderhook/rudderhook/worker"
 )
 
-// openDatabase connects to PostgreSQL, explaining what to do when it is not there.
+// connection is what a command works with: the database and, when asked for, Temporal.
+type connection struct {
+	db       *sqlx.DB
+	temporal client.Client
+}
+
+// connect opens the database and, if withTemporal, dials Temporal.
+func connect(ctx context.Context, cfg *config.Config, log *slog.Logger, withTemporal bool) (*connection, error) {
+	db, err := openDatabase(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	conn := &connection{db: db}
+	if withTemporal {
+		if conn.temporal, err = dialTemporal(ctx, cfg.Temporal, log); err != nil {
+			_ = db.Close()
+			return nil, err
+		}
+	}
+	return conn, nil
+}
+
+func (c *connection) close() {
+	if c.temporal != nil {
+		c.temporal.Close()
+	}
+	_ = c.db.Close()
+}
+
+// openDatabase connects to PostgreSQL.
 func openDatabase(ctx context.Context, cfg *config.Config) (*sqlx.DB, error) {
 	db, err := store.Open(ctx, cfg.DatabaseURL)
+	return db, explainDatabaseError(err)
+}
+
+// explainDatabaseError says what to do when PostgreSQL is not there at all.
+func explainDatabaseError(err error) error {
 	if errors.Is(err, store.ErrUnreachable) {
-		return nil, fmt.Errorf("%w\n\nrudderhook needs PostgreSQL. Start the local one (Debian/Ubuntu: "+
+		return fmt.Errorf("%w\n\nrudderhook needs PostgreSQL. Start the local one (Debian/Ubuntu: "+
 			"sudo pg_ctlcluster 15 main start) or point DATABASE_URL at another, e.g.\n"+
 			"  DATABASE_URL=postgres://user:pass@host:5432/rudderhook?sslmode=require", err)
 	}
-	return db, err
+	return err
 }
 
 // temporalOptions are the client options for a Temporal cluster or Temporal Cloud.
