@@ -1,0 +1,271 @@
+package rules
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"text/template"
+	"time"
+
+	"github.com/rudderhook/rudderhook/airudder"
+)
+
+// FollowUp is one action planned for one call: everything needed to carry it out, decided once when the
+// call is planned, so that a retry tomorrow sends what would have been sent today.
+type FollowUp struct {
+	// Key is the idempotency key: the same call, rule and action always give the same key. It is unique
+	// in the database and sent to targets (webhook-id), so a repeat never becomes a second effect.
+	Key             string          `json:"key"`
+	RuleID          string          `json:"rule_id"`
+	RuleVersion     int64           `json:"rule_version"`
+	RuleDescription string          `json:"rule_description,omitempty"`
+	Action          string          `json:"action"`
+	Type            string          `json:"type"`
+	Summary         string          `json:"summary"`
+	CalleeNumber    string          `json:"callee_number"`
+	Webhook         *WebhookRequest `json:"webhook,omitempty"`
+	Notify          *NotifyRequest  `json:"notify,omitempty"`
+	Recall          *RecallRequest  `json:"recall,omitempty"`
+	// NotBefore is the earliest time the action may run (from delay and at).
+	NotBefore time.Time `json:"not_before"`
+	Window    *Window   `json:"window,omitempty"`
+	MaxPerDay int       `json:"max_per_day,omitempty"`
+	// SkipWhenCapped drops the action when the daily cap is reached instead of waiting for the next day.
+	SkipWhenCapped bool `json:"skip_when_capped,omitempty"`
+	// TimeZone is the rules' zone, which counts days for a cap when the action has no window.
+	TimeZone string `json:"time_zone"`
+	// Skip, when set, says why the action will not run at all (e.g. its time has passed).
+	Skip string `json:"skip,omitempty"`
+}
+
+// WebhookRequest is a planned POST to a CRM or any HTTP endpoint.
+type WebhookRequest struct {
+	Target  string            `json:"target,omitempty"`
+	URL     string            `json:"url,omitempty"`
+	Headers map[string]string `json:"headers,omitempty"`
+	Body    json.RawMessage   `json:"body"`
+}
+
+// NotifyRequest is a planned message to a Slack-compatible incoming webhook.
+type NotifyRequest struct {
+	Target string `json:"target,omitempty"`
+	URL    string `json:"url,omitempty"`
+	Text   string `json:"text"`
+}
+
+// RecallRequest is a planned re-call through Airudder's API.
+type RecallRequest struct {
+	// WorkflowID adds the callee to a running Airudder workflow; TemplateID starts a new instance.
+	WorkflowID string            `json:"workflow_id,omitempty"`
+	TemplateID string            `json:"workflow_template_id,omitempty"`
+	Name       string            `json:"name,omitempty"`
+	Callee     string            `json:"callee"`
+	Variables  map[string]string `json:"variables,omitempty"`
+}
+
+// Plan is what a rules version decides for one call.
+type Plan struct {
+	Version   int64      `json:"rule_version"`
+	Matched   []string   `json:"matched_rules"`
+	FollowUps []FollowUp `json:"follow_ups"`
+	// Errors are rules whose condition failed on this call (e.g. a variable the call does not have);
+	// such a rule counts as not matched.
+	Errors []Problem `json:"errors,omitempty"`
+}
+
+// FollowUpKey derives a follow-up's idempotency key from the workflow of its call, its rule and action.
+func FollowUpKey(callWorkflowID, ruleID, action string) string {
+	sum := sha256.Sum256([]byte(callWorkflowID + "\x00" + ruleID + "\x00" + action))
+	return "fu_" + hex.EncodeToString(sum[:12])
+}
+
+// Plan evaluates every enabled rule against a call and plans the actions of those that match. now is the
+// time of planning: an `at` already past is planned as skipped.
+func (s *Set) Plan(rc airudder.ReceivedCall, callWorkflowID string, now time.Time) Plan {
+	facts := FactsOf(rc)
+	p := Plan{Version: s.Version, Matched: []string{}, FollowUps: []FollowUp{}}
+	for _, r := range s.Rules {
+		if !r.Enabled {
+			continue
+		}
+		out, _, err := r.program.Eval(map[string]any{"call": facts})
+		if err != nil {
+			p.Errors = append(p.Errors, Problem{Line: r.Line, Rule: r.ID, Field: "when", Message: err.Error()})
+			continue
+		}
+		if matched, _ := out.Value().(bool); !matched {
+			continue
+		}
+		p.Matched = append(p.Matched, r.ID)
+		for _, a := range r.Actions {
+			fu, err := s.plan(r, a, rc, facts, callWorkflowID, now)
+			if err != nil {
+				p.Errors = append(p.Errors, Problem{Line: a.line, Rule: r.ID, Field: "action " + a.Name, Message: err.Error()})
+				continue
+			}
+			p.FollowUps = append(p.FollowUps, fu)
+		}
+	}
+	return p
+}
+
+func (s *Set) plan(r *Rule, a *Action, rc airudder.ReceivedCall, facts *Call, callWorkflowID string, now time.Time) (FollowUp, error) {
+	key := FollowUpKey(callWorkflowID, r.ID, a.Name)
+	fu := FollowUp{
+		Key: key, RuleID: r.ID, RuleVersion: s.Version, RuleDescription: r.Description, Action: a.Name, Type: a.Type,
+		CalleeNumber: rc.Call.CalleeNumber, Window: a.Window, MaxPerDay: a.MaxPerDay,
+		SkipWhenCapped: a.SkipWhenCapped, TimeZone: s.TimeZone,
+	}
+	data := templateData(facts, r.ID, s.Version, a, key)
+	data["rule"].(map[string]any)["description"] = r.Description
+
+	// Delays count from the end of the call (from its arrival if Airudder sent no end time).
+	base := facts.CallEndTime
+	if base.IsZero() {
+		base = facts.ReceivedAt
+	}
+	fu.NotBefore = base.Add(a.Delay)
+	if a.At != nil {
+		at, ok := a.At.resolve(facts)
+		switch {
+		case !ok:
+			fu.Skip = "the call has no " + a.At.Date
+		case at.Before(now):
+			fu.Skip = "its time, " + at.Format(time.RFC3339) + ", had passed when the call was planned"
+		case at.After(fu.NotBefore):
+			fu.NotBefore = at
+		}
+	}
+	fu.NotBefore = fu.NotBefore.UTC()
+
+	switch a.Type {
+	case TypeWebhook:
+		body, err := webhookBody(a, data, rc, key, r, s.Version)
+		if err != nil {
+			return fu, err
+		}
+		fu.Webhook = &WebhookRequest{Target: a.Target, URL: a.URL, Headers: a.Headers, Body: body}
+		fu.Summary = fmt.Sprintf("POST %s (%s)", endpointName(a), r.ID)
+	case TypeNotify:
+		text, err := render(a.text, data)
+		if err != nil {
+			return fu, err
+		}
+		fu.Notify = &NotifyRequest{Target: a.Target, URL: a.URL, Text: text}
+		fu.Summary = fmt.Sprintf("Notify %s (%s)", endpointName(a), r.ID)
+	case TypeAirudderRecall:
+		req := &RecallRequest{WorkflowID: a.airudderWorkflowID, TemplateID: a.templateID, Variables: map[string]string{}}
+		var err error
+		if req.Callee, err = render(a.callee, data); err != nil {
+			return fu, err
+		}
+		if req.TemplateID != "" {
+			if req.Name, err = render(a.instanceName, data); err != nil {
+				return fu, err
+			}
+		}
+		for k, t := range a.variables {
+			if req.Variables[k], err = render(t, data); err != nil {
+				return fu, err
+			}
+		}
+		if strings.TrimSpace(req.Callee) == "" {
+			fu.Skip = "the call has no number to re-call"
+		}
+		fu.Recall = req
+		fu.Summary = fmt.Sprintf("Re-call %s through Airudder (%s)", airudder.MaskPhone(req.Callee), r.ID)
+	}
+	return fu, nil
+}
+
+func endpointName(a *Action) string {
+	if a.Target != "" {
+		return a.Target
+	}
+	return a.URL
+}
+
+// webhookBody is the action's template, or by default the follow-up, the rule, the action's fields and the
+// whole call.
+func webhookBody(a *Action, data map[string]any, rc airudder.ReceivedCall, key string, r *Rule, version int64) (json.RawMessage, error) {
+	if a.body != nil {
+		out, err := render(a.body, data)
+		if err != nil {
+			return nil, err
+		}
+		if !json.Valid([]byte(out)) {
+			return nil, fmt.Errorf("the body template gave something that is not JSON")
+		}
+		return json.RawMessage(out), nil
+	}
+	body := map[string]any{
+		"type": "rudderhook.follow_up",
+		"follow_up": map[string]any{
+			"key":    key,
+			"rule":   map[string]any{"id": r.ID, "version": version, "description": r.Description},
+			"action": map[string]any{"name": a.Name, "type": a.Type, "fields": a.Fields},
+		},
+		"call": map[string]any{"source": rc.Source, "key": rc.Key, "received_at": rc.ReceivedAt, "task": rc.Task, "call": rc.Call},
+	}
+	return json.Marshal(body)
+}
+
+// templateData is what templates see: {{ .call.case_id }}, {{ .rule.id }}, {{ .action.fields.x }},
+// {{ .follow_up_id }}.
+func templateData(facts *Call, ruleID string, version int64, a *Action, key string) map[string]any {
+	fields := a.Fields
+	if fields == nil {
+		fields = map[string]any{}
+	}
+	return map[string]any{
+		"call":         facts.Map(),
+		"rule":         map[string]any{"id": ruleID, "version": version, "description": ""},
+		"action":       map[string]any{"name": a.Name, "type": a.Type, "fields": fields},
+		"follow_up_id": key,
+	}
+}
+
+var templateFuncs = template.FuncMap{
+	// json writes a value as JSON, for bodies: {"case": {{ json .call.case_id }}}.
+	"json": func(v any) (string, error) {
+		b, err := json.Marshal(v)
+		return string(b), err
+	},
+	// default gives def when v is empty: {{ default "unknown" .call.callee_name }}.
+	"default": func(def, v any) any {
+		if v == nil || v == "" || v == 0 || v == int64(0) || v == 0.0 {
+			return def
+		}
+		if t, ok := v.(time.Time); ok && t.IsZero() {
+			return def
+		}
+		return v
+	},
+	"upper": strings.ToUpper,
+	"lower": strings.ToLower,
+	// date formats a time in a zone: {{ date .call.due_date "02 Jan 2006" "Asia/Jakarta" }}.
+	"date": func(t time.Time, layout, zone string) (string, error) {
+		loc, err := time.LoadLocation(zone)
+		if err != nil {
+			return "", err
+		}
+		if t.IsZero() {
+			return "", nil
+		}
+		return t.In(loc).Format(layout), nil
+	},
+}
+
+func render(t *template.Template, data map[string]any) (string, error) {
+	if t == nil {
+		return "", nil
+	}
+	var b bytes.Buffer
+	if err := t.Execute(&b, data); err != nil {
+		return "", fmt.Errorf("%s: %v", t.Name(), err)
+	}
+	return b.String(), nil
+}

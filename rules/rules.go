@@ -1,0 +1,511 @@
+// Package rules is how business teams say what happens after a call: a YAML document of rules, each a
+// condition in CEL over the call's fields (`call.intention == "PTP" && has(call.due_date)`) and actions
+// picked from a fixed catalogue (webhook, airudder_recall, notify) with their parameters and timing.
+//
+// A document is compiled and checked as a whole when it is loaded, so a mistake is reported with the
+// rule, the line and the column, and a bad document never replaces a good one. Compiled rules turn a call
+// into a plan of follow-ups (Plan); the plan is data that workflows carry out.
+//
+// Like airudder, it is a domain package: it does no I/O, and api, activities and workflows all import it.
+package rules
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"reflect"
+	"regexp"
+	"sort"
+	"strings"
+	"text/template"
+	"time"
+
+	"github.com/google/cel-go/cel"
+	"github.com/google/cel-go/ext"
+	"gopkg.in/yaml.v3"
+
+	"github.com/rudderhook/rudderhook/airudder"
+)
+
+// Action types: the catalogue.
+const (
+	TypeWebhook        = "webhook"
+	TypeAirudderRecall = "airudder_recall"
+	TypeNotify         = "notify"
+)
+
+// Set is a compiled rules document.
+type Set struct {
+	// Version is the number the store gave this document (0 before it is stored).
+	Version  int64
+	TimeZone string
+	Rules    []*Rule
+	// Digest identifies the document's text, so loading the same text again is not a new version.
+	Digest string
+}
+
+// Rule is one compiled rule.
+type Rule struct {
+	ID          string
+	Description string
+	When        string
+	Enabled     bool
+	Actions     []*Action
+	Line        int
+
+	program cel.Program
+}
+
+// Action is one compiled action of a rule.
+type Action struct {
+	Name string
+	Type string
+	// Target names a configured endpoint (URL and secret); URL is given directly instead.
+	Target  string
+	URL     string
+	Headers map[string]string
+	// Fields are the action's own values, sent in a webhook's default body.
+	Fields map[string]any
+
+	Timing
+
+	body, text, callee, instanceName *template.Template
+	variables                        map[string]*template.Template
+	airudderWorkflowID, templateID   string
+	line                             int
+}
+
+// Timing says when an action may run.
+type Timing struct {
+	Delay     time.Duration
+	At        *At
+	Window    *Window
+	MaxPerDay int
+	// SkipWhenCapped drops an action that the daily cap stops; otherwise it waits for the next day.
+	SkipWhenCapped bool
+}
+
+// Problem is one thing wrong with a rules document.
+type Problem struct {
+	Line    int    `json:"line,omitempty"`
+	Rule    string `json:"rule,omitempty"`
+	Field   string `json:"field,omitempty"`
+	Message string `json:"message"`
+}
+
+func (p Problem) String() string {
+	var b strings.Builder
+	if p.Line > 0 {
+		fmt.Fprintf(&b, "line %d: ", p.Line)
+	}
+	if p.Rule != "" {
+		fmt.Fprintf(&b, "rule %q: ", p.Rule)
+	}
+	if p.Field != "" {
+		b.WriteString(p.Field + ": ")
+	}
+	b.WriteString(p.Message)
+	return b.String()
+}
+
+// Error is a refused document: every problem found, not only the first.
+type Error struct{ Problems []Problem }
+
+func (e *Error) Error() string {
+	lines := make([]string, len(e.Problems))
+	for i, p := range e.Problems {
+		lines[i] = p.String()
+	}
+	return "the rules were refused:\n  " + strings.Join(lines, "\n  ")
+}
+
+// Options are what compiling checks a document against.
+type Options struct {
+	// Targets are the configured target names; nil means targets are not checked (e.g. `rules lint` with
+	// no configuration at hand).
+	Targets map[string]bool
+}
+
+// document is the YAML shape.
+type document struct {
+	TimeZone string    `yaml:"time_zone"`
+	Rules    []ruleDoc `yaml:"rules"`
+}
+
+type ruleDoc struct {
+	ID          string      `yaml:"id"`
+	Description string      `yaml:"description"`
+	When        string      `yaml:"when"`
+	Enabled     *bool       `yaml:"enabled"`
+	Actions     []actionDoc `yaml:"actions"`
+}
+
+type actionDoc struct {
+	Name      string            `yaml:"name"`
+	Type      string            `yaml:"type"`
+	Target    string            `yaml:"target"`
+	URL       string            `yaml:"url"`
+	Headers   map[string]string `yaml:"headers"`
+	Fields    map[string]any    `yaml:"fields"`
+	Body      string            `yaml:"body"`
+	Text      string            `yaml:"text"`
+	Workflow  string            `yaml:"workflow_id"`
+	Template  string            `yaml:"workflow_template_id"`
+	Instance  string            `yaml:"instance_name"`
+	Callee    string            `yaml:"callee"`
+	Variables map[string]string `yaml:"variables"`
+	Delay     Duration          `yaml:"delay"`
+	At        *At               `yaml:"at"`
+	Window    *Window           `yaml:"window"`
+	MaxPerDay int               `yaml:"max_per_day"`
+	OnCap     string            `yaml:"on_cap"`
+}
+
+var idRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
+
+// reservedHeaders are set by rudderhook on every webhook and may not be overridden by a rule.
+var reservedHeaders = []string{"content-type", "webhook-id", "webhook-timestamp", "webhook-signature", "user-agent"}
+
+// Compile parses and checks a rules document. A document with any problem is refused whole, with an
+// *Error listing every problem.
+func Compile(src []byte, opts Options) (*Set, error) {
+	var doc document
+	dec := yaml.NewDecoder(bytes.NewReader(src))
+	dec.KnownFields(true)
+	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
+		return nil, &Error{Problems: yamlProblems(err)}
+	}
+	var root yaml.Node
+	_ = yaml.Unmarshal(src, &root)
+	lines := ruleLines(&root)
+
+	sum := sha256.Sum256(src)
+	set := &Set{TimeZone: doc.TimeZone, Digest: hex.EncodeToString(sum[:])}
+	var problems []Problem
+	if set.TimeZone == "" {
+		set.TimeZone = "UTC"
+	}
+	if _, err := time.LoadLocation(set.TimeZone); err != nil {
+		problems = append(problems, Problem{Field: "time_zone", Message: err.Error()})
+		set.TimeZone = "UTC"
+	}
+	env, err := celEnv()
+	if err != nil {
+		return nil, fmt.Errorf("rules environment: %w", err)
+	}
+	example := FactsOf(airudder.ExampleCalls("airudder", time.Date(2024, 3, 11, 3, 21, 0, 0, time.UTC))[0])
+	seen := map[string]int{}
+	for i, rd := range doc.Rules {
+		line := 0
+		if i < len(lines) {
+			line = lines[i].rule
+		}
+		add := func(field, format string, args ...any) {
+			problems = append(problems, Problem{Line: line, Rule: rd.ID, Field: field, Message: fmt.Sprintf(format, args...)})
+		}
+		r := &Rule{ID: rd.ID, Description: strings.TrimSpace(rd.Description), When: strings.TrimSpace(rd.When), Enabled: rd.Enabled == nil || *rd.Enabled, Line: line}
+		switch {
+		case !idRE.MatchString(r.ID):
+			add("id", "an id is 1–64 letters, digits, '_', '.' or '-', starting with a letter or digit")
+		case seen[r.ID] > 0:
+			add("id", "repeats the rule on line %d", seen[r.ID])
+		}
+		seen[r.ID] = line
+		if r.When == "" {
+			add("when", "a condition is required (write `true` to match every call)")
+		} else if prg, msg := compileCondition(env, r.When); msg != "" {
+			whenLine := line
+			if i < len(lines) && lines[i].when > 0 {
+				whenLine = lines[i].when
+			}
+			problems = append(problems, Problem{Line: whenLine, Rule: r.ID, Field: "when", Message: msg})
+		} else {
+			r.program = prg
+		}
+		if len(rd.Actions) == 0 {
+			add("actions", "a rule needs at least one action")
+		}
+		names := map[string]bool{}
+		for j, ad := range rd.Actions {
+			a, errs := compileAction(ad, j, set.TimeZone, opts, example)
+			if i < len(lines) && j < len(lines[i].actions) {
+				a.line = lines[i].actions[j]
+			}
+			field := fmt.Sprintf("actions[%d]", j)
+			if names[a.Name] {
+				errs = append(errs, fmt.Sprintf("name %q is used twice in this rule; give each action its own name", a.Name))
+			}
+			names[a.Name] = true
+			for _, e := range errs {
+				problems = append(problems, Problem{Line: max(a.line, line), Rule: r.ID, Field: field, Message: e})
+			}
+			r.Actions = append(r.Actions, a)
+		}
+		set.Rules = append(set.Rules, r)
+	}
+	if len(problems) > 0 {
+		sort.SliceStable(problems, func(i, j int) bool { return problems[i].Line < problems[j].Line })
+		return nil, &Error{Problems: problems}
+	}
+	return set, nil
+}
+
+func celEnv() (*cel.Env, error) {
+	return cel.NewEnv(
+		ext.NativeTypes(ext.ParseStructTags(true), reflect.TypeFor[Call]()),
+		cel.Variable("call", cel.ObjectType("rules.Call")),
+		cel.CrossTypeNumericComparisons(true), // `call.total_owing_amount > 1000` without writing 1000.0
+		ext.Strings(),
+	)
+}
+
+// compileCondition type-checks a condition; the message, when not empty, says what is wrong and where.
+func compileCondition(env *cel.Env, src string) (cel.Program, string) {
+	ast, iss := env.Compile(src)
+	if iss.Err() != nil {
+		msg := celPosRE.ReplaceAllStringFunc(iss.Err().Error(), func(m string) string {
+			sm := celPosRE.FindStringSubmatch(m)
+			if sm[1] == "1" {
+				return "column " + sm[2] + ": "
+			}
+			return "line " + sm[1] + " of the condition, column " + sm[2] + ": "
+		})
+		if sm := undefinedFieldRE.FindStringSubmatch(msg); sm != nil {
+			if near := closest(sm[1], FieldNames()); near != "" {
+				msg += "\n    did you mean call." + near + "? (the README lists every field)"
+			}
+		}
+		return nil, msg
+	}
+	if ast.OutputType() != cel.BoolType {
+		return nil, fmt.Sprintf("the condition gives a %s, not true or false", ast.OutputType())
+	}
+	prg, err := env.Program(ast, cel.CostLimit(1_000_000))
+	if err != nil {
+		return nil, err.Error()
+	}
+	return prg, ""
+}
+
+var (
+	celPosRE         = regexp.MustCompile(`ERROR: <input>:(\d+):(\d+): `)
+	undefinedFieldRE = regexp.MustCompile(`undefined field '([^']+)'`)
+)
+
+// closest is the name nearest to s by edit distance, if any is near enough to be a typo.
+func closest(s string, names []string) string {
+	best, bestDist := "", len(s)/2+2
+	for _, n := range names {
+		if d := editDistance(s, n); d < bestDist {
+			best, bestDist = n, d
+		}
+	}
+	return best
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
+}
+
+func compileAction(ad actionDoc, index int, zone string, opts Options, example *Call) (*Action, []string) {
+	a := &Action{
+		Name: ad.Name, Type: ad.Type, Target: ad.Target, URL: ad.URL, Headers: ad.Headers, Fields: ad.Fields,
+		airudderWorkflowID: ad.Workflow, templateID: ad.Template,
+		Timing: Timing{Delay: time.Duration(ad.Delay), At: ad.At, Window: ad.Window, MaxPerDay: ad.MaxPerDay},
+	}
+	if a.Name == "" {
+		a.Name = ad.Type
+		if index > 0 {
+			a.Name = fmt.Sprintf("%s-%d", ad.Type, index+1)
+		}
+	}
+	var errs []string
+	fail := func(format string, args ...any) { errs = append(errs, fmt.Sprintf(format, args...)) }
+	if !idRE.MatchString(a.Name) {
+		fail("name %q: a name is 1–64 letters, digits, '_', '.' or '-'", a.Name)
+	}
+	tmpl := func(field, src string) *template.Template {
+		if src == "" {
+			return nil
+		}
+		t, err := template.New(field).Funcs(templateFuncs).Option("missingkey=error").Parse(src)
+		if err != nil {
+			fail("%s: %v", field, err)
+			return nil
+		}
+		if _, err := render(t, templateData(example, "example-rule", 0, a, "fu_example")); err != nil {
+			fail("%s: %v", field, err)
+			return nil
+		}
+		return t
+	}
+	endpoint := func() {
+		switch {
+		case (a.Target == "") == (a.URL == ""):
+			fail("give a target (a configured endpoint) or a url, not both")
+		case a.URL != "":
+			if u, err := url.Parse(a.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				fail("url %q is not an http(s) URL", a.URL)
+			}
+		case opts.Targets != nil && !opts.Targets[a.Target]:
+			fail("target %q is not configured (configured: %s)", a.Target, strings.Join(sortedKeys(opts.Targets), ", "))
+		}
+	}
+	switch ad.Type {
+	case TypeWebhook:
+		endpoint()
+		for h := range a.Headers {
+			for _, r := range reservedHeaders {
+				if strings.EqualFold(h, r) {
+					fail("headers: %s is set by rudderhook", h)
+				}
+			}
+		}
+		if a.body = tmpl("body", ad.Body); a.body != nil {
+			out, _ := render(a.body, templateData(example, "example-rule", 0, a, "fu_example"))
+			if !json.Valid([]byte(out)) {
+				fail("body: the template does not give JSON for the example call; it gave:\n%s", out)
+			}
+		}
+	case TypeNotify:
+		endpoint()
+		if ad.Text == "" {
+			fail("text: a notification needs a text")
+		}
+		a.text = tmpl("text", ad.Text)
+	case TypeAirudderRecall:
+		if (ad.Workflow == "") == (ad.Template == "") {
+			fail("give workflow_id (add the callee to a running Airudder workflow) or workflow_template_id (start a new one), not both")
+		}
+		if ad.Template == "" && ad.Instance != "" {
+			fail("instance_name: only for workflow_template_id")
+		}
+		if ad.Callee == "" {
+			ad.Callee = "{{ .call.callee_number }}"
+		}
+		a.callee = tmpl("callee", ad.Callee)
+		if ad.Instance == "" {
+			ad.Instance = "rudderhook {{ .rule.id }} {{ .call.case_id }}"
+		}
+		a.instanceName = tmpl("instance_name", ad.Instance)
+		a.variables = map[string]*template.Template{}
+		for k, v := range ad.Variables {
+			a.variables[k] = tmpl("variables."+k, v)
+		}
+	case "":
+		fail("type is required: one of webhook, airudder_recall, notify")
+	default:
+		fail("type %q is not in the catalogue: webhook, airudder_recall, notify", ad.Type)
+	}
+	if a.At != nil {
+		if err := a.At.check(zone); err != nil {
+			fail("at: %v", err)
+		}
+	}
+	if a.Window != nil {
+		if err := a.Window.check(zone); err != nil {
+			fail("window: %v", err)
+		}
+	}
+	if a.MaxPerDay < 0 {
+		fail("max_per_day cannot be negative")
+	}
+	switch ad.OnCap {
+	case "", "next_day":
+	case "skip":
+		a.SkipWhenCapped = true
+	default:
+		fail("on_cap %q: next_day (wait for the next day) or skip", ad.OnCap)
+	}
+	if ad.OnCap != "" && a.MaxPerDay == 0 {
+		fail("on_cap needs max_per_day")
+	}
+	return a, errs
+}
+
+// ruleLines finds the line of each rule, of its `when`, and of each action in the YAML.
+type ruleLine struct {
+	rule, when int
+	actions    []int
+}
+
+func ruleLines(root *yaml.Node) []ruleLine {
+	if len(root.Content) == 0 || root.Content[0].Kind != yaml.MappingNode {
+		return nil
+	}
+	doc := root.Content[0]
+	var out []ruleLine
+	for i := 0; i+1 < len(doc.Content); i += 2 {
+		if doc.Content[i].Value != "rules" || doc.Content[i+1].Kind != yaml.SequenceNode {
+			continue
+		}
+		for _, r := range doc.Content[i+1].Content {
+			rl := ruleLine{rule: r.Line}
+			for k := 0; k+1 < len(r.Content); k += 2 {
+				switch r.Content[k].Value {
+				case "when":
+					rl.when = r.Content[k+1].Line
+				case "actions":
+					for _, a := range r.Content[k+1].Content {
+						rl.actions = append(rl.actions, a.Line)
+					}
+				}
+			}
+			out = append(out, rl)
+		}
+	}
+	return out
+}
+
+var yamlLineRE = regexp.MustCompile(`line (\d+): (.*)`)
+
+func yamlProblems(err error) []Problem {
+	var te *yaml.TypeError
+	msgs := []string{err.Error()}
+	if errors.As(err, &te) {
+		msgs = te.Errors
+	}
+	var out []Problem
+	for _, m := range msgs {
+		p := Problem{Message: strings.TrimPrefix(m, "yaml: ")}
+		if sm := yamlLineRE.FindStringSubmatch(m); sm != nil {
+			fmt.Sscanf(sm[1], "%d", &p.Line)
+			p.Message = sm[2]
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	if len(out) == 0 {
+		return []string{"none"}
+	}
+	return out
+}

@@ -1,0 +1,245 @@
+package rules_test
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rudderhook/rudderhook/airudder"
+	"github.com/rudderhook/rudderhook/rules"
+)
+
+var received = time.Date(2024, 3, 11, 3, 21, 0, 0, time.UTC)
+
+func seed() airudder.ReceivedCall { return airudder.ExampleCalls("airudder", received)[0] }
+
+func compile(t *testing.T, src string) *rules.Set {
+	t.Helper()
+	set, err := rules.Compile([]byte(src), rules.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return set
+}
+
+func refused(t *testing.T, src string, opts rules.Options) *rules.Error {
+	t.Helper()
+	_, err := rules.Compile([]byte(src), opts)
+	var re *rules.Error
+	if !errors.As(err, &re) {
+		t.Fatalf("err = %v, want a *rules.Error", err)
+	}
+	return re
+}
+
+func TestExampleRulesCompileAndPlanTheSeedCall(t *testing.T) {
+	src, err := os.ReadFile("../deploy/rules.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := rules.Compile(src, rules.Options{Targets: map[string]bool{"crm": true, "team-channel": true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	set.Version = 7
+	p := set.Plan(seed(), "call/airudder/cad907xxxxxxxx35644a", received)
+	if strings.Join(p.Matched, ",") != "needs-follow-up" || len(p.Errors) != 0 {
+		t.Fatalf("matched %v, errors %v", p.Matched, p.Errors)
+	}
+	if len(p.FollowUps) != 2 {
+		t.Fatalf("follow-ups = %+v", p.FollowUps)
+	}
+	task, msg := p.FollowUps[0], p.FollowUps[1]
+	if task.Type != rules.TypeWebhook || task.Webhook.Target != "crm" || task.RuleVersion != 7 || task.Action != "agent-task" {
+		t.Errorf("task = %+v", task)
+	}
+	var body map[string]any
+	if err := json.Unmarshal(task.Webhook.Body, &body); err != nil {
+		t.Fatalf("body %s: %v", task.Webhook.Body, err)
+	}
+	if body["case_id"] != "7777777.0" || body["owing"] != 20310.0 || body["call_id"] != "cad907xxxxxxxx35644a" ||
+		body["labels"].(map[string]any)["Correct_Person"] != "identity_correct_person" {
+		t.Errorf("body = %v", body)
+	}
+	if want := "Case 7777777.0 (WILL SMITH) needs a follow-up call: Needs Follow Up."; msg.Notify.Text != want {
+		t.Errorf("text = %q", msg.Notify.Text)
+	}
+	if !task.NotBefore.Equal(time.Date(2024, 3, 11, 3, 20, 56, 0, time.UTC)) {
+		t.Errorf("not before = %v, want the call's end (no delay)", task.NotBefore)
+	}
+	if task.Key == msg.Key || task.Key != rules.FollowUpKey("call/airudder/cad907xxxxxxxx35644a", "needs-follow-up", "agent-task") {
+		t.Errorf("keys %s, %s", task.Key, msg.Key)
+	}
+}
+
+func TestConditionsSeeTheCall(t *testing.T) {
+	rc := seed()
+	rc.Call.RingType = "null"
+	for cond, want := range map[string]bool{
+		`call.intention == "E"`:                                                   true,
+		`call.intention_description == "Needs Follow Up"`:                         true,
+		`call.ring_type in ["busy", "switchoff", "null"]`:                         true,
+		`call.talk_round == 0 && call.call_times >= 2`:                            true,
+		`call.total_owing_amount > 20000`:                                         true, // int literal against an amount
+		`call.borrowed_amount >= 20000.5`:                                         false,
+		`has(call.due_date) && call.due_date < timestamp("2024-03-03T00:00:00Z")`: true,
+		`call.ner_slots.PaymentMethod == "Transfer"`:                              true,
+		`"Correct_Person" in call.event_label`:                                    true,
+		`call.variables["var2"] == "bbb"`:                                         true,
+		`call.transcript.contains("terdengar")`:                                   true,
+		`call.redial_count == 1 && call.source == "airudder"`:                     true,
+		`call.duration > duration("20s")`:                                         true,
+		`call.workflow_name.startsWith("test_wf")`:                                true,
+		`has(call.multi_intention) || call.callee_gender == ""`:                   true,
+	} {
+		set := compile(t, "rules:\n  - id: r\n    when: '"+cond+"'\n    actions: [{type: notify, url: 'http://x', text: hi}]\n")
+		p := set.Plan(rc, "wf", received)
+		if got := len(p.Matched) == 1; got != want || len(p.Errors) > 0 {
+			t.Errorf("%s = %v (errors %v), want %v", cond, got, p.Errors, want)
+		}
+	}
+}
+
+func TestARuleThatFailsOnACallDoesNotMatch(t *testing.T) {
+	set := compile(t, "rules:\n  - id: r\n    when: call.variables.missing == 'x'\n    actions: [{type: notify, url: 'http://x', text: hi}]\n")
+	p := set.Plan(seed(), "wf", received)
+	if len(p.Matched) != 0 || len(p.Errors) != 1 || p.Errors[0].Rule != "r" {
+		t.Errorf("plan = %+v", p)
+	}
+}
+
+func TestBadDocumentsAreRefusedWithRuleLineAndColumn(t *testing.T) {
+	cases := map[string]struct {
+		src  string
+		want []string
+	}{
+		"unknown field in a condition": {
+			"rules:\n  - id: ptp\n    when: call.intenton == 'PTP'\n    actions: [{type: notify, url: 'http://x', text: hi}]\n",
+			[]string{`line 3: rule "ptp": when: column 5: undefined field 'intenton'`, "did you mean call.intention?"},
+		},
+		"type error": {
+			"rules:\n  - id: r\n    when: call.talk_round > 'three'\n    actions: [{type: notify, url: 'http://x', text: hi}]\n",
+			[]string{"line 3", "no matching overload"},
+		},
+		"not a condition": {
+			"rules:\n  - id: r\n    when: call.intention\n    actions: [{type: notify, url: 'http://x', text: hi}]\n",
+			[]string{"gives a string, not true or false"},
+		},
+		"unknown action type": {
+			"rules:\n  - id: r\n    when: 'true'\n    actions:\n      - type: sms\n",
+			[]string{`line 5: rule "r": actions[0]: type "sms" is not in the catalogue`},
+		},
+		"unknown key": {
+			"rules:\n  - id: r\n    when: 'true'\n    action: []\n",
+			[]string{"line 4", "field action not found"},
+		},
+		"duplicate ids": {
+			"rules:\n  - id: r\n    when: 'true'\n    actions: [{type: notify, url: 'http://x', text: hi}]\n  - id: r\n    when: 'false'\n    actions: [{type: notify, url: 'http://x', text: hi}]\n",
+			[]string{"line 5", "repeats the rule on line 2"},
+		},
+		"template typo": {
+			"rules:\n  - id: r\n    when: 'true'\n    actions: [{type: notify, url: 'http://x', text: '{{ .call.cse_id }}'}]\n",
+			[]string{"text:", "cse_id"},
+		},
+		"body that is not JSON": {
+			"rules:\n  - id: r\n    when: 'true'\n    actions: [{type: webhook, url: 'http://x', body: '{\"a\": {{ .call.callee_name }}}'}]\n",
+			[]string{"does not give JSON"},
+		},
+		"timing": {
+			"rules:\n  - id: r\n    when: 'true'\n    actions:\n      - {type: notify, url: 'http://x', text: hi, delay: soon, window: {start: '8am', end: '20:00', time_zone: Mars/Base}}\n",
+			[]string{"soon"},
+		},
+		"window and at": {
+			"rules:\n  - id: r\n    when: 'true'\n    actions:\n      - {type: notify, url: 'http://x', text: hi, at: {date: payday}, window: {start: '08:00', end: '08:00'}, on_cap: later}\n",
+			[]string{"date \"payday\"", "window would be empty", "on_cap \"later\""},
+		},
+		"recall needs one destination": {
+			"rules:\n  - id: r\n    when: 'true'\n    actions: [{type: airudder_recall}]\n",
+			[]string{"give workflow_id"},
+		},
+		"reserved header": {
+			"rules:\n  - id: r\n    when: 'true'\n    actions: [{type: webhook, url: 'http://x', headers: {Webhook-Signature: x}}]\n",
+			[]string{"Webhook-Signature is set by rudderhook"},
+		},
+		"not YAML": {"rules: [\n", []string{"line"}},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			msg := refused(t, tc.src, rules.Options{}).Error()
+			for _, w := range tc.want {
+				if !strings.Contains(msg, w) {
+					t.Errorf("error does not contain %q:\n%s", w, msg)
+				}
+			}
+		})
+	}
+}
+
+func TestUnknownTargetIsRefusedWhenTargetsAreKnown(t *testing.T) {
+	src := "rules:\n  - id: r\n    when: 'true'\n    actions: [{type: webhook, target: crn}]\n"
+	msg := refused(t, src, rules.Options{Targets: map[string]bool{"crm": true}}).Error()
+	if !strings.Contains(msg, `target "crn" is not configured (configured: crm)`) {
+		t.Errorf("error = %s", msg)
+	}
+	if _, err := rules.Compile([]byte(src), rules.Options{}); err != nil {
+		t.Errorf("without known targets the name is not checked: %v", err)
+	}
+}
+
+func TestTimingIsPlanned(t *testing.T) {
+	src := `
+time_zone: Asia/Jakarta
+rules:
+  - id: ptp
+    when: 'true'
+    actions:
+      - name: reminder
+        type: notify
+        url: http://x
+        text: hi
+        at: {date: due_date, days_before: 1, time: "09:00"}
+      - name: later
+        type: notify
+        url: http://x
+        text: hi
+        delay: 1d2h
+        window: {start: "08:00", end: "20:00"}
+        max_per_day: 3
+`
+	set := compile(t, src)
+	rc := seed()
+	future := airudder.Date{Year: 2024, Month: 3, Day: 20}
+	rc.Call.DueDate = &future
+	p := set.Plan(rc, "wf", received)
+	reminder, later := p.FollowUps[0], p.FollowUps[1]
+	// The day before 20 March, 09:00 in Jakarta (UTC+7) = 19 March 02:00 UTC.
+	if want := time.Date(2024, 3, 19, 2, 0, 0, 0, time.UTC); !reminder.NotBefore.Equal(want) || reminder.Skip != "" {
+		t.Errorf("reminder at %v (skip %q), want %v", reminder.NotBefore, reminder.Skip, want)
+	}
+	if want := rc.Call.CallEndTime.Add(26 * time.Hour); !later.NotBefore.Equal(want) || later.Window.TimeZone != "Asia/Jakarta" || later.MaxPerDay != 3 {
+		t.Errorf("later = %+v", later)
+	}
+	// The seed's own due date (2 March) is before the call: the reminder is planned as skipped.
+	p = set.Plan(seed(), "wf", received)
+	if !strings.Contains(p.FollowUps[0].Skip, "had passed") {
+		t.Errorf("skip = %q", p.FollowUps[0].Skip)
+	}
+	rc.Call.DueDate = nil
+	if p = set.Plan(rc, "wf", received); p.FollowUps[0].Skip != "the call has no due_date" {
+		t.Errorf("skip = %q", p.FollowUps[0].Skip)
+	}
+}
+
+func TestDisabledRulesAndDigest(t *testing.T) {
+	a := compile(t, "rules:\n  - id: r\n    enabled: false\n    when: 'true'\n    actions: [{type: notify, url: 'http://x', text: hi}]\n")
+	if p := a.Plan(seed(), "wf", received); len(p.Matched) != 0 {
+		t.Errorf("a disabled rule matched")
+	}
+	b := compile(t, "rules: []\n")
+	if a.Digest == b.Digest || len(a.Digest) != 64 {
+		t.Errorf("digests %s %s", a.Digest, b.Digest)
+	}
+}
