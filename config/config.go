@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"net/url"
 	"os"
 	"reflect"
 	"regexp"
@@ -40,6 +41,26 @@ type Config struct {
 	// Sources are the named receivers, from the file and environment; the built-in default is one
 	// source "airudder" with key "airudder".
 	Sources map[string]*Source `env:"-"`
+	// Targets are the endpoints that rules name (a CRM, a team channel), from the file and environment.
+	Targets map[string]*Target `env:"-"`
+	// RulesFile, when set, is loaded as the follow-up rules at start and again whenever it changes.
+	RulesFile string `env:"RUDDERHOOK_RULES_FILE"`
+	Airudder  Airudder
+}
+
+// Airudder is how to reach Airudder's open API, for re-calls.
+type Airudder struct {
+	BaseURL   string `env:"AIRUDDER_BASE_URL" envDefault:"https://api.airudder.com"`
+	AppKey    string `env:"AIRUDDER_APP_KEY"`
+	AppSecret string `env:"AIRUDDER_APP_SECRET"`
+}
+
+// Target is an endpoint that rules send to by name, so that URLs and secrets stay out of the rules.
+type Target struct {
+	Name string `yaml:"-"`
+	URL  string `yaml:"url"`
+	// Secret signs webhooks (Standard Webhooks): "whsec_" and base64, or any other string used as is.
+	Secret string `yaml:"secret"`
 }
 
 // Temporal is how to reach the Temporal cluster: a self-hosted frontend or Temporal Cloud.
@@ -83,11 +104,13 @@ type Source struct {
 // file is the shape of the optional YAML file.
 type file struct {
 	Sources map[string]*Source `yaml:"sources"`
+	Targets map[string]*Target `yaml:"targets"`
 }
 
 var (
 	sourceNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
 	sourceEnvRE  = regexp.MustCompile(`^RUDDERHOOK_SOURCE_([A-Z0-9_]+)_(KEYS|REDIAL_TZ|TOKEN|ALLOW_IPS)$`)
+	targetEnvRE  = regexp.MustCompile(`^RUDDERHOOK_TARGET_([A-Z0-9_]+)_(URL|SECRET)$`)
 )
 
 // Load reads the configuration from environ (as os.Environ gives it) and the YAML file it names, if
@@ -102,6 +125,7 @@ func Load(environ []string, path string) (*Config, error) {
 		cfg.ConfigFile = path
 	}
 	cfg.Sources = map[string]*Source{}
+	cfg.Targets = map[string]*Target{}
 	if cfg.ConfigFile != "" {
 		b, err := os.ReadFile(cfg.ConfigFile)
 		if err != nil {
@@ -119,8 +143,15 @@ func Load(environ []string, path string) (*Config, error) {
 			}
 			cfg.Sources[name] = s
 		}
+		for name, t := range f.Targets {
+			if t == nil {
+				t = &Target{}
+			}
+			cfg.Targets[name] = t
+		}
 	}
 	applySourceEnv(&cfg, vars)
+	applyTargetEnv(&cfg, vars)
 	if len(cfg.Sources) == 0 {
 		cfg.Sources[airudder.DefaultKey] = &Source{Keys: []string{airudder.DefaultKey}}
 	}
@@ -168,8 +199,40 @@ func applySourceEnv(cfg *Config, vars map[string]string) {
 	}
 }
 
+// applyTargetEnv lets RUDDERHOOK_TARGET_<NAME>_URL and _SECRET create or override a target.
+func applyTargetEnv(cfg *Config, vars map[string]string) {
+	for k, v := range vars {
+		m := targetEnvRE.FindStringSubmatch(k)
+		if m == nil {
+			continue
+		}
+		name := strings.ToLower(m[1])
+		for existing := range cfg.Targets {
+			if strings.ReplaceAll(existing, "-", "_") == name {
+				name = existing
+			}
+		}
+		t := cfg.Targets[name]
+		if t == nil {
+			t = &Target{}
+			cfg.Targets[name] = t
+		}
+		if m[2] == "URL" {
+			t.URL = v
+		} else {
+			t.Secret = v
+		}
+	}
+}
+
 func (cfg *Config) resolve() error {
 	var problems []string
+	for name, t := range cfg.Targets {
+		t.Name = name
+		if u, err := url.Parse(t.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			problems = append(problems, fmt.Sprintf("target %q: url %q is not an http(s) URL (set url: in the file or RUDDERHOOK_TARGET_%s_URL)", name, t.URL, envName(name)))
+		}
+	}
 	for name, s := range cfg.Sources {
 		s.Name = name
 		if !sourceNameRE.MatchString(name) {
@@ -222,6 +285,15 @@ func (cfg *Config) resolve() error {
 	return nil
 }
 
+// TargetNames are the configured targets, as rules compilation checks them.
+func (cfg *Config) TargetNames() map[string]bool {
+	out := map[string]bool{}
+	for n := range cfg.Targets {
+		out[n] = true
+	}
+	return out
+}
+
 // SourceNames lists the configured sources in order.
 func (cfg *Config) SourceNames() []string {
 	names := make([]string, 0, len(cfg.Sources))
@@ -259,7 +331,7 @@ func splitList(v string) []string {
 // IsEnvVar reports whether Load reads the environment variable name, so that deployment files can be
 // checked for misspelt settings.
 func IsEnvVar(name string) bool {
-	if sourceEnvRE.MatchString(name) {
+	if sourceEnvRE.MatchString(name) || targetEnvRE.MatchString(name) {
 		return true
 	}
 	var walk func(t reflect.Type) bool

@@ -92,3 +92,24 @@ func TestIsEnvVar(t *testing.T) {
 		}
 	}
 }
+
+func TestTargets(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "rudderhook.yaml")
+	_ = os.WriteFile(path, []byte("targets:\n  crm:\n    url: https://crm.example/hooks\n    secret: whsec_c2VjcmV0\n"), 0o600)
+	cfg, err := config.Load([]string{"RUDDERHOOK_TARGET_TEAM_CHANNEL_URL=https://hooks.slack.example/x", "RUDDERHOOK_TARGET_CRM_SECRET=rotated"}, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if crm := cfg.Targets["crm"]; crm == nil || crm.URL != "https://crm.example/hooks" || crm.Secret != "rotated" {
+		t.Errorf("crm = %+v", crm)
+	}
+	if tc := cfg.Targets["team_channel"]; tc == nil || tc.URL != "https://hooks.slack.example/x" {
+		t.Errorf("team_channel = %+v", cfg.Targets)
+	}
+	if !cfg.TargetNames()["crm"] || cfg.Airudder.BaseURL != "https://api.airudder.com" {
+		t.Errorf("names %v, airudder %+v", cfg.TargetNames(), cfg.Airudder)
+	}
+	if _, err := config.Load([]string{"RUDDERHOOK_TARGET_CRM_SECRET=x"}, ""); err == nil || !strings.Contains(err.Error(), `target "crm": url`) {
+		t.Errorf("a target without a URL: %v", err)
+	}
+}

@@ -40,7 +40,7 @@ func TestExampleRulesCompileAndPlanTheSeedCall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	set, err := rules.Compile(src, rules.Options{Targets: map[string]bool{"crm": true, "team-channel": true}})
+	set, err := rules.Compile(src, rules.Options{Targets: map[string]bool{"crm": true, "team_channel": true}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,16 +7,21 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jmoiron/sqlx"
 
 	"github.com/rudderhook/rudderhook/airudder"
+	"github.com/rudderhook/rudderhook/rules"
 )
 
 // Store is rudderhook's access to PostgreSQL.
 type Store struct {
 	db *sqlx.DB
+
+	rulesMu sync.Mutex
+	rules   *rules.Set // the compiled version in force, as last read
 }
 
 // New wraps an open database.

@@ -64,10 +64,11 @@ type FollowUpRecord struct {
 }
 
 const (
-	latestRuleSetSQL = `SELECT * FROM rule_sets ORDER BY version DESC LIMIT 1`
-	ruleSetSQL       = `SELECT * FROM rule_sets WHERE version = $1`
-	listRuleSetsSQL  = `SELECT * FROM rule_sets ORDER BY version DESC LIMIT $1`
-	insertRuleSetSQL = `INSERT INTO rule_sets (digest, document, origin) VALUES ($1, $2, $3) RETURNING version, created_at`
+	latestRuleSetSQL     = `SELECT * FROM rule_sets ORDER BY version DESC LIMIT 1`
+	latestRuleVersionSQL = `SELECT version FROM rule_sets ORDER BY version DESC LIMIT 1`
+	ruleSetSQL           = `SELECT * FROM rule_sets WHERE version = $1`
+	listRuleSetsSQL      = `SELECT * FROM rule_sets ORDER BY version DESC LIMIT $1`
+	insertRuleSetSQL     = `INSERT INTO rule_sets (digest, document, origin) VALUES ($1, $2, $3) RETURNING version, created_at`
 	// ruleSetLock serialises rule saves, so two replicas loading the same file make one version.
 	ruleSetLock = `SELECT pg_advisory_xact_lock(7310582961)`
 
@@ -326,4 +327,31 @@ func (s *Store) followUps(ctx context.Context, q string, args ...any) ([]FollowU
 		}
 	}
 	return recs, nil
+}
+
+// CurrentRules returns the compiled rules in force, or nil when none were ever stored. Each version is
+// compiled once per process; every call costs one small query to notice a new version.
+func (s *Store) CurrentRules(ctx context.Context) (*rules.Set, error) {
+	var version int64
+	if err := s.db.GetContext(ctx, &version, latestRuleVersionSQL); errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	} else if err != nil {
+		return nil, fmt.Errorf("read rules version in force: %w", err)
+	}
+	s.rulesMu.Lock()
+	defer s.rulesMu.Unlock()
+	if s.rules != nil && s.rules.Version == version {
+		return s.rules, nil
+	}
+	rec, err := s.RuleSet(ctx, version)
+	if err != nil {
+		return nil, err
+	}
+	set, err := rules.Compile([]byte(rec.Document), rules.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("compile rules version %d: %w", rec.Version, err)
+	}
+	set.Version = rec.Version
+	s.rules = set
+	return set, nil
 }

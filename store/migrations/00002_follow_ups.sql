@@ -16,7 +16,7 @@ CREATE TABLE follow_ups (
     source           text        NOT NULL,
     call_key         text        NOT NULL,
     call_workflow_id text        NOT NULL,
-    workflow_id      text        NOT NULL,        -- the follow-up's own Temporal workflow
+    workflow_id      text        NOT NULL DEFAULT '', -- the follow-up's own Temporal workflow, once it runs
     rule_id          text        NOT NULL,
     rule_version     bigint      NOT NULL REFERENCES rule_sets (version),
     action           text        NOT NULL,
