@@ -11,12 +11,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 
 	"github.com/lib/pq"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/rudderhook/rudderhook/airudder"
+	"github.com/rudderhook/rudderhook/config"
 	"github.com/rudderhook/rudderhook/store"
 )
 
@@ -24,6 +26,12 @@ import (
 type Activities struct {
 	Store *store.Store
 	Log   *slog.Logger
+	// HTTP sends webhooks and notifications; it must have a timeout.
+	HTTP *http.Client
+	// Airudder re-calls callees; nil or unconfigured makes re-calls fail visibly.
+	Airudder *airudder.Client
+	// Targets are the endpoints rules may name.
+	Targets map[string]*config.Target
 }
 
 // Error types that workflows and operators see on a failed activity.

@@ -30,6 +30,12 @@ type CallJSON struct {
 	Extra              *extraFields  `json:"extra,omitempty"`
 }
 
+// CallWithFollowUps is a single call with everything planned for it.
+type CallWithFollowUps struct {
+	CallJSON
+	FollowUps []FollowUpJSON `json:"follow_ups"`
+}
+
 // extraFields are the fields Airudder sent that the spec does not name, kept as they came.
 type extraFields struct {
 	Task map[string]json.RawMessage `json:"task,omitempty"`
@@ -51,7 +57,7 @@ func (s *Server) getCall(c *gin.Context) {
 			s.writeError(c, err)
 			return
 		}
-		c.JSON(http.StatusOK, s.callJSON(rec))
+		s.writeCallWithFollowUps(c, rec)
 		return
 	}
 	recs, err := s.Store.FindCalls(c.Request.Context(), key)
@@ -68,8 +74,37 @@ func (s *Server) getCall(c *gin.Context) {
 		s.writeError(c, newError(http.StatusConflict, "ambiguous_call_id",
 			"sources "+strings.Join(sources, ", ")+" each have a call with this ID; add ?source="))
 	default:
-		c.JSON(http.StatusOK, s.callJSON(&recs[0]))
+		s.writeCallWithFollowUps(c, &recs[0])
 	}
+}
+
+// writeCallWithFollowUps answers with one call and everything that was planned for it.
+func (s *Server) writeCallWithFollowUps(c *gin.Context, rec *store.CallRecord) {
+	fus, err := s.Store.FollowUpsOfCall(c.Request.Context(), rec.Source, rec.Key)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	out := CallWithFollowUps{CallJSON: s.callJSON(rec), FollowUps: make([]FollowUpJSON, 0, len(fus))}
+	for i := range fus {
+		out.FollowUps = append(out.FollowUps, s.followUpJSON(&fus[i]))
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+// timeRange reads received_after and received_before (RFC 3339).
+func timeRange(c *gin.Context) (after, before time.Time, err error) {
+	for _, p := range []struct {
+		name string
+		dst  *time.Time
+	}{{"received_after", &after}, {"received_before", &before}} {
+		if v := c.Query(p.name); v != "" {
+			if *p.dst, err = time.Parse(time.RFC3339, v); err != nil {
+				return after, before, newError(http.StatusBadRequest, "invalid_parameter", p.name+" must be an RFC 3339 time, e.g. 2024-03-11T00:00:00Z")
+			}
+		}
+	}
+	return after, before, nil
 }
 
 // listCalls is GET /v1/calls?case_id=&callee_number=&task_id=&intention=&source=&limit=&cursor=, newest
@@ -81,23 +116,15 @@ func (s *Server) listCalls(c *gin.Context) {
 		CalleeNumber: c.Query("callee_number"),
 		TaskID:       c.Query("task_id"),
 		Intention:    c.Query("intention"),
-		Limit:        defaultPageSize,
 	}
-	if v := c.Query("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > maxPageSize {
-			s.writeError(c, newError(http.StatusBadRequest, "invalid_parameter", "limit must be a whole number from 1 to "+strconv.Itoa(maxPageSize)))
-			return
-		}
-		f.Limit = n
+	var err error
+	if f.Limit, f.Before, err = paging(c); err != nil {
+		s.writeError(c, err)
+		return
 	}
-	if v := c.Query("cursor"); v != "" {
-		seq, err := decodeCursor(v)
-		if err != nil {
-			s.writeError(c, newError(http.StatusBadRequest, "invalid_parameter", "cursor is not one this API returned"))
-			return
-		}
-		f.Before = seq
+	if f.ReceivedAfter, f.ReceivedBefore, err = timeRange(c); err != nil {
+		s.writeError(c, err)
+		return
 	}
 	recs, next, err := s.Store.ListCalls(c.Request.Context(), f)
 	if err != nil {

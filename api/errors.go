@@ -6,19 +6,22 @@ import (
 	"net/http"
 
 	"github.com/gin-gonic/gin"
+	"go.temporal.io/api/serviceerror"
 
 	"github.com/rudderhook/rudderhook/airudder"
 	"github.com/rudderhook/rudderhook/ingest"
+	"github.com/rudderhook/rudderhook/rules"
 	"github.com/rudderhook/rudderhook/store"
 )
 
 // Error is an error with the HTTP status and stable code that the caller sees. Handlers return plain
 // errors; writeError turns them into responses, in this one place.
 type Error struct {
-	Status  int
-	Code    string
-	Message string
-	Fields  []airudder.FieldError
+	Status   int
+	Code     string
+	Message  string
+	Fields   []airudder.FieldError
+	Problems []rules.Problem
 }
 
 func (e *Error) Error() string { return e.Code + ": " + e.Message }
@@ -30,9 +33,10 @@ func newError(status int, code, msg string) *Error {
 // errorBody is the JSON of every error response: {"error": {"code": …, "message": …}}.
 type errorBody struct {
 	Error struct {
-		Code    string                `json:"code"`
-		Message string                `json:"message"`
-		Fields  []airudder.FieldError `json:"fields,omitempty"`
+		Code     string                `json:"code"`
+		Message  string                `json:"message"`
+		Fields   []airudder.FieldError `json:"fields,omitempty"`
+		Problems []rules.Problem       `json:"problems,omitempty"`
 	} `json:"error"`
 }
 
@@ -44,6 +48,9 @@ func toError(err error) *Error {
 		syntaxErr *airudder.SyntaxError
 		validErr  *airudder.ValidationError
 		tooLarge  *http.MaxBytesError
+		rulesErr  *rules.Error
+		// a follow-up retried while its workflow still runs
+		alreadyStarted *serviceerror.WorkflowExecutionAlreadyStarted
 	)
 	switch {
 	case errors.As(err, &apiErr):
@@ -56,12 +63,18 @@ func toError(err error) *Error {
 		e := newError(http.StatusUnprocessableEntity, "invalid_payload", validErr.Error())
 		e.Fields = validErr.Fields
 		return e
+	case errors.As(err, &rulesErr):
+		e := newError(http.StatusUnprocessableEntity, "invalid_rules", rulesErr.Error())
+		e.Problems = rulesErr.Problems
+		return e
 	case errors.Is(err, airudder.ErrMissingSign):
 		return newError(http.StatusUnauthorized, "missing_signature", "the body has no Sign field")
 	case errors.Is(err, airudder.ErrInvalidSign):
 		return newError(http.StatusUnauthorized, "invalid_signature", "Sign does not match md5(TaskID + key) for any key of this source")
 	case errors.Is(err, ingest.ErrNotDurable):
 		return newError(http.StatusServiceUnavailable, "unavailable", "the callback could not be stored; retry later")
+	case errors.As(err, &alreadyStarted):
+		return newError(http.StatusConflict, "already_running", "its workflow is running already")
 	case errors.Is(err, store.ErrNotFound):
 		return newError(http.StatusNotFound, "not_found", "no such record")
 	default:
@@ -81,6 +94,6 @@ func (s *Server) writeError(c *gin.Context, err error) {
 		c.Header("WWW-Authenticate", `Bearer realm="rudderhook"`)
 	}
 	var body errorBody
-	body.Error.Code, body.Error.Message, body.Error.Fields = e.Code, e.Message, e.Fields
+	body.Error.Code, body.Error.Message, body.Error.Fields, body.Error.Problems = e.Code, e.Message, e.Fields, e.Problems
 	c.AbortWithStatusJSON(e.Status, body)
 }

@@ -35,6 +35,10 @@ type Server struct {
 	AdminToken string
 	// TrustedProxies are the networks whose X-Forwarded-For is believed for allowlists.
 	TrustedProxies []string
+	// Targets are the configured target names that rules may use.
+	Targets map[string]bool
+	// DevSink, when set, is mounted at /dev/sink (only by `rudderhook dev`).
+	DevSink *DevSink
 	// UIBase and Namespace build links to the Temporal Web UI.
 	UIBase    string
 	Namespace string
@@ -78,9 +82,21 @@ func (s *Server) Handler() (http.Handler, error) {
 
 	r.POST("/webhooks/:source/:kind", s.receive)
 
+	if s.DevSink != nil {
+		r.POST("/dev/sink/:target", s.DevSink.receive)
+		r.GET("/dev/sink", s.DevSink.list)
+	}
+
 	v1 := r.Group("/v1", s.requireAdmin)
 	v1.GET("/calls", s.listCalls)
 	v1.GET("/calls/:call_id", s.getCall)
+	v1.GET("/follow-ups", s.listFollowUps)
+	v1.GET("/follow-ups/:id", s.getFollowUp)
+	v1.POST("/follow-ups/:id/retry", s.retryFollowUp)
+	v1.GET("/rules", s.getRules)
+	v1.GET("/rules/versions", s.listRuleVersions)
+	v1.PUT("/rules", s.putRules)
+	v1.POST("/rules/dry-run", s.dryRun)
 	return r, nil
 }
 

@@ -60,6 +60,9 @@ type Call struct {
 	TaskID               string            `cel:"task_id"`
 	TaskName             string            `cel:"task_name"`
 	NodeTaskName         string            `cel:"nodetask_name"`
+
+	// The amounts as Airudder wrote them ("20310.00"), for templates: a body sends the exact amount.
+	borrowedText, owingText string
 }
 
 // FactsOf turns a received call into what rules see.
@@ -95,10 +98,10 @@ func FactsOf(rc airudder.ReceivedCall) *Call {
 		f.DueDate = c.DueDate.In(time.UTC)
 	}
 	if c.BorrowedAmount != nil {
-		f.BorrowedAmount = c.BorrowedAmount.Float64()
+		f.BorrowedAmount, f.borrowedText = c.BorrowedAmount.Float64(), c.BorrowedAmount.String()
 	}
 	if c.TotalOwingAmount != nil {
-		f.TotalOwingAmount = c.TotalOwingAmount.Float64()
+		f.TotalOwingAmount, f.owingText = c.TotalOwingAmount.Float64(), c.TotalOwingAmount.String()
 	}
 	var lines []string
 	for _, e := range c.AsrResult {
@@ -112,22 +115,28 @@ func FactsOf(rc airudder.ReceivedCall) *Call {
 	return f
 }
 
-// Map is the same facts under the same names, for templates: {{ .call.case_id }}.
+// Map is the same facts under the same names, for templates: {{ .call.case_id }}. Amounts are the exact
+// text Airudder sent ("20310.00", or "" when absent), not the doubles conditions compare.
 func (c *Call) Map() map[string]any {
 	out := map[string]any{}
 	v := reflect.ValueOf(c).Elem()
 	for i := range v.NumField() {
-		out[v.Type().Field(i).Tag.Get("cel")] = v.Field(i).Interface()
+		if name := v.Type().Field(i).Tag.Get("cel"); name != "" {
+			out[name] = v.Field(i).Interface()
+		}
 	}
+	out["borrowed_amount"], out["total_owing_amount"] = c.borrowedText, c.owingText
 	return out
 }
 
 // FieldNames lists the names a rule may use after `call.`, for documentation and error hints.
 func FieldNames() []string {
 	t := reflect.TypeFor[Call]()
-	out := make([]string, t.NumField())
+	var out []string
 	for i := range t.NumField() {
-		out[i] = t.Field(i).Tag.Get("cel")
+		if name := t.Field(i).Tag.Get("cel"); name != "" {
+			out = append(out, name)
+		}
 	}
 	return out
 }

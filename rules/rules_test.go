@@ -60,7 +60,7 @@ func TestExampleRulesCompileAndPlanTheSeedCall(t *testing.T) {
 	if err := json.Unmarshal(task.Webhook.Body, &body); err != nil {
 		t.Fatalf("body %s: %v", task.Webhook.Body, err)
 	}
-	if body["case_id"] != "7777777.0" || body["owing"] != 20310.0 || body["call_id"] != "cad907xxxxxxxx35644a" ||
+	if body["case_id"] != "7777777.0" || body["owing"] != "20310.00" || body["call_id"] != "cad907xxxxxxxx35644a" ||
 		body["labels"].(map[string]any)["Correct_Person"] != "identity_correct_person" {
 		t.Errorf("body = %v", body)
 	}

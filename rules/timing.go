@@ -233,3 +233,37 @@ func ParseDuration(s string) (time.Duration, error) {
 	}
 	return d + time.Duration(days)*24*time.Hour, nil
 }
+
+// Earliest is the first moment at or after t when the follow-up may run: t, or its window's next opening.
+func (f *FollowUp) Earliest(t time.Time) time.Time {
+	if f.Window != nil {
+		return f.Window.Next(t)
+	}
+	return t
+}
+
+// CapDay is the day, YYYY-MM-DD, that a run at t counts against for the daily cap: in the window's zone,
+// or the rules' zone when the action has no window.
+func (f *FollowUp) CapDay(t time.Time) string {
+	if f.Window != nil {
+		return f.Window.Day(t)
+	}
+	loc, err := time.LoadLocation(f.TimeZone)
+	if err != nil {
+		loc = time.UTC
+	}
+	return t.In(loc).Format(time.DateOnly)
+}
+
+// NextDay is when a follow-up stopped by the daily cap may try again: the next day's first opening.
+func (f *FollowUp) NextDay(t time.Time) time.Time {
+	if f.Window != nil {
+		return f.Window.NextDay(t)
+	}
+	loc, err := time.LoadLocation(f.TimeZone)
+	if err != nil {
+		loc = time.UTC
+	}
+	l := t.In(loc)
+	return time.Date(l.Year(), l.Month(), l.Day()+1, 0, 0, 0, 0, loc)
+}

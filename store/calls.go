@@ -179,6 +179,9 @@ type CallFilter struct {
 	CalleeNumber string
 	TaskID       string
 	Intention    string
+	// ReceivedAfter and ReceivedBefore bound when calls arrived; zero does not bound.
+	ReceivedAfter  time.Time
+	ReceivedBefore time.Time
 	// Before is a cursor: only calls listed after the one with this sequence number (0: from the newest).
 	Before int64
 	Limit  int
@@ -199,6 +202,12 @@ func (s *Store) ListCalls(ctx context.Context, f CallFilter) ([]CallRecord, int6
 	}
 	if f.Before > 0 {
 		add("seq < $%d", f.Before)
+	}
+	if !f.ReceivedAfter.IsZero() {
+		add("received_at >= $%d", f.ReceivedAfter)
+	}
+	if !f.ReceivedBefore.IsZero() {
+		add("received_at < $%d", f.ReceivedBefore)
 	}
 	q := "SELECT * FROM calls"
 	if len(where) > 0 {

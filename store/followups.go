@@ -82,6 +82,8 @@ ON CONFLICT (idempotency_key) DO NOTHING`
 	followUpByIDSQL    = `SELECT * FROM follow_ups WHERE id = $1`
 	followUpsOfCallSQL = `SELECT * FROM follow_ups WHERE source = $1 AND call_key = $2 ORDER BY id`
 
+	setFollowUpWorkflowSQL = `UPDATE follow_ups SET workflow_id = $2, updated_at = now() WHERE idempotency_key = $1`
+
 	capLockSQL  = `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`
 	capCountSQL = `SELECT count(*) FROM follow_ups WHERE callee_number = $1 AND rule_id = $2 AND action = $3
   AND slot_day = $4 AND idempotency_key <> $5`
@@ -112,6 +114,23 @@ func (s *Store) SaveRuleSet(ctx context.Context, digest, document, origin string
 		return nil
 	})
 	return rec, created, err
+}
+
+// SaveRules compiles a rules document, checking the targets it names against targets, and if it is
+// sound makes it the version in force (a new version only if its text changed). A refused document, a
+// *rules.Error, leaves the version in force as it was. It is the one way rules change, whether they come
+// from the API or from the rules file.
+func (s *Store) SaveRules(ctx context.Context, doc []byte, origin string, targets map[string]bool) (*rules.Set, RuleSetRecord, bool, error) {
+	set, err := rules.Compile(doc, rules.Options{Targets: targets})
+	if err != nil {
+		return nil, RuleSetRecord{}, false, err
+	}
+	rec, created, err := s.SaveRuleSet(ctx, set.Digest, string(doc), origin)
+	if err != nil {
+		return nil, rec, false, err
+	}
+	set.Version = rec.Version
+	return set, rec, created, nil
 }
 
 // LatestRuleSet returns the version in force, or ErrNotFound when no rules were ever stored.
@@ -354,4 +373,12 @@ func (s *Store) CurrentRules(ctx context.Context) (*rules.Set, error) {
 	set.Version = rec.Version
 	s.rules = set
 	return set, nil
+}
+
+// SetFollowUpWorkflow records the workflow that carries a follow-up out.
+func (s *Store) SetFollowUpWorkflow(ctx context.Context, key, workflowID string) error {
+	if _, err := s.db.ExecContext(ctx, setFollowUpWorkflowSQL, key, workflowID); err != nil {
+		return fmt.Errorf("record workflow of follow-up %s: %w", key, err)
+	}
+	return nil
 }

@@ -13,6 +13,7 @@ import (
 // Register adds every workflow and activity to r.
 func Register(r sdkworker.Registry, acts *activities.Activities) {
 	r.RegisterWorkflow(workflows.CallCompletedWorkflow)
+	r.RegisterWorkflow(workflows.FollowUpWorkflow)
 	r.RegisterActivity(acts)
 }
 

@@ -4,13 +4,16 @@
 package workflows
 
 import (
+	"fmt"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/rudderhook/rudderhook/activities"
 	"github.com/rudderhook/rudderhook/airudder"
+	"github.com/rudderhook/rudderhook/store"
 )
 
 // CallCompletedInput is the input of CallCompletedWorkflow: one call as received.
@@ -20,8 +23,15 @@ type CallCompletedInput struct {
 
 // CallCompletedResult is what the workflow reports when it completes.
 type CallCompletedResult struct {
-	Stored bool `json:"stored"`
+	Stored      bool           `json:"stored"`
+	RuleVersion int64          `json:"rule_version,omitempty"`
+	Matched     []string       `json:"matched_rules,omitempty"`
+	FollowUps   map[string]int `json:"follow_ups,omitempty"` // how many ended in each status
 }
+
+// changeFollowUps marks the version of CallCompletedWorkflow that plans and runs follow-ups after
+// storing the call. Executions started before it replay without them.
+const changeFollowUps = "follow-ups"
 
 // CallCompletedWorkflow handles one call that Airudder reported as ended: it stores the call, then
 // (from the follow-ups issue on) decides and carries out the follow-ups for its outcome.
@@ -49,6 +59,77 @@ func CallCompletedWorkflow(ctx workflow.Context, in CallCompletedInput) (*CallCo
 	if err := workflow.UpsertTypedSearchAttributes(ctx, SearchAttributes(in.Call)...); err != nil {
 		log.Warn("set search attributes", "error", err)
 	}
-	workflow.SetCurrentDetails(ctx, "Stored")
-	return &CallCompletedResult{Stored: true}, nil
+	result := &CallCompletedResult{Stored: true}
+	if workflow.GetVersion(ctx, changeFollowUps, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		workflow.SetCurrentDetails(ctx, "Stored")
+		return result, nil
+	}
+
+	workflow.SetCurrentDetails(ctx, "Deciding follow-ups")
+	planCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		Summary:             "Decide follow-ups with the rules in force",
+		StartToCloseTimeout: 30 * time.Second,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:    time.Second,
+			BackoffCoefficient: 2,
+			MaximumInterval:    time.Minute,
+		},
+	})
+	var plan activities.PlanResult
+	if err := workflow.ExecuteActivity(planCtx, a.PlanFollowUps, activities.PlanInput{Call: in.Call}).Get(ctx, &plan); err != nil {
+		return nil, err
+	}
+	result.RuleVersion, result.Matched = plan.RuleVersion, plan.Matched
+	result.FollowUps = runFollowUps(ctx, in.Call, plan)
+	workflow.SetCurrentDetails(ctx, followUpsDetails(plan, result.FollowUps))
+	return result, nil
+}
+
+// runFollowUps runs each planned follow-up as a child workflow, all at once, and counts how they ended.
+// A failed follow-up does not fail the call: it is recorded, shown, and retried by an operator.
+func runFollowUps(ctx workflow.Context, call airudder.ReceivedCall, plan activities.PlanResult) map[string]int {
+	counts := map[string]int{}
+	parentID := workflow.GetInfo(ctx).WorkflowExecution.ID
+	type running struct {
+		fu     activities.PlannedFollowUp
+		future workflow.ChildWorkflowFuture
+	}
+	var children []running
+	for _, fu := range plan.FollowUps {
+		if fu.Status == store.FollowUpSucceeded || fu.Status == store.FollowUpSkipped {
+			counts[fu.Status]++ // settled by an earlier run of this workflow
+			continue
+		}
+		cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
+			WorkflowID:            FollowUpWorkflowID(parentID, fu.Plan.RuleID, fu.Plan.Action),
+			StaticSummary:         fu.Plan.Summary,
+			WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY,
+			TypedSearchAttributes: temporal.NewSearchAttributes(SearchAttributes(call)...),
+		})
+		children = append(children, running{fu, workflow.ExecuteChildWorkflow(cctx, FollowUpWorkflow, FollowUpInput{FollowUp: fu.Plan})})
+	}
+	log := workflow.GetLogger(ctx)
+	for _, c := range children {
+		var res FollowUpResult
+		if err := c.future.Get(ctx, &res); err != nil {
+			log.Warn("follow-up failed", "follow_up", c.fu.Plan.Key, "error", err)
+			counts[store.FollowUpFailed]++
+			continue
+		}
+		counts[res.Status]++
+	}
+	return counts
+}
+
+func followUpsDetails(plan activities.PlanResult, counts map[string]int) string {
+	if len(plan.FollowUps) == 0 {
+		return fmt.Sprintf("Stored; no rule of version %d matched", plan.RuleVersion)
+	}
+	s := fmt.Sprintf("Stored; rules %v (version %d) planned %d follow-ups:", plan.Matched, plan.RuleVersion, len(plan.FollowUps))
+	for _, st := range store.FollowUpStatuses {
+		if counts[st] > 0 {
+			s += fmt.Sprintf(" %d %s", counts[st], st)
+		}
+	}
+	return s
 }

@@ -20,6 +20,28 @@ const TaskQueue = "rudderhook"
 // the call makes a repeated callback find the workflow it already started instead of starting another.
 func CallWorkflowID(source, key string) string { return "call/" + source + "/" + key }
 
+// FollowUpWorkflowID is the ID of the workflow that carries out one follow-up of a call:
+// "call/{source}/{key}/followup/{rule}/{action}", so it sorts and reads next to its call.
+func FollowUpWorkflowID(callWorkflowID, ruleID, action string) string {
+	return callWorkflowID + "/followup/" + ruleID + "/" + action
+}
+
+// FollowUpStartOptions start a follow-up's workflow from outside its call's workflow (a retry from the
+// admin API): a new run is allowed only when the last one failed, so a retry can never run a follow-up
+// that is still running or already succeeded.
+func FollowUpStartOptions(workflowID, summary string, attrs []temporal.SearchAttributeUpdate) client.StartWorkflowOptions {
+	return client.StartWorkflowOptions{
+		ID:                       workflowID,
+		TaskQueue:                TaskQueue,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+		// Without this, a refused start would quietly hand back the last (failed) run as if retried.
+		WorkflowExecutionErrorWhenAlreadyStarted: true,
+		TypedSearchAttributes:                    temporal.NewSearchAttributes(attrs...),
+		StaticSummary:            "Retry: " + summary,
+	}
+}
+
 // Search attributes set on every call workflow, so operators can find executions by case, callee or
 // outcome in the Temporal UI (e.g. `CaseID = "7777777.0"` or `Intention = "PTP"`).
 var (

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/rudderhook/rudderhook/api"
 	"github.com/rudderhook/rudderhook/devserver"
 	"github.com/rudderhook/rudderhook/store"
 	"github.com/rudderhook/rudderhook/worker"
@@ -18,7 +19,7 @@ import (
 )
 
 func devCmd(g *globals) *cobra.Command {
-	var httpAddr, temporalAddr, uiAddr, dataDir string
+	var httpAddr, temporalAddr, uiAddr, dataDir, rulesFile string
 	cmd := &cobra.Command{
 		Use:   "dev",
 		Short: "Run everything on a laptop: embedded Temporal server and Web UI, worker and HTTP API",
@@ -66,19 +67,24 @@ DATABASE_URL, creating the database and applying migrations if needed. Ctrl-C st
 				log.Info("registered search attributes", "names", added)
 			}
 
+			sink := &api.DevSink{}
+			if rulesFile != "" {
+				cfg.RulesFile = rulesFile
+			}
+			sinkTargets(cfg, log)
 			generated := cfg.AdminToken == ""
 			if generated {
 				cfg.AdminToken = randomToken()
 			}
-			stopWorker, err := runWorker(c, db, log)
+			stopWorker, err := runWorker(c, db, cfg, log)
 			if err != nil {
 				return err
 			}
 			defer stopWorker()
 
-			err = runAPI(ctx, cfg, c, db, log, cfg.Temporal.UIURL, func(addr string) {
+			err = runAPI(ctx, cfg, c, db, log, apiOptions{uiBase: cfg.Temporal.UIURL, devSink: sink, ready: func(addr string) {
 				printBanner(cfg.SourceNames()[0], addr, ds, cfg.Temporal.Namespace, store.Redact(cfg.DatabaseURL), cfg.AdminToken, generated)
-			})
+			}})
 			log.Info("stopping worker and Temporal server")
 			return err
 		},
@@ -88,6 +94,7 @@ DATABASE_URL, creating the database and applying migrations if needed. Ctrl-C st
 	f.StringVar(&temporalAddr, "temporal", "127.0.0.1:7233", "address of the embedded Temporal frontend (gRPC)")
 	f.StringVar(&uiAddr, "ui", "127.0.0.1:8233", "address of the Temporal Web UI (empty: no UI)")
 	f.StringVar(&dataDir, "data", ".rudderhook", "directory of the Temporal SQLite file")
+	f.StringVar(&rulesFile, "rules", "", "follow-up rules file to load and watch (default $RUDDERHOOK_RULES_FILE)")
 	return cmd
 }
 
@@ -134,7 +141,7 @@ hands callbacks kept in the inbox to Temporal. Run as many replicas as needed; i
 				return err
 			}
 			defer conn.close()
-			return runAPI(ctx, cfg, conn.temporal, conn.db, log, cfg.Temporal.UIURL, nil)
+			return runAPI(ctx, cfg, conn.temporal, conn.db, log, apiOptions{uiBase: cfg.Temporal.UIURL})
 		},
 	}
 	cmd.Flags().StringVar(&httpAddr, "http", "", "address of the HTTP API (default $RUDDERHOOK_HTTP_ADDR or 127.0.0.1:8080)")
@@ -156,7 +163,7 @@ func workerCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer conn.close()
-			stop, err := runWorker(conn.temporal, conn.db, log)
+			stop, err := runWorker(conn.temporal, conn.db, cfg, log)
 			if err != nil {
 				return err
 			}

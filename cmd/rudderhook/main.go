@@ -19,6 +19,8 @@ import (
 	"strings"
 	"syscall"
 
+	_ "time/tzdata" // calling windows name IANA zones; the image may have no zoneinfo
+
 	"github.com/gin-gonic/gin"
 	"github.com/spf13/cobra"
 
@@ -50,7 +52,7 @@ func rootCmd() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.PersistentFlags().StringVar(&g.configFile, "config", "", "YAML file with sources (default $RUDDERHOOK_CONFIG)")
-	root.AddCommand(devCmd(g), serveCmd(g), workerCmd(g), migrateCmd(g), sendCmd())
+	root.AddCommand(devCmd(g), serveCmd(g), workerCmd(g), migrateCmd(g), sendCmd(), rulesCmd(g))
 	return root
 }
 

@@ -19,6 +19,7 @@ import (
 	sdkworker "go.temporal.io/sdk/worker"
 
 	"github.com/rudderhook/rudderhook/activities"
+	"github.com/rudderhook/rudderhook/airudder"
 	"github.com/rudderhook/rudderhook/api"
 	"github.com/rudderhook/rudderhook/config"
 	"github.com/rudderhook/rudderhook/ingest"
@@ -122,8 +123,18 @@ func dialTemporal(ctx context.Context, cfg config.Temporal, log *slog.Logger) (c
 }
 
 // runWorker starts a worker and returns a function that stops it, letting running activities finish.
-func runWorker(c client.Client, db *sqlx.DB, log *slog.Logger) (stop func(), err error) {
-	acts := &activities.Activities{Store: store.New(db), Log: log.With("component", "activities")}
+func runWorker(c client.Client, db *sqlx.DB, cfg *config.Config, log *slog.Logger) (stop func(), err error) {
+	httpClient := &http.Client{Timeout: 30 * time.Second}
+	acts := &activities.Activities{
+		Store:    store.New(db),
+		Log:      log.With("component", "activities"),
+		HTTP:     httpClient,
+		Airudder: airudder.NewClient(cfg.Airudder.BaseURL, cfg.Airudder.AppKey, cfg.Airudder.AppSecret, httpClient),
+		Targets:  cfg.Targets,
+	}
+	if !acts.Airudder.Configured() {
+		log.Warn("AIRUDDER_APP_KEY and AIRUDDER_APP_SECRET are not set: airudder_recall follow-ups will fail until they are")
+	}
 	w := worker.New(c, acts, sdkworker.Options{WorkerStopTimeout: 15 * time.Second})
 	if err := w.Start(); err != nil {
 		return nil, fmt.Errorf("start worker: %w", err)
@@ -132,14 +143,22 @@ func runWorker(c client.Client, db *sqlx.DB, log *slog.Logger) (stop func(), err
 	return w.Stop, nil
 }
 
-// runAPI serves the HTTP API and the inbox relay until ctx ends, then drains in-flight requests for up to
-// cfg.ShutdownGrace. ready, when not nil, is called once the listener is open.
-func runAPI(ctx context.Context, cfg *config.Config, c client.Client, db *sqlx.DB, log *slog.Logger, uiBase string, ready func(addr string)) error {
+// apiOptions are what differs between `serve` and `dev` in the HTTP API.
+type apiOptions struct {
+	uiBase  string
+	devSink *api.DevSink
+	ready   func(addr string) // called once the listener is open
+}
+
+// runAPI serves the HTTP API, the inbox relay and the rules file watcher until ctx ends, then drains
+// in-flight requests for up to cfg.ShutdownGrace.
+func runAPI(ctx context.Context, cfg *config.Config, c client.Client, db *sqlx.DB, log *slog.Logger, opts apiOptions) error {
 	st := store.New(db)
 	svc := &ingest.Service{Temporal: c, Store: st, Sources: cfg.Sources, Log: log.With("component", "ingest"), Parallelism: 16}
 	srv := &api.Server{
 		Ingest: svc, Store: st, Temporal: c, Sources: cfg.Sources, Log: log.With("component", "api"),
-		AdminToken: cfg.AdminToken, TrustedProxies: cfg.TrustedProxies, UIBase: uiBase, Namespace: cfg.Temporal.Namespace,
+		AdminToken: cfg.AdminToken, TrustedProxies: cfg.TrustedProxies, UIBase: opts.uiBase, Namespace: cfg.Temporal.Namespace,
+		Targets: cfg.TargetNames(), DevSink: opts.devSink,
 	}
 	handler, err := srv.Handler()
 	if err != nil {
@@ -154,12 +173,17 @@ func runAPI(ctx context.Context, cfg *config.Config, c client.Client, db *sqlx.D
 	relayCtx, stopRelay := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	wg.Go(func() { svc.RunRelay(relayCtx, 5*time.Second) })
+	if cfg.RulesFile != "" {
+		w := &rulesWatcher{path: cfg.RulesFile, store: st, targets: cfg.TargetNames(), log: log.With("component", "rules")}
+		w.load(ctx)
+		wg.Go(func() { w.run(relayCtx, 5*time.Second) })
+	}
 
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	log.Info("HTTP API listening", "addr", ln.Addr().String())
-	if ready != nil {
-		ready(ln.Addr().String())
+	if opts.ready != nil {
+		opts.ready(ln.Addr().String())
 	}
 
 	select {

@@ -1,0 +1,143 @@
+package activities
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+
+	"github.com/rudderhook/rudderhook/airudder"
+	"github.com/rudderhook/rudderhook/rules"
+	"github.com/rudderhook/rudderhook/store"
+)
+
+// PlanInput is the call to plan follow-ups for.
+type PlanInput struct {
+	Call airudder.ReceivedCall `json:"call"`
+}
+
+// PlannedFollowUp is a follow-up as stored: its plan and where it stands (a repeated plan finds the state
+// of the first).
+type PlannedFollowUp struct {
+	ID     int64          `json:"id"`
+	Status string         `json:"status"`
+	Plan   rules.FollowUp `json:"plan"`
+}
+
+// PlanResult is what the rules in force decided for a call.
+type PlanResult struct {
+	RuleVersion int64             `json:"rule_version"`
+	Matched     []string          `json:"matched_rules"`
+	FollowUps   []PlannedFollowUp `json:"follow_ups"`
+	Errors      []rules.Problem   `json:"errors,omitempty"`
+}
+
+// PlanFollowUps evaluates the rules in force against the call and stores the follow-ups they decide, each
+// under its idempotency key. Run again, it stores nothing new and returns the follow-ups as they stand.
+func (a *Activities) PlanFollowUps(ctx context.Context, in PlanInput) (*PlanResult, error) {
+	info := activity.GetInfo(ctx)
+	set, err := a.Store.CurrentRules(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("plan follow-ups of %s: %w", info.WorkflowExecution.ID, err)
+	}
+	if set == nil {
+		return &PlanResult{Matched: []string{}}, nil
+	}
+	plan := set.Plan(in.Call, info.WorkflowExecution.ID, time.Now())
+	for _, p := range plan.Errors {
+		a.Log.Warn("rule could not be evaluated for a call; counted as not matched", "workflow_id", info.WorkflowExecution.ID,
+			"rule", p.Rule, "rule_version", set.Version, "error", p.Message)
+	}
+	recs := make([]store.FollowUpRecord, len(plan.FollowUps))
+	for i, fu := range plan.FollowUps {
+		recs[i] = store.FollowUpRecord{
+			Key: fu.Key, Source: in.Call.Source, CallKey: in.Call.Key, CallWorkflowID: info.WorkflowExecution.ID,
+			RuleID: fu.RuleID, RuleVersion: fu.RuleVersion, Action: fu.Action, Type: fu.Type, Summary: fu.Summary,
+			CalleeNumber: fu.CalleeNumber, Plan: fu, Status: store.FollowUpScheduled, NextAttemptAt: &fu.NotBefore,
+		}
+		if fu.Skip != "" {
+			recs[i].Status, recs[i].LastError, recs[i].NextAttemptAt = store.FollowUpSkipped, fu.Skip, nil
+			recs[i].FinishedAt = ptr(time.Now())
+		}
+	}
+	stored, err := a.Store.InsertFollowUps(ctx, recs)
+	if err != nil {
+		return nil, classifyDBError(fmt.Errorf("plan follow-ups of %s: %w", info.WorkflowExecution.ID, err))
+	}
+	out := &PlanResult{RuleVersion: set.Version, Matched: plan.Matched, Errors: plan.Errors}
+	for _, r := range stored {
+		out.FollowUps = append(out.FollowUps, PlannedFollowUp{ID: r.ID, Status: r.Status, Plan: r.Plan})
+	}
+	a.Log.Info("planned follow-ups", "workflow_id", info.WorkflowExecution.ID, "rule_version", set.Version,
+		"matched", plan.Matched, "follow_ups", len(out.FollowUps))
+	return out, nil
+}
+
+// BeginFollowUp is the first step of a follow-up's workflow: it records which workflow runs it and
+// returns its status, so that a follow-up already done (by an earlier run) is not done again.
+func (a *Activities) BeginFollowUp(ctx context.Context, key string) (string, error) {
+	info := activity.GetInfo(ctx)
+	rec, err := a.Store.FollowUpByKey(ctx, key)
+	if err != nil {
+		return "", fmt.Errorf("begin follow-up %s: %w", key, err)
+	}
+	if rec.Status == store.FollowUpSucceeded || rec.Status == store.FollowUpSkipped {
+		return rec.Status, nil
+	}
+	if err := a.Store.SetFollowUpWorkflow(ctx, key, info.WorkflowExecution.ID); err != nil {
+		return "", err
+	}
+	return rec.Status, nil
+}
+
+// RecordInput is a change of a follow-up's state decided by its workflow.
+type RecordInput struct {
+	Key            string     `json:"key"`
+	Status         string     `json:"status"`
+	NextAttemptAt  *time.Time `json:"next_attempt_at,omitempty"`
+	Error          string     `json:"error,omitempty"`
+	ResponseStatus int        `json:"response_status,omitempty"`
+}
+
+// RecordFollowUp stores a follow-up's new state (scheduled until a time, skipped, failed).
+func (a *Activities) RecordFollowUp(ctx context.Context, in RecordInput) error {
+	u := store.FollowUpUpdate{Status: in.Status, NextAttemptAt: in.NextAttemptAt, ClearNext: in.NextAttemptAt == nil}
+	if in.Error != "" || in.Status == store.FollowUpScheduled {
+		u.LastError = &in.Error
+	}
+	if in.ResponseStatus != 0 {
+		u.ResponseStatus = &in.ResponseStatus
+	}
+	u.Finished = in.Status == store.FollowUpFailed || in.Status == store.FollowUpSkipped || in.Status == store.FollowUpSucceeded
+	if err := a.Store.UpdateFollowUp(ctx, in.Key, u); err != nil {
+		return classifyDBError(fmt.Errorf("record follow-up %s as %s: %w", in.Key, in.Status, err))
+	}
+	return nil
+}
+
+// ClaimInput asks for a place under a follow-up's daily cap.
+type ClaimInput struct {
+	Key   string `json:"key"`
+	Day   string `json:"day"` // YYYY-MM-DD in the cap's zone
+	Limit int    `json:"limit"`
+}
+
+// ClaimDailySlot counts the follow-up against its callee's cap for the day, if there is room.
+func (a *Activities) ClaimDailySlot(ctx context.Context, in ClaimInput) (bool, error) {
+	day, err := time.Parse(time.DateOnly, in.Day)
+	if err != nil {
+		return false, fmt.Errorf("claim slot for %s: day %q: %w", in.Key, in.Day, err)
+	}
+	rec, err := a.Store.FollowUpByKey(ctx, in.Key)
+	if err != nil {
+		return false, fmt.Errorf("claim slot for %s: %w", in.Key, err)
+	}
+	ok, err := a.Store.ClaimDailySlot(ctx, *rec, day, in.Limit)
+	if err != nil {
+		return false, classifyDBError(err)
+	}
+	return ok, nil
+}
+
+func ptr[T any](v T) *T { return &v }

@@ -1,0 +1,158 @@
+package api
+
+import (
+	"net/http"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/rudderhook/rudderhook/rules"
+	"github.com/rudderhook/rudderhook/store"
+	"github.com/rudderhook/rudderhook/workflows"
+)
+
+// FollowUpJSON is a follow-up as the admin API shows it.
+type FollowUpJSON struct {
+	ID             int64          `json:"id"`
+	Key            string         `json:"idempotency_key"`
+	Status         string         `json:"status"`
+	Source         string         `json:"source"`
+	CallKey        string         `json:"call_key"`
+	RuleID         string         `json:"rule_id"`
+	RuleVersion    int64          `json:"rule_version"`
+	Action         string         `json:"action"`
+	Type           string         `json:"type"`
+	Summary        string         `json:"summary"`
+	Attempts       int            `json:"attempts"`
+	NextAttemptAt  *time.Time     `json:"next_attempt_at"`
+	LastError      string         `json:"last_error"`
+	ResponseStatus *int           `json:"response_status"`
+	WorkflowID     string         `json:"temporal_workflow_id"`
+	TemporalURL    string         `json:"temporal_url,omitempty"`
+	CreatedAt      time.Time      `json:"created_at"`
+	UpdatedAt      time.Time      `json:"updated_at"`
+	FinishedAt     *time.Time     `json:"finished_at"`
+	Plan           rules.FollowUp `json:"plan"`
+}
+
+func (s *Server) followUpJSON(r *store.FollowUpRecord) FollowUpJSON {
+	wf := r.WorkflowID
+	if wf == "" && r.Status != store.FollowUpSkipped {
+		wf = workflows.FollowUpWorkflowID(r.CallWorkflowID, r.RuleID, r.Action)
+	}
+	out := FollowUpJSON{
+		ID: r.ID, Key: r.Key, Status: r.Status, Source: r.Source, CallKey: r.CallKey, RuleID: r.RuleID,
+		RuleVersion: r.RuleVersion, Action: r.Action, Type: r.Type, Summary: r.Summary, Attempts: r.Attempts,
+		NextAttemptAt: r.NextAttemptAt, LastError: r.LastError, ResponseStatus: r.ResponseStatus, WorkflowID: wf,
+		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, FinishedAt: r.FinishedAt, Plan: r.Plan,
+	}
+	if wf != "" {
+		out.TemporalURL = workflows.UILink(s.UIBase, s.Namespace, wf)
+	}
+	return out
+}
+
+// listFollowUps is GET /v1/follow-ups?status=&source=&call_key=&rule_id=&type=&limit=&cursor=.
+func (s *Server) listFollowUps(c *gin.Context) {
+	f := store.FollowUpFilter{
+		Status: c.Query("status"), Source: c.Query("source"), CallKey: c.Query("call_key"),
+		RuleID: c.Query("rule_id"), Type: c.Query("type"),
+	}
+	if f.Status != "" && !slices.Contains(store.FollowUpStatuses, f.Status) {
+		s.writeError(c, newError(http.StatusBadRequest, "invalid_parameter", "status must be one of scheduled, running, succeeded, failed, skipped"))
+		return
+	}
+	var err error
+	if f.Limit, f.Before, err = paging(c); err != nil {
+		s.writeError(c, err)
+		return
+	}
+	recs, next, err := s.Store.ListFollowUps(c.Request.Context(), f)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	out := struct {
+		FollowUps  []FollowUpJSON `json:"follow_ups"`
+		NextCursor string         `json:"next_cursor,omitempty"`
+	}{FollowUps: make([]FollowUpJSON, 0, len(recs))}
+	for i := range recs {
+		out.FollowUps = append(out.FollowUps, s.followUpJSON(&recs[i]))
+	}
+	if next > 0 {
+		out.NextCursor = encodeCursor(next)
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+// getFollowUp is GET /v1/follow-ups/{id}.
+func (s *Server) getFollowUp(c *gin.Context) {
+	rec, err := s.followUpParam(c)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, s.followUpJSON(rec))
+}
+
+// retryFollowUp is POST /v1/follow-ups/{id}/retry: a failed follow-up runs again through Temporal, as a
+// new run of its own workflow, at once (within its calling window and daily cap). Only a failed one can
+// be retried, so a retry can never repeat an action that succeeded.
+func (s *Server) retryFollowUp(c *gin.Context) {
+	ctx := c.Request.Context()
+	rec, err := s.followUpParam(c)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	if rec.Status != store.FollowUpFailed {
+		s.writeError(c, newError(http.StatusConflict, "not_failed", "only a failed follow-up can be retried; this one is "+rec.Status))
+		return
+	}
+	call, err := s.Store.GetCall(ctx, rec.Source, rec.CallKey)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	wf := workflows.FollowUpWorkflowID(rec.CallWorkflowID, rec.RuleID, rec.Action)
+	run, err := s.Temporal.ExecuteWorkflow(ctx, workflows.FollowUpStartOptions(wf, rec.Summary, workflows.SearchAttributes(call.ReceivedCall)),
+		workflows.FollowUpWorkflow, workflows.FollowUpInput{FollowUp: rec.Plan, Retry: true})
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	if err := s.Store.UpdateFollowUp(ctx, rec.Key, store.FollowUpUpdate{Status: store.FollowUpScheduled, ClearNext: true}); err != nil {
+		s.Log.Warn("retry started but its status was not recorded; the workflow will record it", "follow_up", rec.Key, "error", err)
+	}
+	s.Log.Info("follow-up retried", "follow_up", rec.Key, "workflow_id", run.GetID(), "run_id", run.GetRunID())
+	rec.Status = store.FollowUpScheduled
+	c.JSON(http.StatusAccepted, gin.H{"follow_up": s.followUpJSON(rec), "run_id": run.GetRunID()})
+}
+
+func (s *Server) followUpParam(c *gin.Context) (*store.FollowUpRecord, error) {
+	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return nil, newError(http.StatusBadRequest, "invalid_parameter", "a follow-up ID is a positive whole number")
+	}
+	return s.Store.GetFollowUp(c.Request.Context(), id)
+}
+
+// paging reads limit and cursor.
+func paging(c *gin.Context) (limit int, before int64, err error) {
+	limit = defaultPageSize
+	if v := c.Query("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxPageSize {
+			return 0, 0, newError(http.StatusBadRequest, "invalid_parameter", "limit must be a whole number from 1 to "+strconv.Itoa(maxPageSize))
+		}
+		limit = n
+	}
+	if v := c.Query("cursor"); v != "" {
+		if before, err = decodeCursor(v); err != nil {
+			return 0, 0, newError(http.StatusBadRequest, "invalid_parameter", "cursor is not one this API returned")
+		}
+	}
+	return limit, before, nil
+}

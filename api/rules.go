@@ -1,0 +1,87 @@
+package api
+
+import (
+	"errors"
+	"io"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/rudderhook/rudderhook/rules"
+	"github.com/rudderhook/rudderhook/store"
+)
+
+const maxRulesBytes = 1 << 20
+
+type ruleSummary struct {
+	ID          string   `json:"id"`
+	Description string   `json:"description"`
+	When        string   `json:"when"`
+	Enabled     bool     `json:"enabled"`
+	Actions     []string `json:"actions"`
+}
+
+func summarise(set *rules.Set) []ruleSummary {
+	out := make([]ruleSummary, 0, len(set.Rules))
+	for _, r := range set.Rules {
+		rs := ruleSummary{ID: r.ID, Description: r.Description, When: r.When, Enabled: r.Enabled}
+		for _, a := range r.Actions {
+			rs.Actions = append(rs.Actions, a.Name+" ("+a.Type+")")
+		}
+		out = append(out, rs)
+	}
+	return out
+}
+
+// getRules is GET /v1/rules: the version in force, its document and its rules.
+func (s *Server) getRules(c *gin.Context) {
+	rec, err := s.Store.LatestRuleSet(c.Request.Context())
+	if errors.Is(err, store.ErrNotFound) {
+		s.writeError(c, newError(http.StatusNotFound, "no_rules", "no rules were ever loaded: PUT /v1/rules or set RUDDERHOOK_RULES_FILE"))
+		return
+	}
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	set, err := rules.Compile([]byte(rec.Document), rules.Options{})
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{
+		"version": rec.Version, "origin": rec.Origin, "created_at": rec.CreatedAt, "digest": rec.Digest,
+		"time_zone": set.TimeZone, "rules": summarise(set), "document": rec.Document,
+	})
+}
+
+// listRuleVersions is GET /v1/rules/versions: the newest versions first, without their documents.
+func (s *Server) listRuleVersions(c *gin.Context) {
+	recs, err := s.Store.ListRuleSets(c.Request.Context(), 100)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	out := make([]gin.H, 0, len(recs))
+	for _, r := range recs {
+		out = append(out, gin.H{"version": r.Version, "origin": r.Origin, "created_at": r.CreatedAt, "digest": r.Digest})
+	}
+	c.JSON(http.StatusOK, gin.H{"versions": out})
+}
+
+// putRules is PUT /v1/rules with the YAML document as the body. A sound document becomes the version in
+// force; a refused one answers 422 with every problem and changes nothing.
+func (s *Server) putRules(c *gin.Context) {
+	doc, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, maxRulesBytes))
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	set, rec, created, err := s.Store.SaveRules(c.Request.Context(), doc, "api", s.Targets)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	s.Log.Info("rules saved through the API", "version", rec.Version, "new_version", created, "rules", len(set.Rules))
+	c.JSON(http.StatusOK, gin.H{"version": rec.Version, "created": created, "rules": summarise(set)})
+}

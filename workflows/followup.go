@@ -1,0 +1,180 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/rudderhook/rudderhook/activities"
+	"github.com/rudderhook/rudderhook/rules"
+	"github.com/rudderhook/rudderhook/store"
+)
+
+// FollowUpInput is one follow-up to carry out.
+type FollowUpInput struct {
+	FollowUp rules.FollowUp `json:"follow_up"`
+	// Retry is set when an operator re-runs a failed follow-up: it runs as soon as its window allows,
+	// without waiting for its delay or date again.
+	Retry bool `json:"retry,omitempty"`
+}
+
+// FollowUpResult is how a follow-up ended.
+type FollowUpResult struct {
+	Status         string `json:"status"`
+	ResponseStatus int    `json:"response_status,omitempty"`
+	Reason         string `json:"reason,omitempty"`
+}
+
+// actionRetry is how long and how often an action is retried: from 10 s, doubling, to at most every 10
+// minutes, for three days. A target down for hours delays a follow-up; one that refuses it (a 4xx) or is
+// down for three days fails it, visibly, for an operator to retry.
+var actionRetry = activities.RetrySchedule{Initial: 10 * time.Second, Coefficient: 2, Maximum: 10 * time.Minute}
+
+const actionDeadline = 72 * time.Hour
+
+// FollowUpWorkflow carries out one follow-up: it waits, with durable timers, until the follow-up's time
+// and calling window, takes a place under the callee's daily cap, then runs the action with retries. The
+// follow-up's row in PostgreSQL follows each step; the workflow fails when the action fails for good, so
+// the failure shows in the Temporal UI and can be retried.
+func FollowUpWorkflow(ctx workflow.Context, in FollowUpInput) (*FollowUpResult, error) {
+	var a *activities.Activities
+	fu := in.FollowUp
+	bookkeeping := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 30 * time.Second,
+		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute},
+	})
+	record := func(status string, next *time.Time, reason string, response int) error {
+		return workflow.ExecuteActivity(withSummary(bookkeeping, "Record "+status), a.RecordFollowUp, activities.RecordInput{
+			Key: fu.Key, Status: status, NextAttemptAt: next, Error: reason, ResponseStatus: response,
+		}).Get(ctx, nil)
+	}
+
+	var status string
+	if err := workflow.ExecuteActivity(withSummary(bookkeeping, "Check the follow-up's state"), a.BeginFollowUp, fu.Key).Get(ctx, &status); err != nil {
+		return nil, err
+	}
+	if status == store.FollowUpSucceeded || status == store.FollowUpSkipped {
+		workflow.SetCurrentDetails(ctx, "Already "+status+" by an earlier run")
+		return &FollowUpResult{Status: status, Reason: "already " + status}, nil
+	}
+	if fu.Skip != "" {
+		workflow.SetCurrentDetails(ctx, "Skipped: "+fu.Skip)
+		return &FollowUpResult{Status: store.FollowUpSkipped, Reason: fu.Skip}, record(store.FollowUpSkipped, nil, fu.Skip, 0)
+	}
+
+	due := workflow.Now(ctx)
+	if !in.Retry && fu.NotBefore.After(due) {
+		due = fu.NotBefore
+	}
+	for {
+		due = fu.Earliest(due)
+		if wait := due.Sub(workflow.Now(ctx)); wait > 0 {
+			when := describe(due, fu)
+			if err := record(store.FollowUpScheduled, &due, "", 0); err != nil {
+				return nil, err
+			}
+			workflow.SetCurrentDetails(ctx, "Waiting until "+when)
+			if err := workflow.NewTimerWithOptions(ctx, wait, workflow.TimerOptions{Summary: "Until " + when}).Get(ctx, nil); err != nil {
+				return nil, err
+			}
+		}
+		if fu.MaxPerDay == 0 {
+			break
+		}
+		day := fu.CapDay(workflow.Now(ctx))
+		var ok bool
+		claim := activities.ClaimInput{Key: fu.Key, Day: day, Limit: fu.MaxPerDay}
+		if err := workflow.ExecuteActivity(withSummary(bookkeeping, fmt.Sprintf("Take a place under the cap of %d a day (%s)", fu.MaxPerDay, day)),
+			a.ClaimDailySlot, claim).Get(ctx, &ok); err != nil {
+			return nil, err
+		}
+		if ok {
+			break
+		}
+		reason := fmt.Sprintf("the callee's cap of %d a day was reached on %s", fu.MaxPerDay, day)
+		if fu.SkipWhenCapped {
+			workflow.SetCurrentDetails(ctx, "Skipped: "+reason)
+			return &FollowUpResult{Status: store.FollowUpSkipped, Reason: reason}, record(store.FollowUpSkipped, nil, reason, 0)
+		}
+		due = fu.NextDay(workflow.Now(ctx))
+	}
+
+	workflow.SetCurrentDetails(ctx, "Running: "+fu.Summary)
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		Summary:                fu.Summary,
+		StartToCloseTimeout:    time.Minute,
+		ScheduleToCloseTimeout: actionDeadline,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:    actionRetry.Initial,
+			BackoffCoefficient: actionRetry.Coefficient,
+			MaximumInterval:    actionRetry.Maximum,
+			NonRetryableErrorTypes: []string{
+				activities.ErrTypeTargetRejected, activities.ErrTypeTargetNotConfigured, activities.ErrTypeAirudderRejected,
+			},
+		},
+	})
+	var result activities.ActionResult
+	err := workflow.ExecuteActivity(actx, actionOf(a, fu.Type), activities.ActionInput{FollowUp: fu, Retry: actionRetry}).Get(ctx, &result)
+	if err != nil {
+		reason := failureReason(err)
+		workflow.SetCurrentDetails(ctx, "Failed: "+reason+" (retry with POST /v1/follow-ups/{id}/retry)")
+		if rerr := record(store.FollowUpFailed, nil, reason, 0); rerr != nil {
+			return nil, rerr
+		}
+		return nil, temporal.NewNonRetryableApplicationError("follow-up failed: "+reason, "FollowUpFailed", err)
+	}
+	workflow.SetCurrentDetails(ctx, fmt.Sprintf("Succeeded (%d)", result.Status))
+	return &FollowUpResult{Status: store.FollowUpSucceeded, ResponseStatus: result.Status},
+		record(store.FollowUpSucceeded, nil, "", result.Status)
+}
+
+// actionOf is the activity that carries out an action type.
+func actionOf(a *activities.Activities, typ string) any {
+	switch typ {
+	case rules.TypeWebhook:
+		return a.SendWebhook
+	case rules.TypeNotify:
+		return a.Notify
+	default:
+		return a.RecallThroughAirudder
+	}
+}
+
+func withSummary(ctx workflow.Context, summary string) workflow.Context {
+	opts := workflow.GetActivityOptions(ctx)
+	opts.Summary = summary
+	return workflow.WithActivityOptions(ctx, opts)
+}
+
+// describe says when, in the follow-up's own zone: "2024-03-19 09:00 Asia/Jakarta (window 08:00–20:00 …)".
+func describe(t time.Time, fu rules.FollowUp) string {
+	zone := fu.TimeZone
+	if fu.Window != nil {
+		zone = fu.Window.TimeZone
+	}
+	loc, err := time.LoadLocation(zone)
+	if err != nil {
+		loc = time.UTC
+	}
+	s := t.In(loc).Format("2006-01-02 15:04") + " " + loc.String()
+	if fu.Window != nil {
+		s += " (calling window " + fu.Window.Start + "–" + fu.Window.End + ")"
+	}
+	return s
+}
+
+// failureReason is the innermost message of an activity failure: what the target said.
+func failureReason(err error) string {
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) {
+		return appErr.Error()
+	}
+	var timeout *temporal.TimeoutError
+	if errors.As(err, &timeout) {
+		return "no success within " + actionDeadline.String() + ": " + timeout.Error()
+	}
+	return err.Error()
+}
