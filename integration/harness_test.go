@@ -105,7 +105,11 @@ func start(t *testing.T, opts options) *system {
 }
 
 func (s *system) startWorker() {
-	acts := &activities.Activities{Store: s.store, Log: testLogger(s.t)}
+	httpClient := &http.Client{Timeout: 10 * time.Second}
+	acts := &activities.Activities{
+		Store: s.store, Log: testLogger(s.t), HTTP: httpClient, Targets: s.cfg.Targets,
+		Airudder: airudder.NewClient(s.cfg.Airudder.BaseURL, s.cfg.Airudder.AppKey, s.cfg.Airudder.AppSecret, httpClient),
+	}
 	w := worker.New(s.client, acts, sdkworker.Options{})
 	if err := w.Start(); err != nil {
 		s.t.Fatal(err)
@@ -120,7 +124,7 @@ func (s *system) serve(svc *ingest.Service) {
 	}
 	srv := &api.Server{
 		Ingest: svc, Store: s.store, Temporal: svc.Temporal, Sources: s.cfg.Sources, Log: testLogger(s.t),
-		AdminToken: adminToken, UIBase: "http://ui.example", Namespace: "default",
+		AdminToken: adminToken, UIBase: "http://ui.example", Namespace: "default", Targets: s.cfg.TargetNames(),
 	}
 	h, err := srv.Handler()
 	if err != nil {
@@ -146,11 +150,20 @@ func (s *system) post(source string, body []byte, contentType string) (int, []by
 // get calls the admin API with the token.
 func (s *system) get(path string) (int, []byte) {
 	s.t.Helper()
-	req, err := http.NewRequest(http.MethodGet, s.http.URL+path, nil)
+	return s.admin(http.MethodGet, path, nil)
+}
+
+// admin sends a request with the admin token.
+func (s *system) admin(method, path string, body []byte) (int, []byte) {
+	s.t.Helper()
+	req, err := http.NewRequest(method, s.http.URL+path, bytes.NewReader(body))
 	if err != nil {
 		s.t.Fatal(err)
 	}
 	req.Header.Set("Authorization", "Bearer "+adminToken)
+	if len(body) > 0 && body[0] == '{' {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	return s.do(req)
 }
 
