@@ -1,0 +1,267 @@
+package workflows_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/rudderhook/rudderhook/activities"
+	"github.com/rudderhook/rudderhook/airudder"
+	"github.com/rudderhook/rudderhook/config"
+	"github.com/rudderhook/rudderhook/store"
+	"github.com/rudderhook/rudderhook/store/storetest"
+	"github.com/rudderhook/rudderhook/workflows"
+)
+
+// fakeEndpoint records requests and answers each with the status respond gives for the n-th (1-based).
+type fakeEndpoint struct {
+	*httptest.Server
+	mu       sync.Mutex
+	requests []*http.Request
+	bodies   [][]byte
+}
+
+func newFake(t *testing.T, handle func(n int, r *http.Request, body []byte) (int, string)) *fakeEndpoint {
+	f := &fakeEndpoint{}
+	f.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		f.mu.Lock()
+		f.requests = append(f.requests, r)
+		f.bodies = append(f.bodies, body)
+		n := len(f.requests)
+		f.mu.Unlock()
+		status, answer := handle(n, r, body)
+		w.WriteHeader(status)
+		_, _ = io.WriteString(w, answer)
+	}))
+	t.Cleanup(f.Close)
+	return f
+}
+
+func (f *fakeEndpoint) count() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.requests)
+}
+
+// fakeAirudder checks the token flow and records the re-calls it is asked for.
+type fakeAirudder struct {
+	*fakeEndpoint
+	uploads []map[string]any
+}
+
+func newFakeAirudder(t *testing.T) *fakeAirudder {
+	fa := &fakeAirudder{}
+	fa.fakeEndpoint = newFake(t, func(_ int, r *http.Request, body []byte) (int, string) {
+		switch r.URL.Path {
+		case "/service/cloud/auth":
+			var creds map[string]string
+			_ = json.Unmarshal(body, &creds)
+			if creds["APPKey"] != "key" || creds["APPSecret"] != "secret" {
+				return http.StatusOK, `{"code":401,"message":"bad credentials"}`
+			}
+			return http.StatusOK, `{"code":200,"data":{"token":"tok-1"}}`
+		case "/service/cloud/workflow/uploaddetails":
+			if r.Header.Get("Authorization") != "Token tok-1" {
+				return http.StatusUnauthorized, `{"code":401}`
+			}
+			var req map[string]any
+			_ = json.Unmarshal(body, &req)
+			fa.mu.Lock()
+			fa.uploads = append(fa.uploads, req)
+			fa.mu.Unlock()
+			return http.StatusOK, `{"code":200,"message":"success"}`
+		}
+		return http.StatusNotFound, `{"code":404}`
+	})
+	return fa
+}
+
+// followUpEnv is a test environment with time skipping whose activities use a real database and fakes
+// for the CRM and Airudder.
+type followUpEnv struct {
+	*testsuite.TestWorkflowEnvironment
+	acts   *activities.Activities
+	timers []time.Duration
+}
+
+func newFollowUpEnv(t *testing.T, st *store.Store, crmURL, airudderURL string) *followUpEnv {
+	t.Helper()
+	var suite testsuite.WorkflowTestSuite
+	suite.SetLogger(sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler)))
+	env := &followUpEnv{TestWorkflowEnvironment: suite.NewTestWorkflowEnvironment()}
+	client := &http.Client{Timeout: 5 * time.Second}
+	env.acts = &activities.Activities{
+		Store: st, Log: slog.New(slog.DiscardHandler), HTTP: client,
+		Targets:  map[string]*config.Target{"crm": {Name: "crm", URL: crmURL, Secret: "whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQ="}},
+		Airudder: airudder.NewClient(airudderURL, "key", "secret", client),
+	}
+	env.RegisterWorkflow(workflows.CallCompletedWorkflow)
+	env.RegisterWorkflow(workflows.FollowUpWorkflow)
+	env.RegisterActivity(env.acts)
+	env.SetOnTimerScheduledListener(func(_ string, d time.Duration) { env.timers = append(env.timers, d) })
+	return env
+}
+
+func putRules(t *testing.T, st *store.Store, doc string) {
+	t.Helper()
+	if _, _, _, err := st.SaveRules(context.Background(), []byte(doc), "test", nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func run(t *testing.T, env *followUpEnv, in workflows.CallCompletedInput) *workflows.CallCompletedResult {
+	t.Helper()
+	env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: workflows.CallWorkflowID(in.Call.Source, in.Call.Key)})
+	env.ExecuteWorkflow(workflows.CallCompletedWorkflow, in)
+	if !env.IsWorkflowCompleted() || env.GetWorkflowError() != nil {
+		t.Fatalf("completed %v, err %v", env.IsWorkflowCompleted(), env.GetWorkflowError())
+	}
+	var res workflows.CallCompletedResult
+	if err := env.GetWorkflowResult(&res); err != nil {
+		t.Fatal(err)
+	}
+	return &res
+}
+
+func TestFlakyTargetIsRetriedUntilItRecovers(t *testing.T) {
+	t.Parallel()
+	st := store.New(storetest.DB(t))
+	crm := newFake(t, func(n int, _ *http.Request, _ []byte) (int, string) {
+		if n <= 3 {
+			return http.StatusServiceUnavailable, "maintenance"
+		}
+		return http.StatusOK, "{}"
+	})
+	putRules(t, st, "rules:\n  - id: nfu\n    when: 'true'\n    actions: [{name: task, type: webhook, target: crm}]\n")
+	env := newFollowUpEnv(t, st, crm.URL, "")
+	res := run(t, env, seedInput(t))
+
+	if res.FollowUps["succeeded"] != 1 || crm.count() != 4 {
+		t.Fatalf("result %+v after %d requests, want one success after 4", res.FollowUps, crm.count())
+	}
+	ids := map[string]bool{}
+	for _, r := range crm.requests {
+		ids[r.Header.Get("webhook-id")] = true
+	}
+	if len(ids) != 1 {
+		t.Errorf("webhook-ids %v: every attempt must carry the same one", ids)
+	}
+	fus, _ := st.FollowUpsOfCall(context.Background(), "airudder", seedInput(t).Call.Key)
+	if len(fus) != 1 || fus[0].Status != store.FollowUpSucceeded || fus[0].Attempts != 4 || *fus[0].ResponseStatus != 200 {
+		t.Errorf("follow-up = %+v", fus)
+	}
+}
+
+func TestRecallHonoursDelayAndCallingWindow(t *testing.T) {
+	t.Parallel()
+	st := store.New(storetest.DB(t))
+	fa := newFakeAirudder(t)
+	putRules(t, st, `
+time_zone: Asia/Jakarta
+rules:
+  - id: unreachable
+    when: call.ring_type in ["busy", "switchoff", "null"]
+    actions:
+      - name: recall
+        type: airudder_recall
+        workflow_id: wf-recall
+        variables: {case: "{{ .call.case_id }}"}
+        delay: 2h
+        window: {start: "08:00", end: "20:00"}
+`)
+	in := seedInput(t)
+	in.Call.Call.RingType = "busy"
+	// The call ends at 19:00 in Jakarta (12:00 UTC): two hours later the calling window is closed, so the
+	// re-call waits for 08:00 the next morning.
+	end := time.Date(2024, 3, 11, 12, 0, 0, 0, time.UTC)
+	in.Call.Call.CallEndTime = &end
+	env := newFollowUpEnv(t, st, "", fa.URL)
+	env.SetStartTime(end.Add(time.Minute))
+	res := run(t, env, in)
+
+	if res.FollowUps["succeeded"] != 1 {
+		t.Fatalf("result = %+v", res)
+	}
+	nextMorning := time.Date(2024, 3, 12, 1, 0, 0, 0, time.UTC) // 08:00 in Jakarta
+	if len(env.timers) != 1 || env.timers[0] != nextMorning.Sub(end.Add(time.Minute)) {
+		t.Errorf("timers = %v, want one of %v (until 08:00 Jakarta the next day)", env.timers, nextMorning.Sub(end.Add(time.Minute)))
+	}
+	if len(fa.uploads) != 1 {
+		t.Fatalf("uploads = %v", fa.uploads)
+	}
+	up := fa.uploads[0]
+	details := up["details"].([]any)[0].(map[string]any)
+	if up["workflow_id"] != "wf-recall" || details["callee"] != "+86xxxxxxxx721" || details["variables"].(map[string]any)["case"] != "7777777.0" {
+		t.Errorf("upload = %v", up)
+	}
+	if fa.count() != 2 { // one auth, one upload
+		t.Errorf("Airudder saw %d requests, want auth + upload", fa.count())
+	}
+}
+
+func TestDailyCapMovesTheExtraRecallToTheNextDay(t *testing.T) {
+	t.Parallel()
+	st := store.New(storetest.DB(t))
+	fa := newFakeAirudder(t)
+	putRules(t, st, `
+time_zone: Asia/Jakarta
+rules:
+  - id: unreachable
+    when: call.ring_type == "busy"
+    actions:
+      - {name: recall, type: airudder_recall, workflow_id: wf-recall, window: {start: "08:00", end: "20:00"}, max_per_day: 1}
+`)
+	start := time.Date(2024, 3, 11, 3, 30, 0, 0, time.UTC) // 10:30 in Jakarta
+	for i, callID := range []string{"first", "second"} {
+		in := seedInput(t)
+		in.Call.Key, in.Call.Call.CallID, in.Call.Call.RingType = callID, callID, "busy"
+		env := newFollowUpEnv(t, st, "", fa.URL)
+		env.SetStartTime(start)
+		res := run(t, env, in)
+		if res.FollowUps["succeeded"] != 1 {
+			t.Fatalf("call %s: %+v", callID, res)
+		}
+		switch i {
+		case 0:
+			if len(env.timers) != 0 {
+				t.Errorf("the first re-call waited: %v", env.timers)
+			}
+		case 1: // the callee's one re-call for the day is taken: wait for 08:00 tomorrow
+			if want := time.Date(2024, 3, 12, 1, 0, 0, 0, time.UTC).Sub(start); len(env.timers) != 1 || env.timers[0] != want {
+				t.Errorf("timers = %v, want %v", env.timers, want)
+			}
+		}
+	}
+	if len(fa.uploads) != 2 {
+		t.Errorf("uploads = %d, want 2 (one a day)", len(fa.uploads))
+	}
+}
+
+func TestRefusedRecallFailsWithoutRetrying(t *testing.T) {
+	t.Parallel()
+	st := store.New(storetest.DB(t))
+	putRules(t, st, "rules:\n  - id: r\n    when: 'true'\n    actions: [{name: recall, type: airudder_recall, workflow_id: wf}]\n")
+	// Wrong credentials: Airudder answers code 401 to the token request, which no retry can fix.
+	fa := newFakeAirudder(t)
+	env := newFollowUpEnv(t, st, "", fa.URL)
+	env.acts.Airudder = airudder.NewClient(fa.URL, "key", "wrong", env.acts.HTTP)
+	res := run(t, env, seedInput(t))
+	if res.FollowUps["failed"] != 1 || fa.count() != 1 {
+		t.Fatalf("result %+v after %d requests", res.FollowUps, fa.count())
+	}
+	fus, _ := st.FollowUpsOfCall(context.Background(), "airudder", seedInput(t).Call.Key)
+	if fus[0].Status != store.FollowUpFailed || fus[0].Attempts != 1 || fus[0].LastError == "" {
+		t.Errorf("follow-up = %+v", fus[0])
+	}
+}
