@@ -38,7 +38,7 @@ func FollowUpStartOptions(workflowID, summary string, attrs []temporal.SearchAtt
 		// Without this, a refused start would quietly hand back the last (failed) run as if retried.
 		WorkflowExecutionErrorWhenAlreadyStarted: true,
 		TypedSearchAttributes:                    temporal.NewSearchAttributes(attrs...),
-		StaticSummary:            "Retry: " + summary,
+		StaticSummary:                            "Retry: " + summary,
 	}
 }
 

@@ -1,33 +1,60 @@
 package workflows_test
 
 import (
+	"bytes"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"testing"
 
+	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/rudderhook/rudderhook/workflows"
 )
+
+// recordedIDs are the workflow IDs of the recorded histories: the code derives child IDs from its own ID,
+// so a replay must run under the original one.
+var recordedIDs = map[string]string{
+	"call_completed_v0.history.json": "call/airudder/cad907xxxxxxxx35644a",
+	"call_completed_v1.history.json": "call/airudder/cad907xxxxxxxx35644a",
+	"follow_up_v1.history.json":      "call/airudder/cad907xxxxxxxx35644a/followup/needs-follow-up/agent-task",
+}
 
 // TestReplayRecordedHistories replays histories recorded from earlier versions of the workflows against
 // today's code. A change that would break executions still running when it deploys (a non-deterministic
 // change without workflow.GetVersion) fails here.
 //
-// To record one: run `rudderhook dev`, post a callback, and save
-// GET http://127.0.0.1:8233/api/v1/namespaces/default/workflows/{id}/history's "history" object under
-// testdata/ as <workflow>_<version>.history.json.
+// To record one: run `rudderhook dev --rules deploy/rules.example.yaml`, post a callback, save the
+// "history" object of GET http://127.0.0.1:8233/api/v1/namespaces/default/workflows/{id}/history under
+// testdata/ as <workflow>_<version>.history.json, and add its workflow ID to recordedIDs.
 func TestReplayRecordedHistories(t *testing.T) {
 	files, err := filepath.Glob("testdata/*.history.json")
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no recorded histories: %v", err)
+	if err != nil || len(files) < 3 {
+		t.Fatalf("recorded histories: %v, %v", files, err)
 	}
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
+			id, ok := recordedIDs[filepath.Base(f)]
+			if !ok {
+				t.Fatalf("add the workflow ID of %s to recordedIDs", f)
+			}
+			b, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			history, err := client.HistoryFromJSON(bytes.NewReader(b), client.HistoryJSONOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
 			r := worker.NewWorkflowReplayer()
 			r.RegisterWorkflow(workflows.CallCompletedWorkflow)
-			if err := r.ReplayWorkflowHistoryFromJSONFile(sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler)), f); err != nil {
+			r.RegisterWorkflow(workflows.FollowUpWorkflow)
+			err = r.ReplayWorkflowHistoryWithOptions(sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler)), history,
+				worker.ReplayWorkflowHistoryOptions{OriginalExecution: workflow.Execution{ID: id, RunID: "replay"}})
+			if err != nil {
 				t.Errorf("replay %s: %v", f, err)
 			}
 		})
