@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,63 +20,6 @@ import (
 	"github.com/rudderhook/rudderhook/rules"
 	"github.com/rudderhook/rudderhook/store"
 )
-
-// rulesWatcher loads the rules file into the store at start and whenever its content changes. A refused
-// file is reported and leaves the version in force as it was.
-type rulesWatcher struct {
-	path    string
-	store   *store.Store
-	targets map[string]bool
-	log     *slog.Logger
-	last    [32]byte
-}
-
-func (w *rulesWatcher) load(ctx context.Context) {
-	doc, err := os.ReadFile(w.path)
-	if err != nil {
-		w.log.Error("cannot read the rules file; the rules in force stay", "file", w.path, "error", err)
-		return
-	}
-	sum := sha256.Sum256(doc)
-	if sum == w.last {
-		return
-	}
-	w.last = sum
-	set, rec, created, err := w.store.SaveRules(ctx, doc, "file:"+w.path, w.targets)
-	var refused *rules.Error
-	switch {
-	case errors.As(err, &refused):
-		w.log.Error("the rules file was refused; the rules in force stay", "file", w.path, "problems", strings.Join(problemLines(refused), " | "))
-	case err != nil:
-		w.last = [32]byte{} // try again next time
-		w.log.Error("could not store the rules file", "file", w.path, "error", err)
-	case created:
-		w.log.Info("rules loaded: a new version is in force", "file", w.path, "version", rec.Version, "rules", len(set.Rules))
-	default:
-		w.log.Info("rules file matches the version in force", "file", w.path, "version", rec.Version)
-	}
-}
-
-func (w *rulesWatcher) run(ctx context.Context, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			w.load(ctx)
-		}
-	}
-}
-
-func problemLines(e *rules.Error) []string {
-	out := make([]string, len(e.Problems))
-	for i, p := range e.Problems {
-		out[i] = p.String()
-	}
-	return out
-}
 
 // sinkTargets points every target that the rules file names but the laptop has not configured at the
 // dev sink, so that `dev` with the example rules runs its webhooks end to end.

@@ -174,9 +174,9 @@ func runAPI(ctx context.Context, cfg *config.Config, c client.Client, db *sqlx.D
 	var wg sync.WaitGroup
 	wg.Go(func() { svc.RunRelay(relayCtx, 5*time.Second) })
 	if cfg.RulesFile != "" {
-		w := &rulesWatcher{path: cfg.RulesFile, store: st, targets: cfg.TargetNames(), log: log.With("component", "rules")}
-		w.load(ctx)
-		wg.Go(func() { w.run(relayCtx, 5*time.Second) })
+		rf := &store.RulesFile{Path: cfg.RulesFile, Store: st, Targets: cfg.TargetNames(), Log: log.With("component", "rules")}
+		rf.Load(ctx)
+		wg.Go(func() { rf.Watch(relayCtx, 5*time.Second) })
 	}
 
 	errc := make(chan error, 1)

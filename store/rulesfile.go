@@ -1,0 +1,75 @@
+package store
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/rudderhook/rudderhook/rules"
+)
+
+// RulesFile keeps the rules in force in step with a file: it saves the file as a new version at start and
+// whenever its content changes. A refused file is reported and leaves the version in force as it was, and
+// a file that did not change is not read into a new version: several replicas watching one file (a
+// Kubernetes ConfigMap) make one version.
+type RulesFile struct {
+	Path    string
+	Store   *Store
+	Targets map[string]bool
+	Log     *slog.Logger
+
+	last [32]byte
+}
+
+// Load saves the file if it changed since the last Load.
+func (w *RulesFile) Load(ctx context.Context) {
+	doc, err := os.ReadFile(w.Path)
+	if err != nil {
+		w.Log.Error("cannot read the rules file; the rules in force stay", "file", w.Path, "error", err)
+		return
+	}
+	sum := sha256.Sum256(doc)
+	if sum == w.last {
+		return
+	}
+	w.last = sum
+	set, rec, created, err := w.Store.SaveRules(ctx, doc, "file:"+w.Path, w.Targets)
+	var refused *rules.Error
+	switch {
+	case errors.As(err, &refused):
+		w.Log.Error("the rules file was refused; the rules in force stay", "file", w.Path, "problems", strings.Join(problemLines(refused), " | "))
+	case err != nil:
+		w.last = [32]byte{} // try again next time
+		w.Log.Error("could not store the rules file", "file", w.Path, "error", err)
+	case created:
+		w.Log.Info("rules loaded: a new version is in force", "file", w.Path, "version", rec.Version, "rules", len(set.Rules))
+	default:
+		w.Log.Info("rules file matches the version in force", "file", w.Path, "version", rec.Version)
+	}
+}
+
+// Watch loads the file every interval until ctx ends.
+func (w *RulesFile) Watch(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			w.Load(ctx)
+		}
+	}
+}
+
+func problemLines(e *rules.Error) []string {
+	out := make([]string, len(e.Problems))
+	for i, p := range e.Problems {
+		out[i] = p.String()
+	}
+	return out
+}

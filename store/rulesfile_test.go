@@ -1,0 +1,59 @@
+package store_test
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/rudderhook/rudderhook/store"
+	"github.com/rudderhook/rudderhook/store/storetest"
+)
+
+func TestRulesFileMakesVersionsAndRefusesBadFiles(t *testing.T) {
+	t.Parallel()
+	s := store.New(storetest.DB(t))
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "rules.yaml")
+	var logs bytes.Buffer
+	rf := &store.RulesFile{Path: path, Store: s, Log: slog.New(slog.NewTextHandler(&logs, nil))}
+	write := func(doc string) {
+		if err := os.WriteFile(path, []byte(doc), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		rf.Load(ctx)
+	}
+	version := func() int64 {
+		rec, err := s.LatestRuleSet(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rec.Version
+	}
+	good := "rules:\n  - id: r\n    when: 'true'\n    actions: [{type: notify, url: 'http://x', text: hi}]\n"
+
+	write(good)
+	v1 := version()
+	rf.Load(ctx) // unchanged
+	if version() != v1 {
+		t.Errorf("an unchanged file made a new version")
+	}
+	write(strings.Replace(good, "'true'", "call.intention == 1", 1))
+	if version() != v1 || !strings.Contains(logs.String(), "the rules file was refused") || !strings.Contains(logs.String(), `rule \"r\": when`) {
+		t.Errorf("a bad file: version %d (want %d), log:\n%s", version(), v1, logs.String())
+	}
+	write(strings.Replace(good, "text: hi", "text: hello", 1))
+	rec, _ := s.LatestRuleSet(ctx)
+	if rec.Version <= v1 || !strings.Contains(rec.Document, "hello") || rec.Origin != "file:"+path {
+		t.Errorf("a changed file: %+v", rec)
+	}
+	// A second watcher of the same file (another replica) makes no version of its own.
+	other := &store.RulesFile{Path: path, Store: s, Log: slog.New(slog.DiscardHandler)}
+	other.Load(ctx)
+	if again, _ := s.LatestRuleSet(ctx); again.Version != rec.Version {
+		t.Errorf("a second replica made version %d", again.Version)
+	}
+}
