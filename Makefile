@@ -13,7 +13,7 @@ build: ## build bin/rudderhook
 	go build -o $(BIN) ./cmd/rudderhook
 
 dev: build ## run everything on this laptop (embedded Temporal + UI, worker, API)
-	$(BIN) dev
+	$(BIN) dev --rules deploy/rules.example.yaml
 
 test: ## vet, then every test against the local PostgreSQL and in-process Temporal servers
 	go vet $(PKGS)

@@ -331,21 +331,26 @@ func splitList(v string) []string {
 // IsEnvVar reports whether Load reads the environment variable name, so that deployment files can be
 // checked for misspelt settings.
 func IsEnvVar(name string) bool {
-	if sourceEnvRE.MatchString(name) || targetEnvRE.MatchString(name) {
-		return true
-	}
-	var walk func(t reflect.Type) bool
-	walk = func(t reflect.Type) bool {
+	return sourceEnvRE.MatchString(name) || targetEnvRE.MatchString(name) || slices.Contains(EnvVarNames(), name)
+}
+
+// EnvVarNames lists the fixed environment variables Load reads (besides RUDDERHOOK_SOURCE_<NAME>_* and
+// RUDDERHOOK_TARGET_<NAME>_*).
+func EnvVarNames() []string {
+	var names []string
+	var walk func(t reflect.Type)
+	walk = func(t reflect.Type) {
 		for i := range t.NumField() {
 			f := t.Field(i)
-			if tag, _, _ := strings.Cut(f.Tag.Get("env"), ","); tag == name {
-				return true
-			}
-			if f.Type.Kind() == reflect.Struct && f.Tag.Get("env") == "" && walk(f.Type) {
-				return true
+			tag, _, _ := strings.Cut(f.Tag.Get("env"), ",")
+			switch {
+			case tag != "" && tag != "-":
+				names = append(names, tag)
+			case tag == "" && f.Type.Kind() == reflect.Struct:
+				walk(f.Type)
 			}
 		}
-		return false
 	}
-	return walk(reflect.TypeFor[Config]())
+	walk(reflect.TypeFor[Config]())
+	return names
 }

@@ -113,3 +113,16 @@ func TestTargets(t *testing.T) {
 		t.Errorf("a target without a URL: %v", err)
 	}
 }
+
+// TestREADMEDocumentsEveryVariable keeps the configuration table in step with what Load reads.
+func TestREADMEDocumentsEveryVariable(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range config.EnvVarNames() {
+		if !strings.Contains(string(readme), "`"+name+"`") {
+			t.Errorf("README.md does not document %s", name)
+		}
+	}
+}

@@ -243,3 +243,16 @@ func TestDisabledRulesAndDigest(t *testing.T) {
 		t.Errorf("digests %s %s", a.Digest, b.Digest)
 	}
 }
+
+// TestREADMEDocumentsEveryField keeps the business users' field table in step with what rules can use.
+func TestREADMEDocumentsEveryField(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range rules.FieldNames() {
+		if !strings.Contains(string(readme), "`call."+name+"`") {
+			t.Errorf("README.md does not document call.%s", name)
+		}
+	}
+}
