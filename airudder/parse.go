@@ -54,23 +54,89 @@ type Document struct {
 
 // Decode checks that body is one UTF-8 JSON object that PostgreSQL can store. Malformed input is a
 // *SyntaxError; a valid JSON value that is not an object, or holds what the database cannot keep (the
-// NUL character, numbers beyond a double's range), is a *ValidationError.
+// NUL character, numbers beyond PostgreSQL's numeric), is a *ValidationError.
 func Decode(body []byte) (*Document, error) {
 	if !utf8.Valid(body) {
 		return nil, &SyntaxError{Msg: "body is not valid UTF-8"}
 	}
-	top, err := scan(body)
-	if err != nil {
-		return nil, err
-	}
-	if top != "object" {
+	// Unmarshal validates as it goes; the slower token-by-token scan runs only to explain a failure, or for
+	// the rare body that might hold what the database cannot store.
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(body, &fields); err != nil || fields == nil {
+		top, serr := scan(body)
+		switch {
+		case serr != nil:
+			return nil, serr
+		case top == "object": // scan and Unmarshal disagree; say what Unmarshal saw
+			return nil, &SyntaxError{Msg: fmt.Sprintf("body is not valid JSON: %v", err)}
+		}
 		return nil, &ValidationError{Fields: []FieldError{{Field: "(body)", Message: "must be a JSON object, got " + top}}}
 	}
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(body, &fields); err != nil {
-		return nil, &SyntaxError{Msg: "body is not valid JSON: " + err.Error()}
+	if mightNotStore(body) {
+		if _, err := scan(body); err != nil {
+			return nil, err
+		}
 	}
 	return &Document{fields: fields}, nil
+}
+
+// mightNotStore is a quick, conservative test for what scan refuses: a \u0000 escape, an exponent of five
+// digits or more, or a very long run of digits. It may say yes for text that only looks like these (hex IDs
+// such as "e12345"); it never says no for a body that scan would refuse.
+func mightNotStore(body []byte) bool {
+	if bytes.Contains(body, []byte(`\u0000`)) {
+		return true
+	}
+	run := 0 // length of the current run of digits
+	for i, c := range body {
+		switch {
+		case c >= '0' && c <= '9':
+			if run++; run >= maxDigits {
+				return true
+			}
+			continue
+		case (c == 'e' || c == 'E') && run > 0 && bigExponent(body[i+1:]):
+			return true
+		}
+		run = 0
+	}
+	return false
+}
+
+// bigExponent reports whether b starts with an optional sign and five digits.
+func bigExponent(b []byte) bool {
+	if len(b) > 0 && (b[0] == '+' || b[0] == '-') {
+		b = b[1:]
+	}
+	if len(b) < 5 {
+		return false
+	}
+	for _, c := range b[:5] {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// PostgreSQL's numeric, which jsonb uses for numbers, holds at most 131072 digits before the point and
+// 16383 after; these bounds stay well inside.
+const (
+	maxDigits   = 100_000
+	maxExponent = 10_000
+)
+
+// storableNumber reports whether a JSON number fits PostgreSQL's numeric.
+func storableNumber(n string) bool {
+	mantissa, exp, hasExp := strings.Cut(strings.ToLower(n), "e")
+	if len(mantissa) >= maxDigits {
+		return false
+	}
+	if !hasExp {
+		return true
+	}
+	e, err := strconv.Atoi(exp)
+	return err == nil && e > -maxExponent && e < maxExponent
 }
 
 // scan walks every token of body once: it checks that body is exactly one JSON value, returns that
@@ -108,8 +174,8 @@ func scan(body []byte) (string, error) {
 				problems = append(problems, FieldError{Field: "(body)", Message: "contains the NUL character (\\u0000), which cannot be stored"})
 			}
 		case json.Number:
-			if _, err := strconv.ParseFloat(string(t), 64); err != nil && len(problems) == 0 {
-				problems = append(problems, FieldError{Field: "(body)", Message: fmt.Sprintf("number %.40s is out of range", t)})
+			if !storableNumber(string(t)) && len(problems) == 0 {
+				problems = append(problems, FieldError{Field: "(body)", Message: fmt.Sprintf("number %.40s… is too large to store", t)})
 			}
 		}
 	}

@@ -220,7 +220,8 @@ func TestDecodeRejectsMalformedBodies(t *testing.T) {
 		"null":            {`null`, false},
 		"NUL in a string": {`{"Variables": {"a": "x\u0000y"}}`, false},
 		"NUL in a key":    {`{"a\u0000": 1}`, false},
-		"huge number":     {`{"Variables": {"n": 1e400}}`, false},
+		"huge number":     {`{"Variables": {"n": 1e400000}}`, false},
+		"tiny number":     {`{"Variables": {"n": 1e-20000}}`, false},
 		"only whitespace": {"  \n ", true},
 	}
 	for name, tc := range cases {
@@ -309,4 +310,24 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// BenchmarkParseSeed measures decoding, Sign verification and validation of the seed callback.
+//
+//	go test ./airudder -run '^$' -bench Parse -benchmem
+func BenchmarkParseSeed(b *testing.B) {
+	b.SetBytes(int64(len(airudder.ExampleCallCompleted)))
+	for b.Loop() {
+		doc, err := airudder.Decode(airudder.ExampleCallCompleted)
+		if err != nil {
+			b.Fatal(err)
+		}
+		taskID, sign := doc.Signed()
+		if err := airudder.VerifySign(taskID, sign, []string{airudder.DefaultKey}); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := doc.CallCompleted(airudder.ParseOptions{}); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

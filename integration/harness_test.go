@@ -40,7 +40,7 @@ func TestMain(m *testing.M) {
 
 // system is one running rudderhook: its own Temporal server, database, worker and HTTP API.
 type system struct {
-	t        *testing.T
+	t        testing.TB
 	temporal *devserver.Server
 	client   client.Client
 	db       *sqlx.DB
@@ -57,15 +57,17 @@ type options struct {
 	environ  []string
 }
 
-func testLogger(t *testing.T) *slog.Logger {
+func testLogger(t testing.TB) *slog.Logger {
 	level := slog.LevelWarn
-	if testing.Verbose() {
+	if _, bench := t.(*testing.B); bench {
+		level = slog.LevelError
+	} else if testing.Verbose() {
 		level = slog.LevelInfo
 	}
 	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: level}))
 }
 
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(string(bytes.TrimRight(p, "\n")))
@@ -73,7 +75,7 @@ func (w testWriter) Write(p []byte) (int, error) {
 }
 
 // start brings up a whole system for one test and stops it when the test ends.
-func start(t *testing.T, opts options) *system {
+func start(t testing.TB, opts options) *system {
 	t.Helper()
 	ctx := context.Background()
 	log := testLogger(t)
@@ -220,7 +222,7 @@ func (s *system) count(table string) int {
 }
 
 // signed returns the seed example after edit, with Sign recomputed for the default key.
-func signed(t *testing.T, edit func(env map[string]any, details []any) []any) []byte {
+func signed(t testing.TB, edit func(env map[string]any, details []any) []any) []byte {
 	t.Helper()
 	var env map[string]any
 	dec := json.NewDecoder(bytes.NewReader(airudder.ExampleCallCompleted))
@@ -251,7 +253,7 @@ func detailCopy(details []any, callID string) map[string]any {
 	return d
 }
 
-func mustUnmarshal(t *testing.T, b []byte, v any) {
+func mustUnmarshal(t testing.TB, b []byte, v any) {
 	t.Helper()
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
@@ -260,7 +262,7 @@ func mustUnmarshal(t *testing.T, b []byte, v any) {
 	}
 }
 
-func errorCode(t *testing.T, body []byte) string {
+func errorCode(t testing.TB, body []byte) string {
 	t.Helper()
 	var e struct {
 		Error struct{ Code, Message string }
