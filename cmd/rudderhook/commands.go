@@ -141,6 +141,7 @@ hands callbacks kept in the inbox to Temporal. Run as many replicas as needed; i
 				return err
 			}
 			defer conn.close()
+			warnMissingSearchAttributes(ctx, conn.temporal, cfg.Temporal.Namespace, log)
 			return runAPI(ctx, cfg, conn.temporal, conn.db, log, apiOptions{uiBase: cfg.Temporal.UIURL})
 		},
 	}

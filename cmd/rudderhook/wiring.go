@@ -122,6 +122,26 @@ func dialTemporal(ctx context.Context, cfg config.Temporal, log *slog.Logger) (c
 	return c, nil
 }
 
+// warnMissingSearchAttributes says loudly, at start, what would otherwise show only as every callback
+// going to the inbox.
+func warnMissingSearchAttributes(ctx context.Context, c client.Client, namespace string, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	missing, err := worker.MissingSearchAttributes(ctx, c, namespace)
+	switch {
+	case err != nil:
+		log.Warn("could not check the namespace's search attributes", "namespace", namespace, "error", err)
+	case len(missing) > 0:
+		names := make([]string, 0, len(missing))
+		for n := range missing {
+			names = append(names, n)
+		}
+		log.Error("the namespace lacks search attributes that every call workflow carries: Temporal will refuse to start them "+
+			"and callbacks will wait in the inbox. Run `rudderhook migrate --search-attributes`, or on Temporal Cloud create them "+
+			"(type Keyword) with tcld or the Cloud UI", "namespace", namespace, "missing", names)
+	}
+}
+
 // runWorker starts a worker and returns a function that stops it, letting running activities finish.
 func runWorker(c client.Client, db *sqlx.DB, cfg *config.Config, log *slog.Logger) (stop func(), err error) {
 	httpClient := &http.Client{Timeout: 30 * time.Second}
