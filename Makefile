@@ -25,9 +25,11 @@ test-short: ## the tests that do not link the Temporal server (fast feedback)
 fuzz: ## fuzz the callback parser for a minute
 	go test ./airudder -run '^$$' -fuzz FuzzParse -fuzztime 60s
 
-lint: ## formatting and vet
+lint: ## formatting, vet, staticcheck, and workflowcheck (determinism of workflow code)
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
 	go vet $(PKGS)
+	GOFLAGS= go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 $(PKGS)
+	GOFLAGS= go run go.temporal.io/sdk/contrib/tools/workflowcheck@v0.6.0 ./workflows/...
 
 clean: ## remove the binary and the dev server's state
 	rm -rf bin .rudderhook

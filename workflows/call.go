@@ -33,8 +33,8 @@ type CallCompletedResult struct {
 // storing the call. Executions started before it replay without them.
 const changeFollowUps = "follow-ups"
 
-// CallCompletedWorkflow handles one call that Airudder reported as ended: it stores the call, then
-// (from the follow-ups issue on) decides and carries out the follow-ups for its outcome.
+// CallCompletedWorkflow handles one call that Airudder reported as ended: it stores the call, then decides
+// the follow-ups for its outcome with the rules in force and carries each out as a child workflow.
 func CallCompletedWorkflow(ctx workflow.Context, in CallCompletedInput) (*CallCompletedResult, error) {
 	var a *activities.Activities
 	log := workflow.GetLogger(ctx)
