@@ -66,7 +66,9 @@ func (s *system) followUpsOfSeed() []followUpView {
 	if status != http.StatusOK {
 		s.t.Fatalf("GET call = %d %s", status, body)
 	}
-	var call struct{ FollowUps []followUpView `json:"follow_ups"` }
+	var call struct {
+		FollowUps []followUpView `json:"follow_ups"`
+	}
 	mustUnmarshal(s.t, body, &call)
 	return call.FollowUps
 }
@@ -148,7 +150,9 @@ func TestRefusedFollowUpFailsVisiblyAndRetriesThroughTheAPI(t *testing.T) {
 	s.waitWorkflow("call/airudder/" + seedCallID) // the call's workflow completes; the follow-up failed
 
 	status, body := s.get("/v1/follow-ups?status=failed")
-	var list struct{ FollowUps []followUpView `json:"follow_ups"` }
+	var list struct {
+		FollowUps []followUpView `json:"follow_ups"`
+	}
 	mustUnmarshal(t, body, &list)
 	if status != http.StatusOK || len(list.FollowUps) != 1 {
 		t.Fatalf("failed follow-ups = %d %s", status, body)
