@@ -136,26 +136,25 @@ func (s *Server) requireAdmin(c *gin.Context) {
 	c.Next()
 }
 
-// ready reports whether PostgreSQL and Temporal answer; a load balancer stops sending callbacks to a
-// replica that cannot make them durable.
+// ready reports whether this replica can make callbacks durable: it can while PostgreSQL or Temporal
+// answers (with Temporal down, callbacks wait in the inbox; with PostgreSQL down, workflows wait to store
+// them), so a load balancer stops sending callbacks only when neither does. The body says which answer.
 func (s *Server) ready(c *gin.Context) {
 	ctx, cancel := context.WithTimeout(c.Request.Context(), 3*time.Second)
 	defer cancel()
-	checks := gin.H{}
-	ok := true
-	if err := s.Store.DB().PingContext(ctx); err != nil {
-		checks["postgres"], ok = err.Error(), false
-	} else {
-		checks["postgres"] = "ok"
+	checks := gin.H{"postgres": "ok", "temporal": "ok"}
+	pgErr := s.Store.DB().PingContext(ctx)
+	if pgErr != nil {
+		checks["postgres"] = pgErr.Error()
 	}
-	if _, err := s.Temporal.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
-		checks["temporal"], ok = err.Error(), false
-	} else {
-		checks["temporal"] = "ok"
+	_, tErr := s.Temporal.CheckHealth(ctx, &client.CheckHealthRequest{})
+	if tErr != nil {
+		checks["temporal"] = tErr.Error()
 	}
+	ready := pgErr == nil || tErr == nil
 	status := http.StatusOK
-	if !ok {
+	if !ready {
 		status = http.StatusServiceUnavailable
 	}
-	c.JSON(status, gin.H{"ready": ok, "checks": checks})
+	c.JSON(status, gin.H{"ready": ready, "degraded": pgErr != nil || tErr != nil, "checks": checks})
 }

@@ -136,7 +136,7 @@ hands callbacks kept in the inbox to Temporal. Run as many replicas as needed; i
 			if cfg.AdminToken == "" {
 				return errors.New("RUDDERHOOK_ADMIN_TOKEN is not set: the admin API needs a token (e.g. `openssl rand -hex 32`)")
 			}
-			conn, err := connect(ctx, cfg, log, true)
+			conn, err := connect(ctx, cfg, log, temporalLater)
 			if err != nil {
 				return err
 			}
@@ -159,7 +159,7 @@ func workerCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			conn, err := connect(ctx, cfg, log, true)
+			conn, err := connect(ctx, cfg, log, temporalRequired)
 			if err != nil {
 				return err
 			}
@@ -187,7 +187,11 @@ func migrateCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			conn, err := connect(ctx, cfg, log, searchAttributes)
+			need := noTemporal
+			if searchAttributes {
+				need = temporalRequired
+			}
+			conn, err := connect(ctx, cfg, log, need)
 			if err != nil {
 				return err
 			}

@@ -33,18 +33,35 @@ type connection struct {
 	temporal client.Client
 }
 
-// connect opens the database and, if withTemporal, dials Temporal.
-func connect(ctx context.Context, cfg *config.Config, log *slog.Logger, withTemporal bool) (*connection, error) {
+// temporalNeed says what a command needs of Temporal at start.
+type temporalNeed int
+
+const (
+	noTemporal       temporalNeed = iota
+	temporalRequired              // fail when it cannot be reached (worker, migrate)
+	temporalLater                 // start anyway and connect when it is back (serve: the inbox takes callbacks meanwhile)
+)
+
+// connect opens the database and connects to Temporal as the command needs.
+func connect(ctx context.Context, cfg *config.Config, log *slog.Logger, need temporalNeed) (*connection, error) {
 	db, err := openDatabase(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
 	conn := &connection{db: db}
-	if withTemporal {
-		if conn.temporal, err = dialTemporal(ctx, cfg.Temporal, log); err != nil {
-			_ = db.Close()
-			return nil, err
+	if need == noTemporal {
+		return conn, nil
+	}
+	if conn.temporal, err = dialTemporal(ctx, cfg.Temporal, log); err != nil && need == temporalLater {
+		log.Error("Temporal cannot be reached: callbacks are kept in the PostgreSQL inbox until it can", "error", err)
+		var opts client.Options
+		if opts, err = temporalOptions(cfg.Temporal, log); err == nil {
+			conn.temporal, err = client.NewLazyClient(opts)
 		}
+	}
+	if err != nil {
+		_ = db.Close()
+		return nil, err
 	}
 	return conn, nil
 }
