@@ -125,7 +125,7 @@ func (s *system) serve(svc *ingest.Service) {
 		s.http.Close()
 	}
 	srv := &api.Server{
-		Ingest: svc, Store: s.store, Temporal: svc.Temporal, Sources: s.cfg.Sources, Log: testLogger(s.t),
+		Ingest: svc, Store: svc.Store, Temporal: svc.Temporal, Sources: s.cfg.Sources, Log: testLogger(s.t),
 		AdminToken: adminToken, UIBase: "http://ui.example", Namespace: "default", Targets: s.cfg.TargetNames(),
 	}
 	h, err := srv.Handler()

@@ -3,6 +3,7 @@ package integration
 import (
 	"context"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -37,6 +38,10 @@ func TestTemporalDownCallbackWaitsInInboxThenRuns(t *testing.T) {
 	if inbox, calls := s.count("inbox"), s.count("calls"); inbox != 1 || calls != 0 {
 		t.Fatalf("inbox, calls = %d, %d; want 1, 0", inbox, calls)
 	}
+	// Still ready: the inbox takes callbacks, so a load balancer must keep sending them here.
+	if status, body := s.get("/readyz"); status != http.StatusOK || !strings.Contains(string(body), `"degraded":true`) {
+		t.Errorf("readyz with Temporal down = %d %s", status, body)
+	}
 
 	// Temporal is back: the relay hands the callback over and the call runs as if it had come directly.
 	n, err := s.ingest.RelayOnce(context.Background())
@@ -67,5 +72,8 @@ func TestNothingDurableAnswers503(t *testing.T) {
 	status, body := s.post("airudder", airudder.ExampleCallCompleted, "application/json")
 	if status != http.StatusServiceUnavailable || errorCode(t, body) != "unavailable" {
 		t.Errorf("POST with nothing durable = %d %s, want 503 unavailable", status, body)
+	}
+	if status, body := s.get("/readyz"); status != http.StatusServiceUnavailable {
+		t.Errorf("readyz with nothing durable = %d %s", status, body)
 	}
 }
