@@ -113,7 +113,7 @@ func (s *Server) listCalls(c *gin.Context) {
 	f := store.CallFilter{
 		Source:       c.Query("source"),
 		CaseID:       c.Query("case_id"),
-		CalleeNumber: c.Query("callee_number"),
+		CalleeNumber: phoneParam(c, "callee_number"),
 		TaskID:       c.Query("task_id"),
 		Intention:    c.Query("intention"),
 	}
@@ -203,6 +203,16 @@ func unknownFields(raw json.RawMessage, known map[string]bool) map[string]json.R
 		}
 	}
 	return all
+}
+
+// phoneParam reads a phone number from the query. A "+" left unescaped in a query string arrives as a
+// space; a phone number never starts with one, so "?callee_number=+62…" finds what the user meant.
+func phoneParam(c *gin.Context, name string) string {
+	v := c.Query(name)
+	if trimmed := strings.TrimLeft(v, " "); trimmed != v {
+		return "+" + trimmed
+	}
+	return v
 }
 
 func encodeCursor(seq int64) string {

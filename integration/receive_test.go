@@ -238,6 +238,15 @@ func TestAdminAPIListsPagesAndGuards(t *testing.T) {
 	if status != 200 || len(page.Calls) != 1 || page.Calls[0].Key == first || page.NextCursor != "" {
 		t.Errorf("page 2 = %d %s", status, b)
 	}
+	// A "+" that the client did not escape still finds the number.
+	for _, q := range []string{"callee_number=%2B86xxxxxxxx721", "callee_number=+86xxxxxxxx721"} {
+		page.Calls = nil
+		status, b = s.get("/v1/calls?" + q)
+		mustUnmarshal(t, b, &page)
+		if status != 200 || len(page.Calls) != 3 {
+			t.Errorf("%s = %d, %d calls", q, status, len(page.Calls))
+		}
+	}
 	if status, b := s.get("/v1/calls?limit=0"); status != 400 || errorCode(t, b) != "invalid_parameter" {
 		t.Errorf("limit=0 = %d %s", status, b)
 	}
