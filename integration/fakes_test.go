@@ -36,6 +36,9 @@ func newTarget(t *testing.T, respond func(n int) int) *target {
 		if respond != nil {
 			status = respond(n)
 		}
+		if status == http.StatusServiceUnavailable {
+			w.Header().Set("Retry-After", "1") // keeps the test short; the action honours it
+		}
 		w.WriteHeader(status)
 		_, _ = w.Write([]byte(`{"ok":true}`))
 	}))

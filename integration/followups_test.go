@@ -140,6 +140,30 @@ func TestFollowUpWebhookIsDeliveredExactlyOnce(t *testing.T) {
 	}
 }
 
+func TestTargetDownForAWhileGetsOneDeliveryRecordedWithItsAttempts(t *testing.T) {
+	t.Parallel()
+	crm := newTarget(t, func(n int) int {
+		if n <= 2 {
+			return http.StatusServiceUnavailable // with Retry-After: 1
+		}
+		return http.StatusOK
+	})
+	s := withCRM(t, crm, needsFollowUpRules)
+	if status, body := s.post("airudder", airudder.ExampleCallCompleted, "application/json"); status != http.StatusOK {
+		t.Fatalf("POST = %d %s", status, body)
+	}
+	s.waitWorkflow("call/airudder/" + seedCallID)
+
+	got := crm.received()
+	if len(got) != 3 || got[0].header.Get("webhook-id") != got[2].header.Get("webhook-id") {
+		t.Fatalf("the CRM saw %d requests; want 3 with one webhook-id", len(got))
+	}
+	fus := s.followUpsOfSeed()
+	if len(fus) != 1 || fus[0].Status != "succeeded" || fus[0].Attempts != 3 || *fus[0].ResponseStatus != 200 || fus[0].LastError == "" {
+		t.Errorf("follow-up = %+v, want succeeded after 3 attempts with the last error kept", fus)
+	}
+}
+
 func TestRefusedFollowUpFailsVisiblyAndRetriesThroughTheAPI(t *testing.T) {
 	t.Parallel()
 	crm := newTarget(t, always(http.StatusBadRequest))
