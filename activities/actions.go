@@ -68,6 +68,14 @@ func (a *Activities) SendWebhook(ctx context.Context, in ActionInput) (*ActionRe
 		if err != nil {
 			return 0, err
 		}
+		body := req.Body
+		if req.BodyStored {
+			rec, err := a.Store.FollowUpByKey(ctx, in.FollowUp.Key)
+			if err != nil {
+				return 0, fmt.Errorf("read the stored body of %s: %w", in.FollowUp.Key, err)
+			}
+			body = rec.Plan.Webhook.Body
+		}
 		headers := http.Header{}
 		for k, v := range req.Headers {
 			headers.Set(k, v)
@@ -76,13 +84,13 @@ func (a *Activities) SendWebhook(ctx context.Context, in ActionInput) (*ActionRe
 		headers.Set(standardwebhooks.HeaderWebhookID, in.FollowUp.Key)
 		headers.Set(standardwebhooks.HeaderWebhookTimestamp, strconv.FormatInt(now.Unix(), 10))
 		if signer != nil {
-			sig, err := signer.Sign(in.FollowUp.Key, now, req.Body)
+			sig, err := signer.Sign(in.FollowUp.Key, now, body)
 			if err != nil {
 				return 0, fmt.Errorf("sign webhook: %w", err)
 			}
 			headers.Set(standardwebhooks.HeaderWebhookSignature, sig)
 		}
-		return a.post(ctx, url, req.Body, headers)
+		return a.post(ctx, url, body, headers)
 	})
 }
 

@@ -42,13 +42,20 @@ const (
 // PersistCallInput is what PersistCall stores.
 type PersistCallInput struct {
 	Call airudder.ReceivedCall `json:"call"`
+	// Stored says the receiver stored the (large) call already; Call is a slim copy.
+	Stored bool `json:"stored,omitempty"`
 }
 
 // PersistCall upserts the call, its redials and its raw JSON into PostgreSQL, keyed by source and call
 // key, with the ID of the workflow that runs it.
 func (a *Activities) PersistCall(ctx context.Context, in PersistCallInput) error {
 	info := activity.GetInfo(ctx)
-	err := a.Store.UpsertCall(ctx, store.CallRecord{ReceivedCall: in.Call, WorkflowID: info.WorkflowExecution.ID})
+	var err error
+	if in.Stored {
+		_, err = a.Store.GetCall(ctx, in.Call.Source, in.Call.Key) // stored before the workflow started
+	} else {
+		err = a.Store.UpsertCall(ctx, store.CallRecord{ReceivedCall: in.Call, WorkflowID: info.WorkflowExecution.ID})
+	}
 	if err != nil {
 		return classifyDBError(fmt.Errorf("persist call %s/%s: %w", in.Call.Source, in.Call.Key, err))
 	}

@@ -15,6 +15,8 @@ import (
 // PlanInput is the call to plan follow-ups for.
 type PlanInput struct {
 	Call airudder.ReceivedCall `json:"call"`
+	// Stored says Call is a slim copy of a large call: the whole one is read from the store.
+	Stored bool `json:"stored,omitempty"`
 }
 
 // PlannedFollowUp is a follow-up as stored: its plan and where it stands (a repeated plan finds the state
@@ -44,6 +46,13 @@ func (a *Activities) PlanFollowUps(ctx context.Context, in PlanInput) (*PlanResu
 	if set == nil {
 		return &PlanResult{Matched: []string{}}, nil
 	}
+	if in.Stored {
+		rec, err := a.Store.GetCall(ctx, in.Call.Source, in.Call.Key)
+		if err != nil {
+			return nil, fmt.Errorf("plan follow-ups of %s: %w", info.WorkflowExecution.ID, err)
+		}
+		in.Call = rec.ReceivedCall
+	}
 	plan := set.Plan(in.Call, info.WorkflowExecution.ID, time.Now())
 	for _, p := range plan.Errors {
 		a.Log.Warn("rule could not be evaluated for a call; counted as not matched", "workflow_id", info.WorkflowExecution.ID,
@@ -67,7 +76,7 @@ func (a *Activities) PlanFollowUps(ctx context.Context, in PlanInput) (*PlanResu
 	}
 	out := &PlanResult{RuleVersion: set.Version, Matched: plan.Matched, Errors: plan.Errors}
 	for _, r := range stored {
-		out.FollowUps = append(out.FollowUps, PlannedFollowUp{ID: r.ID, Status: r.Status, Plan: r.Plan})
+		out.FollowUps = append(out.FollowUps, PlannedFollowUp{ID: r.ID, Status: r.Status, Plan: r.Plan.ForWorkflow()})
 	}
 	a.Log.Info("planned follow-ups", "workflow_id", info.WorkflowExecution.ID, "rule_version", set.Version,
 		"matched", plan.Matched, "follow_ups", len(out.FollowUps))

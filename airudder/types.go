@@ -158,3 +158,24 @@ func (cc *CallCompleted) Received(source string, at time.Time) []ReceivedCall {
 	}
 	return out
 }
+
+// InlineLimit is the largest raw call that travels inside Temporal payloads. Temporal refuses payloads
+// over 2 MB (and warns from 512 KB), and a call goes in a workflow's input as both typed fields and raw
+// JSON; a larger call is stored in PostgreSQL first and its workflow gets a slim copy (see Slim).
+const InlineLimit = 128 << 10
+
+// Large reports whether the call is too large to carry whole in a workflow's input.
+func (rc ReceivedCall) Large() bool { return len(rc.RawCall)+len(rc.RawTask) > InlineLimit }
+
+// Slim is the call without its bulk (transcript, free-form objects, redials, raw JSON): what a workflow
+// needs to name and find it. The whole call is read back from the store.
+func (rc ReceivedCall) Slim() ReceivedCall {
+	c := rc.Call
+	rc.RawCall, rc.RawTask = nil, nil
+	rc.Call = Call{
+		ID: c.ID, CallID: c.CallID, CaseID: c.CaseID, CalleeNumber: c.CalleeNumber, Status: c.Status,
+		Intention: c.Intention, IntentionDescription: c.IntentionDescription, RingType: c.RingType,
+		HangupType: c.HangupType, CallStartTime: c.CallStartTime, CallEndTime: c.CallEndTime, TalkRound: c.TalkRound,
+	}
+	return rc
+}

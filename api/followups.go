@@ -118,7 +118,7 @@ func (s *Server) retryFollowUp(c *gin.Context) {
 	}
 	wf := workflows.FollowUpWorkflowID(rec.CallWorkflowID, rec.RuleID, rec.Action)
 	run, err := s.Temporal.ExecuteWorkflow(ctx, workflows.FollowUpStartOptions(wf, rec.Summary, workflows.SearchAttributes(call.ReceivedCall)),
-		workflows.FollowUpWorkflow, workflows.FollowUpInput{FollowUp: rec.Plan, Retry: true})
+		workflows.FollowUpWorkflow, workflows.FollowUpInput{FollowUp: rec.Plan.ForWorkflow(), Retry: true})
 	if err != nil {
 		s.writeError(c, err)
 		return

@@ -100,8 +100,16 @@ func (s *Service) startAll(ctx context.Context, calls []airudder.ReceivedCall) e
 	g.SetLimit(max(1, s.Parallelism))
 	for _, rc := range calls {
 		g.Go(func() error {
-			run, err := s.Temporal.ExecuteWorkflow(ctx, workflows.StartOptions(rc), workflows.CallCompletedWorkflow,
-				workflows.CallCompletedInput{Call: rc})
+			in := workflows.CallCompletedInput{Call: rc}
+			if rc.Large() {
+				// Too large for Temporal's payloads: store it now and hand the workflow a slim copy.
+				rec := store.CallRecord{ReceivedCall: rc, WorkflowID: workflows.CallWorkflowID(rc.Source, rc.Key)}
+				if err := s.Store.UpsertCall(ctx, rec); err != nil {
+					return fmt.Errorf("store large call %s/%s: %w", rc.Source, rc.Key, err)
+				}
+				in = workflows.CallCompletedInput{Call: rc.Slim(), Stored: true}
+			}
+			run, err := s.Temporal.ExecuteWorkflow(ctx, workflows.StartOptions(rc), workflows.CallCompletedWorkflow, in)
 			if err != nil {
 				startsTotal.WithLabelValues("failed").Inc()
 				return fmt.Errorf("start workflow for call %s/%s: %w", rc.Source, rc.Key, err)

@@ -326,3 +326,45 @@ func TestDryRunShowsWhatRulesWouldDoToStoredCalls(t *testing.T) {
 		t.Errorf("dry run with a broken draft = %d %s", status, b)
 	}
 }
+
+// TestLargeCallIsStoredAndFollowedUpWhole sends a call whose transcript brings the body near the 2 MiB
+// limit: too large for Temporal's payloads, so it goes through PostgreSQL, and nothing of it is lost.
+func TestLargeCallIsStoredAndFollowedUpWhole(t *testing.T) {
+	t.Parallel()
+	crm := newTarget(t, always(http.StatusOK))
+	s := start(t, options{environ: []string{"RUDDERHOOK_MAX_BODY_BYTES=2097152", "RUDDERHOOK_TARGET_CRM_URL=" + crm.URL}})
+	if status, body := s.admin(http.MethodPut, "/v1/rules", []byte(needsFollowUpRules)); status != http.StatusOK {
+		t.Fatalf("PUT /v1/rules = %d %s", status, body)
+	}
+	const lines = 9800
+	body := signed(t, func(_ map[string]any, d []any) []any {
+		asr := make([]any, lines)
+		for i := range asr {
+			asr[i] = map[string]any{"time": fmt.Sprintf("00:%02d:%02d", i/60%60, i%60), "robottext": strings.Repeat("kata ", 30), "text": fmt.Sprintf("line %d", i)}
+		}
+		d[0].(map[string]any)["AsrResult"] = asr
+		return d
+	})
+	if len(body) < 1_900_000 || len(body) > 2<<20 {
+		t.Fatalf("body is %d bytes; the test wants one just under 2 MiB", len(body))
+	}
+	if status, b := s.post("airudder", body, "application/json"); status != http.StatusOK {
+		t.Fatalf("POST = %d %s", status, b)
+	}
+	s.waitWorkflow("call/airudder/" + seedCallID)
+
+	rec, err := s.store.GetCall(context.Background(), "airudder", seedCallID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.Call.AsrResult) != lines || rec.Call.AsrResult[lines-1].Text != fmt.Sprintf("line %d", lines-1) {
+		t.Errorf("stored transcript has %d lines", len(rec.Call.AsrResult))
+	}
+	got := crm.received()
+	if len(got) != 1 || len(got[0].body) < 1_500_000 || !strings.Contains(string(got[0].body), fmt.Sprintf("line %d", lines-1)) {
+		t.Errorf("the CRM received %d deliveries (first %d bytes); want the whole call once", len(got), len(got[0].body))
+	}
+	if n := s.count("inbox"); n != 0 {
+		t.Errorf("inbox = %d: the call was not handed to Temporal", n)
+	}
+}

@@ -47,6 +47,24 @@ type WebhookRequest struct {
 	URL     string            `json:"url,omitempty"`
 	Headers map[string]string `json:"headers,omitempty"`
 	Body    json.RawMessage   `json:"body"`
+	// BodyStored says Body was left out of a workflow's copy of the plan because it is large; the
+	// action reads it from the stored follow-up.
+	BodyStored bool `json:"body_stored,omitempty"`
+}
+
+// inlineBodyLimit is the largest webhook body a workflow's copy of a plan carries (Temporal payloads
+// are limited to 2 MB; a body holding a long call's transcript can come close).
+const inlineBodyLimit = 256 << 10
+
+// ForWorkflow is the plan as a workflow carries it: without a webhook body too large for Temporal's
+// payloads, which the action then reads from the store.
+func (f FollowUp) ForWorkflow() FollowUp {
+	if f.Webhook != nil && len(f.Webhook.Body) > inlineBodyLimit {
+		w := *f.Webhook
+		w.Body, w.BodyStored = nil, true
+		f.Webhook = &w
+	}
+	return f
 }
 
 // NotifyRequest is a planned message to a Slack-compatible incoming webhook.

@@ -19,6 +19,9 @@ import (
 // CallCompletedInput is the input of CallCompletedWorkflow: one call as received.
 type CallCompletedInput struct {
 	Call airudder.ReceivedCall `json:"call"`
+	// Stored says that Call is a slim copy of a large call that the receiver stored before starting the
+	// workflow; activities read the whole call from the store.
+	Stored bool `json:"stored,omitempty"`
 }
 
 // CallCompletedResult is what the workflow reports when it completes.
@@ -51,7 +54,7 @@ func CallCompletedWorkflow(ctx workflow.Context, in CallCompletedInput) (*CallCo
 			MaximumInterval:    time.Minute,
 		},
 	})
-	if err := workflow.ExecuteActivity(persistCtx, a.PersistCall, activities.PersistCallInput{Call: in.Call}).Get(ctx, nil); err != nil {
+	if err := workflow.ExecuteActivity(persistCtx, a.PersistCall, activities.PersistCallInput{Call: in.Call, Stored: in.Stored}).Get(ctx, nil); err != nil {
 		return nil, err
 	}
 	// The API sets these at start; setting them again keeps executions started another way (a reset, the
@@ -76,7 +79,7 @@ func CallCompletedWorkflow(ctx workflow.Context, in CallCompletedInput) (*CallCo
 		},
 	})
 	var plan activities.PlanResult
-	if err := workflow.ExecuteActivity(planCtx, a.PlanFollowUps, activities.PlanInput{Call: in.Call}).Get(ctx, &plan); err != nil {
+	if err := workflow.ExecuteActivity(planCtx, a.PlanFollowUps, activities.PlanInput{Call: in.Call, Stored: in.Stored}).Get(ctx, &plan); err != nil {
 		return nil, err
 	}
 	result.RuleVersion, result.Matched = plan.RuleVersion, plan.Matched
