@@ -170,7 +170,8 @@ func (s *Service) RelayOnce(ctx context.Context) (int, error) {
 		if err != nil {
 			return fmt.Errorf("inbox entry %d: %w", e.ID, err)
 		}
-		startCtx, cancel := context.WithTimeout(ctx, s.startTimeout())
+		// No sender waits on the relay: give a body with many calls the time to start them all.
+		startCtx, cancel := context.WithTimeout(ctx, time.Minute)
 		defer cancel()
 		if err := s.startAll(startCtx, cc.Received(e.Source, e.ReceivedAt)); err != nil {
 			return err
