@@ -176,7 +176,7 @@ func (s *Service) RelayOnce(ctx context.Context) (int, error) {
 		if err := s.startAll(startCtx, cc.Received(e.Source, e.ReceivedAt)); err != nil {
 			return err
 		}
-		s.Log.Info("inbox entry handed to Temporal", "inbox_id", e.ID, "source", e.Source, "calls", len(cc.Details), "attempts", e.Attempts+1)
+		s.Log.Info("inbox entry handed to Temporal", "inbox_id", e.ID, "source", e.Source, "calls", len(cc.Details), "attempts", e.Attempts)
 		return nil
 	})
 }

@@ -180,3 +180,27 @@ func normalise(t *testing.T, c airudder.Call) any {
 	}
 	return v
 }
+
+func TestInboxLeaseKeepsOtherRelaysAway(t *testing.T) {
+	t.Parallel()
+	s := store.New(storetest.DB(t))
+	ctx := context.Background()
+	if _, err := s.AddToInbox(ctx, "airudder", "call-completed", []byte(`{}`), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	// While one relay holds the entry (its handler is running), another finds nothing to do.
+	var second int
+	_, err := s.DrainInbox(ctx, 10, func(context.Context, store.InboxEntry) error {
+		n, err := s.DrainInbox(ctx, 10, func(context.Context, store.InboxEntry) error { second++; return nil })
+		if err != nil || n != 0 {
+			t.Errorf("second relay: %d, %v", n, err)
+		}
+		return nil
+	})
+	if err != nil || second != 0 {
+		t.Errorf("err %v, second relay handled %d", err, second)
+	}
+	if depth, _ := s.InboxDepth(ctx); depth != 0 {
+		t.Errorf("depth = %d after the first relay accepted the entry", depth)
+	}
+}

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"time"
-
-	"github.com/jmoiron/sqlx"
 )
 
 // InboxEntry is a callback body that was accepted while Temporal could not take it.
@@ -20,13 +18,20 @@ type InboxEntry struct {
 
 const (
 	insertInboxSQL = `INSERT INTO inbox (source, kind, body, received_at) VALUES ($1, $2, $3, $4) RETURNING id`
-	claimInboxSQL  = `SELECT id, source, kind, body, received_at, attempts FROM inbox
-WHERE next_attempt_at <= now() ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`
+	// claimInboxSQL leases due entries: they are not due again until the lease ends, so relays in other
+	// processes skip them, yet no transaction stays open while Temporal is called.
+	claimInboxSQL = `UPDATE inbox SET attempts = attempts + 1, next_attempt_at = now() + make_interval(secs => $2)
+WHERE id IN (SELECT id FROM inbox WHERE next_attempt_at <= now() ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)
+RETURNING id, source, kind, body, received_at, attempts`
 	deleteInboxSQL = `DELETE FROM inbox WHERE id = $1`
-	retryInboxSQL  = `UPDATE inbox SET attempts = attempts + 1, last_error = $2,
-  next_attempt_at = now() + make_interval(secs => $3) WHERE id = $1`
-	inboxDepthSQL = `SELECT count(*) FROM inbox`
+	retryInboxSQL  = `UPDATE inbox SET last_error = $2, next_attempt_at = now() + make_interval(secs => $3) WHERE id = $1`
+	inboxDepthSQL  = `SELECT count(*) FROM inbox`
 )
+
+// inboxLease is how long a claimed entry is left to the relay that claimed it. A relay that dies with an
+// entry leased makes it due again afterwards; starting its workflows twice is harmless (they are
+// idempotent).
+const inboxLease = 2 * time.Minute
 
 // AddToInbox keeps a callback body durably until the relay hands it to Temporal.
 func (s *Store) AddToInbox(ctx context.Context, source, kind string, body []byte, receivedAt time.Time) (int64, error) {
@@ -37,32 +42,29 @@ func (s *Store) AddToInbox(ctx context.Context, source, kind string, body []byte
 	return id, nil
 }
 
-// DrainInbox hands up to limit due entries to handle, each under a row lock so that relays in several
-// processes never take the same entry. An entry that handle accepts is deleted; one it fails is retried
-// after a backoff that grows with its attempts, up to five minutes. It returns how many were accepted.
+// DrainInbox leases up to limit due entries and hands them to handle, one by one. An entry that handle
+// accepts is deleted; one it fails is retried after a backoff that grows with its attempts, up to five
+// minutes. It returns how many were accepted.
 func (s *Store) DrainInbox(ctx context.Context, limit int, handle func(context.Context, InboxEntry) error) (int, error) {
+	var entries []InboxEntry
+	if err := s.db.SelectContext(ctx, &entries, claimInboxSQL, limit, inboxLease.Seconds()); err != nil {
+		return 0, fmt.Errorf("claim inbox entries: %w", err)
+	}
 	done := 0
-	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
-		var entries []InboxEntry
-		if err := tx.SelectContext(ctx, &entries, claimInboxSQL, limit); err != nil {
-			return fmt.Errorf("claim inbox entries: %w", err)
-		}
-		for _, e := range entries {
-			if herr := handle(ctx, e); herr != nil {
-				backoff := min(time.Duration(1<<min(e.Attempts, 8))*time.Second, 5*time.Minute)
-				if _, err := tx.ExecContext(ctx, retryInboxSQL, e.ID, herr.Error(), backoff.Seconds()); err != nil {
-					return fmt.Errorf("reschedule inbox entry %d: %w", e.ID, err)
-				}
-				continue
+	for _, e := range entries {
+		if herr := handle(ctx, e); herr != nil {
+			backoff := min(time.Duration(1<<min(e.Attempts-1, 8))*time.Second, 5*time.Minute)
+			if _, err := s.db.ExecContext(ctx, retryInboxSQL, e.ID, herr.Error(), backoff.Seconds()); err != nil {
+				return done, fmt.Errorf("reschedule inbox entry %d: %w", e.ID, err)
 			}
-			if _, err := tx.ExecContext(ctx, deleteInboxSQL, e.ID); err != nil {
-				return fmt.Errorf("delete inbox entry %d: %w", e.ID, err)
-			}
-			done++
+			continue
 		}
-		return nil
-	})
-	return done, err
+		if _, err := s.db.ExecContext(ctx, deleteInboxSQL, e.ID); err != nil {
+			return done, fmt.Errorf("delete inbox entry %d: %w", e.ID, err)
+		}
+		done++
+	}
+	return done, nil
 }
 
 // InboxDepth counts the callbacks waiting for Temporal.
