@@ -38,8 +38,8 @@ type RetrySchedule struct {
 	Maximum     time.Duration `json:"maximum"`
 }
 
-// after is the delay before the attempt following attempt n (1-based).
-func (r RetrySchedule) after(n int32) time.Duration {
+// After is the delay before the attempt following attempt n (1-based).
+func (r RetrySchedule) After(n int32) time.Duration {
 	d := float64(r.Initial) * math.Pow(r.Coefficient, float64(n-1))
 	return min(time.Duration(d), r.Maximum)
 }
@@ -48,6 +48,8 @@ func (r RetrySchedule) after(n int32) time.Duration {
 type ActionInput struct {
 	FollowUp rules.FollowUp `json:"follow_up"`
 	Retry    RetrySchedule  `json:"retry"`
+	// Attempt is the workflow's count of attempts, when the workflow retries (0: the activity's own).
+	Attempt int32 `json:"attempt,omitempty"`
 }
 
 // ActionResult is what the target answered.
@@ -149,7 +151,7 @@ func (a *Activities) RecallThroughAirudder(ctx context.Context, in ActionInput) 
 func (a *Activities) attempt(ctx context.Context, in ActionInput, do func(context.Context) (int, error)) (*ActionResult, error) {
 	info := activity.GetInfo(ctx)
 	key := in.FollowUp.Key
-	log := a.Log.With("follow_up", key, "rule", in.FollowUp.RuleID, "action", in.FollowUp.Action, "attempt", info.Attempt)
+	log := a.Log.With("follow_up", key, "rule", in.FollowUp.RuleID, "action", in.FollowUp.Action, "attempt", max(info.Attempt, in.Attempt))
 	if err := a.Store.UpdateFollowUp(ctx, key, store.FollowUpUpdate{Status: store.FollowUpRunning, CountAttempt: true, ClearNext: true}); err != nil {
 		log.Warn("could not record the attempt", "error", err)
 	}
@@ -165,7 +167,11 @@ func (a *Activities) attempt(ctx context.Context, in ActionInput, do func(contex
 	}
 	var appErr *temporal.ApplicationError
 	if !(errors.As(err, &appErr) && appErr.NonRetryable()) {
-		next := time.Now().Add(in.Retry.after(info.Attempt))
+		attempt := info.Attempt
+		if in.Attempt > 0 {
+			attempt = in.Attempt
+		}
+		next := time.Now().Add(in.Retry.After(attempt))
 		if appErr != nil && appErr.NextRetryDelay() > 0 {
 			next = time.Now().Add(appErr.NextRetryDelay())
 		}

@@ -3,6 +3,7 @@ package workflows
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -102,22 +103,13 @@ func FollowUpWorkflow(ctx workflow.Context, in FollowUpInput) (*FollowUpResult, 
 		due = fu.NextDay(workflow.Now(ctx))
 	}
 
-	workflow.SetCurrentDetails(ctx, "Running: "+fu.Summary)
-	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		Summary:                fu.Summary,
-		StartToCloseTimeout:    time.Minute,
-		ScheduleToCloseTimeout: actionDeadline,
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval:    actionRetry.Initial,
-			BackoffCoefficient: actionRetry.Coefficient,
-			MaximumInterval:    actionRetry.Maximum,
-			NonRetryableErrorTypes: []string{
-				activities.ErrTypeTargetRejected, activities.ErrTypeTargetNotConfigured, activities.ErrTypeAirudderRejected,
-			},
-		},
-	})
 	var result activities.ActionResult
-	err := workflow.ExecuteActivity(actx, actionOf(a, fu.Type), activities.ActionInput{FollowUp: fu, Retry: actionRetry}).Get(ctx, &result)
+	var err error
+	if workflow.GetVersion(ctx, changeVisibleRetries, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		err = runWithRetryPolicy(ctx, a, fu, &result)
+	} else {
+		err = runWithVisibleRetries(ctx, a, fu, &result)
+	}
 	if err != nil {
 		reason := failureReason(err)
 		workflow.SetCurrentDetails(ctx, "Failed: "+reason+" (retry with POST /v1/follow-ups/{id}/retry)")
@@ -129,6 +121,68 @@ func FollowUpWorkflow(ctx workflow.Context, in FollowUpInput) (*FollowUpResult, 
 	workflow.SetCurrentDetails(ctx, fmt.Sprintf("Succeeded (%d)", result.Status))
 	return &FollowUpResult{Status: store.FollowUpSucceeded, ResponseStatus: result.Status},
 		record(store.FollowUpSucceeded, nil, "", result.Status)
+}
+
+// changeVisibleRetries marks the version of FollowUpWorkflow that retries an action from the workflow,
+// with a timer per retry, so that "retrying at … after …" shows in its current details. Executions
+// started before it keep retrying inside the activity's retry policy.
+const changeVisibleRetries = "visible-retries"
+
+// nonRetryable are the failures of an action that no retry can fix.
+var nonRetryable = []string{activities.ErrTypeTargetRejected, activities.ErrTypeTargetNotConfigured, activities.ErrTypeAirudderRejected}
+
+// runWithVisibleRetries runs the action one attempt at a time: after a failure that may pass, it says in
+// the workflow's current details when it retries and why, and waits on a durable timer (10 s doubling to
+// 10 min, or the target's Retry-After), for up to actionDeadline.
+func runWithVisibleRetries(ctx workflow.Context, a *activities.Activities, fu rules.FollowUp, result *activities.ActionResult) error {
+	giveUp := workflow.Now(ctx).Add(actionDeadline)
+	for attempt := int32(1); ; attempt++ {
+		workflow.SetCurrentDetails(ctx, fmt.Sprintf("Running (attempt %d): %s", attempt, fu.Summary))
+		actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+			Summary:             fmt.Sprintf("%s (attempt %d)", fu.Summary, attempt),
+			StartToCloseTimeout: time.Minute,
+			// One attempt per activity: the loop below is the retry policy.
+			RetryPolicy: &temporal.RetryPolicy{MaximumAttempts: 1},
+		})
+		err := workflow.ExecuteActivity(actx, actionOf(a, fu.Type), activities.ActionInput{FollowUp: fu, Retry: actionRetry, Attempt: attempt}).Get(ctx, result)
+		if err == nil {
+			return nil
+		}
+		var appErr *temporal.ApplicationError
+		if errors.As(err, &appErr) && (appErr.NonRetryable() || slices.Contains(nonRetryable, appErr.Type())) {
+			return err
+		}
+		delay := actionRetry.After(attempt)
+		if appErr != nil && appErr.NextRetryDelay() > 0 {
+			delay = appErr.NextRetryDelay()
+		}
+		next := workflow.Now(ctx).Add(delay)
+		if next.After(giveUp) {
+			return fmt.Errorf("gave up after %d attempts over %s: %w", attempt, actionDeadline, err)
+		}
+		workflow.SetCurrentDetails(ctx, fmt.Sprintf("Retrying at %s (attempt %d failed: %s)", next.UTC().Format(time.RFC3339), attempt, failureReason(err)))
+		if err := workflow.NewTimerWithOptions(ctx, delay, workflow.TimerOptions{Summary: fmt.Sprintf("Retry %d in %s", attempt+1, delay)}).Get(ctx, nil); err != nil {
+			return err
+		}
+	}
+}
+
+// runWithRetryPolicy is how executions started before changeVisibleRetries run their action: all
+// attempts inside one activity and its retry policy.
+func runWithRetryPolicy(ctx workflow.Context, a *activities.Activities, fu rules.FollowUp, result *activities.ActionResult) error {
+	workflow.SetCurrentDetails(ctx, "Running: "+fu.Summary)
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		Summary:                fu.Summary,
+		StartToCloseTimeout:    time.Minute,
+		ScheduleToCloseTimeout: actionDeadline,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:        actionRetry.Initial,
+			BackoffCoefficient:     actionRetry.Coefficient,
+			MaximumInterval:        actionRetry.Maximum,
+			NonRetryableErrorTypes: nonRetryable,
+		},
+	})
+	return workflow.ExecuteActivity(actx, actionOf(a, fu.Type), activities.ActionInput{FollowUp: fu, Retry: actionRetry}).Get(ctx, result)
 }
 
 // actionOf is the activity that carries out an action type.

@@ -21,6 +21,7 @@ var recordedIDs = map[string]string{
 	"call_completed_v0.history.json": "call/airudder/cad907xxxxxxxx35644a",
 	"call_completed_v1.history.json": "call/airudder/cad907xxxxxxxx35644a",
 	"follow_up_v1.history.json":      "call/airudder/cad907xxxxxxxx35644a/followup/needs-follow-up/agent-task",
+	"follow_up_v2.history.json":      "call/airudder/cad907xxxxxxxx35644a/followup/needs-follow-up/agent-task",
 }
 
 // TestReplayRecordedHistories replays histories recorded from earlier versions of the workflows against
@@ -32,7 +33,7 @@ var recordedIDs = map[string]string{
 // testdata/ as <workflow>_<version>.history.json, and add its workflow ID to recordedIDs.
 func TestReplayRecordedHistories(t *testing.T) {
 	files, err := filepath.Glob("testdata/*.history.json")
-	if err != nil || len(files) < 3 {
+	if err != nil || len(files) < 4 {
 		t.Fatalf("recorded histories: %v, %v", files, err)
 	}
 	for _, f := range files {
