@@ -1,7 +1,10 @@
 package api
 
 import (
+	"errors"
+	"io"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -46,12 +49,44 @@ type DryRunCall struct {
 func (s *Server) dryRun(c *gin.Context) {
 	ctx := c.Request.Context()
 	var req dryRunRequest
-	if err := c.ShouldBindJSON(&req); err != nil {
-		s.writeError(c, newError(http.StatusBadRequest, "invalid_request", "the body must be JSON: {\"rules\": \"…\", \"call_ids\": […], \"filter\": {…}, \"limit\": n}: "+err.Error()))
+	if c.Request.ContentLength != 0 {
+		if err := c.ShouldBindJSON(&req); err != nil && !errors.Is(err, io.EOF) {
+			s.writeError(c, newError(http.StatusBadRequest, "invalid_request", "the body must be JSON: {\"rules\": \"…\", \"call_ids\": […], \"filter\": {…}, \"limit\": n}: "+err.Error()))
+			return
+		}
+	}
+	// The filters of GET /v1/calls work as query parameters too.
+	f := &req.Filter
+	for _, q := range []struct {
+		name string
+		dst  *string
+	}{{"source", &f.Source}, {"case_id", &f.CaseID}, {"task_id", &f.TaskID}, {"intention", &f.Intention}} {
+		if v := c.Query(q.name); v != "" {
+			*q.dst = v
+		}
+	}
+	if v := phoneParam(c, "callee_number"); v != "" {
+		f.CalleeNumber = v
+	}
+	req.CallIDs = append(req.CallIDs, c.QueryArray("call_id")...)
+	after, before, err := timeRange(c)
+	if err != nil {
+		s.writeError(c, err)
 		return
 	}
+	if !after.IsZero() {
+		f.ReceivedAfter = after
+	}
+	if !before.IsZero() {
+		f.ReceivedBefore = before
+	}
+	if v := c.Query("limit"); v != "" {
+		if req.Limit, err = strconv.Atoi(v); err != nil {
+			s.writeError(c, newError(http.StatusBadRequest, "invalid_parameter", "limit must be a whole number"))
+			return
+		}
+	}
 	var set *rules.Set
-	var err error
 	if req.Rules != "" {
 		set, err = rules.Compile([]byte(req.Rules), rules.Options{Targets: s.Targets})
 	} else if set, err = s.Store.CurrentRules(ctx); err == nil && set == nil {
@@ -88,7 +123,6 @@ func (s *Server) dryRun(c *gin.Context) {
 			s.writeError(c, newError(http.StatusBadRequest, "invalid_request", "limit must be from 1 to 500"))
 			return
 		}
-		f := req.Filter
 		calls, _, err = s.Store.ListCalls(ctx, store.CallFilter{Source: f.Source, CaseID: f.CaseID, CalleeNumber: f.CalleeNumber,
 			TaskID: f.TaskID, Intention: f.Intention, ReceivedAfter: f.ReceivedAfter, ReceivedBefore: f.ReceivedBefore, Limit: req.Limit})
 		if err != nil {

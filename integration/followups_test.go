@@ -322,6 +322,14 @@ func TestDryRunShowsWhatRulesWouldDoToStoredCalls(t *testing.T) {
 	if n := len(crm.received()); n != 0 {
 		t.Errorf("the CRM received %d deliveries from a dry run", n)
 	}
+	// The filters of GET /v1/calls work as query parameters too, with the draft in the body.
+	draft, _ := json.Marshal(map[string]any{"rules": needsFollowUpRules})
+	status, b = s.admin(http.MethodPost, "/v1/rules/dry-run?call_id=dry-wrong", draft)
+	out.Calls = nil
+	mustUnmarshal(t, b, &out)
+	if status != http.StatusOK || len(out.Calls) != 1 || out.Calls[0].Key != "dry-wrong" {
+		t.Errorf("dry run by call_id = %d %s", status, b)
+	}
 	if status, b := s.admin(http.MethodPost, "/v1/rules/dry-run", []byte(`{"rules": "rules: [", "call_ids": ["dry-nfu"]}`)); status != http.StatusUnprocessableEntity {
 		t.Errorf("dry run with a broken draft = %d %s", status, b)
 	}
