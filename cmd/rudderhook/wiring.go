@@ -23,8 +23,10 @@ import (
 	"github.com/rudderhook/rudderhook/api"
 	"github.com/rudderhook/rudderhook/config"
 	"github.com/rudderhook/rudderhook/ingest"
+	"github.com/rudderhook/rudderhook/rules"
 	"github.com/rudderhook/rudderhook/store"
 	"github.com/rudderhook/rudderhook/worker"
+	"github.com/rudderhook/rudderhook/workflows"
 )
 
 // connection is what a command works with: the database and, when asked for, Temporal.
@@ -169,15 +171,36 @@ func runWorker(c client.Client, db *sqlx.DB, cfg *config.Config, log *slog.Logge
 		Airudder: airudder.NewClient(cfg.Airudder.BaseURL, cfg.Airudder.AppKey, cfg.Airudder.AppSecret, httpClient),
 		Targets:  cfg.Targets,
 	}
-	if !acts.Airudder.Configured() {
-		log.Warn("AIRUDDER_APP_KEY and AIRUDDER_APP_SECRET are not set: airudder_recall follow-ups will fail until they are")
-	}
+	warnUnconfigured(acts, log)
 	w := worker.New(c, acts, sdkworker.Options{WorkerStopTimeout: 15 * time.Second})
 	if err := w.Start(); err != nil {
 		return nil, fmt.Errorf("start worker: %w", err)
 	}
-	log.Info("worker started", "task_queue", "rudderhook")
+	log.Info("worker started", "task_queue", workflows.TaskQueue)
 	return w.Stop, nil
+}
+
+// warnUnconfigured says at start what the rules in force will need that this worker lacks, rather than
+// at the first follow-up that fails for it.
+func warnUnconfigured(acts *activities.Activities, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	set, err := acts.Store.CurrentRules(ctx)
+	if err != nil || set == nil {
+		return
+	}
+	for _, r := range set.Rules {
+		for _, a := range r.Actions {
+			if a.Target != "" && acts.Targets[a.Target] == nil {
+				log.Warn("the rules in force name a target this worker has no URL for: its follow-ups will fail",
+					"rule", r.ID, "action", a.Name, "target", a.Target, "rule_version", set.Version)
+			}
+			if a.Type == rules.TypeAirudderRecall && !acts.Airudder.Configured() {
+				log.Warn("the rules in force re-call through Airudder, but AIRUDDER_APP_KEY and AIRUDDER_APP_SECRET are not set: those follow-ups will fail",
+					"rule", r.ID, "action", a.Name, "rule_version", set.Version)
+			}
+		}
+	}
 }
 
 // apiOptions are what differs between `serve` and `dev` in the HTTP API.
