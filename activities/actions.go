@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
@@ -29,6 +31,11 @@ const (
 	ErrTypeTargetNotConfigured = "TargetNotConfigured" // the rule names a target this deployment lacks
 	ErrTypeAirudderRejected    = "AirudderRejected"    // Airudder refused the re-call for good
 )
+
+var attemptsTotal = promauto.NewCounterVec(prometheus.CounterOpts{
+	Name: "rudderhook_follow_up_attempts_total",
+	Help: "Attempts at follow-up actions, by type and outcome (succeeded, failed_retryable, failed_permanently).",
+}, []string{"type", "outcome"})
 
 // RetrySchedule mirrors the retry policy the workflow gives an action, so that the action can record
 // when its next attempt will be.
@@ -157,6 +164,7 @@ func (a *Activities) attempt(ctx context.Context, in ActionInput, do func(contex
 	}
 	status, err := do(ctx)
 	if err == nil {
+		attemptsTotal.WithLabelValues(in.FollowUp.Type, "succeeded").Inc()
 		log.Info("follow-up action done", "status", status)
 		return &ActionResult{Status: status}, nil
 	}
@@ -166,7 +174,9 @@ func (a *Activities) attempt(ctx context.Context, in ActionInput, do func(contex
 		u.ResponseStatus = &status
 	}
 	var appErr *temporal.ApplicationError
+	outcome := "failed_permanently"
 	if !(errors.As(err, &appErr) && appErr.NonRetryable()) {
+		outcome = "failed_retryable"
 		attempt := info.Attempt
 		if in.Attempt > 0 {
 			attempt = in.Attempt
@@ -177,6 +187,7 @@ func (a *Activities) attempt(ctx context.Context, in ActionInput, do func(contex
 		}
 		u.NextAttemptAt = &next
 	}
+	attemptsTotal.WithLabelValues(in.FollowUp.Type, outcome).Inc()
 	if uerr := a.Store.UpdateFollowUp(ctx, key, u); uerr != nil {
 		log.Warn("could not record the failed attempt", "error", uerr)
 	}

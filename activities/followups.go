@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 	"go.temporal.io/sdk/activity"
 
 	"github.com/rudderhook/rudderhook/airudder"
@@ -109,21 +111,29 @@ type RecordInput struct {
 	ResponseStatus int        `json:"response_status,omitempty"`
 }
 
-// RecordFollowUp stores a follow-up's new state (scheduled until a time, skipped, failed).
+// RecordFollowUp stores a follow-up's new state (scheduled until a time, skipped, failed, succeeded).
 func (a *Activities) RecordFollowUp(ctx context.Context, in RecordInput) error {
-	u := store.FollowUpUpdate{Status: in.Status, NextAttemptAt: in.NextAttemptAt, ClearNext: in.NextAttemptAt == nil}
+	final := in.Status == store.FollowUpFailed || in.Status == store.FollowUpSkipped || in.Status == store.FollowUpSucceeded
+	u := store.FollowUpUpdate{Status: in.Status, NextAttemptAt: in.NextAttemptAt, ClearNext: in.NextAttemptAt == nil, Finished: final}
 	if in.Error != "" || in.Status == store.FollowUpScheduled {
 		u.LastError = &in.Error
 	}
 	if in.ResponseStatus != 0 {
 		u.ResponseStatus = &in.ResponseStatus
 	}
-	u.Finished = in.Status == store.FollowUpFailed || in.Status == store.FollowUpSkipped || in.Status == store.FollowUpSucceeded
 	if err := a.Store.UpdateFollowUp(ctx, in.Key, u); err != nil {
 		return classifyDBError(fmt.Errorf("record follow-up %s as %s: %w", in.Key, in.Status, err))
 	}
+	if final {
+		finishedTotal.WithLabelValues(in.Status).Inc()
+	}
 	return nil
 }
+
+var finishedTotal = promauto.NewCounterVec(prometheus.CounterOpts{
+	Name: "rudderhook_follow_ups_finished_total",
+	Help: "Follow-ups that ended, by status (succeeded, failed, skipped).",
+}, []string{"status"})
 
 // ClaimInput asks for a place under a follow-up's daily cap.
 type ClaimInput struct {

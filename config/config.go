@@ -37,6 +37,9 @@ type Config struct {
 	LogLevel       string        `env:"RUDDERHOOK_LOG_LEVEL" envDefault:"info"`
 	LogFormat      string        `env:"RUDDERHOOK_LOG_FORMAT" envDefault:"text"`
 	ShutdownGrace  time.Duration `env:"RUDDERHOOK_SHUTDOWN_GRACE" envDefault:"20s"`
+	// MetricsAddr, when set, is where `worker` serves /metrics and /healthz (serve and dev have them on
+	// their API).
+	MetricsAddr string `env:"RUDDERHOOK_METRICS_ADDR"`
 
 	// Sources are the named receivers, from the file and environment; the built-in default is one
 	// source "airudder" with key "airudder".

@@ -123,6 +123,11 @@ func TestKubernetesManifests(t *testing.T) {
 						continue
 					}
 					seen[args[0].(string)] = true
+					env := map[string]any{}
+					for _, e := range asList(get(c, "env")) {
+						env[get(e, "name").(string)] = get(e, "value")
+					}
+					checkEnv(t, where, env)
 				}
 			}
 		}
@@ -132,6 +137,11 @@ func TestKubernetesManifests(t *testing.T) {
 			t.Errorf("no manifest runs rudderhook %s", want)
 		}
 	}
+}
+
+func asList(v any) []any {
+	l, _ := v.([]any)
+	return l
 }
 
 // checkSourcesFile loads the sources file of a manifest as rudderhook would.

@@ -168,6 +168,14 @@ func workerCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if cfg.MetricsAddr != "" {
+				stopMetrics, err := serveMetrics(cfg.MetricsAddr, log)
+				if err != nil {
+					stop()
+					return err
+				}
+				defer stopMetrics()
+			}
 			<-ctx.Done()
 			log.Info("stopping worker; letting running activities finish")
 			stop()
