@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -149,6 +150,10 @@ func TestFlakyTargetIsRetriedUntilItRecovers(t *testing.T) {
 
 	if res.FollowUps["succeeded"] != 1 || crm.count() != 4 {
 		t.Fatalf("result %+v after %d requests, want one success after 4", res.FollowUps, crm.count())
+	}
+	// The workflow waits between attempts on durable timers: 10 s, doubling.
+	if want := []time.Duration{10 * time.Second, 20 * time.Second, 40 * time.Second}; !slices.Equal(env.timers, want) {
+		t.Errorf("retry timers = %v, want %v", env.timers, want)
 	}
 	ids := map[string]bool{}
 	for _, r := range crm.requests {
