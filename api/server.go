@@ -128,8 +128,9 @@ func (s *Server) observe(c *gin.Context) {
 }
 
 func (s *Server) requireAdmin(c *gin.Context) {
-	token, ok := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
-	if !ok || s.AdminToken == "" || subtle.ConstantTimeCompare([]byte(strings.TrimSpace(token)), []byte(s.AdminToken)) != 1 {
+	scheme, token, _ := strings.Cut(strings.TrimSpace(c.GetHeader("Authorization")), " ")
+	if !strings.EqualFold(scheme, "Bearer") || s.AdminToken == "" ||
+		subtle.ConstantTimeCompare([]byte(strings.TrimSpace(token)), []byte(s.AdminToken)) != 1 {
 		s.writeError(c, newError(http.StatusUnauthorized, codeUnauthorized, "send Authorization: Bearer <RUDDERHOOK_ADMIN_TOKEN>"))
 		return
 	}

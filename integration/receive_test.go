@@ -257,7 +257,12 @@ func TestAdminAPIListsPagesAndGuards(t *testing.T) {
 		t.Errorf("unknown call = %d %s", status, b)
 	}
 
-	for _, auth := range []string{"", "Bearer wrong", "Basic " + adminToken, adminToken} {
+	req, _ := http.NewRequest(http.MethodGet, s.http.URL+"/v1/calls", nil)
+	req.Header.Set("Authorization", "bearer "+adminToken) // the scheme is case-insensitive
+	if status, b := s.do(req); status != 200 {
+		t.Errorf("lower-case bearer = %d %s", status, b)
+	}
+	for _, auth := range []string{"", "Bearer wrong", "Basic " + adminToken, adminToken, "Bearer"} {
 		req, _ := http.NewRequest(http.MethodGet, s.http.URL+"/v1/calls", nil)
 		if auth != "" {
 			req.Header.Set("Authorization", auth)
