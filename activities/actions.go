@@ -65,6 +65,16 @@ type ActionResult struct {
 	Status int `json:"status"`
 }
 
+// NewHTTPClient is the client for webhooks, notifications and Airudder. It does not follow redirects: Go
+// would follow a 302 with a GET and no body, and the follow-up would count as delivered; a 3xx fails it
+// instead, with the status to show why.
+func NewHTTPClient() *http.Client {
+	return &http.Client{
+		Timeout:       30 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
 // SendWebhook POSTs a follow-up's body to its target with Standard Webhooks headers: webhook-id is the
 // follow-up's idempotency key, so a target that sees a repeat can drop it.
 func (a *Activities) SendWebhook(ctx context.Context, in ActionInput) (*ActionResult, error) {

@@ -107,7 +107,7 @@ func start(t testing.TB, opts options) *system {
 }
 
 func (s *system) startWorker() {
-	httpClient := &http.Client{Timeout: 10 * time.Second}
+	httpClient := activities.NewHTTPClient()
 	acts := &activities.Activities{
 		Store: s.store, Log: testLogger(s.t), HTTP: httpClient, Targets: s.cfg.Targets,
 		Airudder: airudder.NewClient(s.cfg.Airudder.BaseURL, s.cfg.Airudder.AppKey, s.cfg.Airudder.AppSecret, httpClient),

@@ -101,7 +101,7 @@ func newFollowUpEnv(t *testing.T, st *store.Store, crmURL, airudderURL string) *
 	var suite testsuite.WorkflowTestSuite
 	suite.SetLogger(sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler)))
 	env := &followUpEnv{TestWorkflowEnvironment: suite.NewTestWorkflowEnvironment()}
-	client := &http.Client{Timeout: 5 * time.Second}
+	client := activities.NewHTTPClient()
 	env.acts = &activities.Activities{
 		Store: st, Log: slog.New(slog.DiscardHandler), HTTP: client,
 		Targets:  map[string]*config.Target{"crm": {Name: "crm", URL: crmURL, Secret: "whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQ="}},
@@ -268,5 +268,18 @@ func TestRefusedRecallFailsWithoutRetrying(t *testing.T) {
 	fus, _ := st.FollowUpsOfCall(context.Background(), "airudder", seedInput(t).Call.Key)
 	if fus[0].Status != store.FollowUpFailed || fus[0].Attempts != 1 || fus[0].LastError == "" {
 		t.Errorf("follow-up = %+v", fus[0])
+	}
+}
+
+func TestRedirectIsNotADelivery(t *testing.T) {
+	t.Parallel()
+	st := store.New(storetest.DB(t))
+	elsewhere := newFake(t, func(int, *http.Request, []byte) (int, string) { return http.StatusOK, "{}" })
+	crm := newFake(t, func(int, *http.Request, []byte) (int, string) { return http.StatusFound, "" })
+	crm.Config.Handler = http.RedirectHandler(elsewhere.URL, http.StatusFound)
+	putRules(t, st, "rules:\n  - id: r\n    when: 'true'\n    actions: [{name: task, type: webhook, target: crm}]\n")
+	res := run(t, newFollowUpEnv(t, st, crm.URL, ""), seedInput(t))
+	if res.FollowUps["failed"] != 1 || elsewhere.count() != 0 {
+		t.Errorf("result %+v, redirect target saw %d requests; want a failure and none", res.FollowUps, elsewhere.count())
 	}
 }

@@ -164,7 +164,7 @@ func warnMissingSearchAttributes(ctx context.Context, c client.Client, namespace
 
 // runWorker starts a worker and returns a function that stops it, letting running activities finish.
 func runWorker(c client.Client, db *sqlx.DB, cfg *config.Config, log *slog.Logger) (stop func(), err error) {
-	httpClient := &http.Client{Timeout: 30 * time.Second}
+	httpClient := activities.NewHTTPClient()
 	acts := &activities.Activities{
 		Store:    store.New(db),
 		Log:      log.With("component", "activities"),
