@@ -90,7 +90,8 @@ type Plan struct {
 	Matched   []string   `json:"matched_rules"`
 	FollowUps []FollowUp `json:"follow_ups"`
 	// Errors are rules whose condition failed on this call (e.g. a variable the call does not have);
-	// such a rule counts as not matched.
+	// such a rule counts as not matched. (An action whose template fails on the call is planned as
+	// skipped, with the reason.)
 	Errors []Problem `json:"errors,omitempty"`
 }
 
@@ -121,8 +122,9 @@ func (s *Set) Plan(rc airudder.ReceivedCall, callWorkflowID string, now time.Tim
 		for _, a := range r.Actions {
 			fu, err := s.plan(r, a, rc, facts, callWorkflowID, now)
 			if err != nil {
-				p.Errors = append(p.Errors, Problem{Line: a.line, Rule: r.ID, Field: "action " + a.Name, Message: err.Error()})
-				continue
+				// Recorded as skipped, with the reason, where operators look for follow-ups.
+				fu.Skip = "could not be planned for this call: " + err.Error()
+				fu.Webhook, fu.Notify, fu.Recall = nil, nil, nil
 			}
 			p.FollowUps = append(p.FollowUps, fu)
 		}
@@ -136,6 +138,7 @@ func (s *Set) plan(r *Rule, a *Action, rc airudder.ReceivedCall, facts *Call, ca
 		Key: key, RuleID: r.ID, RuleVersion: s.Version, RuleDescription: r.Description, Action: a.Name, Type: a.Type,
 		CalleeNumber: rc.Call.CalleeNumber, Window: a.Window, MaxPerDay: a.MaxPerDay,
 		SkipWhenCapped: a.SkipWhenCapped, TimeZone: s.TimeZone,
+		Summary: fmt.Sprintf("%s %s (%s)", a.Type, a.Name, r.ID),
 	}
 	data := templateData(facts, r.ID, s.Version, a, key)
 	data["rule"].(map[string]any)["description"] = r.Description

@@ -355,7 +355,11 @@ func compileAction(ad actionDoc, index int, zone string, opts Options, example *
 			return nil
 		}
 		if _, err := render(t, templateData(example, "example-rule", 0, a, "fu_example")); err != nil {
-			fail("%s: %v", field, err)
+			msg := err.Error()
+			if strings.Contains(msg, "map has no entry for key") {
+				msg += ` (checked against the example call; for a key that calls may lack, write {{ index .call.variables "name" }}, which gives "" when it is absent)`
+			}
+			fail("%s: %s", field, msg)
 			return nil
 		}
 		return t

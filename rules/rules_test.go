@@ -144,6 +144,10 @@ func TestBadDocumentsAreRefusedWithRuleLineAndColumn(t *testing.T) {
 			"rules:\n  - id: r\n    when: 'true'\n    actions: [{type: notify, url: 'http://x', text: '{{ .call.cse_id }}'}]\n",
 			[]string{"text:", "cse_id"},
 		},
+		"map key the example lacks": {
+			"rules:\n  - id: r\n    when: 'true'\n    actions: [{type: notify, url: 'http://x', text: '{{ .call.variables.segment }}'}]\n",
+			[]string{`no entry for key "segment"`, `{{ index .call.variables "name" }}`},
+		},
 		"body that is not JSON": {
 			"rules:\n  - id: r\n    when: 'true'\n    actions: [{type: webhook, url: 'http://x', body: '{\"a\": {{ .call.callee_name }}}'}]\n",
 			[]string{"does not give JSON"},
@@ -233,6 +237,14 @@ rules:
 	}
 }
 
+func TestIndexGivesEmptyForAbsentKeys(t *testing.T) {
+	set := compile(t, "rules:\n  - id: r\n    when: 'true'\n    actions: [{type: notify, url: 'http://x', text: 'segment={{ index .call.variables \"segment\" }};var1={{ index .call.variables \"var1\" }}'}]\n")
+	p := set.Plan(seed(), "wf", received)
+	if got := p.FollowUps[0].Notify.Text; got != "segment=;var1=aaa" {
+		t.Errorf("text = %q", got)
+	}
+}
+
 func TestDisabledRulesAndDigest(t *testing.T) {
 	a := compile(t, "rules:\n  - id: r\n    enabled: false\n    when: 'true'\n    actions: [{type: notify, url: 'http://x', text: hi}]\n")
 	if p := a.Plan(seed(), "wf", received); len(p.Matched) != 0 {
@@ -254,5 +266,15 @@ func TestREADMEDocumentsEveryField(t *testing.T) {
 		if !strings.Contains(string(readme), "`call."+name+"`") {
 			t.Errorf("README.md does not document call.%s", name)
 		}
+	}
+}
+
+func TestAnActionThatCannotBePlannedIsSkippedWithTheReason(t *testing.T) {
+	set := compile(t, "rules:\n  - id: r\n    when: 'true'\n    actions: [{name: note, type: notify, url: 'http://x', text: '{{ .call.variables.var1 }}'}]\n")
+	rc := seed()
+	rc.Call.Variables = json.RawMessage(`{"other": "x"}`) // this call lacks var1
+	p := set.Plan(rc, "wf", received)
+	if len(p.FollowUps) != 1 || !strings.Contains(p.FollowUps[0].Skip, `no entry for key "var1"`) || p.FollowUps[0].Notify != nil {
+		t.Errorf("plan = %+v", p.FollowUps)
 	}
 }
