@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rudderhook/rudderhook/api"
+	"github.com/rudderhook/rudderhook/config"
 	"github.com/rudderhook/rudderhook/devserver"
 	"github.com/rudderhook/rudderhook/store"
 	"github.com/rudderhook/rudderhook/worker"
@@ -83,7 +84,7 @@ DATABASE_URL, creating the database and applying migrations if needed. Ctrl-C st
 			defer stopWorker()
 
 			err = runAPI(ctx, cfg, c, db, log, apiOptions{uiBase: cfg.Temporal.UIURL, devSink: sink, ready: func(addr string) {
-				printBanner(cfg.SourceNames()[0], addr, ds, cfg.Temporal.Namespace, store.Redact(cfg.DatabaseURL), cfg.AdminToken, generated)
+				printBanner(cfg, addr, ds, generated)
 			}})
 			log.Info("stopping worker and Temporal server")
 			return err
@@ -98,23 +99,30 @@ DATABASE_URL, creating the database and applying migrations if needed. Ctrl-C st
 	return cmd
 }
 
-func printBanner(source, httpAddr string, ds *devserver.Server, namespace, dbURL, token string, generated bool) {
+func printBanner(cfg *config.Config, httpAddr string, ds *devserver.Server, generated bool) {
 	w := os.Stdout
+	source, ns := cfg.SourceNames()[0], cfg.Temporal.Namespace
 	fmt.Fprintf(w, "\nrudderhook dev is running. Ctrl-C stops it.\n\n")
 	fmt.Fprintf(w, "  Receiver     POST http://%s/webhooks/%s/call-completed\n", httpAddr, source)
 	fmt.Fprintf(w, "  Admin API    http://%s/v1/calls\n", httpAddr)
 	if ds.UIURL != "" {
-		fmt.Fprintf(w, "  Temporal UI  %s/namespaces/%s/workflows\n", ds.UIURL, namespace)
+		fmt.Fprintf(w, "  Temporal UI  %s/namespaces/%s/workflows\n", ds.UIURL, ns)
 	}
-	fmt.Fprintf(w, "  Temporal     %s (namespace %s), state in %s\n", ds.FrontendAddr, namespace, ds.DBPath)
-	fmt.Fprintf(w, "  PostgreSQL   %s\n", dbURL)
+	fmt.Fprintf(w, "  Temporal     %s (namespace %s), state in %s\n", ds.FrontendAddr, ns, ds.DBPath)
+	fmt.Fprintf(w, "  PostgreSQL   %s\n", store.Redact(cfg.DatabaseURL))
+	if cfg.RulesFile != "" {
+		fmt.Fprintf(w, "  Rules        %s (reloaded when it changes)\n", cfg.RulesFile)
+	}
+	fmt.Fprintf(w, "  Dev sink     http://%s/dev/sink (what unconfigured targets received)\n", httpAddr)
+	token := "$RUDDERHOOK_ADMIN_TOKEN"
 	if generated {
+		token = cfg.AdminToken
 		fmt.Fprintf(w, "  Admin token  %s   (generated; set RUDDERHOOK_ADMIN_TOKEN to choose one)\n", token)
 	} else {
 		fmt.Fprintf(w, "  Admin token  from RUDDERHOOK_ADMIN_TOKEN\n")
 	}
 	fmt.Fprintf(w, "\nTry:  rudderhook send --url http://%s/webhooks/%s/call-completed\n", httpAddr, source)
-	fmt.Fprintf(w, "      curl -H 'Authorization: Bearer %s' http://%s/v1/calls\n\n", token, httpAddr)
+	fmt.Fprintf(w, "      curl -H \"Authorization: Bearer %s\" http://%s/v1/calls\n\n", token, httpAddr)
 }
 
 func serveCmd(g *globals) *cobra.Command {
