@@ -81,6 +81,9 @@ func (s *Server) Handler() (http.Handler, error) {
 	r.GET("/metrics", gin.WrapH(promhttp.Handler()))
 
 	r.POST("/webhooks/:source/:kind", s.receive)
+	// With the source's secret token in the path: /webhooks/{source}/{token}/{kind}. (gin wants the same
+	// wildcard name at the same depth, so the token arrives as "kind" and the kind as "then".)
+	r.POST("/webhooks/:source/:kind/:then", s.receive)
 
 	if s.DevSink != nil {
 		r.POST("/dev/sink/:target", s.DevSink.receive)

@@ -27,12 +27,16 @@ func (s *Server) receive(c *gin.Context) {
 		s.writeError(c, newError(http.StatusNotFound, "unknown_source", "no source named "+quote(c.Param("source"))+" is configured"))
 		return
 	}
-	if c.Param("kind") != ingest.KindCallCompleted {
+	kind, pathToken := c.Param("kind"), ""
+	if then := c.Param("then"); then != "" {
+		kind, pathToken = then, c.Param("kind")
+	}
+	if kind != ingest.KindCallCompleted {
 		s.writeError(c, newError(http.StatusNotFound, "unknown_callback",
 			"this receiver takes /webhooks/"+src.Name+"/"+ingest.KindCallCompleted))
 		return
 	}
-	if err := s.admit(c, src); err != nil {
+	if err := s.admit(c, src, pathToken); err != nil {
 		s.writeError(c, err)
 		return
 	}
@@ -64,8 +68,8 @@ func (s *Server) receive(c *gin.Context) {
 	c.Data(http.StatusOK, "application/json", []byte("{}"))
 }
 
-// admit applies the source's network allowlist, rate limit and URL token.
-func (s *Server) admit(c *gin.Context, src *config.Source) error {
+// admit applies the source's network allowlist, rate limit and URL token (in the path or as ?token=).
+func (s *Server) admit(c *gin.Context, src *config.Source, pathToken string) error {
 	if len(src.AllowedNets) > 0 {
 		ip, err := netip.ParseAddr(c.ClientIP())
 		if err != nil || !contains(src.AllowedNets, ip.Unmap()) {
@@ -76,7 +80,11 @@ func (s *Server) admit(c *gin.Context, src *config.Source) error {
 		c.Header("Retry-After", "1")
 		return newError(http.StatusTooManyRequests, "rate_limited", "too many callbacks for source "+quote(src.Name)+"; retry shortly")
 	}
-	if src.Token != "" && subtle.ConstantTimeCompare([]byte(c.Query("token")), []byte(src.Token)) != 1 {
+	token := pathToken
+	if token == "" {
+		token = c.Query("token")
+	}
+	if src.Token != "" && subtle.ConstantTimeCompare([]byte(token), []byte(src.Token)) != 1 {
 		return newError(http.StatusUnauthorized, "invalid_token", "the callback URL's token is missing or wrong")
 	}
 	return nil

@@ -72,6 +72,9 @@ func TestURLToken(t *testing.T) {
 		"/webhooks/acme/call-completed":              "invalid_token",
 		"/webhooks/acme/call-completed?token=guess":  "invalid_token",
 		"/webhooks/acme/call-completed?token=s3cret": "invalid_signature", // past the token, stopped by the Sign
+		"/webhooks/acme/s3cret/call-completed":       "invalid_signature", // the token in the path
+		"/webhooks/acme/guess/call-completed":        "invalid_token",
+		"/webhooks/acme/s3cret/list-completed":       "unknown_callback",
 	} {
 		if _, code := post(h, target, "192.0.2.1:1", ""); code != want {
 			t.Errorf("%s: %s, want %s", target, code, want)

@@ -89,7 +89,8 @@ type Source struct {
 	Keys []string `yaml:"keys"`
 	// RedialTimeZone is the IANA zone of RedailCall times, which Airudder sends without one.
 	RedialTimeZone string `yaml:"redial_time_zone"`
-	// Token, when set, must be given as ?token=… on the callback URL: a second secret besides the Sign.
+	// Token, when set, must be in the callback URL (/webhooks/{source}/{token}/call-completed, or ?token=):
+	// a second secret besides the Sign.
 	Token string `yaml:"token"`
 	// AllowIPs, when set, are the only client networks (CIDRs or addresses) that may post.
 	AllowIPs []string `yaml:"allow_ips"`
