@@ -39,6 +39,9 @@ type Server struct {
 	Targets map[string]bool
 	// DevSink, when set, is mounted at /dev/sink (only by `rudderhook dev`).
 	DevSink *DevSink
+	// Codec, when set, is the Temporal UI's codec endpoint, mounted at /codec (only by `rudderhook dev`;
+	// elsewhere operators run `rudderhook codec` on their own machine).
+	Codec http.Handler
 	// UIBase and Namespace build links to the Temporal Web UI.
 	UIBase    string
 	Namespace string
@@ -85,6 +88,9 @@ func (s *Server) Handler() (http.Handler, error) {
 	// wildcard name at the same depth, so the token arrives as "kind" and the kind as "then".)
 	r.POST("/webhooks/:source/:kind/:then", s.receive)
 
+	if s.Codec != nil {
+		r.Any("/codec/*op", gin.WrapH(http.StripPrefix("/codec", s.Codec)))
+	}
 	if s.DevSink != nil {
 		r.POST("/dev/sink/:target", s.DevSink.receive)
 		r.GET("/dev/sink", s.DevSink.list)

@@ -80,6 +80,9 @@ type Temporal struct {
 	TLSServerName string `env:"TEMPORAL_TLS_SERVER_NAME"`
 	// UIURL is the base of the Temporal Web UI, for links from call records.
 	UIURL string `env:"TEMPORAL_UI_URL" envDefault:"http://127.0.0.1:8233"`
+	// PayloadKeys, when set, encrypt every payload rudderhook puts in Temporal: "id:base64key,…", the
+	// first encrypting, all decrypting (see package codec).
+	PayloadKeys string `env:"RUDDERHOOK_PAYLOAD_KEYS"`
 }
 
 // Source is one named receiver configuration: who may post to /webhooks/{name}/… and how to read it.

@@ -45,6 +45,8 @@ type Options struct {
 	// UIAddr is where the Web UI listens, e.g. 127.0.0.1:8233. Empty means no UI.
 	UIAddr    string
 	Namespace string
+	// CodecEndpoint, when set, is where the UI decodes encrypted payloads.
+	CodecEndpoint string
 	// Retention is how long closed workflows are kept; zero means seven days.
 	Retention time.Duration
 	Log       *slog.Logger
@@ -152,6 +154,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 			DefaultNamespace:    opts.Namespace,
 			HideLogs:            true,
 			CORS:                uiconfig.CORS{CookieInsecure: true},
+			Codec:               uiconfig.Codec{Endpoint: opts.CodecEndpoint},
 		}))
 		go func() { _ = s.ui.Start() }()
 		s.UIURL = "http://" + net.JoinHostPort(uiHost, strconv.Itoa(uiPort))

@@ -23,6 +23,7 @@ import (
 	"github.com/rudderhook/rudderhook/activities"
 	"github.com/rudderhook/rudderhook/airudder"
 	"github.com/rudderhook/rudderhook/api"
+	"github.com/rudderhook/rudderhook/codec"
 	"github.com/rudderhook/rudderhook/config"
 	"github.com/rudderhook/rudderhook/devserver"
 	"github.com/rudderhook/rudderhook/ingest"
@@ -93,7 +94,15 @@ func start(t testing.TB, opts options) *system {
 		t.Fatal(err)
 	}
 	t.Cleanup(s.temporal.Stop)
-	s.client, err = client.DialContext(ctx, client.Options{HostPort: s.temporal.FrontendAddr, Logger: sdklog.NewStructuredLogger(log)})
+	copts := client.Options{HostPort: s.temporal.FrontendAddr, Logger: sdklog.NewStructuredLogger(log)}
+	if cfg.Temporal.PayloadKeys != "" {
+		c, err := codec.Parse(cfg.Temporal.PayloadKeys)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Apply(&copts)
+	}
+	s.client, err = client.DialContext(ctx, copts)
 	if err != nil {
 		t.Fatal(err)
 	}

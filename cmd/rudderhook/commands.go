@@ -6,12 +6,16 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net"
+	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/rudderhook/rudderhook/api"
+	"github.com/rudderhook/rudderhook/codec"
 	"github.com/rudderhook/rudderhook/config"
 	"github.com/rudderhook/rudderhook/devserver"
 	"github.com/rudderhook/rudderhook/store"
@@ -46,8 +50,17 @@ DATABASE_URL, creating the database and applying migrations if needed. Ctrl-C st
 				return err
 			}
 
+			var payloadCodec *codec.Codec
+			codecEndpoint := ""
+			if cfg.Temporal.PayloadKeys != "" {
+				if payloadCodec, err = codec.Parse(cfg.Temporal.PayloadKeys); err != nil {
+					return fmt.Errorf("RUDDERHOOK_PAYLOAD_KEYS: %w", err)
+				}
+				codecEndpoint = "http://" + httpAddr + "/codec"
+			}
 			ds, err := devserver.Start(ctx, devserver.Options{
 				DataDir: dataDir, FrontendAddr: temporalAddr, UIAddr: uiAddr, Namespace: cfg.Temporal.Namespace, Log: log,
+				CodecEndpoint: codecEndpoint,
 			})
 			if err != nil {
 				return err
@@ -83,9 +96,14 @@ DATABASE_URL, creating the database and applying migrations if needed. Ctrl-C st
 			}
 			defer stopWorker()
 
-			err = runAPI(ctx, cfg, c, db, log, apiOptions{uiBase: cfg.Temporal.UIURL, devSink: sink, ready: func(addr string) {
+			opts := apiOptions{uiBase: cfg.Temporal.UIURL, devSink: sink}
+			if payloadCodec != nil {
+				opts.codec = payloadCodec.Handler([]string{ds.UIURL})
+			}
+			opts.ready = func(addr string) {
 				printBanner(cfg, addr, ds, generated)
-			}})
+			}
+			err = runAPI(ctx, cfg, c, db, log, opts)
 			log.Info("stopping worker and Temporal server")
 			return err
 		},
@@ -230,6 +248,51 @@ func migrateCmd(g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&searchAttributes, "search-attributes", false, "also register the custom search attributes on TEMPORAL_NAMESPACE (needs operator rights; not on Temporal Cloud)")
+	return cmd
+}
+
+func codecCmd(g *globals) *cobra.Command {
+	var listen string
+	var origins []string
+	cmd := &cobra.Command{
+		Use:   "codec",
+		Short: "Serve the codec endpoint that lets the Temporal Web UI show encrypted payloads",
+		Long: `codec serves POST /encode and /decode with the keys of RUDDERHOOK_PAYLOAD_KEYS, for the Temporal Web UI
+(Settings → Codec Server: http://127.0.0.1:8888). Run it on an operator's machine: whoever reaches it can
+decrypt payloads. Only the browsers of --origin may call it.`,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, log, err := g.load()
+			if err != nil {
+				return err
+			}
+			if cfg.Temporal.PayloadKeys == "" {
+				return errors.New("RUDDERHOOK_PAYLOAD_KEYS is not set: there is nothing to decode")
+			}
+			c, err := codec.Parse(cfg.Temporal.PayloadKeys)
+			if err != nil {
+				return fmt.Errorf("RUDDERHOOK_PAYLOAD_KEYS: %w", err)
+			}
+			if len(origins) == 0 {
+				origins = []string{strings.TrimRight(cfg.Temporal.UIURL, "/"), "https://cloud.temporal.io"}
+			}
+			ln, err := net.Listen("tcp", listen)
+			if err != nil {
+				return fmt.Errorf("listen on %s: %w", listen, err)
+			}
+			hs := &http.Server{Handler: c.Handler(origins), ReadHeaderTimeout: 10 * time.Second}
+			go func() {
+				<-cmd.Context().Done()
+				_ = hs.Close()
+			}()
+			log.Info("codec endpoint listening; set it as the Temporal UI's codec server", "url", "http://"+ln.Addr().String(), "origins", origins)
+			if err := hs.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+				return err
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8888", "address to serve on")
+	cmd.Flags().StringSliceVar(&origins, "origin", nil, "origins of the Temporal UI allowed to call it (default $TEMPORAL_UI_URL and https://cloud.temporal.io)")
 	return cmd
 }
 

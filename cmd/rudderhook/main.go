@@ -56,7 +56,7 @@ func rootCmd() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.PersistentFlags().StringVar(&g.configFile, "config", "", "YAML file with sources (default $RUDDERHOOK_CONFIG)")
-	root.AddCommand(devCmd(g), serveCmd(g), workerCmd(g), migrateCmd(g), sendCmd(), rulesCmd(g))
+	root.AddCommand(devCmd(g), serveCmd(g), workerCmd(g), migrateCmd(g), sendCmd(), rulesCmd(g), codecCmd(g))
 	return root
 }
 

@@ -22,6 +22,7 @@ import (
 	"github.com/rudderhook/rudderhook/activities"
 	"github.com/rudderhook/rudderhook/airudder"
 	"github.com/rudderhook/rudderhook/api"
+	"github.com/rudderhook/rudderhook/codec"
 	"github.com/rudderhook/rudderhook/config"
 	"github.com/rudderhook/rudderhook/ingest"
 	"github.com/rudderhook/rudderhook/rules"
@@ -101,6 +102,13 @@ func temporalOptions(cfg config.Temporal, log *slog.Logger) (client.Options, err
 	}
 	if cfg.APIKey != "" {
 		opts.Credentials = client.NewAPIKeyStaticCredentials(cfg.APIKey)
+	}
+	if cfg.PayloadKeys != "" {
+		c, err := codec.Parse(cfg.PayloadKeys)
+		if err != nil {
+			return opts, fmt.Errorf("RUDDERHOOK_PAYLOAD_KEYS: %w", err)
+		}
+		c.Apply(&opts)
 	}
 	if cfg.TLS || cfg.APIKey != "" || cfg.TLSCertFile != "" || cfg.TLSCAFile != "" {
 		tc := &tls.Config{ServerName: cfg.TLSServerName, MinVersion: tls.VersionTLS12}
@@ -227,6 +235,7 @@ func serveMetrics(addr string, log *slog.Logger) (stop func(), err error) {
 type apiOptions struct {
 	uiBase  string
 	devSink *api.DevSink
+	codec   http.Handler
 	ready   func(addr string) // called once the listener is open
 }
 
@@ -238,7 +247,7 @@ func runAPI(ctx context.Context, cfg *config.Config, c client.Client, db *sqlx.D
 	srv := &api.Server{
 		Ingest: svc, Store: st, Temporal: c, Sources: cfg.Sources, Log: log.With("component", "api"),
 		AdminToken: cfg.AdminToken, TrustedProxies: cfg.TrustedProxies, UIBase: opts.uiBase, Namespace: cfg.Temporal.Namespace,
-		Targets: cfg.TargetNames(), DevSink: opts.devSink,
+		Targets: cfg.TargetNames(), DevSink: opts.devSink, Codec: opts.codec,
 	}
 	handler, err := srv.Handler()
 	if err != nil {
