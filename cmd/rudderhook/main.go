@@ -5,6 +5,8 @@
 //	rudderhook worker   the Temporal worker
 //	rudderhook migrate  apply database migrations
 //	rudderhook send     sign and post a callback as Airudder would
+//	rudderhook rules    lint rules, and test them on calls
+//	rudderhook codec    serve the Temporal UI's codec endpoint for encrypted payloads
 //
 // This package is the wiring: it reads the configuration, builds loggers and clients, and hands them to
 // the packages that do the work.
