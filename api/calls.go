@@ -51,6 +51,9 @@ const (
 // escaped (%2F).
 func (s *Server) getCall(c *gin.Context) {
 	key := c.Param("call_id")
+	if id := c.Param("id"); id != "" {
+		key += "/" + id
+	}
 	if source := c.Query("source"); source != "" {
 		rec, err := s.Store.GetCall(c.Request.Context(), source, key)
 		if err != nil {

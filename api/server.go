@@ -99,6 +99,7 @@ func (s *Server) Handler() (http.Handler, error) {
 	v1 := r.Group("/v1", s.requireAdmin)
 	v1.GET("/calls", s.listCalls)
 	v1.GET("/calls/:call_id", s.getCall)
+	v1.GET("/calls/:call_id/:id", s.getCall) // a "{TaskID}/{id}" key sent without escaping its slash
 	v1.GET("/follow-ups", s.listFollowUps)
 	v1.GET("/follow-ups/:id", s.getFollowUp)
 	v1.POST("/follow-ups/:id/retry", s.retryFollowUp)
