@@ -60,7 +60,7 @@ func (s *Server) receive(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	if _, err := s.Ingest.AcceptCallCompleted(c.Request.Context(), src.Name, body, cc, receivedAt); err != nil {
+	if err := s.Ingest.AcceptCallCompleted(c.Request.Context(), src.Name, body, cc, receivedAt); err != nil {
 		s.writeError(c, err)
 		return
 	}

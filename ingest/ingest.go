@@ -55,29 +55,22 @@ type Service struct {
 	Parallelism int
 }
 
-// Outcome says how a callback was made durable.
-type Outcome struct {
-	Calls   int
-	Inboxed bool
-}
-
 // AcceptCallCompleted makes a verified, parsed call-completion callback durable: it starts one workflow
 // per call, and if any start fails it keeps the whole body in the inbox (starts are idempotent, so the
 // relay may safely start them all again). It returns ErrNotDurable only when neither worked.
 //
 // It does not use the caller's cancellation: once a callback is being accepted, a sender that hangs up
 // must not leave it half-accepted.
-func (s *Service) AcceptCallCompleted(ctx context.Context, source string, body []byte, cc *airudder.CallCompleted, receivedAt time.Time) (Outcome, error) {
+func (s *Service) AcceptCallCompleted(ctx context.Context, source string, body []byte, cc *airudder.CallCompleted, receivedAt time.Time) error {
 	ctx = context.WithoutCancel(ctx)
 	calls := cc.Received(source, receivedAt)
-	out := Outcome{Calls: len(calls)}
 
 	startCtx, cancel := context.WithTimeout(ctx, s.startTimeout())
 	err := s.startAll(startCtx, calls)
 	cancel()
 	if err == nil {
 		acceptedTotal.WithLabelValues(source, "temporal").Inc()
-		return out, nil
+		return nil
 	}
 	s.Log.Warn("workflow start failed; keeping the callback in the inbox", "source", source, "task_id", cc.TaskID, "error", err)
 
@@ -86,12 +79,11 @@ func (s *Service) AcceptCallCompleted(ctx context.Context, source string, body [
 	id, ierr := s.Store.AddToInbox(inboxCtx, source, KindCallCompleted, body, receivedAt)
 	if ierr != nil {
 		s.Log.Error("inbox unavailable too; refusing the callback", "source", source, "task_id", cc.TaskID, "error", ierr)
-		return out, fmt.Errorf("%w: start: %v; inbox: %v", ErrNotDurable, err, ierr)
+		return fmt.Errorf("%w: start: %v; inbox: %v", ErrNotDurable, err, ierr)
 	}
 	acceptedTotal.WithLabelValues(source, "inbox").Inc()
 	s.Log.Info("callback kept in inbox", "inbox_id", id, "source", source, "calls", len(calls))
-	out.Inboxed = true
-	return out, nil
+	return nil
 }
 
 // startAll starts the workflow of every call, a few at a time.
