@@ -90,8 +90,11 @@ func (s *Server) writeError(c *gin.Context, err error) {
 	}
 	s.Log.Log(c.Request.Context(), level, "request refused", "method", c.Request.Method, "path", c.FullPath(),
 		"status", e.Status, "code", e.Code, "error", err)
-	if e.Code == codeUnauthorized {
+	switch {
+	case e.Code == codeUnauthorized:
 		c.Header("WWW-Authenticate", `Bearer realm="rudderhook"`)
+	case e.Status == http.StatusServiceUnavailable:
+		c.Header("Retry-After", "10")
 	}
 	var body errorBody
 	body.Error.Code, body.Error.Message, body.Error.Fields, body.Error.Problems = e.Code, e.Message, e.Fields, e.Problems

@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"bytes"
 	"context"
 	"net/http"
 	"strings"
@@ -69,6 +70,16 @@ func TestNothingDurableAnswers503(t *testing.T) {
 	s.serve(&ingest.Service{Temporal: unreachableTemporal(t), Store: store.New(closed), Sources: s.cfg.Sources,
 		Log: testLogger(t), StartTimeout: 300 * time.Millisecond})
 
+	req, _ := http.NewRequest(http.MethodPost, s.http.URL+"/webhooks/airudder/call-completed", bytes.NewReader(airudder.ExampleCallCompleted))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.Header.Get("Retry-After") == "" {
+		t.Error("a 503 without Retry-After")
+	}
 	status, body := s.post("airudder", airudder.ExampleCallCompleted, "application/json")
 	if status != http.StatusServiceUnavailable || errorCode(t, body) != "unavailable" {
 		t.Errorf("POST with nothing durable = %d %s, want 503 unavailable", status, body)
