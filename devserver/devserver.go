@@ -11,10 +11,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -64,8 +66,40 @@ type Server struct {
 
 const clusterName = "active"
 
-// Start starts the server (and UI) and returns once the frontend accepts connections.
+// startMu makes servers in one process (parallel tests) pick and bind their ports one at a time.
+var startMu sync.Mutex
+
+// Start starts the server (and UI) and returns once the frontend accepts connections. A port picked for
+// an internal service can be taken by someone else before the server binds it; Start then tries again
+// with new ports.
 func Start(ctx context.Context, opts Options) (*Server, error) {
+	startMu.Lock()
+	defer startMu.Unlock()
+	var err error
+	for range 3 {
+		var s *Server
+		if s, err = start(ctx, opts); err == nil {
+			return s, nil
+		}
+		var fatal fatalError
+		if !errors.As(err, &fatal) {
+			return nil, err
+		}
+		opts.Log.Warn("Temporal server did not start; trying again with other ports", "error", err)
+	}
+	return nil, err
+}
+
+func start(ctx context.Context, opts Options) (s *Server, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			fatal, ok := r.(fatalError)
+			if !ok {
+				panic(r)
+			}
+			s, err = nil, fatal
+		}
+	}()
 	if opts.Namespace == "" {
 		opts.Namespace = "default"
 	}
@@ -85,7 +119,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	}
 
 	sqlCfg := &config.SQL{PluginName: sqliteplugin.PluginName, ConnectAttributes: map[string]string{}}
-	s := &Server{FrontendAddr: net.JoinHostPort(host, strconv.Itoa(frontendPort))}
+	s = &Server{FrontendAddr: net.JoinHostPort(host, strconv.Itoa(frontendPort))}
 	if opts.DataDir == "" {
 		sqlCfg.DatabaseName = "rudderhook-" + uuid.NewString()
 		sqlCfg.ConnectAttributes["mode"] = "memory"
@@ -254,6 +288,10 @@ func resolvePort(addr, what string) (string, int, error) {
 	if host == "" {
 		host = "127.0.0.1"
 	}
+	if portStr == "0" {
+		port, err := freePort(host)
+		return host, port, err
+	}
 	l, err := net.Listen("tcp", net.JoinHostPort(host, portStr))
 	if err != nil {
 		return "", 0, fmt.Errorf("%s cannot listen on %s (is another rudderhook dev or Temporal server running?): %w", what, addr, err)
@@ -263,9 +301,23 @@ func resolvePort(addr, what string) (string, int, error) {
 	return host, port, nil
 }
 
+// freePort picks a free port for an internal service below the kernel's ephemeral range (32768 and up on
+// Linux), so that outgoing connections and other listen(":0") calls, which take ports from that range,
+// cannot take it between the pick and the server binding it.
 func freePort(host string) (int, error) {
-	_, port, err := resolvePort(net.JoinHostPort(host, "0"), "internal Temporal service")
-	return port, err
+	for range 100 {
+		port := 20000 + rand.IntN(12000)
+		if l, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port))); err == nil {
+			_ = l.Close()
+			return port, nil
+		}
+	}
+	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		return 0, fmt.Errorf("find a free port on %s: %w", host, err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 func waitForPort(ctx context.Context, addr string) error {

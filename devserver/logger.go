@@ -44,5 +44,10 @@ func (s *slogLogger) Panic(msg string, tags ...tag.Tag) {
 }
 func (s *slogLogger) Fatal(msg string, tags ...tag.Tag) {
 	s.log(slog.LevelError, msg, tags)
-	panic("temporal server fatal: " + msg)
+	panic(fatalError(msg))
 }
+
+// fatalError is what the server's Fatal panics with, so that Start can tell it from other panics.
+type fatalError string
+
+func (e fatalError) Error() string { return "Temporal server: " + string(e) }
