@@ -34,6 +34,18 @@ type Activities struct {
 	Targets map[string]*config.Target
 }
 
+// New builds the activities from the configuration: its targets and Airudder's API credentials.
+func New(st *store.Store, cfg *config.Config, log *slog.Logger) *Activities {
+	httpClient := NewHTTPClient()
+	return &Activities{
+		Store:    st,
+		Log:      log,
+		HTTP:     httpClient,
+		Airudder: airudder.NewClient(cfg.Airudder.BaseURL, cfg.Airudder.AppKey, cfg.Airudder.AppSecret, httpClient),
+		Targets:  cfg.Targets,
+	}
+}
+
 // Error types that workflows and operators see on a failed activity.
 const (
 	ErrTypeInvalidData = "InvalidCallData"

@@ -116,11 +116,7 @@ func start(t testing.TB, opts options) *system {
 }
 
 func (s *system) startWorker() {
-	httpClient := activities.NewHTTPClient()
-	acts := &activities.Activities{
-		Store: s.store, Log: testLogger(s.t), HTTP: httpClient, Targets: s.cfg.Targets,
-		Airudder: airudder.NewClient(s.cfg.Airudder.BaseURL, s.cfg.Airudder.AppKey, s.cfg.Airudder.AppSecret, httpClient),
-	}
+	acts := activities.New(s.store, s.cfg, testLogger(s.t))
 	w := worker.New(s.client, acts, sdkworker.Options{})
 	if err := w.Start(); err != nil {
 		s.t.Fatal(err)

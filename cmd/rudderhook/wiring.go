@@ -20,7 +20,6 @@ import (
 	sdkworker "go.temporal.io/sdk/worker"
 
 	"github.com/rudderhook/rudderhook/activities"
-	"github.com/rudderhook/rudderhook/airudder"
 	"github.com/rudderhook/rudderhook/api"
 	"github.com/rudderhook/rudderhook/codec"
 	"github.com/rudderhook/rudderhook/config"
@@ -172,14 +171,7 @@ func warnMissingSearchAttributes(ctx context.Context, c client.Client, namespace
 
 // runWorker starts a worker and returns a function that stops it, letting running activities finish.
 func runWorker(c client.Client, db *sqlx.DB, cfg *config.Config, log *slog.Logger) (stop func(), err error) {
-	httpClient := activities.NewHTTPClient()
-	acts := &activities.Activities{
-		Store:    store.New(db),
-		Log:      log.With("component", "activities"),
-		HTTP:     httpClient,
-		Airudder: airudder.NewClient(cfg.Airudder.BaseURL, cfg.Airudder.AppKey, cfg.Airudder.AppSecret, httpClient),
-		Targets:  cfg.Targets,
-	}
+	acts := activities.New(store.New(db), cfg, log.With("component", "activities"))
 	warnUnconfigured(acts, log)
 	w := worker.New(c, acts, sdkworker.Options{WorkerStopTimeout: 15 * time.Second})
 	if err := w.Start(); err != nil {
