@@ -101,12 +101,10 @@ func newFollowUpEnv(t *testing.T, st *store.Store, crmURL, airudderURL string) *
 	var suite testsuite.WorkflowTestSuite
 	suite.SetLogger(sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler)))
 	env := &followUpEnv{TestWorkflowEnvironment: suite.NewTestWorkflowEnvironment()}
-	client := activities.NewHTTPClient()
-	env.acts = &activities.Activities{
-		Store: st, Log: slog.New(slog.DiscardHandler), HTTP: client,
+	env.acts = activities.New(st, &config.Config{
 		Targets:  map[string]*config.Target{"crm": {Name: "crm", URL: crmURL, Secret: "whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQ="}},
-		Airudder: airudder.NewClient(airudderURL, "key", "secret", client),
-	}
+		Airudder: config.Airudder{BaseURL: airudderURL, AppKey: "key", AppSecret: "secret"},
+	}, slog.New(slog.DiscardHandler))
 	env.RegisterWorkflow(workflows.CallCompletedWorkflow)
 	env.RegisterWorkflow(workflows.FollowUpWorkflow)
 	env.RegisterActivity(env.acts)
