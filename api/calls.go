@@ -47,8 +47,8 @@ const (
 	maxPageSize     = 500
 )
 
-// getCall is GET /v1/calls/{call_id}[?source=…]. A key that holds a slash ("{TaskID}/{id}") is sent
-// escaped (%2F).
+// getCall is GET /v1/calls/{call_id}[?source=…]. A key that holds a slash ("{TaskID}/{id}") may come
+// escaped (%2F) or not (the second route).
 func (s *Server) getCall(c *gin.Context) {
 	key := c.Param("call_id")
 	if id := c.Param("id"); id != "" {
@@ -95,37 +95,45 @@ func (s *Server) writeCallWithFollowUps(c *gin.Context, rec *store.CallRecord) {
 	c.JSON(http.StatusOK, out)
 }
 
-// timeRange reads received_after and received_before (RFC 3339).
-func timeRange(c *gin.Context) (after, before time.Time, err error) {
-	for _, p := range []struct {
+// queryCallFilter sets the filters given as query parameters (case_id, callee_number, task_id,
+// intention, source, received_after, received_before) on f, leaving the others as they are.
+func queryCallFilter(c *gin.Context, f *store.CallFilter) error {
+	for _, q := range []struct {
 		name string
-		dst  *time.Time
-	}{{"received_after", &after}, {"received_before", &before}} {
-		if v := c.Query(p.name); v != "" {
-			if *p.dst, err = time.Parse(time.RFC3339, v); err != nil {
-				return after, before, newError(http.StatusBadRequest, "invalid_parameter", p.name+" must be an RFC 3339 time, e.g. 2024-03-11T00:00:00Z")
-			}
+		dst  *string
+	}{{"source", &f.Source}, {"case_id", &f.CaseID}, {"task_id", &f.TaskID}, {"intention", &f.Intention}} {
+		if v := c.Query(q.name); v != "" {
+			*q.dst = v
 		}
 	}
-	return after, before, nil
+	if v := phoneParam(c, "callee_number"); v != "" {
+		f.CalleeNumber = v
+	}
+	for _, q := range []struct {
+		name string
+		dst  *time.Time
+	}{{"received_after", &f.ReceivedAfter}, {"received_before", &f.ReceivedBefore}} {
+		if v := c.Query(q.name); v != "" {
+			t, err := time.Parse(time.RFC3339, v)
+			if err != nil {
+				return newError(http.StatusBadRequest, "invalid_parameter", q.name+" must be an RFC 3339 time, e.g. 2024-03-11T00:00:00Z")
+			}
+			*q.dst = t
+		}
+	}
+	return nil
 }
 
 // listCalls is GET /v1/calls?case_id=&callee_number=&task_id=&intention=&source=&limit=&cursor=, newest
 // first. The response's next_cursor, when present, fetches the next page.
 func (s *Server) listCalls(c *gin.Context) {
-	f := store.CallFilter{
-		Source:       c.Query("source"),
-		CaseID:       c.Query("case_id"),
-		CalleeNumber: phoneParam(c, "callee_number"),
-		TaskID:       c.Query("task_id"),
-		Intention:    c.Query("intention"),
-	}
-	var err error
-	if f.Limit, f.Before, err = paging(c); err != nil {
+	var f store.CallFilter
+	if err := queryCallFilter(c, &f); err != nil {
 		s.writeError(c, err)
 		return
 	}
-	if f.ReceivedAfter, f.ReceivedBefore, err = timeRange(c); err != nil {
+	var err error
+	if f.Limit, f.Before, err = paging(c); err != nil {
 		s.writeError(c, err)
 		return
 	}
@@ -134,17 +142,11 @@ func (s *Server) listCalls(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	out := struct {
-		Calls      []CallJSON `json:"calls"`
-		NextCursor string     `json:"next_cursor,omitempty"`
-	}{Calls: make([]CallJSON, 0, len(recs))}
+	calls := make([]CallJSON, 0, len(recs))
 	for i := range recs {
-		out.Calls = append(out.Calls, s.callJSON(&recs[i]))
+		calls = append(calls, s.callJSON(&recs[i]))
 	}
-	if next > 0 {
-		out.NextCursor = encodeCursor(next)
-	}
-	c.JSON(http.StatusOK, out)
+	writePage(c, "calls", calls, next)
 }
 
 func (s *Server) callJSON(rec *store.CallRecord) CallJSON {
@@ -216,6 +218,15 @@ func phoneParam(c *gin.Context, name string) string {
 		return "+" + trimmed
 	}
 	return v
+}
+
+// writePage answers a list: its items under name, and next_cursor when there is a next page.
+func writePage[T any](c *gin.Context, name string, items []T, next int64) {
+	out := gin.H{name: items}
+	if next > 0 {
+		out["next_cursor"] = encodeCursor(next)
+	}
+	c.JSON(http.StatusOK, out)
 }
 
 func encodeCursor(seq int64) string {

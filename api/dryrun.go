@@ -18,17 +18,9 @@ type dryRunRequest struct {
 	// Rules is a draft document; empty means the rules in force.
 	Rules string `json:"rules"`
 	// CallIDs are call keys; when empty, Filter and Limit select the newest matching calls.
-	CallIDs []string `json:"call_ids"`
-	Filter  struct {
-		Source         string    `json:"source"`
-		CaseID         string    `json:"case_id"`
-		CalleeNumber   string    `json:"callee_number"`
-		TaskID         string    `json:"task_id"`
-		Intention      string    `json:"intention"`
-		ReceivedAfter  time.Time `json:"received_after"`
-		ReceivedBefore time.Time `json:"received_before"`
-	} `json:"filter"`
-	Limit int `json:"limit"`
+	CallIDs []string         `json:"call_ids"`
+	Filter  store.CallFilter `json:"filter"`
+	Limit   int              `json:"limit"`
 }
 
 // DryRunCall is what the rules would have done with one stored call.
@@ -56,30 +48,12 @@ func (s *Server) dryRun(c *gin.Context) {
 		}
 	}
 	// The filters of GET /v1/calls work as query parameters too.
-	f := &req.Filter
-	for _, q := range []struct {
-		name string
-		dst  *string
-	}{{"source", &f.Source}, {"case_id", &f.CaseID}, {"task_id", &f.TaskID}, {"intention", &f.Intention}} {
-		if v := c.Query(q.name); v != "" {
-			*q.dst = v
-		}
-	}
-	if v := phoneParam(c, "callee_number"); v != "" {
-		f.CalleeNumber = v
-	}
-	req.CallIDs = append(req.CallIDs, c.QueryArray("call_id")...)
-	after, before, err := timeRange(c)
-	if err != nil {
+	if err := queryCallFilter(c, &req.Filter); err != nil {
 		s.writeError(c, err)
 		return
 	}
-	if !after.IsZero() {
-		f.ReceivedAfter = after
-	}
-	if !before.IsZero() {
-		f.ReceivedBefore = before
-	}
+	req.CallIDs = append(req.CallIDs, c.QueryArray("call_id")...)
+	var err error
 	if v := c.Query("limit"); v != "" {
 		if req.Limit, err = strconv.Atoi(v); err != nil {
 			s.writeError(c, newError(http.StatusBadRequest, "invalid_parameter", "limit must be a whole number"))
@@ -123,8 +97,8 @@ func (s *Server) dryRun(c *gin.Context) {
 			s.writeError(c, newError(http.StatusBadRequest, "invalid_request", "limit must be from 1 to 500"))
 			return
 		}
-		calls, _, err = s.Store.ListCalls(ctx, store.CallFilter{Source: f.Source, CaseID: f.CaseID, CalleeNumber: f.CalleeNumber,
-			TaskID: f.TaskID, Intention: f.Intention, ReceivedAfter: f.ReceivedAfter, ReceivedBefore: f.ReceivedBefore, Limit: req.Limit})
+		req.Filter.Limit = req.Limit
+		calls, _, err = s.Store.ListCalls(ctx, req.Filter)
 		if err != nil {
 			s.writeError(c, err)
 			return

@@ -74,17 +74,11 @@ func (s *Server) listFollowUps(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	out := struct {
-		FollowUps  []FollowUpJSON `json:"follow_ups"`
-		NextCursor string         `json:"next_cursor,omitempty"`
-	}{FollowUps: make([]FollowUpJSON, 0, len(recs))}
+	fus := make([]FollowUpJSON, 0, len(recs))
 	for i := range recs {
-		out.FollowUps = append(out.FollowUps, s.followUpJSON(&recs[i]))
+		fus = append(fus, s.followUpJSON(&recs[i]))
 	}
-	if next > 0 {
-		out.NextCursor = encodeCursor(next)
-	}
-	c.JSON(http.StatusOK, out)
+	writePage(c, "follow_ups", fus, next)
 }
 
 // getFollowUp is GET /v1/follow-ups/{id}.

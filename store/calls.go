@@ -174,17 +174,17 @@ func (s *Store) FindCalls(ctx context.Context, key string) ([]CallRecord, error)
 
 // CallFilter selects calls for listing. Empty fields do not filter.
 type CallFilter struct {
-	Source       string
-	CaseID       string
-	CalleeNumber string
-	TaskID       string
-	Intention    string
+	Source       string `json:"source"`
+	CaseID       string `json:"case_id"`
+	CalleeNumber string `json:"callee_number"`
+	TaskID       string `json:"task_id"`
+	Intention    string `json:"intention"`
 	// ReceivedAfter and ReceivedBefore bound when calls arrived; zero does not bound.
-	ReceivedAfter  time.Time
-	ReceivedBefore time.Time
+	ReceivedAfter  time.Time `json:"received_after"`
+	ReceivedBefore time.Time `json:"received_before"`
 	// Before is a cursor: only calls listed after the one with this sequence number (0: from the newest).
-	Before int64
-	Limit  int
+	Before int64 `json:"-"`
+	Limit  int   `json:"-"`
 }
 
 // ListCalls returns calls matching f, newest first, and the cursor of the next page (0 when there is none).
