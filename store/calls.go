@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 
 	"github.com/rudderhook/rudderhook/airudder"
 	"github.com/rudderhook/rudderhook/rules"
@@ -123,9 +124,13 @@ const (
 	insertRedialSQL  = `INSERT INTO call_redials (source, call_key, position, call_id, call_start_time, ring_type,
   ring_time, hangup_type, result_label, callee_number, caller_number)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`
-	selectRedialsSQL = `SELECT call_id, call_start_time, ring_type, ring_time, hangup_type, result_label,
-  callee_number, caller_number
-FROM call_redials WHERE source = $1 AND call_key = $2 ORDER BY position`
+	// selectRedialsSQL reads the redials of many calls at once: $1 and $2 are parallel arrays of sources
+	// and keys.
+	selectRedialsSQL = `SELECT r.source, r.call_key, call_id, call_start_time, ring_type, ring_time, hangup_type,
+  result_label, callee_number, caller_number
+FROM call_redials r JOIN unnest($1::text[], $2::text[]) AS k(source, call_key)
+  ON r.source = k.source AND r.call_key = k.call_key
+ORDER BY r.source, r.call_key, position`
 	selectCallSQL      = `SELECT * FROM calls WHERE source = $1 AND call_key = $2`
 	selectCallByKeySQL = `SELECT * FROM calls WHERE call_key = $1 ORDER BY seq`
 )
@@ -160,7 +165,11 @@ func (s *Store) GetCall(ctx context.Context, source, key string) (*CallRecord, e
 		}
 		return nil, fmt.Errorf("get call %s/%s: %w", source, key, err)
 	}
-	return s.withRedials(ctx, row)
+	recs, err := s.records(ctx, []callRow{row})
+	if err != nil {
+		return nil, err
+	}
+	return &recs[0], nil
 }
 
 // FindCalls returns the calls with this key in any source (usually one).
@@ -189,77 +198,103 @@ type CallFilter struct {
 
 // ListCalls returns calls matching f, newest first, and the cursor of the next page (0 when there is none).
 func (s *Store) ListCalls(ctx context.Context, f CallFilter) ([]CallRecord, int64, error) {
-	var where []string
-	var args []any
-	add := func(cond string, v any) {
-		args = append(args, v)
-		where = append(where, fmt.Sprintf(cond, len(args)))
-	}
-	for col, v := range map[string]string{"source": f.Source, "case_id": f.CaseID, "callee_number": f.CalleeNumber, "task_id": f.TaskID, "intention": f.Intention} {
-		if v != "" {
-			add(col+" = $%d", v)
-		}
-	}
-	if f.Before > 0 {
-		add("seq < $%d", f.Before)
-	}
+	var w where
+	w.equal("source", f.Source)
+	w.equal("case_id", f.CaseID)
+	w.equal("callee_number", f.CalleeNumber)
+	w.equal("task_id", f.TaskID)
+	w.equal("intention", f.Intention)
 	if !f.ReceivedAfter.IsZero() {
-		add("received_at >= $%d", f.ReceivedAfter)
+		w.add("received_at >= $%d", f.ReceivedAfter)
 	}
 	if !f.ReceivedBefore.IsZero() {
-		add("received_at < $%d", f.ReceivedBefore)
+		w.add("received_at < $%d", f.ReceivedBefore)
 	}
-	q := "SELECT * FROM calls"
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
-	args = append(args, f.Limit+1)
-	q += fmt.Sprintf(" ORDER BY seq DESC LIMIT $%d", len(args))
-
+	q, args := w.page("calls", "seq", f.Before, f.Limit)
 	var rows []callRow
 	if err := s.db.SelectContext(ctx, &rows, q, args...); err != nil {
 		return nil, 0, fmt.Errorf("list calls: %w", err)
 	}
-	var next int64
-	if len(rows) > f.Limit {
-		rows = rows[:f.Limit]
-		next = rows[len(rows)-1].Seq
-	}
+	rows, next := trimPage(rows, f.Limit, func(r callRow) int64 { return r.Seq })
 	recs, err := s.records(ctx, rows)
 	return recs, next, err
 }
 
+// where builds the conditions of a listing query with numbered parameters.
+type where struct {
+	conds []string
+	args  []any
+}
+
+// add appends a condition whose %d is the number of v's parameter.
+func (w *where) add(cond string, v any) {
+	w.args = append(w.args, v)
+	w.conds = append(w.conds, fmt.Sprintf(cond, len(w.args)))
+}
+
+// equal filters col by v, unless v is empty.
+func (w *where) equal(col, v string) {
+	if v != "" {
+		w.add(col+" = $%d", v)
+	}
+}
+
+// page is the query of one page, newest first by key: rows with key below the cursor before (0: from
+// the newest), one more than limit so the caller learns whether a next page exists.
+func (w *where) page(table, key string, before int64, limit int) (string, []any) {
+	if before > 0 {
+		w.add(key+" < $%d", before)
+	}
+	q := "SELECT * FROM " + table
+	if len(w.conds) > 0 {
+		q += " WHERE " + strings.Join(w.conds, " AND ")
+	}
+	w.args = append(w.args, limit+1)
+	return q + fmt.Sprintf(" ORDER BY %s DESC LIMIT $%d", key, len(w.args)), w.args
+}
+
+// trimPage cuts the extra row off a page and returns the cursor of the next one (0: none).
+func trimPage[T any](rows []T, limit int, key func(T) int64) ([]T, int64) {
+	if len(rows) <= limit {
+		return rows, 0
+	}
+	rows = rows[:limit]
+	return rows, key(rows[len(rows)-1])
+}
+
+// records turns rows into records, reading the redials of all of them in one query.
 func (s *Store) records(ctx context.Context, rows []callRow) ([]CallRecord, error) {
 	out := make([]CallRecord, 0, len(rows))
-	for _, row := range rows {
-		rec, err := s.withRedials(ctx, row)
+	index := make(map[[2]string]int, len(rows))
+	sources, keys := make([]string, len(rows)), make([]string, len(rows))
+	for i, row := range rows {
+		rec, err := fromRow(row)
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, *rec)
+		index[[2]string{row.Source, row.CallKey}] = i
+		sources[i], keys[i] = row.Source, row.CallKey
 	}
-	return out, nil
-}
-
-func (s *Store) withRedials(ctx context.Context, row callRow) (*CallRecord, error) {
-	rec, err := fromRow(row)
+	if len(rows) == 0 {
+		return out, nil
+	}
+	redials, err := s.db.QueryxContext(ctx, selectRedialsSQL, pq.Array(sources), pq.Array(keys))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("read redials: %w", err)
 	}
-	rows, err := s.db.QueryxContext(ctx, selectRedialsSQL, row.Source, row.CallKey)
-	if err != nil {
-		return nil, fmt.Errorf("redials of %s/%s: %w", row.Source, row.CallKey, err)
-	}
-	defer rows.Close()
-	for rows.Next() {
+	defer redials.Close()
+	for redials.Next() {
+		var source, key string
 		var r airudder.Redial
-		if err := rows.Scan(&r.CallID, &r.CallStartTime, &r.RingType, &r.RingTime, &r.HangupType, &r.ResultLabel,
-			&r.CalleeNumber, &r.CallerNumber); err != nil {
-			return nil, fmt.Errorf("scan redial of %s/%s: %w", row.Source, row.CallKey, err)
+		if err := redials.Scan(&source, &key, &r.CallID, &r.CallStartTime, &r.RingType, &r.RingTime, &r.HangupType,
+			&r.ResultLabel, &r.CalleeNumber, &r.CallerNumber); err != nil {
+			return nil, fmt.Errorf("scan redial of %s/%s: %w", source, key, err)
 		}
-		rec.Call.RedialCalls = append(rec.Call.RedialCalls, r)
+		c := &out[index[[2]string{source, key}]].Call
+		c.RedialCalls = append(c.RedialCalls, r)
 	}
-	return rec, rows.Err()
+	return out, redials.Err()
 }
 
 func toRow(rec CallRecord) callRow {

@@ -97,6 +97,10 @@ func TestListCallsFiltersAndPages(t *testing.T) {
 		rc.Key = rc.Call.CallID
 		rc.Call.CaseID = []string{"case-a", "case-b"}[i%2]
 		rc.Call.Intention = []string{"PTP", "WN", "NFU"}[i%3]
+		rc.Call.RedialCalls = nil
+		for j := range i { // call-i has i redials, so a page shows whether each call got its own
+			rc.Call.RedialCalls = append(rc.Call.RedialCalls, airudder.Redial{CallID: fmt.Sprintf("r-%d-%d", i, j)})
+		}
 		if err := s.UpsertCall(ctx, store.CallRecord{ReceivedCall: rc, WorkflowID: "wf-" + rc.Key}); err != nil {
 			t.Fatal(err)
 		}
@@ -108,6 +112,13 @@ func TestListCallsFiltersAndPages(t *testing.T) {
 	}
 	if keys(page1) != "call-6,call-4,call-2" || next == 0 {
 		t.Fatalf("page 1 = %s, next %d", keys(page1), next)
+	}
+	for _, rec := range page1 {
+		var i int
+		fmt.Sscanf(rec.Key, "call-%d", &i)
+		if len(rec.Call.RedialCalls) != i || (i > 0 && rec.Call.RedialCalls[i-1].CallID != fmt.Sprintf("r-%d-%d", i, i-1)) {
+			t.Errorf("%s has redials %+v", rec.Key, rec.Call.RedialCalls)
+		}
 	}
 	page2, next, _ := s.ListCalls(ctx, store.CallFilter{CaseID: "case-a", Limit: 3, Before: next})
 	if keys(page2) != "call-0" || next != 0 {

@@ -306,32 +306,18 @@ type FollowUpFilter struct {
 
 // ListFollowUps returns follow-ups matching f, newest first, and the cursor of the next page.
 func (s *Store) ListFollowUps(ctx context.Context, f FollowUpFilter) ([]FollowUpRecord, int64, error) {
-	q, args := "SELECT * FROM follow_ups", []any{}
-	var where []string
-	for _, c := range []struct{ col, val string }{{"status", f.Status}, {"source", f.Source}, {"call_key", f.CallKey}, {"rule_id", f.RuleID}, {"action_type", f.Type}} {
-		if c.val != "" {
-			args = append(args, c.val)
-			where = append(where, fmt.Sprintf("%s = $%d", c.col, len(args)))
-		}
-	}
-	if f.Before > 0 {
-		args = append(args, f.Before)
-		where = append(where, fmt.Sprintf("id < $%d", len(args)))
-	}
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
-	args = append(args, f.Limit+1)
-	q += fmt.Sprintf(" ORDER BY id DESC LIMIT $%d", len(args))
+	var w where
+	w.equal("status", f.Status)
+	w.equal("source", f.Source)
+	w.equal("call_key", f.CallKey)
+	w.equal("rule_id", f.RuleID)
+	w.equal("action_type", f.Type)
+	q, args := w.page("follow_ups", "id", f.Before, f.Limit)
 	recs, err := s.followUps(ctx, q, args...)
 	if err != nil {
 		return nil, 0, err
 	}
-	var next int64
-	if len(recs) > f.Limit {
-		recs = recs[:f.Limit]
-		next = recs[len(recs)-1].ID
-	}
+	recs, next := trimPage(recs, f.Limit, func(r FollowUpRecord) int64 { return r.ID })
 	return recs, next, nil
 }
 
