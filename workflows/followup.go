@@ -57,13 +57,11 @@ func FollowUpWorkflow(ctx workflow.Context, in FollowUpInput) (*FollowUpResult, 
 	if err := workflow.ExecuteActivity(withSummary(bookkeeping, "Check the follow-up's state"), a.BeginFollowUp, fu.Key).Get(ctx, &status); err != nil {
 		return nil, err
 	}
+	// Settled follow-ups (a planned skip is stored as skipped) get no child workflow; this guards runs
+	// started another way, such as a reset.
 	if status == store.FollowUpSucceeded || status == store.FollowUpSkipped {
 		workflow.SetCurrentDetails(ctx, "Already "+status+" by an earlier run")
 		return &FollowUpResult{Status: status, Reason: "already " + status}, nil
-	}
-	if fu.Skip != "" {
-		workflow.SetCurrentDetails(ctx, "Skipped: "+fu.Skip)
-		return &FollowUpResult{Status: store.FollowUpSkipped, Reason: fu.Skip}, record(store.FollowUpSkipped, nil, fu.Skip, 0)
 	}
 
 	due := workflow.Now(ctx)
