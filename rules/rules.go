@@ -345,6 +345,8 @@ func compileAction(ad actionDoc, index int, zone string, opts Options, example *
 	if !idRE.MatchString(a.Name) {
 		fail("name %q: a name is 1–64 letters, digits, '_', '.' or '-'", a.Name)
 	}
+	exampleData := templateData(example, "example-rule", 0, a, "fu_example")
+	var exampleOut string // what the last template gave for the example call
 	tmpl := func(field, src string) *template.Template {
 		if src == "" {
 			return nil
@@ -354,7 +356,7 @@ func compileAction(ad actionDoc, index int, zone string, opts Options, example *
 			fail("%s: %v", field, err)
 			return nil
 		}
-		if _, err := render(t, templateData(example, "example-rule", 0, a, "fu_example")); err != nil {
+		if exampleOut, err = render(t, exampleData); err != nil {
 			msg := err.Error()
 			if strings.Contains(msg, "map has no entry for key") {
 				msg += ` (checked against the example call; for a key that calls may lack, write {{ index .call.variables "name" }}, which gives "" when it is absent)`
@@ -386,11 +388,8 @@ func compileAction(ad actionDoc, index int, zone string, opts Options, example *
 				}
 			}
 		}
-		if a.body = tmpl("body", ad.Body); a.body != nil {
-			out, _ := render(a.body, templateData(example, "example-rule", 0, a, "fu_example"))
-			if !json.Valid([]byte(out)) {
-				fail("body: the template does not give JSON for the example call; it gave:\n%s", out)
-			}
+		if a.body = tmpl("body", ad.Body); a.body != nil && !json.Valid([]byte(exampleOut)) {
+			fail("body: the template does not give JSON for the example call; it gave:\n%s", exampleOut)
 		}
 	case TypeNotify:
 		endpoint()
