@@ -117,11 +117,16 @@ func (p Problem) String() string {
 type Error struct{ Problems []Problem }
 
 func (e *Error) Error() string {
+	return "the rules were refused:\n  " + strings.Join(e.Lines(), "\n  ")
+}
+
+// Lines are the problems, one line each.
+func (e *Error) Lines() []string {
 	lines := make([]string, len(e.Problems))
 	for i, p := range e.Problems {
 		lines[i] = p.String()
 	}
-	return "the rules were refused:\n  " + strings.Join(lines, "\n  ")
+	return lines
 }
 
 // Options are what compiling checks a document against.

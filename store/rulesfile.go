@@ -41,7 +41,7 @@ func (w *RulesFile) Load(ctx context.Context) {
 	var refused *rules.Error
 	switch {
 	case errors.As(err, &refused):
-		w.Log.Error("the rules file was refused; the rules in force stay", "file", w.Path, "problems", strings.Join(problemLines(refused), " | "))
+		w.Log.Error("the rules file was refused; the rules in force stay", "file", w.Path, "problems", strings.Join(refused.Lines(), " | "))
 	case err != nil:
 		w.last = [32]byte{} // try again next time
 		w.Log.Error("could not store the rules file", "file", w.Path, "error", err)
@@ -64,12 +64,4 @@ func (w *RulesFile) Watch(ctx context.Context, every time.Duration) {
 			w.Load(ctx)
 		}
 	}
-}
-
-func problemLines(e *rules.Error) []string {
-	out := make([]string, len(e.Problems))
-	for i, p := range e.Problems {
-		out[i] = p.String()
-	}
-	return out
 }

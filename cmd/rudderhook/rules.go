@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -239,17 +240,10 @@ func printPlan(w io.Writer, c store.CallRecord, p rules.Plan) {
 		case fu.Notify != nil:
 			fmt.Fprintf(w, "      text: %s\n", fu.Notify.Text)
 		case fu.Recall != nil:
-			fmt.Fprintf(w, "      re-call %s via %s, variables %v\n", fu.Recall.Callee, firstNonEmpty(fu.Recall.WorkflowID, "new instance of "+fu.Recall.TemplateID), fu.Recall.Variables)
+			fmt.Fprintf(w, "      re-call %s via %s, variables %v\n", fu.Recall.Callee, cmp.Or(fu.Recall.WorkflowID, "new instance of "+fu.Recall.TemplateID), fu.Recall.Variables)
 		}
 	}
 	for _, e := range p.Errors {
 		fmt.Fprintf(w, "  ! %s\n", e.String())
 	}
-}
-
-func firstNonEmpty(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
