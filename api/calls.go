@@ -68,7 +68,7 @@ func (s *Server) getCall(c *gin.Context) {
 	case err != nil:
 		s.writeError(c, err)
 	case len(recs) == 0:
-		s.writeError(c, newError(http.StatusNotFound, "not_found", "no call with ID "+quote(key)))
+		s.writeError(c, newError(http.StatusNotFound, "not_found", "no call with ID "+strconv.Quote(key)))
 	case len(recs) > 1:
 		sources := make([]string, len(recs))
 		for i, r := range recs {

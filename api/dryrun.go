@@ -84,7 +84,7 @@ func (s *Server) dryRun(c *gin.Context) {
 				return
 			}
 			if len(found) == 0 {
-				s.writeError(c, newError(http.StatusNotFound, "not_found", "no call with ID "+quote(id)))
+				s.writeError(c, newError(http.StatusNotFound, "not_found", "no call with ID "+strconv.Quote(id)))
 				return
 			}
 			calls = append(calls, found...)

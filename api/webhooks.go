@@ -7,6 +7,8 @@ import (
 	"mime"
 	"net/http"
 	"net/netip"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -24,7 +26,7 @@ func (s *Server) receive(c *gin.Context) {
 	receivedAt := time.Now().UTC()
 	src, ok := s.Sources[c.Param("source")]
 	if !ok {
-		s.writeError(c, newError(http.StatusNotFound, "unknown_source", "no source named "+quote(c.Param("source"))+" is configured"))
+		s.writeError(c, newError(http.StatusNotFound, "unknown_source", "no source named "+strconv.Quote(c.Param("source"))+" is configured"))
 		return
 	}
 	kind, pathToken := c.Param("kind"), ""
@@ -72,13 +74,13 @@ func (s *Server) receive(c *gin.Context) {
 func (s *Server) admit(c *gin.Context, src *config.Source, pathToken string) error {
 	if len(src.AllowedNets) > 0 {
 		ip, err := netip.ParseAddr(c.ClientIP())
-		if err != nil || !contains(src.AllowedNets, ip.Unmap()) {
-			return newError(http.StatusForbidden, "forbidden", "this address may not post to source "+quote(src.Name))
+		if err != nil || !slices.ContainsFunc(src.AllowedNets, func(n netip.Prefix) bool { return n.Contains(ip.Unmap()) }) {
+			return newError(http.StatusForbidden, "forbidden", "this address may not post to source "+strconv.Quote(src.Name))
 		}
 	}
 	if l := s.limiters[src.Name]; l != nil && !l.Allow() {
 		c.Header("Retry-After", "1")
-		return newError(http.StatusTooManyRequests, "rate_limited", "too many callbacks for source "+quote(src.Name)+"; retry shortly")
+		return newError(http.StatusTooManyRequests, "rate_limited", "too many callbacks for source "+strconv.Quote(src.Name)+"; retry shortly")
 	}
 	token := pathToken
 	if token == "" {
@@ -112,14 +114,3 @@ func readJSONBody(c *gin.Context, limit int64) ([]byte, error) {
 	}
 	return body, nil
 }
-
-func contains(nets []netip.Prefix, ip netip.Addr) bool {
-	for _, n := range nets {
-		if n.Contains(ip) {
-			return true
-		}
-	}
-	return false
-}
-
-func quote(s string) string { return `"` + s + `"` }
