@@ -168,32 +168,10 @@ func Load(environ []string, path string) (*Config, error) {
 	return &cfg, nil
 }
 
-// applySourceEnv lets RUDDERHOOK_SOURCE_<NAME>_KEYS and friends create or override a source. NAME is the
-// source name upper-cased, with "-" written as "_".
+// applySourceEnv lets RUDDERHOOK_SOURCE_<NAME>_KEYS and friends create or override a source.
 func applySourceEnv(cfg *Config, vars map[string]string) {
-	names := make([]string, 0, len(vars))
-	for k := range vars {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	for _, k := range names {
-		m := sourceEnvRE.FindStringSubmatch(k)
-		if m == nil {
-			continue
-		}
-		name := strings.ToLower(m[1])
-		for existing := range cfg.Sources {
-			if strings.ReplaceAll(existing, "-", "_") == name {
-				name = existing
-			}
-		}
-		s := cfg.Sources[name]
-		if s == nil {
-			s = &Source{}
-			cfg.Sources[name] = s
-		}
-		v := vars[k]
-		switch m[2] {
+	eachNamed(vars, sourceEnvRE, cfg.Sources, func(s *Source, setting, v string) {
+		switch setting {
 		case "KEYS":
 			s.Keys = splitList(v)
 		case "REDIAL_TZ":
@@ -203,32 +181,44 @@ func applySourceEnv(cfg *Config, vars map[string]string) {
 		case "ALLOW_IPS":
 			s.AllowIPs = splitList(v)
 		}
-	}
+	})
 }
 
 // applyTargetEnv lets RUDDERHOOK_TARGET_<NAME>_URL and _SECRET create or override a target.
 func applyTargetEnv(cfg *Config, vars map[string]string) {
-	for k, v := range vars {
-		m := targetEnvRE.FindStringSubmatch(k)
-		if m == nil {
-			continue
-		}
-		name := strings.ToLower(m[1])
-		for existing := range cfg.Targets {
-			if strings.ReplaceAll(existing, "-", "_") == name {
-				name = existing
-			}
-		}
-		t := cfg.Targets[name]
-		if t == nil {
-			t = &Target{}
-			cfg.Targets[name] = t
-		}
-		if m[2] == "URL" {
+	eachNamed(vars, targetEnvRE, cfg.Targets, func(t *Target, setting, v string) {
+		if setting == "URL" {
 			t.URL = v
 		} else {
 			t.Secret = v
 		}
+	})
+}
+
+// eachNamed calls set for every variable that re matches (groups: NAME, SETTING), with the entry of m
+// that NAME names, created if missing. NAME is the entry's name upper-cased, with "-" written as "_".
+// Variables are taken in sorted order, so the outcome does not depend on map iteration.
+func eachNamed[T any](vars map[string]string, re *regexp.Regexp, m map[string]*T, set func(e *T, setting, v string)) {
+	keys := make([]string, 0, len(vars))
+	for k := range vars {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		sm := re.FindStringSubmatch(k)
+		if sm == nil {
+			continue
+		}
+		name := strings.ToLower(sm[1])
+		for existing := range m {
+			if strings.ReplaceAll(existing, "-", "_") == name {
+				name = existing
+			}
+		}
+		if m[name] == nil {
+			m[name] = new(T)
+		}
+		set(m[name], sm[2], vars[k])
 	}
 }
 
