@@ -3,7 +3,8 @@ package worker
 import (
 	"context"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/operatorservice/v1"
@@ -39,9 +40,5 @@ func EnsureSearchAttributes(ctx context.Context, c client.Client, namespace stri
 	}); err != nil {
 		return nil, fmt.Errorf("add search attributes to %s: %w", namespace, err)
 	}
-	for name := range missing {
-		added = append(added, name)
-	}
-	sort.Strings(added)
-	return added, nil
+	return slices.Sorted(maps.Keys(missing)), nil
 }

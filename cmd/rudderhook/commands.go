@@ -6,9 +6,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -243,7 +245,7 @@ func migrateCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			log.Info("search attributes are registered", "added", added, "all", keys(workflows.SearchAttributeTypes()))
+			log.Info("search attributes are registered", "added", added, "all", slices.Sorted(maps.Keys(workflows.SearchAttributeTypes())))
 			return nil
 		},
 	}
@@ -294,14 +296,6 @@ decrypt payloads. Only the browsers of --origin may call it.`,
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8888", "address to serve on")
 	cmd.Flags().StringSliceVar(&origins, "origin", nil, "origins of the Temporal UI allowed to call it (default $TEMPORAL_UI_URL and https://cloud.temporal.io)")
 	return cmd
-}
-
-func keys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	return out
 }
 
 func randomToken() string {

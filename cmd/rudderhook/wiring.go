@@ -7,9 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -159,13 +161,9 @@ func warnMissingSearchAttributes(ctx context.Context, c client.Client, namespace
 	case err != nil:
 		log.Warn("could not check the namespace's search attributes", "namespace", namespace, "error", err)
 	case len(missing) > 0:
-		names := make([]string, 0, len(missing))
-		for n := range missing {
-			names = append(names, n)
-		}
 		log.Error("the namespace lacks search attributes that every call workflow carries: Temporal will refuse to start them "+
 			"and callbacks will wait in the inbox. Run `rudderhook migrate --search-attributes`, or on Temporal Cloud create them "+
-			"(type Keyword) with tcld or the Cloud UI", "namespace", namespace, "missing", names)
+			"(type Keyword) with tcld or the Cloud UI", "namespace", namespace, "missing", slices.Sorted(maps.Keys(missing)))
 	}
 }
 
