@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/netip"
 	"net/url"
 	"os"
@@ -292,14 +293,7 @@ func (cfg *Config) TargetNames() map[string]bool {
 }
 
 // SourceNames lists the configured sources in order.
-func (cfg *Config) SourceNames() []string {
-	names := make([]string, 0, len(cfg.Sources))
-	for n := range cfg.Sources {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
-}
+func (cfg *Config) SourceNames() []string { return slices.Sorted(maps.Keys(cfg.Sources)) }
 
 func parsePrefix(s string) (netip.Prefix, error) {
 	if strings.Contains(s, "/") {
