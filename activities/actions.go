@@ -30,6 +30,7 @@ const (
 	ErrTypeTargetRejected      = "TargetRejected"      // the endpoint answered a 4xx other than 408 and 429
 	ErrTypeTargetNotConfigured = "TargetNotConfigured" // the rule names a target this deployment lacks
 	ErrTypeAirudderRejected    = "AirudderRejected"    // Airudder refused the re-call for good
+	ErrTypeInvalidPlan         = "InvalidPlan"         // the follow-up's plan lacks the request its type needs
 )
 
 var attemptsTotal = promauto.NewCounterVec(prometheus.CounterOpts{
@@ -49,6 +50,17 @@ type RetrySchedule struct {
 func (r RetrySchedule) After(n int32) time.Duration {
 	d := float64(r.Initial) * math.Pow(r.Coefficient, float64(n-1))
 	return min(time.Duration(d), r.Maximum)
+}
+
+// Delay is the wait before the attempt that follows attempt n, which failed with err: the target's own
+// Retry-After when it gave one, otherwise the schedule's. The workflow waits this long; the activity
+// records it as the follow-up's next attempt.
+func (r RetrySchedule) Delay(n int32, err error) time.Duration {
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) && appErr.NextRetryDelay() > 0 {
+		return appErr.NextRetryDelay()
+	}
+	return r.After(n)
 }
 
 // ActionInput is one attempt at a follow-up's action.
@@ -80,7 +92,7 @@ func NewHTTPClient() *http.Client {
 func (a *Activities) SendWebhook(ctx context.Context, in ActionInput) (*ActionResult, error) {
 	req := in.FollowUp.Webhook
 	if req == nil {
-		return nil, temporal.NewNonRetryableApplicationError("the follow-up has no webhook", ErrTypeTargetRejected, nil)
+		return nil, temporal.NewNonRetryableApplicationError("the follow-up has no webhook", ErrTypeInvalidPlan, nil)
 	}
 	return a.attempt(ctx, in, func(ctx context.Context) (int, error) {
 		url, signer, err := a.endpoint(req.Target, req.URL)
@@ -117,7 +129,7 @@ func (a *Activities) SendWebhook(ctx context.Context, in ActionInput) (*ActionRe
 func (a *Activities) Notify(ctx context.Context, in ActionInput) (*ActionResult, error) {
 	req := in.FollowUp.Notify
 	if req == nil {
-		return nil, temporal.NewNonRetryableApplicationError("the follow-up has no notification", ErrTypeTargetRejected, nil)
+		return nil, temporal.NewNonRetryableApplicationError("the follow-up has no notification", ErrTypeInvalidPlan, nil)
 	}
 	return a.attempt(ctx, in, func(ctx context.Context) (int, error) {
 		url, _, err := a.endpoint(req.Target, req.URL)
@@ -134,7 +146,7 @@ func (a *Activities) Notify(ctx context.Context, in ActionInput) (*ActionResult,
 func (a *Activities) RecallThroughAirudder(ctx context.Context, in ActionInput) (*ActionResult, error) {
 	req := in.FollowUp.Recall
 	if req == nil {
-		return nil, temporal.NewNonRetryableApplicationError("the follow-up has no re-call", ErrTypeAirudderRejected, nil)
+		return nil, temporal.NewNonRetryableApplicationError("the follow-up has no re-call", ErrTypeInvalidPlan, nil)
 	}
 	return a.attempt(ctx, in, func(ctx context.Context) (int, error) {
 		if a.Airudder == nil || !a.Airudder.Configured() {
@@ -169,7 +181,7 @@ func (a *Activities) attempt(ctx context.Context, in ActionInput, do func(contex
 	info := activity.GetInfo(ctx)
 	key := in.FollowUp.Key
 	log := a.Log.With("follow_up", key, "rule", in.FollowUp.RuleID, "action", in.FollowUp.Action, "attempt", max(info.Attempt, in.Attempt))
-	if err := a.Store.UpdateFollowUp(ctx, key, store.FollowUpUpdate{Status: store.FollowUpRunning, CountAttempt: true, ClearNext: true}); err != nil {
+	if err := a.Store.UpdateFollowUp(ctx, key, store.FollowUpUpdate{Status: rules.StatusRunning, CountAttempt: true, ClearNext: true}); err != nil {
 		log.Warn("could not record the attempt", "error", err)
 	}
 	status, err := do(ctx)
@@ -191,10 +203,7 @@ func (a *Activities) attempt(ctx context.Context, in ActionInput, do func(contex
 		if in.Attempt > 0 {
 			attempt = in.Attempt
 		}
-		next := time.Now().Add(in.Retry.After(attempt))
-		if appErr != nil && appErr.NextRetryDelay() > 0 {
-			next = time.Now().Add(appErr.NextRetryDelay())
-		}
+		next := time.Now().Add(in.Retry.Delay(attempt, err))
 		u.NextAttemptAt = &next
 	}
 	attemptsTotal.WithLabelValues(in.FollowUp.Type, outcome).Inc()

@@ -19,12 +19,15 @@ import (
 
 	"github.com/rudderhook/rudderhook/airudder"
 	"github.com/rudderhook/rudderhook/config"
+	"github.com/rudderhook/rudderhook/rules/rulesync"
 	"github.com/rudderhook/rudderhook/store"
 )
 
 // Activities are the I/O steps of the workflows.
 type Activities struct {
 	Store *store.Store
+	// Rules are the follow-up rules in force, compiled once per version.
+	Rules *rulesync.InForce
 	Log   *slog.Logger
 	// HTTP sends webhooks and notifications; it must have a timeout.
 	HTTP *http.Client
@@ -39,6 +42,7 @@ func New(st *store.Store, cfg *config.Config, log *slog.Logger) *Activities {
 	httpClient := NewHTTPClient()
 	return &Activities{
 		Store:    st,
+		Rules:    rulesync.New(st),
 		Log:      log,
 		HTTP:     httpClient,
 		Airudder: airudder.NewClient(cfg.Airudder.BaseURL, cfg.Airudder.AppKey, cfg.Airudder.AppSecret, httpClient),
@@ -54,8 +58,9 @@ const (
 // PersistCallInput is what PersistCall stores.
 type PersistCallInput struct {
 	Call airudder.ReceivedCall `json:"call"`
-	// Stored says the receiver stored the (large) call already; Call is a slim copy.
-	Stored bool `json:"stored,omitempty"`
+	// Slim says the receiver stored the (large) call already and Call is a slim copy. (JSON name kept from
+	// when it was called Stored, for executions started before the rename.)
+	Slim bool `json:"stored,omitempty"`
 }
 
 // PersistCall upserts the call, its redials and its raw JSON into PostgreSQL, keyed by source and call
@@ -63,7 +68,7 @@ type PersistCallInput struct {
 func (a *Activities) PersistCall(ctx context.Context, in PersistCallInput) error {
 	info := activity.GetInfo(ctx)
 	var err error
-	if in.Stored {
+	if in.Slim {
 		_, err = a.Store.GetCall(ctx, in.Call.Source, in.Call.Key) // stored before the workflow started
 	} else {
 		err = a.Store.UpsertCall(ctx, store.CallRecord{ReceivedCall: in.Call, WorkflowID: info.WorkflowExecution.ID})

@@ -17,15 +17,16 @@ import (
 // PlanInput is the call to plan follow-ups for.
 type PlanInput struct {
 	Call airudder.ReceivedCall `json:"call"`
-	// Stored says Call is a slim copy of a large call: the whole one is read from the store.
-	Stored bool `json:"stored,omitempty"`
+	// Slim says Call is a slim copy of a large call: the whole one is read from the store. (JSON name
+	// kept from when it was called Stored.)
+	Slim bool `json:"stored,omitempty"`
 }
 
 // PlannedFollowUp is a follow-up as stored: its plan and where it stands (a repeated plan finds the state
 // of the first).
 type PlannedFollowUp struct {
 	ID     int64          `json:"id"`
-	Status string         `json:"status"`
+	Status rules.Status   `json:"status"`
 	Plan   rules.FollowUp `json:"plan"`
 }
 
@@ -41,14 +42,14 @@ type PlanResult struct {
 // under its idempotency key. Run again, it stores nothing new and returns the follow-ups as they stand.
 func (a *Activities) PlanFollowUps(ctx context.Context, in PlanInput) (*PlanResult, error) {
 	info := activity.GetInfo(ctx)
-	set, err := a.Store.CurrentRules(ctx)
+	set, err := a.Rules.Current(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("plan follow-ups of %s: %w", info.WorkflowExecution.ID, err)
 	}
 	if set == nil {
 		return &PlanResult{Matched: []string{}}, nil
 	}
-	if in.Stored {
+	if in.Slim {
 		rec, err := a.Store.GetCall(ctx, in.Call.Source, in.Call.Key)
 		if err != nil {
 			return nil, fmt.Errorf("plan follow-ups of %s: %w", info.WorkflowExecution.ID, err)
@@ -65,10 +66,10 @@ func (a *Activities) PlanFollowUps(ctx context.Context, in PlanInput) (*PlanResu
 		recs[i] = store.FollowUpRecord{
 			Key: fu.Key, Source: in.Call.Source, CallKey: in.Call.Key, CallWorkflowID: info.WorkflowExecution.ID,
 			RuleID: fu.RuleID, RuleVersion: fu.RuleVersion, Action: fu.Action, Type: fu.Type, Summary: fu.Summary,
-			CalleeNumber: fu.CalleeNumber, Plan: fu, Status: store.FollowUpScheduled, NextAttemptAt: &fu.NotBefore,
+			CalleeNumber: fu.CalleeNumber, Plan: fu, Status: rules.StatusScheduled, NextAttemptAt: &fu.NotBefore,
 		}
 		if fu.Skip != "" {
-			recs[i].Status, recs[i].LastError, recs[i].NextAttemptAt = store.FollowUpSkipped, fu.Skip, nil
+			recs[i].Status, recs[i].LastError, recs[i].NextAttemptAt = rules.StatusSkipped, fu.Skip, nil
 			recs[i].FinishedAt = ptr(time.Now())
 		}
 	}
@@ -87,13 +88,13 @@ func (a *Activities) PlanFollowUps(ctx context.Context, in PlanInput) (*PlanResu
 
 // BeginFollowUp is the first step of a follow-up's workflow: it records which workflow runs it and
 // returns its status, so that a follow-up already done (by an earlier run) is not done again.
-func (a *Activities) BeginFollowUp(ctx context.Context, key string) (string, error) {
+func (a *Activities) BeginFollowUp(ctx context.Context, key string) (rules.Status, error) {
 	info := activity.GetInfo(ctx)
 	rec, err := a.Store.FollowUpByKey(ctx, key)
 	if err != nil {
 		return "", fmt.Errorf("begin follow-up %s: %w", key, err)
 	}
-	if rec.Status == store.FollowUpSucceeded || rec.Status == store.FollowUpSkipped {
+	if rec.Status.Settled() {
 		return rec.Status, nil
 	}
 	if err := a.Store.SetFollowUpWorkflow(ctx, key, info.WorkflowExecution.ID); err != nil {
@@ -104,18 +105,18 @@ func (a *Activities) BeginFollowUp(ctx context.Context, key string) (string, err
 
 // RecordInput is a change of a follow-up's state decided by its workflow.
 type RecordInput struct {
-	Key            string     `json:"key"`
-	Status         string     `json:"status"`
-	NextAttemptAt  *time.Time `json:"next_attempt_at,omitempty"`
-	Error          string     `json:"error,omitempty"`
-	ResponseStatus int        `json:"response_status,omitempty"`
+	Key            string       `json:"key"`
+	Status         rules.Status `json:"status"`
+	NextAttemptAt  *time.Time   `json:"next_attempt_at,omitempty"`
+	Error          string       `json:"error,omitempty"`
+	ResponseStatus int          `json:"response_status,omitempty"`
 }
 
 // RecordFollowUp stores a follow-up's new state (scheduled until a time, skipped, failed, succeeded).
 func (a *Activities) RecordFollowUp(ctx context.Context, in RecordInput) error {
-	final := in.Status == store.FollowUpFailed || in.Status == store.FollowUpSkipped || in.Status == store.FollowUpSucceeded
+	final := in.Status.Final()
 	u := store.FollowUpUpdate{Status: in.Status, NextAttemptAt: in.NextAttemptAt, ClearNext: in.NextAttemptAt == nil, Finished: final}
-	if in.Error != "" || in.Status == store.FollowUpScheduled {
+	if in.Error != "" || in.Status == rules.StatusScheduled {
 		u.LastError = &in.Error
 	}
 	if in.ResponseStatus != 0 {
@@ -125,7 +126,7 @@ func (a *Activities) RecordFollowUp(ctx context.Context, in RecordInput) error {
 		return classifyDBError(fmt.Errorf("record follow-up %s as %s: %w", in.Key, in.Status, err))
 	}
 	if final {
-		finishedTotal.WithLabelValues(in.Status).Inc()
+		finishedTotal.WithLabelValues(string(in.Status)).Inc()
 	}
 	return nil
 }

@@ -8,6 +8,8 @@ package airudder
 import (
 	"encoding/json"
 	"time"
+
+	"github.com/rudderhook/rudderhook/payload"
 )
 
 // Task is the envelope of a call-completion callback: the Airudder workflow node whose calls ended.
@@ -159,13 +161,9 @@ func (cc *CallCompleted) Received(source string, at time.Time) []ReceivedCall {
 	return out
 }
 
-// InlineLimit is the largest raw call that travels inside Temporal payloads. Temporal refuses payloads
-// over 2 MB (and warns from 512 KB), and a call goes in a workflow's input as both typed fields and raw
-// JSON; a larger call is stored in PostgreSQL first and its workflow gets a slim copy (see Slim).
-const InlineLimit = 128 << 10
-
-// Large reports whether the call is too large to carry whole in a workflow's input.
-func (rc ReceivedCall) Large() bool { return len(rc.RawCall)+len(rc.RawTask) > InlineLimit }
+// Large reports whether the call is too large to carry whole in a workflow's input (see package
+// payload): it is stored in PostgreSQL first and its workflow gets a slim copy (see Slim).
+func (rc ReceivedCall) Large() bool { return !payload.Fits(len(rc.RawCall) + len(rc.RawTask)) }
 
 // Slim is the call without its bulk (transcript, free-form objects, redials, raw JSON): what a workflow
 // needs to name and find it. The whole call is read back from the store.

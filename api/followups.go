@@ -17,7 +17,7 @@ import (
 type FollowUpJSON struct {
 	ID             int64          `json:"id"`
 	Key            string         `json:"idempotency_key"`
-	Status         string         `json:"status"`
+	Status         rules.Status   `json:"status"`
 	Source         string         `json:"source"`
 	CallKey        string         `json:"call_key"`
 	RuleID         string         `json:"rule_id"`
@@ -39,7 +39,7 @@ type FollowUpJSON struct {
 
 func (s *Server) followUpJSON(r *store.FollowUpRecord) FollowUpJSON {
 	wf := r.WorkflowID
-	if wf == "" && r.Status != store.FollowUpSkipped {
+	if wf == "" && r.Status != rules.StatusSkipped {
 		wf = workflows.FollowUpWorkflowID(r.CallWorkflowID, r.RuleID, r.Action)
 	}
 	out := FollowUpJSON{
@@ -57,10 +57,10 @@ func (s *Server) followUpJSON(r *store.FollowUpRecord) FollowUpJSON {
 // listFollowUps is GET /v1/follow-ups?status=&source=&call_key=&rule_id=&type=&limit=&cursor=.
 func (s *Server) listFollowUps(c *gin.Context) {
 	f := store.FollowUpFilter{
-		Status: c.Query("status"), Source: c.Query("source"), CallKey: c.Query("call_key"),
+		Status: rules.Status(c.Query("status")), Source: c.Query("source"), CallKey: c.Query("call_key"),
 		RuleID: c.Query("rule_id"), Type: c.Query("type"),
 	}
-	if f.Status != "" && !slices.Contains(store.FollowUpStatuses, f.Status) {
+	if f.Status != "" && !slices.Contains(rules.Statuses, f.Status) {
 		s.writeError(c, newError(http.StatusBadRequest, "invalid_parameter", "status must be one of scheduled, running, succeeded, failed, skipped"))
 		return
 	}
@@ -101,8 +101,8 @@ func (s *Server) retryFollowUp(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	if rec.Status != store.FollowUpFailed {
-		s.writeError(c, newError(http.StatusConflict, "not_failed", "only a failed follow-up can be retried; this one is "+rec.Status))
+	if rec.Status != rules.StatusFailed {
+		s.writeError(c, newError(http.StatusConflict, "not_failed", "only a failed follow-up can be retried; this one is "+string(rec.Status)))
 		return
 	}
 	call, err := s.Store.GetCall(ctx, rec.Source, rec.CallKey)
@@ -117,11 +117,11 @@ func (s *Server) retryFollowUp(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	if err := s.Store.UpdateFollowUp(ctx, rec.Key, store.FollowUpUpdate{Status: store.FollowUpScheduled, ClearNext: true}); err != nil {
+	if err := s.Store.UpdateFollowUp(ctx, rec.Key, store.FollowUpUpdate{Status: rules.StatusScheduled, ClearNext: true}); err != nil {
 		s.Log.Warn("retry started but its status was not recorded; the workflow will record it", "follow_up", rec.Key, "error", err)
 	}
 	s.Log.Info("follow-up retried", "follow_up", rec.Key, "workflow_id", run.GetID(), "run_id", run.GetRunID())
-	rec.Status = store.FollowUpScheduled
+	rec.Status = rules.StatusScheduled
 	c.JSON(http.StatusAccepted, gin.H{"follow_up": s.followUpJSON(rec), "run_id": run.GetRunID()})
 }
 
@@ -135,13 +135,8 @@ func (s *Server) followUpParam(c *gin.Context) (*store.FollowUpRecord, error) {
 
 // paging reads limit and cursor.
 func paging(c *gin.Context) (limit int, before int64, err error) {
-	limit = defaultPageSize
-	if v := c.Query("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > maxPageSize {
-			return 0, 0, newError(http.StatusBadRequest, "invalid_parameter", "limit must be a whole number from 1 to "+strconv.Itoa(maxPageSize))
-		}
-		limit = n
+	if limit, err = limitParam(c, defaultPageSize); err != nil {
+		return 0, 0, err
 	}
 	if v := c.Query("cursor"); v != "" {
 		if before, err = decodeCursor(v); err != nil {
@@ -149,4 +144,20 @@ func paging(c *gin.Context) (limit int, before int64, err error) {
 		}
 	}
 	return limit, before, nil
+}
+
+// limitParam reads ?limit=, from 1 to maxPageSize; def when it is absent.
+func limitParam(c *gin.Context, def int) (int, error) {
+	limit := def
+	if v := c.Query("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return 0, newError(http.StatusBadRequest, "invalid_parameter", "limit must be a whole number from 1 to "+strconv.Itoa(maxPageSize))
+		}
+		limit = n
+	}
+	if limit < 1 || limit > maxPageSize {
+		return 0, newError(http.StatusBadRequest, "invalid_parameter", "limit must be a whole number from 1 to "+strconv.Itoa(maxPageSize))
+	}
+	return limit, nil
 }

@@ -77,7 +77,7 @@ func (s *Server) putRules(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	set, rec, created, err := s.Store.SaveRules(c.Request.Context(), doc, "api", s.Targets)
+	set, rec, created, err := s.Rules.Save(c.Request.Context(), doc, "api", s.Targets)
 	if err != nil {
 		s.writeError(c, err)
 		return

@@ -8,7 +8,9 @@ import (
 	"context"
 	"crypto/subtle"
 	"log/slog"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -21,13 +23,16 @@ import (
 
 	"github.com/rudderhook/rudderhook/config"
 	"github.com/rudderhook/rudderhook/ingest"
+	"github.com/rudderhook/rudderhook/rules/rulesync"
 	"github.com/rudderhook/rudderhook/store"
 )
 
 // Server holds what the handlers need.
 type Server struct {
-	Ingest   *ingest.Service
-	Store    *store.Store
+	Ingest *ingest.Service
+	Store  *store.Store
+	// Rules are the follow-up rules in force; PUT /v1/rules saves through them.
+	Rules    *rulesync.InForce
 	Temporal client.Client
 	Sources  map[string]*config.Source
 	Log      *slog.Logger
@@ -74,7 +79,6 @@ func (s *Server) Handler() (http.Handler, error) {
 		return nil, err
 	}
 	r.Use(s.recoverer, s.observe)
-	r.NoRoute(func(c *gin.Context) { s.writeError(c, newError(http.StatusNotFound, "not_found", "no such endpoint")) })
 	r.NoMethod(func(c *gin.Context) {
 		s.writeError(c, newError(http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed here"))
 	})
@@ -83,10 +87,23 @@ func (s *Server) Handler() (http.Handler, error) {
 	r.GET("/readyz", s.ready)
 	r.GET("/metrics", gin.WrapH(promhttp.Handler()))
 
-	r.POST("/webhooks/:source/:kind", s.receive)
-	// With the source's secret token in the path: /webhooks/{source}/{token}/{kind}. (gin wants the same
-	// wildcard name at the same depth, so the token arrives as "kind" and the kind as "then".)
-	r.POST("/webhooks/:source/:kind/:then", s.receive)
+	// Each callback kind at /webhooks/{source}/{kind} and, with the source's secret token in the path,
+	// /webhooks/{source}/{token}/{kind}.
+	receivers := s.receivers()
+	kinds := slices.Sorted(maps.Keys(receivers))
+	for _, kind := range kinds {
+		r.POST("/webhooks/:source/"+kind, receivers[kind])
+		r.POST("/webhooks/:source/:token/"+kind, receivers[kind])
+	}
+
+	r.NoRoute(func(c *gin.Context) {
+		if strings.HasPrefix(c.Request.URL.Path, "/webhooks/") {
+			s.writeError(c, newError(http.StatusNotFound, "unknown_callback", "this receiver takes "+strings.Join(kinds, ", ")+
+				" at /webhooks/{source}/{kind}"))
+			return
+		}
+		s.writeError(c, newError(http.StatusNotFound, "not_found", "no such endpoint"))
+	})
 
 	if s.Codec != nil {
 		r.Any("/codec/*op", gin.WrapH(http.StripPrefix("/codec", s.Codec)))

@@ -14,30 +14,27 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/rudderhook/rudderhook/airudder"
 	"github.com/rudderhook/rudderhook/config"
 	"github.com/rudderhook/rudderhook/ingest"
 )
 
-// receive is POST /webhooks/{source}/{kind}. The checks run cheapest and least revealing first: who may
-// post at all (source, network, rate, token), then the body's form, then the Sign, and only then what the
-// fields hold, so that an unauthenticated sender learns nothing about validation.
-func (s *Server) receive(c *gin.Context) {
+// receivers are the handlers of the callback kinds the receiver takes, by kind.
+func (s *Server) receivers() map[string]gin.HandlerFunc {
+	return map[string]gin.HandlerFunc{ingest.KindCallCompleted: s.receiveCallCompleted}
+}
+
+// receiveCallCompleted is POST /webhooks/{source}[/{token}]/call-completed. The checks run cheapest and
+// least revealing first: who may post at all (source, network, rate, token), then the body's form, then
+// the Sign, and only then what the fields hold, so that an unauthenticated sender learns nothing about
+// validation.
+func (s *Server) receiveCallCompleted(c *gin.Context) {
 	receivedAt := time.Now().UTC()
 	src, ok := s.Sources[c.Param("source")]
 	if !ok {
 		s.writeError(c, newError(http.StatusNotFound, "unknown_source", "no source named "+strconv.Quote(c.Param("source"))+" is configured"))
 		return
 	}
-	kind, pathToken := c.Param("kind"), ""
-	if then := c.Param("then"); then != "" {
-		kind, pathToken = then, c.Param("kind")
-	}
-	if kind != ingest.KindCallCompleted {
-		s.writeError(c, newError(http.StatusNotFound, "unknown_callback",
-			"this receiver takes /webhooks/"+src.Name+"/"+ingest.KindCallCompleted))
-		return
-	}
+	pathToken := c.Param("token")
 	if err := s.admit(c, src, pathToken); err != nil {
 		s.writeError(c, err)
 		return
@@ -47,17 +44,7 @@ func (s *Server) receive(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	doc, err := airudder.Decode(body)
-	if err != nil {
-		s.writeError(c, err)
-		return
-	}
-	taskID, sign := doc.Signed()
-	if err := airudder.VerifySign(taskID, sign, src.Keys); err != nil {
-		s.writeError(c, err)
-		return
-	}
-	cc, err := doc.CallCompleted(ingest.ParseOptions(src))
+	cc, err := ingest.ReadCallCompleted(body, src, ingest.VerifySign)
 	if err != nil {
 		s.writeError(c, err)
 		return

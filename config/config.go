@@ -1,5 +1,6 @@
 // Package config is rudderhook's configuration: environment variables for what differs per deployment
-// (addresses, credentials) and one optional YAML file for what is shaped like data (sources, later rules).
+// (addresses, credentials) and one optional YAML file for what is shaped like data (sources and targets;
+// the follow-up rules have a file of their own, RUDDERHOOK_RULES_FILE).
 // Only cmd calls Load, handing it the environment; no other package reads the environment.
 package config
 
@@ -281,6 +282,11 @@ func (cfg *Config) resolve() error {
 		return errors.New("configuration: " + strings.Join(problems, "; "))
 	}
 	return nil
+}
+
+// ParseOptions are the settings that reading this source's callbacks needs.
+func (s *Source) ParseOptions() airudder.ParseOptions {
+	return airudder.ParseOptions{RedialLocation: s.RedialLocation}
 }
 
 // TargetNames are the configured targets, as rules compilation checks them.

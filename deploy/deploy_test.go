@@ -19,7 +19,7 @@ import (
 )
 
 // subcommands are those of cmd/rudderhook; a container that runs anything else would exit at once.
-var subcommands = map[string]bool{"dev": true, "serve": true, "worker": true, "migrate": true, "send": true}
+var subcommands = map[string]bool{"dev": true, "serve": true, "worker": true, "migrate": true, "send": true, "rules": true, "codec": true}
 
 func documents(t *testing.T, path string) []map[string]any {
 	t.Helper()

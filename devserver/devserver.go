@@ -117,87 +117,116 @@ func start(ctx context.Context, opts Options) (s *Server, err error) {
 			return nil, err
 		}
 	}
-
-	sqlCfg := &config.SQL{PluginName: sqliteplugin.PluginName, ConnectAttributes: map[string]string{}}
 	s = &Server{FrontendAddr: net.JoinHostPort(host, strconv.Itoa(frontendPort))}
+	sqlCfg, err := s.openPersistence(opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := createNamespace(sqlCfg, opts); err != nil {
+		return nil, err
+	}
+	if err := s.startTemporal(ctx, host, frontendPort, sqlCfg, opts.Log); err != nil {
+		return nil, err
+	}
+	if opts.UIAddr != "" {
+		if err := s.startUI(ctx, uiHost, uiPort, opts); err != nil {
+			s.Stop()
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// openPersistence is the SQLite configuration: a shared in-memory database, or a file in WAL mode whose
+// schema is created on first start.
+func (s *Server) openPersistence(opts Options) (*config.SQL, error) {
+	sqlCfg := &config.SQL{PluginName: sqliteplugin.PluginName, ConnectAttributes: map[string]string{}}
 	if opts.DataDir == "" {
 		sqlCfg.DatabaseName = "rudderhook-" + uuid.NewString()
 		sqlCfg.ConnectAttributes["mode"] = "memory"
 		sqlCfg.ConnectAttributes["cache"] = "shared"
-	} else {
-		dir, err := filepath.Abs(opts.DataDir)
-		if err != nil {
-			return nil, err
-		}
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return nil, fmt.Errorf("data directory: %w", err)
-		}
-		s.DBPath = filepath.Join(dir, "temporal.db")
-		sqlCfg.DatabaseName = s.DBPath
-		sqlCfg.ConnectAttributes["mode"] = "rwc"
-		sqlCfg.ConnectAttributes["journal_mode"] = "wal" // survives kill -9
-		sqlCfg.ConnectAttributes["synchronous"] = "2"
-		if _, err := os.Stat(s.DBPath); errors.Is(err, os.ErrNotExist) { // first start; memory mode sets itself up
-			if err := sqlite.SetupSchema(sqlCfg); err != nil {
-				return nil, fmt.Errorf("create Temporal schema in %s: %w", s.DBPath, err)
-			}
-		}
+		return sqlCfg, nil // memory mode sets its schema up itself
 	}
-	ns, err := sqlite.NewNamespaceConfig(clusterName, opts.Namespace, false, workflows.SearchAttributeTypes())
-	if err != nil {
-		return nil, fmt.Errorf("namespace config: %w", err)
-	}
-	ns.Detail.Config.Retention = timestamp.DurationPtr(opts.Retention)
-	if err := sqlite.CreateNamespaces(sqlCfg, ns); err != nil { // a no-op for a namespace that exists
-		return nil, fmt.Errorf("create namespace %s: %w", opts.Namespace, err)
-	}
-
-	cfg, hosts, err := serverConfig(host, frontendPort, sqlCfg)
+	dir, err := filepath.Abs(opts.DataDir)
 	if err != nil {
 		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	s.DBPath = filepath.Join(dir, "temporal.db")
+	sqlCfg.DatabaseName = s.DBPath
+	sqlCfg.ConnectAttributes["mode"] = "rwc"
+	sqlCfg.ConnectAttributes["journal_mode"] = "wal" // survives kill -9
+	sqlCfg.ConnectAttributes["synchronous"] = "2"
+	if _, err := os.Stat(s.DBPath); errors.Is(err, os.ErrNotExist) {
+		if err := sqlite.SetupSchema(sqlCfg); err != nil {
+			return nil, fmt.Errorf("create Temporal schema in %s: %w", s.DBPath, err)
+		}
+	}
+	return sqlCfg, nil
+}
+
+// createNamespace creates the namespace with rudderhook's search attributes; a no-op when it exists.
+func createNamespace(sqlCfg *config.SQL, opts Options) error {
+	ns, err := sqlite.NewNamespaceConfig(clusterName, opts.Namespace, false, workflows.SearchAttributeTypes())
+	if err != nil {
+		return fmt.Errorf("namespace config: %w", err)
+	}
+	ns.Detail.Config.Retention = timestamp.DurationPtr(opts.Retention)
+	if err := sqlite.CreateNamespaces(sqlCfg, ns); err != nil {
+		return fmt.Errorf("create namespace %s: %w", opts.Namespace, err)
+	}
+	return nil
+}
+
+// startTemporal starts the server's services and waits until the frontend accepts connections.
+func (s *Server) startTemporal(ctx context.Context, host string, frontendPort int, sqlCfg *config.SQL, log *slog.Logger) error {
+	cfg, hosts, err := serverConfig(host, frontendPort, sqlCfg)
+	if err != nil {
+		return err
 	}
 	srv, err := temporal.NewServer(
 		temporal.WithConfig(cfg),
 		temporal.ForServices(temporal.DefaultServices),
 		// Static hosts: with ringpop, a restart on an existing file waits ~45 s for the previous run's hosts.
 		temporal.WithStaticHosts(hosts),
-		temporal.WithLogger(newLogger(opts.Log.With("component", "temporal"), slog.LevelWarn, &s.stopping)),
+		temporal.WithLogger(newLogger(log.With("component", "temporal"), slog.LevelWarn, &s.stopping)),
 		temporal.WithDynamicConfigClient(dynamicconfig.StaticClient{
 			// Search attributes added through the operator API are usable at once.
 			dynamicconfig.ForceSearchAttributesCacheRefreshOnRead.Key(): true,
 		}),
 	)
 	if err != nil {
-		return nil, fmt.Errorf("create Temporal server: %w", err)
+		return fmt.Errorf("create Temporal server: %w", err)
 	}
 	if err := srv.Start(); err != nil {
-		return nil, fmt.Errorf("start Temporal server: %w", err)
+		return fmt.Errorf("start Temporal server: %w", err)
 	}
 	s.temporal = srv
 	if err := waitForPort(ctx, s.FrontendAddr); err != nil {
 		s.Stop()
-		return nil, err
+		return err
 	}
+	return nil
+}
 
-	if opts.UIAddr != "" {
-		s.ui = uiserver.NewServer(server_options.WithConfigProvider(&uiconfig.Config{
-			Host:                uiHost,
-			Port:                uiPort,
-			TemporalGRPCAddress: s.FrontendAddr,
-			EnableUI:            true,
-			DefaultNamespace:    opts.Namespace,
-			HideLogs:            true,
-			CORS:                uiconfig.CORS{CookieInsecure: true},
-			Codec:               uiconfig.Codec{Endpoint: opts.CodecEndpoint},
-		}))
-		go func() { _ = s.ui.Start() }()
-		s.UIURL = "http://" + net.JoinHostPort(uiHost, strconv.Itoa(uiPort))
-		if err := waitForPort(ctx, net.JoinHostPort(uiHost, strconv.Itoa(uiPort))); err != nil {
-			s.Stop()
-			return nil, err
-		}
-	}
-	return s, nil
+// startUI starts the Web UI in front of the frontend and waits until it listens.
+func (s *Server) startUI(ctx context.Context, host string, port int, opts Options) error {
+	s.ui = uiserver.NewServer(server_options.WithConfigProvider(&uiconfig.Config{
+		Host:                host,
+		Port:                port,
+		TemporalGRPCAddress: s.FrontendAddr,
+		EnableUI:            true,
+		DefaultNamespace:    opts.Namespace,
+		HideLogs:            true,
+		CORS:                uiconfig.CORS{CookieInsecure: true},
+		Codec:               uiconfig.Codec{Endpoint: opts.CodecEndpoint},
+	}))
+	go func() { _ = s.ui.Start() }()
+	addr := net.JoinHostPort(host, strconv.Itoa(port))
+	s.UIURL = "http://" + addr
+	return waitForPort(ctx, addr)
 }
 
 // Stop stops the UI and the server; the SQLite file keeps their state.

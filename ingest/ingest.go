@@ -99,7 +99,7 @@ func (s *Service) startAll(ctx context.Context, calls []airudder.ReceivedCall) e
 				if err := s.Store.UpsertCall(ctx, rec); err != nil {
 					return fmt.Errorf("store large call %s/%s: %w", rc.Source, rc.Key, err)
 				}
-				in = workflows.CallCompletedInput{Call: rc.Slim(), Stored: true}
+				in = workflows.CallCompletedInput{Call: rc.Slim(), Slim: true}
 			}
 			run, err := s.Temporal.ExecuteWorkflow(ctx, workflows.StartOptions(rc), workflows.CallCompletedWorkflow, in)
 			if err != nil {
@@ -158,7 +158,7 @@ func (s *Service) RelayOnce(ctx context.Context) (int, error) {
 		if !ok {
 			return fmt.Errorf("inbox entry %d: source %q is no longer configured", e.ID, e.Source)
 		}
-		cc, err := ParseCallCompleted(e.Body, src)
+		cc, err := ReadCallCompleted(e.Body, src, AlreadyVerified)
 		if err != nil {
 			return fmt.Errorf("inbox entry %d: %w", e.ID, err)
 		}
@@ -173,16 +173,29 @@ func (s *Service) RelayOnce(ctx context.Context) (int, error) {
 	})
 }
 
-// ParseCallCompleted decodes and validates a body with a source's settings, without checking the Sign.
-func ParseCallCompleted(body []byte, src *config.Source) (*airudder.CallCompleted, error) {
+// SignCheck says whether reading a body checks its Sign.
+type SignCheck bool
+
+const (
+	// VerifySign is for a body from the network: the Sign is checked before any field is looked at, so
+	// that an unauthenticated sender learns nothing about validation.
+	VerifySign SignCheck = true
+	// AlreadyVerified is for a body the receiver verified before keeping it (an inbox entry).
+	AlreadyVerified SignCheck = false
+)
+
+// ReadCallCompleted reads a call-completion body with its source's settings. It is the one way a body
+// becomes calls, for the receiver and the relay alike.
+func ReadCallCompleted(body []byte, src *config.Source, sign SignCheck) (*airudder.CallCompleted, error) {
 	doc, err := airudder.Decode(body)
 	if err != nil {
 		return nil, err
 	}
-	return doc.CallCompleted(ParseOptions(src))
-}
-
-// ParseOptions are the parse settings of a source.
-func ParseOptions(src *config.Source) airudder.ParseOptions {
-	return airudder.ParseOptions{RedialLocation: src.RedialLocation}
+	if sign == VerifySign {
+		taskID, s := doc.Signed()
+		if err := airudder.VerifySign(taskID, s, src.Keys); err != nil {
+			return nil, err
+		}
+	}
+	return doc.CallCompleted(src.ParseOptions())
 }

@@ -27,6 +27,7 @@ import (
 	"github.com/rudderhook/rudderhook/config"
 	"github.com/rudderhook/rudderhook/devserver"
 	"github.com/rudderhook/rudderhook/ingest"
+	"github.com/rudderhook/rudderhook/rules/rulesync"
 	"github.com/rudderhook/rudderhook/store"
 	"github.com/rudderhook/rudderhook/store/storetest"
 	"github.com/rudderhook/rudderhook/worker"
@@ -130,7 +131,7 @@ func (s *system) serve(svc *ingest.Service) {
 		s.http.Close()
 	}
 	srv := &api.Server{
-		Ingest: svc, Store: svc.Store, Temporal: svc.Temporal, Sources: s.cfg.Sources, Log: testLogger(s.t),
+		Ingest: svc, Store: svc.Store, Rules: rulesync.New(svc.Store), Temporal: svc.Temporal, Sources: s.cfg.Sources, Log: testLogger(s.t),
 		AdminToken: adminToken, UIBase: "http://ui.example", Namespace: "default", Targets: s.cfg.TargetNames(),
 	}
 	h, err := srv.Handler()

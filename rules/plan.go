@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/rudderhook/rudderhook/airudder"
+	"github.com/rudderhook/rudderhook/payload"
 )
 
 // FollowUp is one action planned for one call: everything needed to carry it out, decided once when the
@@ -52,14 +53,10 @@ type WebhookRequest struct {
 	BodyStored bool `json:"body_stored,omitempty"`
 }
 
-// inlineBodyLimit is the largest webhook body a workflow's copy of a plan carries (Temporal payloads
-// are limited to 2 MB; a body holding a long call's transcript can come close).
-const inlineBodyLimit = 256 << 10
-
 // ForWorkflow is the plan as a workflow carries it: without a webhook body too large for Temporal's
 // payloads, which the action then reads from the store.
 func (f FollowUp) ForWorkflow() FollowUp {
-	if f.Webhook != nil && len(f.Webhook.Body) > inlineBodyLimit {
+	if f.Webhook != nil && !payload.Fits(len(f.Webhook.Body)) {
 		w := *f.Webhook
 		w.Body, w.BodyStored = nil, true
 		f.Webhook = &w

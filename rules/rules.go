@@ -11,6 +11,7 @@ package rules
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -335,7 +336,32 @@ func editDistance(a, b string) int {
 	return prev[len(b)]
 }
 
+// compileAction checks one action of a rule and compiles its templates against the example call. It
+// returns the action (also when it has problems, so that later checks can name it) and its problems.
 func compileAction(ad actionDoc, index int, zone string, opts Options, example *Call) (*Action, []string) {
+	c := &actionCompiler{a: newAction(ad, index), opts: opts}
+	c.example = templateData(example, "example-rule", 0, c.a, "fu_example")
+	if !idRE.MatchString(c.a.Name) {
+		c.fail("name %q: a name is 1–64 letters, digits, '_', '.' or '-'", c.a.Name)
+	}
+	switch ad.Type {
+	case TypeWebhook:
+		c.webhook(ad)
+	case TypeNotify:
+		c.notify(ad)
+	case TypeAirudderRecall:
+		c.recall(ad)
+	case "":
+		c.fail("type is required: one of webhook, airudder_recall, notify")
+	default:
+		c.fail("type %q is not in the catalogue: webhook, airudder_recall, notify", ad.Type)
+	}
+	c.timing(ad, zone)
+	return c.a, c.errs
+}
+
+// newAction is the action as written, with its default name: its type, numbered after the first.
+func newAction(ad actionDoc, index int) *Action {
 	a := &Action{
 		Name: ad.Name, Type: ad.Type, Target: ad.Target, URL: ad.URL, Headers: ad.Headers, Fields: ad.Fields,
 		airudderWorkflowID: ad.Workflow, templateID: ad.Template,
@@ -347,111 +373,124 @@ func compileAction(ad actionDoc, index int, zone string, opts Options, example *
 			a.Name = fmt.Sprintf("%s-%d", ad.Type, index+1)
 		}
 	}
-	var errs []string
-	fail := func(format string, args ...any) { errs = append(errs, fmt.Sprintf(format, args...)) }
-	if !idRE.MatchString(a.Name) {
-		fail("name %q: a name is 1–64 letters, digits, '_', '.' or '-'", a.Name)
+	return a
+}
+
+// actionCompiler collects the problems of one action while its parts are checked.
+type actionCompiler struct {
+	a    *Action
+	opts Options
+	// example is what templates see for the example call: each is run on it once, when it loads.
+	example map[string]any
+	errs    []string
+}
+
+func (c *actionCompiler) fail(format string, args ...any) {
+	c.errs = append(c.errs, fmt.Sprintf(format, args...))
+}
+
+// template parses a template and runs it on the example call, returning it and what it gave; nil (and a
+// problem) when it does not parse or fails on the example.
+func (c *actionCompiler) template(field, src string) (*template.Template, string) {
+	if src == "" {
+		return nil, ""
 	}
-	exampleData := templateData(example, "example-rule", 0, a, "fu_example")
-	var exampleOut string // what the last template gave for the example call
-	tmpl := func(field, src string) *template.Template {
-		if src == "" {
-			return nil
+	t, err := template.New(field).Funcs(templateFuncs).Option("missingkey=error").Parse(src)
+	if err != nil {
+		c.fail("%s: %v", field, err)
+		return nil, ""
+	}
+	out, err := render(t, c.example)
+	if err != nil {
+		msg := err.Error()
+		if strings.Contains(msg, "map has no entry for key") {
+			msg += ` (checked against the example call; for a key that calls may lack, write {{ index .call.variables "name" }}, which gives "" when it is absent)`
 		}
-		t, err := template.New(field).Funcs(templateFuncs).Option("missingkey=error").Parse(src)
-		if err != nil {
-			fail("%s: %v", field, err)
-			return nil
+		c.fail("%s: %s", field, msg)
+		return nil, ""
+	}
+	return t, out
+}
+
+// endpoint checks where a webhook or notification goes: a configured target or a URL, not both.
+func (c *actionCompiler) endpoint() {
+	a := c.a
+	switch {
+	case (a.Target == "") == (a.URL == ""):
+		c.fail("give a target (a configured endpoint) or a url, not both")
+	case a.URL != "":
+		if u, err := url.Parse(a.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			c.fail("url %q is not an http(s) URL", a.URL)
 		}
-		if exampleOut, err = render(t, exampleData); err != nil {
-			msg := err.Error()
-			if strings.Contains(msg, "map has no entry for key") {
-				msg += ` (checked against the example call; for a key that calls may lack, write {{ index .call.variables "name" }}, which gives "" when it is absent)`
+	case c.opts.Targets != nil && !c.opts.Targets[a.Target]:
+		c.fail("target %q is not configured (configured: %s)", a.Target, strings.Join(sortedKeys(c.opts.Targets), ", "))
+	}
+}
+
+func (c *actionCompiler) webhook(ad actionDoc) {
+	c.endpoint()
+	for h := range c.a.Headers {
+		for _, r := range reservedHeaders {
+			if strings.EqualFold(h, r) {
+				c.fail("headers: %s is set by rudderhook", h)
 			}
-			fail("%s: %s", field, msg)
-			return nil
-		}
-		return t
-	}
-	endpoint := func() {
-		switch {
-		case (a.Target == "") == (a.URL == ""):
-			fail("give a target (a configured endpoint) or a url, not both")
-		case a.URL != "":
-			if u, err := url.Parse(a.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-				fail("url %q is not an http(s) URL", a.URL)
-			}
-		case opts.Targets != nil && !opts.Targets[a.Target]:
-			fail("target %q is not configured (configured: %s)", a.Target, strings.Join(sortedKeys(opts.Targets), ", "))
 		}
 	}
-	switch ad.Type {
-	case TypeWebhook:
-		endpoint()
-		for h := range a.Headers {
-			for _, r := range reservedHeaders {
-				if strings.EqualFold(h, r) {
-					fail("headers: %s is set by rudderhook", h)
-				}
-			}
-		}
-		if a.body = tmpl("body", ad.Body); a.body != nil && !json.Valid([]byte(exampleOut)) {
-			fail("body: the template does not give JSON for the example call; it gave:\n%s", exampleOut)
-		}
-	case TypeNotify:
-		endpoint()
-		if ad.Text == "" {
-			fail("text: a notification needs a text")
-		}
-		a.text = tmpl("text", ad.Text)
-	case TypeAirudderRecall:
-		if (ad.Workflow == "") == (ad.Template == "") {
-			fail("give workflow_id (add the callee to a running Airudder workflow) or workflow_template_id (start a new one), not both")
-		}
-		if ad.Template == "" && ad.Instance != "" {
-			fail("instance_name: only for workflow_template_id")
-		}
-		if ad.Callee == "" {
-			ad.Callee = "{{ .call.callee_number }}"
-		}
-		a.callee = tmpl("callee", ad.Callee)
-		if ad.Instance == "" {
-			ad.Instance = "rudderhook {{ .rule.id }} {{ .call.case_id }}"
-		}
-		a.instanceName = tmpl("instance_name", ad.Instance)
-		a.variables = map[string]*template.Template{}
-		for k, v := range ad.Variables {
-			a.variables[k] = tmpl("variables."+k, v)
-		}
-	case "":
-		fail("type is required: one of webhook, airudder_recall, notify")
-	default:
-		fail("type %q is not in the catalogue: webhook, airudder_recall, notify", ad.Type)
+	var example string
+	if c.a.body, example = c.template("body", ad.Body); c.a.body != nil && !json.Valid([]byte(example)) {
+		c.fail("body: the template does not give JSON for the example call; it gave:\n%s", example)
 	}
+}
+
+func (c *actionCompiler) notify(ad actionDoc) {
+	c.endpoint()
+	if ad.Text == "" {
+		c.fail("text: a notification needs a text")
+	}
+	c.a.text, _ = c.template("text", ad.Text)
+}
+
+func (c *actionCompiler) recall(ad actionDoc) {
+	if (ad.Workflow == "") == (ad.Template == "") {
+		c.fail("give workflow_id (add the callee to a running Airudder workflow) or workflow_template_id (start a new one), not both")
+	}
+	if ad.Template == "" && ad.Instance != "" {
+		c.fail("instance_name: only for workflow_template_id")
+	}
+	c.a.callee, _ = c.template("callee", cmp.Or(ad.Callee, "{{ .call.callee_number }}"))
+	c.a.instanceName, _ = c.template("instance_name", cmp.Or(ad.Instance, "rudderhook {{ .rule.id }} {{ .call.case_id }}"))
+	c.a.variables = map[string]*template.Template{}
+	for k, v := range ad.Variables {
+		c.a.variables[k], _ = c.template("variables."+k, v)
+	}
+}
+
+// timing checks when the action may run: its date, window and daily cap.
+func (c *actionCompiler) timing(ad actionDoc, zone string) {
+	a := c.a
 	if a.At != nil {
 		if err := a.At.check(zone); err != nil {
-			fail("at: %v", err)
+			c.fail("at: %v", err)
 		}
 	}
 	if a.Window != nil {
 		if err := a.Window.check(zone); err != nil {
-			fail("window: %v", err)
+			c.fail("window: %v", err)
 		}
 	}
 	if a.MaxPerDay < 0 {
-		fail("max_per_day cannot be negative")
+		c.fail("max_per_day cannot be negative")
 	}
 	switch ad.OnCap {
 	case "", "next_day":
 	case "skip":
 		a.SkipWhenCapped = true
 	default:
-		fail("on_cap %q: next_day (wait for the next day) or skip", ad.OnCap)
+		c.fail("on_cap %q: next_day (wait for the next day) or skip", ad.OnCap)
 	}
 	if ad.OnCap != "" && a.MaxPerDay == 0 {
-		fail("on_cap needs max_per_day")
+		c.fail("on_cap needs max_per_day")
 	}
-	return a, errs
 }
 
 // ruleLines finds the line of each rule, of its `when`, and of each action in the YAML.

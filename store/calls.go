@@ -7,29 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 
 	"github.com/rudderhook/rudderhook/airudder"
-	"github.com/rudderhook/rudderhook/rules"
 )
-
-// Store is rudderhook's access to PostgreSQL.
-type Store struct {
-	db *sqlx.DB
-
-	rulesMu sync.Mutex
-	rules   *rules.Set // the compiled version in force, as last read
-}
-
-// New wraps an open database.
-func New(db *sqlx.DB) *Store { return &Store{db: db} }
-
-// DB is the underlying handle, for health checks.
-func (s *Store) DB() *sqlx.DB { return s.db }
 
 // CallRecord is a stored call: what was received plus where it is handled.
 type CallRecord struct {
@@ -220,48 +204,6 @@ func (s *Store) ListCalls(ctx context.Context, f CallFilter) ([]CallRecord, int6
 	return recs, next, err
 }
 
-// where builds the conditions of a listing query with numbered parameters.
-type where struct {
-	conds []string
-	args  []any
-}
-
-// add appends a condition whose %d is the number of v's parameter.
-func (w *where) add(cond string, v any) {
-	w.args = append(w.args, v)
-	w.conds = append(w.conds, fmt.Sprintf(cond, len(w.args)))
-}
-
-// equal filters col by v, unless v is empty.
-func (w *where) equal(col, v string) {
-	if v != "" {
-		w.add(col+" = $%d", v)
-	}
-}
-
-// page is the query of one page, newest first by key: rows with key below the cursor before (0: from
-// the newest), one more than limit so the caller learns whether a next page exists.
-func (w *where) page(table, key string, before int64, limit int) (string, []any) {
-	if before > 0 {
-		w.add(key+" < $%d", before)
-	}
-	q := "SELECT * FROM " + table
-	if len(w.conds) > 0 {
-		q += " WHERE " + strings.Join(w.conds, " AND ")
-	}
-	w.args = append(w.args, limit+1)
-	return q + fmt.Sprintf(" ORDER BY %s DESC LIMIT $%d", key, len(w.args)), w.args
-}
-
-// trimPage cuts the extra row off a page and returns the cursor of the next one (0: none).
-func trimPage[T any](rows []T, limit int, key func(T) int64) ([]T, int64) {
-	if len(rows) <= limit {
-		return rows, 0
-	}
-	rows = rows[:limit]
-	return rows, key(rows[len(rows)-1])
-}
-
 // records turns rows into records, reading the redials of all of them in one query.
 func (s *Store) records(ctx context.Context, rows []callRow) ([]CallRecord, error) {
 	out := make([]CallRecord, 0, len(rows))
@@ -362,19 +304,4 @@ func utc(t *time.Time) *time.Time {
 	}
 	u := t.UTC()
 	return &u
-}
-
-func (s *Store) inTx(ctx context.Context, fn func(*sqlx.Tx) error) error {
-	tx, err := s.db.BeginTxx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("begin: %w", err)
-	}
-	if err := fn(tx); err != nil {
-		_ = tx.Rollback()
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
-	}
-	return nil
 }

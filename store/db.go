@@ -1,8 +1,11 @@
-// Package store keeps rudderhook's state in PostgreSQL: calls, their redials, the inbox of callbacks that
-// Temporal could not take yet, and (later) follow-ups and rules. SQL lives in named constants beside the
-// code that runs it; schema changes are embedded, numbered goose migrations.
+// Package store keeps rudderhook's state in PostgreSQL: calls and their redials (calls.go), the inbox of
+// callbacks that Temporal could not take yet (inbox.go), follow-ups (followups.go) and the versions of
+// the rules (rulesets.go). It only stores: compiling the rules in force and watching the rules file is
+// rules/rulesync's work. SQL lives in named constants beside the code that runs it; schema changes are
+// embedded, numbered goose migrations (migrations/); this file holds the handle and transactions.
 //
-// It imports the domain packages (airudder) and database libraries, never api, workflows or activities.
+// It imports the domain packages (airudder, rules) and database libraries, never api, workflows or
+// activities.
 package store
 
 import (
@@ -26,6 +29,33 @@ import (
 
 //go:embed migrations/*.sql
 var migrations embed.FS
+
+// Store is rudderhook's access to PostgreSQL.
+type Store struct {
+	db *sqlx.DB
+}
+
+// New wraps an open database.
+func New(db *sqlx.DB) *Store { return &Store{db: db} }
+
+// DB is the underlying handle, for health checks.
+func (s *Store) DB() *sqlx.DB { return s.db }
+
+// inTx runs fn in a transaction, committing when it returns nil and rolling back otherwise.
+func (s *Store) inTx(ctx context.Context, fn func(*sqlx.Tx) error) error {
+	tx, err := s.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
 
 // ErrNotFound is returned when a looked-up row does not exist.
 var ErrNotFound = errors.New("not found")

@@ -2,9 +2,7 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -14,27 +12,6 @@ import (
 
 	"github.com/rudderhook/rudderhook/rules"
 )
-
-// Follow-up statuses.
-const (
-	FollowUpScheduled = "scheduled"
-	FollowUpRunning   = "running"
-	FollowUpSucceeded = "succeeded"
-	FollowUpFailed    = "failed"
-	FollowUpSkipped   = "skipped"
-)
-
-// FollowUpStatuses lists the statuses in their order of life.
-var FollowUpStatuses = []string{FollowUpScheduled, FollowUpRunning, FollowUpSucceeded, FollowUpFailed, FollowUpSkipped}
-
-// RuleSetRecord is one stored version of the rules.
-type RuleSetRecord struct {
-	Version   int64     `db:"version"`
-	Digest    string    `db:"digest"`
-	Document  string    `db:"document"`
-	Origin    string    `db:"origin"`
-	CreatedAt time.Time `db:"created_at"`
-}
 
 // FollowUpRecord is one stored follow-up.
 type FollowUpRecord struct {
@@ -51,7 +28,7 @@ type FollowUpRecord struct {
 	Summary        string         `db:"summary"`
 	CalleeNumber   string         `db:"callee_number"`
 	PlanJSON       jsonValue      `db:"plan"`
-	Status         string         `db:"status"`
+	Status         rules.Status   `db:"status"`
 	Attempts       int            `db:"attempts"`
 	NextAttemptAt  *time.Time     `db:"next_attempt_at"`
 	LastError      string         `db:"last_error"`
@@ -64,14 +41,6 @@ type FollowUpRecord struct {
 }
 
 const (
-	latestRuleSetSQL     = `SELECT * FROM rule_sets ORDER BY version DESC LIMIT 1`
-	latestRuleVersionSQL = `SELECT version FROM rule_sets ORDER BY version DESC LIMIT 1`
-	ruleSetSQL           = `SELECT * FROM rule_sets WHERE version = $1`
-	listRuleSetsSQL      = `SELECT * FROM rule_sets ORDER BY version DESC LIMIT $1`
-	insertRuleSetSQL     = `INSERT INTO rule_sets (digest, document, origin) VALUES ($1, $2, $3) RETURNING version, created_at`
-	// ruleSetLock serialises rule saves, so two replicas loading the same file make one version.
-	ruleSetLock = `SELECT pg_advisory_xact_lock(7310582961)`
-
 	insertFollowUpSQL = `INSERT INTO follow_ups (idempotency_key, source, call_key, call_workflow_id, workflow_id,
   rule_id, rule_version, action, action_type, summary, callee_number, plan, status, next_attempt_at, last_error, finished_at)
 VALUES (:idempotency_key, :source, :call_key, :call_workflow_id, :workflow_id, :rule_id, :rule_version, :action,
@@ -89,79 +58,6 @@ ON CONFLICT (idempotency_key) DO NOTHING`
   AND slot_day = $4 AND idempotency_key <> $5`
 	capTakeSQL = `UPDATE follow_ups SET slot_day = $2, updated_at = now() WHERE idempotency_key = $1`
 )
-
-// SaveRuleSet stores a rules document as the new version in force, unless it is the same text as the
-// version in force already. It returns the version in force and whether it is new.
-func (s *Store) SaveRuleSet(ctx context.Context, digest, document, origin string) (RuleSetRecord, bool, error) {
-	var rec RuleSetRecord
-	created := false
-	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
-		if _, err := tx.ExecContext(ctx, ruleSetLock); err != nil {
-			return fmt.Errorf("lock rule sets: %w", err)
-		}
-		err := tx.GetContext(ctx, &rec, latestRuleSetSQL)
-		if err == nil && rec.Digest == digest {
-			return nil
-		}
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("read rules in force: %w", err)
-		}
-		rec = RuleSetRecord{Digest: digest, Document: document, Origin: origin}
-		if err := tx.QueryRowxContext(ctx, insertRuleSetSQL, digest, document, origin).Scan(&rec.Version, &rec.CreatedAt); err != nil {
-			return fmt.Errorf("store rules: %w", err)
-		}
-		created = true
-		return nil
-	})
-	return rec, created, err
-}
-
-// SaveRules compiles a rules document, checking the targets it names against targets, and if it is
-// sound makes it the version in force (a new version only if its text changed). A refused document, a
-// *rules.Error, leaves the version in force as it was. It is the one way rules change, whether they come
-// from the API or from the rules file.
-func (s *Store) SaveRules(ctx context.Context, doc []byte, origin string, targets map[string]bool) (*rules.Set, RuleSetRecord, bool, error) {
-	set, err := rules.Compile(doc, rules.Options{Targets: targets})
-	if err != nil {
-		return nil, RuleSetRecord{}, false, err
-	}
-	rec, created, err := s.SaveRuleSet(ctx, set.Digest, string(doc), origin)
-	if err != nil {
-		return nil, rec, false, err
-	}
-	set.Version = rec.Version
-	return set, rec, created, nil
-}
-
-// LatestRuleSet returns the version in force, or ErrNotFound when no rules were ever stored.
-func (s *Store) LatestRuleSet(ctx context.Context) (*RuleSetRecord, error) {
-	return s.ruleSet(ctx, latestRuleSetSQL)
-}
-
-// RuleSet returns one version.
-func (s *Store) RuleSet(ctx context.Context, version int64) (*RuleSetRecord, error) {
-	return s.ruleSet(ctx, ruleSetSQL, version)
-}
-
-func (s *Store) ruleSet(ctx context.Context, q string, args ...any) (*RuleSetRecord, error) {
-	var rec RuleSetRecord
-	if err := s.db.GetContext(ctx, &rec, q, args...); err != nil {
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil, ErrNotFound
-		}
-		return nil, fmt.Errorf("read rules: %w", err)
-	}
-	return &rec, nil
-}
-
-// ListRuleSets returns the newest versions first.
-func (s *Store) ListRuleSets(ctx context.Context, limit int) ([]RuleSetRecord, error) {
-	var out []RuleSetRecord
-	if err := s.db.SelectContext(ctx, &out, listRuleSetsSQL, limit); err != nil {
-		return nil, fmt.Errorf("list rules: %w", err)
-	}
-	return out, nil
-}
 
 // InsertFollowUps stores planned follow-ups, leaving any that exist (by idempotency key) as they are, and
 // returns all of them as stored: a repeated plan finds the first one's rows and statuses.
@@ -193,7 +89,7 @@ func (s *Store) InsertFollowUps(ctx context.Context, recs []FollowUpRecord) ([]F
 
 // FollowUpUpdate changes a follow-up's state; nil fields are left as they are.
 type FollowUpUpdate struct {
-	Status         string
+	Status         rules.Status
 	CountAttempt   bool
 	NextAttemptAt  *time.Time
 	ClearNext      bool
@@ -295,7 +191,7 @@ func (s *Store) FollowUpsOfCall(ctx context.Context, source, key string) ([]Foll
 
 // FollowUpFilter selects follow-ups for listing. Empty fields do not filter.
 type FollowUpFilter struct {
-	Status  string
+	Status  rules.Status
 	Source  string
 	CallKey string
 	RuleID  string
@@ -307,7 +203,7 @@ type FollowUpFilter struct {
 // ListFollowUps returns follow-ups matching f, newest first, and the cursor of the next page.
 func (s *Store) ListFollowUps(ctx context.Context, f FollowUpFilter) ([]FollowUpRecord, int64, error) {
 	var w where
-	w.equal("status", f.Status)
+	w.equal("status", string(f.Status))
 	w.equal("source", f.Source)
 	w.equal("call_key", f.CallKey)
 	w.equal("rule_id", f.RuleID)
@@ -332,33 +228,6 @@ func (s *Store) followUps(ctx context.Context, q string, args ...any) ([]FollowU
 		}
 	}
 	return recs, nil
-}
-
-// CurrentRules returns the compiled rules in force, or nil when none were ever stored. Each version is
-// compiled once per process; every call costs one small query to notice a new version.
-func (s *Store) CurrentRules(ctx context.Context) (*rules.Set, error) {
-	var version int64
-	if err := s.db.GetContext(ctx, &version, latestRuleVersionSQL); errors.Is(err, sql.ErrNoRows) {
-		return nil, nil
-	} else if err != nil {
-		return nil, fmt.Errorf("read rules version in force: %w", err)
-	}
-	s.rulesMu.Lock()
-	defer s.rulesMu.Unlock()
-	if s.rules != nil && s.rules.Version == version {
-		return s.rules, nil
-	}
-	rec, err := s.RuleSet(ctx, version)
-	if err != nil {
-		return nil, err
-	}
-	set, err := rules.Compile([]byte(rec.Document), rules.Options{})
-	if err != nil {
-		return nil, fmt.Errorf("compile rules version %d: %w", rec.Version, err)
-	}
-	set.Version = rec.Version
-	s.rules = set
-	return set, nil
 }
 
 // SetFollowUpWorkflow records the workflow that carries a follow-up out.

@@ -58,7 +58,7 @@ func followUpsFor(t *testing.T, s *store.Store, n int) []store.FollowUpRecord {
 		out = append(out, store.FollowUpRecord{
 			Key: rules.FollowUpKey("call/airudder/"+rc.Key, "r", action), Source: "airudder", CallKey: rc.Key,
 			CallWorkflowID: "call/airudder/" + rc.Key, WorkflowID: "fu/" + action, RuleID: "r", RuleVersion: rs.Version,
-			Action: action, Type: rules.TypeWebhook, CalleeNumber: "+62811", Status: store.FollowUpScheduled,
+			Action: action, Type: rules.TypeWebhook, CalleeNumber: "+62811", Status: rules.StatusScheduled,
 			Plan: rules.FollowUp{Action: action, Type: rules.TypeWebhook},
 		})
 	}
@@ -76,21 +76,21 @@ func TestInsertFollowUpsIsIdempotentAndKeepsState(t *testing.T) {
 	}
 	msg := "HTTP 503"
 	status := 503
-	if err := s.UpdateFollowUp(ctx, recs[0].Key, store.FollowUpUpdate{Status: store.FollowUpFailed, CountAttempt: true, LastError: &msg, ResponseStatus: &status, Finished: true}); err != nil {
+	if err := s.UpdateFollowUp(ctx, recs[0].Key, store.FollowUpUpdate{Status: rules.StatusFailed, CountAttempt: true, LastError: &msg, ResponseStatus: &status, Finished: true}); err != nil {
 		t.Fatal(err)
 	}
 	again, err := s.InsertFollowUps(ctx, recs) // the same plan again (a replayed activity)
 	if err != nil || len(again) != 2 || again[0].ID != first[0].ID {
 		t.Fatalf("second insert = %+v, %v", again, err)
 	}
-	if again[0].Status != store.FollowUpFailed || again[0].Attempts != 1 || again[0].LastError != msg || *again[0].ResponseStatus != 503 || again[0].FinishedAt == nil {
+	if again[0].Status != rules.StatusFailed || again[0].Attempts != 1 || again[0].LastError != msg || *again[0].ResponseStatus != 503 || again[0].FinishedAt == nil {
 		t.Errorf("state lost: %+v", again[0])
 	}
-	failed, next, err := s.ListFollowUps(ctx, store.FollowUpFilter{Status: store.FollowUpFailed, Limit: 10})
+	failed, next, err := s.ListFollowUps(ctx, store.FollowUpFilter{Status: rules.StatusFailed, Limit: 10})
 	if err != nil || len(failed) != 1 || failed[0].Key != recs[0].Key || next != 0 {
 		t.Errorf("failed = %+v, %d, %v", failed, next, err)
 	}
-	if err := s.UpdateFollowUp(ctx, "fu_nope", store.FollowUpUpdate{Status: store.FollowUpRunning}); !errors.Is(err, store.ErrNotFound) {
+	if err := s.UpdateFollowUp(ctx, "fu_nope", store.FollowUpUpdate{Status: rules.StatusRunning}); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("unknown key: %v", err)
 	}
 }

@@ -13,23 +13,23 @@ import (
 
 	"github.com/rudderhook/rudderhook/activities"
 	"github.com/rudderhook/rudderhook/airudder"
-	"github.com/rudderhook/rudderhook/store"
+	"github.com/rudderhook/rudderhook/rules"
 )
 
 // CallCompletedInput is the input of CallCompletedWorkflow: one call as received.
 type CallCompletedInput struct {
 	Call airudder.ReceivedCall `json:"call"`
-	// Stored says that Call is a slim copy of a large call that the receiver stored before starting the
-	// workflow; activities read the whole call from the store.
-	Stored bool `json:"stored,omitempty"`
+	// Slim says that Call is a slim copy of a large call that the receiver stored before starting the
+	// workflow; activities read the whole call from the store. (Its JSON name is from when it was called
+	// Stored, kept so that executions started before the rename read it the same.)
+	Slim bool `json:"stored,omitempty"`
 }
 
 // CallCompletedResult is what the workflow reports when it completes.
 type CallCompletedResult struct {
-	Stored      bool           `json:"stored"`
-	RuleVersion int64          `json:"rule_version,omitempty"`
-	Matched     []string       `json:"matched_rules,omitempty"`
-	FollowUps   map[string]int `json:"follow_ups,omitempty"` // how many ended in each status
+	RuleVersion int64                `json:"rule_version,omitempty"`
+	Matched     []string             `json:"matched_rules,omitempty"`
+	FollowUps   map[rules.Status]int `json:"follow_ups,omitempty"` // how many ended in each status
 }
 
 // changeFollowUps marks the version of CallCompletedWorkflow that plans and runs follow-ups after
@@ -54,7 +54,7 @@ func CallCompletedWorkflow(ctx workflow.Context, in CallCompletedInput) (*CallCo
 			MaximumInterval:    time.Minute,
 		},
 	})
-	if err := workflow.ExecuteActivity(persistCtx, a.PersistCall, activities.PersistCallInput{Call: in.Call, Stored: in.Stored}).Get(ctx, nil); err != nil {
+	if err := workflow.ExecuteActivity(persistCtx, a.PersistCall, activities.PersistCallInput{Call: in.Call, Slim: in.Slim}).Get(ctx, nil); err != nil {
 		return nil, err
 	}
 	// The API sets these at start; setting them again keeps executions started another way (a reset, the
@@ -62,7 +62,7 @@ func CallCompletedWorkflow(ctx workflow.Context, in CallCompletedInput) (*CallCo
 	if err := workflow.UpsertTypedSearchAttributes(ctx, SearchAttributes(in.Call)...); err != nil {
 		log.Warn("set search attributes", "error", err)
 	}
-	result := &CallCompletedResult{Stored: true}
+	result := &CallCompletedResult{}
 	if workflow.GetVersion(ctx, changeFollowUps, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
 		workflow.SetCurrentDetails(ctx, "Stored")
 		return result, nil
@@ -79,7 +79,7 @@ func CallCompletedWorkflow(ctx workflow.Context, in CallCompletedInput) (*CallCo
 		},
 	})
 	var plan activities.PlanResult
-	if err := workflow.ExecuteActivity(planCtx, a.PlanFollowUps, activities.PlanInput{Call: in.Call, Stored: in.Stored}).Get(ctx, &plan); err != nil {
+	if err := workflow.ExecuteActivity(planCtx, a.PlanFollowUps, activities.PlanInput{Call: in.Call, Slim: in.Slim}).Get(ctx, &plan); err != nil {
 		return nil, err
 	}
 	result.RuleVersion, result.Matched = plan.RuleVersion, plan.Matched
@@ -90,8 +90,8 @@ func CallCompletedWorkflow(ctx workflow.Context, in CallCompletedInput) (*CallCo
 
 // runFollowUps runs each planned follow-up as a child workflow, all at once, and counts how they ended.
 // A failed follow-up does not fail the call: it is recorded, shown, and retried by an operator.
-func runFollowUps(ctx workflow.Context, call airudder.ReceivedCall, plan activities.PlanResult) map[string]int {
-	counts := map[string]int{}
+func runFollowUps(ctx workflow.Context, call airudder.ReceivedCall, plan activities.PlanResult) map[rules.Status]int {
+	counts := map[rules.Status]int{}
 	parentID := workflow.GetInfo(ctx).WorkflowExecution.ID
 	type running struct {
 		fu     activities.PlannedFollowUp
@@ -99,7 +99,7 @@ func runFollowUps(ctx workflow.Context, call airudder.ReceivedCall, plan activit
 	}
 	var children []running
 	for _, fu := range plan.FollowUps {
-		if fu.Status == store.FollowUpSucceeded || fu.Status == store.FollowUpSkipped {
+		if fu.Status.Settled() {
 			counts[fu.Status]++ // settled by an earlier run of this workflow
 			continue
 		}
@@ -116,7 +116,7 @@ func runFollowUps(ctx workflow.Context, call airudder.ReceivedCall, plan activit
 		var res FollowUpResult
 		if err := c.future.Get(ctx, &res); err != nil {
 			log.Warn("follow-up failed", "follow_up", c.fu.Plan.Key, "error", err)
-			counts[store.FollowUpFailed]++
+			counts[rules.StatusFailed]++
 			continue
 		}
 		counts[res.Status]++
@@ -124,12 +124,12 @@ func runFollowUps(ctx workflow.Context, call airudder.ReceivedCall, plan activit
 	return counts
 }
 
-func followUpsDetails(plan activities.PlanResult, counts map[string]int) string {
+func followUpsDetails(plan activities.PlanResult, counts map[rules.Status]int) string {
 	if len(plan.FollowUps) == 0 {
 		return fmt.Sprintf("Stored; no rule of version %d matched", plan.RuleVersion)
 	}
 	s := fmt.Sprintf("Stored; rules %v (version %d) planned %d follow-ups:", plan.Matched, plan.RuleVersion, len(plan.FollowUps))
-	for _, st := range store.FollowUpStatuses {
+	for _, st := range rules.Statuses {
 		if counts[st] > 0 {
 			s += fmt.Sprintf(" %d %s", counts[st], st)
 		}

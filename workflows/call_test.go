@@ -14,6 +14,7 @@ import (
 
 	"github.com/rudderhook/rudderhook/activities"
 	"github.com/rudderhook/rudderhook/airudder"
+	"github.com/rudderhook/rudderhook/config"
 	"github.com/rudderhook/rudderhook/store"
 	"github.com/rudderhook/rudderhook/store/storetest"
 	"github.com/rudderhook/rudderhook/workflows"
@@ -30,7 +31,7 @@ func setup(t *testing.T) (*testsuite.TestWorkflowEnvironment, *activities.Activi
 	var suite testsuite.WorkflowTestSuite
 	suite.SetLogger(sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler)))
 	env := suite.NewTestWorkflowEnvironment()
-	acts := &activities.Activities{Store: store.New(storetest.DB(t)), Log: slog.New(slog.DiscardHandler)}
+	acts := activities.New(store.New(storetest.DB(t)), &config.Config{}, slog.New(slog.DiscardHandler))
 	env.RegisterWorkflow(workflows.CallCompletedWorkflow)
 	env.RegisterActivity(acts)
 	return env, acts
@@ -46,7 +47,7 @@ func TestCallCompletedWorkflowStoresTheCall(t *testing.T) {
 		t.Fatalf("completed %v, err %v", env.IsWorkflowCompleted(), env.GetWorkflowError())
 	}
 	var res workflows.CallCompletedResult
-	if err := env.GetWorkflowResult(&res); err != nil || !res.Stored {
+	if err := env.GetWorkflowResult(&res); err != nil {
 		t.Fatalf("result %+v, %v", res, err)
 	}
 	rec, err := acts.Store.GetCall(context.Background(), "airudder", in.Call.Key)

@@ -11,7 +11,6 @@ import (
 
 	"github.com/rudderhook/rudderhook/activities"
 	"github.com/rudderhook/rudderhook/rules"
-	"github.com/rudderhook/rudderhook/store"
 )
 
 // FollowUpInput is one follow-up to carry out.
@@ -24,9 +23,9 @@ type FollowUpInput struct {
 
 // FollowUpResult is how a follow-up ended.
 type FollowUpResult struct {
-	Status         string `json:"status"`
-	ResponseStatus int    `json:"response_status,omitempty"`
-	Reason         string `json:"reason,omitempty"`
+	Status         rules.Status `json:"status"`
+	ResponseStatus int          `json:"response_status,omitempty"`
+	Reason         string       `json:"reason,omitempty"`
 }
 
 // actionRetry is how long and how often an action is retried: from 10 s, doubling, to at most every 10
@@ -41,84 +40,128 @@ const actionDeadline = 72 * time.Hour
 // follow-up's row in PostgreSQL follows each step; the workflow fails when the action fails for good, so
 // the failure shows in the Temporal UI and can be retried.
 func FollowUpWorkflow(ctx workflow.Context, in FollowUpInput) (*FollowUpResult, error) {
-	var a *activities.Activities
-	fu := in.FollowUp
-	bookkeeping := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 30 * time.Second,
-		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute},
-	})
-	record := func(status string, next *time.Time, reason string, response int) error {
-		return workflow.ExecuteActivity(withSummary(bookkeeping, "Record "+status), a.RecordFollowUp, activities.RecordInput{
-			Key: fu.Key, Status: status, NextAttemptAt: next, Error: reason, ResponseStatus: response,
-		}).Get(ctx, nil)
-	}
-
-	var status string
-	if err := workflow.ExecuteActivity(withSummary(bookkeeping, "Check the follow-up's state"), a.BeginFollowUp, fu.Key).Get(ctx, &status); err != nil {
+	f := newFollowUp(ctx, in.FollowUp)
+	status, err := f.begin()
+	if err != nil {
 		return nil, err
 	}
 	// Settled follow-ups (a planned skip is stored as skipped) get no child workflow; this guards runs
 	// started another way, such as a reset.
-	if status == store.FollowUpSucceeded || status == store.FollowUpSkipped {
-		workflow.SetCurrentDetails(ctx, "Already "+status+" by an earlier run")
-		return &FollowUpResult{Status: status, Reason: "already " + status}, nil
+	if status.Settled() {
+		workflow.SetCurrentDetails(ctx, "Already "+string(status)+" by an earlier run")
+		return &FollowUpResult{Status: status, Reason: "already " + string(status)}, nil
 	}
 
 	due := workflow.Now(ctx)
-	if !in.Retry && fu.NotBefore.After(due) {
-		due = fu.NotBefore
+	if !in.Retry && f.plan.NotBefore.After(due) {
+		due = f.plan.NotBefore
 	}
+	if skipped, err := f.waitForTurn(due); skipped != nil || err != nil {
+		return skipped, err
+	}
+	return f.act()
+}
+
+// followUp is one run of FollowUpWorkflow: the plan it carries out and the bookkeeping it keeps.
+type followUp struct {
+	ctx  workflow.Context
+	a    *activities.Activities
+	plan rules.FollowUp
+	// bookkeeping is how the follow-up's row is written: short, and retried while the database is down.
+	bookkeeping workflow.Context
+}
+
+func newFollowUp(ctx workflow.Context, plan rules.FollowUp) *followUp {
+	return &followUp{ctx: ctx, plan: plan, bookkeeping: workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 30 * time.Second,
+		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute},
+	})}
+}
+
+// begin records which workflow runs the follow-up and returns its stored status.
+func (f *followUp) begin() (rules.Status, error) {
+	var status rules.Status
+	err := workflow.ExecuteActivity(withSummary(f.bookkeeping, "Check the follow-up's state"), f.a.BeginFollowUp, f.plan.Key).Get(f.ctx, &status)
+	return status, err
+}
+
+// record writes the follow-up's new state to its row.
+func (f *followUp) record(status rules.Status, next *time.Time, reason string, response int) error {
+	return workflow.ExecuteActivity(withSummary(f.bookkeeping, "Record "+string(status)), f.a.RecordFollowUp, activities.RecordInput{
+		Key: f.plan.Key, Status: status, NextAttemptAt: next, Error: reason, ResponseStatus: response,
+	}).Get(f.ctx, nil)
+}
+
+// waitForTurn waits until due, or the calling window's next opening after it, then takes a place under
+// the callee's daily cap; a full day waits for the next one. It returns a result only when the cap
+// skips the follow-up.
+func (f *followUp) waitForTurn(due time.Time) (*FollowUpResult, error) {
 	for {
-		due = fu.Earliest(due)
-		if wait := due.Sub(workflow.Now(ctx)); wait > 0 {
-			when := describe(due, fu)
-			if err := record(store.FollowUpScheduled, &due, "", 0); err != nil {
-				return nil, err
-			}
-			workflow.SetCurrentDetails(ctx, "Waiting until "+when)
-			if err := workflow.NewTimerWithOptions(ctx, wait, workflow.TimerOptions{Summary: "Until " + when}).Get(ctx, nil); err != nil {
-				return nil, err
-			}
-		}
-		if fu.MaxPerDay == 0 {
-			break
-		}
-		day := fu.CapDay(workflow.Now(ctx))
-		var ok bool
-		claim := activities.ClaimInput{Key: fu.Key, Day: day, Limit: fu.MaxPerDay}
-		if err := workflow.ExecuteActivity(withSummary(bookkeeping, fmt.Sprintf("Take a place under the cap of %d a day (%s)", fu.MaxPerDay, day)),
-			a.ClaimDailySlot, claim).Get(ctx, &ok); err != nil {
+		due = f.plan.Earliest(due)
+		if err := f.sleepUntil(due); err != nil {
 			return nil, err
 		}
-		if ok {
-			break
+		if f.plan.MaxPerDay == 0 {
+			return nil, nil
 		}
-		reason := fmt.Sprintf("the callee's cap of %d a day was reached on %s", fu.MaxPerDay, day)
-		if fu.SkipWhenCapped {
-			workflow.SetCurrentDetails(ctx, "Skipped: "+reason)
-			return &FollowUpResult{Status: store.FollowUpSkipped, Reason: reason}, record(store.FollowUpSkipped, nil, reason, 0)
+		day := f.plan.CapDay(workflow.Now(f.ctx))
+		if ok, err := f.claimDailySlot(day); err != nil || ok {
+			return nil, err
 		}
-		due = fu.NextDay(workflow.Now(ctx))
+		reason := fmt.Sprintf("the callee's cap of %d a day was reached on %s", f.plan.MaxPerDay, day)
+		if f.plan.SkipWhenCapped {
+			workflow.SetCurrentDetails(f.ctx, "Skipped: "+reason)
+			return &FollowUpResult{Status: rules.StatusSkipped, Reason: reason}, f.record(rules.StatusSkipped, nil, reason, 0)
+		}
+		due = f.plan.NextDay(workflow.Now(f.ctx))
 	}
+}
 
+// sleepUntil records the follow-up as scheduled until due and waits on a durable timer; it returns at
+// once when due has come.
+func (f *followUp) sleepUntil(due time.Time) error {
+	wait := due.Sub(workflow.Now(f.ctx))
+	if wait <= 0 {
+		return nil
+	}
+	when := describe(due, f.plan)
+	if err := f.record(rules.StatusScheduled, &due, "", 0); err != nil {
+		return err
+	}
+	workflow.SetCurrentDetails(f.ctx, "Waiting until "+when)
+	return workflow.NewTimerWithOptions(f.ctx, wait, workflow.TimerOptions{Summary: "Until " + when}).Get(f.ctx, nil)
+}
+
+// claimDailySlot asks for a place under the callee's cap for day.
+func (f *followUp) claimDailySlot(day string) (bool, error) {
+	var ok bool
+	claim := activities.ClaimInput{Key: f.plan.Key, Day: day, Limit: f.plan.MaxPerDay}
+	err := workflow.ExecuteActivity(withSummary(f.bookkeeping, fmt.Sprintf("Take a place under the cap of %d a day (%s)", f.plan.MaxPerDay, day)),
+		f.a.ClaimDailySlot, claim).Get(f.ctx, &ok)
+	return ok, err
+}
+
+// act runs the action with its retries and records how it ended.
+func (f *followUp) act() (*FollowUpResult, error) {
+	ctx := f.ctx
 	var result activities.ActionResult
 	var err error
 	if workflow.GetVersion(ctx, changeVisibleRetries, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
-		err = runWithRetryPolicy(ctx, a, fu, &result)
+		err = runWithRetryPolicy(ctx, f.a, f.plan, &result)
 	} else {
-		err = runWithVisibleRetries(ctx, a, fu, &result)
+		err = runWithVisibleRetries(ctx, f.a, f.plan, &result)
 	}
 	if err != nil {
 		reason := failureReason(err)
 		workflow.SetCurrentDetails(ctx, "Failed: "+reason+" (retry with POST /v1/follow-ups/{id}/retry)")
-		if rerr := record(store.FollowUpFailed, nil, reason, 0); rerr != nil {
+		if rerr := f.record(rules.StatusFailed, nil, reason, 0); rerr != nil {
 			return nil, rerr
 		}
 		return nil, temporal.NewNonRetryableApplicationError("follow-up failed: "+reason, "FollowUpFailed", err)
 	}
 	workflow.SetCurrentDetails(ctx, fmt.Sprintf("Succeeded (%d)", result.Status))
-	return &FollowUpResult{Status: store.FollowUpSucceeded, ResponseStatus: result.Status},
-		record(store.FollowUpSucceeded, nil, "", result.Status)
+	return &FollowUpResult{Status: rules.StatusSucceeded, ResponseStatus: result.Status},
+		f.record(rules.StatusSucceeded, nil, "", result.Status)
 }
 
 // changeVisibleRetries marks the version of FollowUpWorkflow that retries an action from the workflow,
@@ -127,7 +170,7 @@ func FollowUpWorkflow(ctx workflow.Context, in FollowUpInput) (*FollowUpResult, 
 const changeVisibleRetries = "visible-retries"
 
 // nonRetryable are the failures of an action that no retry can fix.
-var nonRetryable = []string{activities.ErrTypeTargetRejected, activities.ErrTypeTargetNotConfigured, activities.ErrTypeAirudderRejected}
+var nonRetryable = []string{activities.ErrTypeTargetRejected, activities.ErrTypeTargetNotConfigured, activities.ErrTypeAirudderRejected, activities.ErrTypeInvalidPlan}
 
 // runWithVisibleRetries runs the action one attempt at a time: after a failure that may pass, it says in
 // the workflow's current details when it retries and why, and waits on a durable timer (10 s doubling to
@@ -150,10 +193,7 @@ func runWithVisibleRetries(ctx workflow.Context, a *activities.Activities, fu ru
 		if errors.As(err, &appErr) && (appErr.NonRetryable() || slices.Contains(nonRetryable, appErr.Type())) {
 			return err
 		}
-		delay := actionRetry.After(attempt)
-		if appErr != nil && appErr.NextRetryDelay() > 0 {
-			delay = appErr.NextRetryDelay()
-		}
+		delay := actionRetry.Delay(attempt, err)
 		next := workflow.Now(ctx).Add(delay)
 		if next.After(giveUp) {
 			return fmt.Errorf("gave up after %d attempts over %s: %w", attempt, actionDeadline, err)

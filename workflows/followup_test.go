@@ -19,6 +19,8 @@ import (
 	"github.com/rudderhook/rudderhook/activities"
 	"github.com/rudderhook/rudderhook/airudder"
 	"github.com/rudderhook/rudderhook/config"
+	"github.com/rudderhook/rudderhook/rules"
+	"github.com/rudderhook/rudderhook/rules/rulesync"
 	"github.com/rudderhook/rudderhook/store"
 	"github.com/rudderhook/rudderhook/store/storetest"
 	"github.com/rudderhook/rudderhook/workflows"
@@ -114,7 +116,7 @@ func newFollowUpEnv(t *testing.T, st *store.Store, crmURL, airudderURL string) *
 
 func putRules(t *testing.T, st *store.Store, doc string) {
 	t.Helper()
-	if _, _, _, err := st.SaveRules(context.Background(), []byte(doc), "test", nil); err != nil {
+	if _, _, _, err := rulesync.New(st).Save(context.Background(), []byte(doc), "test", nil); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -161,7 +163,7 @@ func TestFlakyTargetIsRetriedUntilItRecovers(t *testing.T) {
 		t.Errorf("webhook-ids %v: every attempt must carry the same one", ids)
 	}
 	fus, _ := st.FollowUpsOfCall(context.Background(), "airudder", seedInput(t).Call.Key)
-	if len(fus) != 1 || fus[0].Status != store.FollowUpSucceeded || fus[0].Attempts != 4 || *fus[0].ResponseStatus != 200 {
+	if len(fus) != 1 || fus[0].Status != rules.StatusSucceeded || fus[0].Attempts != 4 || *fus[0].ResponseStatus != 200 {
 		t.Errorf("follow-up = %+v", fus)
 	}
 }
@@ -264,7 +266,7 @@ func TestRefusedRecallFailsWithoutRetrying(t *testing.T) {
 		t.Fatalf("result %+v after %d requests", res.FollowUps, fa.count())
 	}
 	fus, _ := st.FollowUpsOfCall(context.Background(), "airudder", seedInput(t).Call.Key)
-	if fus[0].Status != store.FollowUpFailed || fus[0].Attempts != 1 || fus[0].LastError == "" {
+	if fus[0].Status != rules.StatusFailed || fus[0].Attempts != 1 || fus[0].LastError == "" {
 		t.Errorf("follow-up = %+v", fus[0])
 	}
 }

@@ -27,6 +27,7 @@ import (
 	"github.com/rudderhook/rudderhook/config"
 	"github.com/rudderhook/rudderhook/ingest"
 	"github.com/rudderhook/rudderhook/rules"
+	"github.com/rudderhook/rudderhook/rules/rulesync"
 	"github.com/rudderhook/rudderhook/store"
 	"github.com/rudderhook/rudderhook/worker"
 	"github.com/rudderhook/rudderhook/workflows"
@@ -184,7 +185,7 @@ func runWorker(c client.Client, db *sqlx.DB, cfg *config.Config, log *slog.Logge
 func warnUnconfigured(acts *activities.Activities, log *slog.Logger) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	set, err := acts.Store.CurrentRules(ctx)
+	set, err := acts.Rules.Current(ctx)
 	if err != nil || set == nil {
 		return
 	}
@@ -233,9 +234,10 @@ type apiOptions struct {
 // in-flight requests for up to cfg.ShutdownGrace.
 func runAPI(ctx context.Context, cfg *config.Config, c client.Client, db *sqlx.DB, log *slog.Logger, opts apiOptions) error {
 	st := store.New(db)
+	inForce := rulesync.New(st)
 	svc := &ingest.Service{Temporal: c, Store: st, Sources: cfg.Sources, Log: log.With("component", "ingest"), Parallelism: 16}
 	srv := &api.Server{
-		Ingest: svc, Store: st, Temporal: c, Sources: cfg.Sources, Log: log.With("component", "api"),
+		Ingest: svc, Store: st, Rules: inForce, Temporal: c, Sources: cfg.Sources, Log: log.With("component", "api"),
 		AdminToken: cfg.AdminToken, TrustedProxies: cfg.TrustedProxies, UIBase: opts.uiBase, Namespace: cfg.Temporal.Namespace,
 		Targets: cfg.TargetNames(), DevSink: opts.devSink, Codec: opts.codec,
 	}
@@ -253,7 +255,7 @@ func runAPI(ctx context.Context, cfg *config.Config, c client.Client, db *sqlx.D
 	var wg sync.WaitGroup
 	wg.Go(func() { svc.RunRelay(relayCtx, 5*time.Second) })
 	if cfg.RulesFile != "" {
-		rf := &store.RulesFile{Path: cfg.RulesFile, Store: st, Targets: cfg.TargetNames(), Log: log.With("component", "rules")}
+		rf := &rulesync.File{Path: cfg.RulesFile, Rules: inForce, Targets: cfg.TargetNames(), Log: log.With("component", "rules")}
 		rf.Load(ctx)
 		wg.Go(func() { rf.Watch(relayCtx, 5*time.Second) })
 	}

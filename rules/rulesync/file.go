@@ -1,4 +1,4 @@
-package store
+package rulesync
 
 import (
 	"context"
@@ -12,13 +12,13 @@ import (
 	"github.com/rudderhook/rudderhook/rules"
 )
 
-// RulesFile keeps the rules in force in step with a file: it saves the file as a new version at start and
+// File keeps the rules in force in step with a file: it saves the file as a new version at start and
 // whenever its content changes. A refused file is reported and leaves the version in force as it was, and
 // a file that did not change is not read into a new version: several replicas watching one file (a
 // Kubernetes ConfigMap) make one version.
-type RulesFile struct {
+type File struct {
 	Path    string
-	Store   *Store
+	Rules   *InForce
 	Targets map[string]bool
 	Log     *slog.Logger
 
@@ -26,7 +26,7 @@ type RulesFile struct {
 }
 
 // Load saves the file if it changed since the last Load.
-func (w *RulesFile) Load(ctx context.Context) {
+func (w *File) Load(ctx context.Context) {
 	doc, err := os.ReadFile(w.Path)
 	if err != nil {
 		w.Log.Error("cannot read the rules file; the rules in force stay", "file", w.Path, "error", err)
@@ -37,7 +37,7 @@ func (w *RulesFile) Load(ctx context.Context) {
 		return
 	}
 	w.last = sum
-	set, rec, created, err := w.Store.SaveRules(ctx, doc, "file:"+w.Path, w.Targets)
+	set, rec, created, err := w.Rules.Save(ctx, doc, "file:"+w.Path, w.Targets)
 	var refused *rules.Error
 	switch {
 	case errors.As(err, &refused):
@@ -53,7 +53,7 @@ func (w *RulesFile) Load(ctx context.Context) {
 }
 
 // Watch loads the file every interval until ctx ends.
-func (w *RulesFile) Watch(ctx context.Context, every time.Duration) {
+func (w *File) Watch(ctx context.Context, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {

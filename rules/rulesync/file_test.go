@@ -1,4 +1,4 @@
-package store_test
+package rulesync_test
 
 import (
 	"bytes"
@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rudderhook/rudderhook/rules/rulesync"
 	"github.com/rudderhook/rudderhook/store"
 	"github.com/rudderhook/rudderhook/store/storetest"
 )
@@ -19,7 +20,7 @@ func TestRulesFileMakesVersionsAndRefusesBadFiles(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "rules.yaml")
 	var logs bytes.Buffer
-	rf := &store.RulesFile{Path: path, Store: s, Log: slog.New(slog.NewTextHandler(&logs, nil))}
+	rf := &rulesync.File{Path: path, Rules: rulesync.New(s), Log: slog.New(slog.NewTextHandler(&logs, nil))}
 	write := func(doc string) {
 		if err := os.WriteFile(path, []byte(doc), 0o600); err != nil {
 			t.Fatal(err)
@@ -51,7 +52,7 @@ func TestRulesFileMakesVersionsAndRefusesBadFiles(t *testing.T) {
 		t.Errorf("a changed file: %+v", rec)
 	}
 	// A second watcher of the same file (another replica) makes no version of its own.
-	other := &store.RulesFile{Path: path, Store: s, Log: slog.New(slog.DiscardHandler)}
+	other := &rulesync.File{Path: path, Rules: rulesync.New(s), Log: slog.New(slog.DiscardHandler)}
 	other.Load(ctx)
 	if again, _ := s.LatestRuleSet(ctx); again.Version != rec.Version {
 		t.Errorf("a second replica made version %d", again.Version)
