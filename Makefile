@@ -19,7 +19,7 @@ test: ## vet, then every test against the local PostgreSQL and in-process Tempor
 	go vet $(PKGS)
 	go test -count=1 -timeout 30m $(PKGS)
 
-test-short: ## the tests that do not link the Temporal server (fast feedback)
+test-short: ## the tests that do not link the Temporal server (fast feedback; still needs PostgreSQL)
 	go test -count=1 $$(go list ./... | grep -v /integration)
 
 fuzz: ## fuzz the callback parser for a minute
