@@ -60,7 +60,12 @@ func newFake(t *testing.T) *fakeAirudder {
 }
 
 func (f *fakeAirudder) client(opts ...airudder.ClientOption) *airudder.Client {
-	return airudder.NewClient(f.srv.URL, testKey, testSecret, f.srv.Client(), opts...)
+	return airudder.NewClient(f.srv.URL, testKey, testSecret, f.srv.Client(), append([]airudder.ClientOption{airudder.WithLocation(time.UTC)}, opts...)...)
+}
+
+// someInstance is a valid createinstance request.
+func someInstance() airudder.CreateInstanceRequest {
+	return airudder.CreateInstanceRequest{TemplateID: 7, Name: "Collections & reminders", EndTime: time.Date(2025, 3, 1, 14, 30, 0, 0, time.UTC), Details: someDetails}
 }
 
 // expire revokes the current token on Airudder's side, as an early expiry would.
@@ -238,18 +243,18 @@ func TestCreateInstance(t *testing.T) {
 	f.answer = func(int) (int, string) {
 		return http.StatusOK, `{"code":200,"message":"created","data":{"workflow_id":"wf-new"}}`
 	}
-	resp, err := f.client().CreateInstance(context.Background(), "tpl-7", "Collections & reminders", someDetails)
+	res, err := f.client().CreateInstance(context.Background(), someInstance())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if resp.Message != "created" || string(resp.Data) != `{"workflow_id":"wf-new"}` {
-		t.Errorf("response %+v (data %s)", resp, resp.Data)
+	if res.Message != "created" || res.WorkflowID != "wf-new" {
+		t.Errorf("result %+v (data %s)", res, res.Data)
 	}
 	reqs := f.recorded()
 	if len(reqs) != 2 {
 		t.Fatalf("requests %+v, want a token request and one createinstance", reqs)
 	}
-	want := map[string]any{"workflow_template_id": "tpl-7", "name": "Collections & reminders", "details": someDetailsJSON}
+	want := map[string]any{"workflow_template_id": float64(7), "name": "Collections & reminders", "end_time": "2025-03-01 14:30:00", "details": someDetailsJSON}
 	if r := reqs[1]; r.Path != "/service/cloud/workflow/createinstance" || r.Authorization != "Token tok-1" || !reflect.DeepEqual(r.Body, want) {
 		t.Errorf("request %+v, want createinstance with Token tok-1 and body %v", r, want)
 	}
@@ -434,7 +439,7 @@ func TestAuthFailures(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFake(t)
 			f.authAnswer = func() (int, string) { return tc.status, tc.body }
-			_, err := f.client().CreateInstance(context.Background(), "tpl", "n", someDetails)
+			_, err := f.client().CreateInstance(context.Background(), someInstance())
 			ae := apiError(t, err)
 			if ae.Op != "auth" || ae.HTTPStatus != tc.status || ae.Code != tc.code || ae.Retryable != tc.retryable {
 				t.Errorf("err %+v, want Op auth, HTTPStatus %d, Code %d, Retryable %t", ae, tc.status, tc.code, tc.retryable)
@@ -508,7 +513,7 @@ func TestNetworkErrorsAreRetryable(t *testing.T) {
 func TestNotConfigured(t *testing.T) {
 	f := newFake(t)
 	for _, creds := range [][2]string{{"", ""}, {testKey, ""}, {"", testSecret}} {
-		c := airudder.NewClient(f.srv.URL, creds[0], creds[1], nil)
+		c := airudder.NewClient(f.srv.URL, creds[0], creds[1], nil, airudder.WithLocation(time.UTC))
 		if c.Configured() {
 			t.Errorf("Configured() with key %q and secret %q = true", creds[0], creds[1])
 		}
@@ -516,7 +521,7 @@ func TestNotConfigured(t *testing.T) {
 		if !errors.Is(err, airudder.ErrNotConfigured) {
 			t.Errorf("UploadDetails err = %v, want ErrNotConfigured", err)
 		}
-		_, err = c.CreateInstance(context.Background(), "tpl", "n", someDetails)
+		_, err = c.CreateInstance(context.Background(), someInstance())
 		if !errors.Is(err, airudder.ErrNotConfigured) {
 			t.Errorf("CreateInstance err = %v, want ErrNotConfigured", err)
 		}
