@@ -230,6 +230,18 @@ func TestInvalidRequestsAreNotSent(t *testing.T) {
 			_, err := c.UploadDetails(context.Background(), "", someDetails)
 			return err
 		}},
+		{"cancel without callee", func(c *airudder.Client) error {
+			_, err := c.CancelContact(context.Background(), airudder.CancelContactRequest{TaskID: "task-1"})
+			return err
+		}},
+		{"PDS cancel without numbers", func(c *airudder.Client) error {
+			_, err := c.CancelTaskContacts(context.Background(), airudder.CancelTaskContactsRequest{TaskID: "task-1"})
+			return err
+		}},
+		{"PDS cancel without task", func(c *airudder.Client) error {
+			_, err := c.CancelTaskContacts(context.Background(), airudder.CancelTaskContactsRequest{Numbers: []string{"+62812"}})
+			return err
+		}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -482,6 +494,10 @@ func TestNotConfigured(t *testing.T) {
 		if ae := apiError(t, err); ae.Retryable || ae.OutcomeUnknown || ae.Op != "createinstance" {
 			t.Errorf("err %+v, want a non-retryable createinstance error", ae)
 		}
+		_, err = c.CancelTaskContacts(context.Background(), airudder.CancelTaskContactsRequest{TaskID: "t", Numbers: []string{"+62812"}})
+		if !errors.Is(err, airudder.ErrNotConfigured) {
+			t.Errorf("CancelTaskContacts err = %v, want ErrNotConfigured", err)
+		}
 	}
 	if n := len(s.Requests()); n != 0 {
 		t.Errorf("an unconfigured client sent %d requests", n)
@@ -551,6 +567,9 @@ func TestBaseURL(t *testing.T) {
 		if _, err := c.UploadDetails(context.Background(), "wf", someDetails); err != nil {
 			t.Fatal(err)
 		}
+		if _, err := c.CancelTaskContacts(context.Background(), airudder.CancelTaskContactsRequest{TaskID: "t", Numbers: []string{"+62812"}}); err != nil {
+			t.Fatal(err)
+		}
 	})
 	t.Run("default", func(t *testing.T) {
 		var urls []string
@@ -573,6 +592,10 @@ func TestBaseURL(t *testing.T) {
 			_, err := c.UploadDetails(context.Background(), "wf", someDetails)
 			if ae := apiError(t, err); ae.Retryable || ae.OutcomeUnknown {
 				t.Errorf("base %q: err %+v, want a non-retryable error without effect", base, ae)
+			}
+			_, err = c.CancelTaskContacts(context.Background(), airudder.CancelTaskContactsRequest{TaskID: "t", Numbers: []string{"+62812"}})
+			if ae := apiError(t, err); ae.Retryable || ae.OutcomeUnknown {
+				t.Errorf("base %q: PDS err %+v, want a non-retryable error without effect", base, ae)
 			}
 		}
 	})
