@@ -153,12 +153,25 @@ func (a *Activities) RecallThroughAirudder(ctx context.Context, in ActionInput) 
 			return 0, temporal.NewNonRetryableApplicationError("Airudder API credentials are not configured (AIRUDDER_APP_KEY, AIRUDDER_APP_SECRET)", ErrTypeAirudderRejected, airudder.ErrNotConfigured)
 		}
 		details := []airudder.Detail{{Callee: req.Callee, Variables: req.Variables}}
-		var resp *airudder.Response
+		var code int
 		var err error
 		if req.TemplateID != "" {
-			resp, err = a.Airudder.CreateInstance(ctx, req.TemplateID, req.Name, details)
+			// Mechanical fix for the client's new CreateInstance: Airudder wants an integer template ID
+			// and a required end_time, which the plan does not carry yet, so the client refuses the
+			// request (ErrInvalidRequest, non-retryable) until the re-call is wired to give one.
+			templateID, perr := strconv.ParseInt(req.TemplateID, 10, 64)
+			if perr != nil {
+				return 0, temporal.NewNonRetryableApplicationError(fmt.Sprintf("workflow_template_id %q is not an integer", req.TemplateID), ErrTypeAirudderRejected, perr)
+			}
+			var res *airudder.CreateInstanceResult
+			if res, err = a.Airudder.CreateInstance(ctx, airudder.CreateInstanceRequest{TemplateID: templateID, Name: req.Name, Details: details}); res != nil {
+				code = res.Code
+			}
 		} else {
-			resp, err = a.Airudder.UploadDetails(ctx, req.WorkflowID, details)
+			var resp *airudder.Response
+			if resp, err = a.Airudder.UploadDetails(ctx, req.WorkflowID, details); resp != nil {
+				code = resp.Code
+			}
 		}
 		var apiErr *airudder.APIError
 		switch {
@@ -169,7 +182,7 @@ func (a *Activities) RecallThroughAirudder(ctx context.Context, in ActionInput) 
 		case err != nil:
 			return 0, err
 		}
-		return resp.Code, nil
+		return code, nil
 	})
 }
 

@@ -4,29 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
 )
 
-// DefaultBaseURL is where Airudder's open API lives when the configuration names no other base.
-const DefaultBaseURL = "https://api.airudder.com"
-
-// Paths of Airudder's open API, relative to the base URL.
 const (
-	authPath           = "/service/cloud/auth"
-	uploadDetailsPath  = "/service/cloud/workflow/uploaddetails"
-	createInstancePath = "/service/cloud/workflow/createinstance"
-)
-
-const (
-	// tokenRenewAge is when a cached token is replaced. Airudder's tokens live 24 hours; renewing an hour
-	// early leaves room for clock skew and for requests that are in flight when the token would expire.
-	tokenRenewAge = 23 * time.Hour
 	// defaultTimeout bounds one HTTP exchange when the caller gives no *http.Client of its own.
 	defaultTimeout = 30 * time.Second
 	// maxAnswerBytes bounds how much of an answer is read: Airudder's envelopes are small, and a runaway
@@ -34,15 +19,10 @@ const (
 	maxAnswerBytes = 1 << 20
 	// maxSnippet bounds how much of a body that is not Airudder's envelope goes into an error message.
 	maxSnippet = 200
-	// successCode is the envelope code of a successful call; any other code is a failure, whatever the
-	// HTTP status.
-	successCode = 200
-)
 
-// ErrNotConfigured means the client has no APPKey or APPSecret. Calls return it wrapped in a
-// non-retryable *APIError whose Op is the call's own ("uploaddetails", "createinstance"): no request is
-// sent, and waiting will not make credentials appear. Test it with errors.Is.
-var ErrNotConfigured = errors.New("airudder open API is not configured: APPKey and APPSecret are required")
+	contentTypeJSON = "application/json"
+	contentTypeForm = "application/x-www-form-urlencoded"
+)
 
 // Detail is one callee handed to an Airudder workflow.
 type Detail struct {
@@ -50,92 +30,89 @@ type Detail struct {
 	Variables map[string]string `json:"variables,omitempty"`
 }
 
-// Response is Airudder's answer envelope.
-type Response struct {
-	Code    int             `json:"code"`
-	Message string          `json:"message"`
-	Data    json.RawMessage `json:"data,omitempty"`
-}
-
-// APIError is a failed call. Retryable says whether trying again later may succeed.
-//
-// Classification:
-//   - no HTTP answer (network error, timeout, cancelled context): retryable;
-//   - HTTP 408, 429 and 5xx: retryable;
-//   - HTTP 401, or code 401 in the envelope: the client renews its token and retries once; a second 401
-//     is not retryable, since the credentials themselves are refused;
-//   - any other HTTP status outside 2xx: not retryable, the request itself is wrong;
-//   - HTTP 2xx with a code other than 200: codes 408, 429 and 500-599 are retryable, any other is not
-//     (Airudder's own five-digit codes, such as 10001, describe the request and are not retryable);
-//   - a body that is not a JSON envelope with a code: retryable when the HTTP status was 5xx, else not.
-//
-// A failing token request is an *APIError with Op "auth", classified by the same rules, except that a 401
-// from the token request is never retried: it means the APPKey or APPSecret is wrong.
-type APIError struct {
-	Op         string // "auth", "uploaddetails", "createinstance"
-	HTTPStatus int    // 0 when no HTTP answer arrived
-	Code       int    // Airudder's code, 0 when the body had none
-	Message    string
-	Retryable  bool
-	// Err is the underlying cause when there is one (a network error, a context error, ErrNotConfigured),
-	// so that errors.Is sees through the APIError.
-	Err error
-}
-
-func (e *APIError) Error() string {
-	var b strings.Builder
-	b.WriteString("airudder ")
-	b.WriteString(e.Op)
-	var status []string
-	if e.HTTPStatus != 0 {
-		status = append(status, fmt.Sprintf("HTTP %d", e.HTTPStatus))
-	}
-	if e.Code != 0 {
-		status = append(status, fmt.Sprintf("code %d", e.Code))
-	}
-	if len(status) > 0 {
-		b.WriteString(" (" + strings.Join(status, ", ") + ")")
-	}
-	b.WriteString(": ")
-	b.WriteString(e.Message)
-	if e.Retryable {
-		b.WriteString(" [retryable]")
-	}
-	return b.String()
-}
-
-func (e *APIError) Unwrap() error { return e.Err }
-
 // ClientOption adjusts a Client built by NewClient.
-type ClientOption func(*Client)
+type ClientOption func(*settings)
+
+// settings are what options set, before NewClient builds the client from them.
+type settings struct {
+	now               func() time.Time
+	loc               *time.Location
+	cancelContactPath string
+	pdsBase           string
+	pdsKey, pdsSecret string
+	pdsOwnCreds       bool
+}
 
 // WithClock replaces time.Now as the clock that dates tokens, so that tests can age a token past its
 // renewal without waiting a day.
 func WithClock(now func() time.Time) ClientOption {
-	return func(c *Client) {
+	return func(s *settings) {
 		if now != nil {
-			c.now = now
+			s.now = now
 		}
 	}
 }
 
-// Client calls Airudder's open API. Safe for concurrent use. It caches the token and renews it before it
-// expires (when older than 23h) or when Airudder answers 401 (HTTP status 401, or code 401 in the JSON);
-// after such a renewal it retries the request once.
-type Client struct {
-	baseURL   string
-	baseErr   error // why baseURL is unusable, nil when it is fine
-	appKey    string
-	appSecret string
-	http      *http.Client
-	now       func() time.Time
+// WithLocation sets the Airudder account's time zone, in which every time sent to Airudder is written
+// (see TimeLayout). A request's own Location, where it has one, wins. Without either, a request that
+// carries a time is refused before sending: a time in the wrong zone would be silently hours off.
+func WithLocation(loc *time.Location) ClientOption {
+	return func(s *settings) { s.loc = loc }
+}
 
-	// tokenLock is a mutex made of a one-slot channel, so that a caller waiting for another's token
-	// request can give up when its context ends. It guards token and tokenAt, and holding it while the
-	// token request is in flight is what keeps concurrent callers from each asking for a token.
-	tokenLock chan struct{}
-	token     string
-	tokenAt   time.Time
+// WithPDSBase sets where the PDS family lives: a path prefix under the client's base URL (default
+// DefaultPDSBasePath), or an absolute http(s) URL when it is on a host of its own. "" keeps the default.
+func WithPDSBase(base string) ClientOption {
+	return func(s *settings) {
+		if base != "" {
+			s.pdsBase = base
+		}
+	}
+}
+
+// WithPDSCredentials sets the PDS family's APPKey and APPSecret, when they differ from the workflow
+// family's (the default is to use the same).
+func WithPDSCredentials(appKey, appSecret string) ClientOption {
+	return func(s *settings) { s.pdsKey, s.pdsSecret, s.pdsOwnCreds = appKey, appSecret, true }
+}
+
+// WithCancelContactPath sets the workflow family's path for cancelling one number's remaining steps,
+// relative to the base URL. The default, DefaultCancelContactPath, is a guess to be confirmed.
+func WithCancelContactPath(path string) ClientOption {
+	return func(s *settings) {
+		if path != "" {
+			s.cancelContactPath = "/" + strings.TrimLeft(path, "/")
+		}
+	}
+}
+
+// Client calls two families of Airudder's open API (see endpoints.go): the workflow family
+// (CreateInstance, UploadDetails, CancelContact) and the PDS family (CancelTaskContacts). Safe for
+// concurrent use.
+//
+// Each family has its own token, which the client caches and renews before it expires (when older than
+// 23h) or when Airudder refuses it (HTTP 401, or a token-refused code in the envelope); after such a
+// renewal it retries the request once. Concurrent callers share one token request, and a burst of
+// refusals causes one renewal.
+type Client struct {
+	http              *http.Client
+	traced            bool           // http's Transport reports through httptrace (see APIError)
+	loc               *time.Location // the account's zone, nil when not set
+	cancelContactPath string
+	workflow, pds     *family
+}
+
+// family is one of Airudder's API families: where it lives, whose credentials it takes, how its
+// envelope reads, and its own token.
+type family struct {
+	pds               bool
+	base              string
+	baseErr           error // why base is unusable, nil when it is fine
+	appKey, appSecret string
+	authOp, authPath  string
+	successCode       int
+	dataField         string
+	tokens            *tokenSource
 }
 
 // NewClient builds a client for the open API at baseURL ("" means DefaultBaseURL; a trailing slash is
@@ -151,17 +128,39 @@ func NewClient(baseURL, appKey, appSecret string, httpClient *http.Client, opts 
 	if httpClient == nil {
 		httpClient = &http.Client{Timeout: defaultTimeout}
 	}
-	c := &Client{
-		baseURL:   baseURL,
-		baseErr:   checkBaseURL(baseURL),
-		appKey:    appKey,
-		appSecret: appSecret,
-		http:      httpClient,
-		now:       time.Now,
-		tokenLock: make(chan struct{}, 1),
-	}
+	set := settings{now: time.Now, cancelContactPath: DefaultCancelContactPath, pdsBase: DefaultPDSBasePath}
 	for _, opt := range opts {
-		opt(c)
+		opt(&set)
+	}
+	if !set.pdsOwnCreds {
+		set.pdsKey, set.pdsSecret = appKey, appSecret
+	}
+	c := &Client{
+		http:              httpClient,
+		traced:            tracedTransport(httpClient.Transport),
+		loc:               set.loc,
+		cancelContactPath: set.cancelContactPath,
+	}
+	c.workflow = &family{
+		base: baseURL, baseErr: checkBaseURL(baseURL),
+		appKey: appKey, appSecret: appSecret,
+		authOp: "auth", authPath: WorkflowAuthPath,
+		successCode: workflowSuccessCode, dataField: workflowDataField,
+	}
+	pdsBase, pdsErr := baseURL+"/"+strings.Trim(set.pdsBase, "/"), c.workflow.baseErr
+	if strings.HasPrefix(set.pdsBase, "http://") || strings.HasPrefix(set.pdsBase, "https://") {
+		pdsBase = strings.TrimRight(set.pdsBase, "/")
+		pdsErr = checkBaseURL(pdsBase)
+	}
+	c.pds = &family{
+		pds:  true,
+		base: pdsBase, baseErr: pdsErr,
+		appKey: set.pdsKey, appSecret: set.pdsSecret,
+		authOp: "pds-auth", authPath: PDSAuthPath,
+		successCode: pdsSuccessCode, dataField: pdsDataField,
+	}
+	for _, f := range []*family{c.workflow, c.pds} {
+		f.tokens = newTokenSource(f.authOp, func(ctx context.Context) (string, error) { return c.fetchToken(ctx, f) }, set.now)
 	}
 	return c
 }
@@ -185,25 +184,117 @@ func checkBaseURL(base string) error {
 	return nil
 }
 
-// Configured reports whether credentials are set.
-func (c *Client) Configured() bool { return c.appKey != "" && c.appSecret != "" }
+// Configured reports whether the workflow family's credentials are set.
+func (c *Client) Configured() bool { return c.workflow.configured() }
 
-// UploadDetails adds callees to the running Airudder workflow workflowID.
+// PDSConfigured reports whether the PDS family's credentials are set (by default the same as the
+// workflow family's).
+func (c *Client) PDSConfigured() bool { return c.pds.configured() }
+
+func (f *family) configured() bool { return f.appKey != "" && f.appSecret != "" }
+
+// UploadDetails adds callees to the running Airudder workflow workflowID. Its path is not confirmed (see
+// UploadDetailsPath).
 func (c *Client) UploadDetails(ctx context.Context, workflowID string, details []Detail) (*Response, error) {
-	return c.call(ctx, "uploaddetails", uploadDetailsPath, struct {
-		WorkflowID string   `json:"workflow_id"`
-		Details    []Detail `json:"details"`
-	}{workflowID, nonNil(details)})
+	const op = "uploaddetails"
+	if strings.TrimSpace(workflowID) == "" {
+		return nil, invalid(op, "no workflow_id")
+	}
+	return c.call(ctx, c.workflow, op, UploadDetailsPath, uploadDetailsBody{workflowID, nonNil(details)})
 }
 
-// CreateInstance starts a new instance, called name, of the Airudder workflow template templateID, with
-// details as its callees.
-func (c *Client) CreateInstance(ctx context.Context, templateID, name string, details []Detail) (*Response, error) {
-	return c.call(ctx, "createinstance", createInstancePath, struct {
-		WorkflowTemplateID string   `json:"workflow_template_id"`
-		Name               string   `json:"name"`
-		Details            []Detail `json:"details"`
-	}{templateID, name, nonNil(details)})
+// CreateInstanceRequest is a new workflow task to start from a template. TemplateID, Name and EndTime
+// are required.
+type CreateInstanceRequest struct {
+	TemplateID int64
+	Name       string
+	// EndTime is when the task stops calling. It is sent in the account's zone: Location, or the
+	// client's WithLocation when Location is nil.
+	EndTime  time.Time
+	Location *time.Location
+	// TemplateName and WorkflowName are optional, sent only when set.
+	TemplateName string
+	WorkflowName string
+	// AutoFinish is sent only when not zero; Airudder's default is 2.
+	AutoFinish int
+	Details    []Detail
+}
+
+// CreateInstanceResult is a created workflow task.
+type CreateInstanceResult struct {
+	// WorkflowID names the new task, to keep on the follow-up. It is "" when the answer names none: the
+	// task was still created (the answer said success), so the call must not be repeated.
+	WorkflowID string
+	Code       int
+	Message    string
+	Data       json.RawMessage // the answer's data, as received
+}
+
+// CreateInstance starts a new workflow task from a template, with req.Details as its callees.
+func (c *Client) CreateInstance(ctx context.Context, req CreateInstanceRequest) (*CreateInstanceResult, error) {
+	const op = "createinstance"
+	body := createInstanceBody{
+		WorkflowTemplateID:   req.TemplateID,
+		Name:                 req.Name,
+		WorkflowTemplateName: req.TemplateName,
+		WorkflowName:         req.WorkflowName,
+		Details:              nonNil(req.Details),
+	}
+	switch {
+	case req.TemplateID <= 0:
+		return nil, invalid(op, "workflow_template_id must be a positive integer, not %d", req.TemplateID)
+	case strings.TrimSpace(req.Name) == "":
+		return nil, invalid(op, "no name")
+	}
+	var err error
+	if body.EndTime, err = c.formatTime(op, "end_time", req.EndTime, req.Location); err != nil {
+		return nil, err
+	}
+	if req.AutoFinish != 0 {
+		body.AutoFinish = &req.AutoFinish
+	}
+	resp, err := c.call(ctx, c.workflow, op, CreateInstancePath, body)
+	if err != nil {
+		return nil, err
+	}
+	return &CreateInstanceResult{WorkflowID: lenientID(resp.Data, createInstanceIDField), Code: resp.Code, Message: resp.Message, Data: resp.Data}, nil
+}
+
+// formatTime writes t as Airudder reads times: TimeLayout in the account's zone. It is the one place
+// where times are formatted for Airudder.
+func (c *Client) formatTime(op, field string, t time.Time, loc *time.Location) (string, error) {
+	if t.IsZero() {
+		return "", invalid(op, "no %s", field)
+	}
+	if loc == nil {
+		loc = c.loc
+	}
+	if loc == nil {
+		return "", invalid(op, "no time zone to write %s in: set the account's zone (WithLocation) or the request's Location", field)
+	}
+	return t.In(loc).Format(TimeLayout), nil
+}
+
+// lenientID reads data[field] as a string or a number (kept as written, so a large integer stays exact);
+// "" when data is no object or the field is missing or of another kind.
+func lenientID(data json.RawMessage, field string) string {
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(data, &fields) != nil {
+		return ""
+	}
+	raw := fields[field]
+	switch kindOf(raw) {
+	case "string":
+		var s string
+		_ = json.Unmarshal(raw, &s)
+		return s
+	case "number":
+		var n json.Number
+		if json.Unmarshal(raw, &n) == nil {
+			return n.String()
+		}
+	}
+	return ""
 }
 
 // nonNil makes a nil slice encode as [] rather than null, which Airudder's list field does not expect.
@@ -214,37 +305,78 @@ func nonNil(details []Detail) []Detail {
 	return details
 }
 
-// call sends one authenticated request, renewing the token and retrying once when Airudder refuses it.
-func (c *Client) call(ctx context.Context, op, path string, body any) (*Response, error) {
-	if !c.Configured() {
+// call sends one authenticated JSON request to one of f's paths, renewing the token and retrying once
+// when Airudder refuses it.
+func (c *Client) call(ctx context.Context, f *family, op, path string, body any) (*Response, error) {
+	if !f.configured() {
 		return nil, &APIError{Op: op, Message: ErrNotConfigured.Error(), Err: ErrNotConfigured}
 	}
-	if c.baseErr != nil {
-		return nil, &APIError{Op: op, Message: c.baseErr.Error(), Err: c.baseErr}
+	if f.baseErr != nil {
+		return nil, &APIError{Op: op, Message: f.baseErr.Error(), Err: f.baseErr}
 	}
 	payload, err := encode(body)
 	if err != nil {
 		return nil, &APIError{Op: op, Message: "encode request: " + err.Error(), Err: err}
 	}
-	token, err := c.currentToken(ctx, "")
+	if err := ctx.Err(); err != nil {
+		// Said here, under the call's own name, rather than as a failure to get a token.
+		return nil, &APIError{Op: op, Message: err.Error(), Retryable: true, Err: err}
+	}
+	token, err := f.tokens.get(ctx, "")
 	if err != nil {
 		return nil, err
 	}
-	resp, apiErr, unauthorized := c.post(ctx, op, path, token, payload)
+	resp, apiErr, unauthorized := c.post(ctx, f, op, f.base+path, contentTypeJSON, token, payload)
 	if !unauthorized {
 		return resp, nilIfNone(apiErr)
 	}
 	// The token expired early or was revoked: renew it (unless a concurrent call already did) and try
-	// once more. A second refusal means the credentials themselves are refused.
-	if token, err = c.currentToken(ctx, token); err != nil {
+	// once more. The refused request had no effect. A second refusal means the credentials themselves
+	// are refused.
+	if token, err = f.tokens.get(ctx, token); err != nil {
 		return nil, err
 	}
-	resp, apiErr, unauthorized = c.post(ctx, op, path, token, payload)
+	resp, apiErr, unauthorized = c.post(ctx, f, op, f.base+path, contentTypeJSON, token, payload)
 	if unauthorized {
 		apiErr.Message = "refused even with a renewed token, check the APPKey and APPSecret: " + apiErr.Message
-		apiErr.Retryable = false
 	}
 	return resp, nilIfNone(apiErr)
+}
+
+// fetchToken asks Airudder for one of f's tokens: JSON credentials for the workflow family, a form for
+// the PDS family (both seen). Its errors never have OutcomeUnknown set: a token request changes nothing
+// that a caller's call would, and the call itself was not sent.
+func (c *Client) fetchToken(ctx context.Context, f *family) (string, error) {
+	creds := credentials{f.appKey, f.appSecret}
+	contentType, payload := contentTypeJSON, []byte(nil)
+	if f.pds {
+		contentType = contentTypeForm
+		payload = []byte(url.Values{"APPKey": {creds.APPKey}, "APPSecret": {creds.APPSecret}}.Encode())
+	} else {
+		var err error
+		if payload, err = encode(creds); err != nil {
+			return "", &APIError{Op: f.authOp, Message: "encode request: " + err.Error(), Err: err}
+		}
+	}
+	resp, apiErr, unauthorized := c.post(ctx, f, f.authOp, f.base+f.authPath, contentType, "", payload)
+	if unauthorized {
+		// Renewing cannot help the token request itself: Airudder refuses the APPKey or APPSecret.
+		apiErr.Message = "credentials refused, check the APPKey and APPSecret: " + apiErr.Message
+	}
+	if apiErr != nil {
+		apiErr.OutcomeUnknown = false
+		return "", apiErr
+	}
+	var data tokenData
+	if len(resp.Data) > 0 {
+		if err := json.Unmarshal(resp.Data, &data); err != nil {
+			return "", &APIError{Op: f.authOp, HTTPStatus: http.StatusOK, Code: resp.Code, Message: "answer's " + f.dataField + " is not {\"token\": string}: " + err.Error(), Err: err}
+		}
+	}
+	if data.Token == "" {
+		return "", &APIError{Op: f.authOp, HTTPStatus: http.StatusOK, Code: resp.Code, Message: "answer carries no token"}
+	}
+	return data.Token, nil
 }
 
 // nilIfNone turns a nil *APIError into a nil error, not an error interface holding a nil pointer.
@@ -264,177 +396,4 @@ func encode(body any) ([]byte, error) {
 		return nil, err
 	}
 	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
-}
-
-// currentToken returns a token that is younger than tokenRenewAge, asking Airudder for one when there is
-// none. stale is a token Airudder has just refused: when it is still the cached one it is replaced, and
-// when a concurrent call has already replaced it the replacement is returned, so that a burst of 401s
-// causes one renewal, not one per call.
-func (c *Client) currentToken(ctx context.Context, stale string) (string, error) {
-	select {
-	case c.tokenLock <- struct{}{}:
-	case <-ctx.Done():
-		return "", &APIError{Op: "auth", Message: "waiting for the token: " + ctx.Err().Error(), Retryable: true, Err: ctx.Err()}
-	}
-	defer func() { <-c.tokenLock }()
-
-	if c.token != "" && c.token != stale {
-		// A clock that went backwards makes the age negative; the token's real age is then unknown.
-		if age := c.now().Sub(c.tokenAt); age >= 0 && age <= tokenRenewAge {
-			return c.token, nil
-		}
-	}
-	c.token = ""
-	// Date the token from before the request, so that its age is never underestimated.
-	requestedAt := c.now()
-	token, err := c.fetchToken(ctx)
-	if err != nil {
-		return "", err
-	}
-	c.token, c.tokenAt = token, requestedAt
-	return token, nil
-}
-
-// fetchToken asks Airudder for a token. The caller holds tokenLock.
-func (c *Client) fetchToken(ctx context.Context) (string, error) {
-	payload, err := encode(struct {
-		APPKey    string `json:"APPKey"`
-		APPSecret string `json:"APPSecret"`
-	}{c.appKey, c.appSecret})
-	if err != nil {
-		return "", &APIError{Op: "auth", Message: "encode request: " + err.Error(), Err: err}
-	}
-	resp, apiErr, unauthorized := c.post(ctx, "auth", authPath, "", payload)
-	if unauthorized {
-		// Renewing cannot help the token request itself: Airudder refuses the APPKey or APPSecret.
-		apiErr.Message = "credentials refused, check the APPKey and APPSecret: " + apiErr.Message
-		apiErr.Retryable = false
-	}
-	if apiErr != nil {
-		return "", apiErr
-	}
-	var data struct {
-		Token string `json:"token"`
-	}
-	if len(resp.Data) > 0 {
-		if err := json.Unmarshal(resp.Data, &data); err != nil {
-			return "", &APIError{Op: "auth", HTTPStatus: http.StatusOK, Code: resp.Code, Message: "answer's data is not {\"token\": string}: " + err.Error(), Err: err}
-		}
-	}
-	if data.Token == "" {
-		return "", &APIError{Op: "auth", HTTPStatus: http.StatusOK, Code: resp.Code, Message: "answer carries no token"}
-	}
-	return data.Token, nil
-}
-
-// post sends payload to path and reads Airudder's envelope. It returns the envelope on success, or an
-// *APIError classified as documented on APIError. unauthorized reports a 401 (HTTP or code), for which
-// the returned *APIError is not retryable: whether a renewal may help is the caller's decision.
-func (c *Client) post(ctx context.Context, op, path, token string, payload []byte) (resp *Response, apiErr *APIError, unauthorized bool) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.baseURL+path, bytes.NewReader(payload))
-	if err != nil {
-		return nil, &APIError{Op: op, Message: "build request: " + err.Error(), Err: err}, false
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json")
-	if token != "" {
-		req.Header.Set("Authorization", "Token "+token)
-	}
-	res, err := c.http.Do(req)
-	if err != nil {
-		// No answer: a refused connection, a reset, a timeout, or the caller's context ending. Any of
-		// these may go away; the caller's own context decides whether it still wants to try.
-		return nil, &APIError{Op: op, Message: err.Error(), Retryable: true, Err: err}, false
-	}
-	defer res.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(res.Body, maxAnswerBytes+1))
-	if err != nil {
-		// The answer broke off midway: as good as no answer.
-		return nil, &APIError{Op: op, HTTPStatus: res.StatusCode, Message: "read answer: " + err.Error(), Retryable: true, Err: err}, false
-	}
-	return classify(op, res.StatusCode, body)
-}
-
-// classify turns an HTTP status and body into Airudder's envelope or an *APIError.
-func classify(op string, status int, body []byte) (*Response, *APIError, bool) {
-	env, hasCode := envelope(body)
-	apiErr := &APIError{Op: op, HTTPStatus: status}
-	if hasCode {
-		apiErr.Code = env.Code
-		apiErr.Message = env.Message
-	}
-	if apiErr.Message == "" {
-		apiErr.Message = describe(status, body, hasCode)
-	}
-
-	if status == http.StatusUnauthorized || (hasCode && env.Code == http.StatusUnauthorized) {
-		return nil, apiErr, true
-	}
-	if status < 200 || status > 299 {
-		// The HTTP status decides, whatever the body says: a proxy or load balancer may have answered.
-		apiErr.Retryable = retryableStatus(status)
-		return nil, apiErr, false
-	}
-	switch {
-	case !hasCode:
-		// Not Airudder's envelope at a 2xx: the same request would get the same answer.
-		return nil, apiErr, false
-	case env.Code != successCode:
-		apiErr.Retryable = retryableStatus(env.Code)
-		return nil, apiErr, false
-	}
-	return &Response{Code: env.Code, Message: env.Message, Data: env.Data}, nil, false
-}
-
-// retryableStatus says whether an HTTP status, or an envelope code with the same meaning, is worth trying
-// again later: timeouts, rate limits and server-side failures. "Server-side" is 500 to 599 only: Airudder's
-// own codes (10001 and the like) are above that range and name problems with the request.
-func retryableStatus(code int) bool {
-	return code == http.StatusRequestTimeout || code == http.StatusTooManyRequests || (code >= 500 && code <= 599)
-}
-
-// envelope reads Airudder's {"code", "message", "data"} leniently: hasCode is false when the body is not
-// a JSON object with an integer code. A message that is not a string is ignored rather than failing the
-// whole answer, so that the code still classifies it.
-func envelope(body []byte) (env Response, hasCode bool) {
-	if len(body) > maxAnswerBytes {
-		return env, false
-	}
-	var fields map[string]json.RawMessage
-	if json.Unmarshal(body, &fields) != nil {
-		return env, false
-	}
-	if code := fields["code"]; kindOf(code) != "number" || json.Unmarshal(code, &env.Code) != nil {
-		return env, false
-	}
-	_ = json.Unmarshal(fields["message"], &env.Message)
-	if data, ok := fields["data"]; ok && kindOf(data) != "null" {
-		env.Data = data
-	}
-	return env, true
-}
-
-// describe words an answer that carries no message of its own, with the start of its body so that a
-// proxy's error page or a changed API can be recognised from the logs.
-func describe(status int, body []byte, hasCode bool) string {
-	var msg string
-	switch {
-	case hasCode:
-		msg = "answer has no message"
-	case len(body) > maxAnswerBytes:
-		msg = fmt.Sprintf("answer is larger than %d bytes", maxAnswerBytes)
-	default:
-		msg = "answer is not Airudder's JSON envelope"
-	}
-	if text := http.StatusText(status); text != "" && (status < 200 || status > 299) {
-		msg = text + ", " + msg
-	}
-	snippet := strings.TrimSpace(string(body))
-	if snippet == "" || hasCode {
-		return msg
-	}
-	if len(snippet) > maxSnippet {
-		snippet = strings.ToValidUTF8(snippet[:maxSnippet], "") + "…"
-	}
-	return fmt.Sprintf("%s: %q", msg, snippet)
 }

@@ -1,0 +1,138 @@
+package airudder
+
+// Where Airudder's open API is, and how it spells things.
+//
+// This file is the one place to correct when Airudder's real API turns out to differ from what we know:
+// every path, header, time layout and field name the client sends or reads is here, each with how sure we
+// are of it. "seen" means read in Airudder's vendor text or in a public integrator's working code;
+// "inferred" means deduced from a title, a cut-off excerpt or a sibling API; "guess" means nothing backs it
+// yet and it must be confirmed with Airudder before it is relied on. Sources are summarised in the
+// team's notes on Airudder's API (airudder-api.md).
+//
+// Airudder's API comes in families, each with its own token request and its own answer envelope. The
+// client speaks two of them:
+//
+//   - the workflow family (the seed's): tokens from WorkflowAuthPath, envelope {"code": 200, "data": …};
+//   - the PDS family (predictive dialer): tokens from PDSAuthPath under the PDS base, envelope
+//     {"code": 0, "message": "successfully", "body": …}.
+
+// DefaultBaseURL is where Airudder's open API lives when the configuration names no other base (seen).
+const DefaultBaseURL = "https://api.airudder.com"
+
+// Workflow family paths, relative to the base URL.
+const (
+	// WorkflowAuthPath issues a token for JSON {APPKey, APPSecret}, in data.token (seen, vendor text).
+	WorkflowAuthPath = "/service/cloud/auth"
+	// CreateInstancePath starts a new workflow task from a template (seen, vendor text).
+	CreateInstancePath = "/service/cloud/workflow/createinstance"
+	// UploadDetailsPath adds callees to a running workflow task. NOT confirmed: the vendor lists "add
+	// lists to a workflow task" by title only; this path is inferred from the family's naming.
+	UploadDetailsPath = "/service/cloud/workflow/uploaddetails"
+	// DefaultCancelContactPath cancels the remaining steps for one number of a task. A GUESS: the vendor
+	// lists this API by title only. Override it with WithCancelContactPath once Airudder confirms it.
+	DefaultCancelContactPath = "/service/cloud/workflow/cancelcontact"
+)
+
+// PDS family paths. The PDS base is a path prefix under the base URL (or a URL of its own, see
+// WithPDSBase); the other paths are relative to it.
+const (
+	// DefaultPDSBasePath is the PDS family's prefix. Inferred: the notes write it as
+	// "…/service/callcenter/call/predict", and a public integrator uses this prefix on its own base URL,
+	// but whether it sits on DefaultBaseURL's host is not known.
+	DefaultPDSBasePath = "/service/callcenter/call/predict"
+	// PDSAuthPath issues a token for form-encoded APPKey and APPSecret, in body.token (seen).
+	PDSAuthPath = "/auth"
+	// PDSCancelTaskContactsPath cancels the pending calls of numbers in a PDS task (seen).
+	PDSCancelTaskContactsPath = "/canceltaskcontacts"
+)
+
+// TimeLayout is how Airudder reads every time we send it: "YYYY-MM-DD HH:MM:SS" in the account's own
+// zone, without an offset. Inferred: the createinstance excerpt cuts off before the format, and every
+// other Airudder time input (PDS createtask, querytasklist) is written this way (seen there).
+const TimeLayout = "2006-01-02 15:04:05"
+
+const (
+	// authHeader and tokenScheme carry a token on every call of both families: "Authorization: Token <t>"
+	// (seen in the workflow family's vendor examples, and in a public integrator's PDS client; the notes'
+	// "Token <t>" for PDS is that same header's value).
+	authHeader  = "Authorization"
+	tokenScheme = "Token "
+
+	// workflowSuccessCode and pdsSuccessCode are the envelope codes of success (seen).
+	workflowSuccessCode = 200
+	pdsSuccessCode      = 0
+
+	// workflowDataField and pdsDataField name the envelope member that carries the answer (seen).
+	workflowDataField = "data"
+	pdsDataField      = "body"
+)
+
+// PDS envelope codes with a meaning for the client (seen in a public integrator's error table unless
+// noted). Every other code names a problem with the request: not retryable, and certainly without effect.
+const (
+	pdsCodeInternalError  = 10201 // "There is an internal service error": a failure on Airudder's side
+	pdsCodeTooManyQueries = 10705 // "The number of queries exceeds the number limit": a rate limit
+	// pdsCodeInvalidToken and pdsCodeExpiredToken say "user token" in the integrator's table; that they
+	// also answer a refused API token is inferred, so the client renews once on them, as on a 401.
+	pdsCodeInvalidToken = 10812
+	pdsCodeExpiredToken = 10813
+)
+
+// Request bodies, with Airudder's field names in their JSON tags.
+
+// credentials is the workflow family's token request (JSON) and, as form fields, the PDS family's.
+type credentials struct {
+	APPKey    string `json:"APPKey"`
+	APPSecret string `json:"APPSecret"`
+}
+
+// tokenData is where both families put the token in their answer's data (workflow) or body (PDS) (seen).
+type tokenData struct {
+	Token string `json:"token"`
+}
+
+// createInstanceBody is createinstance's request (vendor text, seen), except Details: the excerpt does
+// not list a field for callees, so "details" (uploaddetails' own) is inferred; if Airudder ignores it, the
+// callees must be added with UploadDetails to the new workflow.
+type createInstanceBody struct {
+	WorkflowTemplateID   int64    `json:"workflow_template_id"`             // integer, required
+	Name                 string   `json:"name"`                             // required
+	EndTime              string   `json:"end_time"`                         // required, TimeLayout
+	WorkflowTemplateName string   `json:"workflow_template_name,omitempty"` // optional
+	WorkflowName         string   `json:"workflow_name,omitempty"`          // optional
+	AutoFinish           *int     `json:"auto_finish,omitempty"`            // optional, Airudder's default 2
+	Details              []Detail `json:"details"`                          // inferred, see above
+}
+
+// createInstanceIDField is the member of createinstance's data that names the new workflow task.
+// Inferred from the API's title; read leniently as a string or a number.
+const createInstanceIDField = "workflow_id"
+
+// uploadDetailsBody is uploaddetails' request (inferred: not confirmed by vendor text).
+type uploadDetailsBody struct {
+	WorkflowID string   `json:"workflow_id"`
+	Details    []Detail `json:"details"`
+}
+
+// cancelContactBody is the workflow family's "cancel the remaining steps for one number of a task".
+// A GUESS, like its path: snake_case as in the family's other requests.
+type cancelContactBody struct {
+	TaskID string `json:"task_id"`
+	Callee string `json:"callee"`
+}
+
+// pdsCancelBody is canceltaskcontacts' request (seen), with its capital TaskID.
+type pdsCancelBody struct {
+	ContactList []string `json:"contactList"`
+	TaskID      string   `json:"TaskID"`
+}
+
+// cancelledListFields and cancelledNumberFields are where a cancel answer may list the numbers it
+// cancelled. The PDS answer's body "lists the numbers actually cancelled" (seen) in a shape not recorded;
+// the workflow family's answer is unknown. The client reads a list found directly in the data, or under
+// one of cancelledListFields, of strings or of objects naming the number under one of
+// cancelledNumberFields (all inferred).
+var (
+	cancelledListFields   = []string{"contactList", "cancelled", "canceled", "list", "callees", "numbers"}
+	cancelledNumberFields = []string{"phoneNumber", "callee", "contact", "number", "phone"}
+)
