@@ -14,7 +14,8 @@ import (
 type slogLogger struct {
 	l   *slog.Logger
 	min slog.Level
-	// stopping silences the warnings that every service logs while its peers shut down around it.
+	// stopping silences the warnings and errors ("context canceled", "task queue shutting down") that
+	// every service logs while its peers shut down around it.
 	stopping *atomic.Bool
 }
 
@@ -23,7 +24,7 @@ func newLogger(l *slog.Logger, min slog.Level, stopping *atomic.Bool) log.Logger
 }
 
 func (s *slogLogger) log(level slog.Level, msg string, tags []tag.Tag) {
-	if level < s.min || (s.stopping.Load() && level < slog.LevelError) || !s.l.Enabled(context.Background(), level) {
+	if level < s.min || s.stopping.Load() || !s.l.Enabled(context.Background(), level) {
 		return
 	}
 	attrs := make([]any, 0, 2*len(tags))

@@ -88,13 +88,9 @@ func Open(ctx context.Context, dsn string) (*sqlx.DB, error) {
 // "postgres" maintenance database to do so. It is for `rudderhook dev`; production creates databases
 // deliberately.
 func EnsureDatabase(ctx context.Context, dsn string) error {
-	u, err := url.Parse(dsn)
-	if err != nil || u.Scheme == "" {
-		return fmt.Errorf("DATABASE_URL must be a postgres:// URL, got %q", Redact(dsn))
-	}
-	name := strings.TrimPrefix(u.Path, "/")
-	if name == "" {
-		return nil
+	name, admin, err := maintenance(dsn)
+	if err != nil || name == "" {
+		return err
 	}
 	db, err := Open(ctx, dsn)
 	if err == nil {
@@ -103,14 +99,48 @@ func EnsureDatabase(ctx context.Context, dsn string) error {
 	if !isMissingDatabase(err) {
 		return err
 	}
-	admin := *u
-	admin.Path = "/postgres"
-	adb, err := Open(ctx, admin.String())
+	adb, err := Open(ctx, admin)
 	if err != nil {
 		return err
 	}
 	defer adb.Close()
-	_, err = adb.ExecContext(ctx, "CREATE DATABASE "+pq.QuoteIdentifier(name))
+	return createDatabase(ctx, adb, name)
+}
+
+// RecreateDatabase drops the database named in dsn, if it exists, and creates it empty: a clean slate for
+// `rudderhook bench`. Never point it at data you keep.
+func RecreateDatabase(ctx context.Context, dsn string) error {
+	name, admin, err := maintenance(dsn)
+	if err != nil {
+		return err
+	}
+	if name == "" {
+		return fmt.Errorf("DATABASE_URL %q names no database", Redact(dsn))
+	}
+	adb, err := Open(ctx, admin)
+	if err != nil {
+		return err
+	}
+	defer adb.Close()
+	if _, err := adb.ExecContext(ctx, "DROP DATABASE IF EXISTS "+pq.QuoteIdentifier(name)+" WITH (FORCE)"); err != nil {
+		return fmt.Errorf("drop database %q: %w", name, err)
+	}
+	return createDatabase(ctx, adb, name)
+}
+
+// maintenance reads the database name of dsn and the URL of the same server's "postgres" database.
+func maintenance(dsn string) (name, admin string, err error) {
+	u, err := url.Parse(dsn)
+	if err != nil || u.Scheme == "" {
+		return "", "", fmt.Errorf("DATABASE_URL must be a postgres:// URL, got %q", Redact(dsn))
+	}
+	a := *u
+	a.Path = "/postgres"
+	return strings.TrimPrefix(u.Path, "/"), a.String(), nil
+}
+
+func createDatabase(ctx context.Context, adb *sqlx.DB, name string) error {
+	_, err := adb.ExecContext(ctx, "CREATE DATABASE "+pq.QuoteIdentifier(name))
 	var pqErr *pq.Error
 	if errors.As(err, &pqErr) && pqErr.Code == "42P04" { // created by someone else meanwhile
 		return nil

@@ -7,6 +7,7 @@
 //	rudderhook send     sign and post a callback as Airudder would
 //	rudderhook rules    lint rules, and test them on calls
 //	rudderhook codec    serve the Temporal UI's codec endpoint for encrypted payloads
+//	rudderhook bench    measure acknowledgements and calls end to end against the ceilings of this machine
 //
 // This package is the wiring: it reads the configuration, builds loggers and clients, and hands them to
 // the packages that do the work.
@@ -58,7 +59,7 @@ func rootCmd() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.PersistentFlags().StringVar(&g.configFile, "config", "", "YAML file with sources (default $RUDDERHOOK_CONFIG)")
-	root.AddCommand(devCmd(g), serveCmd(g), workerCmd(g), migrateCmd(g), sendCmd(), rulesCmd(g), codecCmd(g))
+	root.AddCommand(devCmd(g), serveCmd(g), workerCmd(g), migrateCmd(g), sendCmd(), rulesCmd(g), codecCmd(g), benchCmd(g))
 	return root
 }
 

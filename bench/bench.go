@@ -1,0 +1,435 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+
+	"github.com/rudderhook/rudderhook/workflows"
+)
+
+// Options say what to measure and against what.
+type Options struct {
+	// Binary is the rudderhook binary that runs serve and worker (default: this executable).
+	Binary string
+	// DatabaseURL names the bench's own database; it is dropped and created empty.
+	DatabaseURL string
+	// TemporalAddress is the Temporal frontend to use; empty means StartTemporal.
+	TemporalAddress string
+	Namespace       string
+	// StartTemporal starts an embedded Temporal server (dev's) and returns its frontend address. The
+	// caller provides it, so that this package does not link the server.
+	StartTemporal func(ctx context.Context) (addr string, stop func(), err error)
+	// N is how many callbacks (or workflows) each measurement sends; Concurrency how many at once.
+	N           int
+	Concurrency int
+	// Modes are the acknowledgement modes to measure (inbox, temporal).
+	Modes []string
+	Log   *slog.Logger
+}
+
+// Report is one run's figures.
+type Report struct {
+	Date        time.Time    `json:"date"`
+	Machine     string       `json:"machine"`
+	N           int          `json:"n"`
+	Concurrency int          `json:"concurrency"`
+	Temporal    string       `json:"temporal"`
+	Ceilings    Ceilings     `json:"ceilings"`
+	Modes       []ModeResult `json:"modes"`
+}
+
+// Ceilings are what the parts under rudderhook manage alone on this machine.
+type Ceilings struct {
+	// PlainReceiver verifies the Sign, inserts each call into PostgreSQL and answers {}.
+	PlainReceiver Rate `json:"plain_receiver"`
+	// BareStart is StartWorkflow of a workflow no worker runs.
+	BareStart Rate `json:"bare_start"`
+	// EmptyWorkflow is start to completion of a workflow that does nothing.
+	EmptyWorkflow Rate `json:"empty_workflow"`
+}
+
+// ModeResult is rudderhook measured in one acknowledgement mode.
+type ModeResult struct {
+	Mode string `json:"mode"`
+	// Acks is the acknowledgement rate at full load; AcksAtHalf the latencies at half that rate.
+	Acks       Rate `json:"acks"`
+	AcksAtHalf Rate `json:"acks_at_half_rate"`
+	// AckToStart is how long after the acknowledgement the call's workflow started.
+	AckToStartP50 time.Duration `json:"ack_to_start_p50_ns"`
+	AckToStartP99 time.Duration `json:"ack_to_start_p99_ns"`
+	// Stored and FollowedUp are calls per second end to end: from the first callback sent until the last
+	// call was stored, and until the last follow-up reached the sink.
+	Stored     float64 `json:"stored_per_second"`
+	FollowedUp float64 `json:"followed_up_per_second"`
+	// Deliveries counts what the sink received (distinct by webhook-id, and in all).
+	Delivered     int   `json:"follow_ups_delivered"`
+	DeliveryTotal int   `json:"deliveries_total"`
+	APIPeakRSS    int64 `json:"api_peak_rss_bytes"`
+}
+
+// runState is what one run works with.
+type runState struct {
+	opts     Options
+	db       *sqlx.DB
+	temporal client.Client
+	addr     string
+	sink     *sink
+	dir      string
+	worker   *process
+	log      func(string, ...any)
+}
+
+const benchKey = "bench-key"
+
+// Run measures everything and returns the report and the worker's peak RSS (the worker runs through
+// every mode). It says what it is doing on opts.Log.
+func Run(ctx context.Context, opts Options) (*Report, int64, error) {
+	if opts.N < 1 || opts.Concurrency < 1 {
+		return nil, 0, errors.New("n and concurrency must be at least 1")
+	}
+	st := &runState{opts: opts, log: func(msg string, args ...any) { opts.Log.Info(msg, args...) }}
+	var err error
+	if st.dir, err = os.MkdirTemp("", "rudderhook-bench-"); err != nil {
+		return nil, 0, err
+	}
+	defer os.RemoveAll(st.dir)
+	if st.db, err = prepareDatabase(ctx, opts.DatabaseURL, st.log); err != nil {
+		return nil, 0, err
+	}
+	defer st.db.Close()
+	st.addr = opts.TemporalAddress
+	if st.addr == "" {
+		addr, stop, err := opts.StartTemporal(ctx)
+		if err != nil {
+			return nil, 0, err
+		}
+		defer stop()
+		st.addr = addr
+	}
+	if st.temporal, err = client.DialContext(ctx, client.Options{HostPort: st.addr, Namespace: opts.Namespace, Logger: quietSDKLogger()}); err != nil {
+		return nil, 0, fmt.Errorf("connect to Temporal at %s: %w", st.addr, err)
+	}
+	defer st.temporal.Close()
+	st.sink = newSink()
+	defer st.sink.Close()
+
+	rep := &Report{Date: time.Now().UTC(), Machine: machine(), N: opts.N, Concurrency: opts.Concurrency, Temporal: st.addr}
+	if rep.Ceilings, err = st.ceilings(ctx); err != nil {
+		return rep, 0, err
+	}
+	if st.worker, err = st.startWorker(ctx); err != nil {
+		return rep, 0, err
+	}
+	for _, mode := range opts.Modes {
+		res, err := st.measureMode(ctx, mode)
+		if err != nil {
+			st.worker.stop()
+			return rep, 0, fmt.Errorf("mode %s: %w", mode, err)
+		}
+		rep.Modes = append(rep.Modes, res)
+	}
+	workerRSS := st.worker.peakRSS()
+	st.worker.stop()
+	return rep, workerRSS, nil
+}
+
+func (st *runState) ceilings(ctx context.Context) (Ceilings, error) {
+	var c Ceilings
+	n, conc := st.opts.N, st.opts.Concurrency
+	plain, err := startPlainReceiver(ctx, st.db, benchKey)
+	if err != nil {
+		return c, err
+	}
+	defer plain.close()
+	bodies, err := MakeBodies("plain-"+randomHex(4), n, benchKey)
+	if err != nil {
+		return c, err
+	}
+	p := newPoster(plain.url, conc)
+	st.log("measuring the plain receiver", "n", n, "concurrency", conc)
+	if c.PlainReceiver, err = run(ctx, n, conc, func(ctx context.Context, i int) error { return p.post(ctx, bodies.Bodies[i]) }); err != nil {
+		return c, fmt.Errorf("plain receiver: %w", err)
+	}
+	prefix := randomHex(4)
+	st.log("measuring bare workflow starts")
+	if c.BareStart, err = bareStarts(ctx, st.temporal, prefix, n, conc); err != nil {
+		return c, fmt.Errorf("bare starts: %w", err)
+	}
+	st.log("measuring empty workflows")
+	if c.EmptyWorkflow, err = emptyWorkflows(ctx, st.temporal, prefix, n, conc); err != nil {
+		return c, fmt.Errorf("empty workflows: %w", err)
+	}
+	return c, nil
+}
+
+// env is the environment of rudderhook's processes: the bench's database, Temporal, rules and sink.
+func (st *runState) env(extra ...string) ([]string, error) {
+	rulesFile := filepath.Join(st.dir, "rules.yaml")
+	const doc = `rules:
+  - id: bench
+    description: Every call → one webhook to the bench's sink.
+    when: "true"
+    actions:
+      - {name: sink, type: webhook, target: sink}
+`
+	if err := os.WriteFile(rulesFile, []byte(doc), 0o600); err != nil {
+		return nil, err
+	}
+	return append([]string{
+		"DATABASE_URL=" + st.opts.DatabaseURL,
+		"TEMPORAL_ADDRESS=" + st.addr,
+		"TEMPORAL_NAMESPACE=" + st.opts.Namespace,
+		"RUDDERHOOK_ADMIN_TOKEN=" + randomHex(24),
+		"RUDDERHOOK_SOURCE_BENCH_KEYS=" + benchKey,
+		"RUDDERHOOK_TARGET_SINK_URL=" + st.sink.URL,
+		"RUDDERHOOK_RULES_FILE=" + rulesFile,
+		"RUDDERHOOK_LOG_LEVEL=warn",
+	}, extra...), nil
+}
+
+func (st *runState) startWorker(ctx context.Context) (*process, error) {
+	env, err := st.env()
+	if err != nil {
+		return nil, err
+	}
+	w, err := startProcess("worker", st.opts.Binary, []string{"worker"}, env)
+	if err != nil {
+		return nil, err
+	}
+	// Ready when it polls rudderhook's task queue.
+	deadline := time.Now().Add(time.Minute)
+	for {
+		if err := w.exited(); err != nil {
+			return nil, err
+		}
+		resp, err := st.temporal.DescribeTaskQueue(ctx, workflows.TaskQueue, enums.TASK_QUEUE_TYPE_WORKFLOW)
+		if err == nil && len(resp.GetPollers()) > 0 {
+			return w, nil
+		}
+		if time.Now().After(deadline) {
+			w.stop()
+			return nil, fmt.Errorf("the worker did not poll %s within a minute:\n%s", workflows.TaskQueue, lastLines(w.log.String(), 20))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// measureMode starts serve in one acknowledgement mode, sends N callbacks at full concurrency, waits
+// until every call is stored and followed up, then sends N/2 at half the rate it saw to read latencies
+// under normal load.
+func (st *runState) measureMode(ctx context.Context, mode string) (ModeResult, error) {
+	res := ModeResult{Mode: mode}
+	httpAddr, err := freeAddr()
+	if err != nil {
+		return res, err
+	}
+	env, err := st.env("RUDDERHOOK_ACK="+mode, "RUDDERHOOK_HTTP_ADDR="+httpAddr)
+	if err != nil {
+		return res, err
+	}
+	api, err := startProcess("serve ("+mode+")", st.opts.Binary, []string{"serve"}, env)
+	if err != nil {
+		return res, err
+	}
+	defer api.stop()
+	if err := waitHTTP(ctx, "http://"+httpAddr+"/readyz", api); err != nil {
+		return res, err
+	}
+	p := newPoster("http://"+httpAddr+"/webhooks/bench/call-completed", st.opts.Concurrency)
+
+	n := st.opts.N
+	bodies, err := MakeBodies(mode+"-"+randomHex(4), n, benchKey)
+	if err != nil {
+		return res, err
+	}
+	before, _, _ := st.sink.delivered()
+	acked := make([]time.Time, n)
+	st.log("measuring acknowledgements", "mode", mode, "n", n, "concurrency", st.opts.Concurrency)
+	start := time.Now()
+	if res.Acks, err = run(ctx, n, st.opts.Concurrency, func(ctx context.Context, i int) error {
+		err := p.post(ctx, bodies.Bodies[i])
+		acked[i] = time.Now()
+		return err
+	}); err != nil {
+		return res, fmt.Errorf("acknowledgements (%d of %d failed): %w", res.Acks.Errors, n, err)
+	}
+	storedAt, err := st.waitStored(ctx, bodies, api)
+	if err != nil {
+		return res, err
+	}
+	res.Stored = float64(n) / storedAt.Sub(start).Seconds()
+	deliveredAt, err := st.waitDelivered(ctx, before+n, api)
+	if err != nil {
+		return res, err
+	}
+	res.FollowedUp = float64(n) / deliveredAt.Sub(start).Seconds()
+	res.Delivered, res.DeliveryTotal, _ = st.sink.delivered()
+	res.Delivered -= before
+	if res.AckToStartP50, res.AckToStartP99, err = st.ackToStart(ctx, bodies, acked); err != nil {
+		return res, err
+	}
+
+	half := max(1, n/2)
+	paced, err := MakeBodies(mode+"-half-"+randomHex(4), half, benchKey)
+	if err != nil {
+		return res, err
+	}
+	st.log("measuring acknowledgements at half the rate", "mode", mode, "per_second", res.Acks.PerSec/2)
+	if res.AcksAtHalf, err = runPaced(ctx, half, res.Acks.PerSec/2, st.opts.Concurrency*4, func(ctx context.Context, i int) error {
+		return p.post(ctx, paced.Bodies[i])
+	}); err != nil {
+		return res, fmt.Errorf("acknowledgements at half the rate: %w", err)
+	}
+	if _, err := st.waitStored(ctx, paced, api); err != nil {
+		return res, err
+	}
+	res.APIPeakRSS = api.peakRSS()
+	return res, nil
+}
+
+// drainTimeout bounds the wait for calls to be stored: generous, as a backlog drains at Temporal's rate.
+func (st *runState) drainTimeout() time.Duration {
+	return max(5*time.Minute, time.Duration(st.opts.N)*200*time.Millisecond)
+}
+
+// waitStored waits until every call of bodies has its row, and says when the last one came.
+func (st *runState) waitStored(ctx context.Context, b *Bodies, api *process) (time.Time, error) {
+	deadline := time.Now().Add(st.drainTimeout())
+	for {
+		var stored int
+		if err := st.db.GetContext(ctx, &stored, `SELECT count(*) FROM calls WHERE call_key = ANY($1)`, pq.Array(b.IDs)); err != nil {
+			return time.Time{}, err
+		}
+		if stored == len(b.IDs) {
+			return time.Now(), nil
+		}
+		if err := api.exited(); err != nil {
+			return time.Time{}, err
+		}
+		if time.Now().After(deadline) {
+			return time.Time{}, fmt.Errorf("only %d of %d calls were stored within %s", stored, len(b.IDs), st.drainTimeout())
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+}
+
+// waitDelivered waits until the sink has seen want distinct follow-ups, and says when the last came.
+func (st *runState) waitDelivered(ctx context.Context, want int, api *process) (time.Time, error) {
+	deadline := time.Now().Add(st.drainTimeout())
+	for {
+		distinct, _, last := st.sink.delivered()
+		if distinct >= want {
+			return last, nil
+		}
+		if err := st.worker.exited(); err != nil {
+			return time.Time{}, err
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return time.Time{}, fmt.Errorf("only %d of %d follow-ups reached the sink within %s", distinct, want, st.drainTimeout())
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+}
+
+// ackToStart reads each call's workflow start time and compares it with when its callback was answered.
+func (st *runState) ackToStart(ctx context.Context, b *Bodies, acked []time.Time) (p50, p99 time.Duration, err error) {
+	gaps := make([]time.Duration, len(b.IDs))
+	_, err = run(ctx, len(b.IDs), st.opts.Concurrency, func(ctx context.Context, i int) error {
+		d, err := st.temporal.DescribeWorkflowExecution(ctx, workflows.CallWorkflowID("bench", b.IDs[i]), "")
+		if err != nil {
+			return err
+		}
+		gaps[i] = max(0, d.GetWorkflowExecutionInfo().GetStartTime().AsTime().Sub(acked[i]))
+		return nil
+	})
+	return percentile(gaps, 0.5), percentile(gaps, 0.99), err
+}
+
+func machine() string {
+	model := ""
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "model name"); ok {
+				model = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(v), ":"))
+				break
+			}
+		}
+	}
+	return fmt.Sprintf("%s/%s, %d cores, %s, %s", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), model, runtime.Version())
+}
+
+// WriteJSON writes the report.
+func (r *Report) WriteJSON(w io.Writer, workerRSS int64) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(struct {
+		*Report
+		WorkerPeakRSS int64 `json:"worker_peak_rss_bytes"`
+		Ratios        map[string]float64
+	}{r, workerRSS, r.Ratios()})
+}
+
+// Ratios are the figures the targets are stated in.
+func (r *Report) Ratios() map[string]float64 {
+	out := map[string]float64{}
+	for _, m := range r.Modes {
+		switch m.Mode {
+		case "inbox":
+			out["inbox_acks_vs_plain_receiver"] = ratio(m.Acks.PerSec, r.Ceilings.PlainReceiver.PerSec)
+		case "temporal":
+			out["temporal_acks_vs_bare_start"] = ratio(m.Acks.PerSec, r.Ceilings.BareStart.PerSec)
+		}
+		out[m.Mode+"_stored_vs_empty_workflow"] = ratio(m.Stored, r.Ceilings.EmptyWorkflow.PerSec)
+	}
+	return out
+}
+
+func ratio(a, b float64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return a / b
+}
+
+// WriteTable prints the report as a table a person reads.
+func (r *Report) WriteTable(w io.Writer, workerRSS int64) {
+	ms := func(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond)) }
+	fmt.Fprintf(w, "rudderhook bench, %s\n%s; n=%d, concurrency=%d, Temporal at %s\n\n", r.Date.Format(time.RFC3339), r.Machine, r.N, r.Concurrency, r.Temporal)
+	fmt.Fprintf(w, "%-40s %10s %10s %10s %10s\n", "ceiling", "per s", "p50", "p95", "p99")
+	for _, c := range []struct {
+		name string
+		r    Rate
+	}{{"plain receiver (Sign + INSERT + {})", r.Ceilings.PlainReceiver}, {"bare StartWorkflow", r.Ceilings.BareStart}, {"empty workflow, start to completion", r.Ceilings.EmptyWorkflow}} {
+		fmt.Fprintf(w, "%-40s %10.0f %10s %10s %10s\n", c.name, c.r.PerSec, ms(c.r.P50), ms(c.r.P95), ms(c.r.P99))
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "%-10s %9s %9s %9s %9s %12s %12s %9s %9s %11s %9s\n", "ack mode", "acks/s", "p50", "p95", "p99",
+		"p99 at ½", "ack→start p99", "stored/s", "f-ups/s", "delivered", "API RSS")
+	for _, m := range r.Modes {
+		fmt.Fprintf(w, "%-10s %9.0f %9s %9s %9s %12s %12s %9.1f %9.1f %11s %9s\n", m.Mode, m.Acks.PerSec, ms(m.Acks.P50), ms(m.Acks.P95), ms(m.Acks.P99),
+			ms(m.AcksAtHalf.P99), ms(m.AckToStartP99), m.Stored, m.FollowedUp, fmt.Sprintf("%d/%d", m.Delivered, r.N), mib(m.APIPeakRSS))
+	}
+	fmt.Fprintf(w, "\nworker peak RSS %s\n\nratios:\n", mib(workerRSS))
+	ratios := r.Ratios()
+	for _, k := range slices.Sorted(maps.Keys(ratios)) {
+		fmt.Fprintf(w, "  %-36s %.2f\n", k, ratios[k])
+	}
+}
+
+func mib(b int64) string { return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20)) }

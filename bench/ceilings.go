@@ -1,0 +1,142 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/jmoiron/sqlx"
+	"go.temporal.io/sdk/client"
+	sdkworker "go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/rudderhook/rudderhook/airudder"
+	"github.com/rudderhook/rudderhook/store"
+)
+
+// plainReceiver is the receiver a team would write without Temporal: verify the Sign, insert each call
+// into PostgreSQL, answer {}. Its rate is the ceiling that inbox-first acknowledgement is measured
+// against: the same HTTP, JSON and commit work, nothing else.
+type plainReceiver struct {
+	db  *sqlx.DB
+	key string
+	srv *http.Server
+	url string
+}
+
+const (
+	createPlainSQL = `CREATE TABLE IF NOT EXISTS bench_plain_calls (call_id text PRIMARY KEY, detail jsonb NOT NULL)`
+	insertPlainSQL = `INSERT INTO bench_plain_calls (call_id, detail) VALUES ($1, $2) ON CONFLICT DO NOTHING`
+)
+
+func startPlainReceiver(ctx context.Context, db *sqlx.DB, key string) (*plainReceiver, error) {
+	if _, err := db.ExecContext(ctx, createPlainSQL); err != nil {
+		return nil, fmt.Errorf("plain receiver table: %w", err)
+	}
+	p := &plainReceiver{db: db, key: key}
+	r := gin.New()
+	r.POST("/webhooks/plain/call-completed", p.receive)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	p.srv = &http.Server{Handler: r, ReadHeaderTimeout: 10 * time.Second}
+	p.url = "http://" + ln.Addr().String() + "/webhooks/plain/call-completed"
+	go func() { _ = p.srv.Serve(ln) }()
+	return p, nil
+}
+
+func (p *plainReceiver) receive(c *gin.Context) {
+	body, err := io.ReadAll(io.LimitReader(c.Request.Body, 2<<20))
+	if err != nil {
+		c.AbortWithStatus(http.StatusBadRequest)
+		return
+	}
+	var cb struct {
+		TaskID  string            `json:"TaskID"`
+		Sign    string            `json:"Sign"`
+		Details []json.RawMessage `json:"Details"`
+	}
+	if err := json.Unmarshal(body, &cb); err != nil {
+		c.AbortWithStatus(http.StatusBadRequest)
+		return
+	}
+	if airudder.VerifySign(cb.TaskID, cb.Sign, []string{p.key}) != nil {
+		c.AbortWithStatus(http.StatusUnauthorized)
+		return
+	}
+	for _, d := range cb.Details {
+		var id struct {
+			CallID string `json:"CallID"`
+		}
+		_ = json.Unmarshal(d, &id)
+		if _, err := p.db.ExecContext(c.Request.Context(), insertPlainSQL, id.CallID, string(d)); err != nil {
+			c.AbortWithStatus(http.StatusServiceUnavailable)
+			return
+		}
+	}
+	c.Data(http.StatusOK, "application/json", []byte("{}"))
+}
+
+func (p *plainReceiver) close() { _ = p.srv.Close() }
+
+// benchTaskQueue is where the empty-workflow ceiling runs: a queue of its own, so that rudderhook's
+// worker never sees these workflows.
+const benchTaskQueue = "rudderhook-bench"
+
+// emptyWorkflow does nothing: its rate is what Temporal completes per second for one workflow task.
+func emptyWorkflow(workflow.Context) error { return nil }
+
+const emptyWorkflowName = "BenchEmptyWorkflow"
+
+// bareStarts measures StartWorkflow alone: a type no worker runs, on a queue no worker polls.
+func bareStarts(ctx context.Context, c client.Client, prefix string, n, concurrency int) (Rate, error) {
+	return run(ctx, n, concurrency, func(ctx context.Context, i int) error {
+		_, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+			ID: fmt.Sprintf("bench/bare/%s-%d", prefix, i), TaskQueue: "rudderhook-bench-nobody",
+			WorkflowExecutionTimeout: time.Minute, // they are never run: let them time out and go
+		}, "BenchNeverRuns")
+		return err
+	})
+}
+
+// emptyWorkflows measures start to completion of an empty workflow, run by a worker in this process.
+func emptyWorkflows(ctx context.Context, c client.Client, prefix string, n, concurrency int) (Rate, error) {
+	w := sdkworker.New(c, benchTaskQueue, sdkworker.Options{})
+	w.RegisterWorkflowWithOptions(emptyWorkflow, workflow.RegisterOptions{Name: emptyWorkflowName})
+	if err := w.Start(); err != nil {
+		return Rate{}, fmt.Errorf("start the empty-workflow worker: %w", err)
+	}
+	defer w.Stop()
+	return run(ctx, n, concurrency, func(ctx context.Context, i int) error {
+		wr, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+			ID: fmt.Sprintf("bench/empty/%s-%d", prefix, i), TaskQueue: benchTaskQueue,
+		}, emptyWorkflowName)
+		if err != nil {
+			return err
+		}
+		return wr.Get(ctx, nil)
+	})
+}
+
+// prepareDatabase gives the bench a fresh, migrated database of its own on the server of adminURL.
+func prepareDatabase(ctx context.Context, dsn string, log func(string, ...any)) (*sqlx.DB, error) {
+	if err := store.RecreateDatabase(ctx, dsn); err != nil {
+		return nil, err
+	}
+	db, err := store.Open(ctx, dsn)
+	if err != nil {
+		return nil, err
+	}
+	if err := store.Migrate(ctx, db, quietLogger()); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	log("database ready", "url", store.Redact(dsn))
+	return db, nil
+}

@@ -1,0 +1,100 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/rudderhook/rudderhook/bench"
+	"github.com/rudderhook/rudderhook/devserver"
+)
+
+func benchCmd(g *globals) *cobra.Command {
+	opts := bench.Options{Namespace: "default"}
+	var jsonPath string
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Measure this machine: the ceilings, acknowledgements per ack mode, and calls end to end",
+		Long: `bench measures, in one run against one PostgreSQL and one Temporal:
+
+  1. the ceilings: a plain receiver built into the bench (verify the Sign, insert the call into
+     PostgreSQL, answer {}), bare StartWorkflow of a workflow no worker runs, and an empty workflow run
+     to completion;
+  2. rudderhook's acknowledgements in each ack mode (acks/s, latency p50/p95/p99, p99 at half the
+     maximum rate, and how long after its ack a call's workflow started), over HTTP with signed
+     seed-shaped callbacks and distinct call IDs, against "rudderhook serve" and "rudderhook worker"
+     running as child processes of this binary;
+  3. end to end: calls stored per second, and follow-ups (one webhook per call, to a sink in the bench)
+     delivered per second;
+  4. the ratios against the ceilings, and the peak RSS of serve and worker.
+
+By default Temporal is dev's embedded server (SQLite, in a temporary directory) started in the bench's
+own process; --temporal points at any other. The bench's database is dropped and created empty.`,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			cfg, log, err := g.load()
+			if err != nil {
+				return err
+			}
+			if opts.DatabaseURL == "" {
+				u, err := url.Parse(cfg.DatabaseURL)
+				if err != nil {
+					return fmt.Errorf("DATABASE_URL: %w", err)
+				}
+				u.Path = "/rudderhook_bench"
+				opts.DatabaseURL = u.String()
+			}
+			if opts.Binary == "" {
+				if opts.Binary, err = os.Executable(); err != nil {
+					return err
+				}
+			}
+			opts.Log = log
+			opts.StartTemporal = func(ctx context.Context) (string, func(), error) {
+				dir, err := os.MkdirTemp("", "rudderhook-bench-temporal-")
+				if err != nil {
+					return "", nil, err
+				}
+				ds, err := devserver.Start(ctx, devserver.Options{DataDir: dir, FrontendAddr: "127.0.0.1:0", Namespace: opts.Namespace, Log: log})
+				if err != nil {
+					_ = os.RemoveAll(dir)
+					return "", nil, err
+				}
+				return ds.FrontendAddr, func() { ds.Stop(); _ = os.RemoveAll(dir) }, nil
+			}
+			rep, workerRSS, err := bench.Run(ctx, opts)
+			if rep != nil {
+				rep.WriteTable(os.Stdout, workerRSS)
+			}
+			if err != nil {
+				return err
+			}
+			if jsonPath != "" {
+				f, err := os.Create(jsonPath)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				if err := rep.WriteJSON(f, workerRSS); err != nil {
+					return err
+				}
+				abs, _ := filepath.Abs(jsonPath)
+				fmt.Printf("\nJSON written to %s\n", abs)
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.IntVarP(&opts.N, "n", "n", 2000, "callbacks (and workflows) per measurement")
+	f.IntVarP(&opts.Concurrency, "concurrency", "c", 32, "requests (and starts) at once")
+	f.StringSliceVar(&opts.Modes, "modes", []string{"inbox", "temporal"}, "acknowledgement modes to measure")
+	f.StringVar(&opts.DatabaseURL, "database-url", "", "the bench's own database, dropped and created empty (default: DATABASE_URL's server, database rudderhook_bench)")
+	f.StringVar(&opts.TemporalAddress, "temporal", "", "Temporal frontend to measure against (default: dev's embedded server, started by the bench)")
+	f.StringVar(&opts.Namespace, "namespace", "default", "Temporal namespace (it needs rudderhook's search attributes)")
+	f.StringVar(&jsonPath, "json", "bench.json", "where to write the figures as JSON (empty: nowhere)")
+	return cmd
+}
