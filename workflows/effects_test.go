@@ -104,7 +104,7 @@ func TestRecallOfUnknownOutcomeIsNotRepeated(t *testing.T) {
 			st := store.New(storetest.DB(t))
 			fa := airuddertest.New(t)
 			putRules(t, st, "rules:\n  - id: r\n    when: 'true'\n    actions: [{name: recall, type: airudder_recall, workflow_id: wf-recall}]\n")
-			fa.Inject(airudder.UploadDetailsPath, airuddertest.Always(fault))
+			fa.Inject(airudder.UploadDetailsPath, airuddertest.Once(fault)) // a repeat would succeed: and call the person again
 			env := newFollowUpEnv(t, st, "", fa.URL)
 			hc := fa.HTTPClient()
 			hc.Timeout = 300 * time.Millisecond
