@@ -16,29 +16,29 @@ import (
 
 // FollowUpJSON is a follow-up as the admin API shows it.
 type FollowUpJSON struct {
-	ID             int64          `json:"id"`
-	Key            string         `json:"idempotency_key"`
-	Status         rules.Status   `json:"status"`
-	Source         string         `json:"source"`
-	CallKey        string         `json:"call_key"`
-	RuleID         string         `json:"rule_id"`
-	RuleVersion    int64          `json:"rule_version"`
-	Action         string         `json:"action"`
-	Type           string         `json:"type"`
-	Summary        string         `json:"summary"`
-	Attempts       int            `json:"attempts"`
-	NextAttemptAt  *time.Time     `json:"next_attempt_at"`
-	LastError      string         `json:"last_error"`
-	ResponseStatus *int           `json:"response_status"`
-	WorkflowID     string         `json:"temporal_workflow_id"`
+	ID             int64        `json:"id"`
+	Key            string       `json:"idempotency_key"`
+	Status         rules.Status `json:"status"`
+	Source         string       `json:"source"`
+	CallKey        string       `json:"call_key"`
+	RuleID         string       `json:"rule_id"`
+	RuleVersion    int64        `json:"rule_version"`
+	Action         string       `json:"action"`
+	Type           string       `json:"type"`
+	Summary        string       `json:"summary"`
+	Attempts       int          `json:"attempts"`
+	NextAttemptAt  *time.Time   `json:"next_attempt_at"`
+	LastError      string       `json:"last_error"`
+	ResponseStatus *int         `json:"response_status"`
+	WorkflowID     string       `json:"temporal_workflow_id"`
 	// AirudderWorkflowID is the Airudder workflow a re-call went into (the instance it created), to find
 	// it in Airudder or stop it.
-	AirudderWorkflowID string `json:"airudder_workflow_id,omitempty"`
-	TemporalURL    string         `json:"temporal_url,omitempty"`
-	CreatedAt      time.Time      `json:"created_at"`
-	UpdatedAt      time.Time      `json:"updated_at"`
-	FinishedAt     *time.Time     `json:"finished_at"`
-	Plan           rules.FollowUp `json:"plan"`
+	AirudderWorkflowID string         `json:"airudder_workflow_id,omitempty"`
+	TemporalURL        string         `json:"temporal_url,omitempty"`
+	CreatedAt          time.Time      `json:"created_at"`
+	UpdatedAt          time.Time      `json:"updated_at"`
+	FinishedAt         *time.Time     `json:"finished_at"`
+	Plan               rules.FollowUp `json:"plan"`
 }
 
 func (s *Server) followUpJSON(r *store.FollowUpRecord) FollowUpJSON {
@@ -51,7 +51,7 @@ func (s *Server) followUpJSON(r *store.FollowUpRecord) FollowUpJSON {
 		RuleVersion: r.RuleVersion, Action: r.Action, Type: r.Type, Summary: r.Summary, Attempts: r.Attempts,
 		NextAttemptAt: r.NextAttemptAt, LastError: r.LastError, ResponseStatus: r.ResponseStatus, WorkflowID: wf,
 		AirudderWorkflowID: r.AirudderWorkflowID,
-		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, FinishedAt: r.FinishedAt, Plan: r.Plan,
+		CreatedAt:          r.CreatedAt, UpdatedAt: r.UpdatedAt, FinishedAt: r.FinishedAt, Plan: r.Plan,
 	}
 	if wf != "" {
 		out.TemporalURL = workflows.UILink(s.UIBase, s.Namespace, wf)

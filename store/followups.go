@@ -15,35 +15,35 @@ import (
 
 // FollowUpRecord is one stored follow-up.
 type FollowUpRecord struct {
-	ID             int64          `db:"id"`
-	Key            string         `db:"idempotency_key"`
-	Source         string         `db:"source"`
-	CallKey        string         `db:"call_key"`
-	CallWorkflowID string         `db:"call_workflow_id"`
-	WorkflowID     string         `db:"workflow_id"`
-	RuleID         string         `db:"rule_id"`
-	RuleVersion    int64          `db:"rule_version"`
-	Action         string         `db:"action"`
-	Type           string         `db:"action_type"`
-	Summary        string         `db:"summary"`
-	CalleeNumber   string         `db:"callee_number"`
-	PlanJSON       jsonValue      `db:"plan"`
-	Status         rules.Status   `db:"status"`
-	Attempts       int            `db:"attempts"`
-	NextAttemptAt  *time.Time     `db:"next_attempt_at"`
-	LastError      string         `db:"last_error"`
-	ResponseStatus *int           `db:"response_status"`
-	SlotDay        *time.Time     `db:"slot_day"`
-	SlotAt         *time.Time     `db:"slot_at"`
+	ID             int64        `db:"id"`
+	Key            string       `db:"idempotency_key"`
+	Source         string       `db:"source"`
+	CallKey        string       `db:"call_key"`
+	CallWorkflowID string       `db:"call_workflow_id"`
+	WorkflowID     string       `db:"workflow_id"`
+	RuleID         string       `db:"rule_id"`
+	RuleVersion    int64        `db:"rule_version"`
+	Action         string       `db:"action"`
+	Type           string       `db:"action_type"`
+	Summary        string       `db:"summary"`
+	CalleeNumber   string       `db:"callee_number"`
+	PlanJSON       jsonValue    `db:"plan"`
+	Status         rules.Status `db:"status"`
+	Attempts       int          `db:"attempts"`
+	NextAttemptAt  *time.Time   `db:"next_attempt_at"`
+	LastError      string       `db:"last_error"`
+	ResponseStatus *int         `db:"response_status"`
+	SlotDay        *time.Time   `db:"slot_day"`
+	SlotAt         *time.Time   `db:"slot_at"`
 	// AirudderWorkflowID is the Airudder workflow a re-call went into: the instance createinstance
 	// created, or the one uploaddetails added the callee to.
 	AirudderWorkflowID string `db:"airudder_workflow_id"`
 	// ReachesPerson says the action reaches the callee (see rules.FollowUp.Reaches).
-	ReachesPerson bool `db:"reaches_person"`
-	CreatedAt      time.Time      `db:"created_at"`
-	UpdatedAt      time.Time      `db:"updated_at"`
-	FinishedAt     *time.Time     `db:"finished_at"`
-	Plan           rules.FollowUp `db:"-"`
+	ReachesPerson bool           `db:"reaches_person"`
+	CreatedAt     time.Time      `db:"created_at"`
+	UpdatedAt     time.Time      `db:"updated_at"`
+	FinishedAt    *time.Time     `db:"finished_at"`
+	Plan          rules.FollowUp `db:"-"`
 }
 
 const (
