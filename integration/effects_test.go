@@ -90,15 +90,7 @@ func TestRecallOfUnknownOutcomeWaitsForAnOperator(t *testing.T) {
 	}
 	s.waitWorkflow("call/airudder/" + seedCallID)
 
-	status, body := s.get("/v1/follow-ups?status=needs_review")
-	var list struct {
-		FollowUps []followUpView `json:"follow_ups"`
-	}
-	mustUnmarshal(t, body, &list)
-	if status != http.StatusOK || len(list.FollowUps) != 1 {
-		t.Fatalf("needs review = %d %s", status, body)
-	}
-	fu := list.FollowUps[0]
+	fu := s.onlyFollowUp("needs_review")
 	if fu.Attempts != 1 || !strings.Contains(fu.LastError, "outcome unknown") || fa.Count(airudder.UploadDetailsPath) != 1 {
 		t.Errorf("follow-up = %+v after %d requests", fu, fa.Count(airudder.UploadDetailsPath))
 	}
@@ -112,7 +104,7 @@ func TestRecallOfUnknownOutcomeWaitsForAnOperator(t *testing.T) {
 	if err := s.client.GetWorkflow(wctx, fu.WorkflowID, "").Get(wctx, nil); err != nil {
 		t.Fatalf("retried follow-up: %v", err)
 	}
-	status, body = s.get(fmt.Sprintf("/v1/follow-ups/%d", fu.ID))
+	status, body := s.get(fmt.Sprintf("/v1/follow-ups/%d", fu.ID))
 	var after struct {
 		followUpView
 		AirudderWorkflowID string `json:"airudder_workflow_id"`

@@ -28,63 +28,45 @@ func followUpOf(t *testing.T, st *store.Store) store.FollowUpRecord {
 	return fus[0]
 }
 
+// closingTime is Friday 19:59:55 in Jakarta, five seconds before an 08:00–20:00 window closes.
+var closingTime = time.Date(2024, 3, 15, 19, 59, 55, 0, jakarta)
+
+// busyAtClosingTime runs a re-call with the given action settings that Airudder refuses once as busy
+// (HTTP 429: certainly not carried out, worth retrying) at closingTime.
+func busyAtClosingTime(t *testing.T, settings string) (*store.Store, *airuddertest.Server, *followUpEnv) {
+	t.Helper()
+	st := store.New(storetest.DB(t))
+	fa := airuddertest.New(t)
+	putRules(t, st, "time_zone: Asia/Jakarta\nrules:\n  - id: unreachable\n    when: 'true'\n    actions:\n"+
+		"      - {name: recall, type: airudder_recall, workflow_id: wf-recall, "+settings+"}\n")
+	fa.Inject(airudder.UploadDetailsPath, airuddertest.Once(airuddertest.Answer(http.StatusTooManyRequests, `{"code":429,"message":"busy"}`)))
+	in := seedInput(t)
+	end := closingTime.Add(-time.Minute)
+	in.Call.Call.CallEndTime, in.Call.Call.CallStartTime = &end, &end
+	env := newFollowUpEnv(t, st, "", fa.URL)
+	env.SetStartTime(closingTime)
+	if res := run(t, env, in); res.FollowUps["succeeded"] != 1 || fa.Count(airudder.UploadDetailsPath) != 2 || len(fa.Uploads()) != 1 {
+		t.Fatalf("result %+v, %d requests, uploads %+v", res.FollowUps, fa.Count(airudder.UploadDetailsPath), fa.Uploads())
+	}
+	return st, fa, env
+}
+
 // A re-call that fails retryably just before the calling window closes is retried when it opens again
 // the next allowed day, not ten seconds later in the night.
 func TestRetryOfARecallWaitsForTheCallingWindow(t *testing.T) {
 	t.Parallel()
-	st := store.New(storetest.DB(t))
-	fa := airuddertest.New(t)
-	// Friday 19:59:55 in Jakarta; the window is 08:00–20:00 on weekdays, so the next opening is Monday.
-	start := time.Date(2024, 3, 15, 19, 59, 55, 0, jakarta)
-	putRules(t, st, `
-time_zone: Asia/Jakarta
-rules:
-  - id: unreachable
-    when: 'true'
-    actions:
-      - {name: recall, type: airudder_recall, workflow_id: wf-recall, window: {start: "08:00", end: "20:00", days: [mon, tue, wed, thu, fri]}}
-`)
-	// Airudder is busy (HTTP 429: certainly not carried out, worth retrying).
-	fa.Inject(airudder.UploadDetailsPath, airuddertest.Once(airuddertest.Answer(http.StatusTooManyRequests, `{"code":429,"message":"busy"}`)))
-	in := seedInput(t)
-	end := start.Add(-time.Minute)
-	in.Call.Call.CallEndTime = &end
-	env := newFollowUpEnv(t, st, "", fa.URL)
-	env.SetStartTime(start)
-	res := run(t, env, in)
-
-	if res.FollowUps["succeeded"] != 1 || fa.Count(airudder.UploadDetailsPath) != 2 || len(fa.Uploads()) != 1 {
-		t.Fatalf("result %+v, %d requests, uploads %+v", res.FollowUps, fa.Count(airudder.UploadDetailsPath), fa.Uploads())
-	}
+	// The window is on weekdays, so after Friday evening the next opening is Monday.
+	_, _, env := busyAtClosingTime(t, `window: {start: "08:00", end: "20:00", days: [mon, tue, wed, thu, fri]}`)
 	monday := time.Date(2024, 3, 18, 8, 0, 0, 0, jakarta)
-	if len(env.timers) != 1 || start.Add(env.timers[0]).Before(monday) {
-		t.Errorf("retry timers = %v: the retry is at %v, want at or after %v", env.timers, start.Add(env.timers[0]), monday)
+	if len(env.timers) != 1 || closingTime.Add(env.timers[0]).Before(monday) {
+		t.Errorf("retry timers = %v: the retry is at %v, want at or after %v", env.timers, closingTime.Add(env.timers[0]), monday)
 	}
 }
 
 // A retry that falls on another day takes a place under that day's cap.
 func TestRetryOnAnotherDayCountsAgainstThatDaysCap(t *testing.T) {
 	t.Parallel()
-	st := store.New(storetest.DB(t))
-	fa := airuddertest.New(t)
-	start := time.Date(2024, 3, 15, 19, 59, 55, 0, jakarta)
-	putRules(t, st, `
-time_zone: Asia/Jakarta
-rules:
-  - id: unreachable
-    when: 'true'
-    actions:
-      - {name: recall, type: airudder_recall, workflow_id: wf-recall, window: {start: "08:00", end: "20:00"}, max_per_day: 2}
-`)
-	fa.Inject(airudder.UploadDetailsPath, airuddertest.Once(airuddertest.Answer(http.StatusTooManyRequests, `{"code":429,"message":"busy"}`)))
-	in := seedInput(t)
-	end := start.Add(-time.Minute)
-	in.Call.Call.CallEndTime, in.Call.Call.CallStartTime = &end, &end
-	env := newFollowUpEnv(t, st, "", fa.URL)
-	env.SetStartTime(start)
-	if res := run(t, env, in); res.FollowUps["succeeded"] != 1 {
-		t.Fatalf("result %+v", res.FollowUps)
-	}
+	st, _, _ := busyAtClosingTime(t, `window: {start: "08:00", end: "20:00"}, max_per_day: 2`)
 	if fu := followUpOf(t, st); fu.SlotDay == nil || fu.SlotDay.Format(time.DateOnly) != "2024-03-16" {
 		t.Errorf("slot day = %v, want the day of the retry, 2024-03-16", fu.SlotDay)
 	}
