@@ -9,8 +9,11 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"net/http/httptrace"
+	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -31,11 +34,15 @@ const (
 	ErrTypeTargetNotConfigured = "TargetNotConfigured" // the rule names a target this deployment lacks
 	ErrTypeAirudderRejected    = "AirudderRejected"    // Airudder refused the re-call for good
 	ErrTypeInvalidPlan         = "InvalidPlan"         // the follow-up's plan lacks the request its type needs
+	// ErrTypeOutcomeUnknown is an attempt that may have been carried out although it did not succeed (a
+	// timeout or cut connection after sending, a 5xx), of an action that must not be repeated blindly
+	// (on_unknown: review): the follow-up waits for an operator, as needs_review.
+	ErrTypeOutcomeUnknown = "OutcomeUnknown"
 )
 
 var attemptsTotal = promauto.NewCounterVec(prometheus.CounterOpts{
 	Name: "rudderhook_follow_up_attempts_total",
-	Help: "Attempts at follow-up actions, by type and outcome (succeeded, failed_retryable, failed_permanently).",
+	Help: "Attempts at follow-up actions, by type and outcome (succeeded, failed_retryable, failed_permanently, outcome_unknown).",
 }, []string{"type", "outcome"})
 
 // RetrySchedule mirrors the retry policy the workflow gives an action, so that the action can record
@@ -75,6 +82,9 @@ type ActionInput struct {
 type ActionResult struct {
 	// Status is the HTTP status of a webhook or notification, or Airudder's code for a re-call.
 	Status int `json:"status"`
+	// AirudderWorkflowID is the Airudder workflow a re-call went into: the instance createinstance
+	// created (as its answer names it), or the one uploaddetails added the callee to.
+	AirudderWorkflowID string `json:"airudder_workflow_id,omitempty"`
 }
 
 // NewHTTPClient is the client for webhooks, notifications and Airudder. It does not follow redirects: Go
@@ -121,7 +131,7 @@ func (a *Activities) SendWebhook(ctx context.Context, in ActionInput) (*ActionRe
 			}
 			headers.Set(standardwebhooks.HeaderWebhookSignature, sig)
 		}
-		return a.post(ctx, url, body, headers)
+		return a.post(ctx, url, body, headers, in.FollowUp.AtMostOnce())
 	})
 }
 
@@ -137,53 +147,142 @@ func (a *Activities) Notify(ctx context.Context, in ActionInput) (*ActionResult,
 			return 0, err
 		}
 		body, _ := json.Marshal(map[string]string{"text": req.Text})
-		return a.post(ctx, url, body, http.Header{})
+		return a.post(ctx, url, body, http.Header{}, in.FollowUp.AtMostOnce())
 	})
 }
 
 // RecallThroughAirudder puts the callee back into an Airudder workflow: added to a running one
-// (uploaddetails) or in a new instance of a template (createinstance).
+// (uploaddetails) or in a new instance of a template (createinstance), which stops calling at the plan's
+// end time, written in the Airudder account's zone. An attempt whose outcome is unknown is not repeated
+// unless the rule says on_unknown: retry (see airudderError).
 func (a *Activities) RecallThroughAirudder(ctx context.Context, in ActionInput) (*ActionResult, error) {
 	req := in.FollowUp.Recall
 	if req == nil {
 		return nil, temporal.NewNonRetryableApplicationError("the follow-up has no re-call", ErrTypeInvalidPlan, nil)
 	}
-	return a.attempt(ctx, in, func(ctx context.Context) (int, error) {
-		if a.Airudder == nil || !a.Airudder.Configured() {
-			return 0, temporal.NewNonRetryableApplicationError("Airudder API credentials are not configured (AIRUDDER_APP_KEY, AIRUDDER_APP_SECRET)", ErrTypeAirudderRejected, airudder.ErrNotConfigured)
-		}
-		details := []airudder.Detail{{Callee: req.Callee, Variables: req.Variables}}
-		var code int
-		var err error
-		if req.TemplateID != "" {
-			// Mechanical fix for the client's new CreateInstance: Airudder wants an integer template ID
-			// and a required end_time, which the plan does not carry yet, so the client refuses the
-			// request (ErrInvalidRequest, non-retryable) until the re-call is wired to give one.
-			templateID, perr := strconv.ParseInt(req.TemplateID, 10, 64)
-			if perr != nil {
-				return 0, temporal.NewNonRetryableApplicationError(fmt.Sprintf("workflow_template_id %q is not an integer", req.TemplateID), ErrTypeAirudderRejected, perr)
-			}
-			var res *airudder.CreateInstanceResult
-			if res, err = a.Airudder.CreateInstance(ctx, airudder.CreateInstanceRequest{TemplateID: templateID, Name: req.Name, Details: details}); res != nil {
-				code = res.Code
-			}
-		} else {
-			var resp *airudder.Response
-			if resp, err = a.Airudder.UploadDetails(ctx, req.WorkflowID, details); resp != nil {
-				code = resp.Code
-			}
-		}
-		var apiErr *airudder.APIError
-		switch {
-		case errors.As(err, &apiErr) && !apiErr.Retryable:
-			return apiErr.Code, temporal.NewNonRetryableApplicationError(apiErr.Error(), ErrTypeAirudderRejected, err)
-		case errors.As(err, &apiErr):
-			return apiErr.Code, err
-		case err != nil:
+	var into string
+	return a.attemptWith(ctx, in, func(ctx context.Context) (int, error) {
+		if err := a.airudderConfigured(a.Airudder != nil && a.Airudder.Configured(), "AIRUDDER_APP_KEY, AIRUDDER_APP_SECRET"); err != nil {
 			return 0, err
 		}
-		return code, nil
+		details := []airudder.Detail{{Callee: req.Callee, Variables: req.Variables}}
+		if req.TemplateID == "" {
+			resp, err := a.Airudder.UploadDetails(ctx, req.WorkflowID, details)
+			if err != nil {
+				return airudderCode(err), a.airudderError(err, in.FollowUp)
+			}
+			into = req.WorkflowID
+			return resp.Code, nil
+		}
+		templateID, err := rules.ParseTemplateID(req.TemplateID)
+		if err != nil { // a plan stored before rules checked it
+			return 0, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeAirudderRejected, err)
+		}
+		res, err := a.Airudder.CreateInstance(ctx, airudder.CreateInstanceRequest{
+			TemplateID: templateID, Name: req.Name, Details: details,
+			EndTime: in.FollowUp.InstanceEnd(time.Now()), Location: a.airudderZone(in.FollowUp),
+		})
+		if err != nil {
+			return airudderCode(err), a.airudderError(err, in.FollowUp)
+		}
+		into = res.WorkflowID
+		if into == "" {
+			a.Log.Warn("Airudder created the instance but its answer names no workflow_id", "follow_up", in.FollowUp.Key, "data", string(res.Data))
+		}
+		return res.Code, nil
+	}, func(r *ActionResult) { r.AirudderWorkflowID = into })
+}
+
+// CancelContactThroughAirudder cancels the remaining calls of a task to one number: in a workflow task
+// (cancelcontact, whose path is configurable) or a predictive-dialer task (canceltaskcontacts). A cancel
+// cannot reach a person and repeating it is harmless, so by default an attempt of unknown outcome is
+// repeated (on_unknown: retry); the rule may say review.
+func (a *Activities) CancelContactThroughAirudder(ctx context.Context, in ActionInput) (*ActionResult, error) {
+	req := in.FollowUp.Cancel
+	if req == nil {
+		return nil, temporal.NewNonRetryableApplicationError("the follow-up has no cancel", ErrTypeInvalidPlan, nil)
+	}
+	return a.attempt(ctx, in, func(ctx context.Context) (int, error) {
+		var res *airudder.CancelResult
+		var err error
+		if req.API == rules.CancelAPIPDS {
+			if err := a.airudderConfigured(a.Airudder != nil && a.Airudder.PDSConfigured(), "AIRUDDER_PDS_APP_KEY, AIRUDDER_PDS_APP_SECRET or AIRUDDER_APP_KEY, AIRUDDER_APP_SECRET"); err != nil {
+				return 0, err
+			}
+			res, err = a.Airudder.CancelTaskContacts(ctx, airudder.CancelTaskContactsRequest{TaskID: req.TaskID, Numbers: []string{req.Callee}})
+		} else {
+			if err := a.airudderConfigured(a.Airudder != nil && a.Airudder.Configured(), "AIRUDDER_APP_KEY, AIRUDDER_APP_SECRET"); err != nil {
+				return 0, err
+			}
+			res, err = a.Airudder.CancelContact(ctx, airudder.CancelContactRequest{TaskID: req.TaskID, Callee: req.Callee})
+		}
+		if err != nil {
+			return airudderCode(err), a.airudderError(err, in.FollowUp)
+		}
+		if res.Listed && len(res.Cancelled) == 0 {
+			// Not an error: the number had no call pending (already called, or cancelled by an earlier
+			// attempt whose answer was lost).
+			a.Log.Info("Airudder had no pending call to cancel for the number", "follow_up", in.FollowUp.Key, "task_id", req.TaskID,
+				"callee_number", airudder.MaskPhone(req.Callee))
+		}
+		return res.Code, nil
 	})
+}
+
+// airudderConfigured refuses, for good, an action whose Airudder credentials are not set.
+func (a *Activities) airudderConfigured(ok bool, vars string) error {
+	if ok {
+		return nil
+	}
+	return temporal.NewNonRetryableApplicationError("Airudder API credentials are not configured ("+vars+")", ErrTypeAirudderRejected, airudder.ErrNotConfigured)
+}
+
+// airudderZone is the zone Airudder reads times in: the account's (AIRUDDER_TIME_ZONE), else the rules'.
+func (a *Activities) airudderZone(fu rules.FollowUp) *time.Location {
+	if a.AirudderZone != nil {
+		return a.AirudderZone
+	}
+	loc, err := time.LoadLocation(fu.TimeZone)
+	if err != nil {
+		return time.UTC
+	}
+	return loc
+}
+
+// airudderCode is Airudder's code in a failed call's answer, 0 when there was none.
+func airudderCode(err error) int {
+	var apiErr *airudder.APIError
+	if errors.As(err, &apiErr) {
+		return apiErr.Code
+	}
+	return 0
+}
+
+// airudderError says what a failed Airudder call means for the follow-up:
+//
+//   - refused for good, and certainly not carried out: fail (AirudderRejected);
+//   - maybe carried out (OutcomeUnknown): for an action that must not be repeated blindly
+//     (FollowUp.AtMostOnce), stop for an operator (ErrTypeOutcomeUnknown); otherwise retry, as for any
+//     passing failure, if the client says a retry may help;
+//   - certainly not carried out, and a retry may help: retry.
+func (a *Activities) airudderError(err error, fu rules.FollowUp) error {
+	var apiErr *airudder.APIError
+	if !errors.As(err, &apiErr) {
+		return err
+	}
+	switch {
+	case apiErr.OutcomeUnknown && fu.AtMostOnce():
+		return outcomeUnknown(apiErr.Error())
+	case !apiErr.Retryable:
+		return temporal.NewNonRetryableApplicationError(apiErr.Error(), ErrTypeAirudderRejected, err)
+	}
+	return temporal.NewApplicationErrorWithOptions(apiErr.Error(), "AirudderUnavailable", temporal.ApplicationErrorOptions{})
+}
+
+// outcomeUnknown is the failure of an attempt that may have been carried out, of an action that is not
+// repeated without an operator.
+func outcomeUnknown(msg string) error {
+	return temporal.NewNonRetryableApplicationError("outcome unknown, not repeated (on_unknown: review): "+msg, ErrTypeOutcomeUnknown, nil)
 }
 
 // attempt runs one attempt of an action and keeps the follow-up's row up to date: running and counted
@@ -191,6 +290,11 @@ func (a *Activities) RecallThroughAirudder(ctx context.Context, in ActionInput) 
 // action that reached its target must not be repeated because a bookkeeping write failed, so such errors
 // are logged, not returned. Success and final failure are recorded by the workflow.
 func (a *Activities) attempt(ctx context.Context, in ActionInput, do func(context.Context) (int, error)) (*ActionResult, error) {
+	return a.attemptWith(ctx, in, do, nil)
+}
+
+// attemptWith is attempt whose result done completes on success.
+func (a *Activities) attemptWith(ctx context.Context, in ActionInput, do func(context.Context) (int, error), done func(*ActionResult)) (*ActionResult, error) {
 	info := activity.GetInfo(ctx)
 	key := in.FollowUp.Key
 	log := a.Log.With("follow_up", key, "rule", in.FollowUp.RuleID, "action", in.FollowUp.Action, "attempt", max(info.Attempt, in.Attempt))
@@ -200,9 +304,15 @@ func (a *Activities) attempt(ctx context.Context, in ActionInput, do func(contex
 	status, err := do(ctx)
 	if err == nil {
 		attemptsTotal.WithLabelValues(in.FollowUp.Type, "succeeded").Inc()
-		log.Info("follow-up action done", "status", status)
-		return &ActionResult{Status: status}, nil
+		res := &ActionResult{Status: status}
+		if done != nil {
+			done(res)
+		}
+		log.Info("follow-up action done", "status", status, "airudder_workflow_id", res.AirudderWorkflowID)
+		return res, nil
 	}
+	// Nothing that leaves the activity (last_error, logs, Temporal's failure) may repeat a secret URL.
+	err = redactError(err, a.secretURLs(in.FollowUp))
 	msg := err.Error()
 	u := store.FollowUpUpdate{LastError: &msg}
 	if status != 0 {
@@ -210,13 +320,17 @@ func (a *Activities) attempt(ctx context.Context, in ActionInput, do func(contex
 	}
 	var appErr *temporal.ApplicationError
 	outcome := "failed_permanently"
-	if !(errors.As(err, &appErr) && appErr.NonRetryable()) {
+	switch {
+	case errors.As(err, &appErr) && appErr.Type() == ErrTypeOutcomeUnknown:
+		outcome = "outcome_unknown"
+	case !(errors.As(err, &appErr) && appErr.NonRetryable()):
 		outcome = "failed_retryable"
 		attempt := info.Attempt
 		if in.Attempt > 0 {
 			attempt = in.Attempt
 		}
-		next := time.Now().Add(in.Retry.Delay(attempt, err))
+		// The next attempt keeps the calling window, as the workflow waits for it.
+		next := in.FollowUp.Earliest(time.Now().Add(in.Retry.Delay(attempt, err)))
 		u.NextAttemptAt = &next
 	}
 	attemptsTotal.WithLabelValues(in.FollowUp.Type, outcome).Inc()
@@ -256,18 +370,31 @@ func newSigner(t *config.Target) (*standardwebhooks.Webhook, error) {
 }
 
 // post sends a JSON body and classifies the answer: 2xx is success; 408, 429 and 5xx (and no answer at
-// all) are worth retrying, honouring Retry-After; any other status is a permanent refusal.
-func (a *Activities) post(ctx context.Context, url string, body []byte, headers http.Header) (int, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+// all) are worth retrying, honouring Retry-After; any other status is a permanent refusal. When the
+// request may have been carried out without success being seen (a 5xx, or no answer once the whole
+// request was written) and atMostOnce is set, the attempt's outcome is unknown and it is not repeated.
+func (a *Activities) post(ctx context.Context, rawURL string, body []byte, headers http.Header, atMostOnce bool) (int, error) {
+	var wrote atomic.Bool
+	trace := &httptrace.ClientTrace{WroteRequest: func(i httptrace.WroteRequestInfo) {
+		if i.Err == nil {
+			wrote.Store(true)
+		}
+	}}
+	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), http.MethodPost, rawURL, bytes.NewReader(body))
 	if err != nil {
-		return 0, temporal.NewNonRetryableApplicationError("bad request: "+err.Error(), ErrTypeTargetRejected, err)
+		return 0, temporal.NewNonRetryableApplicationError("bad request to "+redactURL(rawURL)+": "+innerError(err).Error(), ErrTypeTargetRejected, nil)
 	}
 	req.Header = headers
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "rudderhook")
 	resp, err := a.HTTP.Do(req)
 	if err != nil {
-		return 0, fmt.Errorf("POST %s: %w", redactURL(url), err)
+		// net/http's error repeats the whole URL, secret path and all: only its cause is kept.
+		msg := fmt.Sprintf("POST %s: %v", redactURL(rawURL), innerError(err))
+		if wrote.Load() && atMostOnce {
+			return 0, outcomeUnknown(msg + " (after the request was sent)")
+		}
+		return 0, errors.New(msg)
 	}
 	defer resp.Body.Close()
 	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
@@ -275,7 +402,10 @@ func (a *Activities) post(ctx context.Context, url string, body []byte, headers 
 	if status >= 200 && status < 300 {
 		return status, nil
 	}
-	msg := fmt.Sprintf("%s answered HTTP %d: %s", redactURL(url), status, strings.TrimSpace(string(snippet)))
+	msg := fmt.Sprintf("%s answered HTTP %d: %s", redactURL(rawURL), status, strings.TrimSpace(string(snippet)))
+	if status >= 500 && atMostOnce {
+		return status, outcomeUnknown(msg)
+	}
 	if status == http.StatusRequestTimeout || status == http.StatusTooManyRequests || status >= 500 {
 		var delay time.Duration
 		if secs, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && secs > 0 {
@@ -286,12 +416,78 @@ func (a *Activities) post(ctx context.Context, url string, body []byte, headers 
 	return status, temporal.NewNonRetryableApplicationError(msg, ErrTypeTargetRejected, nil)
 }
 
-// redactURL keeps scheme and host: incoming-webhook URLs carry their secret in the path.
+// innerError is err without net/http's *url.Error around it, which names the whole URL.
+func innerError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}
+
+// redactURL keeps scheme and host: incoming-webhook URLs carry their secret in the path, query or
+// user-info.
 func redactURL(raw string) string {
-	if i := strings.Index(raw, "://"); i >= 0 {
-		if j := strings.IndexByte(raw[i+3:], '/'); j >= 0 {
-			return raw[:i+3+j] + "/…"
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return "(an unreadable URL)"
+	}
+	s := u.Scheme + "://" + u.Host
+	if u.Path != "" && u.Path != "/" || u.RawQuery != "" {
+		s += "/…"
+	}
+	return s
+}
+
+// secretURLs are the URLs an action of fu may send to, whose paths must not leave the activity.
+func (a *Activities) secretURLs(fu rules.FollowUp) []string {
+	var out []string
+	add := func(target, raw string) {
+		if t := a.Targets[target]; target != "" && t != nil {
+			raw = t.URL
+		}
+		if raw != "" {
+			out = append(out, raw)
 		}
 	}
-	return raw
+	if fu.Webhook != nil {
+		add(fu.Webhook.Target, fu.Webhook.URL)
+	}
+	if fu.Notify != nil {
+		add(fu.Notify.Target, fu.Notify.URL)
+	}
+	return out
+}
+
+// redactError replaces, in err's message, every URL of urls (as written, or as net/http re-writes it,
+// or its path and query alone) with its redacted form. An error that names none is returned as it is;
+// one that does is rebuilt without its cause, which names it too, keeping its type and retry options.
+func redactError(err error, urls []string) error {
+	msg := err.Error()
+	var secrets [][2]string
+	for _, raw := range urls {
+		secrets = append(secrets, [2]string{raw, redactURL(raw)})
+		if u, perr := url.Parse(raw); perr == nil {
+			secrets = append(secrets, [2]string{u.String(), redactURL(raw)})
+			if rest := strings.TrimPrefix(u.RequestURI(), "/"); len(rest) >= 4 {
+				secrets = append(secrets, [2]string{rest, "…"})
+			}
+		}
+	}
+	scrub := func(s string) string {
+		for _, sec := range secrets {
+			s = strings.ReplaceAll(s, sec[0], sec[1])
+		}
+		return s
+	}
+	if scrub(msg) == msg {
+		return err
+	}
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) {
+		return temporal.NewApplicationErrorWithOptions(scrub(appErr.Message()), appErr.Type(), temporal.ApplicationErrorOptions{
+			NonRetryable: appErr.NonRetryable(), NextRetryDelay: appErr.NextRetryDelay(),
+		})
+	}
+	return errors.New(scrub(msg))
 }

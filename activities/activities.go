@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/lib/pq"
 	"go.temporal.io/sdk/activity"
@@ -31,8 +32,12 @@ type Activities struct {
 	Log   *slog.Logger
 	// HTTP sends webhooks and notifications; it must have a timeout.
 	HTTP *http.Client
-	// Airudder re-calls callees; nil or unconfigured makes re-calls fail visibly.
+	// Airudder re-calls callees and cancels their calls; nil or unconfigured makes those follow-ups fail
+	// visibly.
 	Airudder *airudder.Client
+	// AirudderZone is the Airudder account's zone, in which times sent to Airudder are written; nil
+	// means the rules' time_zone.
+	AirudderZone *time.Location
 	// Targets are the endpoints rules may name.
 	Targets map[string]*config.Target
 }
@@ -41,12 +46,14 @@ type Activities struct {
 func New(st *store.Store, cfg *config.Config, log *slog.Logger) *Activities {
 	httpClient := NewHTTPClient()
 	return &Activities{
-		Store:    st,
-		Rules:    rulesync.New(st),
-		Log:      log,
-		HTTP:     httpClient,
-		Airudder: airudder.NewClient(cfg.Airudder.BaseURL, cfg.Airudder.AppKey, cfg.Airudder.AppSecret, httpClient),
-		Targets:  cfg.Targets,
+		Store: st,
+		Rules: rulesync.New(st),
+		Log:   log,
+		HTTP:  httpClient,
+		Airudder: airudder.NewClient(cfg.Airudder.BaseURL, cfg.Airudder.AppKey, cfg.Airudder.AppSecret, httpClient,
+			cfg.Airudder.ClientOptions()...),
+		AirudderZone: cfg.Airudder.Location,
+		Targets:      cfg.Targets,
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/rudderhook/rudderhook/airudder"
 	"github.com/rudderhook/rudderhook/rules"
@@ -110,12 +111,15 @@ type RecordInput struct {
 	NextAttemptAt  *time.Time   `json:"next_attempt_at,omitempty"`
 	Error          string       `json:"error,omitempty"`
 	ResponseStatus int          `json:"response_status,omitempty"`
+	// AirudderWorkflowID is the Airudder workflow a re-call went into, kept on the follow-up.
+	AirudderWorkflowID string `json:"airudder_workflow_id,omitempty"`
 }
 
 // RecordFollowUp stores a follow-up's new state (scheduled until a time, skipped, failed, succeeded).
 func (a *Activities) RecordFollowUp(ctx context.Context, in RecordInput) error {
 	final := in.Status.Final()
-	u := store.FollowUpUpdate{Status: in.Status, NextAttemptAt: in.NextAttemptAt, ClearNext: in.NextAttemptAt == nil, Finished: final}
+	u := store.FollowUpUpdate{Status: in.Status, NextAttemptAt: in.NextAttemptAt, ClearNext: in.NextAttemptAt == nil, Finished: final,
+		AirudderWorkflowID: in.AirudderWorkflowID}
 	if in.Error != "" || in.Status == rules.StatusScheduled {
 		u.LastError = &in.Error
 	}
@@ -133,7 +137,7 @@ func (a *Activities) RecordFollowUp(ctx context.Context, in RecordInput) error {
 
 var finishedTotal = promauto.NewCounterVec(prometheus.CounterOpts{
 	Name: "rudderhook_follow_ups_finished_total",
-	Help: "Follow-ups that ended, by status (succeeded, failed, skipped).",
+	Help: "Follow-ups that ended, by status (succeeded, failed, needs_review, skipped).",
 }, []string{"status"})
 
 // ClaimInput asks for a place under a follow-up's daily cap.
@@ -143,15 +147,21 @@ type ClaimInput struct {
 	Limit int    `json:"limit"`
 }
 
-// ClaimDailySlot counts the follow-up against its callee's cap for the day, if there is room.
+// ClaimDailySlot counts the follow-up against its callee's cap for the day, if there is room. The day
+// runs from midnight to midnight in the cap's zone (the window's, else the rules'); for an action that
+// reaches the person, every call the number received that day counts (see store.ClaimDailySlot).
 func (a *Activities) ClaimDailySlot(ctx context.Context, in ClaimInput) (bool, error) {
-	day, err := time.Parse(time.DateOnly, in.Day)
-	if err != nil {
-		return false, fmt.Errorf("claim slot for %s: day %q: %w", in.Key, in.Day, err)
-	}
 	rec, err := a.Store.FollowUpByKey(ctx, in.Key)
 	if err != nil {
 		return false, fmt.Errorf("claim slot for %s: %w", in.Key, err)
+	}
+	loc, err := time.LoadLocation(rec.Plan.CapZone())
+	if err != nil {
+		return false, fmt.Errorf("claim slot for %s: zone: %w", in.Key, err)
+	}
+	day, err := time.ParseInLocation(time.DateOnly, in.Day, loc)
+	if err != nil {
+		return false, temporal.NewNonRetryableApplicationError(fmt.Sprintf("claim slot for %s: day %q: %v", in.Key, in.Day, err), ErrTypeInvalidPlan, err)
 	}
 	ok, err := a.Store.ClaimDailySlot(ctx, *rec, day, in.Limit)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -15,26 +16,29 @@ import (
 
 // FollowUpJSON is a follow-up as the admin API shows it.
 type FollowUpJSON struct {
-	ID             int64          `json:"id"`
-	Key            string         `json:"idempotency_key"`
-	Status         rules.Status   `json:"status"`
-	Source         string         `json:"source"`
-	CallKey        string         `json:"call_key"`
-	RuleID         string         `json:"rule_id"`
-	RuleVersion    int64          `json:"rule_version"`
-	Action         string         `json:"action"`
-	Type           string         `json:"type"`
-	Summary        string         `json:"summary"`
-	Attempts       int            `json:"attempts"`
-	NextAttemptAt  *time.Time     `json:"next_attempt_at"`
-	LastError      string         `json:"last_error"`
-	ResponseStatus *int           `json:"response_status"`
-	WorkflowID     string         `json:"temporal_workflow_id"`
-	TemporalURL    string         `json:"temporal_url,omitempty"`
-	CreatedAt      time.Time      `json:"created_at"`
-	UpdatedAt      time.Time      `json:"updated_at"`
-	FinishedAt     *time.Time     `json:"finished_at"`
-	Plan           rules.FollowUp `json:"plan"`
+	ID             int64        `json:"id"`
+	Key            string       `json:"idempotency_key"`
+	Status         rules.Status `json:"status"`
+	Source         string       `json:"source"`
+	CallKey        string       `json:"call_key"`
+	RuleID         string       `json:"rule_id"`
+	RuleVersion    int64        `json:"rule_version"`
+	Action         string       `json:"action"`
+	Type           string       `json:"type"`
+	Summary        string       `json:"summary"`
+	Attempts       int          `json:"attempts"`
+	NextAttemptAt  *time.Time   `json:"next_attempt_at"`
+	LastError      string       `json:"last_error"`
+	ResponseStatus *int         `json:"response_status"`
+	WorkflowID     string       `json:"temporal_workflow_id"`
+	// AirudderWorkflowID is the Airudder workflow a re-call went into (the instance it created), to find
+	// it in Airudder or stop it.
+	AirudderWorkflowID string         `json:"airudder_workflow_id,omitempty"`
+	TemporalURL        string         `json:"temporal_url,omitempty"`
+	CreatedAt          time.Time      `json:"created_at"`
+	UpdatedAt          time.Time      `json:"updated_at"`
+	FinishedAt         *time.Time     `json:"finished_at"`
+	Plan               rules.FollowUp `json:"plan"`
 }
 
 func (s *Server) followUpJSON(r *store.FollowUpRecord) FollowUpJSON {
@@ -46,7 +50,8 @@ func (s *Server) followUpJSON(r *store.FollowUpRecord) FollowUpJSON {
 		ID: r.ID, Key: r.Key, Status: r.Status, Source: r.Source, CallKey: r.CallKey, RuleID: r.RuleID,
 		RuleVersion: r.RuleVersion, Action: r.Action, Type: r.Type, Summary: r.Summary, Attempts: r.Attempts,
 		NextAttemptAt: r.NextAttemptAt, LastError: r.LastError, ResponseStatus: r.ResponseStatus, WorkflowID: wf,
-		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, FinishedAt: r.FinishedAt, Plan: r.Plan,
+		AirudderWorkflowID: r.AirudderWorkflowID,
+		CreatedAt:          r.CreatedAt, UpdatedAt: r.UpdatedAt, FinishedAt: r.FinishedAt, Plan: r.Plan,
 	}
 	if wf != "" {
 		out.TemporalURL = workflows.UILink(s.UIBase, s.Namespace, wf)
@@ -61,7 +66,11 @@ func (s *Server) listFollowUps(c *gin.Context) {
 		RuleID: c.Query("rule_id"), Type: c.Query("type"),
 	}
 	if f.Status != "" && !slices.Contains(rules.Statuses, f.Status) {
-		s.writeError(c, newError(http.StatusBadRequest, "invalid_parameter", "status must be one of scheduled, running, succeeded, failed, skipped"))
+		names := make([]string, len(rules.Statuses))
+		for i, st := range rules.Statuses {
+			names[i] = string(st)
+		}
+		s.writeError(c, newError(http.StatusBadRequest, "invalid_parameter", "status must be one of "+strings.Join(names, ", ")))
 		return
 	}
 	var err error
@@ -91,9 +100,11 @@ func (s *Server) getFollowUp(c *gin.Context) {
 	c.JSON(http.StatusOK, s.followUpJSON(rec))
 }
 
-// retryFollowUp is POST /v1/follow-ups/{id}/retry: a failed follow-up runs again through Temporal, as a
-// new run of its own workflow, at once (within its calling window and daily cap). Only a failed one can
-// be retried, so a retry can never repeat an action that succeeded.
+// retryFollowUp is POST /v1/follow-ups/{id}/retry: a failed follow-up, or one that needs review (an
+// operator has checked that its action was not carried out, or wants it again anyway), runs again through
+// Temporal, as a new run of its own workflow, at once (within its calling window and daily cap). Only
+// those can be retried, so a retry can never repeat an action that succeeded. The new run records its
+// own status: writing it here, after starting the run, could overwrite what a fast run wrote.
 func (s *Server) retryFollowUp(c *gin.Context) {
 	ctx := c.Request.Context()
 	rec, err := s.followUpParam(c)
@@ -101,8 +112,8 @@ func (s *Server) retryFollowUp(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	if rec.Status != rules.StatusFailed {
-		s.writeError(c, newError(http.StatusConflict, "not_failed", "only a failed follow-up can be retried; this one is "+string(rec.Status)))
+	if !rec.Status.Retryable() {
+		s.writeError(c, newError(http.StatusConflict, "not_failed", "only a failed follow-up, or one that needs review, can be retried; this one is "+string(rec.Status)))
 		return
 	}
 	call, err := s.Store.GetCall(ctx, rec.Source, rec.CallKey)
@@ -117,11 +128,7 @@ func (s *Server) retryFollowUp(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	if err := s.Store.UpdateFollowUp(ctx, rec.Key, store.FollowUpUpdate{Status: rules.StatusScheduled, ClearNext: true}); err != nil {
-		s.Log.Warn("retry started but its status was not recorded; the workflow will record it", "follow_up", rec.Key, "error", err)
-	}
-	s.Log.Info("follow-up retried", "follow_up", rec.Key, "workflow_id", run.GetID(), "run_id", run.GetRunID())
-	rec.Status = rules.StatusScheduled
+	s.Log.Info("follow-up retried", "follow_up", rec.Key, "status", rec.Status, "workflow_id", run.GetID(), "run_id", run.GetRunID())
 	c.JSON(http.StatusAccepted, gin.H{"follow_up": s.followUpJSON(rec), "run_id": run.GetRunID()})
 }
 

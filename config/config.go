@@ -53,11 +53,38 @@ type Config struct {
 	Airudder  Airudder
 }
 
-// Airudder is how to reach Airudder's open API, for re-calls.
+// Airudder is how to reach Airudder's open API, for re-calls and cancels.
 type Airudder struct {
 	BaseURL   string `env:"AIRUDDER_BASE_URL" envDefault:"https://api.airudder.com"`
 	AppKey    string `env:"AIRUDDER_APP_KEY"`
 	AppSecret string `env:"AIRUDDER_APP_SECRET"`
+	// TimeZone is the Airudder account's zone, in which times sent to Airudder (createinstance's
+	// end_time) are written; empty means the rules' time_zone.
+	TimeZone string `env:"AIRUDDER_TIME_ZONE"`
+	// CancelContactPath is the workflow family's path that cancels one number's remaining calls in a
+	// task; Airudder documents the API by title only, so the default is a guess (see package airudder).
+	CancelContactPath string `env:"AIRUDDER_CANCEL_CONTACT_PATH"`
+	// PDSBase is where the predictive dialer's API lives: a path under BaseURL or a URL of its own.
+	PDSBase string `env:"AIRUDDER_PDS_BASE"`
+	// PDSAppKey and PDSAppSecret are the predictive dialer's credentials when they differ from the
+	// workflow family's.
+	PDSAppKey    string `env:"AIRUDDER_PDS_APP_KEY"`
+	PDSAppSecret string `env:"AIRUDDER_PDS_APP_SECRET"`
+
+	// Location is TimeZone, resolved by Load (nil when TimeZone is empty).
+	Location *time.Location `env:"-"`
+}
+
+// ClientOptions are the Airudder client's settings that this configuration gives.
+func (a *Airudder) ClientOptions() []airudder.ClientOption {
+	opts := []airudder.ClientOption{airudder.WithPDSBase(a.PDSBase), airudder.WithCancelContactPath(a.CancelContactPath)}
+	if a.Location != nil {
+		opts = append(opts, airudder.WithLocation(a.Location))
+	}
+	if a.PDSAppKey != "" || a.PDSAppSecret != "" {
+		opts = append(opts, airudder.WithPDSCredentials(a.PDSAppKey, a.PDSAppSecret))
+	}
+	return opts
 }
 
 // Target is an endpoint that rules send to by name, so that URLs and secrets stay out of the rules.
@@ -271,6 +298,15 @@ func (cfg *Config) resolve() error {
 	}
 	if cfg.MaxBodyBytes <= 0 {
 		problems = append(problems, "RUDDERHOOK_MAX_BODY_BYTES must be positive")
+	}
+	cfg.Airudder.Location = nil
+	if z := cfg.Airudder.TimeZone; z != "" {
+		loc, err := time.LoadLocation(z)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("AIRUDDER_TIME_ZONE: %v", err))
+		} else {
+			cfg.Airudder.Location = loc
+		}
 	}
 	for _, p := range cfg.TrustedProxies {
 		if _, err := parsePrefix(p); err != nil {

@@ -126,3 +126,16 @@ func TestREADMEDocumentsEveryVariable(t *testing.T) {
 		}
 	}
 }
+
+func TestAirudderAccountZone(t *testing.T) {
+	cfg, err := config.Load([]string{"AIRUDDER_TIME_ZONE=Asia/Jakarta", "AIRUDDER_CANCEL_CONTACT_PATH=/service/cloud/workflow/cancel"}, "")
+	if err != nil || cfg.Airudder.Location == nil || cfg.Airudder.Location.String() != "Asia/Jakarta" || len(cfg.Airudder.ClientOptions()) != 3 {
+		t.Errorf("airudder = %+v, %v", cfg.Airudder, err)
+	}
+	if cfg, _ := config.Load(nil, ""); cfg.Airudder.Location != nil {
+		t.Errorf("without AIRUDDER_TIME_ZONE the rules' zone is used, not %v", cfg.Airudder.Location)
+	}
+	if _, err := config.Load([]string{"AIRUDDER_TIME_ZONE=Mars/Olympus"}, ""); err == nil || !strings.Contains(err.Error(), "AIRUDDER_TIME_ZONE") {
+		t.Errorf("bad zone: err = %v", err)
+	}
+}

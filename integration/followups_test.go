@@ -60,6 +60,20 @@ type followUpView struct {
 	Key            string `json:"idempotency_key"`
 }
 
+// onlyFollowUp is the one follow-up GET /v1/follow-ups lists with the status.
+func (s *system) onlyFollowUp(status string) followUpView {
+	s.t.Helper()
+	code, body := s.get("/v1/follow-ups?status=" + status)
+	var list struct {
+		FollowUps []followUpView `json:"follow_ups"`
+	}
+	mustUnmarshal(s.t, body, &list)
+	if code != http.StatusOK || len(list.FollowUps) != 1 {
+		s.t.Fatalf("%s follow-ups = %d %s", status, code, body)
+	}
+	return list.FollowUps[0]
+}
+
 func (s *system) followUpsOfSeed() []followUpView {
 	s.t.Helper()
 	status, body := s.get(callPath(seedCallID))
@@ -173,15 +187,7 @@ func TestRefusedFollowUpFailsVisiblyAndRetriesThroughTheAPI(t *testing.T) {
 	}
 	s.waitWorkflow("call/airudder/" + seedCallID) // the call's workflow completes; the follow-up failed
 
-	status, body := s.get("/v1/follow-ups?status=failed")
-	var list struct {
-		FollowUps []followUpView `json:"follow_ups"`
-	}
-	mustUnmarshal(t, body, &list)
-	if status != http.StatusOK || len(list.FollowUps) != 1 {
-		t.Fatalf("failed follow-ups = %d %s", status, body)
-	}
-	fu := list.FollowUps[0]
+	fu := s.onlyFollowUp("failed")
 	if fu.Attempts != 1 || fu.ResponseStatus == nil || *fu.ResponseStatus != 400 || !strings.Contains(fu.LastError, "HTTP 400") {
 		t.Errorf("failed follow-up = %+v (a 400 is not retried)", fu)
 	}
@@ -202,7 +208,7 @@ func TestRefusedFollowUpFailsVisiblyAndRetriesThroughTheAPI(t *testing.T) {
 	if err := s.client.GetWorkflow(wctx, fu.WorkflowID, "").Get(wctx, nil); err != nil {
 		t.Fatalf("retried follow-up: %v", err)
 	}
-	status, body = s.get(fmt.Sprintf("/v1/follow-ups/%d", fu.ID))
+	status, body := s.get(fmt.Sprintf("/v1/follow-ups/%d", fu.ID))
 	var after followUpView
 	mustUnmarshal(t, body, &after)
 	if status != http.StatusOK || after.Status != "succeeded" || after.Attempts != 2 || *after.ResponseStatus != 200 {

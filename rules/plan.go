@@ -30,6 +30,12 @@ type FollowUp struct {
 	Webhook         *WebhookRequest `json:"webhook,omitempty"`
 	Notify          *NotifyRequest  `json:"notify,omitempty"`
 	Recall          *RecallRequest  `json:"recall,omitempty"`
+	Cancel          *CancelRequest  `json:"cancel,omitempty"`
+	// ReachesPerson says the action reaches the callee (nil in plans made before it existed: then only
+	// a re-call does). OnUnknown is what an attempt of unknown outcome leads to ("" in those plans: see
+	// AtMostOnce).
+	ReachesPerson *bool  `json:"reaches_person,omitempty"`
+	OnUnknown     string `json:"on_unknown,omitempty"`
 	// NotBefore is the earliest time the action may run (from delay and at).
 	NotBefore time.Time `json:"not_before"`
 	Window    *Window   `json:"window,omitempty"`
@@ -79,6 +85,37 @@ type RecallRequest struct {
 	Name       string            `json:"name,omitempty"`
 	Callee     string            `json:"callee"`
 	Variables  map[string]string `json:"variables,omitempty"`
+	// EndTime is when a new instance stops calling, as a time of day in the window's zone (the rules'
+	// zone without a window); "" means the end of the calling window (see InstanceEnd).
+	EndTime string `json:"end_time,omitempty"`
+}
+
+// CancelRequest is a planned cancel of the remaining calls of a task to one number.
+type CancelRequest struct {
+	API    string `json:"api"` // CancelAPIWorkflow or CancelAPIPDS
+	TaskID string `json:"task_id"`
+	Callee string `json:"callee"`
+}
+
+// Reaches says whether the action reaches the callee: its daily cap counts every call the callee
+// received, and by default an attempt of unknown outcome is not repeated.
+func (f *FollowUp) Reaches() bool {
+	if f.ReachesPerson != nil {
+		return *f.ReachesPerson
+	}
+	return f.Type == TypeAirudderRecall
+}
+
+// AtMostOnce says whether an attempt whose outcome is unknown must not be repeated without an operator:
+// on_unknown as the rule said, or, in plans made before it existed, whether the action reaches a person.
+func (f *FollowUp) AtMostOnce() bool {
+	switch f.OnUnknown {
+	case OnUnknownReview:
+		return true
+	case OnUnknownRetry:
+		return false
+	}
+	return f.Reaches()
 }
 
 // Plan is what a rules version decides for one call.
@@ -121,7 +158,7 @@ func (s *Set) Plan(rc airudder.ReceivedCall, callWorkflowID string, now time.Tim
 			if err != nil {
 				// Recorded as skipped, with the reason, where operators look for follow-ups.
 				fu.Skip = "could not be planned for this call: " + err.Error()
-				fu.Webhook, fu.Notify, fu.Recall = nil, nil, nil
+				fu.Webhook, fu.Notify, fu.Recall, fu.Cancel = nil, nil, nil, nil
 			}
 			p.FollowUps = append(p.FollowUps, fu)
 		}
@@ -135,6 +172,7 @@ func (s *Set) plan(r *Rule, a *Action, rc airudder.ReceivedCall, facts *Call, ca
 		Key: key, RuleID: r.ID, RuleVersion: s.Version, RuleDescription: r.Description, Action: a.Name, Type: a.Type,
 		CalleeNumber: rc.Call.CalleeNumber, Window: a.Window, MaxPerDay: a.MaxPerDay,
 		SkipWhenCapped: a.SkipWhenCapped, TimeZone: s.TimeZone,
+		ReachesPerson: &a.ReachesPerson, OnUnknown: a.OnUnknown,
 		Summary: fmt.Sprintf("%s %s (%s)", a.Type, a.Name, r.ID),
 	}
 	data := templateData(facts, r.ID, s.Version, a, key)
@@ -175,7 +213,7 @@ func (s *Set) plan(r *Rule, a *Action, rc airudder.ReceivedCall, facts *Call, ca
 		fu.Notify = &NotifyRequest{Target: a.Target, URL: a.URL, Text: text}
 		fu.Summary = fmt.Sprintf("Notify %s (%s)", endpointName(a), r.ID)
 	case TypeAirudderRecall:
-		req := &RecallRequest{WorkflowID: a.airudderWorkflowID, TemplateID: a.templateID, Variables: map[string]string{}}
+		req := &RecallRequest{WorkflowID: a.airudderWorkflowID, TemplateID: a.templateID, EndTime: a.endTime, Variables: map[string]string{}}
 		var err error
 		if req.Callee, err = render(a.callee, data); err != nil {
 			return fu, err
@@ -195,6 +233,23 @@ func (s *Set) plan(r *Rule, a *Action, rc airudder.ReceivedCall, facts *Call, ca
 		}
 		fu.Recall = req
 		fu.Summary = fmt.Sprintf("Re-call %s through Airudder (%s)", airudder.MaskPhone(req.Callee), r.ID)
+	case TypeAirudderCancelContact:
+		req := &CancelRequest{API: a.cancelAPI}
+		var err error
+		if req.Callee, err = render(a.callee, data); err != nil {
+			return fu, err
+		}
+		if req.TaskID, err = render(a.taskID, data); err != nil {
+			return fu, err
+		}
+		switch {
+		case strings.TrimSpace(req.Callee) == "":
+			fu.Skip = "the call has no number whose calls to cancel"
+		case strings.TrimSpace(req.TaskID) == "":
+			fu.Skip = "the call has no task whose calls to cancel"
+		}
+		fu.Cancel = req
+		fu.Summary = fmt.Sprintf("Cancel the remaining calls to %s in task %s (%s)", airudder.MaskPhone(req.Callee), req.TaskID, r.ID)
 	}
 	return fu, nil
 }

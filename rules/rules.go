@@ -1,6 +1,7 @@
 // Package rules is how business teams say what happens after a call: a YAML document of rules, each a
 // condition in CEL over the call's fields (`call.intention == "PTP" && has(call.due_date)`) and actions
-// picked from a fixed catalogue (webhook, airudder_recall, notify) with their parameters and timing.
+// picked from a fixed catalogue (webhook, airudder_recall, airudder_cancel_contact, notify) with their
+// parameters and timing.
 //
 // A document is compiled and checked as a whole when it is loaded, so a mistake is reported with the
 // rule, the line and the column, and a bad document never replaces a good one. Compiled rules turn a call
@@ -24,6 +25,7 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"text/template"
 	"time"
@@ -39,7 +41,29 @@ import (
 const (
 	TypeWebhook        = "webhook"
 	TypeAirudderRecall = "airudder_recall"
-	TypeNotify         = "notify"
+	// TypeAirudderCancelContact stops the remaining calls of a task to one number (the person paid or
+	// promised to).
+	TypeAirudderCancelContact = "airudder_cancel_contact"
+	TypeNotify                = "notify"
+)
+
+// catalogue is every action type, in the order messages list them.
+var catalogue = []string{TypeWebhook, TypeAirudderRecall, TypeAirudderCancelContact, TypeNotify}
+
+// What an action does when an attempt's outcome is unknown (it may have been carried out): on_unknown.
+const (
+	// OnUnknownReview stops and waits for an operator: the follow-up ends as needs_review. The default
+	// for actions that reach a person, so that a person is never called twice for one reason.
+	OnUnknownReview = "review"
+	// OnUnknownRetry repeats the attempt, as for any other passing failure: at-least-once. The default
+	// for actions that do not reach a person (webhooks carry webhook-id, so a target drops repeats).
+	OnUnknownRetry = "retry"
+)
+
+// Cancel APIs: which of Airudder's API families a task belongs to.
+const (
+	CancelAPIWorkflow = "workflow" // a workflow task (the call-completion callback's TaskID)
+	CancelAPIPDS      = "pds"      // a predictive-dialer (PDS) task
 )
 
 // Set is a compiled rules document.
@@ -76,11 +100,25 @@ type Action struct {
 	Fields map[string]any
 
 	Timing
+	Effect
 
-	body, text, callee, instanceName *template.Template
-	variables                        map[string]*template.Template
-	airudderWorkflowID, templateID   string
-	line                             int
+	body, text, callee, instanceName, taskID *template.Template
+	variables                                map[string]*template.Template
+	airudderWorkflowID, templateID           string
+	// endTime is createinstance's end_time as a time of day ("" for the end of the calling window).
+	endTime string
+	// cancelAPI is the API family of an airudder_cancel_contact's task.
+	cancelAPI string
+	line      int
+}
+
+// Effect says what an action does to the world when its outcome is in doubt.
+type Effect struct {
+	// ReachesPerson says the action calls, texts or otherwise reaches the callee: its daily cap counts
+	// every call the callee received, and an attempt of unknown outcome is not repeated by default.
+	ReachesPerson bool
+	// OnUnknown is OnUnknownReview or OnUnknownRetry.
+	OnUnknown string
 }
 
 // Timing says when an action may run.
@@ -172,6 +210,12 @@ type actionDoc struct {
 	Window    *Window           `yaml:"window"`
 	MaxPerDay int               `yaml:"max_per_day"`
 	OnCap     string            `yaml:"on_cap"`
+	EndTime   string            `yaml:"end_time"`
+	TaskID    string            `yaml:"task_id"`
+	API       string            `yaml:"api"`
+	// ReachesPerson overrides the type's default (true for airudder_recall, false for the others).
+	ReachesPerson *bool  `yaml:"reaches_person"`
+	OnUnknown     string `yaml:"on_unknown"`
 }
 
 var idRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
@@ -351,12 +395,16 @@ func compileAction(ad actionDoc, index int, zone string, opts Options, example *
 		c.notify(ad)
 	case TypeAirudderRecall:
 		c.recall(ad)
+	case TypeAirudderCancelContact:
+		c.cancelContact(ad)
 	case "":
-		c.fail("type is required: one of webhook, airudder_recall, notify")
+		c.fail("type is required: one of %s", strings.Join(catalogue, ", "))
 	default:
-		c.fail("type %q is not in the catalogue: webhook, airudder_recall, notify", ad.Type)
+		c.fail("type %q is not in the catalogue: %s", ad.Type, strings.Join(catalogue, ", "))
 	}
+	c.onlyFor(ad)
 	c.timing(ad, zone)
+	c.effect(ad)
 	return c.a, c.errs
 }
 
@@ -457,12 +505,96 @@ func (c *actionCompiler) recall(ad actionDoc) {
 	if ad.Template == "" && ad.Instance != "" {
 		c.fail("instance_name: only for workflow_template_id")
 	}
+	if ad.Template == "" && ad.EndTime != "" {
+		c.fail("end_time: only for workflow_template_id (a new instance ends then)")
+	}
+	if ad.Template != "" {
+		// Airudder's createinstance takes the template as an integer: a name would be refused at every
+		// attempt, so it is refused here, when the rules load.
+		if _, err := ParseTemplateID(ad.Template); err != nil {
+			c.fail("workflow_template_id: %v", err)
+		}
+	}
+	if ad.EndTime != "" {
+		if _, err := clock(ad.EndTime); err != nil {
+			c.fail("end_time: %v", err)
+		}
+	}
+	c.a.endTime = ad.EndTime
 	c.a.callee, _ = c.template("callee", cmp.Or(ad.Callee, "{{ .call.callee_number }}"))
 	c.a.instanceName, _ = c.template("instance_name", cmp.Or(ad.Instance, "rudderhook {{ .rule.id }} {{ .call.case_id }}"))
 	c.a.variables = map[string]*template.Template{}
 	for k, v := range ad.Variables {
 		c.a.variables[k], _ = c.template("variables."+k, v)
 	}
+}
+
+// cancelContact checks an airudder_cancel_contact: whose calls, in which task, through which API.
+func (c *actionCompiler) cancelContact(ad actionDoc) {
+	switch ad.API {
+	case "":
+		c.a.cancelAPI = CancelAPIWorkflow
+	case CancelAPIWorkflow, CancelAPIPDS:
+		c.a.cancelAPI = ad.API
+	default:
+		c.fail("api %q: %s (a workflow task, the default) or %s (a predictive-dialer task)", ad.API, CancelAPIWorkflow, CancelAPIPDS)
+	}
+	c.a.callee, _ = c.template("callee", cmp.Or(ad.Callee, "{{ .call.callee_number }}"))
+	c.a.taskID, _ = c.template("task_id", cmp.Or(ad.TaskID, "{{ .call.task_id }}"))
+}
+
+// onlyFor refuses keys that the action's type does not read, rather than ignoring them.
+func (c *actionCompiler) onlyFor(ad actionDoc) {
+	typ := ad.Type
+	for _, k := range []struct {
+		key   string
+		set   bool
+		types []string
+	}{
+		{"workflow_id", ad.Workflow != "", []string{TypeAirudderRecall}},
+		{"workflow_template_id", ad.Template != "", []string{TypeAirudderRecall}},
+		{"instance_name", ad.Instance != "", []string{TypeAirudderRecall}},
+		{"end_time", ad.EndTime != "", []string{TypeAirudderRecall}},
+		{"variables", len(ad.Variables) > 0, []string{TypeAirudderRecall}},
+		{"callee", ad.Callee != "", []string{TypeAirudderRecall, TypeAirudderCancelContact}},
+		{"task_id", ad.TaskID != "", []string{TypeAirudderCancelContact}},
+		{"api", ad.API != "", []string{TypeAirudderCancelContact}},
+	} {
+		if k.set && typ != "" && slices.Contains(catalogue, typ) && !slices.Contains(k.types, typ) {
+			c.fail("%s: only for %s", k.key, strings.Join(k.types, ", "))
+		}
+	}
+}
+
+// effect decides whether the action reaches a person and what an attempt of unknown outcome does.
+func (c *actionCompiler) effect(ad actionDoc) {
+	e := &c.a.Effect
+	e.ReachesPerson = ad.Type == TypeAirudderRecall
+	if ad.ReachesPerson != nil {
+		e.ReachesPerson = *ad.ReachesPerson
+	}
+	switch ad.OnUnknown {
+	case "":
+		// At most once for what reaches a person. A cancel cannot reach anyone, and repeating it is
+		// harmless while not doing it keeps calling a person who has paid: it retries.
+		e.OnUnknown = OnUnknownRetry
+		if e.ReachesPerson {
+			e.OnUnknown = OnUnknownReview
+		}
+	case OnUnknownReview, OnUnknownRetry:
+		e.OnUnknown = ad.OnUnknown
+	default:
+		c.fail("on_unknown %q: %s (stop for an operator, the default for actions that reach a person) or %s (repeat it)", ad.OnUnknown, OnUnknownReview, OnUnknownRetry)
+	}
+}
+
+// ParseTemplateID reads an Airudder workflow template ID: a positive integer, as createinstance takes it.
+func ParseTemplateID(s string) (int64, error) {
+	id, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, fmt.Errorf("%q is not a template ID: Airudder's createinstance takes workflow_template_id as a positive integer (the number Airudder shows for the template)", s)
+	}
+	return id, nil
 }
 
 // timing checks when the action may run: its date, window and daily cap.

@@ -278,3 +278,104 @@ func TestAnActionThatCannotBePlannedIsSkippedWithTheReason(t *testing.T) {
 		t.Errorf("plan = %+v", p.FollowUps)
 	}
 }
+
+func TestRecallTemplateIDIsAnIntegerCheckedAtLoad(t *testing.T) {
+	msg := refused(t, "rules:\n  - id: r\n    when: 'true'\n    actions: [{type: airudder_recall, workflow_template_id: wf-tpl-ptp-reminder}]\n", rules.Options{}).Error()
+	if !strings.Contains(msg, `workflow_template_id: "wf-tpl-ptp-reminder" is not a template ID`) {
+		t.Errorf("error = %s", msg)
+	}
+	for _, bad := range []string{"0", "-3", "12.5"} {
+		refused(t, "rules:\n  - id: r\n    when: 'true'\n    actions: [{type: airudder_recall, workflow_template_id: '"+bad+"'}]\n", rules.Options{})
+	}
+	// Written as a YAML number, as the example does.
+	set := compile(t, "rules:\n  - id: r\n    when: 'true'\n    actions: [{type: airudder_recall, workflow_template_id: 4021, end_time: '19:30'}]\n")
+	fu := set.Plan(seed(), "wf", received).FollowUps[0]
+	if fu.Recall.TemplateID != "4021" || fu.Recall.EndTime != "19:30" {
+		t.Errorf("recall = %+v", fu.Recall)
+	}
+	if id, err := rules.ParseTemplateID(fu.Recall.TemplateID); id != 4021 || err != nil {
+		t.Errorf("ParseTemplateID = %d, %v", id, err)
+	}
+}
+
+func TestInstanceEndIsTheEndOfTheCallingWindowByDefault(t *testing.T) {
+	set := compile(t, `
+time_zone: Asia/Jakarta
+rules:
+  - id: r
+    when: 'true'
+    actions:
+      - {name: windowed, type: airudder_recall, workflow_template_id: 7, window: {start: "08:00", end: "20:00"}}
+      - {name: night, type: airudder_recall, workflow_template_id: 7, window: {start: "20:00", end: "06:00"}}
+      - {name: fixed, type: airudder_recall, workflow_template_id: 7, end_time: "18:00"}
+      - {name: open, type: airudder_recall, workflow_template_id: 7}
+`)
+	fus := set.Plan(seed(), "wf", received).FollowUps
+	jkt, _ := time.LoadLocation("Asia/Jakarta")
+	at := time.Date(2024, 3, 11, 10, 0, 0, 0, jkt)
+	for i, want := range []time.Time{
+		time.Date(2024, 3, 11, 20, 0, 0, 0, jkt), // the window closes at 20:00 that day
+		time.Date(2024, 3, 12, 6, 0, 0, 0, jkt),  // the night window that opens next ends the next morning
+		time.Date(2024, 3, 11, 18, 0, 0, 0, jkt), // end_time, later the same day
+		at.Add(24 * time.Hour),                   // no window: a day
+	} {
+		if got := fus[i].InstanceEnd(at); !got.Equal(want) {
+			t.Errorf("%s: end = %v, want %v", fus[i].Action, got, want)
+		}
+	}
+	// end_time already past that day: the next day's.
+	if got, want := fus[2].InstanceEnd(time.Date(2024, 3, 11, 19, 0, 0, 0, jkt)), time.Date(2024, 3, 12, 18, 0, 0, 0, jkt); !got.Equal(want) {
+		t.Errorf("end = %v, want %v", got, want)
+	}
+}
+
+func TestEffectsDefaultToAtMostOnceForWhatReachesAPerson(t *testing.T) {
+	set := compile(t, `
+rules:
+  - id: r
+    when: 'true'
+    actions:
+      - {name: recall, type: airudder_recall, workflow_id: wf}
+      - {name: recall-again, type: airudder_recall, workflow_id: wf, on_unknown: retry}
+      - {name: crm, type: webhook, url: 'http://x'}
+      - {name: sms, type: webhook, url: 'http://x', reaches_person: true}
+      - {name: stop, type: airudder_cancel_contact}
+      - {name: stop-pds, type: airudder_cancel_contact, api: pds, task_id: 'T-{{ .call.case_id }}', on_unknown: review}
+`)
+	fus := set.Plan(seed(), "wf", received).FollowUps
+	for i, want := range []struct {
+		reaches, atMostOnce bool
+	}{{true, true}, {true, false}, {false, false}, {true, true}, {false, false}, {false, true}} {
+		if fus[i].Reaches() != want.reaches || fus[i].AtMostOnce() != want.atMostOnce {
+			t.Errorf("%s: reaches %v, at most once %v; want %+v", fus[i].Action, fus[i].Reaches(), fus[i].AtMostOnce(), want)
+		}
+	}
+	stop, pds := fus[4], fus[5]
+	if stop.Cancel == nil || *stop.Cancel != (rules.CancelRequest{API: "workflow", TaskID: seed().Task.TaskID, Callee: seed().Call.CalleeNumber}) {
+		t.Errorf("cancel = %+v", stop.Cancel)
+	}
+	if pds.Cancel.API != "pds" || pds.Cancel.TaskID != "T-7777777.0" || !strings.Contains(stop.Summary, "Cancel the remaining calls") {
+		t.Errorf("cancel = %+v, summary %q", pds.Cancel, stop.Summary)
+	}
+	// A plan stored before these keys existed: a re-call is at most once, a webhook is not.
+	old := rules.FollowUp{Type: rules.TypeAirudderRecall}
+	if !old.Reaches() || !old.AtMostOnce() {
+		t.Error("an old re-call plan must stay at most once")
+	}
+	if old := (rules.FollowUp{Type: rules.TypeWebhook}); old.AtMostOnce() {
+		t.Error("an old webhook plan keeps at least once")
+	}
+
+	for src, want := range map[string]string{
+		"{type: airudder_recall, workflow_id: wf, on_unknown: maybe}":   `on_unknown "maybe"`,
+		"{type: airudder_cancel_contact, api: robocall}":                `api "robocall"`,
+		"{type: webhook, url: 'http://x', task_id: x}":                  "task_id: only for airudder_cancel_contact",
+		"{type: airudder_recall, workflow_id: wf, end_time: '19:00'}":   "end_time: only for workflow_template_id",
+		"{type: airudder_recall, workflow_template_id: 3, end_time: x}": `end_time: "x" is not a time of day`,
+	} {
+		msg := refused(t, "rules:\n  - id: r\n    when: 'true'\n    actions: ["+src+"]\n", rules.Options{}).Error()
+		if !strings.Contains(msg, want) {
+			t.Errorf("%s: error = %s, want %q", src, msg, want)
+		}
+	}
+}

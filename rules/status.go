@@ -15,16 +15,27 @@ const (
 	StatusSucceeded Status = "succeeded"
 	// StatusFailed was refused for good, or did not succeed within its deadline.
 	StatusFailed Status = "failed"
+	// StatusNeedsReview is an action that may reach a person whose last attempt has an unknown outcome
+	// (a timeout, a cut connection, a 5xx after sending): it may have been carried out, so it is not
+	// repeated until an operator has looked and retries it.
+	StatusNeedsReview Status = "needs_review"
 	// StatusSkipped will not run: its time had passed, the call lacked a date, or the daily cap dropped it.
 	StatusSkipped Status = "skipped"
 )
 
 // Statuses lists the statuses in their order of life.
-var Statuses = []Status{StatusScheduled, StatusRunning, StatusSucceeded, StatusFailed, StatusSkipped}
+var Statuses = []Status{StatusScheduled, StatusRunning, StatusSucceeded, StatusFailed, StatusNeedsReview, StatusSkipped}
 
 // Settled reports whether a follow-up in this status must never run again: it succeeded, or it was
-// skipped on purpose. (A failed one may be retried by an operator.)
+// skipped on purpose. (A failed one, or one that needs review, may be retried by an operator.)
 func (s Status) Settled() bool { return s == StatusSucceeded || s == StatusSkipped }
 
 // Final reports whether the status ends a run of the follow-up's workflow.
-func (s Status) Final() bool { return s.Settled() || s == StatusFailed }
+func (s Status) Final() bool { return s.Settled() || s == StatusFailed || s == StatusNeedsReview }
+
+// Retryable reports whether an operator may run the follow-up again (POST /v1/follow-ups/{id}/retry).
+func (s Status) Retryable() bool { return s == StatusFailed || s == StatusNeedsReview }
+
+// RunsOnlyWhenRetried reports whether only an operator's retry may run the follow-up: nothing automatic
+// (a reset of its call's workflow, a replanned call) may repeat an action whose outcome is unknown.
+func (s Status) RunsOnlyWhenRetried() bool { return s == StatusNeedsReview }

@@ -91,10 +91,10 @@ func (w *Window) NextDay(t time.Time) time.Time {
 	return w.Next(midnight)
 }
 
-// Day is the local calendar day of t in the window's zone, as YYYY-MM-DD: what a daily cap counts by.
+// Day is the local calendar day of t in the window's zone, as YYYY-MM-DD.
 func (w *Window) Day(t time.Time) string {
 	loc, _ := time.LoadLocation(w.TimeZone)
-	return t.In(loc).Format("2006-01-02")
+	return t.In(loc).Format(time.DateOnly)
 }
 
 func (w *Window) openingAfter(t time.Time) time.Time {
@@ -242,28 +242,66 @@ func (f *FollowUp) Earliest(t time.Time) time.Time {
 	return t
 }
 
+// InstanceEnd is when a new Airudder instance created by a re-call at t stops calling (createinstance's
+// end_time): the recall's end_time, the next such time of day after t; by default the end of the calling
+// window that t is in (or opens next); without a window, a day after t.
+func (f *FollowUp) InstanceEnd(t time.Time) time.Time {
+	if f.Recall != nil && f.Recall.EndTime != "" {
+		loc := f.zone()
+		m, _ := clock(f.Recall.EndTime)
+		l := t.In(loc)
+		end := time.Date(l.Year(), l.Month(), l.Day(), m/60, m%60, 0, 0, loc)
+		if !end.After(t) {
+			end = time.Date(l.Year(), l.Month(), l.Day()+1, m/60, m%60, 0, 0, loc)
+		}
+		return end
+	}
+	if f.Window != nil {
+		return f.Window.Close(t)
+	}
+	return t.Add(24 * time.Hour)
+}
+
+// Close is when the window that t is in (or the next one to open after t) closes.
+func (w *Window) Close(t time.Time) time.Time {
+	loc, _ := time.LoadLocation(w.TimeZone)
+	open := w.Next(t).In(loc)
+	e, _ := clock(w.End)
+	end := time.Date(open.Year(), open.Month(), open.Day(), e/60, e%60, 0, 0, loc)
+	if !end.After(open) {
+		end = time.Date(open.Year(), open.Month(), open.Day()+1, e/60, e%60, 0, 0, loc)
+	}
+	return end
+}
+
+// zone is the follow-up's own zone: its window's, else the rules'.
+func (f *FollowUp) zone() *time.Location {
+	zone := f.TimeZone
+	if f.Window != nil {
+		zone = f.Window.TimeZone
+	}
+	loc, err := time.LoadLocation(zone)
+	if err != nil {
+		return time.UTC
+	}
+	return loc
+}
+
 // CapDay is the day, YYYY-MM-DD, that a run at t counts against for the daily cap: in the window's zone,
 // or the rules' zone when the action has no window.
 func (f *FollowUp) CapDay(t time.Time) string {
-	if f.Window != nil {
-		return f.Window.Day(t)
-	}
-	loc, err := time.LoadLocation(f.TimeZone)
-	if err != nil {
-		loc = time.UTC
-	}
-	return t.In(loc).Format(time.DateOnly)
+	return t.In(f.zone()).Format(time.DateOnly)
 }
+
+// CapZone is the zone whose days a daily cap counts (CapDay's).
+func (f *FollowUp) CapZone() string { return f.zone().String() }
 
 // NextDay is when a follow-up stopped by the daily cap may try again: the next day's first opening.
 func (f *FollowUp) NextDay(t time.Time) time.Time {
 	if f.Window != nil {
 		return f.Window.NextDay(t)
 	}
-	loc, err := time.LoadLocation(f.TimeZone)
-	if err != nil {
-		loc = time.UTC
-	}
+	loc := f.zone()
 	l := t.In(loc)
 	return time.Date(l.Year(), l.Month(), l.Day()+1, 0, 0, 0, 0, loc)
 }

@@ -18,6 +18,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/url"
+	"regexp"
 	"strings"
 	"time"
 
@@ -185,16 +186,35 @@ func migrationsFS() fs.FS {
 	return sub
 }
 
-// Redact hides the password of a connection string, for messages and logs.
+// Redact hides the password of a connection string, for messages and logs: the user-info password of a
+// URL, a password in its query (?password=…), and a password=… setting of a key=value string (quoted or
+// not).
 func Redact(dsn string) string {
-	u, err := url.Parse(dsn)
-	if err != nil || u.User == nil {
-		return dsn
+	if strings.Contains(dsn, "://") {
+		u, err := url.Parse(dsn)
+		if err != nil {
+			return redactSetting(dsn) // not a URL after all: hide what looks like a password
+		}
+		if _, ok := u.User.Password(); ok {
+			u.User = url.UserPassword(u.User.Username(), redacted)
+		}
+		if q := u.Query(); q.Has("password") {
+			q.Set("password", redacted)
+			u.RawQuery = q.Encode()
+		}
+		return u.String()
 	}
-	if _, ok := u.User.Password(); ok {
-		u.User = url.UserPassword(u.User.Username(), "xxxxx")
-	}
-	return u.String()
+	return redactSetting(dsn)
+}
+
+const redacted = "xxxxx"
+
+// passwordSetting is password=… in a key=value connection string: a single-quoted value (with \' and \\
+// escapes) or a bare one up to the next space, as libpq reads them.
+var passwordSetting = regexp.MustCompile(`(?i)(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'?|[^\s]*)`)
+
+func redactSetting(dsn string) string {
+	return passwordSetting.ReplaceAllString(dsn, "${1}"+redacted)
 }
 
 // MigrationsDigest identifies the embedded schema, so that tests can reuse a database migrated to it.

@@ -15,36 +15,43 @@ import (
 
 // FollowUpRecord is one stored follow-up.
 type FollowUpRecord struct {
-	ID             int64          `db:"id"`
-	Key            string         `db:"idempotency_key"`
-	Source         string         `db:"source"`
-	CallKey        string         `db:"call_key"`
-	CallWorkflowID string         `db:"call_workflow_id"`
-	WorkflowID     string         `db:"workflow_id"`
-	RuleID         string         `db:"rule_id"`
-	RuleVersion    int64          `db:"rule_version"`
-	Action         string         `db:"action"`
-	Type           string         `db:"action_type"`
-	Summary        string         `db:"summary"`
-	CalleeNumber   string         `db:"callee_number"`
-	PlanJSON       jsonValue      `db:"plan"`
-	Status         rules.Status   `db:"status"`
-	Attempts       int            `db:"attempts"`
-	NextAttemptAt  *time.Time     `db:"next_attempt_at"`
-	LastError      string         `db:"last_error"`
-	ResponseStatus *int           `db:"response_status"`
-	SlotDay        *time.Time     `db:"slot_day"`
-	CreatedAt      time.Time      `db:"created_at"`
-	UpdatedAt      time.Time      `db:"updated_at"`
-	FinishedAt     *time.Time     `db:"finished_at"`
-	Plan           rules.FollowUp `db:"-"`
+	ID             int64        `db:"id"`
+	Key            string       `db:"idempotency_key"`
+	Source         string       `db:"source"`
+	CallKey        string       `db:"call_key"`
+	CallWorkflowID string       `db:"call_workflow_id"`
+	WorkflowID     string       `db:"workflow_id"`
+	RuleID         string       `db:"rule_id"`
+	RuleVersion    int64        `db:"rule_version"`
+	Action         string       `db:"action"`
+	Type           string       `db:"action_type"`
+	Summary        string       `db:"summary"`
+	CalleeNumber   string       `db:"callee_number"`
+	PlanJSON       jsonValue    `db:"plan"`
+	Status         rules.Status `db:"status"`
+	Attempts       int          `db:"attempts"`
+	NextAttemptAt  *time.Time   `db:"next_attempt_at"`
+	LastError      string       `db:"last_error"`
+	ResponseStatus *int         `db:"response_status"`
+	SlotDay        *time.Time   `db:"slot_day"`
+	SlotAt         *time.Time   `db:"slot_at"`
+	// AirudderWorkflowID is the Airudder workflow a re-call went into: the instance createinstance
+	// created, or the one uploaddetails added the callee to.
+	AirudderWorkflowID string `db:"airudder_workflow_id"`
+	// ReachesPerson says the action reaches the callee (see rules.FollowUp.Reaches).
+	ReachesPerson bool           `db:"reaches_person"`
+	CreatedAt     time.Time      `db:"created_at"`
+	UpdatedAt     time.Time      `db:"updated_at"`
+	FinishedAt    *time.Time     `db:"finished_at"`
+	Plan          rules.FollowUp `db:"-"`
 }
 
 const (
 	insertFollowUpSQL = `INSERT INTO follow_ups (idempotency_key, source, call_key, call_workflow_id, workflow_id,
-  rule_id, rule_version, action, action_type, summary, callee_number, plan, status, next_attempt_at, last_error, finished_at)
+  rule_id, rule_version, action, action_type, summary, callee_number, plan, status, next_attempt_at, last_error, finished_at,
+  reaches_person)
 VALUES (:idempotency_key, :source, :call_key, :call_workflow_id, :workflow_id, :rule_id, :rule_version, :action,
-  :action_type, :summary, :callee_number, :plan, :status, :next_attempt_at, :last_error, :finished_at)
+  :action_type, :summary, :callee_number, :plan, :status, :next_attempt_at, :last_error, :finished_at, :reaches_person)
 ON CONFLICT (idempotency_key) DO NOTHING`
 	followUpsByKeySQL  = `SELECT * FROM follow_ups WHERE idempotency_key = ANY($1) ORDER BY id`
 	followUpByKeySQL   = `SELECT * FROM follow_ups WHERE idempotency_key = $1`
@@ -53,10 +60,44 @@ ON CONFLICT (idempotency_key) DO NOTHING`
 
 	setFollowUpWorkflowSQL = `UPDATE follow_ups SET workflow_id = $2, updated_at = now() WHERE idempotency_key = $1`
 
-	capLockSQL  = `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`
+	// capLockSQL serialises the claims of one callee: every cap of a number is decided one at a time.
+	capLockSQL = `SELECT pg_advisory_xact_lock(hashtextextended('cap|' || $1, 0))`
+	capHeldSQL = `SELECT slot_day = $2 FROM follow_ups WHERE idempotency_key = $1 AND slot_day IS NOT NULL`
+	// capCountSQL counts the runs of one rule's action for a callee that day: the cap of an action that
+	// does not reach the person (a CRM task a day).
 	capCountSQL = `SELECT count(*) FROM follow_ups WHERE callee_number = $1 AND rule_id = $2 AND action = $3
   AND slot_day = $4 AND idempotency_key <> $5`
-	capTakeSQL = `UPDATE follow_ups SET slot_day = $2, updated_at = now() WHERE idempotency_key = $1`
+	// capCallsSQL counts the calls a number received from $2 to $3: every call completion received (by
+	// when the call started; when it ended or arrived if Airudder sent no start), and every redial listed
+	// in them (by when it started), each redial once however many callbacks list it, and none that is
+	// also a call completion of its own.
+	capCallsSQL = `SELECT
+  (SELECT count(*) FROM calls WHERE callee_number = $1
+     AND COALESCE(call_start_time, call_end_time, received_at) >= $2
+     AND COALESCE(call_start_time, call_end_time, received_at) < $3)
++ (SELECT count(DISTINCT CASE WHEN r.call_id <> '' THEN r.call_id ELSE r.source || '/' || r.call_key || '/' || r.position END)
+   FROM (SELECT r.* FROM call_redials r WHERE r.callee_number = $1
+           AND r.call_start_time >= $2 AND r.call_start_time < $3
+         UNION ALL
+         SELECT r.* FROM call_redials r JOIN calls p ON p.source = r.source AND p.call_key = r.call_key
+         WHERE p.callee_number = $1 AND r.callee_number = ''
+           AND r.call_start_time >= $2 AND r.call_start_time < $3) r
+   WHERE NOT (r.call_id <> '' AND EXISTS (SELECT 1 FROM calls c WHERE c.call_key = r.call_id)))`
+	// capPendingSQL counts rudderhook's own calls to a number that hold a place on day $2 and whose
+	// call has not come back as a call completion yet (which capCallsSQL counts). A re-call's call is
+	// recognised by its Airudder workflow: in each workflow, as many calls to the number as started
+	// after the first place was taken are taken to be ours. A re-call not yet sent, or whose workflow is
+	// unknown, counts as pending: a cap errs towards fewer calls.
+	capPendingSQL = `WITH mine AS (
+  SELECT airudder_workflow_id AS w, count(*) AS n, min(slot_at) AS since FROM follow_ups
+  WHERE callee_number = $1 AND slot_day = $2 AND reaches_person AND idempotency_key <> $3
+    AND status NOT IN ('failed', 'skipped')
+  GROUP BY airudder_workflow_id)
+SELECT COALESCE(sum(GREATEST(0, n - CASE WHEN w = '' OR since IS NULL THEN 0 ELSE (
+  SELECT count(*) FROM calls c WHERE c.callee_number = $1 AND c.airudder_workflow_id = mine.w
+    AND COALESCE(c.call_start_time, c.call_end_time, c.received_at) >= mine.since) END)), 0)
+FROM mine`
+	capTakeSQL = `UPDATE follow_ups SET slot_day = $2, slot_at = now(), updated_at = now() WHERE idempotency_key = $1`
 )
 
 // InsertFollowUps stores planned follow-ups, leaving any that exist (by idempotency key) as they are, and
@@ -74,6 +115,7 @@ func (s *Store) InsertFollowUps(ctx context.Context, recs []FollowUpRecord) ([]F
 				return fmt.Errorf("encode plan %s: %w", r.Key, err)
 			}
 			r.PlanJSON = plan
+			r.ReachesPerson = r.Plan.Reaches()
 			keys[i] = r.Key
 			if _, err := tx.NamedExecContext(ctx, insertFollowUpSQL, r); err != nil {
 				return fmt.Errorf("store follow-up %s: %w", r.Key, err)
@@ -96,6 +138,8 @@ type FollowUpUpdate struct {
 	LastError      *string
 	ResponseStatus *int
 	Finished       bool
+	// AirudderWorkflowID records the Airudder workflow a re-call went into.
+	AirudderWorkflowID string
 }
 
 // UpdateFollowUp records a change of a follow-up's state, by idempotency key.
@@ -123,6 +167,9 @@ func (s *Store) UpdateFollowUp(ctx context.Context, key string, u FollowUpUpdate
 	if u.ResponseStatus != nil {
 		add("response_status = $%d", *u.ResponseStatus)
 	}
+	if u.AirudderWorkflowID != "" {
+		add("airudder_workflow_id = $%d", u.AirudderWorkflowID)
+	}
 	if u.Finished {
 		sets = append(sets, "finished_at = now()")
 	} else if u.Status != "" {
@@ -138,29 +185,60 @@ func (s *Store) UpdateFollowUp(ctx context.Context, key string, u FollowUpUpdate
 	return nil
 }
 
-// ClaimDailySlot counts a follow-up against its callee's daily cap for this rule and action: it succeeds
-// when fewer than limit others have claimed day, and again for a follow-up that already holds it. Claims
-// for one callee are serialised, so concurrent workflows never exceed the cap together.
+// ClaimDailySlot counts a follow-up against its callee's daily cap: it succeeds when the day, which
+// starts at day (midnight in the cap's zone) and lasts until the next midnight there, has room, and again
+// for a follow-up that already holds that day.
+//
+// For an action that reaches the person (fu.ReachesPerson), the cap counts every call the number
+// received that day, whoever made it: Airudder's calls and redials, and rudderhook's own calls still
+// pending (see capCallsSQL and capPendingSQL). For any other action it counts that rule's action for the
+// callee. Claims for one callee are serialised, so concurrent workflows never exceed a cap together.
 func (s *Store) ClaimDailySlot(ctx context.Context, fu FollowUpRecord, day time.Time, limit int) (bool, error) {
 	ok := false
+	date := day.Format(time.DateOnly)
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
-		if _, err := tx.ExecContext(ctx, capLockSQL, fu.CalleeNumber+"|"+fu.RuleID+"|"+fu.Action); err != nil {
+		if _, err := tx.ExecContext(ctx, capLockSQL, fu.CalleeNumber); err != nil {
 			return fmt.Errorf("lock cap of %s: %w", fu.Key, err)
 		}
-		var n int
-		if err := tx.GetContext(ctx, &n, capCountSQL, fu.CalleeNumber, fu.RuleID, fu.Action, day, fu.Key); err != nil {
+		var held []bool
+		if err := tx.SelectContext(ctx, &held, capHeldSQL, fu.Key, date); err != nil {
+			return fmt.Errorf("read cap of %s: %w", fu.Key, err)
+		}
+		if len(held) == 1 && held[0] {
+			ok = true
+			return nil
+		}
+		n, err := capCount(ctx, tx, fu, date, day, day.AddDate(0, 0, 1))
+		if err != nil {
 			return fmt.Errorf("count cap of %s: %w", fu.Key, err)
 		}
 		if n >= limit {
 			return nil
 		}
-		if _, err := tx.ExecContext(ctx, capTakeSQL, fu.Key, day); err != nil {
+		if _, err := tx.ExecContext(ctx, capTakeSQL, fu.Key, date); err != nil {
 			return fmt.Errorf("claim cap of %s: %w", fu.Key, err)
 		}
 		ok = true
 		return nil
 	})
 	return ok, err
+}
+
+// capCount is how much of fu's cap for the day from start to end (date, in the cap's zone) is used.
+func capCount(ctx context.Context, tx *sqlx.Tx, fu FollowUpRecord, date string, start, end time.Time) (int, error) {
+	var n int
+	if !fu.ReachesPerson {
+		err := tx.GetContext(ctx, &n, capCountSQL, fu.CalleeNumber, fu.RuleID, fu.Action, date, fu.Key)
+		return n, err
+	}
+	var calls, pending int
+	if err := tx.GetContext(ctx, &calls, capCallsSQL, fu.CalleeNumber, start, end); err != nil {
+		return 0, err
+	}
+	if err := tx.GetContext(ctx, &pending, capPendingSQL, fu.CalleeNumber, date, fu.Key); err != nil {
+		return 0, err
+	}
+	return calls + pending, nil
 }
 
 // GetFollowUp returns a follow-up by its ID.

@@ -3,11 +3,13 @@ package store_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/rudderhook/rudderhook/airudder"
 	"github.com/rudderhook/rudderhook/rules"
 	"github.com/rudderhook/rudderhook/store"
 	"github.com/rudderhook/rudderhook/store/storetest"
@@ -138,5 +140,129 @@ func TestDailyCapHoldsUnderConcurrency(t *testing.T) {
 	}
 	if ok, _ := s.ClaimDailySlot(ctx, recs[0], day.AddDate(0, 0, 1), 3); !ok {
 		t.Error("the next day is full")
+	}
+}
+
+// callTo stores a call to number that started at start, from the Airudder workflow wf, with redials.
+func callTo(t *testing.T, s *store.Store, key, number, wf string, start time.Time, redials ...airudder.Redial) {
+	t.Helper()
+	rc := seedCall(t)
+	rc.Key, rc.Call.CallID, rc.Call.CalleeNumber, rc.Task.WorkflowID = key, key, number, wf
+	rc.Call.CallStartTime, rc.Call.CallEndTime = &start, &start
+	rc.Call.RedialCalls = redials
+	if err := s.UpsertCall(context.Background(), store.CallRecord{ReceivedCall: rc, WorkflowID: "call/airudder/" + key}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestDailyCapOfACallCountsEveryCallTheNumberReceived(t *testing.T) {
+	t.Parallel()
+	s := store.New(storetest.DB(t))
+	ctx := context.Background()
+	jkt, _ := time.LoadLocation("Asia/Jakarta")
+	// Tomorrow in Jakarta, so that the calls that come back from our re-calls start after we claimed.
+	now := time.Now().In(jkt)
+	day := time.Date(now.Year(), now.Month(), now.Day()+1, 0, 0, 0, 0, jkt)
+	const number = "+62811"
+
+	recs := followUpsFor(t, s, 3) // the seed call is to another number, on another day
+	for i := range recs {
+		recs[i].Type, recs[i].Plan.Type = rules.TypeAirudderRecall, rules.TypeAirudderRecall
+		recs[i].CalleeNumber = number
+		recs[i].RuleID = []string{"unreachable", "unreachable", "other-rule"}[i]
+	}
+	if _, err := s.InsertFollowUps(ctx, recs); err != nil {
+		t.Fatal(err)
+	}
+	for i := range recs {
+		fu, err := s.FollowUpByKey(ctx, recs[i].Key)
+		if err != nil || !fu.ReachesPerson {
+			t.Fatalf("a re-call reaches the person: %+v, %v", fu, err)
+		}
+		recs[i] = *fu
+	}
+
+	at := func(h, m int) *time.Time {
+		v := day.Add(time.Duration(h)*time.Hour + time.Duration(m)*time.Minute)
+		return &v
+	}
+	// Airudder called the number at 09:00 Jakarta time, after a redial at 08:00 (listed without its own
+	// number, so it is the call's) and one that is also a call completion of its own ("c-late"); the
+	// 08:00 redial is listed again by the late call, and counts once. The late call at 23:30 is that
+	// day in Jakarta; a call at 23:30 the evening before is not, though it is the same day in UTC.
+	early := airudder.Redial{CallID: "r-early", CallStartTime: at(8, 0)}
+	callTo(t, s, "c-9", number, "wf-campaign", *at(9, 0), early, airudder.Redial{CallID: "c-late", CallStartTime: at(23, 30), CalleeNumber: number})
+	callTo(t, s, "c-late", number, "wf-campaign", *at(23, 30), early)
+	callTo(t, s, "c-eve", number, "wf-campaign", *at(-1, 0))
+	callTo(t, s, "c-other", "+62899", "wf-campaign", *at(10, 0))
+
+	claim := func(r store.FollowUpRecord, limit int) bool {
+		t.Helper()
+		ok, err := s.ClaimDailySlot(ctx, r, day, limit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	// Three calls that day (09:00, 08:00, 23:30): a cap of 3 has no room, a cap of 5 two places.
+	if claim(recs[0], 3) {
+		t.Fatal("a cap of 3 a day let a fourth call through")
+	}
+	if !claim(recs[0], 5) {
+		t.Fatal("a cap of 5 refused the fourth call")
+	}
+	// The first re-call went into Airudder's wf-recall; before its call comes back it counts as pending,
+	// whatever the rule: 3 calls + 1 pending.
+	if claim(recs[2], 4) {
+		t.Error("a re-call of another rule did not count against the number's cap")
+	}
+	if err := s.UpdateFollowUp(ctx, recs[0].Key, store.FollowUpUpdate{Status: rules.StatusSucceeded, Finished: true, AirudderWorkflowID: "wf-recall"}); err != nil {
+		t.Fatal(err)
+	}
+	// Its call comes back: counted once, as a call, not also as pending (4 calls, not 5).
+	callTo(t, s, "c-recall", number, "wf-recall", *at(12, 0))
+	if !claim(recs[1], 5) {
+		t.Error("the re-call's own call was counted twice")
+	}
+	if claim(recs[2], 5) { // 4 calls + the second re-call, pending
+		t.Error("a pending re-call was not counted")
+	}
+	// A holder asking again keeps its place, even though the day has filled up since.
+	if !claim(recs[0], 5) {
+		t.Error("a holder lost its place")
+	}
+}
+
+func TestNeedsReviewIsAStatusAndTheAirudderWorkflowIsKept(t *testing.T) {
+	t.Parallel()
+	s := store.New(storetest.DB(t))
+	ctx := context.Background()
+	recs := followUpsFor(t, s, 1)
+	if _, err := s.InsertFollowUps(ctx, recs); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.UpdateFollowUp(ctx, recs[0].Key, store.FollowUpUpdate{Status: rules.StatusNeedsReview, Finished: true, AirudderWorkflowID: "wf-77"}); err != nil {
+		t.Fatal(err)
+	}
+	list, _, err := s.ListFollowUps(ctx, store.FollowUpFilter{Status: rules.StatusNeedsReview, Limit: 10})
+	if err != nil || len(list) != 1 || list[0].AirudderWorkflowID != "wf-77" {
+		t.Errorf("needs review = %+v, %v", list, err)
+	}
+}
+
+func TestRedactHidesPasswordsInEveryForm(t *testing.T) {
+	for in, want := range map[string]string{
+		"postgres://app:s3cret@db:5432/rh?sslmode=disable":              "postgres://app:xxxxx@db:5432/rh?sslmode=disable",
+		"postgres://app@db/rh?password=s3cret&sslmode=require":          "postgres://app@db/rh?password=xxxxx&sslmode=require",
+		"host=db user=app password=s3cret dbname=rh":                    "host=db user=app password=xxxxx dbname=rh",
+		"host=db password = 's3 cr\\'et' dbname=rh":                     "host=db password = xxxxx dbname=rh",
+		"PASSWORD=s3cret host=db":                                       "PASSWORD=xxxxx host=db",
+		"postgres://postgres@127.0.0.1:5432/rudderhook?sslmode=disable": "postgres://postgres@127.0.0.1:5432/rudderhook?sslmode=disable",
+		"host=/var/run/postgresql user=app":                             "host=/var/run/postgresql user=app",
+	} {
+		got := store.Redact(in)
+		if got != want || strings.Contains(got, "s3") {
+			t.Errorf("Redact(%q) = %q, want %q", in, got, want)
+		}
 	}
 }

@@ -4,6 +4,7 @@
 package workflows
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -99,8 +100,8 @@ func runFollowUps(ctx workflow.Context, call airudder.ReceivedCall, plan activit
 	}
 	var children []running
 	for _, fu := range plan.FollowUps {
-		if fu.Status.Settled() {
-			counts[fu.Status]++ // settled by an earlier run of this workflow
+		if fu.Status.Settled() || fu.Status.RunsOnlyWhenRetried() {
+			counts[fu.Status]++ // settled by an earlier run of this workflow, or waiting for an operator
 			continue
 		}
 		cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
@@ -115,6 +116,12 @@ func runFollowUps(ctx workflow.Context, call airudder.ReceivedCall, plan activit
 	for _, c := range children {
 		var res FollowUpResult
 		if err := c.future.Get(ctx, &res); err != nil {
+			var appErr *temporal.ApplicationError
+			if errors.As(err, &appErr) && appErr.Type() == ErrTypeNeedsReview {
+				log.Warn("follow-up needs review", "follow_up", c.fu.Plan.Key, "error", err)
+				counts[rules.StatusNeedsReview]++
+				continue
+			}
 			log.Warn("follow-up failed", "follow_up", c.fu.Plan.Key, "error", err)
 			counts[rules.StatusFailed]++
 			continue

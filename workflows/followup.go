@@ -39,17 +39,30 @@ const actionDeadline = 72 * time.Hour
 // and calling window, takes a place under the callee's daily cap, then runs the action with retries. The
 // follow-up's row in PostgreSQL follows each step; the workflow fails when the action fails for good, so
 // the failure shows in the Temporal UI and can be retried.
+//
+// Since changeSafeEffects, every attempt, retries included, keeps the calling window and the daily cap;
+// an attempt whose outcome is unknown, of an action that must not be repeated blindly, ends the
+// follow-up as needs_review for an operator; and a retry from the admin API has its status written here,
+// by the one writer of a follow-up's state.
 func FollowUpWorkflow(ctx workflow.Context, in FollowUpInput) (*FollowUpResult, error) {
 	f := newFollowUp(ctx, in.FollowUp)
+	f.safe = workflow.GetVersion(ctx, changeSafeEffects, workflow.DefaultVersion, 1) >= 1
 	status, err := f.begin()
 	if err != nil {
 		return nil, err
 	}
 	// Settled follow-ups (a planned skip is stored as skipped) get no child workflow; this guards runs
-	// started another way, such as a reset.
-	if status.Settled() {
+	// started another way, such as a reset. One that waits for review runs only when an operator says.
+	if status.Settled() || (f.safe && status.RunsOnlyWhenRetried() && !in.Retry) {
 		workflow.SetCurrentDetails(ctx, "Already "+string(status)+" by an earlier run")
 		return &FollowUpResult{Status: status, Reason: "already " + string(status)}, nil
+	}
+	if f.safe && in.Retry {
+		// The operator's retry is recorded by the run it started, not by the API after starting it: a
+		// fast run's own writes can then never be overwritten.
+		if err := f.record(rules.StatusScheduled, nil, "", 0); err != nil {
+			return nil, err
+		}
 	}
 
 	due := workflow.Now(ctx)
@@ -69,6 +82,10 @@ type followUp struct {
 	plan rules.FollowUp
 	// bookkeeping is how the follow-up's row is written: short, and retried while the database is down.
 	bookkeeping workflow.Context
+	// safe is set from changeSafeEffects on: retries keep the window and cap, unknown outcomes stop.
+	safe bool
+	// slotDay is the day whose cap place the follow-up holds ("" when it has no cap or none yet).
+	slotDay string
 }
 
 func newFollowUp(ctx workflow.Context, plan rules.FollowUp) *followUp {
@@ -106,6 +123,9 @@ func (f *followUp) waitForTurn(due time.Time) (*FollowUpResult, error) {
 		}
 		day := f.plan.CapDay(workflow.Now(f.ctx))
 		if ok, err := f.claimDailySlot(day); err != nil || ok {
+			if ok {
+				f.slotDay = day
+			}
 			return nil, err
 		}
 		reason := fmt.Sprintf("the callee's cap of %d a day was reached on %s", f.plan.MaxPerDay, day)
@@ -146,10 +166,23 @@ func (f *followUp) act() (*FollowUpResult, error) {
 	ctx := f.ctx
 	var result activities.ActionResult
 	var err error
+	var skipped *FollowUpResult
 	if workflow.GetVersion(ctx, changeVisibleRetries, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
 		err = runWithRetryPolicy(ctx, f.a, f.plan, &result)
 	} else {
-		err = runWithVisibleRetries(ctx, f.a, f.plan, &result)
+		skipped, err = f.runWithVisibleRetries(&result)
+	}
+	if skipped != nil {
+		return skipped, nil
+	}
+	if err != nil && f.safe && f.outcomeUnknown(err) {
+		reason := failureReason(err)
+		workflow.SetCurrentDetails(ctx, "Needs review: "+reason+". It may have been carried out: check whether the person was reached "+
+			"(in Airudder, for a re-call), then retry deliberately with POST /v1/follow-ups/{id}/retry")
+		if rerr := f.record(rules.StatusNeedsReview, nil, reason, 0); rerr != nil {
+			return nil, rerr
+		}
+		return nil, temporal.NewNonRetryableApplicationError("follow-up needs review: "+reason, ErrTypeNeedsReview, err)
 	}
 	if err != nil {
 		reason := failureReason(err)
@@ -161,7 +194,24 @@ func (f *followUp) act() (*FollowUpResult, error) {
 	}
 	workflow.SetCurrentDetails(ctx, fmt.Sprintf("Succeeded (%d)", result.Status))
 	return &FollowUpResult{Status: rules.StatusSucceeded, ResponseStatus: result.Status},
-		f.record(rules.StatusSucceeded, nil, "", result.Status)
+		workflow.ExecuteActivity(withSummary(f.bookkeeping, "Record succeeded"), f.a.RecordFollowUp, activities.RecordInput{
+			Key: f.plan.Key, Status: rules.StatusSucceeded, ResponseStatus: result.Status, AirudderWorkflowID: result.AirudderWorkflowID,
+		}).Get(ctx, nil)
+}
+
+// ErrTypeNeedsReview is the failure type of a follow-up's workflow that ended as needs_review.
+const ErrTypeNeedsReview = "FollowUpNeedsReview"
+
+// outcomeUnknown says whether an action's failure leaves it unknown whether the action was carried out,
+// for an action that must not be repeated blindly: the activity said so, or the activity itself timed
+// out (its worker may have died after sending).
+func (f *followUp) outcomeUnknown(err error) bool {
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) && appErr.Type() == activities.ErrTypeOutcomeUnknown {
+		return true
+	}
+	var timeout *temporal.TimeoutError
+	return f.plan.AtMostOnce() && errors.As(err, &timeout)
 }
 
 // changeVisibleRetries marks the version of FollowUpWorkflow that retries an action from the workflow,
@@ -169,13 +219,21 @@ func (f *followUp) act() (*FollowUpResult, error) {
 // started before it keep retrying inside the activity's retry policy.
 const changeVisibleRetries = "visible-retries"
 
+// changeSafeEffects marks the version of FollowUpWorkflow whose retries keep the calling window and the
+// daily cap, which stops an action of unknown outcome for review, and which records an operator's retry
+// itself.
+const changeSafeEffects = "safe-effects"
+
 // nonRetryable are the failures of an action that no retry can fix.
 var nonRetryable = []string{activities.ErrTypeTargetRejected, activities.ErrTypeTargetNotConfigured, activities.ErrTypeAirudderRejected, activities.ErrTypeInvalidPlan}
 
 // runWithVisibleRetries runs the action one attempt at a time: after a failure that may pass, it says in
 // the workflow's current details when it retries and why, and waits on a durable timer (10 s doubling to
-// 10 min, or the target's Retry-After), for up to actionDeadline.
-func runWithVisibleRetries(ctx workflow.Context, a *activities.Activities, fu rules.FollowUp, result *activities.ActionResult) error {
+// 10 min, or the target's Retry-After), for up to actionDeadline. Since changeSafeEffects, a retry due
+// outside the calling window waits for its next opening, and one that falls on another day takes a place
+// under that day's cap first (skipped is then set when the cap drops the follow-up).
+func (f *followUp) runWithVisibleRetries(result *activities.ActionResult) (skipped *FollowUpResult, err error) {
+	ctx, fu := f.ctx, f.plan
 	giveUp := workflow.Now(ctx).Add(actionDeadline)
 	for attempt := int32(1); ; attempt++ {
 		workflow.SetCurrentDetails(ctx, fmt.Sprintf("Running (attempt %d): %s", attempt, fu.Summary))
@@ -185,22 +243,40 @@ func runWithVisibleRetries(ctx workflow.Context, a *activities.Activities, fu ru
 			// One attempt per activity: the loop below is the retry policy.
 			RetryPolicy: &temporal.RetryPolicy{MaximumAttempts: 1},
 		})
-		err := workflow.ExecuteActivity(actx, actionOf(a, fu.Type), activities.ActionInput{FollowUp: fu, Retry: actionRetry, Attempt: attempt}).Get(ctx, result)
+		err := workflow.ExecuteActivity(actx, actionOf(f.a, fu.Type), activities.ActionInput{FollowUp: fu, Retry: actionRetry, Attempt: attempt}).Get(ctx, result)
 		if err == nil {
-			return nil
+			return nil, nil
 		}
 		var appErr *temporal.ApplicationError
 		if errors.As(err, &appErr) && (appErr.NonRetryable() || slices.Contains(nonRetryable, appErr.Type())) {
-			return err
+			return nil, err
+		}
+		if f.safe && f.outcomeUnknown(err) {
+			return nil, err
 		}
 		delay := actionRetry.Delay(attempt, err)
 		next := workflow.Now(ctx).Add(delay)
-		if next.After(giveUp) {
-			return fmt.Errorf("gave up after %d attempts over %s: %w", attempt, actionDeadline, err)
+		waitsForWindow := false
+		if f.safe {
+			opening := fu.Earliest(next)
+			waitsForWindow, next = opening.After(next), opening
 		}
-		workflow.SetCurrentDetails(ctx, fmt.Sprintf("Retrying at %s (attempt %d failed: %s)", next.UTC().Format(time.RFC3339), attempt, failureReason(err)))
-		if err := workflow.NewTimerWithOptions(ctx, delay, workflow.TimerOptions{Summary: fmt.Sprintf("Retry %d in %s", attempt+1, delay)}).Get(ctx, nil); err != nil {
-			return err
+		if next.After(giveUp) {
+			return nil, fmt.Errorf("gave up after %d attempts over %s: %w", attempt, actionDeadline, err)
+		}
+		details := fmt.Sprintf("Retrying at %s (attempt %d failed: %s)", next.UTC().Format(time.RFC3339), attempt, failureReason(err))
+		if waitsForWindow {
+			details = fmt.Sprintf("Retrying at %s, the next opening of the calling window (attempt %d failed: %s)", describe(next, fu), attempt, failureReason(err))
+		}
+		workflow.SetCurrentDetails(ctx, details)
+		if err := workflow.NewTimerWithOptions(ctx, next.Sub(workflow.Now(ctx)), workflow.TimerOptions{Summary: fmt.Sprintf("Retry %d in %s", attempt+1, next.Sub(workflow.Now(ctx)))}).Get(ctx, nil); err != nil {
+			return nil, err
+		}
+		if f.safe && fu.MaxPerDay > 0 && fu.CapDay(workflow.Now(ctx)) != f.slotDay {
+			// The retry falls on another day: it counts against that day's cap.
+			if skipped, err := f.waitForTurn(workflow.Now(ctx)); skipped != nil || err != nil {
+				return skipped, err
+			}
 		}
 	}
 }
@@ -230,6 +306,8 @@ func actionOf(a *activities.Activities, typ string) any {
 		return a.SendWebhook
 	case rules.TypeNotify:
 		return a.Notify
+	case rules.TypeAirudderCancelContact:
+		return a.CancelContactThroughAirudder
 	default:
 		return a.RecallThroughAirudder
 	}

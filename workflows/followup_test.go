@@ -2,7 +2,6 @@ package workflows_test
 
 import (
 	"context"
-	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/rudderhook/rudderhook/activities"
 	"github.com/rudderhook/rudderhook/airudder"
+	"github.com/rudderhook/rudderhook/airudder/airuddertest"
 	"github.com/rudderhook/rudderhook/config"
 	"github.com/rudderhook/rudderhook/rules"
 	"github.com/rudderhook/rudderhook/rules/rulesync"
@@ -57,39 +57,6 @@ func (f *fakeEndpoint) count() int {
 	return len(f.requests)
 }
 
-// fakeAirudder checks the token flow and records the re-calls it is asked for.
-type fakeAirudder struct {
-	*fakeEndpoint
-	uploads []map[string]any
-}
-
-func newFakeAirudder(t *testing.T) *fakeAirudder {
-	fa := &fakeAirudder{}
-	fa.fakeEndpoint = newFake(t, func(_ int, r *http.Request, body []byte) (int, string) {
-		switch r.URL.Path {
-		case "/service/cloud/auth":
-			var creds map[string]string
-			_ = json.Unmarshal(body, &creds)
-			if creds["APPKey"] != "key" || creds["APPSecret"] != "secret" {
-				return http.StatusOK, `{"code":401,"message":"bad credentials"}`
-			}
-			return http.StatusOK, `{"code":200,"data":{"token":"tok-1"}}`
-		case "/service/cloud/workflow/uploaddetails":
-			if r.Header.Get("Authorization") != "Token tok-1" {
-				return http.StatusUnauthorized, `{"code":401}`
-			}
-			var req map[string]any
-			_ = json.Unmarshal(body, &req)
-			fa.mu.Lock()
-			fa.uploads = append(fa.uploads, req)
-			fa.mu.Unlock()
-			return http.StatusOK, `{"code":200,"message":"success"}`
-		}
-		return http.StatusNotFound, `{"code":404}`
-	})
-	return fa
-}
-
 // followUpEnv is a test environment with time skipping whose activities use a real database and fakes
 // for the CRM and Airudder.
 type followUpEnv struct {
@@ -105,7 +72,7 @@ func newFollowUpEnv(t *testing.T, st *store.Store, crmURL, airudderURL string) *
 	env := &followUpEnv{TestWorkflowEnvironment: suite.NewTestWorkflowEnvironment()}
 	env.acts = activities.New(st, &config.Config{
 		Targets:  map[string]*config.Target{"crm": {Name: "crm", URL: crmURL, Secret: "whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQ="}},
-		Airudder: config.Airudder{BaseURL: airudderURL, AppKey: "key", AppSecret: "secret"},
+		Airudder: config.Airudder{BaseURL: airudderURL, AppKey: airuddertest.AppKey, AppSecret: airuddertest.AppSecret},
 	}, slog.New(slog.DiscardHandler))
 	env.RegisterWorkflow(workflows.CallCompletedWorkflow)
 	env.RegisterWorkflow(workflows.FollowUpWorkflow)
@@ -171,7 +138,7 @@ func TestFlakyTargetIsRetriedUntilItRecovers(t *testing.T) {
 func TestRecallHonoursDelayAndCallingWindow(t *testing.T) {
 	t.Parallel()
 	st := store.New(storetest.DB(t))
-	fa := newFakeAirudder(t)
+	fa := airuddertest.New(t)
 	putRules(t, st, `
 time_zone: Asia/Jakarta
 rules:
@@ -202,30 +169,32 @@ rules:
 	if len(env.timers) != 1 || env.timers[0] != nextMorning.Sub(end.Add(time.Minute)) {
 		t.Errorf("timers = %v, want one of %v (until 08:00 Jakarta the next day)", env.timers, nextMorning.Sub(end.Add(time.Minute)))
 	}
-	if len(fa.uploads) != 1 {
-		t.Fatalf("uploads = %v", fa.uploads)
+	if ups := fa.Uploads(); len(ups) != 1 || ups[0].WorkflowID != "wf-recall" || !slices.Equal(ups[0].Callees, []string{"+86xxxxxxxx721"}) {
+		t.Fatalf("uploads = %+v", ups)
 	}
-	up := fa.uploads[0]
-	details := up["details"].([]any)[0].(map[string]any)
-	if up["workflow_id"] != "wf-recall" || details["callee"] != "+86xxxxxxxx721" || details["variables"].(map[string]any)["case"] != "7777777.0" {
-		t.Errorf("upload = %v", up)
+	reqs := fa.Requests()
+	if len(reqs) != 2 || reqs[0].Path != airudder.WorkflowAuthPath { // one auth, one upload
+		t.Fatalf("Airudder saw %+v, want auth + upload", reqs)
 	}
-	if fa.count() != 2 { // one auth, one upload
-		t.Errorf("Airudder saw %d requests, want auth + upload", fa.count())
+	details := reqs[1].JSON["details"].([]any)[0].(map[string]any)
+	if details["variables"].(map[string]any)["case"] != "7777777.0" {
+		t.Errorf("upload = %s", reqs[1].Body)
 	}
 }
 
 func TestDailyCapMovesTheExtraRecallToTheNextDay(t *testing.T) {
 	t.Parallel()
 	st := store.New(storetest.DB(t))
-	fa := newFakeAirudder(t)
+	fa := airuddertest.New(t)
+	// The cap counts every call the number received that day: the call that asks for the re-call is one,
+	// so a cap of 2 leaves room for one re-call a day.
 	putRules(t, st, `
 time_zone: Asia/Jakarta
 rules:
   - id: unreachable
     when: call.ring_type == "busy"
     actions:
-      - {name: recall, type: airudder_recall, workflow_id: wf-recall, window: {start: "08:00", end: "20:00"}, max_per_day: 1}
+      - {name: recall, type: airudder_recall, workflow_id: wf-recall, window: {start: "08:00", end: "20:00"}, max_per_day: 2}
 `)
 	start := time.Date(2024, 3, 11, 3, 30, 0, 0, time.UTC) // 10:30 in Jakarta
 	for i, callID := range []string{"first", "second"} {
@@ -248,8 +217,8 @@ rules:
 			}
 		}
 	}
-	if len(fa.uploads) != 2 {
-		t.Errorf("uploads = %d, want 2 (one a day)", len(fa.uploads))
+	if len(fa.Uploads()) != 2 {
+		t.Errorf("uploads = %d, want 2 (one a day)", len(fa.Uploads()))
 	}
 }
 
@@ -258,12 +227,12 @@ func TestRefusedRecallFailsWithoutRetrying(t *testing.T) {
 	st := store.New(storetest.DB(t))
 	putRules(t, st, "rules:\n  - id: r\n    when: 'true'\n    actions: [{name: recall, type: airudder_recall, workflow_id: wf}]\n")
 	// Wrong credentials: Airudder answers code 401 to the token request, which no retry can fix.
-	fa := newFakeAirudder(t)
+	fa := airuddertest.New(t)
 	env := newFollowUpEnv(t, st, "", fa.URL)
-	env.acts.Airudder = airudder.NewClient(fa.URL, "key", "wrong", env.acts.HTTP)
+	env.acts.Airudder = airudder.NewClient(fa.URL, airuddertest.AppKey, "wrong", env.acts.HTTP)
 	res := run(t, env, seedInput(t))
-	if res.FollowUps["failed"] != 1 || fa.count() != 1 {
-		t.Fatalf("result %+v after %d requests", res.FollowUps, fa.count())
+	if res.FollowUps["failed"] != 1 || len(fa.Requests()) != 1 {
+		t.Fatalf("result %+v after %d requests", res.FollowUps, len(fa.Requests()))
 	}
 	fus, _ := st.FollowUpsOfCall(context.Background(), "airudder", seedInput(t).Call.Key)
 	if fus[0].Status != rules.StatusFailed || fus[0].Attempts != 1 || fus[0].LastError == "" {

@@ -195,9 +195,9 @@ func warnUnconfigured(acts *activities.Activities, log *slog.Logger) {
 				log.Warn("the rules in force name a target this worker has no URL for: its follow-ups will fail",
 					"rule", r.ID, "action", a.Name, "target", a.Target, "rule_version", set.Version)
 			}
-			if a.Type == rules.TypeAirudderRecall && !acts.Airudder.Configured() {
-				log.Warn("the rules in force re-call through Airudder, but AIRUDDER_APP_KEY and AIRUDDER_APP_SECRET are not set: those follow-ups will fail",
-					"rule", r.ID, "action", a.Name, "rule_version", set.Version)
+			if (a.Type == rules.TypeAirudderRecall || a.Type == rules.TypeAirudderCancelContact) && !acts.Airudder.Configured() {
+				log.Warn("the rules in force call Airudder's API, but AIRUDDER_APP_KEY and AIRUDDER_APP_SECRET are not set: those follow-ups will fail",
+					"rule", r.ID, "action", a.Name, "type", a.Type, "rule_version", set.Version)
 			}
 		}
 	}
