@@ -19,8 +19,10 @@ import (
 type CallRecord struct {
 	airudder.ReceivedCall
 	WorkflowID string
-	CreatedAt  time.Time
-	UpdatedAt  time.Time
+	// Revision is the revision the record shows: the latest received of the call's distinct deliveries.
+	Revision  int
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // callRow is the calls table, column for column.
@@ -72,6 +74,9 @@ type callRow struct {
 	CallerNumber         string            `db:"caller_number"`
 	RawDetail            jsonValue         `db:"raw_detail"`
 	RawTask              jsonValue         `db:"raw_task"`
+	Revision             int               `db:"revision"`
+	Digest               string            `db:"digest"`
+	ParseNotes           jsonValue         `db:"parse_notes"`
 	ReceivedAt           time.Time         `db:"received_at"`
 	CreatedAt            time.Time         `db:"created_at"`
 	UpdatedAt            time.Time         `db:"updated_at"`
@@ -86,11 +91,12 @@ var callColumns = []string{
 	"borrowed_amount", "total_owing_amount", "currency_unit", "platform_name", "ring_type", "hangup_type",
 	"extra_a", "extra_b", "extra_c", "ner_slots", "asr_result", "ask_whatsapp", "asr_ptp", "multi_intention",
 	"event_label", "ring_time", "talk_round", "case_id", "variables", "caller_number", "raw_detail", "raw_task",
-	"received_at",
+	"revision", "digest", "parse_notes", "received_at",
 }
 
-// upsertCallSQL inserts a call or, when it exists, overwrites it with what was received: the same
-// delivery again leaves the row as it was, and a corrected one replaces it.
+// upsertCallSQL inserts a call or, when it exists, replaces it with a revision received no earlier than
+// the one it shows (a relayed older delivery is kept as a revision but does not hide a newer one). It
+// returns a row only when it wrote one.
 var upsertCallSQL = func() string {
 	var names, sets []string
 	for _, c := range callColumns {
@@ -100,7 +106,9 @@ var upsertCallSQL = func() string {
 		}
 	}
 	return `INSERT INTO calls (` + strings.Join(callColumns, ", ") + `) VALUES (` + strings.Join(names, ", ") + `)
-ON CONFLICT (source, call_key) DO UPDATE SET ` + strings.Join(sets, ", ") + `, updated_at = now()`
+ON CONFLICT (source, call_key) DO UPDATE SET ` + strings.Join(sets, ", ") + `, updated_at = now()
+WHERE calls.received_at <= EXCLUDED.received_at
+RETURNING revision`
 }()
 
 const (
@@ -119,25 +127,138 @@ ORDER BY r.source, r.call_key, position`
 	selectCallByKeySQL = `SELECT * FROM calls WHERE call_key = $1 ORDER BY seq`
 )
 
-// UpsertCall stores a call and its redials in one transaction. It is idempotent: storing the same call
-// again leaves one row, as the first store did.
-func (s *Store) UpsertCall(ctx context.Context, rec CallRecord) error {
-	row := toRow(rec)
-	return s.inTx(ctx, func(tx *sqlx.Tx) error {
-		if _, err := tx.NamedExecContext(ctx, upsertCallSQL, row); err != nil {
+// Revision SQL. Revisions of one call are numbered under a transaction-scoped advisory lock on the call,
+// so that two receivers storing two large deliveries at once do not take the same number.
+const (
+	lockCallSQL     = `SELECT pg_advisory_xact_lock(hashtextextended($1 || '/' || $2, 0))`
+	findRevisionSQL = `SELECT revision, processed_at IS NOT NULL FROM call_revisions
+WHERE source = $1 AND call_key = $2 AND digest = $3`
+	nextRevisionSQL    = `SELECT coalesce(max(revision), 0) + 1 FROM call_revisions WHERE source = $1 AND call_key = $2`
+	insertRevisionSQL  = `INSERT INTO call_revisions (source, call_key, revision, digest, raw_detail, raw_task, parse_notes, received_at, processed_at)
+VALUES (:source, :call_key, :revision, :digest, :raw_detail, :raw_task, :parse_notes, :received_at, CASE WHEN :processed THEN now() END)`
+	markProcessedSQL = `UPDATE call_revisions SET processed_at = now()
+WHERE source = $1 AND call_key = $2 AND revision = $3 AND processed_at IS NULL`
+	revisionProcessedSQL = `SELECT EXISTS (SELECT 1 FROM call_revisions
+WHERE source = $1 AND call_key = $2 AND digest = $3 AND processed_at IS NOT NULL)`
+	selectRevisionsSQL = `SELECT revision, digest, parse_notes, received_at, created_at, processed_at FROM call_revisions
+WHERE source = $1 AND call_key = $2 ORDER BY revision`
+)
+
+// Stored says what StoreRevision did.
+type Stored struct {
+	// Revision is the number of the delivery's revision (1, 2, …).
+	Revision int `json:"revision"`
+	// New is true when the delivery was not stored before (by digest).
+	New bool `json:"new"`
+	// Latest is true when the calls row shows this revision.
+	Latest bool `json:"latest"`
+}
+
+// StoreRevision stores one delivery of a call as a revision, in one transaction: a delivery whose digest
+// was stored before is the same revision (nothing changes but, with processed, its mark); a new one gets
+// the next number and, unless an earlier-received revision is newer, becomes the call's row with its
+// redials. processed marks the revision as processed by the call's workflow (the receiver stores large
+// calls before their workflow runs, unprocessed).
+func (s *Store) StoreRevision(ctx context.Context, rec CallRecord, processed bool) (Stored, error) {
+	var out Stored
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		if _, err := tx.ExecContext(ctx, lockCallSQL, rec.Source, rec.Key); err != nil {
+			return fmt.Errorf("lock call %s/%s: %w", rec.Source, rec.Key, err)
+		}
+		var wasProcessed bool
+		err := tx.QueryRowContext(ctx, findRevisionSQL, rec.Source, rec.Key, rec.Digest).Scan(&out.Revision, &wasProcessed)
+		switch {
+		case err == nil:
+			if processed && !wasProcessed {
+				if _, err := tx.ExecContext(ctx, markProcessedSQL, rec.Source, rec.Key, out.Revision); err != nil {
+					return fmt.Errorf("mark revision %d of %s/%s processed: %w", out.Revision, rec.Source, rec.Key, err)
+				}
+			}
+			return tx.GetContext(ctx, &out.Latest, `SELECT revision = $3 FROM calls WHERE source = $1 AND call_key = $2`, rec.Source, rec.Key, out.Revision)
+		case !errors.Is(err, sql.ErrNoRows):
+			return fmt.Errorf("find revision of %s/%s: %w", rec.Source, rec.Key, err)
+		}
+		if err := tx.GetContext(ctx, &out.Revision, nextRevisionSQL, rec.Source, rec.Key); err != nil {
+			return fmt.Errorf("number revision of %s/%s: %w", rec.Source, rec.Key, err)
+		}
+		out.New = true
+		rec.Revision = out.Revision
+		row := toRow(rec)
+		rows, err := sqlx.NamedQueryContext(ctx, tx, upsertCallSQL, row)
+		if err != nil {
 			return fmt.Errorf("upsert call %s/%s: %w", rec.Source, rec.Key, err)
 		}
-		if _, err := tx.ExecContext(ctx, deleteRedialsSQL, rec.Source, rec.Key); err != nil {
-			return fmt.Errorf("clear redials of %s/%s: %w", rec.Source, rec.Key, err)
+		out.Latest = rows.Next()
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("upsert call %s/%s: %w", rec.Source, rec.Key, err)
 		}
-		for i, r := range rec.Call.RedialCalls {
-			if _, err := tx.ExecContext(ctx, insertRedialSQL, rec.Source, rec.Key, i, r.CallID, r.CallStartTime,
-				r.RingType, r.RingTime, r.HangupType, r.ResultLabel, r.CalleeNumber, r.CallerNumber); err != nil {
-				return fmt.Errorf("store redial %d of %s/%s: %w", i, rec.Source, rec.Key, err)
+		if _, err := tx.NamedExecContext(ctx, insertRevisionSQL, revisionRow{callRow: row, Processed: processed}); err != nil {
+			return fmt.Errorf("store revision %d of %s/%s: %w", out.Revision, rec.Source, rec.Key, err)
+		}
+		if !out.Latest {
+			return nil
+		}
+		return replaceRedials(ctx, tx, rec)
+	})
+	return out, err
+}
+
+// revisionRow is a call row with the one parameter of insertRevisionSQL that the calls table lacks.
+type revisionRow struct {
+	callRow
+	Processed bool `db:"processed"`
+}
+
+// RevisionProcessed reports whether the call's workflow has processed a delivery with this digest: then
+// the same delivery again needs nothing.
+func (s *Store) RevisionProcessed(ctx context.Context, source, key, digest string) (bool, error) {
+	var done bool
+	if err := s.db.GetContext(ctx, &done, revisionProcessedSQL, source, key, digest); err != nil {
+		return false, fmt.Errorf("look up revision of %s/%s: %w", source, key, err)
+	}
+	return done, nil
+}
+
+// Revision is one stored delivery of a call, without its raw JSON.
+type Revision struct {
+	Revision    int                  `db:"revision" json:"revision"`
+	Digest      string               `db:"digest" json:"digest"`
+	ParseNotes  []airudder.ParseNote `db:"-" json:"parse_notes,omitempty"`
+	Notes       jsonValue            `db:"parse_notes" json:"-"`
+	ReceivedAt  time.Time            `db:"received_at" json:"received_at"`
+	CreatedAt   time.Time            `db:"created_at" json:"stored_at"`
+	ProcessedAt *time.Time           `db:"processed_at" json:"processed_at,omitempty"`
+}
+
+// CallRevisions lists the revisions of a call, oldest first.
+func (s *Store) CallRevisions(ctx context.Context, source, key string) ([]Revision, error) {
+	var out []Revision
+	if err := s.db.SelectContext(ctx, &out, selectRevisionsSQL, source, key); err != nil {
+		return nil, fmt.Errorf("list revisions of %s/%s: %w", source, key, err)
+	}
+	for i := range out {
+		if len(out[i].Notes) > 0 {
+			if err := json.Unmarshal(out[i].Notes, &out[i].ParseNotes); err != nil {
+				return nil, fmt.Errorf("decode parse notes of %s/%s revision %d: %w", source, key, out[i].Revision, err)
 			}
 		}
-		return nil
-	})
+	}
+	return out, nil
+}
+
+// replaceRedials makes the call's redials those of rec.
+func replaceRedials(ctx context.Context, tx *sqlx.Tx, rec CallRecord) error {
+	if _, err := tx.ExecContext(ctx, deleteRedialsSQL, rec.Source, rec.Key); err != nil {
+		return fmt.Errorf("clear redials of %s/%s: %w", rec.Source, rec.Key, err)
+	}
+	for i, r := range rec.Call.RedialCalls {
+		if _, err := tx.ExecContext(ctx, insertRedialSQL, rec.Source, rec.Key, i, r.CallID, r.CallStartTime,
+			r.RingType, r.RingTime, r.HangupType, r.ResultLabel, r.CalleeNumber, r.CallerNumber); err != nil {
+			return fmt.Errorf("store redial %d of %s/%s: %w", i, rec.Source, rec.Key, err)
+		}
+	}
+	return nil
 }
 
 // GetCall returns the call with this key in this source, or ErrNotFound.
@@ -245,6 +366,10 @@ func toRow(rec CallRecord) callRow {
 	if c.AsrResult != nil {
 		asr, _ = json.Marshal(c.AsrResult) // plain strings: cannot fail
 	}
+	var notes jsonValue
+	if len(rec.ParseNotes) > 0 {
+		notes, _ = json.Marshal(rec.ParseNotes) // plain strings: cannot fail
+	}
 	return callRow{
 		Source: rec.Source, CallKey: rec.Key, WorkflowID: rec.WorkflowID,
 		AirudderWorkflowID: t.WorkflowID, WorkflowName: t.WorkflowName, NodeTaskID: t.NodeTaskID,
@@ -260,6 +385,7 @@ func toRow(rec CallRecord) callRow {
 		EventLabel: jsonValue(c.EventLabel), RingTime: c.RingTime, TalkRound: c.TalkRound, CaseID: c.CaseID,
 		Variables: jsonValue(c.Variables), CallerNumber: c.CallerNumber,
 		RawDetail: jsonValue(rec.RawCall), RawTask: jsonValue(rec.RawTask), ReceivedAt: rec.ReceivedAt,
+		Revision: rec.Revision, Digest: rec.Digest, ParseNotes: notes,
 	}
 }
 
@@ -287,8 +413,15 @@ func fromRow(r callRow) (*CallRecord, error) {
 			},
 		},
 		WorkflowID: r.WorkflowID,
+		Revision:   r.Revision,
 		CreatedAt:  r.CreatedAt.UTC(),
 		UpdatedAt:  r.UpdatedAt.UTC(),
+	}
+	rec.Digest = r.Digest
+	if len(r.ParseNotes) > 0 {
+		if err := json.Unmarshal(r.ParseNotes, &rec.ParseNotes); err != nil {
+			return nil, fmt.Errorf("decode parse notes of %s/%s: %w", r.Source, r.CallKey, err)
+		}
 	}
 	if len(r.AsrResult) > 0 {
 		if err := json.Unmarshal(r.AsrResult, &rec.Call.AsrResult); err != nil {

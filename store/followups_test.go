@@ -45,7 +45,7 @@ func followUpsFor(t *testing.T, s *store.Store, n int) []store.FollowUpRecord {
 	t.Helper()
 	ctx := context.Background()
 	rc := seedCall(t)
-	if err := s.UpsertCall(ctx, store.CallRecord{ReceivedCall: rc, WorkflowID: "call/airudder/" + rc.Key}); err != nil {
+	if _, err := s.StoreRevision(ctx, store.CallRecord{ReceivedCall: rc, WorkflowID: "call/airudder/" + rc.Key}, true); err != nil {
 		t.Fatal(err)
 	}
 	rs, _, err := s.SaveRuleSet(ctx, "d", "rules: []", "api")
