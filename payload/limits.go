@@ -3,6 +3,8 @@ package payload
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
+	"sort"
 	"unicode/utf8"
 )
 
@@ -35,11 +37,11 @@ const (
 	// text as six ("\u001f"), so 300 bytes stay under SearchAttributeValueLimit in any case; the six
 	// attributes together stay far under SearchAttributesTotalLimit.
 	SearchTextLimit = 300
-	// SummaryTextLimit and DetailsTextLimit leave room in SummaryLimit and DetailsLimit for the payload's
-	// metadata and an encrypting codec's envelope (about 100 bytes with package codec), for text that JSON
-	// does not expand (summaries and details escape nothing but what the call's fields hold, cut first).
-	SummaryTextLimit = 200
-	DetailsTextLimit = 12000
+	// SummaryTextLimit and DetailsTextLimit bound the JSON encoding of a summary and of details (see
+	// CutJSON), leaving room in SummaryLimit and DetailsLimit for the payload's metadata and an encrypting
+	// codec's envelope (package codec adds about 100 bytes; its tests check the total).
+	SummaryTextLimit = 250
+	DetailsTextLimit = 19000
 )
 
 // CutHashed shortens s to at most n bytes, keeping a prefix and a short hash of the whole, so that two
@@ -74,4 +76,20 @@ func cutBytes(s string, n int) string {
 		n--
 	}
 	return s[:n]
+}
+
+// CutJSON shortens s, as Cut does, until its JSON encoding (what a Temporal payload holds) is at most n
+// bytes: JSON writes a control character or "<" as six bytes.
+func CutJSON(s string, n int) string {
+	if jsonLen(s) <= n {
+		return s
+	}
+	// The longest prefix whose cut form fits; jsonLen grows with the prefix.
+	keep := sort.Search(len(s)+1, func(i int) bool { return jsonLen(cutBytes(s, i)+"…") > n }) - 1
+	return cutBytes(s, max(keep, 0)) + "…"
+}
+
+func jsonLen(s string) int {
+	b, _ := json.Marshal(s) // a string always encodes
+	return len(b)
 }

@@ -133,11 +133,12 @@ const (
 	lockCallSQL     = `SELECT pg_advisory_xact_lock(hashtextextended($1 || '/' || $2, 0))`
 	findRevisionSQL = `SELECT revision, processed_at IS NOT NULL FROM call_revisions
 WHERE source = $1 AND call_key = $2 AND digest = $3`
-	nextRevisionSQL    = `SELECT coalesce(max(revision), 0) + 1 FROM call_revisions WHERE source = $1 AND call_key = $2`
-	insertRevisionSQL  = `INSERT INTO call_revisions (source, call_key, revision, digest, raw_detail, raw_task, parse_notes, received_at, processed_at)
+	nextRevisionSQL   = `SELECT coalesce(max(revision), 0) + 1 FROM call_revisions WHERE source = $1 AND call_key = $2`
+	insertRevisionSQL = `INSERT INTO call_revisions (source, call_key, revision, digest, raw_detail, raw_task, parse_notes, received_at, processed_at)
 VALUES (:source, :call_key, :revision, :digest, :raw_detail, :raw_task, :parse_notes, :received_at, CASE WHEN :processed THEN now() END)`
 	markProcessedSQL = `UPDATE call_revisions SET processed_at = now()
 WHERE source = $1 AND call_key = $2 AND revision = $3 AND processed_at IS NULL`
+	latestRevisionSQL    = `SELECT revision = $3 FROM calls WHERE source = $1 AND call_key = $2`
 	revisionProcessedSQL = `SELECT EXISTS (SELECT 1 FROM call_revisions
 WHERE source = $1 AND call_key = $2 AND digest = $3 AND processed_at IS NOT NULL)`
 	selectRevisionsSQL = `SELECT revision, digest, parse_notes, received_at, created_at, processed_at FROM call_revisions
@@ -162,21 +163,9 @@ type Stored struct {
 func (s *Store) StoreRevision(ctx context.Context, rec CallRecord, processed bool) (Stored, error) {
 	var out Stored
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
-		if _, err := tx.ExecContext(ctx, lockCallSQL, rec.Source, rec.Key); err != nil {
-			return fmt.Errorf("lock call %s/%s: %w", rec.Source, rec.Key, err)
-		}
-		var wasProcessed bool
-		err := tx.QueryRowContext(ctx, findRevisionSQL, rec.Source, rec.Key, rec.Digest).Scan(&out.Revision, &wasProcessed)
-		switch {
-		case err == nil:
-			if processed && !wasProcessed {
-				if _, err := tx.ExecContext(ctx, markProcessedSQL, rec.Source, rec.Key, out.Revision); err != nil {
-					return fmt.Errorf("mark revision %d of %s/%s processed: %w", out.Revision, rec.Source, rec.Key, err)
-				}
-			}
-			return tx.GetContext(ctx, &out.Latest, `SELECT revision = $3 FROM calls WHERE source = $1 AND call_key = $2`, rec.Source, rec.Key, out.Revision)
-		case !errors.Is(err, sql.ErrNoRows):
-			return fmt.Errorf("find revision of %s/%s: %w", rec.Source, rec.Key, err)
+		var err error
+		if out, err = findRevision(ctx, tx, rec.Source, rec.Key, rec.Digest, processed); !errors.Is(err, ErrNotFound) {
+			return err
 		}
 		if err := tx.GetContext(ctx, &out.Revision, nextRevisionSQL, rec.Source, rec.Key); err != nil {
 			return fmt.Errorf("number revision of %s/%s: %w", rec.Source, rec.Key, err)
@@ -202,6 +191,44 @@ func (s *Store) StoreRevision(ctx context.Context, rec CallRecord, processed boo
 		return replaceRedials(ctx, tx, rec)
 	})
 	return out, err
+}
+
+// MarkProcessed marks the revision with this digest, stored earlier (by the receiver, for a large call),
+// as processed by the call's workflow. It returns ErrNotFound when no such revision was stored.
+func (s *Store) MarkProcessed(ctx context.Context, source, key, digest string) (Stored, error) {
+	var out Stored
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		var err error
+		out, err = findRevision(ctx, tx, source, key, digest, true)
+		return err
+	})
+	return out, err
+}
+
+// findRevision looks up the revision with this digest under the call's lock (ErrNotFound when there is
+// none), marking it processed if asked.
+func findRevision(ctx context.Context, tx *sqlx.Tx, source, key, digest string, processed bool) (Stored, error) {
+	var out Stored
+	if _, err := tx.ExecContext(ctx, lockCallSQL, source, key); err != nil {
+		return out, fmt.Errorf("lock call %s/%s: %w", source, key, err)
+	}
+	var wasProcessed bool
+	err := tx.QueryRowContext(ctx, findRevisionSQL, source, key, digest).Scan(&out.Revision, &wasProcessed)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return out, ErrNotFound
+	case err != nil:
+		return out, fmt.Errorf("find revision of %s/%s: %w", source, key, err)
+	}
+	if processed && !wasProcessed {
+		if _, err := tx.ExecContext(ctx, markProcessedSQL, source, key, out.Revision); err != nil {
+			return out, fmt.Errorf("mark revision %d of %s/%s processed: %w", out.Revision, source, key, err)
+		}
+	}
+	if err := tx.GetContext(ctx, &out.Latest, latestRevisionSQL, source, key, out.Revision); err != nil {
+		return out, fmt.Errorf("read call %s/%s: %w", source, key, err)
+	}
+	return out, nil
 }
 
 // revisionRow is a call row with the one parameter of insertRevisionSQL that the calls table lacks.

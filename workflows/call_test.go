@@ -64,10 +64,10 @@ func TestCallCompletedWorkflowRetriesUntilTheDatabaseIsBack(t *testing.T) {
 	env, acts := setup(t)
 	in := seedInput(t)
 	attempts := 0
-	env.OnActivity(acts.PersistCall, mock.Anything, mock.Anything).Return(func(ctx context.Context, pin activities.PersistCallInput) error {
+	env.OnActivity(acts.PersistCall, mock.Anything, mock.Anything).Return(func(ctx context.Context, pin activities.PersistCallInput) (*activities.PersistResult, error) {
 		attempts++
 		if attempts < 4 {
-			return errors.New("dial tcp 127.0.0.1:5432: connect: connection refused")
+			return nil, errors.New("dial tcp 127.0.0.1:5432: connect: connection refused")
 		}
 		return acts.PersistCall(ctx, pin)
 	})
@@ -88,9 +88,9 @@ func TestCallCompletedWorkflowFailsVisiblyOnDataTheDatabaseRefuses(t *testing.T)
 	t.Parallel()
 	env, acts := setup(t)
 	attempts := 0
-	env.OnActivity(acts.PersistCall, mock.Anything, mock.Anything).Return(func(context.Context, activities.PersistCallInput) error {
+	env.OnActivity(acts.PersistCall, mock.Anything, mock.Anything).Return(func(context.Context, activities.PersistCallInput) (*activities.PersistResult, error) {
 		attempts++
-		return temporal.NewNonRetryableApplicationError("value too long", activities.ErrTypeInvalidData, nil)
+		return nil, temporal.NewNonRetryableApplicationError("value too long", activities.ErrTypeInvalidData, nil)
 	})
 	env.ExecuteWorkflow(workflows.CallCompletedWorkflow, seedInput(t))
 
@@ -117,5 +117,45 @@ func TestNamesAndSummary(t *testing.T) {
 	}
 	if got := workflows.UILink("http://127.0.0.1:8233/", "default", "call/airudder/a b"); got != "http://127.0.0.1:8233/namespaces/default/workflows/call%2Fairudder%2Fa%20b" {
 		t.Errorf("UILink = %s", got)
+	}
+}
+
+// A corrected redelivery signalled to the open run is stored as the next revision and planned; the same
+// delivery signalled again is processed once.
+func TestCallCompletedWorkflowProcessesRevisions(t *testing.T) {
+	t.Parallel()
+	env, acts := setup(t)
+	first := seedInput(t)
+	second := first
+	second.Call.Call.Intention = "PTP"
+	second.Call.ReceivedAt = first.Call.ReceivedAt.Add(time.Minute)
+	second.Call.Digest = "second-delivery"
+	env.RegisterDelayedCallback(func() {
+		env.SignalWorkflow(workflows.SignalRevision, second)
+		env.SignalWorkflow(workflows.SignalRevision, first)
+		env.SignalWorkflow(workflows.SignalRevision, second)
+	}, 0)
+	env.ExecuteWorkflow(workflows.CallCompletedWorkflow, first)
+
+	if err := env.GetWorkflowError(); err != nil {
+		t.Fatalf("workflow failed: %v", err)
+	}
+	var res workflows.CallCompletedResult
+	if err := env.GetWorkflowResult(&res); err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Revisions) != 2 || res.Revisions[0] != 1 || res.Revisions[1] != 2 {
+		t.Errorf("revisions processed = %v, want [1 2]", res.Revisions)
+	}
+	rec, err := acts.Store.GetCall(context.Background(), "airudder", first.Call.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	revs, err := acts.Store.CallRevisions(context.Background(), "airudder", first.Call.Key)
+	if err != nil || len(revs) != 2 {
+		t.Fatalf("revisions stored = %+v, %v", revs, err)
+	}
+	if rec.Revision != 2 || rec.Call.Intention != "PTP" || revs[1].ProcessedAt == nil {
+		t.Errorf("call shows revision %d (%s), second processed at %v", rec.Revision, rec.Call.Intention, revs[1].ProcessedAt)
 	}
 }
