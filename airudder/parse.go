@@ -138,22 +138,6 @@ func lenientString(fields map[string]json.RawMessage, name string) string {
 	return ""
 }
 
-// Unsigned is the body without its Sign (a credential that never expires, so it is stored nowhere), with
-// unstorable escapes rewritten: what the inbox keeps. Reading it again gives the same calls.
-func (d *Document) Unsigned() ([]byte, error) {
-	rest := make(map[string]json.RawMessage, len(d.fields))
-	for k, v := range d.fields {
-		if k != "Sign" {
-			rest[k] = v
-		}
-	}
-	b, err := json.Marshal(rest)
-	if err != nil {
-		return nil, fmt.Errorf("re-encode body: %w", err)
-	}
-	return b, nil
-}
-
 // CallCompleted reads the document as a "Workflow call completion" callback. Only what makes it no such
 // callback at all is refused (a *ValidationError): no Details array, an element of it that is not an
 // object, a call with no identity (neither CallID nor TaskID and id). Every other field that does not fit

@@ -339,7 +339,7 @@ func TestSignIsDropped(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	unsigned, err := doc.Unsigned()
+	unsigned, err := cc.Unsigned()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -365,27 +365,34 @@ func TestSignIsDropped(t *testing.T) {
 
 func TestDecodeMakesEscapesStorable(t *testing.T) {
 	cases := map[string]struct{ in, want string }{
-		"lone high surrogate":   {`{"a":"x\ud800y"}`, `{"a":"x\ufffdy"}`},
-		"lone low surrogate":    {`{"a":"\uDC00"}`, `{"a":"\ufffd"}`},
-		"high then not low":     {`{"a":"\ud800\u0041"}`, `{"a":"\ufffd\u0041"}`},
-		"NUL":                   {`{"a":"\u0000"}`, `{"a":"\ufffd"}`},
-		"NUL in a key":          {`{"a\u0000":1}`, "{\"a\ufffd\":1}"},
-		"a pair stays":          {`{"a":"\ud83d\ude00"}`, `{"a":"\ud83d\ude00"}`},
-		"escaped backslash":     {`{"a":"\\ud800"}`, `{"a":"\\ud800"}`},
-		"outside strings alone": {`{"a":1}`, `{"a":1}`},
+		"lone high surrogate":   {`{"id":1,"a":"x\ud800y"}`, `{"id":1,"a":"x\ufffdy"}`},
+		"lone low surrogate":    {`{"id":1,"a":"\uDC00"}`, `{"id":1,"a":"\ufffd"}`},
+		"high then not low":     {`{"id":1,"a":"\ud800\u0041"}`, `{"id":1,"a":"\ufffd\u0041"}`},
+		"NUL":                   {`{"id":1,"a":"\u0000"}`, `{"id":1,"a":"\ufffd"}`},
+		"NUL in a key":          {`{"id":1,"a\u0000":1}`, `{"id":1,"a\ufffd":1}`},
+		"a pair stays":          {`{"id":1,"a":"\ud83d\ude00"}`, `{"id":1,"a":"\ud83d\ude00"}`},
+		"escaped backslash":     {`{"id":1,"a":"\\ud800"}`, `{"id":1,"a":"\\ud800"}`},
+		"outside strings alone": {`{"id":1,"a":1}`, `{"id":1,"a":1}`},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			doc, err := airudder.Decode([]byte(tc.in))
+			doc, err := airudder.Decode([]byte(`{"TaskID":"t","Details":[` + tc.in + `]}`))
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := doc.Unsigned()
+			cc, err := doc.CallCompleted(airudder.ParseOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := cc.Details[0].Raw
 			if err != nil {
 				t.Fatal(err)
 			}
 			if string(got) != tc.want {
 				t.Errorf("got %s, want %s", got, tc.want)
+			}
+			if (tc.in != tc.want) != (len(cc.Received("s", time.Time{})[0].ParseNotes) > 0) {
+				t.Errorf("notes = %+v", cc.Received("s", time.Time{})[0].ParseNotes)
 			}
 		})
 	}

@@ -12,7 +12,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
+	"reflect"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/rudderhook/rudderhook/payload"
@@ -176,6 +179,57 @@ func (cc *CallCompleted) Received(source string, at time.Time) []ReceivedCall {
 		}
 	}
 	return out
+}
+
+// Unsigned is the callback again as one body, without its Sign (a credential that never expires, so it
+// is stored nowhere) and with unstorable escapes rewritten: what the inbox keeps. Reading it gives the
+// same calls, with the same digests.
+func (cc *CallCompleted) Unsigned() ([]byte, error) {
+	var env map[string]json.RawMessage
+	if err := json.Unmarshal(cc.RawTask, &env); err != nil {
+		return nil, fmt.Errorf("decode envelope: %w", err)
+	}
+	if env == nil {
+		env = map[string]json.RawMessage{}
+	}
+	details := make([]json.RawMessage, len(cc.Details))
+	for i, c := range cc.Details {
+		details[i] = c.Raw
+	}
+	var err error
+	if env["Details"], err = json.Marshal(details); err != nil {
+		return nil, fmt.Errorf("encode Details: %w", err)
+	}
+	b, err := json.Marshal(env)
+	if err != nil {
+		return nil, fmt.Errorf("encode body: %w", err)
+	}
+	return b, nil
+}
+
+// specFields are the JSON names of the spec's fields, of a call and of its envelope.
+var specFields = func() map[string]bool {
+	out := map[string]bool{}
+	for _, t := range []reflect.Type{reflect.TypeFor[Call](), reflect.TypeFor[Task]()} {
+		for i := range t.NumField() {
+			if name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ","); name != "" && name != "-" {
+				out[name] = true
+			}
+		}
+	}
+	return out
+}()
+
+// SpecField names the spec's field that a parse note's path is in ("AsrResult[2].text" is in AsrResult),
+// or "other" for a field the spec does not name: a bounded set, for metrics.
+func SpecField(path string) string {
+	if i := strings.IndexAny(path, "[."); i >= 0 {
+		path = path[:i]
+	}
+	if specFields[path] {
+		return path
+	}
+	return "other"
 }
 
 // Digest is the hex SHA-256 of a call's raw JSON and its envelope's, both compacted (the envelope is

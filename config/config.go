@@ -307,6 +307,38 @@ func (cfg *Config) resolve() error {
 	return nil
 }
 
+// Placeholder is what deploy/ writes where a secret goes; a process must not run with it.
+const Placeholder = "CHANGE-ME"
+
+// minAdminTokenLength keeps the admin token out of reach of guessing (32 hex characters are 128 bits).
+const minAdminTokenLength = 32
+
+// CheckAdminToken says why a token may not guard the admin API: unset, shorter than 32 characters, or
+// deploy/'s placeholder.
+func CheckAdminToken(token string) error {
+	switch {
+	case token == "":
+		return errors.New("RUDDERHOOK_ADMIN_TOKEN is not set: the admin API needs a token (e.g. `openssl rand -hex 32`)")
+	case strings.Contains(token, Placeholder):
+		return errors.New("RUDDERHOOK_ADMIN_TOKEN is still the placeholder " + Placeholder + " of deploy/: set a random one (e.g. `openssl rand -hex 32`)")
+	case len(token) < minAdminTokenLength:
+		return fmt.Errorf("RUDDERHOOK_ADMIN_TOKEN has %d characters; use at least %d (e.g. `openssl rand -hex 32`)", len(token), minAdminTokenLength)
+	}
+	return nil
+}
+
+// DefaultKeySources lists the sources that accept Airudder's default Sign key ("airudder"), which anyone
+// who read Airudder's documentation knows.
+func (cfg *Config) DefaultKeySources() []string {
+	var out []string
+	for _, name := range cfg.SourceNames() {
+		if slices.Contains(cfg.Sources[name].Keys, airudder.DefaultKey) {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
 // DefaultMaxCallsPerBody is the cap on calls per body of a source that sets none.
 const DefaultMaxCallsPerBody = 100
 

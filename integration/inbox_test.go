@@ -45,9 +45,9 @@ func TestTemporalDownCallbackWaitsInInboxThenRuns(t *testing.T) {
 	}
 
 	// Temporal is back: the relay hands the callback over and the call runs as if it had come directly.
-	n, err := s.ingest.RelayOnce(context.Background())
-	if err != nil || n != 1 {
-		t.Fatalf("relay = %d, %v", n, err)
+	res, err := s.ingest.RelayOnce(context.Background())
+	if err != nil || res.Done != 1 {
+		t.Fatalf("relay = %+v, %v", res, err)
 	}
 	s.waitWorkflow("call/airudder/" + seedCallID)
 	if inbox, calls := s.count("inbox"), s.count("calls"); inbox != 0 || calls != 1 {
