@@ -213,7 +213,7 @@ func (d *Document) CallCompleted(opts ParseOptions) (*CallCompleted, error) {
 		}
 	}
 	var err error
-	if cc.RawTask, err = json.Marshal(rawTask); err != nil {
+	if cc.RawTask, err = marshalAsSent(rawTask); err != nil {
 		return nil, fmt.Errorf("re-encode envelope: %w", err)
 	}
 	return cc, nil

@@ -197,14 +197,26 @@ func (cc *CallCompleted) Unsigned() ([]byte, error) {
 		details[i] = c.Raw
 	}
 	var err error
-	if env["Details"], err = json.Marshal(details); err != nil {
+	if env["Details"], err = marshalAsSent(details); err != nil {
 		return nil, fmt.Errorf("encode Details: %w", err)
 	}
-	b, err := json.Marshal(env)
+	b, err := marshalAsSent(env)
 	if err != nil {
 		return nil, fmt.Errorf("encode body: %w", err)
 	}
 	return b, nil
+}
+
+// marshalAsSent encodes v (raw JSON pieces of a callback) without the HTML escaping of json.Marshal, which
+// would write "<" as "\u003c": re-encoded text reads, and digests, as it was sent.
+func marshalAsSent(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimRight(buf.Bytes(), "\n"), nil
 }
 
 // specFields are the JSON names of the spec's fields, of a call and of its envelope.
