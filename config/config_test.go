@@ -98,12 +98,12 @@ func TestTenantFormatsAreCheckedAtLoad(t *testing.T) {
 		t.Errorf("default cap = %d", cfg.Sources["airudder"].MaxCallsPerBody)
 	}
 	for yaml, want := range map[string]string{
-		"date_layouts: [\"dd/mm/yyyy\"]":                            "date_layouts",
-		"date_layouts: [\"15:04\"]":                                 "date_layouts",
-		"decimal_separator: \";\"":                                  "decimal_separator",
-		"thousands_separator: \"_\"":                                "thousands_separator",
+		"date_layouts: [\"dd/mm/yyyy\"]":                           "date_layouts",
+		"date_layouts: [\"15:04\"]":                                "date_layouts",
+		"decimal_separator: \";\"":                                 "decimal_separator",
+		"thousands_separator: \"_\"":                               "thousands_separator",
 		"decimal_separator: \",\"\n    thousands_separator: \",\"": "both",
-		"max_calls_per_body: -1":                                    "max_calls_per_body",
+		"max_calls_per_body: -1":                                   "max_calls_per_body",
 	} {
 		_ = os.WriteFile(path, []byte("sources:\n  id:\n    keys: [k]\n    "+yaml+"\n"), 0o600)
 		if _, err := config.Load(nil, path); err == nil || !strings.Contains(err.Error(), want) {
@@ -154,5 +154,27 @@ func TestREADMEDocumentsEveryVariable(t *testing.T) {
 		if !strings.Contains(string(readme), "`"+name+"`") {
 			t.Errorf("README.md does not document %s", name)
 		}
+	}
+}
+
+func TestAdminTokenMustBeLongAndNotThePlaceholder(t *testing.T) {
+	for token, ok := range map[string]bool{
+		"":                 false,
+		"short":            false,
+		config.Placeholder: false,
+		"CHANGE-ME-CHANGE-ME-CHANGE-ME-CHANGE-ME": false,
+		strings.Repeat("a", 31):                   false,
+		strings.Repeat("a", 32):                   true,
+	} {
+		if err := config.CheckAdminToken(token); (err == nil) != ok {
+			t.Errorf("CheckAdminToken(%q) = %v, want ok %v", token, err, ok)
+		}
+	}
+	cfg, err := config.Load([]string{"RUDDERHOOK_SOURCE_ACME_KEYS=own-key", "RUDDERHOOK_SOURCE_OLD_KEYS=airudder,new"}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(cfg.DefaultKeySources(), ","); got != "old" {
+		t.Errorf("sources with the default key = %q, want old", got)
 	}
 }
