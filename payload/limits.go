@@ -3,7 +3,6 @@ package payload
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"sort"
 	"unicode/utf8"
 )
@@ -89,7 +88,21 @@ func CutJSON(s string, n int) string {
 	return cutBytes(s, max(keep, 0)) + "…"
 }
 
+// jsonLen is the length of s as encoding/json writes it (what the SDK's JSON payloads hold), counted
+// without encoding: workflow code calls it, and encoding/json's reflection is off limits there.
 func jsonLen(s string) int {
-	b, _ := json.Marshal(s) // a string always encodes
-	return len(b)
+	n := 2 // quotes
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		i += size
+		switch {
+		case r == '"' || r == '\\' || r == '\n' || r == '\r' || r == '\t':
+			n += 2
+		case r < 0x20 || r == '<' || r == '>' || r == '&' || r == '\u2028' || r == '\u2029' || (r == utf8.RuneError && size == 1):
+			n += 6 // \u00XX; a byte that is not UTF-8 becomes \ufffd
+		default:
+			n += size
+		}
+	}
+	return n
 }
