@@ -23,32 +23,9 @@ func TestRecordCallCompletedHistory(t *testing.T) {
 		t.Skip("set RUDDERHOOK_RECORD_HISTORY to record a history")
 	}
 	crm := newTarget(t, always(http.StatusOK))
-	s := withCRM(t, crm, `
-rules:
-  - id: needs-follow-up
-    when: call.intention == "E"
-    actions:
-      - {name: later, type: webhook, target: crm, delay: 3s}
-  - id: promise-to-pay
-    when: call.intention == "PTP"
-    actions:
-      - {name: thanks, type: webhook, target: crm}
-`)
+	s := withCRM(t, crm, revisionRules("3s"))
 	id := "call/airudder/" + seedCallID
-	if status, b := s.post("airudder", withIntention(t, "E", false), "application/json"); status != http.StatusOK {
-		t.Fatalf("POST = %d %s", status, b)
-	}
-	eventually(t, "the first follow-up to be planned", func() bool {
-		status, b := s.get(callPath(seedCallID))
-		var v callView
-		if status == http.StatusOK {
-			mustUnmarshal(t, b, &v)
-		}
-		return len(v.FollowUps) == 1
-	})
-	if status, b := s.post("airudder", withIntention(t, "PTP", false), "application/json"); status != http.StatusOK {
-		t.Fatalf("corrected POST = %d %s", status, b)
-	}
+	s.postWhileOpen(t)
 	s.waitWorkflow(id)
 	history := &historypb.History{}
 	iter := s.client.GetWorkflowHistory(context.Background(), id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)

@@ -56,12 +56,16 @@ func eventually(t *testing.T, what string, cond func() bool) {
 	t.Fatalf("timed out waiting for %s", what)
 }
 
-// withIntention is the seed body with a given intention, and optionally a transcript that makes the call
+// withIntention is the seed body with a given intention, ended a moment ago (so that a follow-up's delay,
+// which counts from the end of the call, is still to come), and optionally a text that makes the call
 // larger than what travels inside Temporal payloads.
 func withIntention(t *testing.T, intention string, large bool) []byte {
+	ended := time.Now().UTC().Truncate(time.Minute)
 	return signed(t, func(_ map[string]any, d []any) []any {
 		c := detailCopy(d, seedCallID)
 		c["Intention"] = intention
+		c["CallStartTime"] = ended.Add(-time.Minute).Format(time.RFC3339)
+		c["CallEndTime"] = ended.Format(time.RFC3339)
 		if large {
 			c["Comments"] = randomText(200_000)
 		}
@@ -69,27 +73,25 @@ func withIntention(t *testing.T, intention string, large bool) []byte {
 	})
 }
 
-const revisionRules = `
+// revisionRules plan a webhook after the given delay for intention E, and one at once for PTP.
+func revisionRules(delay string) string {
+	return `
 rules:
   - id: needs-follow-up
     when: call.intention == "E"
     actions:
-      - {name: later, type: webhook, target: crm, delay: 1h}
+      - {name: later, type: webhook, target: crm, delay: ` + delay + `}
   - id: promise-to-pay
     when: call.intention == "PTP"
     actions:
       - {name: thanks, type: webhook, target: crm}
 `
+}
 
-// A corrected redelivery that arrives while the call's workflow is still open (its follow-up waits an
-// hour) is signalled to that run: stored as revision 2, shown as the call, and planned (the rule of the
-// new intention), in the same run. The identical body again changes nothing.
-func TestCorrectedRedeliveryReachesTheOpenRun(t *testing.T) {
-	t.Parallel()
-	crm := newTarget(t, always(http.StatusOK))
-	s := withCRM(t, crm, revisionRules)
-	id := "call/airudder/" + seedCallID
-
+// postWhileOpen posts the seed call with intention E, waits until its follow-up is planned (its workflow
+// then waits for the follow-up's delay), and posts the corrected call with intention PTP, twice.
+func (s *system) postWhileOpen(t *testing.T) {
+	t.Helper()
 	if status, b := s.post("airudder", withIntention(t, "E", false), "application/json"); status != http.StatusOK {
 		t.Fatalf("first POST = %d %s", status, b)
 	}
@@ -101,13 +103,23 @@ func TestCorrectedRedeliveryReachesTheOpenRun(t *testing.T) {
 		}
 		return len(v.FollowUps) == 1
 	})
-
 	corrected := withIntention(t, "PTP", false)
 	for range 2 {
 		if status, b := s.post("airudder", corrected, "application/json"); status != http.StatusOK || string(b) != "{}" {
 			t.Fatalf("corrected POST = %d %s", status, b)
 		}
 	}
+}
+
+// A corrected redelivery that arrives while the call's workflow is still open (its follow-up waits an
+// hour) is signalled to that run: stored as revision 2, shown as the call, and planned (the rule of the
+// new intention), in the same run. The identical body again changes nothing.
+func TestCorrectedRedeliveryReachesTheOpenRun(t *testing.T) {
+	t.Parallel()
+	crm := newTarget(t, always(http.StatusOK))
+	s := withCRM(t, crm, revisionRules("1h"))
+	id := "call/airudder/" + seedCallID
+	s.postWhileOpen(t)
 	eventually(t, "the corrected call's webhook", func() bool { return len(crm.received()) == 1 })
 	v := s.callView(seedCallID)
 	if v.Revision != 2 || v.Call.Intention != "PTP" || v.Revisions.Count != 2 || len(v.FollowUps) != 2 {
