@@ -70,7 +70,23 @@ type ParseNote struct {
 	Why  string `json:"why"`
 }
 
-const noteTextLimit = 200
+// noteTextLimit bounds each text of a note, and maxNotes the notes of a call: a body of 2 MiB could
+// otherwise make notes that no longer fit a Temporal payload (found by the storable property test: an
+// AsrResult of 30000 numbers gave 30000 notes, over 2 MB).
+const (
+	noteTextLimit = 200
+	maxNotes      = 100
+)
+
+// capNotes keeps the first maxNotes notes and says how many more there were.
+func capNotes(notes []ParseNote) []ParseNote {
+	if len(notes) <= maxNotes {
+		return notes
+	}
+	more := len(notes) - maxNotes + 1
+	return append(notes[:maxNotes-1:maxNotes-1], ParseNote{Field: "(more)",
+		Why: fmt.Sprintf("%d more fields did not fit their type; the raw JSON keeps them", more)})
+}
 
 // maxKeyLength bounds the call key, which becomes part of Temporal workflow IDs (at most 1000 bytes,
 // limit.maxIDLength; see workflows/limits.go), with room for a source and a follow-up's suffix.
@@ -230,7 +246,7 @@ func sanitizedNotes(obj, original map[string]json.RawMessage, skip ...string) []
 		if slices.Contains(skip, k) || bytes.Equal(obj[k], original[k]) {
 			continue
 		}
-		notes = append(notes, ParseNote{Field: k, Text: payload.Cut(string(original[k]), noteTextLimit),
+		notes = append(notes, ParseNote{Field: payload.Cut(k, noteTextLimit), Text: payload.Cut(string(original[k]), noteTextLimit),
 			Why: "held \\u0000 or a lone UTF-16 surrogate escape, which PostgreSQL cannot store; replaced with \\ufffd"})
 	}
 	return notes
@@ -315,7 +331,7 @@ func (r reader) note(name string, raw json.RawMessage, why string) {
 	if kindOf(raw) == "string" {
 		_ = json.Unmarshal(raw, &text)
 	}
-	*r.notes = append(*r.notes, ParseNote{Field: r.fieldPath(name), Text: payload.Cut(text, noteTextLimit), Why: why})
+	*r.notes = append(*r.notes, ParseNote{Field: r.fieldPath(name), Text: payload.Cut(text, noteTextLimit), Why: payload.Cut(why, noteTextLimit)})
 }
 
 // get returns the raw value of a field; JSON null counts as absent.

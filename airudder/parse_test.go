@@ -251,6 +251,22 @@ func TestParseKeepsTheCallAndNotesFieldsThatDoNotFit(t *testing.T) {
 	}
 }
 
+func TestParseNotesAreBounded(t *testing.T) {
+	many := make([]any, 5000)
+	for i := range many {
+		many[i] = json.Number("1")
+	}
+	cc := parse(t, mutate(t, func(_, d map[string]any) {
+		d["DueDate"] = strings.Repeat("9", 100_000)
+		d["AsrResult"] = many
+	}), airudder.ParseOptions{})
+	notes := cc.Received("s", time.Time{})[0].ParseNotes
+	if len(notes) != 100 || notes[0].Field != "DueDate" || len(notes[0].Why) > 200 || len(notes[0].Text) > 200 ||
+		notes[99].Field != "(more)" || !strings.Contains(notes[99].Why, "4902 more") || !strings.Contains(notes[0].Why, "is not a date") {
+		t.Errorf("%d notes, first %+v, last %+v", len(notes), notes[0], notes[len(notes)-1])
+	}
+}
+
 func TestParseNoteKeepsTheTextAsSent(t *testing.T) {
 	cc := parse(t, mutate(t, func(_, d map[string]any) { d["DueDate"] = "31/12/2024" }), airudder.ParseOptions{})
 	n := cc.Details[0].Notes

@@ -174,7 +174,7 @@ func (cc *CallCompleted) Received(source string, at time.Time) []ReceivedCall {
 			RawTask:    cc.RawTask,
 			Call:       c,
 			RawCall:    c.Raw,
-			ParseNotes: append(slices.Clip(c.Notes), cc.Notes...),
+			ParseNotes: capNotes(append(slices.Clip(c.Notes), cc.Notes...)),
 			Digest:     Digest(c.Raw, cc.RawTask),
 		}
 	}

@@ -22,14 +22,14 @@ type Decimal struct {
 func ParseDecimal(s string) (Decimal, error) {
 	// shopspring accepts exponents ("1e3"); money never comes that way, and a plain form keeps the scale honest.
 	if strings.ContainsAny(s, "eE") {
-		return Decimal{}, fmt.Errorf("%q is not a plain decimal number", s)
+		return Decimal{}, fmt.Errorf("%.60q is not a plain decimal number", s)
 	}
 	if !storableNumber(s) {
 		return Decimal{}, fmt.Errorf("%.40q… has more digits than PostgreSQL's numeric stores", s)
 	}
 	d, err := decimal.NewFromString(s)
 	if err != nil {
-		return Decimal{}, fmt.Errorf("%q is not a decimal number", s)
+		return Decimal{}, fmt.Errorf("%.60q is not a decimal number", s)
 	}
 	return Decimal{d}, nil
 }
@@ -50,7 +50,7 @@ func ParseAmount(s, decimalSep, thousandsSep string) (Decimal, error) {
 		groups := strings.Split(intPart, thousandsSep)
 		for i, g := range groups {
 			if len(g) == 0 || len(g) > 3 || (i > 0 && len(g) != 3) || strings.Trim(g, "0123456789") != "" {
-				return Decimal{}, fmt.Errorf("%q is not an amount (thousands separator %q, decimal separator %q)", s, thousandsSep, decimalSep)
+				return Decimal{}, fmt.Errorf("%.60q is not an amount (thousands separator %q, decimal separator %q)", s, thousandsSep, decimalSep)
 			}
 		}
 		plain = sign + strings.Join(groups, "")
@@ -60,13 +60,13 @@ func ParseAmount(s, decimalSep, thousandsSep string) (Decimal, error) {
 	}
 	if decimalSep != "." {
 		if strings.Contains(plain, ".") {
-			return Decimal{}, fmt.Errorf("%q is not an amount (decimal separator %q)", s, decimalSep)
+			return Decimal{}, fmt.Errorf("%.60q is not an amount (decimal separator %q)", s, decimalSep)
 		}
 		plain = strings.Replace(plain, decimalSep, ".", 1)
 	}
 	d, err := ParseDecimal(plain)
 	if err != nil {
-		return Decimal{}, fmt.Errorf("%q is not an amount (thousands separator %q, decimal separator %q)", s, thousandsSep, decimalSep)
+		return Decimal{}, fmt.Errorf("%.60q is not an amount (thousands separator %q, decimal separator %q)", s, thousandsSep, decimalSep)
 	}
 	return d, nil
 }
@@ -155,7 +155,7 @@ func ParseDateIn(s string, layouts []string) (Date, error) {
 		if err == nil && (layout != "2006-01-02 15:04:05" && layout != "2006-01-02T15:04:05Z07:00" ||
 			(t.Hour() == 0 && t.Minute() == 0 && t.Second() == 0)) {
 			if t.Year() < 1 || t.Year() > 9999 {
-				return Date{}, fmt.Errorf("%q is out of range (years 1 to 9999)", s)
+				return Date{}, fmt.Errorf("%.60q is out of range (years 1 to 9999)", s)
 			}
 			return DateOf(t), nil
 		}
@@ -164,7 +164,7 @@ func ParseDateIn(s string, layouts []string) (Date, error) {
 	if len(layouts) > 0 {
 		want += " or " + strings.Join(layouts, ", ")
 	}
-	return Date{}, fmt.Errorf("%q is not a date (want %s)", s, want)
+	return Date{}, fmt.Errorf("%.60q is not a date (want %s)", s, want)
 }
 
 // DateOf is the calendar day of t in t's location.
@@ -229,10 +229,10 @@ func ParseTime(s string, loc *time.Location) (time.Time, error) {
 		t, err = time.ParseInLocation(layout, s, loc)
 	}
 	if err != nil {
-		return time.Time{}, fmt.Errorf("%q is not a time (want RFC 3339 or YYYY-MM-DD HH:MM:SS)", s)
+		return time.Time{}, fmt.Errorf("%.60q is not a time (want RFC 3339 or YYYY-MM-DD HH:MM:SS)", s)
 	}
 	if t = t.UTC(); t.Year() < 1 || t.Year() > 9999 {
-		return time.Time{}, fmt.Errorf("%q is out of range (years 1 to 9999)", s)
+		return time.Time{}, fmt.Errorf("%.60q is out of range (years 1 to 9999)", s)
 	}
 	return t, nil
 }

@@ -224,9 +224,15 @@ func oddBody(t testing.TB, r *rand.Rand, large bool) []byte {
 		if large {
 			sizes = append(sizes, 20_000, 140_000)
 		}
-		switch r.IntN(8) {
+		switch r.IntN(9) {
 		case 0:
 			return oddText(r, sizes[r.IntN(len(sizes))])
+		case 8: // many elements that are each noted (an array of numbers where objects belong)
+			n := 30
+			if large {
+				n = 30_000
+			}
+			return "[" + strings.Repeat("1,", n) + "1]"
 		case 1:
 			depth := []int{10, 500, 5000}[r.IntN(3)]
 			return strings.Repeat("[", depth) + strings.Repeat("]", depth)

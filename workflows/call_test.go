@@ -2,8 +2,10 @@ package workflows_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,6 +17,7 @@ import (
 	"github.com/rudderhook/rudderhook/activities"
 	"github.com/rudderhook/rudderhook/airudder"
 	"github.com/rudderhook/rudderhook/config"
+	"github.com/rudderhook/rudderhook/payload"
 	"github.com/rudderhook/rudderhook/store"
 	"github.com/rudderhook/rudderhook/store/storetest"
 	"github.com/rudderhook/rudderhook/workflows"
@@ -157,5 +160,27 @@ func TestCallCompletedWorkflowProcessesRevisions(t *testing.T) {
 	}
 	if rec.Revision != 2 || rec.Call.Intention != "PTP" || revs[1].ProcessedAt == nil {
 		t.Errorf("call shows revision %d (%s), second processed at %v", rec.Revision, rec.Call.Intention, revs[1].ProcessedAt)
+	}
+}
+
+// Summaries and details fit Temporal's limits whatever the call holds, and say how many fields were kept
+// as text; search attribute values are cut with a hash of the whole.
+func TestSummaryFitsAndMentionsParseNotes(t *testing.T) {
+	in := seedInput(t)
+	in.Call.Call.IntentionDescription = strings.Repeat("<&>", 400)
+	in.Call.Call.CaseID = strings.Repeat("7", 5000)
+	in.Call.ParseNotes = []airudder.ParseNote{{Field: "DueDate", Text: "31/12/2024", Why: "not a date"}}
+	opts := workflows.StartOptions(in.Call)
+	b, _ := json.Marshal(opts.StaticSummary)
+	if len(b) > payload.SummaryTextLimit || !strings.HasPrefix(opts.StaticSummary, "Call to +86••••••••721: E (<&><&>") {
+		t.Errorf("summary of %d bytes: %q", len(b), opts.StaticSummary)
+	}
+	in.Call.Call.IntentionDescription = "Needs Follow Up"
+	in.Call.Call.CaseID = "7777777.0"
+	if s := workflows.StartOptions(in.Call).StaticSummary; !strings.HasSuffix(s, "case 7777777.0 · 1 parse note") {
+		t.Errorf("summary = %q", s)
+	}
+	if d := workflows.StartOptions(in.Call).StaticDetails; !strings.Contains(d, "**Parse notes**") || !strings.Contains(d, "DueDate: not a date") {
+		t.Errorf("details = %q", d)
 	}
 }
