@@ -89,7 +89,7 @@ func capNotes(notes []ParseNote) []ParseNote {
 }
 
 // maxKeyLength bounds the call key, which becomes part of Temporal workflow IDs (at most 1000 bytes,
-// limit.maxIDLength; see workflows/limits.go), with room for a source and a follow-up's suffix.
+// limit.maxIDLength; see payload/limits.go), with room for a source and a follow-up's suffix.
 const maxKeyLength = 512
 
 // Document is a callback body that is well-formed JSON and a JSON object, not yet checked against a spec.

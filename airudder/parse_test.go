@@ -539,3 +539,22 @@ func BenchmarkParseSeed(b *testing.B) {
 		}
 	}
 }
+
+// A number that PostgreSQL's numeric cannot store is refused before the ack, named by its path.
+func TestUnstorableNumberIsNamedByItsPath(t *testing.T) {
+	for body, field := range map[string]string{
+		`{"Details":[{"CallID":"c","Variables":{"n":1e400000}}]}`:                             "Details[0].Variables.n",
+		`{"Details":[{"CallID":"c","AsrResult":[{},{"x":[0,1e-16384]}]}]}`:                    "Details[0].AsrResult[1].x[1]",
+		`{"Extra":0.` + strings.Repeat("0", 16383) + `1,"Details":[{"CallID":"c"}]}`:          "Extra",
+		`{"Details":[{"CallID":"c","n":0.` + strings.Repeat("5", 16383) + `}],"ok":1e131071}`: "",
+	} {
+		_, err := airudder.Decode([]byte(body))
+		var ve *airudder.ValidationError
+		switch {
+		case field == "" && err != nil:
+			t.Errorf("%.60s…: %v, want it taken (at the limits)", body, err)
+		case field != "" && (!errors.As(err, &ve) || ve.Fields[0].Field != field):
+			t.Errorf("%.60s…: %v, want a ValidationError naming %s", body, err, field)
+		}
+	}
+}
