@@ -117,13 +117,19 @@ func countNotes(source string, calls []airudder.ReceivedCall) {
 	}
 }
 
-// startAll starts the workflow of every call, a few at a time. A failed start does not cancel the others
-// (which would leave a body half-started for no reason): all are tried, and the errors joined.
+// startAll starts the workflow of every call, a few at a time, except those whose delivery was processed
+// already (the same body again). A failed start does not cancel the others (which would leave a body
+// half-started for no reason): all are tried, and the errors joined.
 func (s *Service) startAll(ctx context.Context, calls []airudder.ReceivedCall) error {
+	done := s.processed(ctx, calls)
 	var g errgroup.Group
 	g.SetLimit(max(1, s.Parallelism))
 	errs := make([]error, len(calls))
 	for i, rc := range calls {
+		if done[store.Delivery{Key: rc.Key, Digest: rc.Digest}] {
+			startsTotal.WithLabelValues("duplicate").Inc()
+			continue
+		}
 		g.Go(func() error {
 			errs[i] = s.start(ctx, rc)
 			return nil
@@ -133,14 +139,9 @@ func (s *Service) startAll(ctx context.Context, calls []airudder.ReceivedCall) e
 	return errors.Join(errs...)
 }
 
-// start hands one revision of a call to its workflow: nothing when the revision was processed already
-// (the same delivery again); else a signal to the open run, or a new run (SignalWithStart). A large call
-// is stored first, and its workflow gets a slim copy.
+// start hands one revision of a call to its workflow: a signal to the open run, or a new run
+// (SignalWithStart). A large call is stored first, and its workflow gets a slim copy.
 func (s *Service) start(ctx context.Context, rc airudder.ReceivedCall) error {
-	if s.processed(ctx, rc) {
-		startsTotal.WithLabelValues("duplicate").Inc()
-		return nil
-	}
 	id := workflows.CallWorkflowID(rc.Source, rc.Key)
 	in := workflows.CallCompletedInput{Call: rc}
 	if rc.Large() {
@@ -160,14 +161,22 @@ func (s *Service) start(ctx context.Context, rc airudder.ReceivedCall) error {
 	return nil
 }
 
-// processed reports whether the call's workflow has processed this very delivery. When PostgreSQL cannot
-// say, the answer is no: signalling is still safe, as the workflow and the store dedupe by digest.
-func (s *Service) processed(ctx context.Context, rc airudder.ReceivedCall) bool {
+// processed returns the deliveries among calls (all of one source) that their workflows have processed,
+// in one query. When PostgreSQL cannot say within a second, it returns none: signalling is still safe, as
+// the workflow and the store dedupe by digest.
+func (s *Service) processed(ctx context.Context, calls []airudder.ReceivedCall) map[store.Delivery]bool {
+	if len(calls) == 0 {
+		return nil
+	}
+	ds := make([]store.Delivery, len(calls))
+	for i, rc := range calls {
+		ds[i] = store.Delivery{Key: rc.Key, Digest: rc.Digest}
+	}
 	ctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
-	done, err := s.Store.RevisionProcessed(ctx, rc.Source, rc.Key, rc.Digest)
+	done, err := s.Store.ProcessedDeliveries(ctx, calls[0].Source, ds)
 	if err != nil {
-		s.Log.Debug("revision lookup failed; signalling the workflow anyway", "call_key", rc.Key, "error", err)
+		s.Log.Debug("revision lookup failed; signalling the workflows anyway", "source", calls[0].Source, "error", err)
 	}
 	return done
 }

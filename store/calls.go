@@ -139,8 +139,11 @@ VALUES (:source, :call_key, :revision, :digest, :raw_detail, :raw_task, :parse_n
 	markProcessedSQL = `UPDATE call_revisions SET processed_at = now()
 WHERE source = $1 AND call_key = $2 AND revision = $3 AND processed_at IS NULL`
 	latestRevisionSQL    = `SELECT revision = $3 FROM calls WHERE source = $1 AND call_key = $2`
-	revisionProcessedSQL = `SELECT EXISTS (SELECT 1 FROM call_revisions
-WHERE source = $1 AND call_key = $2 AND digest = $3 AND processed_at IS NOT NULL)`
+	// processedRevisionsSQL finds, among the deliveries given as parallel arrays of keys ($2) and digests
+	// ($3) of one source, those processed already.
+	processedRevisionsSQL = `SELECT r.call_key, r.digest FROM call_revisions r
+JOIN unnest($2::text[], $3::text[]) AS d(call_key, digest) ON r.call_key = d.call_key AND r.digest = d.digest
+WHERE r.source = $1 AND r.processed_at IS NOT NULL`
 	selectRevisionsSQL = `SELECT revision, digest, parse_notes, received_at, created_at, processed_at FROM call_revisions
 WHERE source = $1 AND call_key = $2 ORDER BY revision`
 )
@@ -237,14 +240,30 @@ type revisionRow struct {
 	Processed bool `db:"processed"`
 }
 
-// RevisionProcessed reports whether the call's workflow has processed a delivery with this digest: then
-// the same delivery again needs nothing.
-func (s *Store) RevisionProcessed(ctx context.Context, source, key, digest string) (bool, error) {
-	var done bool
-	if err := s.db.GetContext(ctx, &done, revisionProcessedSQL, source, key, digest); err != nil {
-		return false, fmt.Errorf("look up revision of %s/%s: %w", source, key, err)
+// Delivery names one delivery of a call: its key and digest.
+type Delivery struct{ Key, Digest string }
+
+// ProcessedDeliveries returns which of the deliveries (of one source) the calls' workflows have processed
+// already, in one query: the same delivery again needs nothing.
+func (s *Store) ProcessedDeliveries(ctx context.Context, source string, ds []Delivery) (map[Delivery]bool, error) {
+	keys, digests := make([]string, len(ds)), make([]string, len(ds))
+	for i, d := range ds {
+		keys[i], digests[i] = d.Key, d.Digest
 	}
-	return done, nil
+	rows, err := s.db.QueryContext(ctx, processedRevisionsSQL, source, pq.Array(keys), pq.Array(digests))
+	if err != nil {
+		return nil, fmt.Errorf("look up revisions of %s: %w", source, err)
+	}
+	defer rows.Close()
+	out := map[Delivery]bool{}
+	for rows.Next() {
+		var d Delivery
+		if err := rows.Scan(&d.Key, &d.Digest); err != nil {
+			return nil, fmt.Errorf("look up revisions of %s: %w", source, err)
+		}
+		out[d] = true
+	}
+	return out, rows.Err()
 }
 
 // Revision is one stored delivery of a call, without its raw JSON.

@@ -71,14 +71,16 @@ func TestStoreRevisionKeepsEveryDistinctDelivery(t *testing.T) {
 			t.Errorf("store %d = %+v", i, got)
 		}
 	}
-	if done, _ := s.RevisionProcessed(ctx, "airudder", first.Key, first.Digest); done {
-		t.Error("stored by the receiver, yet processed")
+	d1 := store.Delivery{Key: first.Key, Digest: first.Digest}
+	if done, err := s.ProcessedDeliveries(ctx, "airudder", []store.Delivery{d1}); err != nil || done[d1] {
+		t.Errorf("stored by the receiver, yet processed (%v)", err)
 	}
 	if got, _ := s.StoreRevision(ctx, first, true); got.New {
 		t.Errorf("marking processed stored anew: %+v", got)
 	}
-	if done, _ := s.RevisionProcessed(ctx, "airudder", first.Key, first.Digest); !done {
-		t.Error("processed, yet not marked")
+	other := store.Delivery{Key: first.Key, Digest: "another"}
+	if done, _ := s.ProcessedDeliveries(ctx, "airudder", []store.Delivery{d1, other}); !done[d1] || done[other] || len(done) != 1 {
+		t.Errorf("processed deliveries = %v, want only the first", done)
 	}
 
 	second := first
