@@ -138,7 +138,7 @@ WHERE source = $1 AND call_key = $2 AND digest = $3`
 VALUES (:source, :call_key, :revision, :digest, :raw_detail, :raw_task, :parse_notes, :received_at, CASE WHEN :processed THEN now() END)`
 	markProcessedSQL = `UPDATE call_revisions SET processed_at = now()
 WHERE source = $1 AND call_key = $2 AND revision = $3 AND processed_at IS NULL`
-	latestRevisionSQL    = `SELECT revision = $3 FROM calls WHERE source = $1 AND call_key = $2`
+	latestRevisionSQL = `SELECT revision = $3 FROM calls WHERE source = $1 AND call_key = $2`
 	// processedRevisionsSQL finds, among the deliveries given as parallel arrays of keys ($2) and digests
 	// ($3) of one source, those processed already.
 	processedRevisionsSQL = `SELECT r.call_key, r.digest FROM call_revisions r
