@@ -22,8 +22,9 @@ test: ## vet, then every test against the local PostgreSQL and in-process Tempor
 test-short: ## the tests that do not link the Temporal server (fast feedback; still needs PostgreSQL)
 	go test -count=1 $$(go list ./... | grep -v /integration)
 
-fuzz: ## fuzz the callback parser for a minute
-	go test ./airudder -run '^$$' -fuzz FuzzParse -fuzztime 60s
+fuzz: ## fuzz the callback parser, then "acknowledged means storable" (real PostgreSQL, Temporal's limits); ~2 minutes
+	go test ./airudder -run '^$$' -fuzz FuzzParse -fuzztime 45s
+	go test ./ingest -run '^$$' -fuzz FuzzAcknowledgedIsStorable -fuzztime 60s -fuzzminimizetime 5s
 
 lint: ## formatting, vet, staticcheck, and workflowcheck (determinism of workflow code)
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)

@@ -70,22 +70,38 @@ type PersistCallInput struct {
 	Slim bool `json:"stored,omitempty"`
 }
 
-// PersistCall upserts the call, its redials and its raw JSON into PostgreSQL, keyed by source and call
-// key, with the ID of the workflow that runs it.
-func (a *Activities) PersistCall(ctx context.Context, in PersistCallInput) error {
+// PersistResult says which revision of the call PersistCall stored.
+type PersistResult struct {
+	// Revision is the revision's number (0 for a slim call stored before revisions existed).
+	Revision int `json:"revision"`
+	// New is false when the same delivery had been stored before (a redelivery, or a retried activity).
+	New bool `json:"new"`
+	// Latest is true when the call's row shows this revision.
+	Latest bool `json:"latest"`
+}
+
+// PersistCall stores the call as a revision (see store.StoreRevision): its row, redials and raw JSON in
+// PostgreSQL, keyed by source and call key, with the ID of the workflow that runs it, and marks the
+// revision processed. A slim call was stored by the receiver; it is only marked.
+func (a *Activities) PersistCall(ctx context.Context, in PersistCallInput) (*PersistResult, error) {
 	info := activity.GetInfo(ctx)
+	var stored store.Stored
 	var err error
-	if in.Slim {
-		_, err = a.Store.GetCall(ctx, in.Call.Source, in.Call.Key) // stored before the workflow started
-	} else {
-		err = a.Store.UpsertCall(ctx, store.CallRecord{ReceivedCall: in.Call, WorkflowID: info.WorkflowExecution.ID})
+	switch {
+	case in.Slim && in.Call.Digest == "":
+		_, err = a.Store.GetCall(ctx, in.Call.Source, in.Call.Key) // stored before revisions existed
+	case in.Slim:
+		stored, err = a.Store.MarkProcessed(ctx, in.Call.Source, in.Call.Key, in.Call.Digest)
+	default:
+		stored, err = a.Store.StoreRevision(ctx, store.CallRecord{ReceivedCall: in.Call, WorkflowID: info.WorkflowExecution.ID}, true)
 	}
 	if err != nil {
-		return classifyDBError(fmt.Errorf("persist call %s/%s: %w", in.Call.Source, in.Call.Key, err))
+		return nil, classifyDBError(fmt.Errorf("persist call %s/%s: %w", in.Call.Source, in.Call.Key, err))
 	}
 	a.Log.Info("stored call", "workflow_id", info.WorkflowExecution.ID, "call_key", in.Call.Key,
-		"callee_number", airudder.MaskPhone(in.Call.Call.CalleeNumber), "attempt", info.Attempt)
-	return nil
+		"callee_number", airudder.MaskPhone(in.Call.Call.CalleeNumber), "revision", stored.Revision, "new", stored.New,
+		"attempt", info.Attempt)
+	return &PersistResult{Revision: stored.Revision, New: stored.New, Latest: stored.Latest}, nil
 }
 
 // classifyDBError marks errors that no retry can fix (the data itself does not fit) as non-retryable, so

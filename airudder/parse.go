@@ -5,11 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/rudderhook/rudderhook/payload"
 )
 
 // SyntaxError means the body is not one well-formed UTF-8 JSON value (HTTP 400).
@@ -40,9 +43,53 @@ type ParseOptions struct {
 	// RedialLocation is the zone of RedailCall[].CallStartTime, which Airudder sends without one.
 	// Nil means UTC.
 	RedialLocation *time.Location
+	// DateLayouts are Go layouts (e.g. "02/01/2006") tried after YYYY-MM-DD for BorrowedDate and DueDate.
+	DateLayouts []string
+	// DecimalSeparator and ThousandsSeparator are how the tenant writes amounts; empty means "." and ",".
+	DecimalSeparator, ThousandsSeparator string
+	// MaxCalls caps the elements of Details; zero means no cap.
+	MaxCalls int
 }
 
-// maxKeyLength bounds the call key, which becomes part of a Temporal workflow ID (at most 1000 bytes).
+// TooManyCallsError means a body holds more calls than its source takes in one body (HTTP 413).
+type TooManyCallsError struct{ Calls, Max int }
+
+func (e *TooManyCallsError) Error() string {
+	return fmt.Sprintf("the body holds %d calls; this source takes at most %d per body", e.Calls, e.Max)
+}
+
+// ParseNote records a field that was kept as it was sent but could not be read into its typed form (the
+// typed value is left empty), or that was rewritten to be storable. The call itself is never refused for
+// it: the raw JSON keeps the original, and the note says what happened.
+type ParseNote struct {
+	// Field is the field's path within the call ("DueDate", "AsrResult[2].text"), or the envelope's field
+	// name ("TaskName").
+	Field string `json:"field"`
+	// Text is the value as sent (a string's text, or the JSON of another value), cut to 200 bytes.
+	Text string `json:"text,omitempty"`
+	Why  string `json:"why"`
+}
+
+// noteTextLimit bounds each text of a note, and maxNotes the notes of a call: a body of 2 MiB could
+// otherwise make notes that no longer fit a Temporal payload (found by the storable property test: an
+// AsrResult of 30000 numbers gave 30000 notes, over 2 MB).
+const (
+	noteTextLimit = 200
+	maxNotes      = 100
+)
+
+// capNotes keeps the first maxNotes notes and says how many more there were.
+func capNotes(notes []ParseNote) []ParseNote {
+	if len(notes) <= maxNotes {
+		return notes
+	}
+	more := len(notes) - maxNotes + 1
+	return append(notes[:maxNotes-1:maxNotes-1], ParseNote{Field: "(more)",
+		Why: fmt.Sprintf("%d more fields did not fit their type; the raw JSON keeps them", more)})
+}
+
+// maxKeyLength bounds the call key, which becomes part of Temporal workflow IDs (at most 1000 bytes,
+// limit.maxIDLength; see payload/limits.go), with room for a source and a follow-up's suffix.
 const maxKeyLength = 512
 
 // Document is a callback body that is well-formed JSON and a JSON object, not yet checked against a spec.
@@ -50,19 +97,23 @@ const maxKeyLength = 512
 // the body's fields.
 type Document struct {
 	fields map[string]json.RawMessage
+	// original are the fields as sent, when making the body storable rewrote some of them; else nil.
+	original map[string]json.RawMessage
 }
 
 // Decode checks that body is one UTF-8 JSON object that PostgreSQL can store. Malformed input is a
-// *SyntaxError; a valid JSON value that is not an object, or holds what the database cannot keep (the
-// NUL character, numbers beyond PostgreSQL's numeric), is a *ValidationError.
+// *SyntaxError; a valid JSON value that is not an object, or holds a number beyond PostgreSQL's numeric,
+// is a *ValidationError naming the field. Escapes that jsonb refuses (\u0000, a lone surrogate) are
+// rewritten as \ufffd, and the fields that held them get a parse note.
 func Decode(body []byte) (*Document, error) {
 	if !utf8.Valid(body) {
 		return nil, &SyntaxError{Msg: "body is not valid UTF-8"}
 	}
+	clean := sanitizeEscapes(body)
 	// Unmarshal validates as it goes; the slower token-by-token scan runs only to explain a failure, or for
-	// the rare body that might hold what the database cannot store.
+	// the rare body that might hold a number the database cannot store.
 	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(body, &fields); err != nil || fields == nil {
+	if err := json.Unmarshal(clean, &fields); err != nil || fields == nil {
 		top, serr := scan(body)
 		switch {
 		case serr != nil:
@@ -72,163 +123,48 @@ func Decode(body []byte) (*Document, error) {
 		}
 		return nil, &ValidationError{Fields: []FieldError{{Field: "(body)", Message: "must be a JSON object, got " + top}}}
 	}
-	if mightNotStore(body) {
-		if _, err := scan(body); err != nil {
+	if mightNotStore(clean) {
+		if _, err := scan(clean); err != nil {
 			return nil, err
 		}
 	}
-	return &Document{fields: fields}, nil
+	doc := &Document{fields: fields}
+	if !bytes.Equal(clean, body) {
+		if err := json.Unmarshal(body, &doc.original); err != nil {
+			return nil, &SyntaxError{Msg: fmt.Sprintf("body is not valid JSON: %v", err)}
+		}
+	}
+	return doc, nil
 }
 
-// mightNotStore is a quick, conservative test for what scan refuses: a \u0000 escape, an exponent of five
-// digits or more, or a very long run of digits. It may say yes for text that only looks like these (hex IDs
-// such as "e12345"); it never says no for a body that scan would refuse.
-func mightNotStore(body []byte) bool {
-	if bytes.Contains(body, []byte(`\u0000`)) {
-		return true
-	}
-	run := 0 // length of the current run of digits
-	for i, c := range body {
-		switch {
-		case c >= '0' && c <= '9':
-			if run++; run >= maxDigits {
-				return true
-			}
-			continue
-		case (c == 'e' || c == 'E') && run > 0 && bigExponent(body[i+1:]):
-			return true
-		}
-		run = 0
-	}
-	return false
-}
-
-// bigExponent reports whether b starts with an optional sign and five digits.
-func bigExponent(b []byte) bool {
-	if len(b) > 0 && (b[0] == '+' || b[0] == '-') {
-		b = b[1:]
-	}
-	if len(b) < 5 {
-		return false
-	}
-	for _, c := range b[:5] {
-		if c < '0' || c > '9' {
-			return false
-		}
-	}
-	return true
-}
-
-// PostgreSQL's numeric, which jsonb uses for numbers, holds at most 131072 digits before the point and
-// 16383 after; these bounds stay well inside.
-const (
-	maxDigits   = 100_000
-	maxExponent = 10_000
-)
-
-// storableNumber reports whether a JSON number fits PostgreSQL's numeric.
-func storableNumber(n string) bool {
-	mantissa, exp, hasExp := strings.Cut(strings.ToLower(n), "e")
-	if len(mantissa) >= maxDigits {
-		return false
-	}
-	if !hasExp {
-		return true
-	}
-	e, err := strconv.Atoi(exp)
-	return err == nil && e > -maxExponent && e < maxExponent
-}
-
-// scan walks every token of body once: it checks that body is exactly one JSON value, returns that
-// value's kind, and refuses strings and numbers that a jsonb column would reject later, when the
-// callback has already been acknowledged.
-func scan(body []byte) (string, error) {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	depth, values := 0, 0
-	top := ""
-	var problems []FieldError
-	for {
-		tok, err := dec.Token()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return "", &SyntaxError{Msg: "body is not valid JSON: " + err.Error()}
-		}
-		if depth == 0 {
-			if values++; values > 1 {
-				return "", &SyntaxError{Msg: fmt.Sprintf("body has data after the JSON value, at offset %d", dec.InputOffset())}
-			}
-			top = tokenKind(tok)
-		}
-		switch t := tok.(type) {
-		case json.Delim:
-			if t == '{' || t == '[' {
-				depth++
-			} else {
-				depth--
-			}
-		case string:
-			if strings.ContainsRune(t, 0) && len(problems) == 0 {
-				problems = append(problems, FieldError{Field: "(body)", Message: "contains the NUL character (\\u0000), which cannot be stored"})
-			}
-		case json.Number:
-			if !storableNumber(string(t)) && len(problems) == 0 {
-				problems = append(problems, FieldError{Field: "(body)", Message: fmt.Sprintf("number %.40s… is too large to store", t)})
-			}
-		}
-	}
-	switch {
-	case values == 0:
-		return "", &SyntaxError{Msg: "body is empty"}
-	case depth != 0:
-		return "", &SyntaxError{Msg: "body is not valid JSON: unexpected end of input"}
-	case len(problems) > 0:
-		return "", &ValidationError{Fields: problems}
-	}
-	return top, nil
-}
-
-func tokenKind(tok json.Token) string {
-	switch t := tok.(type) {
-	case json.Delim:
-		if t == '{' {
-			return "object"
-		}
-		return "array"
-	case string:
-		return "string"
-	case json.Number:
-		return "number"
-	case bool:
-		return "boolean"
-	default:
-		return "null"
-	}
-}
-
-// Signed returns the TaskID and Sign of the envelope, each empty when absent or not a string.
+// Signed returns the TaskID and Sign of the envelope as sent, each empty when absent or not a string.
 func (d *Document) Signed() (taskID, sign string) {
-	return d.lenientString("TaskID"), d.lenientString("Sign")
+	fields := d.fields
+	if d.original != nil {
+		fields = d.original // the Sign was computed over the TaskID as sent
+	}
+	return lenientString(fields, "TaskID"), lenientString(fields, "Sign")
 }
 
-func (d *Document) lenientString(name string) string {
+func lenientString(fields map[string]json.RawMessage, name string) string {
 	var s string
-	if raw, ok := d.fields[name]; ok && json.Unmarshal(raw, &s) == nil {
+	if raw, ok := fields[name]; ok && json.Unmarshal(raw, &s) == nil {
 		return s
 	}
 	return ""
 }
 
-// CallCompleted validates the document as a "Workflow call completion" callback.
+// CallCompleted reads the document as a "Workflow call completion" callback. Only what makes it no such
+// callback at all is refused (a *ValidationError): no Details array, an element of it that is not an
+// object, a call with no identity (neither CallID nor TaskID and id). Every other field that does not fit
+// the spec leaves its typed value empty and adds a ParseNote to its call.
 func (d *Document) CallCompleted(opts ParseOptions) (*CallCompleted, error) {
-	redialLoc := opts.RedialLocation
-	if redialLoc == nil {
-		redialLoc = time.UTC
+	if opts.RedialLocation == nil {
+		opts.RedialLocation = time.UTC
 	}
 	var errs []FieldError
-	env := reader{obj: d.fields, errs: &errs}
+	var envNotes []ParseNote
+	env := reader{obj: d.fields, notes: &envNotes, opts: &opts}
 	cc := &CallCompleted{
 		Task: Task{
 			WorkflowID:   env.str("workflow_id"),
@@ -238,28 +174,45 @@ func (d *Document) CallCompleted(opts ParseOptions) (*CallCompleted, error) {
 			TaskID:       env.str("TaskID"),
 			TaskName:     env.str("TaskName"),
 		},
-		Sign: env.str("Sign"),
 	}
-	details, present := env.array("Details")
-	switch {
-	case !present:
-		env.fail("Details", "is required")
-	case len(details) == 0 && kindOf(d.fields["Details"]) == "array":
-		env.fail("Details", "must hold at least one call")
+	envNotes = append(envNotes, sanitizedNotes(d.fields, d.original, "Details", "Sign")...)
+	var details []json.RawMessage
+	switch raw := d.fields["Details"]; kindOf(raw) {
+	case "array":
+		if err := json.Unmarshal(raw, &details); err != nil || len(details) == 0 {
+			errs = append(errs, FieldError{Field: "Details", Message: "must hold at least one call"})
+		}
+	case "nothing", "null":
+		errs = append(errs, FieldError{Field: "Details", Message: "is required"})
+	default:
+		errs = append(errs, FieldError{Field: "Details", Message: "must be an array, got " + kindOf(raw)})
+	}
+	if opts.MaxCalls > 0 && len(details) > opts.MaxCalls {
+		return nil, &TooManyCallsError{Calls: len(details), Max: opts.MaxCalls}
+	}
+	var originalDetails []json.RawMessage
+	if d.original != nil {
+		_ = json.Unmarshal(d.original["Details"], &originalDetails)
 	}
 	for i, raw := range details {
 		path := fmt.Sprintf("Details[%d]", i)
 		obj, ok := objectFields(raw)
 		if !ok {
-			env.fail(path, "must be an object, got "+kindOf(raw))
+			errs = append(errs, FieldError{Field: path, Message: "must be an object, got " + kindOf(raw)})
 			continue
 		}
-		call := parseCall(reader{obj: obj, path: path, errs: &errs}, redialLoc)
+		var notes []ParseNote
+		call := parseCall(reader{obj: obj, notes: &notes, opts: &opts})
 		call.Raw = raw
+		if i < len(originalDetails) {
+			orig, _ := objectFields(originalDetails[i])
+			notes = append(notes, sanitizedNotes(obj, orig)...)
+		}
+		call.Notes = notes
 		key := call.Key(cc.TaskID)
 		switch {
 		case key == "":
-			errs = append(errs, FieldError{Field: path + ".CallID", Message: "is empty, and TaskID and id cannot stand in for it"})
+			errs = append(errs, FieldError{Field: path + ".CallID", Message: "is empty (or not a string), and TaskID and id cannot stand in for it: the call has no identity"})
 		case len(key) > maxKeyLength:
 			errs = append(errs, FieldError{Field: path + ".CallID", Message: fmt.Sprintf("is longer than %d bytes", maxKeyLength)})
 		}
@@ -268,20 +221,38 @@ func (d *Document) CallCompleted(opts ParseOptions) (*CallCompleted, error) {
 	if len(errs) > 0 {
 		return nil, &ValidationError{Fields: errs}
 	}
+	cc.Notes = envNotes
 	rawTask := make(map[string]json.RawMessage, len(d.fields))
 	for k, v := range d.fields {
-		if k != "Details" {
+		if k != "Details" && k != "Sign" {
 			rawTask[k] = v
 		}
 	}
 	var err error
-	if cc.RawTask, err = json.Marshal(rawTask); err != nil {
+	if cc.RawTask, err = marshalAsSent(rawTask); err != nil {
 		return nil, fmt.Errorf("re-encode envelope: %w", err)
 	}
 	return cc, nil
 }
 
-func parseCall(r reader, redialLoc *time.Location) Call {
+// sanitizedNotes notes the fields of obj whose value differs from the original's: Decode rewrote an
+// escape in them that PostgreSQL cannot store.
+func sanitizedNotes(obj, original map[string]json.RawMessage, skip ...string) []ParseNote {
+	if original == nil {
+		return nil
+	}
+	var notes []ParseNote
+	for _, k := range slices.Sorted(maps.Keys(obj)) {
+		if slices.Contains(skip, k) || bytes.Equal(obj[k], original[k]) {
+			continue
+		}
+		notes = append(notes, ParseNote{Field: payload.Cut(k, noteTextLimit), Text: payload.Cut(string(original[k]), noteTextLimit),
+			Why: "held \\u0000 or a lone UTF-16 surrogate escape, which PostgreSQL cannot store; replaced with \\ufffd"})
+	}
+	return notes
+}
+
+func parseCall(r reader) Call {
 	c := Call{
 		ID:                   r.int("id"),
 		RobotID:              r.str("RobotID"),
@@ -324,7 +295,7 @@ func parseCall(r reader, redialLoc *time.Location) Call {
 	r.each("RedailCall", func(e reader) {
 		c.RedialCalls = append(c.RedialCalls, Redial{
 			CallID:        e.str("CallID"),
-			CallStartTime: e.time("CallStartTime", redialLoc),
+			CallStartTime: e.time("CallStartTime", r.opts.RedialLocation),
 			RingType:      e.str("RingType"),
 			RingTime:      e.int("RingTime"),
 			HangupType:    e.str("HangupType"),
@@ -336,13 +307,15 @@ func parseCall(r reader, redialLoc *time.Location) Call {
 	return c
 }
 
-// reader reads typed fields out of one JSON object, collecting an error per field that has the wrong
-// type. Field names match exactly: Airudder's spelling is the contract, and encoding/json's
-// case-insensitive matching would let "callid" stand in for "CallID".
+// reader reads typed fields out of one JSON object. A field whose value does not fit its type is left
+// empty (or, where its text says the same, read from that) and noted. Field names match exactly:
+// Airudder's spelling is the contract, and encoding/json's case-insensitive matching would let "callid"
+// stand in for "CallID".
 type reader struct {
-	obj  map[string]json.RawMessage
-	path string
-	errs *[]FieldError
+	obj   map[string]json.RawMessage
+	path  string
+	notes *[]ParseNote
+	opts  *ParseOptions
 }
 
 func (r reader) fieldPath(name string) string {
@@ -352,8 +325,13 @@ func (r reader) fieldPath(name string) string {
 	return r.path + "." + name
 }
 
-func (r reader) fail(name, msg string) {
-	*r.errs = append(*r.errs, FieldError{Field: r.fieldPath(name), Message: msg})
+// note records that field name, sent as raw, could not be read as its type.
+func (r reader) note(name string, raw json.RawMessage, why string) {
+	text := string(raw)
+	if kindOf(raw) == "string" {
+		_ = json.Unmarshal(raw, &text)
+	}
+	*r.notes = append(*r.notes, ParseNote{Field: r.fieldPath(name), Text: payload.Cut(text, noteTextLimit), Why: payload.Cut(why, noteTextLimit)})
 }
 
 // get returns the raw value of a field; JSON null counts as absent.
@@ -365,53 +343,84 @@ func (r reader) get(name string) (json.RawMessage, bool) {
 	return raw, true
 }
 
-func (r reader) want(name string, raw json.RawMessage, kind string) bool {
-	if got := kindOf(raw); got != kind {
-		r.fail(name, "must be a "+kind+", got "+got)
-		return false
-	}
-	return true
-}
-
 func (r reader) str(name string) string {
 	raw, ok := r.get(name)
-	if !ok || !r.want(name, raw, "string") {
+	if !ok {
 		return ""
 	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
-		r.fail(name, "is not a valid string")
+	switch kindOf(raw) {
+	case "string":
+		var s string
+		_ = json.Unmarshal(raw, &s) // well-formed: Decode checked the whole body
+		return s
+	case "number", "boolean":
+		// A CaseID sent as 7777777 is still the case's ID: keep its text.
+		r.note(name, raw, "must be a string, got "+kindOf(raw)+"; its JSON text is used")
+		return string(raw)
+	default:
+		r.note(name, raw, "must be a string, got "+kindOf(raw))
+		return ""
 	}
-	return s
 }
 
 func (r reader) int(name string) *int64 {
 	raw, ok := r.get(name)
-	if !ok || !r.want(name, raw, "number") {
+	if !ok {
 		return nil
 	}
-	v, err := strconv.ParseInt(string(raw), 10, 64)
-	if err != nil {
-		if errors.Is(err, strconv.ErrRange) {
-			r.fail(name, "is out of range for a 64-bit integer")
-		} else {
-			r.fail(name, "must be an integer, got "+string(raw))
+	text := string(raw)
+	switch kindOf(raw) {
+	case "number":
+	case "string":
+		_ = json.Unmarshal(raw, &text)
+		if text == "" {
+			return nil
 		}
+	default:
+		r.note(name, raw, "must be an integer, got "+kindOf(raw))
 		return nil
+	}
+	v, err := strconv.ParseInt(text, 10, 64)
+	switch {
+	case errors.Is(err, strconv.ErrRange):
+		r.note(name, raw, "is out of range for a 64-bit integer")
+		return nil
+	case err != nil:
+		r.note(name, raw, "must be an integer")
+		return nil
+	case kindOf(raw) == "string":
+		r.note(name, raw, "must be a number, got a string; its integer is used")
 	}
 	return &v
 }
 
-// parsedString reads a string field and converts it; an empty string counts as absent.
+// parsedString reads a string field and converts it; an empty string counts as absent. A bare JSON
+// number is read from its text too (when parse takes it), with a note.
 func parsedString[T any](r reader, name string, parse func(string) (T, error)) *T {
-	s := r.str(name)
-	if s == "" {
+	raw, ok := r.get(name)
+	if !ok {
+		return nil
+	}
+	var s string
+	switch kindOf(raw) {
+	case "string":
+		_ = json.Unmarshal(raw, &s)
+		if s == "" {
+			return nil
+		}
+	case "number":
+		s = string(raw)
+	default:
+		r.note(name, raw, "must be a string, got "+kindOf(raw))
 		return nil
 	}
 	v, err := parse(s)
-	if err != nil {
-		r.fail(name, err.Error())
+	switch {
+	case err != nil:
+		r.note(name, raw, err.Error())
 		return nil
+	case kindOf(raw) == "number":
+		r.note(name, raw, "must be a string, got a number; its text is used")
 	}
 	return &v
 }
@@ -420,44 +429,53 @@ func (r reader) time(name string, loc *time.Location) *time.Time {
 	return parsedString(r, name, func(s string) (time.Time, error) { return ParseTime(s, loc) })
 }
 
-func (r reader) date(name string) *Date { return parsedString(r, name, ParseDate) }
+func (r reader) date(name string) *Date {
+	return parsedString(r, name, func(s string) (Date, error) { return ParseDateIn(s, r.opts.DateLayouts) })
+}
 
-func (r reader) decimal(name string) *Decimal { return parsedString(r, name, ParseDecimal) }
+func (r reader) decimal(name string) *Decimal {
+	return parsedString(r, name, func(s string) (Decimal, error) {
+		return ParseAmount(s, r.opts.DecimalSeparator, r.opts.ThousandsSeparator)
+	})
+}
 
 func (r reader) object(name string) json.RawMessage {
 	raw, ok := r.get(name)
-	if !ok || !r.want(name, raw, "object") {
+	if !ok {
+		return nil
+	}
+	if k := kindOf(raw); k != "object" {
+		r.note(name, raw, "must be an object, got "+k+"; taken as absent")
 		return nil
 	}
 	return raw
 }
 
-// array returns the elements of an array field; present is false when the field is absent or null.
-func (r reader) array(name string) (elems []json.RawMessage, present bool) {
+// array returns the elements of an array field; a field that is not an array is noted and taken as
+// absent.
+func (r reader) array(name string) []json.RawMessage {
 	raw, ok := r.get(name)
 	if !ok {
-		return nil, false
+		return nil
 	}
-	if !r.want(name, raw, "array") {
-		return nil, true
+	var elems []json.RawMessage
+	if kindOf(raw) != "array" || json.Unmarshal(raw, &elems) != nil {
+		r.note(name, raw, "must be an array, got "+kindOf(raw)+"; taken as absent")
+		return nil
 	}
-	if err := json.Unmarshal(raw, &elems); err != nil {
-		r.fail(name, "is not a valid array")
-	}
-	return elems, true
+	return elems
 }
 
-// each calls fn with a reader for every object in an array field.
+// each calls fn with a reader for every object in an array field; other elements are noted and skipped.
 func (r reader) each(name string, fn func(reader)) {
-	elems, _ := r.array(name)
-	for i, raw := range elems {
-		path := fmt.Sprintf("%s[%d]", r.fieldPath(name), i)
+	for i, raw := range r.array(name) {
+		path := fmt.Sprintf("%s[%d]", name, i)
 		obj, ok := objectFields(raw)
 		if !ok {
-			*r.errs = append(*r.errs, FieldError{Field: path, Message: "must be an object, got " + kindOf(raw)})
+			r.note(path, raw, "must be an object, got "+kindOf(raw)+"; skipped")
 			continue
 		}
-		fn(reader{obj: obj, path: path, errs: r.errs})
+		fn(reader{obj: obj, path: r.fieldPath(path), notes: r.notes, opts: r.opts})
 	}
 }
 

@@ -1,6 +1,7 @@
 package airudder_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"os"
@@ -162,30 +163,154 @@ func TestParseNullAndEmptyCountAsAbsent(t *testing.T) {
 	}
 }
 
-func TestParseRejectsWrongTypesNamingTheField(t *testing.T) {
+// Text the seed types as text never refuses a call: a field that does not fit its type is kept in the raw
+// JSON, its typed value is left empty, and a parse note names it.
+func TestParseKeepsTheCallAndNotesFieldsThatDoNotFit(t *testing.T) {
+	cases := []struct {
+		name  string
+		edit  func(env, d map[string]any)
+		field string
+		check func(t *testing.T, c airudder.Call)
+	}{
+		{"amount with thousands separator (default ,)", func(_, d map[string]any) { d["BorrowedAmount"] = "12,000.00" }, "", func(t *testing.T, c airudder.Call) {
+			if c.BorrowedAmount == nil || c.BorrowedAmount.String() != "12000.00" {
+				t.Errorf("BorrowedAmount = %v", c.BorrowedAmount)
+			}
+		}},
+		{"amount in words", func(_, d map[string]any) { d["BorrowedAmount"] = "lots" }, "BorrowedAmount", func(t *testing.T, c airudder.Call) {
+			if c.BorrowedAmount != nil {
+				t.Errorf("BorrowedAmount = %v, want empty", c.BorrowedAmount)
+			}
+		}},
+		{"amount with irregular grouping", func(_, d map[string]any) { d["TotalOwingAmount"] = "1,20,000.00" }, "TotalOwingAmount", nil},
+		{"amount as a bare number", func(_, d map[string]any) { d["TotalOwingAmount"] = json.Number("20310.5") }, "TotalOwingAmount", func(t *testing.T, c airudder.Call) {
+			if c.TotalOwingAmount == nil || c.TotalOwingAmount.String() != "20310.5" {
+				t.Errorf("TotalOwingAmount = %v", c.TotalOwingAmount)
+			}
+		}},
+		{"amount beyond numeric", func(_, d map[string]any) { d["BorrowedAmount"] = "0." + strings.Repeat("1", 17000) }, "BorrowedAmount", nil},
+		{"date in a tenant's layout", func(_, d map[string]any) { d["DueDate"] = "31/12/2024" }, "DueDate", func(t *testing.T, c airudder.Call) {
+			if c.DueDate != nil {
+				t.Errorf("DueDate = %v, want empty", c.DueDate)
+			}
+		}},
+		{"date of year 0", func(_, d map[string]any) { d["BorrowedDate"] = "0000-01-01" }, "BorrowedDate", nil},
+		{"time of year 0", func(_, d map[string]any) { d["CallStartTime"] = "0001-01-01T00:00:00+01:00" }, "CallStartTime", nil},
+		{"bad time", func(_, d map[string]any) { d["CallStartTime"] = "yesterday" }, "CallStartTime", nil},
+		{"string as number keeps its text", func(_, d map[string]any) { d["CaseID"] = json.Number("7777777") }, "CaseID", func(t *testing.T, c airudder.Call) {
+			if c.CaseID != "7777777" {
+				t.Errorf("CaseID = %q", c.CaseID)
+			}
+		}},
+		{"integer as string", func(_, d map[string]any) { d["CallTimes"] = "2" }, "CallTimes", func(t *testing.T, c airudder.Call) {
+			if c.CallTimes == nil || *c.CallTimes != 2 {
+				t.Errorf("CallTimes = %v", c.CallTimes)
+			}
+		}},
+		{"integer in words", func(_, d map[string]any) { d["CallTimes"] = "two" }, "CallTimes", nil},
+		{"integer with fraction", func(_, d map[string]any) { d["TalkRound"] = json.Number("1.5") }, "TalkRound", nil},
+		{"id overflow with a CallID", func(_, d map[string]any) { d["id"] = json.Number("99999999999999999999") }, "id", nil},
+		{"object as empty string", func(_, d map[string]any) { d["NerSlots"] = "" }, "NerSlots", func(t *testing.T, c airudder.Call) {
+			if c.NerSlots != nil {
+				t.Errorf("NerSlots = %s", c.NerSlots)
+			}
+		}},
+		{"object as empty array", func(_, d map[string]any) { d["Variables"] = []any{} }, "Variables", nil},
+		{"object as text", func(_, d map[string]any) { d["Variables"] = "var1=aaa" }, "Variables", nil},
+		{"transcript not an array", func(_, d map[string]any) { d["AsrResult"] = map[string]any{} }, "AsrResult", nil},
+		{"transcript entry not an object", func(_, d map[string]any) { d["AsrResult"] = []any{"hello", map[string]any{"text": "hi"}} }, "AsrResult[0]", func(t *testing.T, c airudder.Call) {
+			if len(c.AsrResult) != 1 || c.AsrResult[0].Text != "hi" {
+				t.Errorf("AsrResult = %+v", c.AsrResult)
+			}
+		}},
+		{"transcript entry field", func(_, d map[string]any) { d["AsrResult"] = []any{map[string]any{"time": []any{}}} }, "AsrResult[0].time", nil},
+		{"redial field", func(_, d map[string]any) { d["RedailCall"] = []any{map[string]any{"RingTime": "soon"}} }, "RedailCall[0].RingTime", nil},
+		{"envelope field", func(env, _ map[string]any) { env["TaskName"] = []any{1} }, "TaskName", nil},
+		{"NUL in a text", func(_, d map[string]any) { d["CalleeName"] = "Bu\x00di" }, "CalleeName", func(t *testing.T, c airudder.Call) {
+			if c.CalleeName != "Bu\ufffddi" || strings.Contains(string(c.Raw), `\u0000`) {
+				t.Errorf("CalleeName = %q, raw %s", c.CalleeName, c.Raw)
+			}
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cc := parse(t, mutate(t, tc.edit), airudder.ParseOptions{})
+			c := cc.Details[0]
+			notes := cc.Received("airudder", time.Now())[0].ParseNotes
+			fields := airudder.NoteFields(notes)
+			switch {
+			case tc.field == "" && len(notes) > 0:
+				t.Errorf("notes = %+v, want none", notes)
+			case tc.field != "" && fields[tc.field] == "":
+				t.Errorf("notes = %+v, want one for %s", notes, tc.field)
+			}
+			if tc.check != nil {
+				tc.check(t, c)
+			}
+		})
+	}
+}
+
+func TestParseNotesAreBounded(t *testing.T) {
+	many := make([]any, 5000)
+	for i := range many {
+		many[i] = json.Number("1")
+	}
+	cc := parse(t, mutate(t, func(_, d map[string]any) {
+		d["DueDate"] = strings.Repeat("9", 100_000)
+		d["AsrResult"] = many
+	}), airudder.ParseOptions{})
+	notes := cc.Received("s", time.Time{})[0].ParseNotes
+	if len(notes) != 100 || notes[0].Field != "DueDate" || len(notes[0].Why) > 200 || len(notes[0].Text) > 200 ||
+		notes[99].Field != "(more)" || !strings.Contains(notes[99].Why, "4902 more") || !strings.Contains(notes[0].Why, "is not a date") {
+		t.Errorf("%d notes, first %+v, last %+v", len(notes), notes[0], notes[len(notes)-1])
+	}
+}
+
+func TestParseNoteKeepsTheTextAsSent(t *testing.T) {
+	cc := parse(t, mutate(t, func(_, d map[string]any) { d["DueDate"] = "31/12/2024" }), airudder.ParseOptions{})
+	n := cc.Details[0].Notes
+	if len(n) != 1 || n[0].Field != "DueDate" || n[0].Text != "31/12/2024" || !strings.Contains(n[0].Why, "not a date") {
+		t.Errorf("notes = %+v", n)
+	}
+	if !strings.Contains(string(cc.Details[0].Raw), `"DueDate":"31/12/2024"`) {
+		t.Errorf("raw lost the text: %s", cc.Details[0].Raw)
+	}
+}
+
+func TestParseTenantFormats(t *testing.T) {
+	body := mutate(t, func(_, d map[string]any) {
+		d["DueDate"] = "31/12/2024"
+		d["BorrowedAmount"] = "12.000,50"
+		d["TotalOwingAmount"] = "-1.234.567"
+	})
+	cc := parse(t, body, airudder.ParseOptions{DateLayouts: []string{"02/01/2006"}, DecimalSeparator: ",", ThousandsSeparator: "."})
+	c := cc.Details[0]
+	if len(c.Notes) != 0 || c.DueDate == nil || c.DueDate.String() != "2024-12-31" ||
+		c.BorrowedAmount.String() != "12000.50" || c.TotalOwingAmount.String() != "-1234567" {
+		t.Errorf("notes %+v, due %v, borrowed %v, owing %v", c.Notes, c.DueDate, c.BorrowedAmount, c.TotalOwingAmount)
+	}
+	// With "," as the decimal separator, "20000.00" is not an amount: it is noted, not guessed.
+	cc = parse(t, airudder.ExampleCallCompleted, airudder.ParseOptions{DecimalSeparator: ",", ThousandsSeparator: "none"})
+	if f := airudder.NoteFields(cc.Details[0].Notes); f["BorrowedAmount"] == "" {
+		t.Errorf("notes = %+v", cc.Details[0].Notes)
+	}
+}
+
+// Only a body that is not a call-completion envelope at all is refused; the refusal names the field.
+func TestParseRefusesWhatIsNoCallCompletion(t *testing.T) {
 	cases := []struct {
 		name  string
 		edit  func(env, d map[string]any)
 		field string
 	}{
-		{"string as number", func(_, d map[string]any) { d["CaseID"] = json.Number("7777777") }, "Details[0].CaseID"},
-		{"integer as string", func(_, d map[string]any) { d["CallTimes"] = "2" }, "Details[0].CallTimes"},
-		{"integer with fraction", func(_, d map[string]any) { d["TalkRound"] = json.Number("1.5") }, "Details[0].TalkRound"},
-		{"id overflow", func(_, d map[string]any) { d["id"] = json.Number("99999999999999999999") }, "Details[0].id"},
-		{"money not a number", func(_, d map[string]any) { d["BorrowedAmount"] = "lots" }, "Details[0].BorrowedAmount"},
-		{"money as float", func(_, d map[string]any) { d["TotalOwingAmount"] = json.Number("20310.5") }, "Details[0].TotalOwingAmount"},
-		{"bad time", func(_, d map[string]any) { d["CallStartTime"] = "yesterday" }, "Details[0].CallStartTime"},
-		{"bad date", func(_, d map[string]any) { d["DueDate"] = "02/03/2024" }, "Details[0].DueDate"},
-		{"object as string", func(_, d map[string]any) { d["Variables"] = "var1=aaa" }, "Details[0].Variables"},
-		{"transcript not an array", func(_, d map[string]any) { d["AsrResult"] = map[string]any{} }, "Details[0].AsrResult"},
-		{"transcript entry field", func(_, d map[string]any) { d["AsrResult"] = []any{map[string]any{"time": json.Number("3")}} }, "Details[0].AsrResult[0].time"},
-		{"redial field", func(_, d map[string]any) { d["RedailCall"] = []any{map[string]any{"RingTime": "2"}} }, "Details[0].RedailCall[0].RingTime"},
-		{"envelope field", func(env, _ map[string]any) { env["TaskName"] = json.Number("1") }, "TaskName"},
 		{"empty Details", func(env, _ map[string]any) { env["Details"] = []any{} }, "Details"},
 		{"no Details", func(env, _ map[string]any) { delete(env, "Details") }, "Details"},
 		{"Details not an array", func(env, _ map[string]any) { env["Details"] = map[string]any{} }, "Details"},
 		{"detail not an object", func(env, _ map[string]any) { env["Details"] = []any{"x"} }, "Details[0]"},
 		{"no way to identify the call", func(env, d map[string]any) { d["CallID"] = ""; delete(d, "id") }, "Details[0].CallID"},
+		{"CallID of another type and no id", func(env, d map[string]any) { d["CallID"] = []any{}; delete(d, "id") }, "Details[0].CallID"},
+		{"a key longer than a workflow ID takes", func(env, d map[string]any) { d["CallID"] = strings.Repeat("c", 600) }, "Details[0].CallID"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -205,6 +330,90 @@ func TestParseRejectsWrongTypesNamingTheField(t *testing.T) {
 	}
 }
 
+func TestParseCapsCallsPerBody(t *testing.T) {
+	body := mutate(t, func(env, d map[string]any) { env["Details"] = []any{d, d, d} })
+	doc, err := airudder.Decode(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tooMany *airudder.TooManyCallsError
+	if _, err := doc.CallCompleted(airudder.ParseOptions{MaxCalls: 2}); !errors.As(err, &tooMany) || tooMany.Calls != 3 {
+		t.Errorf("err = %v, want TooManyCallsError for 3 calls", err)
+	}
+	if _, err := doc.CallCompleted(airudder.ParseOptions{MaxCalls: 3}); err != nil {
+		t.Errorf("3 calls with a cap of 3: %v", err)
+	}
+}
+
+// The Sign is a credential that never expires: it is verified and dropped, and stored nowhere.
+func TestSignIsDropped(t *testing.T) {
+	doc, err := airudder.Decode(airudder.ExampleCallCompleted)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc, err := doc.CallCompleted(airudder.ParseOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	unsigned, err := cc.Unsigned()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const sign = "21816736b9b630184126f8fb3bb74d3b"
+	for name, b := range map[string][]byte{"raw task": cc.RawTask, "inbox body": unsigned} {
+		if bytes.Contains(b, []byte(sign)) || bytes.Contains(b, []byte(`"Sign"`)) {
+			t.Errorf("%s keeps the Sign: %s", name, b)
+		}
+	}
+	again, err := airudder.Decode(unsigned)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc2, err := again.CallCompleted(airudder.ParseOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r1, r2 := cc.Received("s", time.Time{}), cc2.Received("s", time.Time{})
+	if r1[0].Digest != r2[0].Digest {
+		t.Errorf("the unsigned body reads as another revision: %s vs %s", r1[0].Digest, r2[0].Digest)
+	}
+}
+
+func TestDecodeMakesEscapesStorable(t *testing.T) {
+	cases := map[string]struct{ in, want string }{
+		"lone high surrogate":   {`{"id":1,"a":"x\ud800y"}`, `{"id":1,"a":"x\ufffdy"}`},
+		"lone low surrogate":    {`{"id":1,"a":"\uDC00"}`, `{"id":1,"a":"\ufffd"}`},
+		"high then not low":     {`{"id":1,"a":"\ud800\u0041"}`, `{"id":1,"a":"\ufffd\u0041"}`},
+		"NUL":                   {`{"id":1,"a":"\u0000"}`, `{"id":1,"a":"\ufffd"}`},
+		"NUL in a key":          {`{"id":1,"a\u0000":1}`, `{"id":1,"a\ufffd":1}`},
+		"a pair stays":          {`{"id":1,"a":"\ud83d\ude00"}`, `{"id":1,"a":"\ud83d\ude00"}`},
+		"escaped backslash":     {`{"id":1,"a":"\\ud800"}`, `{"id":1,"a":"\\ud800"}`},
+		"outside strings alone": {`{"id":1,"a":1}`, `{"id":1,"a":1}`},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			doc, err := airudder.Decode([]byte(`{"TaskID":"t","Details":[` + tc.in + `]}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			cc, err := doc.CallCompleted(airudder.ParseOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := cc.Details[0].Raw
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got) != tc.want {
+				t.Errorf("got %s, want %s", got, tc.want)
+			}
+			if (tc.in != tc.want) != (len(cc.Received("s", time.Time{})[0].ParseNotes) > 0) {
+				t.Errorf("notes = %+v", cc.Received("s", time.Time{})[0].ParseNotes)
+			}
+		})
+	}
+}
+
 func TestDecodeRejectsMalformedBodies(t *testing.T) {
 	cases := map[string]struct {
 		body   string
@@ -218,10 +427,9 @@ func TestDecodeRejectsMalformedBodies(t *testing.T) {
 		"array":           {`[{}]`, false},
 		"string":          {`"hello"`, false},
 		"null":            {`null`, false},
-		"NUL in a string": {`{"Variables": {"a": "x\u0000y"}}`, false},
-		"NUL in a key":    {`{"a\u0000": 1}`, false},
 		"huge number":     {`{"Variables": {"n": 1e400000}}`, false},
 		"tiny number":     {`{"Variables": {"n": 1e-20000}}`, false},
+		"long fraction":   {`{"n": 0.` + strings.Repeat("1", 16384) + `}`, false},
 		"only whitespace": {"  \n ", true},
 	}
 	for name, tc := range cases {
@@ -328,6 +536,25 @@ func BenchmarkParseSeed(b *testing.B) {
 		}
 		if _, err := doc.CallCompleted(airudder.ParseOptions{}); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// A number that PostgreSQL's numeric cannot store is refused before the ack, named by its path.
+func TestUnstorableNumberIsNamedByItsPath(t *testing.T) {
+	for body, field := range map[string]string{
+		`{"Details":[{"CallID":"c","Variables":{"n":1e400000}}]}`:                             "Details[0].Variables.n",
+		`{"Details":[{"CallID":"c","AsrResult":[{},{"x":[0,1e-16384]}]}]}`:                    "Details[0].AsrResult[1].x[1]",
+		`{"Extra":0.` + strings.Repeat("0", 16383) + `1,"Details":[{"CallID":"c"}]}`:          "Extra",
+		`{"Details":[{"CallID":"c","n":0.` + strings.Repeat("5", 16383) + `}],"ok":1e131071}`: "",
+	} {
+		_, err := airudder.Decode([]byte(body))
+		var ve *airudder.ValidationError
+		switch {
+		case field == "" && err != nil:
+			t.Errorf("%.60s…: %v, want it taken (at the limits)", body, err)
+		case field != "" && (!errors.As(err, &ve) || ve.Fields[0].Field != field):
+			t.Errorf("%.60s…: %v, want a ValidationError naming %s", body, err, field)
 		}
 	}
 }

@@ -8,7 +8,14 @@
 package airudder
 
 import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"fmt"
+	"reflect"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/rudderhook/rudderhook/payload"
@@ -28,10 +35,12 @@ type Task struct {
 // CallCompleted is one parsed "Workflow call completion" callback: an envelope and one or more calls.
 type CallCompleted struct {
 	Task
-	Sign    string `json:"Sign"`
 	Details []Call `json:"Details"`
-	// RawTask is the envelope as received, without Details, so that fields Airudder adds later are kept.
+	// RawTask is the envelope as received, without Details and without the Sign (a credential that never
+	// expires, so it is stored nowhere), so that fields Airudder adds later are kept.
 	RawTask json.RawMessage `json:"-"`
+	// Notes are the envelope's parse notes; they hold for every call.
+	Notes []ParseNote `json:"-"`
 }
 
 // Call is one element of Details: the outcome of one callee's call, after any redials.
@@ -78,6 +87,8 @@ type Call struct {
 
 	// Raw is the element of Details exactly as received, unknown fields included.
 	Raw json.RawMessage `json:"-"`
+	// Notes are the fields that were kept as sent but not read into their typed form.
+	Notes []ParseNote `json:"-"`
 }
 
 // AsrEntry is one line of the call's transcript.
@@ -144,6 +155,11 @@ type ReceivedCall struct {
 	RawTask    json.RawMessage `json:"raw_task"`
 	Call       Call            `json:"call"`
 	RawCall    json.RawMessage `json:"raw_call"`
+	// ParseNotes are the call's and its envelope's fields that did not parse (see ParseNote).
+	ParseNotes []ParseNote `json:"parse_notes,omitempty"`
+	// Digest identifies this delivery's content (the call and its envelope, without the Sign): the same
+	// call delivered again with the same digest is the same revision.
+	Digest string `json:"digest,omitempty"`
 }
 
 // Received splits a callback into its calls, as received by source at the given time.
@@ -158,10 +174,106 @@ func (cc *CallCompleted) Received(source string, at time.Time) []ReceivedCall {
 			RawTask:    cc.RawTask,
 			Call:       c,
 			RawCall:    c.Raw,
+			ParseNotes: capNotes(append(slices.Clip(c.Notes), cc.Notes...)),
+			Digest:     Digest(c.Raw, cc.RawTask),
 		}
 	}
 	return out
 }
+
+// Unsigned is the callback again as one body, without its Sign (a credential that never expires, so it
+// is stored nowhere) and with unstorable escapes rewritten: what the inbox keeps. Reading it gives the
+// same calls, with the same digests.
+func (cc *CallCompleted) Unsigned() ([]byte, error) {
+	var env map[string]json.RawMessage
+	if err := json.Unmarshal(cc.RawTask, &env); err != nil {
+		return nil, fmt.Errorf("decode envelope: %w", err)
+	}
+	if env == nil {
+		env = map[string]json.RawMessage{}
+	}
+	details := make([]json.RawMessage, len(cc.Details))
+	for i, c := range cc.Details {
+		details[i] = c.Raw
+	}
+	var err error
+	if env["Details"], err = marshalAsSent(details); err != nil {
+		return nil, fmt.Errorf("encode Details: %w", err)
+	}
+	b, err := marshalAsSent(env)
+	if err != nil {
+		return nil, fmt.Errorf("encode body: %w", err)
+	}
+	return b, nil
+}
+
+// marshalAsSent encodes v (raw JSON pieces of a callback) without the HTML escaping of json.Marshal, which
+// would write "<" as "\u003c": re-encoded text reads, and digests, as it was sent.
+func marshalAsSent(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimRight(buf.Bytes(), "\n"), nil
+}
+
+// specFields are the JSON names of the spec's fields, of a call and of its envelope.
+var specFields = func() map[string]bool {
+	out := map[string]bool{}
+	for _, t := range []reflect.Type{reflect.TypeFor[Call](), reflect.TypeFor[Task]()} {
+		for i := range t.NumField() {
+			if name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ","); name != "" && name != "-" {
+				out[name] = true
+			}
+		}
+	}
+	return out
+}()
+
+// SpecField names the spec's field that a parse note's path is in ("AsrResult[2].text" is in AsrResult),
+// or "other" for a field the spec does not name: a bounded set, for metrics.
+func SpecField(path string) string {
+	if i := strings.IndexAny(path, "[."); i >= 0 {
+		path = path[:i]
+	}
+	if specFields[path] {
+		return path
+	}
+	return "other"
+}
+
+// Digest is the hex SHA-256 of a call's raw JSON and its envelope's, both compacted (the envelope is
+// re-encoded with sorted keys and without the Sign), so that a byte-identical redelivery, or one that
+// differs only in whitespace, has the same digest.
+func Digest(rawCall, rawTask json.RawMessage) string {
+	h := sha256.New()
+	var buf bytes.Buffer
+	for _, raw := range []json.RawMessage{rawCall, rawTask} {
+		buf.Reset()
+		if json.Compact(&buf, raw) != nil {
+			buf.Write(raw)
+		}
+		h.Write(buf.Bytes())
+		h.Write([]byte{'\n'})
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// NoteFields is the parse notes as field → why, the shape rules test (`"DueDate" in call.parse_notes`).
+func NoteFields(notes []ParseNote) map[string]string {
+	out := make(map[string]string, len(notes))
+	for _, n := range notes {
+		if _, ok := out[n.Field]; !ok {
+			out[n.Field] = n.Why
+		}
+	}
+	return out
+}
+
+// maxSlimNotes bounds the parse notes a slim copy carries; the store has them all.
+const maxSlimNotes = 100
 
 // Large reports whether the call is too large to carry whole in a workflow's input (see package
 // payload): it is stored in PostgreSQL first and its workflow gets a slim copy (see Slim).
@@ -172,10 +284,23 @@ func (rc ReceivedCall) Large() bool { return !payload.Fits(len(rc.RawCall) + len
 func (rc ReceivedCall) Slim() ReceivedCall {
 	c := rc.Call
 	rc.RawCall, rc.RawTask = nil, nil
+	// A large call's texts may be large too (a body is up to 2 MiB): the slim copy keeps them cut, the
+	// same way search attributes cut them, so that both name the call alike.
+	short := func(s string) string { return payload.CutHashed(s, payload.SearchTextLimit) }
 	rc.Call = Call{
-		ID: c.ID, CallID: c.CallID, CaseID: c.CaseID, CalleeNumber: c.CalleeNumber, Status: c.Status,
-		Intention: c.Intention, IntentionDescription: c.IntentionDescription, RingType: c.RingType,
-		HangupType: c.HangupType, CallStartTime: c.CallStartTime, CallEndTime: c.CallEndTime, TalkRound: c.TalkRound,
+		ID: c.ID, CallID: short(c.CallID), CaseID: short(c.CaseID), CalleeNumber: short(c.CalleeNumber),
+		Status: short(c.Status), Intention: short(c.Intention), IntentionDescription: short(c.IntentionDescription),
+		RingType: short(c.RingType), HangupType: short(c.HangupType), CallStartTime: c.CallStartTime,
+		CallEndTime: c.CallEndTime, TalkRound: c.TalkRound,
+	}
+	rc.Task = Task{WorkflowID: short(rc.Task.WorkflowID), WorkflowName: short(rc.Task.WorkflowName),
+		NodeTaskID: short(rc.Task.NodeTaskID), NodeTaskName: short(rc.Task.NodeTaskName),
+		TaskID: short(rc.Task.TaskID), TaskName: short(rc.Task.TaskName)}
+	if len(rc.ParseNotes) > maxSlimNotes {
+		rc.ParseNotes = rc.ParseNotes[:maxSlimNotes]
+	}
+	for i, n := range rc.ParseNotes {
+		rc.ParseNotes[i] = ParseNote{Field: short(n.Field), Text: n.Text, Why: short(n.Why)}
 	}
 	return rc
 }

@@ -28,12 +28,23 @@ type CallJSON struct {
 	Task               airudder.Task `json:"task"`
 	Call               airudder.Call `json:"call"`
 	Extra              *extraFields  `json:"extra,omitempty"`
+	// Revision is the revision shown: the latest received of the call's distinct deliveries.
+	Revision int `json:"revision"`
+	// ParseNotes are the fields kept as sent (in the raw JSON) but not read into their typed form.
+	ParseNotes []airudder.ParseNote `json:"parse_notes"`
 }
 
-// CallWithFollowUps is a single call with everything planned for it.
+// CallWithFollowUps is a single call with everything planned for it and every revision received.
 type CallWithFollowUps struct {
 	CallJSON
 	FollowUps []FollowUpJSON `json:"follow_ups"`
+	Revisions RevisionsJSON  `json:"revisions"`
+}
+
+// RevisionsJSON lists the distinct deliveries of a call, oldest first.
+type RevisionsJSON struct {
+	Count int              `json:"count"`
+	List  []store.Revision `json:"list"`
 }
 
 // extraFields are the fields Airudder sent that the spec does not name, kept as they came.
@@ -88,7 +99,16 @@ func (s *Server) writeCallWithFollowUps(c *gin.Context, rec *store.CallRecord) {
 		s.writeError(c, err)
 		return
 	}
-	out := CallWithFollowUps{CallJSON: s.callJSON(rec), FollowUps: make([]FollowUpJSON, 0, len(fus))}
+	revs, err := s.Store.CallRevisions(c.Request.Context(), rec.Source, rec.Key)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	if revs == nil {
+		revs = []store.Revision{}
+	}
+	out := CallWithFollowUps{CallJSON: s.callJSON(rec), FollowUps: make([]FollowUpJSON, 0, len(fus)),
+		Revisions: RevisionsJSON{Count: len(revs), List: revs}}
 	for i := range fus {
 		out.FollowUps = append(out.FollowUps, s.followUpJSON(&fus[i]))
 	}
@@ -168,6 +188,11 @@ func (s *Server) callJSON(rec *store.CallRecord) CallJSON {
 		UpdatedAt:          rec.UpdatedAt,
 		Task:               rec.Task,
 		Call:               call,
+		Revision:           rec.Revision,
+		ParseNotes:         rec.ParseNotes,
+	}
+	if out.ParseNotes == nil {
+		out.ParseNotes = []airudder.ParseNote{}
 	}
 	extra := extraFields{Task: unknownFields(rec.RawTask, knownTaskFields), Call: unknownFields(rec.RawCall, knownCallFields)}
 	if len(extra.Task) > 0 || len(extra.Call) > 0 {

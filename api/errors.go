@@ -48,6 +48,7 @@ func toError(err error) *Error {
 		syntaxErr *airudder.SyntaxError
 		validErr  *airudder.ValidationError
 		tooLarge  *http.MaxBytesError
+		tooMany   *airudder.TooManyCallsError
 		rulesErr  *rules.Error
 		// a follow-up retried while its workflow still runs
 		alreadyStarted *serviceerror.WorkflowExecutionAlreadyStarted
@@ -57,6 +58,8 @@ func toError(err error) *Error {
 		return apiErr
 	case errors.As(err, &tooLarge):
 		return newError(http.StatusRequestEntityTooLarge, "body_too_large", "the body is larger than this source accepts")
+	case errors.As(err, &tooMany):
+		return newError(http.StatusRequestEntityTooLarge, "too_many_calls", tooMany.Error())
 	case errors.As(err, &syntaxErr):
 		return newError(http.StatusBadRequest, "malformed_json", syntaxErr.Msg)
 	case errors.As(err, &validErr):
@@ -75,6 +78,8 @@ func toError(err error) *Error {
 		return newError(http.StatusServiceUnavailable, "unavailable", "the callback could not be stored; retry later")
 	case errors.As(err, &alreadyStarted):
 		return newError(http.StatusConflict, "already_running", "its workflow is running already")
+	case errors.Is(err, store.ErrNotDead):
+		return newError(http.StatusConflict, "not_dead", "only a dead letter can be replayed; this entry is still pending")
 	case errors.Is(err, store.ErrNotFound):
 		return newError(http.StatusNotFound, "not_found", "no such record")
 	default:

@@ -120,6 +120,8 @@ func (s *Server) Handler() (http.Handler, error) {
 	v1.GET("/follow-ups", s.listFollowUps)
 	v1.GET("/follow-ups/:id", s.getFollowUp)
 	v1.POST("/follow-ups/:id/retry", s.retryFollowUp)
+	v1.GET("/inbox", s.listInbox)
+	v1.POST("/inbox/:id/replay", s.replayInbox)
 	v1.GET("/rules", s.getRules)
 	v1.GET("/rules/versions", s.listRuleVersions)
 	v1.PUT("/rules", s.putRules)
@@ -170,14 +172,18 @@ func (s *Server) requireAdmin(c *gin.Context) {
 func (s *Server) ready(c *gin.Context) {
 	ctx, cancel := context.WithTimeout(c.Request.Context(), 3*time.Second)
 	defer cancel()
+	// The body says only "ok" or "unreachable": errors name hosts and users, which an unauthenticated
+	// caller must not learn. The log has the detail.
 	checks := gin.H{"postgres": "ok", "temporal": "ok"}
 	pgErr := s.Store.DB().PingContext(ctx)
 	if pgErr != nil {
-		checks["postgres"] = pgErr.Error()
+		checks["postgres"] = "unreachable"
+		s.Log.Warn("readiness: PostgreSQL unreachable", "error", pgErr)
 	}
 	_, tErr := s.Temporal.CheckHealth(ctx, &client.CheckHealthRequest{})
 	if tErr != nil {
-		checks["temporal"] = tErr.Error()
+		checks["temporal"] = "unreachable"
+		s.Log.Warn("readiness: Temporal unreachable", "error", tErr)
 	}
 	ready := pgErr == nil || tErr == nil
 	status := http.StatusOK

@@ -24,9 +24,9 @@ func (s *Server) receivers() map[string]gin.HandlerFunc {
 }
 
 // receiveCallCompleted is POST /webhooks/{source}[/{token}]/call-completed. The checks run cheapest and
-// least revealing first: who may post at all (source, network, rate, token), then the body's form, then
-// the Sign, and only then what the fields hold, so that an unauthenticated sender learns nothing about
-// validation.
+// least revealing first: who may post at all (source, network, token, then the rate), then the body's
+// form, then the Sign, and only then what the fields hold, so that an unauthenticated sender learns
+// nothing about validation.
 func (s *Server) receiveCallCompleted(c *gin.Context) {
 	receivedAt := time.Now().UTC()
 	src, ok := s.Sources[c.Param("source")]
@@ -49,7 +49,7 @@ func (s *Server) receiveCallCompleted(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	if err := s.Ingest.AcceptCallCompleted(c.Request.Context(), src.Name, body, cc, receivedAt); err != nil {
+	if err := s.Ingest.AcceptCallCompleted(c.Request.Context(), src.Name, cc, receivedAt); err != nil {
 		s.writeError(c, err)
 		return
 	}
@@ -57,7 +57,9 @@ func (s *Server) receiveCallCompleted(c *gin.Context) {
 	c.Data(http.StatusOK, "application/json", []byte("{}"))
 }
 
-// admit applies the source's network allowlist, rate limit and URL token (in the path or as ?token=).
+// admit applies the source's network allowlist and URL token (in the path or as ?token=), then its rate
+// limit: the checks that need no body come first, so that a flood from the wrong network or with a wrong
+// token is refused without spending the budget of the real sender.
 func (s *Server) admit(c *gin.Context, src *config.Source, pathToken string) error {
 	if len(src.AllowedNets) > 0 {
 		ip, err := netip.ParseAddr(c.ClientIP())
@@ -65,16 +67,16 @@ func (s *Server) admit(c *gin.Context, src *config.Source, pathToken string) err
 			return newError(http.StatusForbidden, "forbidden", "this address may not post to source "+strconv.Quote(src.Name))
 		}
 	}
-	if l := s.limiters[src.Name]; l != nil && !l.Allow() {
-		c.Header("Retry-After", "1")
-		return newError(http.StatusTooManyRequests, "rate_limited", "too many callbacks for source "+strconv.Quote(src.Name)+"; retry shortly")
-	}
 	token := pathToken
 	if token == "" {
 		token = c.Query("token")
 	}
 	if src.Token != "" && subtle.ConstantTimeCompare([]byte(token), []byte(src.Token)) != 1 {
 		return newError(http.StatusUnauthorized, "invalid_token", "the callback URL's token is missing or wrong")
+	}
+	if l := s.limiters[src.Name]; l != nil && !l.Allow() {
+		c.Header("Retry-After", "1")
+		return newError(http.StatusTooManyRequests, "rate_limited", "too many callbacks for source "+strconv.Quote(src.Name)+"; retry shortly")
 	}
 	return nil
 }

@@ -42,6 +42,10 @@ type Config struct {
 	// MetricsAddr, when set, is where `worker` serves /metrics and /healthz (serve and dev have them on
 	// their API).
 	MetricsAddr string `env:"RUDDERHOOK_METRICS_ADDR"`
+	// InboxMaxAttempts and InboxMaxAge bound how long the relay retries an inbox entry before it becomes a
+	// dead letter (listed by GET /v1/inbox?state=dead, replayed by POST /v1/inbox/{id}/replay).
+	InboxMaxAttempts int           `env:"RUDDERHOOK_INBOX_MAX_ATTEMPTS" envDefault:"100"`
+	InboxMaxAge      time.Duration `env:"RUDDERHOOK_INBOX_MAX_AGE" envDefault:"72h"`
 
 	// Sources are the named receivers, from the file and environment; the built-in default is one
 	// source "airudder" with key "airudder".
@@ -131,6 +135,15 @@ type Source struct {
 	Burst         int     `yaml:"burst"`
 	// MaxBodyBytes overrides the global body limit for this source.
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// MaxCallsPerBody caps the calls (elements of Details) one body may hold: each starts a workflow.
+	// Default 100.
+	MaxCallsPerBody int `yaml:"max_calls_per_body"`
+	// DateLayouts are the tenant's date formats (Go layouts, e.g. "02/01/2006"), tried after YYYY-MM-DD.
+	DateLayouts []string `yaml:"date_layouts"`
+	// DecimalSeparator ("." or ",") and ThousandsSeparator (".", ",", " ", "'" or "none") are how the
+	// tenant writes amounts; the defaults are "." and "," (or "." when the decimal separator is ",").
+	DecimalSeparator   string `yaml:"decimal_separator"`
+	ThousandsSeparator string `yaml:"thousands_separator"`
 
 	// Resolved by Load.
 	RedialLocation *time.Location `yaml:"-"`
@@ -295,6 +308,16 @@ func (cfg *Config) resolve() error {
 		if s.RatePerSecond > 0 && s.Burst == 0 {
 			s.Burst = max(1, int(s.RatePerSecond))
 		}
+		switch {
+		case s.MaxCallsPerBody == 0:
+			s.MaxCallsPerBody = DefaultMaxCallsPerBody
+		case s.MaxCallsPerBody < 0:
+			problems = append(problems, fmt.Sprintf("source %q: max_calls_per_body must be positive", name))
+		}
+		problems = append(problems, s.checkFormats()...)
+	}
+	if cfg.InboxMaxAttempts < 1 || cfg.InboxMaxAge <= 0 {
+		problems = append(problems, "RUDDERHOOK_INBOX_MAX_ATTEMPTS and RUDDERHOOK_INBOX_MAX_AGE must be positive")
 	}
 	if cfg.MaxBodyBytes <= 0 {
 		problems = append(problems, "RUDDERHOOK_MAX_BODY_BYTES must be positive")
@@ -320,9 +343,69 @@ func (cfg *Config) resolve() error {
 	return nil
 }
 
+// Placeholder is what deploy/ writes where a secret goes; a process must not run with it.
+const Placeholder = "CHANGE-ME"
+
+// minAdminTokenLength keeps the admin token out of reach of guessing (32 hex characters are 128 bits).
+const minAdminTokenLength = 32
+
+// CheckAdminToken says why a token may not guard the admin API: unset, shorter than 32 characters, or
+// deploy/'s placeholder.
+func CheckAdminToken(token string) error {
+	switch {
+	case token == "":
+		return errors.New("RUDDERHOOK_ADMIN_TOKEN is not set: the admin API needs a token (e.g. `openssl rand -hex 32`)")
+	case strings.Contains(token, Placeholder):
+		return errors.New("RUDDERHOOK_ADMIN_TOKEN is still the placeholder " + Placeholder + " of deploy/: set a random one (e.g. `openssl rand -hex 32`)")
+	case len(token) < minAdminTokenLength:
+		return fmt.Errorf("RUDDERHOOK_ADMIN_TOKEN has %d characters; use at least %d (e.g. `openssl rand -hex 32`)", len(token), minAdminTokenLength)
+	}
+	return nil
+}
+
+// DefaultKeySources lists the sources that accept Airudder's default Sign key ("airudder"), which anyone
+// who read Airudder's documentation knows.
+func (cfg *Config) DefaultKeySources() []string {
+	var out []string
+	for _, name := range cfg.SourceNames() {
+		if slices.Contains(cfg.Sources[name].Keys, airudder.DefaultKey) {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// DefaultMaxCallsPerBody is the cap on calls per body of a source that sets none.
+const DefaultMaxCallsPerBody = 100
+
+// checkFormats checks the source's date layouts and amount separators, so that a typo is found at start
+// rather than as a parse note on every call.
+func (s *Source) checkFormats() []string {
+	var problems []string
+	ref := time.Date(2031, time.November, 25, 0, 0, 0, 0, time.UTC) // every element differs: 2031, 11, 25
+	for _, layout := range s.DateLayouts {
+		if t, err := time.Parse(layout, ref.Format(layout)); err != nil || !t.Equal(ref) {
+			problems = append(problems, fmt.Sprintf("source %q: date_layouts: %q is not a Go date layout with year, month and day (e.g. \"02/01/2006\")", s.Name, layout))
+		}
+	}
+	if s.DecimalSeparator != "" && s.DecimalSeparator != "." && s.DecimalSeparator != "," {
+		problems = append(problems, fmt.Sprintf("source %q: decimal_separator must be \".\" or \",\", not %q", s.Name, s.DecimalSeparator))
+	}
+	if t := s.ThousandsSeparator; t != "" && !slices.Contains([]string{".", ",", " ", "'", "none"}, t) {
+		problems = append(problems, fmt.Sprintf("source %q: thousands_separator must be \".\", \",\", \" \", \"'\" or \"none\", not %q", s.Name, t))
+	}
+	if d, t := airudder.AmountSeparators(s.DecimalSeparator, s.ThousandsSeparator); d == t {
+		problems = append(problems, fmt.Sprintf("source %q: decimal_separator and thousands_separator are both %q", s.Name, d))
+	}
+	return problems
+}
+
 // ParseOptions are the settings that reading this source's callbacks needs.
 func (s *Source) ParseOptions() airudder.ParseOptions {
-	return airudder.ParseOptions{RedialLocation: s.RedialLocation}
+	return airudder.ParseOptions{
+		RedialLocation: s.RedialLocation, DateLayouts: s.DateLayouts, MaxCalls: s.MaxCallsPerBody,
+		DecimalSeparator: s.DecimalSeparator, ThousandsSeparator: s.ThousandsSeparator,
+	}
 }
 
 // TargetNames are the configured targets, as rules compilation checks them.

@@ -82,6 +82,36 @@ func TestBadConfigurationIsRefusedWithReasons(t *testing.T) {
 	}
 }
 
+func TestTenantFormatsAreCheckedAtLoad(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "formats.yaml")
+	good := "sources:\n  id:\n    keys: [k]\n    date_layouts: [\"02/01/2006\", \"2 Jan 2006\"]\n    decimal_separator: \",\"\n    max_calls_per_body: 20\n"
+	_ = os.WriteFile(path, []byte(good), 0o600)
+	cfg, err := config.Load(nil, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := cfg.Sources["id"].ParseOptions()
+	if len(opts.DateLayouts) != 2 || opts.DecimalSeparator != "," || opts.MaxCalls != 20 {
+		t.Errorf("parse options = %+v", opts)
+	}
+	if cfg, _ := config.Load(nil, ""); cfg.Sources["airudder"].MaxCallsPerBody != config.DefaultMaxCallsPerBody {
+		t.Errorf("default cap = %d", cfg.Sources["airudder"].MaxCallsPerBody)
+	}
+	for yaml, want := range map[string]string{
+		"date_layouts: [\"dd/mm/yyyy\"]":                           "date_layouts",
+		"date_layouts: [\"15:04\"]":                                "date_layouts",
+		"decimal_separator: \";\"":                                 "decimal_separator",
+		"thousands_separator: \"_\"":                               "thousands_separator",
+		"decimal_separator: \",\"\n    thousands_separator: \",\"": "both",
+		"max_calls_per_body: -1":                                   "max_calls_per_body",
+	} {
+		_ = os.WriteFile(path, []byte("sources:\n  id:\n    keys: [k]\n    "+yaml+"\n"), 0o600)
+		if _, err := config.Load(nil, path); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: err = %v, want one about %s", yaml, err, want)
+		}
+	}
+}
+
 func TestIsEnvVar(t *testing.T) {
 	for name, want := range map[string]bool{
 		"DATABASE_URL": true, "TEMPORAL_API_KEY": true, "RUDDERHOOK_ADMIN_TOKEN": true,
@@ -137,5 +167,27 @@ func TestAirudderAccountZone(t *testing.T) {
 	}
 	if _, err := config.Load([]string{"AIRUDDER_TIME_ZONE=Mars/Olympus"}, ""); err == nil || !strings.Contains(err.Error(), "AIRUDDER_TIME_ZONE") {
 		t.Errorf("bad zone: err = %v", err)
+	}
+}
+
+func TestAdminTokenMustBeLongAndNotThePlaceholder(t *testing.T) {
+	for token, ok := range map[string]bool{
+		"":                 false,
+		"short":            false,
+		config.Placeholder: false,
+		"CHANGE-ME-CHANGE-ME-CHANGE-ME-CHANGE-ME": false,
+		strings.Repeat("a", 31):                   false,
+		strings.Repeat("a", 32):                   true,
+	} {
+		if err := config.CheckAdminToken(token); (err == nil) != ok {
+			t.Errorf("CheckAdminToken(%q) = %v, want ok %v", token, err, ok)
+		}
+	}
+	cfg, err := config.Load([]string{"RUDDERHOOK_SOURCE_ACME_KEYS=own-key", "RUDDERHOOK_SOURCE_OLD_KEYS=airudder,new"}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(cfg.DefaultKeySources(), ","); got != "old" {
+		t.Errorf("sources with the default key = %q, want old", got)
 	}
 }

@@ -115,6 +115,11 @@ func TestKubernetesManifests(t *testing.T) {
 					continue
 				}
 				checkEnv(t, where, data)
+				// serve refuses to run with the placeholder admin token: whoever applies the manifest as
+				// it is gets told to set a real one.
+				if token, ok := data["RUDDERHOOK_ADMIN_TOKEN"].(string); ok && config.CheckAdminToken(token) == nil {
+					t.Errorf("%s: serve would run with the admin token %q as it is", where, token)
+				}
 			case "Deployment", "Job":
 				for _, c := range get(doc, "spec", "template", "spec", "containers").([]any) {
 					args, _ := get(c, "args").([]any)

@@ -30,15 +30,27 @@ var ErrNotDurable = errors.New("the callback could not be stored durably; retry 
 var (
 	startsTotal = promauto.NewCounterVec(prometheus.CounterOpts{
 		Name: "rudderhook_workflow_starts_total",
-		Help: "Workflow starts for received calls, by outcome (started, failed).",
+		Help: "Workflow signal-with-starts for received calls, by outcome (started, failed, duplicate: a revision already processed, so nothing was started).",
 	}, []string{"outcome"})
 	acceptedTotal = promauto.NewCounterVec(prometheus.CounterOpts{
 		Name: "rudderhook_callbacks_accepted_total",
 		Help: "Callbacks made durable, by source and path (temporal, inbox).",
 	}, []string{"source", "path"})
+	parseNotesTotal = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "rudderhook_parse_notes_total",
+		Help: "Fields of accepted calls kept as sent but not typed (parse notes), by source and field (the spec's name, or other).",
+	}, []string{"source", "field"})
 	inboxDepth = promauto.NewGauge(prometheus.GaugeOpts{
 		Name: "rudderhook_inbox_depth",
 		Help: "Callbacks waiting in the inbox for Temporal, as last seen by the relay.",
+	})
+	inboxDead = promauto.NewGauge(prometheus.GaugeOpts{
+		Name: "rudderhook_inbox_dead",
+		Help: "Inbox entries that became dead letters and wait for a replay, as last seen by the relay.",
+	})
+	deadLettersTotal = promauto.NewCounter(prometheus.CounterOpts{
+		Name: "rudderhook_inbox_dead_letters_total",
+		Help: "Inbox entries that became dead letters.",
 	})
 )
 
@@ -53,17 +65,21 @@ type Service struct {
 	StartTimeout time.Duration
 	// Parallelism bounds concurrent workflow starts for one body with many calls.
 	Parallelism int
+	// Inbox says how the relay claims entries and when it gives one up as a dead letter.
+	Inbox store.DrainOptions
 }
 
-// AcceptCallCompleted makes a verified, parsed call-completion callback durable: it starts one workflow
-// per call, and if any start fails it keeps the whole body in the inbox (starts are idempotent, so the
-// relay may safely start them all again). It returns ErrNotDurable only when neither worked.
+// AcceptCallCompleted makes a verified, parsed call-completion callback durable: it signal-starts the
+// workflow of every call with its revision, and if any start fails it keeps the whole body (without its
+// Sign) in the inbox: starts are idempotent, so the relay may safely start them all again. It returns
+// ErrNotDurable only when neither worked.
 //
 // It does not use the caller's cancellation: once a callback is being accepted, a sender that hangs up
 // must not leave it half-accepted.
-func (s *Service) AcceptCallCompleted(ctx context.Context, source string, body []byte, cc *airudder.CallCompleted, receivedAt time.Time) error {
+func (s *Service) AcceptCallCompleted(ctx context.Context, source string, cc *airudder.CallCompleted, receivedAt time.Time) error {
 	ctx = context.WithoutCancel(ctx)
 	calls := cc.Received(source, receivedAt)
+	countNotes(source, calls)
 
 	startCtx, cancel := context.WithTimeout(ctx, s.startTimeout())
 	err := s.startAll(startCtx, calls)
@@ -74,6 +90,10 @@ func (s *Service) AcceptCallCompleted(ctx context.Context, source string, body [
 	}
 	s.Log.Warn("workflow start failed; keeping the callback in the inbox", "source", source, "task_id", cc.TaskID, "error", err)
 
+	body, berr := cc.Unsigned()
+	if berr != nil {
+		return fmt.Errorf("%w: start: %v; inbox: %v", ErrNotDurable, err, berr)
+	}
 	inboxCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	id, ierr := s.Store.AddToInbox(inboxCtx, source, KindCallCompleted, body, receivedAt)
@@ -86,32 +106,79 @@ func (s *Service) AcceptCallCompleted(ctx context.Context, source string, body [
 	return nil
 }
 
-// startAll starts the workflow of every call, a few at a time.
-func (s *Service) startAll(ctx context.Context, calls []airudder.ReceivedCall) error {
-	g, ctx := errgroup.WithContext(ctx)
-	g.SetLimit(max(1, s.Parallelism))
+// countNotes counts the parse notes of accepted calls by field, named as the spec names it (a nested
+// path counts for its top-level field; a field the spec lacks counts as "other", so that a sender cannot
+// grow the metric without bound).
+func countNotes(source string, calls []airudder.ReceivedCall) {
 	for _, rc := range calls {
+		for _, n := range rc.ParseNotes {
+			parseNotesTotal.WithLabelValues(source, airudder.SpecField(n.Field)).Inc()
+		}
+	}
+}
+
+// startAll starts the workflow of every call, a few at a time, except those whose delivery was processed
+// already (the same body again). A failed start does not cancel the others (which would leave a body
+// half-started for no reason): all are tried, and the errors joined.
+func (s *Service) startAll(ctx context.Context, calls []airudder.ReceivedCall) error {
+	done := s.processed(ctx, calls)
+	var g errgroup.Group
+	g.SetLimit(max(1, s.Parallelism))
+	errs := make([]error, len(calls))
+	for i, rc := range calls {
+		if done[store.Delivery{Key: rc.Key, Digest: rc.Digest}] {
+			startsTotal.WithLabelValues("duplicate").Inc()
+			continue
+		}
 		g.Go(func() error {
-			in := workflows.CallCompletedInput{Call: rc}
-			if rc.Large() {
-				// Too large for Temporal's payloads: store it now and hand the workflow a slim copy.
-				rec := store.CallRecord{ReceivedCall: rc, WorkflowID: workflows.CallWorkflowID(rc.Source, rc.Key)}
-				if err := s.Store.UpsertCall(ctx, rec); err != nil {
-					return fmt.Errorf("store large call %s/%s: %w", rc.Source, rc.Key, err)
-				}
-				in = workflows.CallCompletedInput{Call: rc.Slim(), Slim: true}
-			}
-			run, err := s.Temporal.ExecuteWorkflow(ctx, workflows.StartOptions(rc), workflows.CallCompletedWorkflow, in)
-			if err != nil {
-				startsTotal.WithLabelValues("failed").Inc()
-				return fmt.Errorf("start workflow for call %s/%s: %w", rc.Source, rc.Key, err)
-			}
-			startsTotal.WithLabelValues("started").Inc()
-			s.Log.Debug("workflow started", "workflow_id", run.GetID(), "run_id", run.GetRunID())
+			errs[i] = s.start(ctx, rc)
 			return nil
 		})
 	}
-	return g.Wait()
+	_ = g.Wait()
+	return errors.Join(errs...)
+}
+
+// start hands one revision of a call to its workflow: a signal to the open run, or a new run
+// (SignalWithStart). A large call is stored first, and its workflow gets a slim copy.
+func (s *Service) start(ctx context.Context, rc airudder.ReceivedCall) error {
+	id := workflows.CallWorkflowID(rc.Source, rc.Key)
+	in := workflows.CallCompletedInput{Call: rc}
+	if rc.Large() {
+		// Too large for Temporal's payloads: store it now and hand the workflow a slim copy.
+		if _, err := s.Store.StoreRevision(ctx, store.CallRecord{ReceivedCall: rc, WorkflowID: id}, false); err != nil {
+			return fmt.Errorf("store large call %s/%s: %w", rc.Source, rc.Key, err)
+		}
+		in = workflows.CallCompletedInput{Call: rc.Slim(), Slim: true}
+	}
+	run, err := s.Temporal.SignalWithStartWorkflow(ctx, id, workflows.SignalRevision, in, workflows.StartOptions(rc), workflows.CallCompletedWorkflow, in)
+	if err != nil {
+		startsTotal.WithLabelValues("failed").Inc()
+		return fmt.Errorf("start workflow for call %s/%s: %w", rc.Source, rc.Key, err)
+	}
+	startsTotal.WithLabelValues("started").Inc()
+	s.Log.Debug("workflow signalled", "workflow_id", run.GetID(), "run_id", run.GetRunID(), "digest", rc.Digest)
+	return nil
+}
+
+// processed returns the deliveries among calls (all of one source) that their workflows have processed,
+// in one query. When PostgreSQL cannot say within a second, it returns none: signalling is still safe, as
+// the workflow and the store dedupe by digest.
+func (s *Service) processed(ctx context.Context, calls []airudder.ReceivedCall) map[store.Delivery]bool {
+	if len(calls) == 0 {
+		return nil
+	}
+	ds := make([]store.Delivery, len(calls))
+	for i, rc := range calls {
+		ds[i] = store.Delivery{Key: rc.Key, Digest: rc.Digest}
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	done, err := s.Store.ProcessedDeliveries(ctx, calls[0].Source, ds)
+	if err != nil {
+		s.Log.Debug("revision lookup failed; signalling the workflows anyway", "source", calls[0].Source, "error", err)
+	}
+	return done
 }
 
 func (s *Service) startTimeout() time.Duration {
@@ -133,14 +200,15 @@ func (s *Service) RunRelay(ctx context.Context, interval time.Duration) {
 			return
 		case <-timer.C:
 		}
-		n, err := s.RelayOnce(ctx)
+		res, err := s.RelayOnce(ctx)
 		if err != nil && ctx.Err() == nil {
 			s.Log.Warn("inbox relay pass failed", "error", err)
 		}
-		if depth, err := s.Store.InboxDepth(ctx); err == nil {
-			inboxDepth.Set(float64(depth))
+		if pending, dead, err := s.Store.InboxCounts(ctx); err == nil {
+			inboxDepth.Set(float64(pending))
+			inboxDead.Set(float64(dead))
 		}
-		if n > 0 {
+		if res.Done > 0 {
 			timer.Reset(0)
 		} else {
 			timer.Reset(interval)
@@ -148,19 +216,20 @@ func (s *Service) RunRelay(ctx context.Context, interval time.Duration) {
 	}
 }
 
-// RelayOnce hands one batch of due inbox entries to Temporal and returns how many it handed over.
-func (s *Service) RelayOnce(ctx context.Context) (int, error) {
-	return s.Store.DrainInbox(ctx, 50, func(ctx context.Context, e store.InboxEntry) error {
+// RelayOnce hands one batch of due inbox entries to Temporal and says how many it handed over, how
+// many failed (to be retried) and how many became dead letters.
+func (s *Service) RelayOnce(ctx context.Context) (store.DrainResult, error) {
+	res, err := s.Store.DrainInbox(ctx, s.Inbox, func(ctx context.Context, e store.InboxEntry) error {
 		if e.Kind != KindCallCompleted {
-			return fmt.Errorf("inbox entry %d: unknown kind %q", e.ID, e.Kind)
+			return store.Permanent(fmt.Errorf("inbox entry %d: unknown kind %q", e.ID, e.Kind))
 		}
 		src, ok := s.Sources[e.Source]
 		if !ok {
-			return fmt.Errorf("inbox entry %d: source %q is no longer configured", e.ID, e.Source)
+			return store.Permanent(fmt.Errorf("inbox entry %d: source %q is no longer configured", e.ID, e.Source))
 		}
 		cc, err := ReadCallCompleted(e.Body, src, AlreadyVerified)
 		if err != nil {
-			return fmt.Errorf("inbox entry %d: %w", e.ID, err)
+			return store.Permanent(fmt.Errorf("inbox entry %d: %w", e.ID, err))
 		}
 		// No sender waits on the relay: give a body with many calls the time to start them all.
 		startCtx, cancel := context.WithTimeout(ctx, time.Minute)
@@ -171,6 +240,12 @@ func (s *Service) RelayOnce(ctx context.Context) (int, error) {
 		s.Log.Info("inbox entry handed to Temporal", "inbox_id", e.ID, "source", e.Source, "calls", len(cc.Details), "attempts", e.Attempts)
 		return nil
 	})
+	if res.Dead > 0 {
+		deadLettersTotal.Add(float64(res.Dead))
+		s.Log.Error("inbox entries became dead letters; list them with GET /v1/inbox?state=dead and replay after a fix",
+			"count", res.Dead)
+	}
+	return res, err
 }
 
 // SignCheck says whether reading a body checks its Sign.
@@ -186,16 +261,22 @@ const (
 
 // ReadCallCompleted reads a call-completion body with its source's settings. It is the one way a body
 // becomes calls, for the receiver and the relay alike.
+//
+// A body from the network is held to the source's cap on calls per body; an inbox entry, accepted
+// already, is not (the cap may have been lowered since).
 func ReadCallCompleted(body []byte, src *config.Source, sign SignCheck) (*airudder.CallCompleted, error) {
 	doc, err := airudder.Decode(body)
 	if err != nil {
 		return nil, err
 	}
+	opts := src.ParseOptions()
 	if sign == VerifySign {
 		taskID, s := doc.Signed()
 		if err := airudder.VerifySign(taskID, s, src.Keys); err != nil {
 			return nil, err
 		}
+	} else {
+		opts.MaxCalls = 0
 	}
-	return doc.CallCompleted(src.ParseOptions())
+	return doc.CallCompleted(opts)
 }

@@ -169,8 +169,9 @@ func TestBadInputIsRefusedAndNothingIsStored(t *testing.T) {
 		{"not JSON", "airudder", airudder.ExampleCallCompleted, "text/plain", 415, "unsupported_media_type"},
 		{"no content type", "airudder", airudder.ExampleCallCompleted, "", 415, "unsupported_media_type"},
 		{"empty Details", "airudder", signed(t, func(_ map[string]any, _ []any) []any { return []any{} }), "application/json", 422, "invalid_payload"},
-		{"wrong type", "airudder", signed(t, func(_ map[string]any, d []any) []any {
-			d[0].(map[string]any)["CallTimes"] = "two"
+		{"a call with no identity", "airudder", signed(t, func(_ map[string]any, d []any) []any {
+			d[0].(map[string]any)["CallID"] = ""
+			delete(d[0].(map[string]any), "id")
 			return d
 		}), "application/json", 422, "invalid_payload"},
 	}
@@ -185,9 +186,9 @@ func TestBadInputIsRefusedAndNothingIsStored(t *testing.T) {
 			}
 		})
 	}
-	// The wrong-type refusal names the field.
+	// The refusal names the field.
 	_, body := s.post("airudder", cases[len(cases)-1].body, "application/json")
-	if !strings.Contains(string(body), "Details[0].CallTimes") {
+	if !strings.Contains(string(body), "Details[0].CallID") {
 		t.Errorf("422 body does not name the field: %s", body)
 	}
 	time.Sleep(300 * time.Millisecond) // a start, had one slipped through, would have stored by now

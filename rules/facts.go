@@ -60,6 +60,8 @@ type Call struct {
 	TaskID               string            `cel:"task_id"`
 	TaskName             string            `cel:"task_name"`
 	NodeTaskName         string            `cel:"nodetask_name"`
+	// ParseNotes are the fields kept as sent but not typed, field → why: `"DueDate" in call.parse_notes`.
+	ParseNotes map[string]string `cel:"parse_notes"`
 
 	// The amounts as Airudder wrote them ("20310.00"), for templates: a body sends the exact amount.
 	borrowedText, owingText string
@@ -79,6 +81,7 @@ func FactsOf(rc airudder.ReceivedCall) *Call {
 		Variables: textMap(c.Variables), RedialCount: int64(len(c.RedialCalls)),
 		WorkflowName: rc.Task.WorkflowName, AirudderWorkflowID: rc.Task.WorkflowID, TaskID: rc.Task.TaskID,
 		TaskName: rc.Task.TaskName, NodeTaskName: rc.Task.NodeTaskName,
+		ParseNotes: airudder.NoteFields(rc.ParseNotes),
 	}
 	f.ID = deref(c.ID)
 	f.CallTimes, f.TalkRound, f.RingTime = deref(c.CallTimes), deref(c.TalkRound), deref(c.RingTime)

@@ -103,6 +103,28 @@ func TestConditionsSeeTheCall(t *testing.T) {
 	}
 }
 
+// A rule can tell a call whose field was kept as text (a parse note) from one that lacks the field.
+func TestConditionsSeeParseNotes(t *testing.T) {
+	rc := seed()
+	rc.Call.DueDate = nil
+	rc.ParseNotes = []airudder.ParseNote{{Field: "DueDate", Text: "31/12/2024", Why: `"31/12/2024" is not a date`}}
+	for cond, want := range map[string]bool{
+		`"DueDate" in call.parse_notes`:                           true,
+		`!has(call.due_date) && !("DueDate" in call.parse_notes)`: false,
+		`call.parse_notes["DueDate"].contains("not a date")`:      true,
+		`size(call.parse_notes) == 0`:                             false,
+	} {
+		set := compile(t, "rules:\n  - id: r\n    when: '"+cond+"'\n    actions: [{type: notify, url: 'http://x', text: hi}]\n")
+		if p := set.Plan(rc, "wf", received); (len(p.Matched) == 1) != want || len(p.Errors) > 0 {
+			t.Errorf("%s: matched %v, errors %v; want %v", cond, p.Matched, p.Errors, want)
+		}
+	}
+	set := compile(t, "rules:\n  - id: r\n    when: 'size(call.parse_notes) == 0'\n    actions: [{type: notify, url: 'http://x', text: hi}]\n")
+	if p := set.Plan(seed(), "wf", received); len(p.Matched) != 1 {
+		t.Errorf("the seed call has parse notes: %v", p.Errors)
+	}
+}
+
 func TestARuleThatFailsOnACallDoesNotMatch(t *testing.T) {
 	set := compile(t, "rules:\n  - id: r\n    when: call.variables.missing == 'x'\n    actions: [{type: notify, url: 'http://x', text: hi}]\n")
 	p := set.Plan(seed(), "wf", received)

@@ -19,8 +19,10 @@ import (
 type CallRecord struct {
 	airudder.ReceivedCall
 	WorkflowID string
-	CreatedAt  time.Time
-	UpdatedAt  time.Time
+	// Revision is the revision the record shows: the latest received of the call's distinct deliveries.
+	Revision  int
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // callRow is the calls table, column for column.
@@ -72,6 +74,9 @@ type callRow struct {
 	CallerNumber         string            `db:"caller_number"`
 	RawDetail            jsonValue         `db:"raw_detail"`
 	RawTask              jsonValue         `db:"raw_task"`
+	Revision             int               `db:"revision"`
+	Digest               string            `db:"digest"`
+	ParseNotes           jsonValue         `db:"parse_notes"`
 	ReceivedAt           time.Time         `db:"received_at"`
 	CreatedAt            time.Time         `db:"created_at"`
 	UpdatedAt            time.Time         `db:"updated_at"`
@@ -86,11 +91,12 @@ var callColumns = []string{
 	"borrowed_amount", "total_owing_amount", "currency_unit", "platform_name", "ring_type", "hangup_type",
 	"extra_a", "extra_b", "extra_c", "ner_slots", "asr_result", "ask_whatsapp", "asr_ptp", "multi_intention",
 	"event_label", "ring_time", "talk_round", "case_id", "variables", "caller_number", "raw_detail", "raw_task",
-	"received_at",
+	"revision", "digest", "parse_notes", "received_at",
 }
 
-// upsertCallSQL inserts a call or, when it exists, overwrites it with what was received: the same
-// delivery again leaves the row as it was, and a corrected one replaces it.
+// upsertCallSQL inserts a call or, when it exists, replaces it with a revision received no earlier than
+// the one it shows (a relayed older delivery is kept as a revision but does not hide a newer one). It
+// returns a row only when it wrote one.
 var upsertCallSQL = func() string {
 	var names, sets []string
 	for _, c := range callColumns {
@@ -100,7 +106,9 @@ var upsertCallSQL = func() string {
 		}
 	}
 	return `INSERT INTO calls (` + strings.Join(callColumns, ", ") + `) VALUES (` + strings.Join(names, ", ") + `)
-ON CONFLICT (source, call_key) DO UPDATE SET ` + strings.Join(sets, ", ") + `, updated_at = now()`
+ON CONFLICT (source, call_key) DO UPDATE SET ` + strings.Join(sets, ", ") + `, updated_at = now()
+WHERE calls.received_at <= EXCLUDED.received_at
+RETURNING revision`
 }()
 
 const (
@@ -119,25 +127,184 @@ ORDER BY r.source, r.call_key, position`
 	selectCallByKeySQL = `SELECT * FROM calls WHERE call_key = $1 ORDER BY seq`
 )
 
-// UpsertCall stores a call and its redials in one transaction. It is idempotent: storing the same call
-// again leaves one row, as the first store did.
-func (s *Store) UpsertCall(ctx context.Context, rec CallRecord) error {
-	row := toRow(rec)
-	return s.inTx(ctx, func(tx *sqlx.Tx) error {
-		if _, err := tx.NamedExecContext(ctx, upsertCallSQL, row); err != nil {
+// Revision SQL. Revisions of one call are numbered under a transaction-scoped advisory lock on the call,
+// so that two receivers storing two large deliveries at once do not take the same number.
+const (
+	lockCallSQL     = `SELECT pg_advisory_xact_lock(hashtextextended($1 || '/' || $2, 0))`
+	findRevisionSQL = `SELECT revision, processed_at IS NOT NULL FROM call_revisions
+WHERE source = $1 AND call_key = $2 AND digest = $3`
+	nextRevisionSQL   = `SELECT coalesce(max(revision), 0) + 1 FROM call_revisions WHERE source = $1 AND call_key = $2`
+	insertRevisionSQL = `INSERT INTO call_revisions (source, call_key, revision, digest, raw_detail, raw_task, parse_notes, received_at, processed_at)
+VALUES (:source, :call_key, :revision, :digest, :raw_detail, :raw_task, :parse_notes, :received_at, CASE WHEN :processed THEN now() END)`
+	markProcessedSQL = `UPDATE call_revisions SET processed_at = now()
+WHERE source = $1 AND call_key = $2 AND revision = $3 AND processed_at IS NULL`
+	latestRevisionSQL = `SELECT revision = $3 FROM calls WHERE source = $1 AND call_key = $2`
+	// processedRevisionsSQL finds, among the deliveries given as parallel arrays of keys ($2) and digests
+	// ($3) of one source, those processed already.
+	processedRevisionsSQL = `SELECT r.call_key, r.digest FROM call_revisions r
+JOIN unnest($2::text[], $3::text[]) AS d(call_key, digest) ON r.call_key = d.call_key AND r.digest = d.digest
+WHERE r.source = $1 AND r.processed_at IS NOT NULL`
+	selectRevisionsSQL = `SELECT revision, digest, parse_notes, received_at, created_at, processed_at FROM call_revisions
+WHERE source = $1 AND call_key = $2 ORDER BY revision`
+)
+
+// Stored says what StoreRevision did.
+type Stored struct {
+	// Revision is the number of the delivery's revision (1, 2, …).
+	Revision int `json:"revision"`
+	// New is true when the delivery was not stored before (by digest).
+	New bool `json:"new"`
+	// Latest is true when the calls row shows this revision.
+	Latest bool `json:"latest"`
+}
+
+// StoreRevision stores one delivery of a call as a revision, in one transaction: a delivery whose digest
+// was stored before is the same revision (nothing changes but, with processed, its mark); a new one gets
+// the next number and, unless an earlier-received revision is newer, becomes the call's row with its
+// redials. processed marks the revision as processed by the call's workflow (the receiver stores large
+// calls before their workflow runs, unprocessed).
+func (s *Store) StoreRevision(ctx context.Context, rec CallRecord, processed bool) (Stored, error) {
+	var out Stored
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		var err error
+		if out, err = findRevision(ctx, tx, rec.Source, rec.Key, rec.Digest, processed); !errors.Is(err, ErrNotFound) {
+			return err
+		}
+		if err := tx.GetContext(ctx, &out.Revision, nextRevisionSQL, rec.Source, rec.Key); err != nil {
+			return fmt.Errorf("number revision of %s/%s: %w", rec.Source, rec.Key, err)
+		}
+		out.New = true
+		rec.Revision = out.Revision
+		row := toRow(rec)
+		rows, err := sqlx.NamedQueryContext(ctx, tx, upsertCallSQL, row)
+		if err != nil {
 			return fmt.Errorf("upsert call %s/%s: %w", rec.Source, rec.Key, err)
 		}
-		if _, err := tx.ExecContext(ctx, deleteRedialsSQL, rec.Source, rec.Key); err != nil {
-			return fmt.Errorf("clear redials of %s/%s: %w", rec.Source, rec.Key, err)
+		out.Latest = rows.Next()
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("upsert call %s/%s: %w", rec.Source, rec.Key, err)
 		}
-		for i, r := range rec.Call.RedialCalls {
-			if _, err := tx.ExecContext(ctx, insertRedialSQL, rec.Source, rec.Key, i, r.CallID, r.CallStartTime,
-				r.RingType, r.RingTime, r.HangupType, r.ResultLabel, r.CalleeNumber, r.CallerNumber); err != nil {
-				return fmt.Errorf("store redial %d of %s/%s: %w", i, rec.Source, rec.Key, err)
+		if _, err := tx.NamedExecContext(ctx, insertRevisionSQL, revisionRow{callRow: row, Processed: processed}); err != nil {
+			return fmt.Errorf("store revision %d of %s/%s: %w", out.Revision, rec.Source, rec.Key, err)
+		}
+		if !out.Latest {
+			return nil
+		}
+		return replaceRedials(ctx, tx, rec)
+	})
+	return out, err
+}
+
+// MarkProcessed marks the revision with this digest, stored earlier (by the receiver, for a large call),
+// as processed by the call's workflow. It returns ErrNotFound when no such revision was stored.
+func (s *Store) MarkProcessed(ctx context.Context, source, key, digest string) (Stored, error) {
+	var out Stored
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		var err error
+		out, err = findRevision(ctx, tx, source, key, digest, true)
+		return err
+	})
+	return out, err
+}
+
+// findRevision looks up the revision with this digest under the call's lock (ErrNotFound when there is
+// none), marking it processed if asked.
+func findRevision(ctx context.Context, tx *sqlx.Tx, source, key, digest string, processed bool) (Stored, error) {
+	var out Stored
+	if _, err := tx.ExecContext(ctx, lockCallSQL, source, key); err != nil {
+		return out, fmt.Errorf("lock call %s/%s: %w", source, key, err)
+	}
+	var wasProcessed bool
+	err := tx.QueryRowContext(ctx, findRevisionSQL, source, key, digest).Scan(&out.Revision, &wasProcessed)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return out, ErrNotFound
+	case err != nil:
+		return out, fmt.Errorf("find revision of %s/%s: %w", source, key, err)
+	}
+	if processed && !wasProcessed {
+		if _, err := tx.ExecContext(ctx, markProcessedSQL, source, key, out.Revision); err != nil {
+			return out, fmt.Errorf("mark revision %d of %s/%s processed: %w", out.Revision, source, key, err)
+		}
+	}
+	if err := tx.GetContext(ctx, &out.Latest, latestRevisionSQL, source, key, out.Revision); err != nil {
+		return out, fmt.Errorf("read call %s/%s: %w", source, key, err)
+	}
+	return out, nil
+}
+
+// revisionRow is a call row with the one parameter of insertRevisionSQL that the calls table lacks.
+type revisionRow struct {
+	callRow
+	Processed bool `db:"processed"`
+}
+
+// Delivery names one delivery of a call: its key and digest.
+type Delivery struct{ Key, Digest string }
+
+// ProcessedDeliveries returns which of the deliveries (of one source) the calls' workflows have processed
+// already, in one query: the same delivery again needs nothing.
+func (s *Store) ProcessedDeliveries(ctx context.Context, source string, ds []Delivery) (map[Delivery]bool, error) {
+	keys, digests := make([]string, len(ds)), make([]string, len(ds))
+	for i, d := range ds {
+		keys[i], digests[i] = d.Key, d.Digest
+	}
+	rows, err := s.db.QueryContext(ctx, processedRevisionsSQL, source, pq.Array(keys), pq.Array(digests))
+	if err != nil {
+		return nil, fmt.Errorf("look up revisions of %s: %w", source, err)
+	}
+	defer rows.Close()
+	out := map[Delivery]bool{}
+	for rows.Next() {
+		var d Delivery
+		if err := rows.Scan(&d.Key, &d.Digest); err != nil {
+			return nil, fmt.Errorf("look up revisions of %s: %w", source, err)
+		}
+		out[d] = true
+	}
+	return out, rows.Err()
+}
+
+// Revision is one stored delivery of a call, without its raw JSON.
+type Revision struct {
+	Revision    int                  `db:"revision" json:"revision"`
+	Digest      string               `db:"digest" json:"digest"`
+	ParseNotes  []airudder.ParseNote `db:"-" json:"parse_notes,omitempty"`
+	Notes       jsonValue            `db:"parse_notes" json:"-"`
+	ReceivedAt  time.Time            `db:"received_at" json:"received_at"`
+	CreatedAt   time.Time            `db:"created_at" json:"stored_at"`
+	ProcessedAt *time.Time           `db:"processed_at" json:"processed_at,omitempty"`
+}
+
+// CallRevisions lists the revisions of a call, oldest first.
+func (s *Store) CallRevisions(ctx context.Context, source, key string) ([]Revision, error) {
+	var out []Revision
+	if err := s.db.SelectContext(ctx, &out, selectRevisionsSQL, source, key); err != nil {
+		return nil, fmt.Errorf("list revisions of %s/%s: %w", source, key, err)
+	}
+	for i := range out {
+		if len(out[i].Notes) > 0 {
+			if err := json.Unmarshal(out[i].Notes, &out[i].ParseNotes); err != nil {
+				return nil, fmt.Errorf("decode parse notes of %s/%s revision %d: %w", source, key, out[i].Revision, err)
 			}
 		}
-		return nil
-	})
+	}
+	return out, nil
+}
+
+// replaceRedials makes the call's redials those of rec.
+func replaceRedials(ctx context.Context, tx *sqlx.Tx, rec CallRecord) error {
+	if _, err := tx.ExecContext(ctx, deleteRedialsSQL, rec.Source, rec.Key); err != nil {
+		return fmt.Errorf("clear redials of %s/%s: %w", rec.Source, rec.Key, err)
+	}
+	for i, r := range rec.Call.RedialCalls {
+		if _, err := tx.ExecContext(ctx, insertRedialSQL, rec.Source, rec.Key, i, r.CallID, r.CallStartTime,
+			r.RingType, r.RingTime, r.HangupType, r.ResultLabel, r.CalleeNumber, r.CallerNumber); err != nil {
+			return fmt.Errorf("store redial %d of %s/%s: %w", i, rec.Source, rec.Key, err)
+		}
+	}
+	return nil
 }
 
 // GetCall returns the call with this key in this source, or ErrNotFound.
@@ -245,6 +412,10 @@ func toRow(rec CallRecord) callRow {
 	if c.AsrResult != nil {
 		asr, _ = json.Marshal(c.AsrResult) // plain strings: cannot fail
 	}
+	var notes jsonValue
+	if len(rec.ParseNotes) > 0 {
+		notes, _ = json.Marshal(rec.ParseNotes) // plain strings: cannot fail
+	}
 	return callRow{
 		Source: rec.Source, CallKey: rec.Key, WorkflowID: rec.WorkflowID,
 		AirudderWorkflowID: t.WorkflowID, WorkflowName: t.WorkflowName, NodeTaskID: t.NodeTaskID,
@@ -260,6 +431,7 @@ func toRow(rec CallRecord) callRow {
 		EventLabel: jsonValue(c.EventLabel), RingTime: c.RingTime, TalkRound: c.TalkRound, CaseID: c.CaseID,
 		Variables: jsonValue(c.Variables), CallerNumber: c.CallerNumber,
 		RawDetail: jsonValue(rec.RawCall), RawTask: jsonValue(rec.RawTask), ReceivedAt: rec.ReceivedAt,
+		Revision: rec.Revision, Digest: rec.Digest, ParseNotes: notes,
 	}
 }
 
@@ -287,8 +459,15 @@ func fromRow(r callRow) (*CallRecord, error) {
 			},
 		},
 		WorkflowID: r.WorkflowID,
+		Revision:   r.Revision,
 		CreatedAt:  r.CreatedAt.UTC(),
 		UpdatedAt:  r.UpdatedAt.UTC(),
+	}
+	rec.Digest = r.Digest
+	if len(r.ParseNotes) > 0 {
+		if err := json.Unmarshal(r.ParseNotes, &rec.ParseNotes); err != nil {
+			return nil, fmt.Errorf("decode parse notes of %s/%s: %w", r.Source, r.CallKey, err)
+		}
 	}
 	if len(r.AsrResult) > 0 {
 		if err := json.Unmarshal(r.AsrResult, &rec.Call.AsrResult); err != nil {

@@ -25,7 +25,8 @@ func TestUpsertCallRoundTrip(t *testing.T) {
 	ctx := context.Background()
 	in := store.CallRecord{ReceivedCall: seedCall(t), WorkflowID: "call/airudder/cad907xxxxxxxx35644a"}
 
-	if err := s.UpsertCall(ctx, in); err != nil {
+	in.ParseNotes = []airudder.ParseNote{{Field: "DueDate", Text: "31/12/2024", Why: "not a date"}}
+	if _, err := s.StoreRevision(ctx, in, true); err != nil {
 		t.Fatal(err)
 	}
 	got, err := s.GetCall(ctx, "airudder", in.Key)
@@ -39,6 +40,9 @@ func TestUpsertCallRoundTrip(t *testing.T) {
 	if got.Task != in.Task || got.WorkflowID != in.WorkflowID || !got.ReceivedAt.Equal(in.ReceivedAt) {
 		t.Errorf("record = %+v", got)
 	}
+	if len(got.ParseNotes) != 1 || got.ParseNotes[0] != in.ParseNotes[0] || got.Digest != in.Digest || got.Revision != 1 {
+		t.Errorf("notes %+v, digest %s, revision %d", got.ParseNotes, got.Digest, got.Revision)
+	}
 	if got.Call.BorrowedAmount.String() != "20000.00" {
 		t.Errorf("BorrowedAmount = %s, want the scale kept", got.Call.BorrowedAmount)
 	}
@@ -50,21 +54,49 @@ func TestUpsertCallRoundTrip(t *testing.T) {
 	}
 }
 
-func TestUpsertCallIsIdempotentAndReplacesRedials(t *testing.T) {
+// The same delivery again is the same revision; a different one is the next revision and, received later,
+// becomes the call's row with its redials; an older one relayed late is kept without hiding the newer.
+func TestStoreRevisionKeepsEveryDistinctDelivery(t *testing.T) {
 	t.Parallel()
 	db := storetest.DB(t)
 	s := store.New(db)
 	ctx := context.Background()
-	rec := store.CallRecord{ReceivedCall: seedCall(t), WorkflowID: "call/airudder/x"}
-	for range 3 {
-		if err := s.UpsertCall(ctx, rec); err != nil {
+	first := store.CallRecord{ReceivedCall: seedCall(t), WorkflowID: "call/airudder/x"}
+	for i := range 3 {
+		got, err := s.StoreRevision(ctx, first, false)
+		if err != nil {
 			t.Fatal(err)
 		}
+		if got != (store.Stored{Revision: 1, New: i == 0, Latest: true}) {
+			t.Errorf("store %d = %+v", i, got)
+		}
 	}
-	rec.Call.RedialCalls = append(rec.Call.RedialCalls, airudder.Redial{CallID: "second"})
-	rec.Call.Intention = "A"
-	if err := s.UpsertCall(ctx, rec); err != nil {
-		t.Fatal(err)
+	d1 := store.Delivery{Key: first.Key, Digest: first.Digest}
+	if done, err := s.ProcessedDeliveries(ctx, "airudder", []store.Delivery{d1}); err != nil || done[d1] {
+		t.Errorf("stored by the receiver, yet processed (%v)", err)
+	}
+	if got, _ := s.StoreRevision(ctx, first, true); got.New {
+		t.Errorf("marking processed stored anew: %+v", got)
+	}
+	other := store.Delivery{Key: first.Key, Digest: "another"}
+	if done, _ := s.ProcessedDeliveries(ctx, "airudder", []store.Delivery{d1, other}); !done[d1] || done[other] || len(done) != 1 {
+		t.Errorf("processed deliveries = %v, want only the first", done)
+	}
+
+	second := first
+	second.ReceivedAt = first.ReceivedAt.Add(time.Minute)
+	second.Call.RedialCalls = append(second.Call.RedialCalls, airudder.Redial{CallID: "second"})
+	second.Call.Intention = "A"
+	second.Digest = "digest-2"
+	if got, err := s.StoreRevision(ctx, second, true); err != nil || got != (store.Stored{Revision: 2, New: true, Latest: true}) {
+		t.Fatalf("second = %+v, %v", got, err)
+	}
+	late := first
+	late.Digest = "digest-0"
+	late.ReceivedAt = first.ReceivedAt.Add(-time.Minute)
+	late.Call.Intention = "OLD"
+	if got, err := s.StoreRevision(ctx, late, true); err != nil || got != (store.Stored{Revision: 3, New: true, Latest: false}) {
+		t.Fatalf("late = %+v, %v", got, err)
 	}
 	var calls, redials int
 	_ = db.Get(&calls, "SELECT count(*) FROM calls")
@@ -72,9 +104,13 @@ func TestUpsertCallIsIdempotentAndReplacesRedials(t *testing.T) {
 	if calls != 1 || redials != 2 {
 		t.Errorf("calls, redials = %d, %d; want 1, 2", calls, redials)
 	}
-	got, _ := s.GetCall(ctx, "airudder", rec.Key)
-	if got.Call.Intention != "A" || got.Call.RedialCalls[1].CallID != "second" {
-		t.Errorf("update lost: %+v", got.Call)
+	got, _ := s.GetCall(ctx, "airudder", first.Key)
+	if got.Call.Intention != "A" || got.Call.RedialCalls[1].CallID != "second" || got.Revision != 2 {
+		t.Errorf("latest not shown: revision %d, %+v", got.Revision, got.Call)
+	}
+	revs, err := s.CallRevisions(ctx, "airudder", first.Key)
+	if err != nil || len(revs) != 3 || revs[0].Digest != first.Digest || revs[1].Digest != "digest-2" || revs[2].ProcessedAt == nil {
+		t.Errorf("revisions = %+v, %v", revs, err)
 	}
 }
 
@@ -101,7 +137,7 @@ func TestListCallsFiltersAndPages(t *testing.T) {
 		for j := range i { // call-i has i redials, so a page shows whether each call got its own
 			rc.Call.RedialCalls = append(rc.Call.RedialCalls, airudder.Redial{CallID: fmt.Sprintf("r-%d-%d", i, j)})
 		}
-		if err := s.UpsertCall(ctx, store.CallRecord{ReceivedCall: rc, WorkflowID: "wf-" + rc.Key}); err != nil {
+		if _, err := s.StoreRevision(ctx, store.CallRecord{ReceivedCall: rc, WorkflowID: "wf-" + rc.Key}, true); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -134,34 +170,6 @@ func TestListCallsFiltersAndPages(t *testing.T) {
 	}
 }
 
-func TestInboxDrainDeletesAcceptedAndDelaysFailed(t *testing.T) {
-	t.Parallel()
-	s := store.New(storetest.DB(t))
-	ctx := context.Background()
-	for _, body := range []string{`{"n":1}`, `{"n":2}`} {
-		if _, err := s.AddToInbox(ctx, "airudder", "call-completed", []byte(body), time.Now()); err != nil {
-			t.Fatal(err)
-		}
-	}
-	var seen []string
-	done, err := s.DrainInbox(ctx, 10, func(_ context.Context, e store.InboxEntry) error {
-		seen = append(seen, string(e.Body))
-		if string(e.Body) == `{"n":2}` {
-			return errors.New("temporal down")
-		}
-		return nil
-	})
-	if err != nil || done != 1 || len(seen) != 2 {
-		t.Fatalf("done %d, seen %v, err %v", done, seen, err)
-	}
-	// The failed one waits for its backoff, so a second pass right away finds nothing due.
-	done, _ = s.DrainInbox(ctx, 10, func(context.Context, store.InboxEntry) error { return nil })
-	depth, _ := s.InboxDepth(ctx)
-	if done != 0 || depth != 1 {
-		t.Errorf("second pass done %d, depth %d; want 0, 1", done, depth)
-	}
-}
-
 func keys(recs []store.CallRecord) string {
 	s := ""
 	for i, r := range recs {
@@ -190,28 +198,4 @@ func normalise(t *testing.T, c airudder.Call) any {
 		t.Fatal(err)
 	}
 	return v
-}
-
-func TestInboxLeaseKeepsOtherRelaysAway(t *testing.T) {
-	t.Parallel()
-	s := store.New(storetest.DB(t))
-	ctx := context.Background()
-	if _, err := s.AddToInbox(ctx, "airudder", "call-completed", []byte(`{}`), time.Now()); err != nil {
-		t.Fatal(err)
-	}
-	// While one relay holds the entry (its handler is running), another finds nothing to do.
-	var second int
-	_, err := s.DrainInbox(ctx, 10, func(context.Context, store.InboxEntry) error {
-		n, err := s.DrainInbox(ctx, 10, func(context.Context, store.InboxEntry) error { second++; return nil })
-		if err != nil || n != 0 {
-			t.Errorf("second relay: %d, %v", n, err)
-		}
-		return nil
-	})
-	if err != nil || second != 0 {
-		t.Errorf("err %v, second relay handled %d", err, second)
-	}
-	if depth, _ := s.InboxDepth(ctx); depth != 0 {
-		t.Errorf("depth = %d after the first relay accepted the entry", depth)
-	}
 }

@@ -47,7 +47,7 @@ func followUpsFor(t *testing.T, s *store.Store, n int) []store.FollowUpRecord {
 	t.Helper()
 	ctx := context.Background()
 	rc := seedCall(t)
-	if err := s.UpsertCall(ctx, store.CallRecord{ReceivedCall: rc, WorkflowID: "call/airudder/" + rc.Key}); err != nil {
+	if _, err := s.StoreRevision(ctx, store.CallRecord{ReceivedCall: rc, WorkflowID: "call/airudder/" + rc.Key}, true); err != nil {
 		t.Fatal(err)
 	}
 	rs, _, err := s.SaveRuleSet(ctx, "d", "rules: []", "api")
@@ -150,7 +150,7 @@ func callTo(t *testing.T, s *store.Store, key, number, wf string, start time.Tim
 	rc.Key, rc.Call.CallID, rc.Call.CalleeNumber, rc.Task.WorkflowID = key, key, number, wf
 	rc.Call.CallStartTime, rc.Call.CallEndTime = &start, &start
 	rc.Call.RedialCalls = redials
-	if err := s.UpsertCall(context.Background(), store.CallRecord{ReceivedCall: rc, WorkflowID: "call/airudder/" + key}); err != nil {
+	if _, err := s.StoreRevision(context.Background(), store.CallRecord{ReceivedCall: rc, WorkflowID: "call/airudder/" + key}, true); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -2,36 +2,102 @@ package store
 
 import (
 	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"errors"
 	"fmt"
+	"sync"
 	"time"
+
+	"github.com/lib/pq"
 )
 
-// InboxEntry is a callback body that was accepted while Temporal could not take it.
+// InboxEntry is a callback body that was accepted while Temporal could not take it (its Sign removed).
 type InboxEntry struct {
-	ID         int64     `db:"id"`
-	Source     string    `db:"source"`
-	Kind       string    `db:"kind"`
-	Body       []byte    `db:"body"`
-	ReceivedAt time.Time `db:"received_at"`
-	Attempts   int       `db:"attempts"`
+	ID            int64      `db:"id"`
+	Source        string     `db:"source"`
+	Kind          string     `db:"kind"`
+	Body          []byte     `db:"body"`
+	ReceivedAt    time.Time  `db:"received_at"`
+	Attempts      int        `db:"attempts"`
+	NextAttemptAt time.Time  `db:"next_attempt_at"`
+	LastError     string     `db:"last_error"`
+	State         string     `db:"state"`
+	LeaseOwner    string     `db:"lease_owner"`
+	DeadAt        *time.Time `db:"dead_at"`
 }
+
+// Inbox entry states.
+const (
+	InboxPending = "pending"
+	InboxDead    = "dead"
+)
 
 const (
 	insertInboxSQL = `INSERT INTO inbox (source, kind, body, received_at) VALUES ($1, $2, $3, $4) RETURNING id`
-	// claimInboxSQL leases due entries: they are not due again until the lease ends, so relays in other
-	// processes skip them, yet no transaction stays open while Temporal is called.
-	claimInboxSQL = `UPDATE inbox SET attempts = attempts + 1, next_attempt_at = now() + make_interval(secs => $2)
-WHERE id IN (SELECT id FROM inbox WHERE next_attempt_at <= now() ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)
-RETURNING id, source, kind, body, received_at, attempts`
-	deleteInboxSQL = `DELETE FROM inbox WHERE id = $1`
-	retryInboxSQL  = `UPDATE inbox SET last_error = $2, next_attempt_at = now() + make_interval(secs => $3) WHERE id = $1`
-	inboxDepthSQL  = `SELECT count(*) FROM inbox`
+	// claimInboxSQL leases due entries to one relay pass: they are not due again until the lease ends, so
+	// relays in other processes skip them, yet no transaction stays open while Temporal is called.
+	claimInboxSQL = `UPDATE inbox SET attempts = attempts + 1, next_attempt_at = now() + make_interval(secs => $2), lease_owner = $3
+WHERE id IN (SELECT id FROM inbox WHERE state = 'pending' AND next_attempt_at <= now() ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)
+RETURNING *`
+	// extendLeaseSQL keeps the entries a pass still works on leased to it.
+	extendLeaseSQL = `UPDATE inbox SET next_attempt_at = now() + make_interval(secs => $3)
+WHERE id = ANY($1) AND lease_owner = $2 AND state = 'pending'`
+	deleteInboxSQL = `DELETE FROM inbox WHERE id = $1 AND lease_owner = $2`
+	// failInboxSQL records a failed attempt: the entry is due again after the backoff, or is a dead letter
+	// when the failure is permanent ($4), or it has used its attempts ($5) or its age ($6 seconds).
+	failInboxSQL = `UPDATE inbox SET last_error = $3, lease_owner = '',
+  state = CASE WHEN $4 OR attempts >= $5 OR received_at < now() - make_interval(secs => $6) THEN 'dead' ELSE 'pending' END,
+  dead_at = CASE WHEN $4 OR attempts >= $5 OR received_at < now() - make_interval(secs => $6) THEN now() END,
+  next_attempt_at = now() + make_interval(secs => $7)
+WHERE id = $1 AND lease_owner = $2
+RETURNING state`
+	replayInboxSQL = `UPDATE inbox SET state = 'pending', attempts = 0, next_attempt_at = now(), dead_at = NULL, lease_owner = ''
+WHERE id = $1 AND state = 'dead' RETURNING *`
+	selectInboxSQL = `SELECT * FROM inbox WHERE id = $1`
+	inboxCountsSQL = `SELECT count(*) FILTER (WHERE state = 'pending'), count(*) FILTER (WHERE state = 'dead') FROM inbox`
 )
 
-// inboxLease is how long a claimed entry is left to the relay that claimed it. A relay that dies with an
-// entry leased makes it due again afterwards; starting its workflows twice is harmless (they are
-// idempotent).
-const inboxLease = 2 * time.Minute
+// ErrNotDead means a replay was asked of an inbox entry that is not a dead letter.
+var ErrNotDead = errors.New("the inbox entry is not a dead letter")
+
+// permanentError marks a failure that no retry can fix.
+type permanentError struct{ err error }
+
+func (e permanentError) Error() string { return e.err.Error() }
+func (e permanentError) Unwrap() error { return e.err }
+
+// Permanent marks err as a failure that retrying cannot fix (an unknown kind, a body that no longer
+// reads): DrainInbox makes the entry a dead letter at once, to be replayed after a fix.
+func Permanent(err error) error { return permanentError{err} }
+
+// DrainOptions say how a relay pass claims and gives up on inbox entries.
+type DrainOptions struct {
+	// Limit is how many entries one pass claims.
+	Limit int
+	// Lease is how long a claimed entry stays with the pass before others may claim it; the pass extends
+	// it every Lease/3 while it works, so a batch of slow entries is never claimed twice at once.
+	Lease time.Duration
+	// MaxAttempts and MaxAge bound the retries of an entry before it becomes a dead letter.
+	MaxAttempts int
+	MaxAge      time.Duration
+}
+
+func (o DrainOptions) withDefaults() DrainOptions {
+	o.Limit = positiveOr(o.Limit, 10)
+	o.Lease = positiveOr(o.Lease, time.Minute)
+	o.MaxAttempts = positiveOr(o.MaxAttempts, 100)
+	o.MaxAge = positiveOr(o.MaxAge, 72*time.Hour)
+	return o
+}
+
+func positiveOr[T int | time.Duration](v, def T) T {
+	if v > 0 {
+		return v
+	}
+	return def
+}
 
 // AddToInbox keeps a callback body durably until the relay hands it to Temporal.
 func (s *Store) AddToInbox(ctx context.Context, source, kind string, body []byte, receivedAt time.Time) (int64, error) {
@@ -42,36 +108,142 @@ func (s *Store) AddToInbox(ctx context.Context, source, kind string, body []byte
 	return id, nil
 }
 
-// DrainInbox leases up to limit due entries and hands them to handle, one by one. An entry that handle
-// accepts is deleted; one it fails is retried after a backoff that grows with its attempts, up to five
-// minutes. It returns how many were accepted.
-func (s *Store) DrainInbox(ctx context.Context, limit int, handle func(context.Context, InboxEntry) error) (int, error) {
-	var entries []InboxEntry
-	if err := s.db.SelectContext(ctx, &entries, claimInboxSQL, limit, inboxLease.Seconds()); err != nil {
-		return 0, fmt.Errorf("claim inbox entries: %w", err)
-	}
-	done := 0
-	for _, e := range entries {
-		if herr := handle(ctx, e); herr != nil {
-			backoff := min(time.Duration(1<<min(e.Attempts-1, 8))*time.Second, 5*time.Minute)
-			if _, err := s.db.ExecContext(ctx, retryInboxSQL, e.ID, herr.Error(), backoff.Seconds()); err != nil {
-				return done, fmt.Errorf("reschedule inbox entry %d: %w", e.ID, err)
-			}
-			continue
-		}
-		if _, err := s.db.ExecContext(ctx, deleteInboxSQL, e.ID); err != nil {
-			return done, fmt.Errorf("delete inbox entry %d: %w", e.ID, err)
-		}
-		done++
-	}
-	return done, nil
+// DrainResult says what a relay pass did.
+type DrainResult struct {
+	Done, Failed, Dead int
 }
 
-// InboxDepth counts the callbacks waiting for Temporal.
-func (s *Store) InboxDepth(ctx context.Context) (int64, error) {
-	var n int64
-	if err := s.db.GetContext(ctx, &n, inboxDepthSQL); err != nil {
-		return 0, fmt.Errorf("count inbox: %w", err)
+// DrainInbox leases up to opts.Limit due entries and hands them to handle, one by one, extending their
+// lease while it works. An entry that handle accepts is deleted; one it fails is retried after a backoff
+// that grows with its attempts, up to five minutes, until it becomes a dead letter (see DrainOptions).
+func (s *Store) DrainInbox(ctx context.Context, opts DrainOptions, handle func(context.Context, InboxEntry) error) (DrainResult, error) {
+	opts = opts.withDefaults()
+	var res DrainResult
+	owner := leaseOwner()
+	var entries []InboxEntry
+	if err := s.db.SelectContext(ctx, &entries, claimInboxSQL, opts.Limit, opts.Lease.Seconds(), owner); err != nil {
+		return res, fmt.Errorf("claim inbox entries: %w", err)
 	}
-	return n, nil
+	if len(entries) == 0 {
+		return res, nil
+	}
+	var mu sync.Mutex
+	pending := make(map[int64]bool, len(entries))
+	for _, e := range entries {
+		pending[e.ID] = true
+	}
+	stop := s.keepLeased(ctx, owner, opts.Lease, func() []int64 {
+		mu.Lock()
+		defer mu.Unlock()
+		ids := make([]int64, 0, len(pending))
+		for id := range pending {
+			ids = append(ids, id)
+		}
+		return ids
+	})
+	defer stop()
+	for _, e := range entries {
+		herr := handle(ctx, e)
+		mu.Lock()
+		delete(pending, e.ID)
+		mu.Unlock()
+		if herr == nil {
+			if _, err := s.db.ExecContext(ctx, deleteInboxSQL, e.ID, owner); err != nil {
+				return res, fmt.Errorf("delete inbox entry %d: %w", e.ID, err)
+			}
+			res.Done++
+			continue
+		}
+		backoff := min(time.Duration(1<<min(e.Attempts-1, 8))*time.Second, 5*time.Minute)
+		var pe permanentError
+		var state string
+		if err := s.db.GetContext(ctx, &state, failInboxSQL, e.ID, owner, herr.Error(), errors.As(herr, &pe),
+			opts.MaxAttempts, opts.MaxAge.Seconds(), backoff.Seconds()); err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return res, fmt.Errorf("reschedule inbox entry %d: %w", e.ID, err)
+		}
+		if state == InboxDead {
+			res.Dead++
+		} else {
+			res.Failed++
+		}
+	}
+	return res, nil
+}
+
+// keepLeased extends the lease of the entries ids() returns every lease/3 until the returned stop is
+// called.
+func (s *Store) keepLeased(ctx context.Context, owner string, lease time.Duration, ids func() []int64) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(lease / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if _, err := s.db.ExecContext(ctx, extendLeaseSQL, pq.Array(ids()), owner, lease.Seconds()); err != nil && ctx.Err() == nil {
+					// The next tick tries again; a lease that does run out only means another relay may
+					// start the same (idempotent) workflows.
+					continue
+				}
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
+}
+
+func leaseOwner() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// InboxFilter selects inbox entries for listing.
+type InboxFilter struct {
+	State  string // pending or dead; empty: both
+	Source string
+	Before int64 // cursor: entries with a lower ID (0: from the newest)
+	Limit  int
+}
+
+// ListInbox returns inbox entries, newest first, and the cursor of the next page (0 when there is none).
+func (s *Store) ListInbox(ctx context.Context, f InboxFilter) ([]InboxEntry, int64, error) {
+	var w where
+	w.equal("state", f.State)
+	w.equal("source", f.Source)
+	q, args := w.page("inbox", "id", f.Before, f.Limit)
+	var rows []InboxEntry
+	if err := s.db.SelectContext(ctx, &rows, q, args...); err != nil {
+		return nil, 0, fmt.Errorf("list inbox: %w", err)
+	}
+	rows, next := trimPage(rows, f.Limit, func(e InboxEntry) int64 { return e.ID })
+	return rows, next, nil
+}
+
+// ReplayInbox makes a dead letter due again at once, with its attempts counted from zero. It returns
+// ErrNotFound for no such entry and ErrNotDead for an entry that is still pending.
+func (s *Store) ReplayInbox(ctx context.Context, id int64) (*InboxEntry, error) {
+	var e InboxEntry
+	err := s.db.GetContext(ctx, &e, replayInboxSQL, id)
+	if errors.Is(err, sql.ErrNoRows) {
+		if err := s.db.GetContext(ctx, &e, selectInboxSQL, id); errors.Is(err, sql.ErrNoRows) {
+			return nil, ErrNotFound
+		}
+		return nil, ErrNotDead
+	}
+	if err != nil {
+		return nil, fmt.Errorf("replay inbox entry %d: %w", id, err)
+	}
+	return &e, nil
+}
+
+// InboxCounts counts the callbacks waiting for Temporal and the dead letters.
+func (s *Store) InboxCounts(ctx context.Context) (pending, dead int64, err error) {
+	if err := s.db.QueryRowContext(ctx, inboxCountsSQL).Scan(&pending, &dead); err != nil {
+		return 0, 0, fmt.Errorf("count inbox: %w", err)
+	}
+	return pending, dead, nil
 }

@@ -6,6 +6,7 @@ package workflows
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/rudderhook/rudderhook/activities"
 	"github.com/rudderhook/rudderhook/airudder"
+	"github.com/rudderhook/rudderhook/payload"
 	"github.com/rudderhook/rudderhook/rules"
 )
 
@@ -31,21 +33,87 @@ type CallCompletedResult struct {
 	RuleVersion int64                `json:"rule_version,omitempty"`
 	Matched     []string             `json:"matched_rules,omitempty"`
 	FollowUps   map[rules.Status]int `json:"follow_ups,omitempty"` // how many ended in each status
+	// Revisions are the revisions of the call this run processed, in order.
+	Revisions []int `json:"revisions,omitempty"`
 }
 
 // changeFollowUps marks the version of CallCompletedWorkflow that plans and runs follow-ups after
 // storing the call. Executions started before it replay without them.
 const changeFollowUps = "follow-ups"
 
+// changeRevisions marks the version that processes revisions (SignalRevision) while its follow-ups run,
+// sets search attributes only from the latest revision, and says in its details which revision it
+// processed. Executions started before it handle revision signals only once their follow-ups have ended.
+const changeRevisions = "revisions"
+
 // CallCompletedWorkflow handles one call that Airudder reported as ended: it stores the call, then decides
-// the follow-ups for its outcome with the rules in force and carries each out as a child workflow.
+// the follow-ups for its outcome with the rules in force and carries each out as a child workflow. Every
+// revision of the call (a corrected redelivery, SignalRevision) is processed the same way by the run that
+// is open when it arrives, or by a new run: stored, and planned (a follow-up already planned for the call
+// is never planned twice: its idempotency key is per call, rule and action). It completes when its
+// follow-ups have ended and no revision is pending.
 func CallCompletedWorkflow(ctx workflow.Context, in CallCompletedInput) (*CallCompletedResult, error) {
+	revisions := workflow.GetSignalChannel(ctx, SignalRevision)
+	run := &callRun{
+		version:  workflow.GetVersion(ctx, changeRevisions, workflow.DefaultVersion, 1),
+		seen:     map[string]bool{},
+		launched: map[string]bool{},
+		result:   &CallCompletedResult{},
+	}
+	if err := run.process(ctx, in); err != nil {
+		return nil, err
+	}
+	for {
+		// Revisions are taken while follow-ups run (from changeRevisions on), and any left are drained
+		// before completing: a signal that arrives as the run completes makes Temporal retry the completion
+		// after delivering it, so none is lost.
+		_ = workflow.Await(ctx, func() bool {
+			return run.running == 0 || (run.version >= 1 && revisions.Len() > 0)
+		})
+		var next CallCompletedInput
+		if !revisions.ReceiveAsync(&next) {
+			break
+		}
+		if err := run.process(ctx, next); err != nil {
+			// The call's earlier revisions and their follow-ups stand; this one is shown and logged.
+			workflow.GetLogger(ctx).Error("revision not processed", "digest", next.Call.Digest, "error", err)
+			workflow.SetCurrentDetails(ctx, fmt.Sprintf("A revision (digest %.12s) could not be processed: %v", next.Call.Digest, err))
+		}
+	}
+	if run.plan != nil {
+		run.result.FollowUps = run.counts
+		workflow.SetCurrentDetails(ctx, run.details())
+	}
+	return run.result, nil
+}
+
+// callRun is the state of one run of CallCompletedWorkflow.
+type callRun struct {
+	version  workflow.Version
+	seen     map[string]bool // digests of the revisions processed
+	launched map[string]bool // idempotency keys of the follow-ups started (or found settled)
+	running  int             // follow-up children not yet ended
+	counts   map[rules.Status]int
+	plan     *activities.PlanResult // the last plan
+	revision int                    // the last revision stored
+	result   *CallCompletedResult
+}
+
+// process stores one revision of the call and, from changeFollowUps on, plans its follow-ups and starts
+// those not started yet.
+func (r *callRun) process(ctx workflow.Context, in CallCompletedInput) error {
+	if in.Call.Digest != "" {
+		if r.seen[in.Call.Digest] {
+			return nil // the same delivery again
+		}
+		r.seen[in.Call.Digest] = true
+	}
 	var a *activities.Activities
 	log := workflow.GetLogger(ctx)
 
 	workflow.SetCurrentDetails(ctx, "Storing the call in PostgreSQL")
 	persistCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		Summary:             "Store call " + in.Call.Key + " in PostgreSQL",
+		Summary:             payload.CutJSON("Store call "+in.Call.Key+" in PostgreSQL", payload.SummaryTextLimit),
 		StartToCloseTimeout: 30 * time.Second,
 		// The database may be down for a while: keep trying, backing off to once a minute. Data that the
 		// database refuses fails at once (a non-retryable InvalidCallData error).
@@ -55,21 +123,27 @@ func CallCompletedWorkflow(ctx workflow.Context, in CallCompletedInput) (*CallCo
 			MaximumInterval:    time.Minute,
 		},
 	})
-	if err := workflow.ExecuteActivity(persistCtx, a.PersistCall, activities.PersistCallInput{Call: in.Call, Slim: in.Slim}).Get(ctx, nil); err != nil {
-		return nil, err
+	var stored activities.PersistResult
+	if err := workflow.ExecuteActivity(persistCtx, a.PersistCall, activities.PersistCallInput{Call: in.Call, Slim: in.Slim}).Get(ctx, &stored); err != nil {
+		return err
+	}
+	r.revision = stored.Revision
+	if stored.Revision > 0 {
+		r.result.Revisions = append(r.result.Revisions, stored.Revision)
 	}
 	// The API sets these at start; setting them again keeps executions started another way (a reset, the
-	// CLI) findable too.
-	if err := workflow.UpsertTypedSearchAttributes(ctx, SearchAttributes(in.Call)...); err != nil {
-		log.Warn("set search attributes", "error", err)
+	// CLI) findable too, and a later revision's values replace the first's.
+	if r.version == workflow.DefaultVersion || stored.Latest {
+		if err := workflow.UpsertTypedSearchAttributes(ctx, SearchAttributes(in.Call)...); err != nil {
+			log.Warn("set search attributes", "error", err)
+		}
 	}
-	result := &CallCompletedResult{}
 	if workflow.GetVersion(ctx, changeFollowUps, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
 		workflow.SetCurrentDetails(ctx, "Stored")
-		return result, nil
+		return nil
 	}
 
-	workflow.SetCurrentDetails(ctx, "Deciding follow-ups")
+	workflow.SetCurrentDetails(ctx, r.revisionText()+"Deciding follow-ups")
 	planCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		Summary:             "Decide follow-ups with the rules in force",
 		StartToCloseTimeout: 30 * time.Second,
@@ -81,27 +155,31 @@ func CallCompletedWorkflow(ctx workflow.Context, in CallCompletedInput) (*CallCo
 	})
 	var plan activities.PlanResult
 	if err := workflow.ExecuteActivity(planCtx, a.PlanFollowUps, activities.PlanInput{Call: in.Call, Slim: in.Slim}).Get(ctx, &plan); err != nil {
-		return nil, err
+		return err
 	}
-	result.RuleVersion, result.Matched = plan.RuleVersion, plan.Matched
-	result.FollowUps = runFollowUps(ctx, in.Call, plan)
-	workflow.SetCurrentDetails(ctx, followUpsDetails(plan, result.FollowUps))
-	return result, nil
+	r.plan = &plan
+	r.result.RuleVersion = plan.RuleVersion
+	r.result.Matched = mergeMatched(r.result.Matched, plan.Matched)
+	r.startFollowUps(ctx, in.Call, plan)
+	workflow.SetCurrentDetails(ctx, r.details())
+	return nil
 }
 
-// runFollowUps runs each planned follow-up as a child workflow, all at once, and counts how they ended.
-// A failed follow-up does not fail the call: it is recorded, shown, and retried by an operator.
-func runFollowUps(ctx workflow.Context, call airudder.ReceivedCall, plan activities.PlanResult) map[rules.Status]int {
-	counts := map[rules.Status]int{}
-	parentID := workflow.GetInfo(ctx).WorkflowExecution.ID
-	type running struct {
-		fu     activities.PlannedFollowUp
-		future workflow.ChildWorkflowFuture
+// startFollowUps runs each planned follow-up not started yet as a child workflow, and counts how they
+// end. A failed follow-up does not fail the call: it is recorded, shown, and retried by an operator.
+func (r *callRun) startFollowUps(ctx workflow.Context, call airudder.ReceivedCall, plan activities.PlanResult) {
+	if r.counts == nil {
+		r.counts = map[rules.Status]int{}
 	}
-	var children []running
+	parentID := workflow.GetInfo(ctx).WorkflowExecution.ID
+	log := workflow.GetLogger(ctx)
 	for _, fu := range plan.FollowUps {
+		if r.launched[fu.Plan.Key] {
+			continue // started for an earlier revision of the call
+		}
+		r.launched[fu.Plan.Key] = true
 		if fu.Status.Settled() || fu.Status.RunsOnlyWhenRetried() {
-			counts[fu.Status]++ // settled by an earlier run of this workflow, or waiting for an operator
+			r.counts[fu.Status]++ // settled by an earlier run of this workflow, or waiting for an operator
 			continue
 		}
 		cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
@@ -110,25 +188,46 @@ func runFollowUps(ctx workflow.Context, call airudder.ReceivedCall, plan activit
 			WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY,
 			TypedSearchAttributes: temporal.NewSearchAttributes(SearchAttributes(call)...),
 		})
-		children = append(children, running{fu, workflow.ExecuteChildWorkflow(cctx, FollowUpWorkflow, FollowUpInput{FollowUp: fu.Plan})})
-	}
-	log := workflow.GetLogger(ctx)
-	for _, c := range children {
-		var res FollowUpResult
-		if err := c.future.Get(ctx, &res); err != nil {
-			var appErr *temporal.ApplicationError
-			if errors.As(err, &appErr) && appErr.Type() == ErrTypeNeedsReview {
-				log.Warn("follow-up needs review", "follow_up", c.fu.Plan.Key, "error", err)
-				counts[rules.StatusNeedsReview]++
-				continue
+		future := workflow.ExecuteChildWorkflow(cctx, FollowUpWorkflow, FollowUpInput{FollowUp: fu.Plan})
+		r.running++
+		workflow.Go(ctx, func(ctx workflow.Context) {
+			defer func() { r.running-- }()
+			var res FollowUpResult
+			if err := future.Get(ctx, &res); err != nil {
+				var appErr *temporal.ApplicationError
+				if errors.As(err, &appErr) && appErr.Type() == ErrTypeNeedsReview {
+					log.Warn("follow-up needs review", "follow_up", fu.Plan.Key, "error", err)
+					r.counts[rules.StatusNeedsReview]++
+					return
+				}
+				log.Warn("follow-up failed", "follow_up", fu.Plan.Key, "error", err)
+				r.counts[rules.StatusFailed]++
+				return
 			}
-			log.Warn("follow-up failed", "follow_up", c.fu.Plan.Key, "error", err)
-			counts[rules.StatusFailed]++
-			continue
-		}
-		counts[res.Status]++
+			r.counts[res.Status]++
+		})
 	}
-	return counts
+}
+
+func mergeMatched(have, more []string) []string {
+	for _, m := range more {
+		if !slices.Contains(have, m) {
+			have = append(have, m)
+		}
+	}
+	return have
+}
+
+// revisionText names the revision last stored, from changeRevisions on.
+func (r *callRun) revisionText() string {
+	if r.version == workflow.DefaultVersion || r.revision == 0 {
+		return ""
+	}
+	return fmt.Sprintf("Revision %d: ", r.revision)
+}
+
+func (r *callRun) details() string {
+	return r.revisionText() + followUpsDetails(*r.plan, r.counts)
 }
 
 func followUpsDetails(plan activities.PlanResult, counts map[rules.Status]int) string {

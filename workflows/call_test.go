@@ -2,8 +2,10 @@ package workflows_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,6 +17,7 @@ import (
 	"github.com/rudderhook/rudderhook/activities"
 	"github.com/rudderhook/rudderhook/airudder"
 	"github.com/rudderhook/rudderhook/config"
+	"github.com/rudderhook/rudderhook/payload"
 	"github.com/rudderhook/rudderhook/store"
 	"github.com/rudderhook/rudderhook/store/storetest"
 	"github.com/rudderhook/rudderhook/workflows"
@@ -64,10 +67,10 @@ func TestCallCompletedWorkflowRetriesUntilTheDatabaseIsBack(t *testing.T) {
 	env, acts := setup(t)
 	in := seedInput(t)
 	attempts := 0
-	env.OnActivity(acts.PersistCall, mock.Anything, mock.Anything).Return(func(ctx context.Context, pin activities.PersistCallInput) error {
+	env.OnActivity(acts.PersistCall, mock.Anything, mock.Anything).Return(func(ctx context.Context, pin activities.PersistCallInput) (*activities.PersistResult, error) {
 		attempts++
 		if attempts < 4 {
-			return errors.New("dial tcp 127.0.0.1:5432: connect: connection refused")
+			return nil, errors.New("dial tcp 127.0.0.1:5432: connect: connection refused")
 		}
 		return acts.PersistCall(ctx, pin)
 	})
@@ -88,9 +91,9 @@ func TestCallCompletedWorkflowFailsVisiblyOnDataTheDatabaseRefuses(t *testing.T)
 	t.Parallel()
 	env, acts := setup(t)
 	attempts := 0
-	env.OnActivity(acts.PersistCall, mock.Anything, mock.Anything).Return(func(context.Context, activities.PersistCallInput) error {
+	env.OnActivity(acts.PersistCall, mock.Anything, mock.Anything).Return(func(context.Context, activities.PersistCallInput) (*activities.PersistResult, error) {
 		attempts++
-		return temporal.NewNonRetryableApplicationError("value too long", activities.ErrTypeInvalidData, nil)
+		return nil, temporal.NewNonRetryableApplicationError("value too long", activities.ErrTypeInvalidData, nil)
 	})
 	env.ExecuteWorkflow(workflows.CallCompletedWorkflow, seedInput(t))
 
@@ -117,5 +120,67 @@ func TestNamesAndSummary(t *testing.T) {
 	}
 	if got := workflows.UILink("http://127.0.0.1:8233/", "default", "call/airudder/a b"); got != "http://127.0.0.1:8233/namespaces/default/workflows/call%2Fairudder%2Fa%20b" {
 		t.Errorf("UILink = %s", got)
+	}
+}
+
+// A corrected redelivery signalled to the open run is stored as the next revision and planned; the same
+// delivery signalled again is processed once.
+func TestCallCompletedWorkflowProcessesRevisions(t *testing.T) {
+	t.Parallel()
+	env, acts := setup(t)
+	first := seedInput(t)
+	second := first
+	second.Call.Call.Intention = "PTP"
+	second.Call.ReceivedAt = first.Call.ReceivedAt.Add(time.Minute)
+	second.Call.Digest = "second-delivery"
+	env.RegisterDelayedCallback(func() {
+		env.SignalWorkflow(workflows.SignalRevision, second)
+		env.SignalWorkflow(workflows.SignalRevision, first)
+		env.SignalWorkflow(workflows.SignalRevision, second)
+	}, 0)
+	env.ExecuteWorkflow(workflows.CallCompletedWorkflow, first)
+
+	if err := env.GetWorkflowError(); err != nil {
+		t.Fatalf("workflow failed: %v", err)
+	}
+	var res workflows.CallCompletedResult
+	if err := env.GetWorkflowResult(&res); err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Revisions) != 2 || res.Revisions[0] != 1 || res.Revisions[1] != 2 {
+		t.Errorf("revisions processed = %v, want [1 2]", res.Revisions)
+	}
+	rec, err := acts.Store.GetCall(context.Background(), "airudder", first.Call.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	revs, err := acts.Store.CallRevisions(context.Background(), "airudder", first.Call.Key)
+	if err != nil || len(revs) != 2 {
+		t.Fatalf("revisions stored = %+v, %v", revs, err)
+	}
+	if rec.Revision != 2 || rec.Call.Intention != "PTP" || revs[1].ProcessedAt == nil {
+		t.Errorf("call shows revision %d (%s), second processed at %v", rec.Revision, rec.Call.Intention, revs[1].ProcessedAt)
+	}
+}
+
+// Summaries and details fit Temporal's limits whatever the call holds, and say how many fields were kept
+// as text; search attribute values are cut with a hash of the whole.
+func TestSummaryFitsAndMentionsParseNotes(t *testing.T) {
+	in := seedInput(t)
+	in.Call.Call.IntentionDescription = strings.Repeat("<&>", 400)
+	in.Call.Call.CaseID = strings.Repeat("7", 5000)
+	in.Call.ParseNotes = []airudder.ParseNote{{Field: "DueDate", Text: "31/12/2024", Why: "not a date"}}
+	opts := workflows.StartOptions(in.Call)
+	b, _ := json.Marshal(opts.StaticSummary)
+	if len(b) > payload.SummaryTextLimit || !strings.HasPrefix(opts.StaticSummary, "Call to +86••••••••721: E (<&><&>") {
+		t.Errorf("summary of %d bytes: %q", len(b), opts.StaticSummary)
+	}
+	in.Call.Call.IntentionDescription = "Needs Follow Up"
+	in.Call.Call.CaseID = "7777777.0"
+	if s := workflows.StartOptions(in.Call).StaticSummary; !strings.HasSuffix(s, "case 7777777.0 · 1 parse note") {
+		t.Errorf("summary = %q", s)
+	}
+	if d := workflows.StartOptions(in.Call).StaticDetails; !strings.Contains(d, "**Parse notes**") || !strings.Contains(d, "DueDate: not a date") {
+		t.Errorf("details = %q", d)
 	}
 }

@@ -11,10 +11,15 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/rudderhook/rudderhook/airudder"
+	"github.com/rudderhook/rudderhook/payload"
 )
 
 // TaskQueue is the one task queue that rudderhook's workers poll and its API starts workflows on.
 const TaskQueue = "rudderhook"
+
+// SignalRevision is the signal that hands a call's workflow a new revision of the call (a corrected
+// redelivery); its argument is a CallCompletedInput.
+const SignalRevision = "revision"
 
 // CallWorkflowID is the ID of the workflow that handles one call: "call/{source}/{key}". Deriving it from
 // the call makes a repeated callback find the workflow it already started instead of starting another.
@@ -63,6 +68,8 @@ func SearchAttributeTypes() map[string]enumspb.IndexedValueType {
 }
 
 // SearchAttributes are the values of the custom search attributes for one call; empty values are left out.
+// A value longer than payload.SearchTextLimit is cut, with a hash of the whole (the full value is in
+// PostgreSQL), so that it fits Temporal's per-value limit whatever the sender wrote.
 func SearchAttributes(rc airudder.ReceivedCall) []temporal.SearchAttributeUpdate {
 	var out []temporal.SearchAttributeUpdate
 	for _, kv := range []struct {
@@ -77,28 +84,46 @@ func SearchAttributes(rc airudder.ReceivedCall) []temporal.SearchAttributeUpdate
 		{SourceKey, rc.Source},
 	} {
 		if kv.val != "" {
-			out = append(out, kv.key.ValueSet(kv.val))
+			out = append(out, kv.key.ValueSet(payload.CutHashed(kv.val, payload.SearchTextLimit)))
 		}
 	}
 	return out
 }
 
-// StartOptions are the options to start the workflow of one call. A running workflow with the same ID is
-// returned as it is (a duplicate delivery), and a closed one is not run again: the call was handled.
+// StartOptions are the options to signal-with-start the workflow of one call with a revision (see
+// SignalRevision): a running workflow with the same ID gets the signal, and a closed one gets a new run,
+// which processes the revision (it is a corrected delivery: the receiver does not signal a revision that
+// was processed already).
 func StartOptions(rc airudder.ReceivedCall) client.StartWorkflowOptions {
 	return client.StartWorkflowOptions{
 		ID:                       CallWorkflowID(rc.Source, rc.Key),
 		TaskQueue:                TaskQueue,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 		TypedSearchAttributes:    temporal.NewSearchAttributes(SearchAttributes(rc)...),
 		StaticSummary:            Summary(rc),
 		StaticDetails:            details(rc),
 	}
 }
 
-// Summary is the one line that the Temporal UI shows for a call's workflow.
+// Summary is the one line that the Temporal UI shows for a call's workflow, cut to fit Temporal's limit
+// on summaries (payload.SummaryTextLimit).
 func Summary(rc airudder.ReceivedCall) string {
+	s := summary(rc)
+	if n := len(rc.ParseNotes); n > 0 {
+		s += fmt.Sprintf(" · %d parse note%s", n, plural(n))
+	}
+	return payload.CutJSON(s, payload.SummaryTextLimit)
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
+
+func summary(rc airudder.ReceivedCall) string {
 	c := rc.Call
 	intention := c.Intention
 	if c.IntentionDescription != "" {
@@ -127,7 +152,16 @@ func details(rc airudder.ReceivedCall) string {
 		fmt.Fprintf(&b, " · **Talk rounds** %d", *c.TalkRound)
 	}
 	fmt.Fprintf(&b, " · **Redials** %d", len(c.RedialCalls))
-	return b.String()
+	if len(rc.ParseNotes) > 0 {
+		b.WriteString("\n\n**Parse notes** (kept as sent, not typed):")
+		for _, n := range rc.ParseNotes {
+			fmt.Fprintf(&b, "\n- %s: %s", payload.Cut(n.Field, 100), payload.Cut(n.Why, 200))
+		}
+	}
+	if rc.Digest != "" {
+		fmt.Fprintf(&b, "\n\n**Delivery digest** %.12s", rc.Digest)
+	}
+	return payload.CutJSON(b.String(), payload.DetailsTextLimit)
 }
 
 func orDash(s string) string {

@@ -20,6 +20,8 @@ import (
 var recordedIDs = map[string]string{
 	"call_completed_v0.history.json": "call/airudder/cad907xxxxxxxx35644a",
 	"call_completed_v1.history.json": "call/airudder/cad907xxxxxxxx35644a",
+	// v2: revisions; a corrected redelivery signalled while the first revision's follow-up ran.
+	"call_completed_v2.history.json": "call/airudder/cad907xxxxxxxx35644a",
 	"follow_up_v1.history.json":      "call/airudder/cad907xxxxxxxx35644a/followup/needs-follow-up/agent-task",
 	"follow_up_v2.history.json":      "call/airudder/cad907xxxxxxxx35644a/followup/needs-follow-up/agent-task",
 	// safe-effects: a retry inside the calling window after a daily-cap claim, and an at-most-once
@@ -32,12 +34,12 @@ var recordedIDs = map[string]string{
 // today's code. A change that would break executions still running when it deploys (a non-deterministic
 // change without workflow.GetVersion) fails here.
 //
-// To record one: run `rudderhook dev --rules deploy/rules.example.yaml`, post a callback, save the
+// To record one: RUDDERHOOK_RECORD_HISTORY (see integration/record_test.go), or run `rudderhook dev --rules deploy/rules.example.yaml`, post a callback, save the
 // "history" object of GET http://127.0.0.1:8233/api/v1/namespaces/default/workflows/{id}/history under
 // testdata/ as <workflow>_<version>.history.json, and add its workflow ID to recordedIDs.
 func TestReplayRecordedHistories(t *testing.T) {
 	files, err := filepath.Glob("testdata/*.history.json")
-	if err != nil || len(files) < 6 {
+	if err != nil || len(files) < 7 {
 		t.Fatalf("recorded histories: %v, %v", files, err)
 	}
 	for _, f := range files {

@@ -161,8 +161,8 @@ hands callbacks kept in the inbox to Temporal. Run as many replicas as needed; i
 			if httpAddr != "" {
 				cfg.HTTPAddr = httpAddr
 			}
-			if cfg.AdminToken == "" {
-				return errors.New("RUDDERHOOK_ADMIN_TOKEN is not set: the admin API needs a token (e.g. `openssl rand -hex 32`)")
+			if err := config.CheckAdminToken(cfg.AdminToken); err != nil {
+				return err
 			}
 			conn, err := connect(ctx, cfg, log, temporalLater)
 			if err != nil {

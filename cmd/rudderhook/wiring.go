@@ -235,7 +235,12 @@ type apiOptions struct {
 func runAPI(ctx context.Context, cfg *config.Config, c client.Client, db *sqlx.DB, log *slog.Logger, opts apiOptions) error {
 	st := store.New(db)
 	inForce := rulesync.New(st)
-	svc := &ingest.Service{Temporal: c, Store: st, Sources: cfg.Sources, Log: log.With("component", "ingest"), Parallelism: 16}
+	svc := &ingest.Service{Temporal: c, Store: st, Sources: cfg.Sources, Log: log.With("component", "ingest"), Parallelism: 16,
+		Inbox: store.DrainOptions{MaxAttempts: cfg.InboxMaxAttempts, MaxAge: cfg.InboxMaxAge}}
+	for _, name := range cfg.DefaultKeySources() {
+		log.Warn("source accepts Airudder's default Sign key \"airudder\", which anyone can read in Airudder's documentation; configure a key of your own (keys: in the config file, or RUDDERHOOK_SOURCE_<NAME>_KEYS)",
+			"source", name)
+	}
 	srv := &api.Server{
 		Ingest: svc, Store: st, Rules: inForce, Temporal: c, Sources: cfg.Sources, Log: log.With("component", "api"),
 		AdminToken: cfg.AdminToken, TrustedProxies: cfg.TrustedProxies, UIBase: opts.uiBase, Namespace: cfg.Temporal.Namespace,

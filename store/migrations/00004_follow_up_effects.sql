@@ -16,15 +16,13 @@ UPDATE follow_ups SET reaches_person = true WHERE action_type = 'airudder_recall
 
 -- A daily cap counts the calls a number received that day: calls by when they started (or ended, or
 -- arrived, when Airudder sent no start), redials by when they started, and the re-calls of rudderhook
--- that hold a place that day.
-CREATE INDEX calls_callee_day_idx ON calls (callee_number, (COALESCE(call_start_time, call_end_time, received_at)));
-CREATE INDEX call_redials_callee_day_idx ON call_redials (callee_number, call_start_time);
-CREATE INDEX follow_ups_callee_slot_idx ON follow_ups (callee_number, slot_day) WHERE reaches_person;
+-- that hold a place that day. The calls of one number are few, so an index by number is enough: a hash
+-- index, because a number is whatever the sender wrote and a btree row cannot exceed 2704 bytes (calls
+-- and follow-ups have theirs from 00003).
+CREATE INDEX call_redials_callee_idx ON call_redials USING hash (callee_number);
 
 -- +goose Down
-DROP INDEX follow_ups_callee_slot_idx;
-DROP INDEX call_redials_callee_day_idx;
-DROP INDEX calls_callee_day_idx;
+DROP INDEX call_redials_callee_idx;
 ALTER TABLE follow_ups DROP COLUMN slot_at;
 ALTER TABLE follow_ups DROP COLUMN reaches_person;
 ALTER TABLE follow_ups DROP COLUMN airudder_workflow_id;

@@ -1,0 +1,77 @@
+package api
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/rudderhook/rudderhook/store"
+)
+
+// InboxEntryJSON is an inbox entry as the admin API shows it. The body (personal data) is not shown,
+// only its size.
+type InboxEntryJSON struct {
+	ID            int64      `json:"id"`
+	Source        string     `json:"source"`
+	Kind          string     `json:"kind"`
+	State         string     `json:"state"`
+	ReceivedAt    time.Time  `json:"received_at"`
+	Attempts      int        `json:"attempts"`
+	NextAttemptAt *time.Time `json:"next_attempt_at,omitempty"`
+	LastError     string     `json:"last_error"`
+	DeadAt        *time.Time `json:"dead_at,omitempty"`
+	BodyBytes     int        `json:"body_bytes"`
+}
+
+func inboxEntryJSON(e *store.InboxEntry) InboxEntryJSON {
+	out := InboxEntryJSON{ID: e.ID, Source: e.Source, Kind: e.Kind, State: e.State, ReceivedAt: e.ReceivedAt.UTC(),
+		Attempts: e.Attempts, LastError: e.LastError, DeadAt: e.DeadAt, BodyBytes: len(e.Body)}
+	if e.State == store.InboxPending {
+		next := e.NextAttemptAt.UTC()
+		out.NextAttemptAt = &next
+	}
+	return out
+}
+
+// listInbox is GET /v1/inbox?state=pending|dead&source=&limit=&cursor=, newest first.
+func (s *Server) listInbox(c *gin.Context) {
+	f := store.InboxFilter{State: c.Query("state"), Source: c.Query("source")}
+	if f.State != "" && f.State != store.InboxPending && f.State != store.InboxDead {
+		s.writeError(c, newError(http.StatusBadRequest, "invalid_parameter", "state must be pending or dead"))
+		return
+	}
+	var err error
+	if f.Limit, f.Before, err = paging(c); err != nil {
+		s.writeError(c, err)
+		return
+	}
+	entries, next, err := s.Store.ListInbox(c.Request.Context(), f)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	out := make([]InboxEntryJSON, 0, len(entries))
+	for i := range entries {
+		out = append(out, inboxEntryJSON(&entries[i]))
+	}
+	writePage(c, "entries", out, next)
+}
+
+// replayInbox is POST /v1/inbox/{id}/replay: a dead letter is due again at once, its attempts counted
+// anew. 409 not_dead for an entry that is still pending.
+func (s *Server) replayInbox(c *gin.Context) {
+	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	if err != nil {
+		s.writeError(c, newError(http.StatusBadRequest, "invalid_parameter", "the inbox entry ID is a number"))
+		return
+	}
+	e, err := s.Store.ReplayInbox(c.Request.Context(), id)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	s.Log.Info("inbox entry replayed", "inbox_id", id, "source", e.Source)
+	c.JSON(http.StatusOK, inboxEntryJSON(e))
+}
