@@ -75,6 +75,8 @@ func toError(err error) *Error {
 		return newError(http.StatusServiceUnavailable, "unavailable", "the callback could not be stored; retry later")
 	case errors.As(err, &alreadyStarted):
 		return newError(http.StatusConflict, "already_running", "its workflow is running already")
+	case errors.Is(err, store.ErrConflict):
+		return newError(http.StatusConflict, "rules_changed", "the rules in force changed since this change was started; review them and try again")
 	case errors.Is(err, store.ErrNotFound):
 		return newError(http.StatusNotFound, "not_found", "no such record")
 	default:

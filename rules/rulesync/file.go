@@ -10,6 +10,13 @@ import (
 	"time"
 
 	"github.com/rudderhook/rudderhook/rules"
+	"github.com/rudderhook/rudderhook/store"
+)
+
+// Authors of the versions that no person signed in for.
+const (
+	AuthorFile = "rules file"
+	AuthorAPI  = "admin API"
 )
 
 // File keeps the rules in force in step with a file: it saves the file as a new version at start and
@@ -37,7 +44,7 @@ func (w *File) Load(ctx context.Context) {
 		return
 	}
 	w.last = sum
-	set, rec, created, err := w.Rules.Save(ctx, doc, "file:"+w.Path, w.Targets)
+	set, rec, created, err := w.Rules.Save(ctx, doc, store.RuleSetChange{Origin: "file:" + w.Path, Author: AuthorFile}, w.Targets)
 	var refused *rules.Error
 	switch {
 	case errors.As(err, &refused):
