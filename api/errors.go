@@ -4,6 +4,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 	"go.temporal.io/api/serviceerror"
@@ -11,6 +12,7 @@ import (
 	"github.com/rudderhook/rudderhook/airudder"
 	"github.com/rudderhook/rudderhook/ingest"
 	"github.com/rudderhook/rudderhook/rules"
+	"github.com/rudderhook/rudderhook/rules/dryrun"
 	"github.com/rudderhook/rudderhook/store"
 )
 
@@ -75,6 +77,8 @@ func toError(err error) *Error {
 		return newError(http.StatusServiceUnavailable, "unavailable", "the callback could not be stored; retry later")
 	case errors.As(err, &alreadyStarted):
 		return newError(http.StatusConflict, "already_running", "its workflow is running already")
+	case errors.Is(err, dryrun.ErrNoCall):
+		return newError(http.StatusNotFound, "not_found", strings.TrimSuffix(err.Error(), ": "+dryrun.ErrNoCall.Error())+" is not stored")
 	case errors.Is(err, store.ErrConflict):
 		return newError(http.StatusConflict, "rules_changed", "the rules in force changed since this change was started; review them and try again")
 	case errors.Is(err, store.ErrNotFound):
