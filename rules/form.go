@@ -557,3 +557,16 @@ func ActionTypes() []ActionType {
 		}},
 	}
 }
+
+// AtDates are the dates of a call that an action's `at` may be relative to, in the order a form offers
+// them.
+func AtDates() []string {
+	order := []string{"due_date", "borrowed_date", "call_start_time", "call_end_time", "received_at"}
+	out := make([]string, 0, len(atDates))
+	for _, d := range order {
+		if _, ok := atDates[d]; ok {
+			out = append(out, d)
+		}
+	}
+	return out
+}

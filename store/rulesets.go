@@ -41,6 +41,7 @@ const (
 	latestRuleVersionSQL = `SELECT version FROM rule_sets ORDER BY version DESC LIMIT 1`
 	ruleSetSQL           = `SELECT * FROM rule_sets WHERE version = $1`
 	listRuleSetsSQL      = `SELECT * FROM rule_sets ORDER BY version DESC LIMIT $1`
+	latestFromSQL        = `SELECT * FROM rule_sets WHERE origin = $1 ORDER BY version DESC LIMIT 1`
 	insertRuleSetSQL     = `INSERT INTO rule_sets (digest, document, origin, author, comment) VALUES ($1, $2, $3, $4, $5)
 RETURNING version, created_at`
 	// ruleSetLock serialises rule saves, so two replicas loading the same file make one version.
@@ -81,6 +82,11 @@ func (s *Store) SaveRuleSet(ctx context.Context, digest, document string, change
 // LatestRuleSet returns the version in force, or ErrNotFound when no rules were ever stored.
 func (s *Store) LatestRuleSet(ctx context.Context) (*RuleSetRecord, error) {
 	return s.ruleSet(ctx, latestRuleSetSQL)
+}
+
+// LatestRuleSetFrom returns the newest version that came from origin ("file:<path>"), or ErrNotFound.
+func (s *Store) LatestRuleSetFrom(ctx context.Context, origin string) (*RuleSetRecord, error) {
+	return s.ruleSet(ctx, latestFromSQL, origin)
 }
 
 // RuleSet returns one version.

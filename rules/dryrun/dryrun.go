@@ -253,8 +253,12 @@ func count(planned, skipped *int, fu rules.FollowUp) {
 	}
 }
 
-// samePlan reports whether two plans of one rule's action for one call would do the same thing.
+// samePlan reports whether two plans of one rule's action for one call would do the same thing: both
+// nothing (skipped, whatever the reason says), or the same request at the same time.
 func samePlan(a, b rules.FollowUp) bool {
+	if a.Skip != "" && b.Skip != "" {
+		return true
+	}
 	a.RuleVersion, b.RuleVersion = 0, 0
 	a.RuleDescription, b.RuleDescription = "", ""
 	ja, _ := json.Marshal(a)

@@ -71,3 +71,8 @@ func (r *InForce) Save(ctx context.Context, doc []byte, change store.RuleSetChan
 	set.Version = rec.Version
 	return set, rec, created, nil
 }
+
+// LastFrom is the newest version that came from origin, or store.ErrNotFound.
+func (r *InForce) LastFrom(ctx context.Context, origin string) (*store.RuleSetRecord, error) {
+	return r.store.LatestRuleSetFrom(ctx, origin)
+}
