@@ -46,8 +46,10 @@ func (s Sentence) String() string {
 // sentence builds segments.
 type sentence []Segment
 
-func (s *sentence) words(format string, args ...any) { *s = append(*s, Segment{Text: fmt.Sprintf(format, args...)}) }
-func (s *sentence) value(v string)                  { *s = append(*s, Segment{Text: v, Value: true}) }
+func (s *sentence) words(format string, args ...any) {
+	*s = append(*s, Segment{Text: fmt.Sprintf(format, args...)})
+}
+func (s *sentence) value(v string) { *s = append(*s, Segment{Text: v, Value: true}) }
 
 // Describe says a compiled rule in words. A condition that is a conjunction of simple comparisons of
 // known fields is read out; any other is shown as its CEL.

@@ -12,10 +12,10 @@ import (
 
 // RuleSetRecord is one stored version of the rules.
 type RuleSetRecord struct {
-	Version   int64     `db:"version"`
-	Digest    string    `db:"digest"`
-	Document  string    `db:"document"`
-	Origin    string    `db:"origin"`
+	Version  int64  `db:"version"`
+	Digest   string `db:"digest"`
+	Document string `db:"document"`
+	Origin   string `db:"origin"`
 	// Author is who made the version: a person's name, "admin API" or "rules file"; Comment says why.
 	Author    string    `db:"author"`
 	Comment   string    `db:"comment"`

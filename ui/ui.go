@@ -137,7 +137,7 @@ func (d pageData) CSRF() string {
 }
 
 var funcs = template.FuncMap{
-	"when": func(t time.Time) string { return t.UTC().Format("2 Jan 2006 15:04 UTC") },
+	"when":   func(t time.Time) string { return t.UTC().Format("2 Jan 2006 15:04 UTC") },
 	"origin": originLabel,
 	"json": func(v any) (template.JS, error) {
 		b, err := json.Marshal(v)
