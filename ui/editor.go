@@ -75,13 +75,18 @@ func (s *Server) editor(w http.ResponseWriter, r *http.Request) {
 		s.failErr(w, r, err)
 		return
 	}
-	data.From, data.To = defaultPeriod(s.now())
+	data.From, data.To = defaultPeriod(s.now(), data.Draft.TimeZone)
 	s.render(w, r, http.StatusOK, "editor", pageData{Title: "Change the rules", Nav: "edit", Page: data})
 }
 
-// defaultPeriod is the last 7 days, today included, as dates.
-func defaultPeriod(now time.Time) (string, string) {
-	now = now.UTC()
+// defaultPeriod is the last 7 days, today included, as dates in the rules' zone (which the dry run reads
+// them in).
+func defaultPeriod(now time.Time, zone string) (string, string) {
+	loc, err := time.LoadLocation(zone)
+	if err != nil || zone == "" {
+		loc = time.UTC
+	}
+	now = now.In(loc)
 	return now.AddDate(0, 0, -(activityDays - 1)).Format(time.DateOnly), now.Format(time.DateOnly)
 }
 

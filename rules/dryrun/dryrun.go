@@ -206,7 +206,10 @@ func Compare(inForce, draft *rules.Set, calls []store.CallRecord) Diff {
 				r.Added++
 			case !samePlan(prev, fu):
 				s.Change = "changed"
-				s.Before = describeWhen(prev) + " — " + request(prev)
+				s.Before = describeWhen(prev)
+				if was := request(prev); was != s.Request {
+					s.Before += " — " + was
+				}
 				r.Changed++
 				count(&r.InForce, &r.InForceSkipped, prev)
 			default:

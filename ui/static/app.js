@@ -339,9 +339,11 @@
       var text = pr.message;
       if (mode === 'yaml' || !target) text = (pr.line ? 'line ' + pr.line + ': ' : '') + (pr.rule ? 'rule ' + pr.rule + ': ' : '') + (pr.field ? pr.field + ': ' : '') + pr.message;
       if (!target) { unplaced.push(text); return; }
+      // Beside its own field, "at: time: … is not a time of day" reads better without the keys.
+      if (input_(target)) text = text.replace(/^([a-z_]+(\.[A-Za-z0-9_-]+)?: )+/, '');
       var id = 'problem-' + n;
       var msg = el('p', {class: 'problem', id: id, role: 'alert', 'data-for': pr.path, text: text});
-      var input = target.matches('input, select, textarea') ? target : null;
+      var input = input_(target) ? target : null;
       var wrap = input ? input.closest('.field') || input : target;
       if (input) { input.setAttribute('aria-invalid', 'true'); input.setAttribute('aria-describedby', id); }
       if (wrap.tagName === 'FIELDSET') wrap.insertBefore(msg, wrap.children[1] || null);
@@ -355,6 +357,8 @@
       summary.appendChild(ul);
     }
   }
+
+  function input_(e) { return e.matches('input, select, textarea'); }
 
   // findTarget is the element for a problem's path, or its nearest ancestor on the form.
   function findTarget(path) {
@@ -477,7 +481,9 @@
           if (!s.skip) li.appendChild(el('pre', {class: 'request', text: s.request}));
           list.appendChild(li);
         });
-        tb.appendChild(el('tr', {class: 'samples-row'}, el('td', {colspan: 7}, el('details', {}, el('summary', {text: 'Sample calls'}), list))));
+        var open = r.added + r.removed + r.changed > 0;
+        tb.appendChild(el('tr', {class: 'samples-row'}, el('td', {colspan: 7},
+          el('details', {open: open}, el('summary', {text: open ? 'Sample calls that change' : 'Sample calls'}), list))));
       }
     });
     table.appendChild(tb);
