@@ -239,4 +239,3 @@ func (s *system) inForce() ruleSetView {
 	}
 	return ruleSetView{rec.Version, rec.Document, rec.Author}
 }
-
