@@ -372,7 +372,10 @@ func parseUsers(v string) ([]User, error) {
 
 // redactUser keeps what a message may repeat of a malformed entry: not what may be a token.
 func redactUser(entry string) string {
-	name, _, _ := strings.Cut(entry, ":")
+	name, _, ok := strings.Cut(entry, ":")
+	if !ok {
+		return "…"
+	}
 	return name + ":…"
 }
 
