@@ -53,7 +53,13 @@ func TestRulesPageInABrowser(t *testing.T) {
 		"RUDDERHOOK_USERS=Ana:editor:" + ui.HashToken(anaToken) + ",Vic:viewer:" + ui.HashToken(vicToken),
 		"RUDDERHOOK_SESSION_KEY=" + strings.Repeat("s", 32),
 	}})
-	if status, body := s.admin(http.MethodPut, "/v1/rules", []byte(pageRules)); status != http.StatusOK {
+	put, err := http.NewRequest(http.MethodPut, s.http.URL+"/v1/rules", strings.NewReader(pageRules))
+	if err != nil {
+		t.Fatal(err)
+	}
+	put.Header.Set("Authorization", "Bearer "+adminToken)
+	put.Header.Set("X-Rudderhook-Comment", "The collections team's first rules")
+	if status, body := s.do(put); status != http.StatusOK {
 		t.Fatalf("PUT /v1/rules = %d %s", status, body)
 	}
 
@@ -166,6 +172,9 @@ func TestRulesPageInABrowser(t *testing.T) {
 	}
 	if got := b.text("#version-1 .author"); got != "admin API" {
 		t.Errorf("version 1 author = %q", got)
+	}
+	if got := b.text("#version-1 .comment"); got != "“The collections team's first rules”" {
+		t.Errorf("version 1 comment = %q", got)
 	}
 	b.screenshot("history")
 	set := s.inForce()

@@ -266,3 +266,15 @@ func plural(n int, unit string) string {
 	}
 	return strconv.Itoa(n) + " " + unit + "s"
 }
+
+// WhenText says a moment in the follow-up's own zone (its window's, else the rules'), with its calling
+// window: "2024-03-19 09:00 Asia/Jakarta (calling window 08:00–20:00)". Workflows say it in their
+// current details, and a dry run in its samples.
+func (f *FollowUp) WhenText(t time.Time) string {
+	loc := f.zone()
+	s := t.In(loc).Format("2006-01-02 15:04") + " " + loc.String()
+	if f.Window != nil {
+		s += " (calling window " + f.Window.Start + "–" + f.Window.End + ")"
+	}
+	return s
+}

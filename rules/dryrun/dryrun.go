@@ -281,20 +281,7 @@ func describeWhen(fu rules.FollowUp) string {
 	if fu.Skip != "" {
 		return "skipped: " + fu.Skip
 	}
-	zone := fu.TimeZone
-	if fu.Window != nil {
-		zone = fu.Window.TimeZone
-	}
-	loc, err := time.LoadLocation(zone)
-	if err != nil {
-		loc = time.UTC
-	}
-	at := fu.Earliest(fu.NotBefore)
-	s := at.In(loc).Format("Mon 2 Jan 2006 15:04") + " " + loc.String()
-	if fu.Window != nil {
-		s += " (window " + fu.Window.Start + "–" + fu.Window.End + ")"
-	}
-	return s
+	return fu.WhenText(fu.Earliest(fu.NotBefore))
 }
 
 // maxRequest is how much of a rendered request a sample shows.
