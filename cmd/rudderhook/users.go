@@ -42,7 +42,7 @@ configuration. Only the token's SHA-256 is configured: give the token to the per
 			w := cmd.OutOrStdout()
 			fmt.Fprintf(w, "Token for %s (give it to them; it is not stored anywhere):\n\n  %s\n\n", name, token)
 			fmt.Fprintf(w, "In the configuration file (RUDDERHOOK_CONFIG):\n\n  users:\n    - {name: %q, role: %s, token_sha256: %s}\n\n", name, role, hash)
-			fmt.Fprintf(w, "or in the environment (entries separated by commas):\n\n  RUDDERHOOK_USERS=%s:%s:%s\n", name, role, hash)
+			fmt.Fprintf(w, "or in the environment (entries separated by commas):\n\n  RUDDERHOOK_USERS=\"%s:%s:%s\"\n", name, role, hash)
 			return nil
 		},
 	}

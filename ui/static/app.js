@@ -342,7 +342,7 @@
       // Beside its own field, "at: time: … is not a time of day" reads better without the keys.
       if (input_(target)) text = text.replace(/^([a-z_]+(\.[A-Za-z0-9_-]+)?: )+/, '');
       var id = 'problem-' + n;
-      var msg = el('p', {class: 'problem', id: id, role: 'alert', 'data-for': pr.path, text: text});
+      var msg = el('p', {class: 'problem', id: id, 'data-for': pr.path, text: text});
       var input = input_(target) ? target : null;
       var wrap = input ? input.closest('.field') || input : target;
       if (input) { input.setAttribute('aria-invalid', 'true'); input.setAttribute('aria-describedby', id); }
