@@ -137,6 +137,9 @@ func (s *Server) build(w http.ResponseWriter, r *http.Request) {
 			s.failErr(w, r, err)
 			return
 		}
+	case req.Draft != nil && req.Draft.Locked:
+		s.fail(w, r, http.StatusBadRequest, "the form cannot show this document: edit its YAML")
+		return
 	case req.Draft != nil:
 		var src []byte
 		src, set, resp.Problems = rules.BuildDraft(*req.Draft, opts)
@@ -214,6 +217,9 @@ func (s *Server) dryRun(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, resp)
 }
 
+// maxComment is the longest reason a version may carry.
+const maxComment = 1000
+
 type saveRequest struct {
 	YAML        string `json:"yaml"`
 	Comment     string `json:"comment"`
@@ -235,6 +241,11 @@ func (s *Server) save(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	comment := strings.TrimSpace(req.Comment)
+	if len(comment) > maxComment {
+		writeJSON(w, http.StatusUnprocessableEntity, errorJSON{Error: "say why in fewer words: the history shows it on one line",
+			Problems: []rules.Located{{Problem: rules.Problem{Field: "comment", Message: "at most 1000 characters"}, RuleIndex: -1, Path: "comment"}}})
+		return
+	}
 	if comment == "" {
 		writeJSON(w, http.StatusUnprocessableEntity, errorJSON{Error: "say why you make this change: the history shows it to everyone",
 			Problems: []rules.Located{{Problem: rules.Problem{Field: "comment", Message: "a reason is required"}, RuleIndex: -1, Path: "comment"}}})

@@ -60,6 +60,10 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request) {
 		s.failErr(w, r, err)
 		return
 	}
+	if set == nil { // cannot be while a version is stored; said plainly rather than failing
+		s.render(w, r, http.StatusOK, "overview", data)
+		return
+	}
 	since := s.now().Add(-activityDays * 24 * time.Hour)
 	activity, err := s.Store.RuleActivitySince(ctx, since)
 	if err != nil {
@@ -215,7 +219,10 @@ func (s *Server) restore(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	comment := "Restored version " + strconv.FormatInt(version, 10)
-	if c := strings.TrimSpace(r.PostFormValue("comment")); c != "" {
+	if c := strings.TrimSpace(r.PostFormValue("comment")); len(c) > maxComment {
+		s.fail(w, r, http.StatusUnprocessableEntity, "say why in fewer words: at most 1000 characters")
+		return
+	} else if c != "" {
 		comment += ": " + c
 	}
 	change := store.RuleSetChange{Origin: "ui", Author: u.Name, Comment: comment}
