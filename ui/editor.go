@@ -241,14 +241,16 @@ func (s *Server) save(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	comment := strings.TrimSpace(req.Comment)
-	if len(comment) > maxComment {
-		writeJSON(w, http.StatusUnprocessableEntity, errorJSON{Error: "say why in fewer words: the history shows it on one line",
-			Problems: []rules.Located{{Problem: rules.Problem{Field: "comment", Message: "at most 1000 characters"}, RuleIndex: -1, Path: "comment"}}})
-		return
+	refuse := func(msg, problem string) {
+		writeJSON(w, http.StatusUnprocessableEntity, errorJSON{Error: msg,
+			Problems: []rules.Located{{Problem: rules.Problem{Field: "comment", Message: problem}, RuleIndex: -1, Path: "comment"}}})
 	}
-	if comment == "" {
-		writeJSON(w, http.StatusUnprocessableEntity, errorJSON{Error: "say why you make this change: the history shows it to everyone",
-			Problems: []rules.Located{{Problem: rules.Problem{Field: "comment", Message: "a reason is required"}, RuleIndex: -1, Path: "comment"}}})
+	switch {
+	case len(comment) > maxComment:
+		refuse("say why in fewer words: the history shows it on one line", "at most 1000 characters")
+		return
+	case comment == "":
+		refuse("say why you make this change: the history shows it to everyone", "a reason is required")
 		return
 	}
 	change := store.RuleSetChange{Origin: "ui", Author: u.Name, Comment: comment, BaseVersion: req.BaseVersion}
