@@ -78,7 +78,7 @@ func toError(err error) *Error {
 	case errors.As(err, &alreadyStarted):
 		return newError(http.StatusConflict, "already_running", "its workflow is running already")
 	case errors.Is(err, dryrun.ErrNoCall):
-		return newError(http.StatusNotFound, "not_found", strings.TrimSuffix(err.Error(), ": "+dryrun.ErrNoCall.Error())+" is not stored")
+		return newError(http.StatusNotFound, "not_found", strings.TrimSuffix(err.Error(), ": "+dryrun.ErrNoCall.Error()))
 	case errors.Is(err, store.ErrConflict):
 		return newError(http.StatusConflict, "rules_changed", "the rules in force changed since this change was started; review them and try again")
 	case errors.Is(err, store.ErrNotFound):

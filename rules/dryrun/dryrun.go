@@ -47,7 +47,7 @@ func Calls(ctx context.Context, st *store.Store, sel Selection) ([]store.CallRec
 			return nil, err
 		}
 		if len(found) == 0 {
-			return nil, fmt.Errorf("call %q: %w", id, ErrNoCall)
+			return nil, fmt.Errorf("no call with ID %q: %w", id, ErrNoCall)
 		}
 		calls = append(calls, found...)
 	}
