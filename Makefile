@@ -4,7 +4,7 @@ export GOTOOLCHAIN := local
 BIN := bin/rudderhook
 PKGS := ./...
 
-.PHONY: help build dev test test-short fuzz lint clean
+.PHONY: help build dev test test-short fuzz lint screenshots clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -31,6 +31,9 @@ lint: ## formatting, vet, staticcheck, and workflowcheck (determinism of workflo
 	go vet $(PKGS)
 	GOFLAGS= go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 $(PKGS)
 	GOFLAGS= go run go.temporal.io/sdk/contrib/tools/workflowcheck@v0.6.0 ./workflows/...
+
+screenshots: ## drive the rules page in headless Chromium and save its screenshots to docs/ui/ (needs chromium)
+	RUDDERHOOK_SCREENSHOTS=1 go test -count=1 ./integration -run TestRulesPageInABrowser
 
 clean: ## remove the binary and the dev server's state
 	rm -rf bin .rudderhook

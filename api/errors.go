@@ -4,6 +4,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 	"go.temporal.io/api/serviceerror"
@@ -11,6 +12,7 @@ import (
 	"github.com/rudderhook/rudderhook/airudder"
 	"github.com/rudderhook/rudderhook/ingest"
 	"github.com/rudderhook/rudderhook/rules"
+	"github.com/rudderhook/rudderhook/rules/dryrun"
 	"github.com/rudderhook/rudderhook/store"
 )
 
@@ -80,6 +82,10 @@ func toError(err error) *Error {
 		return newError(http.StatusConflict, "already_running", "its workflow is running already")
 	case errors.Is(err, store.ErrNotDead):
 		return newError(http.StatusConflict, "not_dead", "only a dead letter can be replayed; this entry is still pending")
+	case errors.Is(err, dryrun.ErrNoCall):
+		return newError(http.StatusNotFound, "not_found", strings.TrimSuffix(err.Error(), ": "+dryrun.ErrNoCall.Error()))
+	case errors.Is(err, store.ErrConflict):
+		return newError(http.StatusConflict, "rules_changed", "the rules in force changed since this change was started; review them and try again")
 	case errors.Is(err, store.ErrNotFound):
 		return newError(http.StatusNotFound, "not_found", "no such record")
 	default:

@@ -4,10 +4,12 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/rudderhook/rudderhook/rules"
+	"github.com/rudderhook/rudderhook/rules/rulesync"
 	"github.com/rudderhook/rudderhook/store"
 )
 
@@ -50,7 +52,8 @@ func (s *Server) getRules(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{
-		"version": rec.Version, "origin": rec.Origin, "created_at": rec.CreatedAt, "digest": rec.Digest,
+		"version": rec.Version, "origin": rec.Origin, "author": rec.Author, "comment": rec.Comment,
+		"created_at": rec.CreatedAt, "digest": rec.Digest,
 		"time_zone": set.TimeZone, "rules": summarise(set), "document": rec.Document,
 	})
 }
@@ -64,7 +67,8 @@ func (s *Server) listRuleVersions(c *gin.Context) {
 	}
 	out := make([]gin.H, 0, len(recs))
 	for _, r := range recs {
-		out = append(out, gin.H{"version": r.Version, "origin": r.Origin, "created_at": r.CreatedAt, "digest": r.Digest})
+		out = append(out, gin.H{"version": r.Version, "origin": r.Origin, "author": r.Author, "comment": r.Comment,
+			"created_at": r.CreatedAt, "digest": r.Digest})
 	}
 	c.JSON(http.StatusOK, gin.H{"versions": out})
 }
@@ -77,7 +81,12 @@ func (s *Server) putRules(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	set, rec, created, err := s.Rules.Save(c.Request.Context(), doc, "api", s.Targets)
+	comment := c.GetHeader("X-Rudderhook-Comment")
+	if comment == "" {
+		comment = c.Query("comment")
+	}
+	change := store.RuleSetChange{Origin: "api", Author: rulesync.AuthorAPI, Comment: strings.TrimSpace(comment)}
+	set, rec, created, err := s.Rules.Save(c.Request.Context(), doc, change, s.Targets)
 	if err != nil {
 		s.writeError(c, err)
 		return

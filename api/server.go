@@ -47,6 +47,8 @@ type Server struct {
 	// Codec, when set, is the Temporal UI's codec endpoint, mounted at /codec (only by `rudderhook dev`;
 	// elsewhere operators run `rudderhook codec` on their own machine).
 	Codec http.Handler
+	// RulesPage, when set, is the rules page for people (package ui), mounted at /ui/.
+	RulesPage http.Handler
 	// UIBase and Namespace build links to the Temporal Web UI.
 	UIBase    string
 	Namespace string
@@ -107,6 +109,10 @@ func (s *Server) Handler() (http.Handler, error) {
 
 	if s.Codec != nil {
 		r.Any("/codec/*op", gin.WrapH(http.StripPrefix("/codec", s.Codec)))
+	}
+	if s.RulesPage != nil {
+		r.Any("/ui/*page", gin.WrapH(s.RulesPage))
+		r.GET("/ui", func(c *gin.Context) { c.Redirect(http.StatusMovedPermanently, "/ui/") })
 	}
 	if s.DevSink != nil {
 		r.POST("/dev/sink/:target", s.DevSink.receive)

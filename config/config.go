@@ -55,6 +55,29 @@ type Config struct {
 	// RulesFile, when set, is loaded as the follow-up rules at start and again whenever it changes.
 	RulesFile string `env:"RUDDERHOOK_RULES_FILE"`
 	Airudder  Airudder
+
+	// Users may sign in to the rules page (/ui/), each with their own token, from the file's users: and
+	// RUDDERHOOK_USERS ("name:role:sha256,…").
+	Users    []User `env:"-"`
+	UsersEnv string `env:"RUDDERHOOK_USERS"`
+	// SessionKey signs the rules page's session cookies; replicas behind one address need the same. When
+	// empty, each process makes its own, and sessions end when it stops.
+	SessionKey string        `env:"RUDDERHOOK_SESSION_KEY"`
+	SessionTTL time.Duration `env:"RUDDERHOOK_SESSION_TTL" envDefault:"12h"`
+}
+
+// Roles of the people who sign in to the rules page.
+const (
+	RoleViewer = "viewer" // sees the rules, their history and what a draft would do
+	RoleEditor = "editor" // and switches rules on and restores earlier versions
+)
+
+// User is a person who may sign in to the rules page. Only the SHA-256 of their token is configured
+// (`rudderhook users add` makes a token and prints its hash).
+type User struct {
+	Name        string `yaml:"name"`
+	Role        string `yaml:"role"`
+	TokenSHA256 string `yaml:"token_sha256"`
 }
 
 // Airudder is how to reach Airudder's open API, for re-calls and cancels.
@@ -154,6 +177,7 @@ type Source struct {
 type file struct {
 	Sources map[string]*Source `yaml:"sources"`
 	Targets map[string]*Target `yaml:"targets"`
+	Users   []User             `yaml:"users"`
 }
 
 var (
@@ -198,7 +222,13 @@ func Load(environ []string, path string) (*Config, error) {
 			}
 			cfg.Targets[name] = t
 		}
+		cfg.Users = f.Users
 	}
+	users, err := parseUsers(cfg.UsersEnv)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Users = append(cfg.Users, users...)
 	applySourceEnv(&cfg, vars)
 	applyTargetEnv(&cfg, vars)
 	if len(cfg.Sources) == 0 {
@@ -331,6 +361,13 @@ func (cfg *Config) resolve() error {
 			cfg.Airudder.Location = loc
 		}
 	}
+	problems = append(problems, checkUsers(cfg.Users)...)
+	if cfg.SessionKey != "" && len(cfg.SessionKey) < 32 {
+		problems = append(problems, "RUDDERHOOK_SESSION_KEY must be at least 32 characters (e.g. `openssl rand -hex 32`)")
+	}
+	if cfg.SessionTTL <= 0 {
+		problems = append(problems, "RUDDERHOOK_SESSION_TTL must be positive")
+	}
 	for _, p := range cfg.TrustedProxies {
 		if _, err := parsePrefix(p); err != nil {
 			problems = append(problems, fmt.Sprintf("RUDDERHOOK_TRUSTED_PROXIES: %v", err))
@@ -396,6 +433,57 @@ func (s *Source) checkFormats() []string {
 	}
 	if d, t := airudder.AmountSeparators(s.DecimalSeparator, s.ThousandsSeparator); d == t {
 		problems = append(problems, fmt.Sprintf("source %q: decimal_separator and thousands_separator are both %q", s.Name, d))
+	}
+	return problems
+}
+
+// parseUsers reads RUDDERHOOK_USERS: "name:role:sha256" entries separated by commas.
+func parseUsers(v string) ([]User, error) {
+	var out []User
+	for _, entry := range splitList(v) {
+		parts := strings.Split(entry, ":")
+		if len(parts) != 3 {
+			return nil, fmt.Errorf("RUDDERHOOK_USERS: %q is not name:role:token_sha256", redactUser(entry))
+		}
+		out = append(out, User{Name: strings.TrimSpace(parts[0]), Role: strings.TrimSpace(parts[1]), TokenSHA256: strings.TrimSpace(parts[2])})
+	}
+	return out, nil
+}
+
+// redactUser keeps what a message may repeat of a malformed entry: not what may be a token.
+func redactUser(entry string) string {
+	name, _, ok := strings.Cut(entry, ":")
+	if !ok {
+		return "…"
+	}
+	return name + ":…"
+}
+
+var sha256Hex = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+func checkUsers(users []User) []string {
+	var problems []string
+	seen := map[string]bool{}
+	hashes := map[string]bool{}
+	for i := range users {
+		u := &users[i]
+		u.TokenSHA256 = strings.ToLower(u.TokenSHA256)
+		switch {
+		case u.Name == "":
+			problems = append(problems, fmt.Sprintf("users[%d]: a name is required", i))
+		case seen[u.Name]:
+			problems = append(problems, fmt.Sprintf("user %q is listed twice", u.Name))
+		}
+		seen[u.Name] = true
+		if u.Role != RoleViewer && u.Role != RoleEditor {
+			problems = append(problems, fmt.Sprintf("user %q: role %q is not %s or %s", u.Name, u.Role, RoleViewer, RoleEditor))
+		}
+		if !sha256Hex.MatchString(u.TokenSHA256) {
+			problems = append(problems, fmt.Sprintf("user %q: token_sha256 must be the 64 hex digits of the token's SHA-256 (`rudderhook users add` prints it)", u.Name))
+		} else if hashes[u.TokenSHA256] {
+			problems = append(problems, fmt.Sprintf("user %q: another user has the same token", u.Name))
+		}
+		hashes[u.TokenSHA256] = true
 	}
 	return problems
 }

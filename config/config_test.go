@@ -3,6 +3,7 @@ package config_test
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -189,5 +190,38 @@ func TestAdminTokenMustBeLongAndNotThePlaceholder(t *testing.T) {
 	}
 	if got := strings.Join(cfg.DefaultKeySources(), ","); got != "old" {
 		t.Errorf("sources with the default key = %q, want old", got)
+	}
+}
+
+func TestUsersFromFileAndEnvironment(t *testing.T) {
+	hash := strings.Repeat("ab", 32)
+	other := strings.Repeat("cd", 32)
+	path := filepath.Join(t.TempDir(), "c.yaml")
+	if err := os.WriteFile(path, []byte("users:\n  - {name: Ana, role: editor, token_sha256: "+strings.ToUpper(hash)+"}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load([]string{"RUDDERHOOK_USERS=Vic:viewer:" + other, "RUDDERHOOK_SESSION_KEY=" + strings.Repeat("k", 32)}, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []config.User{{Name: "Ana", Role: "editor", TokenSHA256: hash}, {Name: "Vic", Role: "viewer", TokenSHA256: other}}
+	if !reflect.DeepEqual(cfg.Users, want) || cfg.SessionTTL != 12*time.Hour {
+		t.Errorf("users = %+v, ttl %v", cfg.Users, cfg.SessionTTL)
+	}
+	for env, msg := range map[string]string{
+		"RUDDERHOOK_USERS=Ana:admin:" + hash:                           `role "admin" is not viewer or editor`,
+		"RUDDERHOOK_USERS=Ana:editor:secret-token":                     "token_sha256 must be the 64 hex digits",
+		"RUDDERHOOK_USERS=Ana:editor:" + hash + ",Ana:viewer:" + other: `user "Ana" is listed twice`,
+		"RUDDERHOOK_USERS=Ana:editor:" + hash + ",Bo:viewer:" + hash:   "another user has the same token",
+		"RUDDERHOOK_USERS=just-a-token":                                "is not name:role:token_sha256",
+		"RUDDERHOOK_SESSION_KEY=short":                                 "at least 32 characters",
+	} {
+		_, err := config.Load([]string{env}, "")
+		if err == nil || !strings.Contains(err.Error(), msg) {
+			t.Errorf("%s: %v, want %q", env, err, msg)
+		}
+		if err != nil && strings.Contains(err.Error(), "secret-token") || err != nil && strings.Contains(err.Error(), "just-a-token") {
+			t.Errorf("%s: the error repeats what may be a token: %v", env, err)
+		}
 	}
 }

@@ -339,6 +339,10 @@ func TestDryRunShowsWhatRulesWouldDoToStoredCalls(t *testing.T) {
 	if status, b := s.admin(http.MethodPost, "/v1/rules/dry-run", []byte(`{"rules": "rules: [", "call_ids": ["dry-nfu"]}`)); status != http.StatusUnprocessableEntity {
 		t.Errorf("dry run with a broken draft = %d %s", status, b)
 	}
+	status, b = s.admin(http.MethodPost, "/v1/rules/dry-run?call_id=nope", draft)
+	if status != http.StatusNotFound || errorCode(t, b) != "not_found" || !strings.Contains(string(b), `no call with ID \"nope\"`) {
+		t.Errorf("dry run of a call that is not stored = %d %s", status, b)
+	}
 }
 
 // TestLargeCallIsStoredAndFollowedUpWhole sends a call whose transcript brings the body near the 2 MiB

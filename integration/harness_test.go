@@ -30,6 +30,7 @@ import (
 	"github.com/rudderhook/rudderhook/rules/rulesync"
 	"github.com/rudderhook/rudderhook/store"
 	"github.com/rudderhook/rudderhook/store/storetest"
+	"github.com/rudderhook/rudderhook/ui"
 	"github.com/rudderhook/rudderhook/worker"
 )
 
@@ -130,9 +131,16 @@ func (s *system) serve(svc *ingest.Service) {
 	if s.http != nil {
 		s.http.Close()
 	}
+	inForce := rulesync.New(svc.Store)
 	srv := &api.Server{
-		Ingest: svc, Store: svc.Store, Rules: rulesync.New(svc.Store), Temporal: svc.Temporal, Sources: s.cfg.Sources, Log: testLogger(s.t),
+		Ingest: svc, Store: svc.Store, Rules: inForce, Temporal: svc.Temporal, Sources: s.cfg.Sources, Log: testLogger(s.t),
 		AdminToken: adminToken, UIBase: "http://ui.example", Namespace: "default", Targets: s.cfg.TargetNames(),
+	}
+	page := &ui.Server{Store: svc.Store, Rules: inForce, Targets: s.cfg.TargetNames(), Users: s.cfg.Users,
+		SessionKey: s.cfg.SessionKey, SessionTTL: s.cfg.SessionTTL, Log: testLogger(s.t)}
+	var err error
+	if srv.RulesPage, err = page.Handler(); err != nil {
+		s.t.Fatal(err)
 	}
 	h, err := srv.Handler()
 	if err != nil {

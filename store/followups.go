@@ -315,3 +315,52 @@ func (s *Store) SetFollowUpWorkflow(ctx context.Context, key, workflowID string)
 	}
 	return nil
 }
+
+// RuleActivity is what one rule did since a time: the calls it matched and its follow-ups by status.
+type RuleActivity struct {
+	RuleID    string
+	Calls     int
+	FollowUps int
+	ByStatus  map[rules.Status]int
+}
+
+const (
+	// ruleActivitySQL counts follow-ups planned since $1 per rule and status; a rule that matched a call
+	// planned every action of it, so the calls with a follow-up of a rule are the calls it matched.
+	ruleActivitySQL = `SELECT rule_id, status, count(*) AS n FROM follow_ups WHERE created_at >= $1
+GROUP BY rule_id, status`
+	ruleCallsSQL = `SELECT rule_id, count(DISTINCT (source, call_key)) AS n FROM follow_ups WHERE created_at >= $1
+GROUP BY rule_id`
+)
+
+// RuleActivitySince counts, per rule, the calls matched and the follow-ups planned since t, by status.
+func (s *Store) RuleActivitySince(ctx context.Context, t time.Time) (map[string]*RuleActivity, error) {
+	var rows []struct {
+		RuleID string       `db:"rule_id"`
+		Status rules.Status `db:"status"`
+		N      int          `db:"n"`
+	}
+	if err := s.db.SelectContext(ctx, &rows, ruleActivitySQL, t); err != nil {
+		return nil, fmt.Errorf("count follow-ups per rule: %w", err)
+	}
+	out := map[string]*RuleActivity{}
+	get := func(id string) *RuleActivity {
+		if out[id] == nil {
+			out[id] = &RuleActivity{RuleID: id, ByStatus: map[rules.Status]int{}}
+		}
+		return out[id]
+	}
+	for _, r := range rows {
+		a := get(r.RuleID)
+		a.ByStatus[r.Status] += r.N
+		a.FollowUps += r.N
+	}
+	rows = rows[:0]
+	if err := s.db.SelectContext(ctx, &rows, ruleCallsSQL, t); err != nil {
+		return nil, fmt.Errorf("count calls per rule: %w", err)
+	}
+	for _, r := range rows {
+		get(r.RuleID).Calls = r.N
+	}
+	return out, nil
+}

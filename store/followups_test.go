@@ -22,21 +22,21 @@ func TestSaveRuleSetMakesVersionsOnlyForNewText(t *testing.T) {
 	if _, err := s.LatestRuleSet(ctx); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("no rules yet: %v", err)
 	}
-	v1, created, err := s.SaveRuleSet(ctx, "d1", "rules: []", "api")
+	v1, created, err := s.SaveRuleSet(ctx, "d1", "rules: []", store.RuleSetChange{Origin: "api"})
 	if err != nil || !created {
 		t.Fatalf("first save: %+v %v %v", v1, created, err)
 	}
-	again, created, _ := s.SaveRuleSet(ctx, "d1", "rules: []", "file:x")
+	again, created, _ := s.SaveRuleSet(ctx, "d1", "rules: []", store.RuleSetChange{Origin: "file:x"})
 	if created || again.Version != v1.Version {
 		t.Errorf("same text made version %d (created %v)", again.Version, created)
 	}
-	v2, created, _ := s.SaveRuleSet(ctx, "d2", "rules: [x]", "api")
+	v2, created, _ := s.SaveRuleSet(ctx, "d2", "rules: [x]", store.RuleSetChange{Origin: "api"})
 	latest, _ := s.LatestRuleSet(ctx)
 	if !created || v2.Version <= v1.Version || latest.Version != v2.Version || latest.Document != "rules: [x]" {
 		t.Errorf("second version %+v, latest %+v", v2, latest)
 	}
 	// Going back to the first text is a change too: it becomes a third version.
-	v3, created, _ := s.SaveRuleSet(ctx, "d1", "rules: []", "api")
+	v3, created, _ := s.SaveRuleSet(ctx, "d1", "rules: []", store.RuleSetChange{Origin: "api"})
 	if !created || v3.Version <= v2.Version {
 		t.Errorf("revert made %+v (created %v)", v3, created)
 	}
@@ -50,7 +50,7 @@ func followUpsFor(t *testing.T, s *store.Store, n int) []store.FollowUpRecord {
 	if _, err := s.StoreRevision(ctx, store.CallRecord{ReceivedCall: rc, WorkflowID: "call/airudder/" + rc.Key}, true); err != nil {
 		t.Fatal(err)
 	}
-	rs, _, err := s.SaveRuleSet(ctx, "d", "rules: []", "api")
+	rs, _, err := s.SaveRuleSet(ctx, "d", "rules: []", store.RuleSetChange{Origin: "api"})
 	if err != nil {
 		t.Fatal(err)
 	}

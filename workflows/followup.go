@@ -144,7 +144,7 @@ func (f *followUp) sleepUntil(due time.Time) error {
 	if wait <= 0 {
 		return nil
 	}
-	when := describe(due, f.plan)
+	when := f.plan.WhenText(due)
 	if err := f.record(rules.StatusScheduled, &due, "", 0); err != nil {
 		return err
 	}
@@ -266,7 +266,7 @@ func (f *followUp) runWithVisibleRetries(result *activities.ActionResult) (skipp
 		}
 		details := fmt.Sprintf("Retrying at %s (attempt %d failed: %s)", next.UTC().Format(time.RFC3339), attempt, failureReason(err))
 		if waitsForWindow {
-			details = fmt.Sprintf("Retrying at %s, the next opening of the calling window (attempt %d failed: %s)", describe(next, fu), attempt, failureReason(err))
+			details = fmt.Sprintf("Retrying at %s, the next opening of the calling window (attempt %d failed: %s)", fu.WhenText(next), attempt, failureReason(err))
 		}
 		workflow.SetCurrentDetails(ctx, details)
 		if err := workflow.NewTimerWithOptions(ctx, next.Sub(workflow.Now(ctx)), workflow.TimerOptions{Summary: fmt.Sprintf("Retry %d in %s", attempt+1, next.Sub(workflow.Now(ctx)))}).Get(ctx, nil); err != nil {
@@ -317,23 +317,6 @@ func withSummary(ctx workflow.Context, summary string) workflow.Context {
 	opts := workflow.GetActivityOptions(ctx)
 	opts.Summary = summary
 	return workflow.WithActivityOptions(ctx, opts)
-}
-
-// describe says when, in the follow-up's own zone: "2024-03-19 09:00 Asia/Jakarta (window 08:00–20:00 …)".
-func describe(t time.Time, fu rules.FollowUp) string {
-	zone := fu.TimeZone
-	if fu.Window != nil {
-		zone = fu.Window.TimeZone
-	}
-	loc, err := time.LoadLocation(zone)
-	if err != nil {
-		loc = time.UTC
-	}
-	s := t.In(loc).Format("2006-01-02 15:04") + " " + loc.String()
-	if fu.Window != nil {
-		s += " (calling window " + fu.Window.Start + "–" + fu.Window.End + ")"
-	}
-	return s
 }
 
 // failureReason is the innermost message of an activity failure: what the target said.

@@ -83,7 +83,7 @@ func newFollowUpEnv(t *testing.T, st *store.Store, crmURL, airudderURL string) *
 
 func putRules(t *testing.T, st *store.Store, doc string) {
 	t.Helper()
-	if _, _, _, err := rulesync.New(st).Save(context.Background(), []byte(doc), "test", nil); err != nil {
+	if _, _, _, err := rulesync.New(st).Save(context.Background(), []byte(doc), store.RuleSetChange{Origin: "test"}, nil); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/rudderhook/rudderhook/config"
 	"github.com/rudderhook/rudderhook/devserver"
 	"github.com/rudderhook/rudderhook/store"
+	"github.com/rudderhook/rudderhook/ui"
 	"github.com/rudderhook/rudderhook/worker"
 	"github.com/rudderhook/rudderhook/workflows"
 )
@@ -92,6 +93,12 @@ DATABASE_URL, creating the database and applying migrations if needed. Ctrl-C st
 			if generated {
 				cfg.AdminToken = randomToken()
 			}
+			// A laptop gets an editor of its own for the rules page, printed in the banner (never for serve).
+			signIn := ""
+			if len(cfg.Users) == 0 {
+				signIn = ui.NewToken()
+				cfg.Users = []config.User{{Name: "Developer", Role: config.RoleEditor, TokenSHA256: ui.HashToken(signIn)}}
+			}
 			stopWorker, err := runWorker(c, db, cfg, log)
 			if err != nil {
 				return err
@@ -103,7 +110,7 @@ DATABASE_URL, creating the database and applying migrations if needed. Ctrl-C st
 				opts.codec = payloadCodec.Handler([]string{ds.UIURL})
 			}
 			opts.ready = func(addr string) {
-				printBanner(cfg, addr, ds, generated)
+				printBanner(cfg, addr, ds, generated, signIn)
 			}
 			err = runAPI(ctx, cfg, c, db, log, opts)
 			log.Info("stopping worker and Temporal server")
@@ -119,11 +126,17 @@ DATABASE_URL, creating the database and applying migrations if needed. Ctrl-C st
 	return cmd
 }
 
-func printBanner(cfg *config.Config, httpAddr string, ds *devserver.Server, generated bool) {
+func printBanner(cfg *config.Config, httpAddr string, ds *devserver.Server, generated bool, signIn string) {
 	w := os.Stdout
 	source, ns := cfg.SourceNames()[0], cfg.Temporal.Namespace
 	fmt.Fprintf(w, "\nrudderhook dev is running. Ctrl-C stops it.\n\n")
 	fmt.Fprintf(w, "  Receiver     POST http://%s/webhooks/%s/call-completed\n", httpAddr, source)
+	fmt.Fprintf(w, "  Rules page   http://%s/ui/\n", httpAddr)
+	if signIn != "" {
+		fmt.Fprintf(w, "               sign in as Developer (editor): http://%s/ui/login#token=%s\n", httpAddr, signIn)
+	} else {
+		fmt.Fprintf(w, "               sign in with your token (users from the configuration)\n")
+	}
 	fmt.Fprintf(w, "  Admin API    http://%s/v1/calls\n", httpAddr)
 	if ds.UIURL != "" {
 		fmt.Fprintf(w, "  Temporal UI  %s/namespaces/%s/workflows\n", ds.UIURL, ns)

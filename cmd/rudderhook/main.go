@@ -6,6 +6,7 @@
 //	rudderhook migrate  apply database migrations
 //	rudderhook send     sign and post a callback as Airudder would
 //	rudderhook rules    lint rules, and test them on calls
+//	rudderhook users    make sign-in tokens for the rules page
 //	rudderhook codec    serve the Temporal UI's codec endpoint for encrypted payloads
 //	rudderhook bench    measure acknowledgements and calls end to end against the ceilings of this machine
 //
@@ -59,7 +60,7 @@ func rootCmd() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.PersistentFlags().StringVar(&g.configFile, "config", "", "YAML file with sources (default $RUDDERHOOK_CONFIG)")
-	root.AddCommand(devCmd(g), serveCmd(g), workerCmd(g), migrateCmd(g), sendCmd(), rulesCmd(g), codecCmd(g), benchCmd(g))
+	root.AddCommand(devCmd(g), serveCmd(g), workerCmd(g), migrateCmd(g), sendCmd(), rulesCmd(g), usersCmd(), codecCmd(g), benchCmd(g))
 	return root
 }
 

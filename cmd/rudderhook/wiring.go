@@ -29,6 +29,7 @@ import (
 	"github.com/rudderhook/rudderhook/rules"
 	"github.com/rudderhook/rudderhook/rules/rulesync"
 	"github.com/rudderhook/rudderhook/store"
+	"github.com/rudderhook/rudderhook/ui"
 	"github.com/rudderhook/rudderhook/worker"
 	"github.com/rudderhook/rudderhook/workflows"
 )
@@ -232,7 +233,7 @@ type apiOptions struct {
 
 // runAPI serves the HTTP API, the inbox relay and the rules file watcher until ctx ends, then drains
 // in-flight requests for up to cfg.ShutdownGrace.
-func runAPI(ctx context.Context, cfg *config.Config, c client.Client, db *sqlx.DB, log *slog.Logger, opts apiOptions) error {
+func runAPI(ctx context.Context, cfg *config.Config, c client.Client, db *sqlx.DB, log *slog.Logger, opts apiOptions) (err error) {
 	st := store.New(db)
 	inForce := rulesync.New(st)
 	svc := &ingest.Service{Temporal: c, Store: st, Sources: cfg.Sources, Log: log.With("component", "ingest"), Parallelism: 16,
@@ -245,6 +246,18 @@ func runAPI(ctx context.Context, cfg *config.Config, c client.Client, db *sqlx.D
 		Ingest: svc, Store: st, Rules: inForce, Temporal: c, Sources: cfg.Sources, Log: log.With("component", "api"),
 		AdminToken: cfg.AdminToken, TrustedProxies: cfg.TrustedProxies, UIBase: opts.uiBase, Namespace: cfg.Temporal.Namespace,
 		Targets: cfg.TargetNames(), DevSink: opts.devSink, Codec: opts.codec,
+	}
+	page := &ui.Server{
+		Store: st, Rules: inForce, Targets: cfg.TargetNames(), Users: cfg.Users, SessionKey: cfg.SessionKey,
+		SessionTTL: cfg.SessionTTL, Log: log.With("component", "ui"),
+	}
+	if srv.RulesPage, err = page.Handler(); err != nil {
+		return err
+	}
+	if len(cfg.Users) == 0 {
+		log.Warn("nobody can sign in to the rules page (/ui/): no users are configured; add them with `rudderhook users add`")
+	} else if cfg.SessionKey == "" {
+		log.Info("RUDDERHOOK_SESSION_KEY is not set: sign-ins to the rules page last as long as this process, and replicas do not share them")
 	}
 	handler, err := srv.Handler()
 	if err != nil {

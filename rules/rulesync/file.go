@@ -3,6 +3,7 @@ package rulesync
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"log/slog"
 	"os"
@@ -10,12 +11,21 @@ import (
 	"time"
 
 	"github.com/rudderhook/rudderhook/rules"
+	"github.com/rudderhook/rudderhook/store"
 )
 
-// File keeps the rules in force in step with a file: it saves the file as a new version at start and
-// whenever its content changes. A refused file is reported and leaves the version in force as it was, and
-// a file that did not change is not read into a new version: several replicas watching one file (a
-// Kubernetes ConfigMap) make one version.
+// Authors of the versions that no person signed in for.
+const (
+	AuthorFile = "rules file"
+	AuthorAPI  = "admin API"
+)
+
+// File keeps the rules in force in step with a file: it saves the file as a new version whenever its
+// content changes. A refused file is reported and leaves the version in force as it was, and a file that
+// did not change is not read into a new version: several replicas watching one file (a Kubernetes
+// ConfigMap) make one version. At start, a file whose text is the last version that came from it is not
+// saved again, so that a change made since on the rules page (or through the API) stays in force when a
+// process restarts or a replica starts; the file wins again when it changes.
 type File struct {
 	Path    string
 	Rules   *InForce
@@ -36,8 +46,16 @@ func (w *File) Load(ctx context.Context) {
 	if sum == w.last {
 		return
 	}
+	origin := "file:" + w.Path
+	if w.last == ([32]byte{}) {
+		if rec, err := w.Rules.LastFrom(ctx, origin); err == nil && rec.Digest == hex.EncodeToString(sum[:]) {
+			w.last = sum
+			w.Log.Info("the rules file is the version it last made; later changes stay in force", "file", w.Path, "file_version", rec.Version)
+			return
+		}
+	}
 	w.last = sum
-	set, rec, created, err := w.Rules.Save(ctx, doc, "file:"+w.Path, w.Targets)
+	set, rec, created, err := w.Rules.Save(ctx, doc, store.RuleSetChange{Origin: origin, Author: AuthorFile}, w.Targets)
 	var refused *rules.Error
 	switch {
 	case errors.As(err, &refused):

@@ -58,3 +58,35 @@ func TestRulesFileMakesVersionsAndRefusesBadFiles(t *testing.T) {
 		t.Errorf("a second replica made version %d", again.Version)
 	}
 }
+
+// A change made on the rules page after the file was loaded stays in force when the process restarts or
+// another replica starts with the same file; the file wins again when it changes.
+func TestRulesFileDoesNotUndoLaterChangesAtStart(t *testing.T) {
+	t.Parallel()
+	s := store.New(storetest.DB(t))
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "rules.yaml")
+	good := "rules:\n  - id: r\n    when: 'true'\n    actions: [{type: notify, url: 'http://x', text: hi}]\n"
+	if err := os.WriteFile(path, []byte(good), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	quiet := slog.New(slog.DiscardHandler)
+	(&rulesync.File{Path: path, Rules: rulesync.New(s), Log: quiet}).Load(ctx)
+	page := strings.Replace(good, "text: hi", "text: from the page", 1)
+	_, onPage, created, err := rulesync.New(s).Save(ctx, []byte(page), store.RuleSetChange{Origin: "ui", Author: "Ana", Comment: "c"}, nil)
+	if err != nil || !created {
+		t.Fatal(created, err)
+	}
+	restarted := &rulesync.File{Path: path, Rules: rulesync.New(s), Log: quiet}
+	restarted.Load(ctx)
+	if rec, _ := s.LatestRuleSet(ctx); rec.Version != onPage.Version {
+		t.Errorf("a restart put the file back in force: version %d, want %d", rec.Version, onPage.Version)
+	}
+	if err := os.WriteFile(path, []byte(strings.Replace(good, "text: hi", "text: edited file", 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	restarted.Load(ctx)
+	if rec, _ := s.LatestRuleSet(ctx); rec.Version <= onPage.Version || rec.Author != rulesync.AuthorFile || !strings.Contains(rec.Document, "edited file") {
+		t.Errorf("a changed file: %+v", rec)
+	}
+}

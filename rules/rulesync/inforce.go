@@ -55,18 +55,24 @@ func (r *InForce) Current(ctx context.Context) (*rules.Set, error) {
 }
 
 // Save compiles a rules document, checking the targets it names against targets, and if it is sound
-// makes it the version in force (a new version only if its text changed). A refused document, a
-// *rules.Error, leaves the version in force as it was. It is the one way rules change, whether they come
-// from the API or from the rules file.
-func (r *InForce) Save(ctx context.Context, doc []byte, origin string, targets map[string]bool) (*rules.Set, store.RuleSetRecord, bool, error) {
+// makes it the version in force (a new version only if its text changed), recording where it came from,
+// who made it and why. A refused document, a *rules.Error, leaves the version in force as it was, and so
+// does a change made from a version no longer in force (store.ErrConflict). It is the one way rules
+// change, whether they come from the rules page, the API or the rules file.
+func (r *InForce) Save(ctx context.Context, doc []byte, change store.RuleSetChange, targets map[string]bool) (*rules.Set, store.RuleSetRecord, bool, error) {
 	set, err := rules.Compile(doc, rules.Options{Targets: targets})
 	if err != nil {
 		return nil, store.RuleSetRecord{}, false, err
 	}
-	rec, created, err := r.store.SaveRuleSet(ctx, set.Digest, string(doc), origin)
+	rec, created, err := r.store.SaveRuleSet(ctx, set.Digest, string(doc), change)
 	if err != nil {
 		return nil, rec, false, err
 	}
 	set.Version = rec.Version
 	return set, rec, created, nil
+}
+
+// LastFrom is the newest version that came from origin, or store.ErrNotFound.
+func (r *InForce) LastFrom(ctx context.Context, origin string) (*store.RuleSetRecord, error) {
+	return r.store.LatestRuleSetFrom(ctx, origin)
 }

@@ -1,0 +1,150 @@
+package rules
+
+import (
+	"reflect"
+	"time"
+)
+
+// KindCallCompleted is the kind of callback every rule is for today: Airudder's call completion.
+const KindCallCompleted = "call_completed"
+
+// Field types, as a form offers operators for them.
+const (
+	FieldText     = "text"
+	FieldNumber   = "number"
+	FieldTime     = "time"
+	FieldDuration = "duration"
+	FieldMap      = "map" // a map of text: NER slots, event labels, variables
+)
+
+// Kind is a kind of callback that rules can be written for: its name (what a rule's `on:` says), how a
+// person reads it, the variable its conditions and templates see, and its fields.
+type Kind struct {
+	Name     string  `json:"name"`
+	Label    string  `json:"label"`
+	Variable string  `json:"variable"`
+	Fields   []Field `json:"fields"`
+}
+
+// Field is one field a condition can compare: `call.ring_type`.
+type Field struct {
+	Name        string `json:"name"`
+	Label       string `json:"label"`
+	Type        string `json:"type"`
+	Description string `json:"description"`
+	// Values are the values the field takes by Airudder's documentation, when it lists them.
+	Values []string `json:"values,omitempty"`
+	// Suggest says the values seen in stored callbacks are worth offering (an intention, a ring type),
+	// unlike those of a field that is different on every call (a number, a name).
+	Suggest bool `json:"suggest,omitempty"`
+}
+
+// Kinds lists the kinds of callback that rules can be written for, with their fields. It is the one
+// place the rules page (and anything else that builds rules) learns them from.
+func Kinds() []Kind {
+	return []Kind{{Name: KindCallCompleted, Label: "Call completed", Variable: "call", Fields: callFields()}}
+}
+
+// KindByName is the kind of that name, if it exists.
+func KindByName(name string) (Kind, bool) {
+	for _, k := range Kinds() {
+		if k.Name == name {
+			return k, true
+		}
+	}
+	return Kind{}, false
+}
+
+// Field is the kind's field of that name, if it has one.
+func (k Kind) Field(name string) (Field, bool) {
+	for _, f := range k.Fields {
+		if f.Name == name {
+			return f, true
+		}
+	}
+	return Field{}, false
+}
+
+// callFieldInfo says how a person reads each field of Call; the field's type comes from Call itself.
+var callFieldInfo = map[string]Field{
+	"source":                {Label: "source", Description: "the receiver configuration the call came in through", Suggest: true},
+	"key":                   {Label: "call key", Description: "CallID, or {TaskID}/{id} when CallID is empty"},
+	"call_id":               {Label: "call ID", Description: "Airudder's CallID"},
+	"id":                    {Label: "detail id", Description: "Airudder's numeric id of the call"},
+	"case_id":               {Label: "case ID", Description: "CaseID"},
+	"callee_number":         {Label: "callee's number", Description: "CalleeNumber"},
+	"callee_name":           {Label: "callee's name", Description: "CalleeName"},
+	"callee_gender":         {Label: "callee's gender", Description: "CalleeGender", Suggest: true},
+	"caller_number":         {Label: "caller number", Description: "caller_number"},
+	"robot_id":              {Label: "robot", Description: "RobotID", Suggest: true},
+	"status":                {Label: "call status", Description: "Status", Values: []string{"created", "pending", "finished", "cancelled", "failed"}, Suggest: true},
+	"intention":             {Label: "intention code", Description: "Intention, a code such as E", Suggest: true},
+	"intention_description": {Label: "intention", Description: "intention_description, such as Promise To Pay", Suggest: true},
+	"ring_type":             {Label: "ring type", Description: "RingType: how the call rang", Values: []string{"busy", "cantuse", "holdline", "switchoff", "outofarea", "unregister", "wrongnum", "notmatch", "normal", "null"}, Suggest: true},
+	"hangup_type":           {Label: "hang-up", Description: "HangupType: who ended the call", Values: []string{"ByCallee", "ByRobot", "Canceled"}, Suggest: true},
+	"call_times":            {Label: "call times", Description: "CallTimes"},
+	"talk_round":            {Label: "talk rounds", Description: "TalkRound: 0 when no conversation happened"},
+	"ring_time":             {Label: "ring time (s)", Description: "RingTime"},
+	"call_start_time":       {Label: "start time", Description: "CallStartTime"},
+	"call_end_time":         {Label: "end time", Description: "CallEndTime"},
+	"duration":              {Label: "duration", Description: "end − start, e.g. 30s, 2m"},
+	"received_at":           {Label: "received time", Description: "when rudderhook received it"},
+	"borrowed_date":         {Label: "borrowed date", Description: "BorrowedDate"},
+	"due_date":              {Label: "due date", Description: "DueDate"},
+	"borrowed_amount":       {Label: "borrowed amount", Description: "BorrowedAmount"},
+	"total_owing_amount":    {Label: "amount owed", Description: "TotalOwingAmount"},
+	"currency":              {Label: "currency", Description: "CurrencyUnit", Suggest: true},
+	"platform_name":         {Label: "platform", Description: "PlatformName", Suggest: true},
+	"comments":              {Label: "comments", Description: "Comments"},
+	"extra_a":               {Label: "extra A", Description: "ExtraA"},
+	"extra_b":               {Label: "extra B", Description: "ExtraB"},
+	"extra_c":               {Label: "extra C", Description: "ExtraC"},
+	"ask_whatsapp":          {Label: "asked for WhatsApp", Description: "AskWhatsAPP", Suggest: true},
+	"asr_ptp":               {Label: "promise heard", Description: "AsrPTP", Suggest: true},
+	"ner_slots":             {Label: "NER slot", Description: "NerSlots: what the bot recognised"},
+	"event_label":           {Label: "event label", Description: "EventLabel"},
+	"multi_intention":       {Label: "multi-intention", Description: "Multi_intention"},
+	"variables":             {Label: "workflow variable", Description: "Variables of the Airudder workflow"},
+	"transcript":            {Label: "transcript", Description: "every line of AsrResult, robot and callee"},
+	"redial_count":          {Label: "redials", Description: "how many entries RedailCall has"},
+	"parse_notes":           {Label: "parse notes", Description: "fields whose text did not fit their type, each with why (e.g. \"DueDate\" in call.parse_notes)"},
+	"workflow_name":         {Label: "Airudder workflow", Description: "workflow_name", Suggest: true},
+	"workflow_id":           {Label: "Airudder workflow ID", Description: "workflow_id"},
+	"task_id":               {Label: "task ID", Description: "TaskID"},
+	"task_name":             {Label: "task", Description: "TaskName", Suggest: true},
+	"nodetask_name":         {Label: "node task", Description: "nodetask_name", Suggest: true},
+}
+
+// callFields are Call's fields in their order, typed from Call and described by callFieldInfo.
+func callFields() []Field {
+	t := reflect.TypeFor[Call]()
+	var out []Field
+	for i := range t.NumField() {
+		name := t.Field(i).Tag.Get("cel")
+		if name == "" {
+			continue
+		}
+		f := callFieldInfo[name]
+		f.Name, f.Type = name, fieldType(t.Field(i).Type)
+		if f.Label == "" {
+			f.Label = name
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+func fieldType(t reflect.Type) string {
+	switch {
+	case t == reflect.TypeFor[time.Time]():
+		return FieldTime
+	case t == reflect.TypeFor[time.Duration]():
+		return FieldDuration
+	case t.Kind() == reflect.Map:
+		return FieldMap
+	case t.Kind() == reflect.String:
+		return FieldText
+	default:
+		return FieldNumber
+	}
+}
