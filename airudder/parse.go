@@ -47,6 +47,9 @@ type ParseOptions struct {
 	DecimalSeparator, ThousandsSeparator string
 	// MaxCalls caps the elements of Details; zero means no cap.
 	MaxCalls int
+	// PDSIntentionKeys are the keys of a PDS call's customizeResults, the most specific first, whose first
+	// non-empty value is the call's Intention. Empty means the deepest "LevelN" key (Level2 before Level1).
+	PDSIntentionKeys []string
 }
 
 // TooManyCallsError means a body holds more calls than its source takes in one body (HTTP 413).
@@ -162,7 +165,7 @@ func (d *Document) CallCompleted(opts ParseOptions) (*CallCompleted, error) {
 	}
 	var errs []FieldError
 	var envNotes []ParseNote
-	env := reader{obj: d.fields, notes: &envNotes, opts: &opts}
+	env := d.reader(&envNotes, &opts)
 	cc := &CallCompleted{
 		Task: Task{
 			WorkflowID:   env.str("workflow_id"),
@@ -173,7 +176,7 @@ func (d *Document) CallCompleted(opts ParseOptions) (*CallCompleted, error) {
 			TaskName:     env.str("TaskName"),
 		},
 	}
-	envNotes = append(envNotes, sanitizedNotes(d.fields, d.original, "Details", "Sign")...)
+	envNotes = append(envNotes, sanitizedNotes("", d.fields, d.original, "Details", "Sign")...)
 	var details []json.RawMessage
 	switch raw := d.fields["Details"]; kindOf(raw) {
 	case "array":
@@ -204,7 +207,7 @@ func (d *Document) CallCompleted(opts ParseOptions) (*CallCompleted, error) {
 		call.Raw = raw
 		if i < len(originalDetails) {
 			orig, _ := objectFields(originalDetails[i])
-			notes = append(notes, sanitizedNotes(obj, orig)...)
+			notes = append(notes, sanitizedNotes("", obj, orig)...)
 		}
 		call.Notes = notes
 		key := call.Key(cc.TaskID)
@@ -220,22 +223,37 @@ func (d *Document) CallCompleted(opts ParseOptions) (*CallCompleted, error) {
 		return nil, &ValidationError{Fields: errs}
 	}
 	cc.Notes = envNotes
-	rawTask := make(map[string]json.RawMessage, len(d.fields))
-	for k, v := range d.fields {
-		if k != "Details" && k != "Sign" {
-			rawTask[k] = v
-		}
-	}
 	var err error
-	if cc.RawTask, err = marshalAsSent(rawTask); err != nil {
-		return nil, fmt.Errorf("re-encode envelope: %w", err)
+	if cc.RawTask, err = d.raw("Details", "Sign"); err != nil {
+		return nil, err
 	}
 	return cc, nil
 }
 
-// sanitizedNotes notes the fields of obj whose value differs from the original's: Decode rewrote an
-// escape in them that PostgreSQL cannot store.
-func sanitizedNotes(obj, original map[string]json.RawMessage, skip ...string) []ParseNote {
+// reader reads the body's top-level fields, noting into notes.
+func (d *Document) reader(notes *[]ParseNote, opts *ParseOptions) reader {
+	return reader{obj: d.fields, notes: notes, opts: opts}
+}
+
+// raw is the body again without the fields named (the Sign, a credential that never expires, is stored
+// nowhere), its unstorable escapes rewritten, top-level keys sorted and every value as sent.
+func (d *Document) raw(without ...string) (json.RawMessage, error) {
+	fields := make(map[string]json.RawMessage, len(d.fields))
+	for k, v := range d.fields {
+		if !slices.Contains(without, k) {
+			fields[k] = v
+		}
+	}
+	b, err := marshalAsSent(fields)
+	if err != nil {
+		return nil, fmt.Errorf("re-encode body: %w", err)
+	}
+	return b, nil
+}
+
+// sanitizedNotes notes the fields of obj (the object at path, "" at the top) whose value differs from the
+// original's: Decode rewrote an escape in them that PostgreSQL cannot store.
+func sanitizedNotes(path string, obj, original map[string]json.RawMessage, skip ...string) []ParseNote {
 	if original == nil {
 		return nil
 	}
@@ -244,7 +262,11 @@ func sanitizedNotes(obj, original map[string]json.RawMessage, skip ...string) []
 		if slices.Contains(skip, k) || bytes.Equal(obj[k], original[k]) {
 			continue
 		}
-		notes = append(notes, ParseNote{Field: payload.Cut(k, noteTextLimit), Text: payload.Cut(string(original[k]), noteTextLimit),
+		field := k
+		if path != "" {
+			field = path + "." + k
+		}
+		notes = append(notes, ParseNote{Field: payload.Cut(field, noteTextLimit), Text: payload.Cut(string(original[k]), noteTextLimit),
 			Why: "held \\u0000 or a lone UTF-16 surrogate escape, which PostgreSQL cannot store; replaced with \\ufffd"})
 	}
 	return notes

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"time"
 
@@ -68,6 +70,50 @@ func (r reader) str(name string) string {
 }
 
 func (r reader) int(name string) *int64 {
+	return readNumber(r, name, numberForm{want: "an integer", rangeOf: "a 64-bit integer", used: "its integer is used"},
+		func(s string) (int64, error) { return strconv.ParseInt(s, 10, 64) })
+}
+
+// float reads a number that is not money (a QA score, a second): a double is exact enough for them.
+// ParseFloat also reads "NaN", "Inf" and hex floats, which are no JSON numbers (and which encoding/json
+// cannot write back): those are refused.
+func (r reader) float(name string) *float64 {
+	return readNumber(r, name, numberForm{want: "a number", rangeOf: "a double", used: "its number is used"},
+		func(s string) (float64, error) {
+			if !json.Valid([]byte(s)) || kindOf([]byte(s)) != "number" {
+				return 0, strconv.ErrSyntax
+			}
+			return strconv.ParseFloat(s, 64)
+		})
+}
+
+// epochMillis reads a time sent as milliseconds since the epoch. PDS sends it as a JSON number or as a
+// string of digits, alike: neither form is noted.
+func (r reader) epochMillis(name string) *time.Time {
+	ms := readNumber(r, name, numberForm{want: "milliseconds since the epoch (an integer)", rangeOf: "a 64-bit integer", quiet: true},
+		func(s string) (int64, error) { return strconv.ParseInt(s, 10, 64) })
+	if ms == nil {
+		return nil
+	}
+	t := time.UnixMilli(*ms).UTC()
+	if t.Year() < 1 || t.Year() > 9999 {
+		raw, _ := r.get(name)
+		r.note(name, raw, "is out of range (years 1 to 9999)")
+		return nil
+	}
+	return &t
+}
+
+// numberForm words the notes of one numeric type.
+type numberForm struct {
+	want, rangeOf, used string
+	// quiet: a number sent as a string is as good as a JSON number (no note).
+	quiet bool
+}
+
+// readNumber reads a JSON number, or a string holding one (noted, unless the form is quiet); an empty
+// string counts as absent.
+func readNumber[T any](r reader, name string, form numberForm, parse func(string) (T, error)) *T {
 	raw, ok := r.get(name)
 	if !ok {
 		return nil
@@ -81,21 +127,45 @@ func (r reader) int(name string) *int64 {
 			return nil
 		}
 	default:
-		r.note(name, raw, "must be an integer, got "+kindOf(raw))
+		r.note(name, raw, "must be "+form.want+", got "+kindOf(raw))
 		return nil
 	}
-	v, err := strconv.ParseInt(text, 10, 64)
+	v, err := parse(text)
 	switch {
 	case errors.Is(err, strconv.ErrRange):
-		r.note(name, raw, "is out of range for a 64-bit integer")
+		r.note(name, raw, "is out of range for "+form.rangeOf)
 		return nil
 	case err != nil:
-		r.note(name, raw, "must be an integer")
+		r.note(name, raw, "must be "+form.want)
 		return nil
-	case kindOf(raw) == "string":
-		r.note(name, raw, "must be a number, got a string; its integer is used")
+	case kindOf(raw) == "string" && !form.quiet:
+		r.note(name, raw, "must be a number, got a string; "+form.used)
 	}
 	return &v
+}
+
+// bool reads true or false; the strings "true" and "false" are read too, with a note.
+func (r reader) bool(name string) *bool {
+	raw, ok := r.get(name)
+	if !ok {
+		return nil
+	}
+	var v bool
+	switch kindOf(raw) {
+	case "boolean":
+		_ = json.Unmarshal(raw, &v)
+		return &v
+	case "string":
+		var s string
+		_ = json.Unmarshal(raw, &s)
+		if s == "true" || s == "false" {
+			v = s == "true"
+			r.note(name, raw, "must be a boolean, got a string; its value is used")
+			return &v
+		}
+	}
+	r.note(name, raw, "must be a boolean, got "+kindOf(raw))
+	return nil
 }
 
 // parsedString reads a string field and converts it; an empty string counts as absent. A bare JSON
@@ -179,8 +249,39 @@ func (r reader) each(name string, fn func(reader)) {
 			r.note(path, raw, "must be an object, got "+kindOf(raw)+"; skipped")
 			continue
 		}
-		fn(reader{obj: obj, path: r.fieldPath(path), notes: r.notes, opts: r.opts})
+		fn(r.at(path, obj))
 	}
+}
+
+// child returns a reader of an object field; a field that is not an object is noted and taken as absent.
+func (r reader) child(name string) (reader, bool) {
+	raw := r.object(name)
+	if raw == nil {
+		return reader{}, false
+	}
+	obj, _ := objectFields(raw)
+	return r.at(name, obj), true
+}
+
+// at is a reader of obj, the value at path below r, that notes into the same list.
+func (r reader) at(path string, obj map[string]json.RawMessage) reader {
+	return reader{obj: obj, path: r.fieldPath(path), notes: r.notes, opts: r.opts}
+}
+
+// texts reads an object of free-form keys whose values are texts (keys may hold spaces: "PTP Date"). A
+// value that is not a string is kept as its JSON text, with a note; null values are left out.
+func (r reader) texts(name string) map[string]string {
+	c, ok := r.child(name)
+	if !ok {
+		return nil
+	}
+	out := make(map[string]string, len(c.obj))
+	for _, k := range slices.Sorted(maps.Keys(c.obj)) {
+		if _, present := c.get(k); present {
+			out[k] = c.str(k)
+		}
+	}
+	return out
 }
 
 func objectFields(raw json.RawMessage) (map[string]json.RawMessage, bool) {
