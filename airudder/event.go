@@ -95,14 +95,16 @@ func (e Event) Slim() Event {
 }
 
 // newEvent starts the event of kind k from the document: its raw body without the Sign, and the notes of
-// escapes that were rewritten to make it storable (nested ones are noted on their top-level field).
-func newEvent(k Kind, on string, d *Document) (*Event, error) {
+// escapes that were rewritten to make it storable (nested ones are noted on their top-level field). The
+// reader reads the body's fields, noting into the event.
+func newEvent(k Kind, on string, d *Document, opts *ParseOptions) (*Event, reader, error) {
 	raw, err := d.raw("Sign")
 	if err != nil {
-		return nil, err
+		return nil, reader{}, err
 	}
-	return &Event{Kind: k.Route, On: on, Raw: raw, Digest: Digest(raw, nil),
-		Notes: sanitizedNotes("", d.fields, d.original, "Sign")}, nil
+	ev := &Event{Kind: k.Route, On: on, Raw: raw, Digest: Digest(raw, nil),
+		Notes: sanitizedNotes("", d.fields, d.original, "Sign")}
+	return ev, d.reader(&ev.Notes, opts), nil
 }
 
 // finish bounds what the parser made: the key (derived from sent values, so possibly long: cut with a
@@ -126,6 +128,16 @@ func keyOf(parts ...string) string {
 		parts[i] = esc.Replace(p)
 	}
 	return strings.Join(parts, "/")
+}
+
+// phoneKey is a phone number as part of a key: "tel:" and a hash of it, so that a workflow ID, which is
+// logged, names the number without showing it. Empty stays empty.
+func phoneKey(number string) string {
+	if number == "" {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(number))
+	return "tel:" + hex.EncodeToString(sum[:8])
 }
 
 // bodyHashKey is the key of an event whose fields do not identify it: "sha256:" and the hash of the

@@ -11,8 +11,8 @@ import (
 // readGeneric reads a body of a generic kind: any JSON object, kept whole. Its key is made of the values
 // at the kind's KeyFields (texts, numbers and booleans, as sent), joined with "/"; when it has none, or
 // one is missing, empty or not a scalar, the key is the hash of the body, and a note names the field.
-func readGeneric(k Kind, d *Document, _ ParseOptions) (*Event, error) {
-	ev, err := newEvent(k, k.On[0], d)
+func readGeneric(k Kind, d *Document, opts ParseOptions) (*Event, error) {
+	ev, _, err := newEvent(k, k.On[0], d, &opts)
 	if err != nil {
 		return nil, err
 	}

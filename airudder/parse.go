@@ -177,17 +177,7 @@ func (d *Document) CallCompleted(opts ParseOptions) (*CallCompleted, error) {
 		},
 	}
 	envNotes = append(envNotes, sanitizedNotes("", d.fields, d.original, "Details", "Sign")...)
-	var details []json.RawMessage
-	switch raw := d.fields["Details"]; kindOf(raw) {
-	case "array":
-		if err := json.Unmarshal(raw, &details); err != nil || len(details) == 0 {
-			errs = append(errs, FieldError{Field: "Details", Message: "must hold at least one call"})
-		}
-	case "nothing", "null":
-		errs = append(errs, FieldError{Field: "Details", Message: "is required"})
-	default:
-		errs = append(errs, FieldError{Field: "Details", Message: "must be an array, got " + kindOf(raw)})
-	}
+	details := requiredArray(d.fields, "Details", "call", &errs)
 	if opts.MaxCalls > 0 && len(details) > opts.MaxCalls {
 		return nil, &TooManyCallsError{Calls: len(details), Max: opts.MaxCalls}
 	}
@@ -228,6 +218,23 @@ func (d *Document) CallCompleted(opts ParseOptions) (*CallCompleted, error) {
 		return nil, err
 	}
 	return cc, nil
+}
+
+// requiredArray reads an array that an envelope cannot do without (Details, QADetail): absent, null, not
+// an array or empty is an envelope error. It returns the elements, unchecked.
+func requiredArray(fields map[string]json.RawMessage, name, element string, errs *[]FieldError) []json.RawMessage {
+	var elems []json.RawMessage
+	switch raw := fields[name]; kindOf(raw) {
+	case "array":
+		if err := json.Unmarshal(raw, &elems); err != nil || len(elems) == 0 {
+			*errs = append(*errs, FieldError{Field: name, Message: "must hold at least one " + element})
+		}
+	case "nothing", "null":
+		*errs = append(*errs, FieldError{Field: name, Message: "is required"})
+	default:
+		*errs = append(*errs, FieldError{Field: name, Message: "must be an array, got " + kindOf(raw)})
+	}
+	return elems
 }
 
 // reader reads the body's top-level fields, noting into notes.

@@ -526,13 +526,21 @@ func FuzzParse(f *testing.F) {
 	})
 }
 
+// refusedWithAField reports whether err refused the body, failing the test unless it names a field.
+func refusedWithAField(t *testing.T, k airudder.Kind, err error) bool {
+	if err == nil {
+		return false
+	}
+	var ve *airudder.ValidationError
+	if !errors.As(err, &ve) || len(ve.Fields) == 0 {
+		t.Fatalf("%s: rejection without a named field: %v", k.Route, err)
+	}
+	return true
+}
+
 func fuzzCalls(t *testing.T, k airudder.Kind, doc *airudder.Document) {
 	cc, err := k.ReadCalls(doc, airudder.ParseOptions{})
-	if err != nil {
-		var ve *airudder.ValidationError
-		if !errors.As(err, &ve) || len(ve.Fields) == 0 {
-			t.Fatalf("%s: rejection without a named field: %v", k.Route, err)
-		}
+	if refusedWithAField(t, k, err) {
 		return
 	}
 	for _, c := range cc.Details {
@@ -547,11 +555,7 @@ func fuzzCalls(t *testing.T, k airudder.Kind, doc *airudder.Document) {
 
 func fuzzEvent(t *testing.T, k airudder.Kind, doc *airudder.Document) {
 	ev, err := k.ReadEvent(doc, airudder.ParseOptions{})
-	if err != nil {
-		var ve *airudder.ValidationError
-		if !errors.As(err, &ve) || len(ve.Fields) == 0 {
-			t.Fatalf("%s: rejection without a named field: %v", k.Route, err)
-		}
+	if refusedWithAField(t, k, err) {
 		return
 	}
 	if ev.Key == "" || len(ev.Key) > 512 || ev.Kind != k.Route || ev.On == "" || ev.Digest == "" {

@@ -119,7 +119,7 @@ func readPDS(k Kind, d *Document, opts ParseOptions) (*Event, error) {
 	if len(errs) > 0 {
 		return nil, &ValidationError{Fields: errs}
 	}
-	ev, err := newEvent(k, on, d)
+	ev, top, err := newEvent(k, on, d, &opts)
 	if err != nil {
 		return nil, err
 	}
@@ -128,8 +128,7 @@ func readPDS(k Kind, d *Document, opts ParseOptions) (*Event, error) {
 		ev.Notes = append(sanitizedNotes("", d.fields, d.original, "Sign", "body"), sanitizedNotes("body", body, origBody)...)
 	}
 	ev.Notes = append(ev.Notes, notes...)
-	b := env.at("body", body)
-	b.notes = &ev.Notes
+	b := top.at("body", body)
 	p := &PDSEvent{
 		Type: typ, TaskID: b.str("taskId"), TaskName: b.str("taskName"), GroupName: b.str("groupName"),
 		CallID: b.str("callid"), PhoneNumber: b.str("phoneNumber"), MainNumber: b.str("mainNumber"),

@@ -1,7 +1,6 @@
 package airudder
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 )
@@ -56,25 +55,13 @@ type QAScore struct {
 // corrected one becomes a revision. (Should Airudder ever split one task's results over several
 // callbacks, they would read as revisions of one event: the store keeps every revision.)
 func readQAResult(k Kind, d *Document, opts ParseOptions) (*Event, error) {
-	ev, err := newEvent(k, k.On[0], d)
+	ev, r, err := newEvent(k, k.On[0], d, &opts)
 	if err != nil {
 		return nil, err
 	}
-	r := d.reader(&ev.Notes, &opts)
 	var errs []FieldError
 	qa := &QAResult{TaskID: required(r, "TaskID", &errs)}
-	var details []json.RawMessage
-	switch raw := d.fields["QADetail"]; kindOf(raw) {
-	case "array":
-		if err := json.Unmarshal(raw, &details); err != nil || len(details) == 0 {
-			errs = append(errs, FieldError{Field: "QADetail", Message: "must hold at least one result"})
-		}
-	case "nothing", "null":
-		errs = append(errs, FieldError{Field: "QADetail", Message: "is required"})
-	default:
-		errs = append(errs, FieldError{Field: "QADetail", Message: "must be an array, got " + kindOf(raw)})
-	}
-	for i, raw := range details {
+	for i, raw := range requiredArray(d.fields, "QADetail", "result", &errs) {
 		if kindOf(raw) != "object" {
 			errs = append(errs, FieldError{Field: fmt.Sprintf("QADetail[%d]", i), Message: "must be an object, got " + kindOf(raw)})
 		}

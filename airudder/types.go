@@ -1,7 +1,9 @@
-// Package airudder holds the shapes of what Airudder sends us and what we send to Airudder: the
-// call-completion callback, its Sign, and the values (times, dates, money) that need care to keep exact;
-// and Client, which calls Airudder's open API (endpoints.go says where, and how sure we are of it). Its
-// subpackage airuddertest is a fake of that API for tests.
+// Package airudder holds the shapes of what Airudder sends us and what we send to Airudder: every
+// callback kind (kinds.go is their registry: call completion in parse.go, the others as events in
+// event.go, notifications.go, qa.go, pds.go, generic.go, all read by one lenient reader, reader.go), the
+// Sign, and the values (times, dates, money) that need care to keep exact; and Client, which calls
+// Airudder's open API (endpoints.go says where, and how sure we are of it). Its subpackage airuddertest
+// is a fake of that API for tests.
 //
 // It is a leaf package: every layer (api, activities, workflows, store, rules) may import it, and it
 // imports none of them. JSON tags follow Airudder's spelling; Go names follow Go's.

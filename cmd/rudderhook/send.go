@@ -34,9 +34,12 @@ Kinds (with FILE, also a generic kind that the source lists):
 		RunE: func(cmd *cobra.Command, args []string) error {
 			k, ok := airudder.KindByRoute(kind)
 			if !ok {
-				generic, err := airudder.GenericKind(kind, nil)
-				if err != nil || len(args) == 0 {
+				if len(args) == 0 {
 					return fmt.Errorf("--kind %q: not a kind with an example; use one of %s, or give a FILE for a source's generic kind", kind, kinds)
+				}
+				generic, err := airudder.GenericKind(kind, nil)
+				if err != nil {
+					return fmt.Errorf("--%w; the kinds with a type are %s", err, kinds)
 				}
 				k = generic
 			}
@@ -48,21 +51,9 @@ Kinds (with FILE, also a generic kind that the source lists):
 				}
 				examples = []airudder.Example{{Name: args[0], Body: b}}
 			}
-			if target == "" {
-				target = "http://127.0.0.1:8080/webhooks/" + url.PathEscape(source)
-				if token != "" {
-					target += "/" + url.PathEscape(token)
-				}
-				target += "/" + url.PathEscape(k.Route)
-			} else if token != "" {
-				u, err := url.Parse(target)
-				if err != nil {
-					return err
-				}
-				q := u.Query()
-				q.Set("token", token)
-				u.RawQuery = q.Encode()
-				target = u.String()
+			to, err := receiverURL(target, source, token, k.Route)
+			if err != nil {
+				return err
 			}
 			var failed []string
 			for _, ex := range examples {
@@ -78,7 +69,7 @@ Kinds (with FILE, also a generic kind that the source lists):
 				if len(examples) > 1 {
 					fmt.Printf("%s: ", ex.Name)
 				}
-				status, err := post(cmd, target, body)
+				status, err := post(cmd, to, body)
 				if err != nil {
 					return err
 				}
@@ -134,4 +125,30 @@ func kindTable() string {
 		fmt.Fprintf(&b, "  %-22s %-9s examples: %s\n", k.Route, signed, strings.Join(names, ", "))
 	}
 	return b.String()
+}
+
+// defaultReceiver is where `rudderhook dev` listens.
+const defaultReceiver = "http://127.0.0.1:8080"
+
+// receiverURL is where send posts: target as given (with ?token= when there is a token), or by default
+// the receiver's URL of the kind, /webhooks/{source}/{kind}, or /webhooks/{source}/{token}/{kind}.
+func receiverURL(target, source, token, route string) (string, error) {
+	if target == "" {
+		target = defaultReceiver + "/webhooks/" + url.PathEscape(source)
+		if token != "" {
+			target += "/" + url.PathEscape(token)
+		}
+		return target + "/" + url.PathEscape(route), nil
+	}
+	if token == "" {
+		return target, nil
+	}
+	u, err := url.Parse(target)
+	if err != nil {
+		return "", fmt.Errorf("--url: %w", err)
+	}
+	q := u.Query()
+	q.Set("token", token)
+	u.RawQuery = q.Encode()
+	return u.String(), nil
 }
