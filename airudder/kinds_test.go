@@ -473,3 +473,28 @@ func TestEventReceivedLargeSlim(t *testing.T) {
 		t.Errorf("slim copy of %d bytes", len(b))
 	}
 }
+
+// BenchmarkReadEvent measures decoding and reading each event kind's example.
+//
+//	go test ./airudder -run '^$' -bench ReadEvent -benchmem
+func BenchmarkReadEvent(b *testing.B) {
+	for _, k := range airudder.Kinds() {
+		if k.Calls {
+			continue
+		}
+		for _, ex := range k.Examples {
+			b.Run(ex.Name, func(b *testing.B) {
+				b.SetBytes(int64(len(ex.Body)))
+				for b.Loop() {
+					doc, err := airudder.Decode(ex.Body)
+					if err != nil {
+						b.Fatal(err)
+					}
+					if _, err := k.ReadEvent(doc, airudder.ParseOptions{}); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}
