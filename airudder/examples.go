@@ -11,6 +11,23 @@ import (
 //go:embed testdata/call_completion.json
 var ExampleCallCompleted []byte
 
+// Examples of the other kinds (see Kinds): bodies as a public integrator's code reads them, with invented
+// values; the QA result's Sign is computed for DefaultKey. See testdata/README.md for where each comes from.
+var (
+	//go:embed testdata/list_completed.json
+	ExampleListCompleted []byte
+	//go:embed testdata/status_changed.json
+	ExampleStatusChanged []byte
+	//go:embed testdata/qa_result.json
+	ExampleQAResult []byte
+	//go:embed testdata/pds_task_status.json
+	ExamplePDSTaskStatus []byte
+	//go:embed testdata/pds_contact_status.json
+	ExamplePDSContactStatus []byte
+	//go:embed testdata/pds_agent_status.json
+	ExamplePDSAgentStatus []byte
+)
+
 // DefaultKey is the Sign key Airudder uses when the integrator configures none.
 const DefaultKey = "airudder"
 

@@ -3,11 +3,9 @@ package airudder
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"maps"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -49,6 +47,9 @@ type ParseOptions struct {
 	DecimalSeparator, ThousandsSeparator string
 	// MaxCalls caps the elements of Details; zero means no cap.
 	MaxCalls int
+	// PDSIntentionKeys are the keys of a PDS call's customizeResults, the most specific first, whose first
+	// non-empty value is the call's Intention. Empty means the deepest "LevelN" key (Level2 before Level1).
+	PDSIntentionKeys []string
 }
 
 // TooManyCallsError means a body holds more calls than its source takes in one body (HTTP 413).
@@ -164,7 +165,7 @@ func (d *Document) CallCompleted(opts ParseOptions) (*CallCompleted, error) {
 	}
 	var errs []FieldError
 	var envNotes []ParseNote
-	env := reader{obj: d.fields, notes: &envNotes, opts: &opts}
+	env := d.reader(&envNotes, &opts)
 	cc := &CallCompleted{
 		Task: Task{
 			WorkflowID:   env.str("workflow_id"),
@@ -175,18 +176,8 @@ func (d *Document) CallCompleted(opts ParseOptions) (*CallCompleted, error) {
 			TaskName:     env.str("TaskName"),
 		},
 	}
-	envNotes = append(envNotes, sanitizedNotes(d.fields, d.original, "Details", "Sign")...)
-	var details []json.RawMessage
-	switch raw := d.fields["Details"]; kindOf(raw) {
-	case "array":
-		if err := json.Unmarshal(raw, &details); err != nil || len(details) == 0 {
-			errs = append(errs, FieldError{Field: "Details", Message: "must hold at least one call"})
-		}
-	case "nothing", "null":
-		errs = append(errs, FieldError{Field: "Details", Message: "is required"})
-	default:
-		errs = append(errs, FieldError{Field: "Details", Message: "must be an array, got " + kindOf(raw)})
-	}
+	envNotes = append(envNotes, sanitizedNotes("", d.fields, d.original, "Details", "Sign")...)
+	details := requiredArray(d.fields, "Details", "call", &errs)
 	if opts.MaxCalls > 0 && len(details) > opts.MaxCalls {
 		return nil, &TooManyCallsError{Calls: len(details), Max: opts.MaxCalls}
 	}
@@ -206,7 +197,7 @@ func (d *Document) CallCompleted(opts ParseOptions) (*CallCompleted, error) {
 		call.Raw = raw
 		if i < len(originalDetails) {
 			orig, _ := objectFields(originalDetails[i])
-			notes = append(notes, sanitizedNotes(obj, orig)...)
+			notes = append(notes, sanitizedNotes("", obj, orig)...)
 		}
 		call.Notes = notes
 		key := call.Key(cc.TaskID)
@@ -222,22 +213,54 @@ func (d *Document) CallCompleted(opts ParseOptions) (*CallCompleted, error) {
 		return nil, &ValidationError{Fields: errs}
 	}
 	cc.Notes = envNotes
-	rawTask := make(map[string]json.RawMessage, len(d.fields))
-	for k, v := range d.fields {
-		if k != "Details" && k != "Sign" {
-			rawTask[k] = v
-		}
-	}
 	var err error
-	if cc.RawTask, err = marshalAsSent(rawTask); err != nil {
-		return nil, fmt.Errorf("re-encode envelope: %w", err)
+	if cc.RawTask, err = d.raw("Details", "Sign"); err != nil {
+		return nil, err
 	}
 	return cc, nil
 }
 
-// sanitizedNotes notes the fields of obj whose value differs from the original's: Decode rewrote an
-// escape in them that PostgreSQL cannot store.
-func sanitizedNotes(obj, original map[string]json.RawMessage, skip ...string) []ParseNote {
+// requiredArray reads an array that an envelope cannot do without (Details, QADetail): absent, null, not
+// an array or empty is an envelope error. It returns the elements, unchecked.
+func requiredArray(fields map[string]json.RawMessage, name, element string, errs *[]FieldError) []json.RawMessage {
+	var elems []json.RawMessage
+	switch raw := fields[name]; kindOf(raw) {
+	case "array":
+		if err := json.Unmarshal(raw, &elems); err != nil || len(elems) == 0 {
+			*errs = append(*errs, FieldError{Field: name, Message: "must hold at least one " + element})
+		}
+	case "nothing", "null":
+		*errs = append(*errs, FieldError{Field: name, Message: "is required"})
+	default:
+		*errs = append(*errs, FieldError{Field: name, Message: "must be an array, got " + kindOf(raw)})
+	}
+	return elems
+}
+
+// reader reads the body's top-level fields, noting into notes.
+func (d *Document) reader(notes *[]ParseNote, opts *ParseOptions) reader {
+	return reader{obj: d.fields, notes: notes, opts: opts}
+}
+
+// raw is the body again without the fields named (the Sign, a credential that never expires, is stored
+// nowhere), its unstorable escapes rewritten, top-level keys sorted and every value as sent.
+func (d *Document) raw(without ...string) (json.RawMessage, error) {
+	fields := make(map[string]json.RawMessage, len(d.fields))
+	for k, v := range d.fields {
+		if !slices.Contains(without, k) {
+			fields[k] = v
+		}
+	}
+	b, err := marshalAsSent(fields)
+	if err != nil {
+		return nil, fmt.Errorf("re-encode body: %w", err)
+	}
+	return b, nil
+}
+
+// sanitizedNotes notes the fields of obj (the object at path, "" at the top) whose value differs from the
+// original's: Decode rewrote an escape in them that PostgreSQL cannot store.
+func sanitizedNotes(path string, obj, original map[string]json.RawMessage, skip ...string) []ParseNote {
 	if original == nil {
 		return nil
 	}
@@ -246,7 +269,11 @@ func sanitizedNotes(obj, original map[string]json.RawMessage, skip ...string) []
 		if slices.Contains(skip, k) || bytes.Equal(obj[k], original[k]) {
 			continue
 		}
-		notes = append(notes, ParseNote{Field: payload.Cut(k, noteTextLimit), Text: payload.Cut(string(original[k]), noteTextLimit),
+		field := k
+		if path != "" {
+			field = path + "." + k
+		}
+		notes = append(notes, ParseNote{Field: payload.Cut(field, noteTextLimit), Text: payload.Cut(string(original[k]), noteTextLimit),
 			Why: "held \\u0000 or a lone UTF-16 surrogate escape, which PostgreSQL cannot store; replaced with \\ufffd"})
 	}
 	return notes
@@ -305,209 +332,4 @@ func parseCall(r reader) Call {
 		})
 	})
 	return c
-}
-
-// reader reads typed fields out of one JSON object. A field whose value does not fit its type is left
-// empty (or, where its text says the same, read from that) and noted. Field names match exactly:
-// Airudder's spelling is the contract, and encoding/json's case-insensitive matching would let "callid"
-// stand in for "CallID".
-type reader struct {
-	obj   map[string]json.RawMessage
-	path  string
-	notes *[]ParseNote
-	opts  *ParseOptions
-}
-
-func (r reader) fieldPath(name string) string {
-	if r.path == "" {
-		return name
-	}
-	return r.path + "." + name
-}
-
-// note records that field name, sent as raw, could not be read as its type.
-func (r reader) note(name string, raw json.RawMessage, why string) {
-	text := string(raw)
-	if kindOf(raw) == "string" {
-		_ = json.Unmarshal(raw, &text)
-	}
-	*r.notes = append(*r.notes, ParseNote{Field: r.fieldPath(name), Text: payload.Cut(text, noteTextLimit), Why: payload.Cut(why, noteTextLimit)})
-}
-
-// get returns the raw value of a field; JSON null counts as absent.
-func (r reader) get(name string) (json.RawMessage, bool) {
-	raw, ok := r.obj[name]
-	if !ok || kindOf(raw) == "null" {
-		return nil, false
-	}
-	return raw, true
-}
-
-func (r reader) str(name string) string {
-	raw, ok := r.get(name)
-	if !ok {
-		return ""
-	}
-	switch kindOf(raw) {
-	case "string":
-		var s string
-		_ = json.Unmarshal(raw, &s) // well-formed: Decode checked the whole body
-		return s
-	case "number", "boolean":
-		// A CaseID sent as 7777777 is still the case's ID: keep its text.
-		r.note(name, raw, "must be a string, got "+kindOf(raw)+"; its JSON text is used")
-		return string(raw)
-	default:
-		r.note(name, raw, "must be a string, got "+kindOf(raw))
-		return ""
-	}
-}
-
-func (r reader) int(name string) *int64 {
-	raw, ok := r.get(name)
-	if !ok {
-		return nil
-	}
-	text := string(raw)
-	switch kindOf(raw) {
-	case "number":
-	case "string":
-		_ = json.Unmarshal(raw, &text)
-		if text == "" {
-			return nil
-		}
-	default:
-		r.note(name, raw, "must be an integer, got "+kindOf(raw))
-		return nil
-	}
-	v, err := strconv.ParseInt(text, 10, 64)
-	switch {
-	case errors.Is(err, strconv.ErrRange):
-		r.note(name, raw, "is out of range for a 64-bit integer")
-		return nil
-	case err != nil:
-		r.note(name, raw, "must be an integer")
-		return nil
-	case kindOf(raw) == "string":
-		r.note(name, raw, "must be a number, got a string; its integer is used")
-	}
-	return &v
-}
-
-// parsedString reads a string field and converts it; an empty string counts as absent. A bare JSON
-// number is read from its text too (when parse takes it), with a note.
-func parsedString[T any](r reader, name string, parse func(string) (T, error)) *T {
-	raw, ok := r.get(name)
-	if !ok {
-		return nil
-	}
-	var s string
-	switch kindOf(raw) {
-	case "string":
-		_ = json.Unmarshal(raw, &s)
-		if s == "" {
-			return nil
-		}
-	case "number":
-		s = string(raw)
-	default:
-		r.note(name, raw, "must be a string, got "+kindOf(raw))
-		return nil
-	}
-	v, err := parse(s)
-	switch {
-	case err != nil:
-		r.note(name, raw, err.Error())
-		return nil
-	case kindOf(raw) == "number":
-		r.note(name, raw, "must be a string, got a number; its text is used")
-	}
-	return &v
-}
-
-func (r reader) time(name string, loc *time.Location) *time.Time {
-	return parsedString(r, name, func(s string) (time.Time, error) { return ParseTime(s, loc) })
-}
-
-func (r reader) date(name string) *Date {
-	return parsedString(r, name, func(s string) (Date, error) { return ParseDateIn(s, r.opts.DateLayouts) })
-}
-
-func (r reader) decimal(name string) *Decimal {
-	return parsedString(r, name, func(s string) (Decimal, error) {
-		return ParseAmount(s, r.opts.DecimalSeparator, r.opts.ThousandsSeparator)
-	})
-}
-
-func (r reader) object(name string) json.RawMessage {
-	raw, ok := r.get(name)
-	if !ok {
-		return nil
-	}
-	if k := kindOf(raw); k != "object" {
-		r.note(name, raw, "must be an object, got "+k+"; taken as absent")
-		return nil
-	}
-	return raw
-}
-
-// array returns the elements of an array field; a field that is not an array is noted and taken as
-// absent.
-func (r reader) array(name string) []json.RawMessage {
-	raw, ok := r.get(name)
-	if !ok {
-		return nil
-	}
-	var elems []json.RawMessage
-	if kindOf(raw) != "array" || json.Unmarshal(raw, &elems) != nil {
-		r.note(name, raw, "must be an array, got "+kindOf(raw)+"; taken as absent")
-		return nil
-	}
-	return elems
-}
-
-// each calls fn with a reader for every object in an array field; other elements are noted and skipped.
-func (r reader) each(name string, fn func(reader)) {
-	for i, raw := range r.array(name) {
-		path := fmt.Sprintf("%s[%d]", name, i)
-		obj, ok := objectFields(raw)
-		if !ok {
-			r.note(path, raw, "must be an object, got "+kindOf(raw)+"; skipped")
-			continue
-		}
-		fn(reader{obj: obj, path: r.fieldPath(path), notes: r.notes, opts: r.opts})
-	}
-}
-
-func objectFields(raw json.RawMessage) (map[string]json.RawMessage, bool) {
-	if kindOf(raw) != "object" {
-		return nil, false
-	}
-	var obj map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &obj); err != nil {
-		return nil, false
-	}
-	return obj, true
-}
-
-// kindOf names the JSON type of an already well-formed value from its first byte.
-func kindOf(raw json.RawMessage) string {
-	raw = bytes.TrimLeft(raw, " \t\r\n")
-	if len(raw) == 0 {
-		return "nothing"
-	}
-	switch raw[0] {
-	case '{':
-		return "object"
-	case '[':
-		return "array"
-	case '"':
-		return "string"
-	case 't', 'f':
-		return "boolean"
-	case 'n':
-		return "null"
-	default:
-		return "number"
-	}
 }

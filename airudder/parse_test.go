@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/rudderhook/rudderhook/airudder"
 )
@@ -484,9 +486,16 @@ func TestDecimalKeepsScale(t *testing.T) {
 	}
 }
 
+// FuzzParse reads any body as every kind: what is refused names a field; what is accepted identifies
+// every call and event, within the limits that the store and Temporal set, and survives the round trip to
+// JSON.
 func FuzzParse(f *testing.F) {
-	for _, name := range []string{"call_completion.json", "list_completed.json", "status_changed.json", "pds_contact_status.json"} {
-		body, err := os.ReadFile("testdata/" + name)
+	files, err := filepath.Glob("testdata/*.json")
+	if err != nil || len(files) < 7 {
+		f.Fatalf("fixtures: %v, %v", files, err)
+	}
+	for _, name := range files {
+		body, err := os.ReadFile(name)
 		if err != nil {
 			f.Fatal(err)
 		}
@@ -494,30 +503,81 @@ func FuzzParse(f *testing.F) {
 	}
 	f.Add([]byte(`{"Details":[{"id":1e400}]}`))
 	f.Add([]byte(`{"TaskID":"t","Details":[{"id":-1,"RedailCall":[null,{}],"AsrResult":[[]]}]}`))
+	f.Add([]byte(`{"type":"agentstatus","body":{"state":"x","State":"TALKRESULT","callid":"a/b","timestamp":"-1","customizeResults":[{"title":"Level1","value":1},{"title":"Level1"}]}}`))
+	f.Add([]byte(`{"TaskID":"q","QADetail":[{"Scores":[{"Score":"1e999"},{"Score":"Inf"}],"CheckPoint":[{"CheckPointResultsDetail":[{"Hit":"true"}]}]}]}`))
+	f.Add([]byte(`{"workflow_id":7,"status":"s","rows":{},"message":{"id":["x"]},"items":[{"id":1}]}`))
+	generic, err := airudder.GenericKind("fuzz", []string{"message.id", "items[0].id"})
+	if err != nil {
+		f.Fatal(err)
+	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		doc, err := airudder.Decode(body)
 		if err != nil {
 			return
 		}
 		doc.Signed()
-		cc, err := doc.CallCompleted(airudder.ParseOptions{})
-		if err != nil {
-			var ve *airudder.ValidationError
-			if !errors.As(err, &ve) || len(ve.Fields) == 0 {
-				t.Fatalf("rejection without a named field: %v", err)
-			}
-			return
-		}
-		// Whatever is accepted identifies every call, and survives the round trip to JSON.
-		for _, c := range cc.Details {
-			if c.Key(cc.TaskID) == "" {
-				t.Fatalf("accepted a call with no key: %s", c.Raw)
-			}
-			if _, err := json.Marshal(c); err != nil {
-				t.Fatalf("marshal accepted call: %v", err)
+		for _, k := range append(airudder.Kinds(), generic) {
+			if k.Calls {
+				fuzzCalls(t, k, doc)
+			} else {
+				fuzzEvent(t, k, doc)
 			}
 		}
 	})
+}
+
+// refusedWithAField reports whether err refused the body, failing the test unless it names a field.
+func refusedWithAField(t *testing.T, k airudder.Kind, err error) bool {
+	if err == nil {
+		return false
+	}
+	var ve *airudder.ValidationError
+	if !errors.As(err, &ve) || len(ve.Fields) == 0 {
+		t.Fatalf("%s: rejection without a named field: %v", k.Route, err)
+	}
+	return true
+}
+
+func fuzzCalls(t *testing.T, k airudder.Kind, doc *airudder.Document) {
+	cc, err := k.ReadCalls(doc, airudder.ParseOptions{})
+	if refusedWithAField(t, k, err) {
+		return
+	}
+	for _, c := range cc.Details {
+		if c.Key(cc.TaskID) == "" {
+			t.Fatalf("accepted a call with no key: %s", c.Raw)
+		}
+		if _, err := json.Marshal(c); err != nil {
+			t.Fatalf("marshal accepted call: %v", err)
+		}
+	}
+}
+
+func fuzzEvent(t *testing.T, k airudder.Kind, doc *airudder.Document) {
+	ev, err := k.ReadEvent(doc, airudder.ParseOptions{})
+	if refusedWithAField(t, k, err) {
+		return
+	}
+	if ev.Key == "" || len(ev.Key) > 512 || ev.Kind != k.Route || ev.On == "" || ev.Digest == "" {
+		t.Fatalf("%s: key %q (%d bytes), kind %q, on %q", k.Route, ev.Key, len(ev.Key), ev.Kind, ev.On)
+	}
+	if len(ev.Summary) > 200 || !utf8.ValidString(ev.Summary) || len(ev.Notes) > 100 {
+		t.Fatalf("%s: summary of %d bytes, %d notes", k.Route, len(ev.Summary), len(ev.Notes))
+	}
+	if !json.Valid(ev.Raw) || bytes.Contains(ev.Raw, []byte(`\u0000`)) {
+		t.Fatalf("%s: raw not storable: %s", k.Route, ev.Raw)
+	}
+	if ev.Call != nil && (ev.Call.Key == "" || len(ev.Call.Key) > 512 || !json.Valid(ev.Call.RawCall) || !json.Valid(ev.Call.RawTask)) {
+		t.Fatalf("%s: call key %q, raw %s / %s", k.Route, ev.Call.Key, ev.Call.RawCall, ev.Call.RawTask)
+	}
+	b, err := json.Marshal(ev)
+	if err != nil {
+		t.Fatalf("%s: marshal accepted event: %v", k.Route, err)
+	}
+	var back airudder.Event
+	if err := json.Unmarshal(b, &back); err != nil || back.Key != ev.Key || back.Digest != ev.Digest {
+		t.Fatalf("%s: the event does not survive JSON: %v", k.Route, err)
+	}
 }
 
 // BenchmarkParseSeed measures decoding, Sign verification and validation of the seed callback.

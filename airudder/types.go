@@ -1,7 +1,9 @@
-// Package airudder holds the shapes of what Airudder sends us and what we send to Airudder: the
-// call-completion callback, its Sign, and the values (times, dates, money) that need care to keep exact;
-// and Client, which calls Airudder's open API (endpoints.go says where, and how sure we are of it). Its
-// subpackage airuddertest is a fake of that API for tests.
+// Package airudder holds the shapes of what Airudder sends us and what we send to Airudder: every
+// callback kind (kinds.go is their registry: call completion in parse.go, the others as events in
+// event.go, notifications.go, qa.go, pds.go, generic.go, all read by one lenient reader, reader.go), the
+// Sign, and the values (times, dates, money) that need care to keep exact; and Client, which calls
+// Airudder's open API (endpoints.go says where, and how sure we are of it). Its subpackage airuddertest
+// is a fake of that API for tests.
 //
 // It is a leaf package: every layer (api, activities, workflows, store, rules) may import it, and it
 // imports none of them. JSON tags follow Airudder's spelling; Go names follow Go's.
@@ -41,6 +43,9 @@ type CallCompleted struct {
 	RawTask json.RawMessage `json:"-"`
 	// Notes are the envelope's parse notes; they hold for every call.
 	Notes []ParseNote `json:"-"`
+	// Kind is the route name of the callback kind that brought the calls, empty for call completion (see
+	// ReceivedCall.Kind).
+	Kind string `json:"-"`
 }
 
 // Call is one element of Details: the outcome of one callee's call, after any redials.
@@ -84,6 +89,13 @@ type Call struct {
 	CaseID               string          `json:"CaseID"`
 	Variables            json.RawMessage `json:"Variables"`
 	CallerNumber         string          `json:"caller_number"`
+
+	// Fields of the PDS family only (a PDS agent's call result; see PDSEvent): the tenant's result form
+	// (keys may hold spaces: "PTP Date"), the agent's remarks, the recording's link, the agent.
+	Results      json.RawMessage `json:"customizeResults,omitempty"`
+	Remarks      string          `json:"talkremarks,omitempty"`
+	RecordingURL string          `json:"recLink,omitempty"`
+	Agent        string          `json:"agentName,omitempty"`
 
 	// Raw is the element of Details exactly as received, unknown fields included.
 	Raw json.RawMessage `json:"-"`
@@ -148,7 +160,11 @@ func (c *Call) Key(taskID string) string {
 // ReceivedCall is one call as rudderhook received it: an element of Details with the envelope it came in
 // and the source that received it. It is the input of the call's workflow and what the store keeps.
 type ReceivedCall struct {
-	Source     string          `json:"source"`
+	Source string `json:"source"`
+	// Kind is the route name of the callback kind that brought the call: empty for call completion (the
+	// only kind before there were others, so calls stored and histories recorded then read the same),
+	// KindInfoCheckCompleted, or KindPDS for a PDS agent's call result.
+	Kind       string          `json:"kind,omitempty"`
 	Key        string          `json:"key"`
 	ReceivedAt time.Time       `json:"received_at"`
 	Task       Task            `json:"task"`
@@ -160,6 +176,25 @@ type ReceivedCall struct {
 	// Digest identifies this delivery's content (the call and its envelope, without the Sign): the same
 	// call delivered again with the same digest is the same revision.
 	Digest string `json:"digest,omitempty"`
+	// EventTime orders revisions that may arrive out of order (a PDS call's events): a revision with an
+	// older EventTime than the call's latest must not become its latest. Nil where deliveries are ordered
+	// by arrival (call completion).
+	EventTime *time.Time `json:"event_time,omitempty"`
+}
+
+// Call families: which Airudder product made a call. Keys of different families never clash (a PDS
+// call's key starts with "pds/").
+const (
+	FamilyWorkflow = "workflow"
+	FamilyPDS      = "pds"
+)
+
+// Family is the product that made the call: FamilyPDS for a PDS agent's call, else FamilyWorkflow.
+func (rc ReceivedCall) Family() string {
+	if rc.Kind == KindPDS {
+		return FamilyPDS
+	}
+	return FamilyWorkflow
 }
 
 // Received splits a callback into its calls, as received by source at the given time.
@@ -168,6 +203,7 @@ func (cc *CallCompleted) Received(source string, at time.Time) []ReceivedCall {
 	for i, c := range cc.Details {
 		out[i] = ReceivedCall{
 			Source:     source,
+			Kind:       cc.Kind,
 			Key:        c.Key(cc.TaskID),
 			ReceivedAt: at,
 			Task:       cc.Task,
