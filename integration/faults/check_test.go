@@ -15,10 +15,16 @@ import (
 // Temporal. Calls are counted by key, follow-ups by webhook-id.
 type tally struct {
 	bodies, bodiesAcked int
+	refused             int // callbacks refused with a 4xx
+	refusedWrongly      int // … though nothing in them is beyond storing (DESIGN.md: keep what the sender wrote)
 	callsSent           int
 	callsAcked          int
 	attempts            int
 	answers             map[int]int
+	byKind              map[string]*kindTally
+
+	revisions     int // calls of acknowledged corrections
+	revisionsLost int // … whose stored call does not show the correction
 
 	stored      int // distinct calls in the calls table
 	dupRows     int // rows beyond one per call key
@@ -47,6 +53,12 @@ type tally struct {
 	callRunsNotCompleted     int64 // closed, but failed, timed out, terminated or cancelled
 }
 
+// kindTally counts the callbacks of one kind.
+type kindTally struct {
+	sent, acked, refused int
+	calls, lost          int // calls of acknowledged callbacks; of those, not stored (or, for a correction, not shown)
+}
+
 // problems are the reasons the system has not drained: empty means every acknowledged call is stored
 // once, every follow-up delivered and succeeded, and nothing waits anywhere.
 func (tl *tally) problems() []string {
@@ -57,6 +69,8 @@ func (tl *tally) problems() []string {
 		}
 	}
 	add(int64(tl.lost), "%d acknowledged calls not stored")
+	add(int64(tl.revisionsLost), "%d acknowledged corrections not stored as the call's latest revision")
+	add(int64(tl.refusedWrongly), "%d callbacks refused (4xx) though a store can keep everything in them")
 	add(int64(tl.dupRows), "%d duplicate call rows")
 	add(int64(tl.phantom), "%d stored calls never sent")
 	add(int64(tl.fuMissing), "%d expected follow-ups not planned")
@@ -73,23 +87,42 @@ func (tl *tally) problems() []string {
 
 // count takes the tally. An error means something could not be read (a store or Temporal still coming
 // back): the caller polls again.
-func (s *system) count(ctx context.Context, load []callback, sent sendStats) (*tally, error) {
-	tl := &tally{bodies: len(load), attempts: sent.attempts, answers: sent.answers, fuByStatus: map[string]int{}}
+func (s *system) count(ctx context.Context, load []*callback, sent sendStats) (*tally, error) {
+	tl := &tally{attempts: sent.attempts, answers: sent.answers, fuByStatus: map[string]int{}, byKind: map[string]*kindTally{}}
 	acked := map[string]bool{}
 	sentCalls := map[string]sentCall{}
-	for i, cb := range load {
-		tl.callsSent += len(cb.calls)
+	latest := map[string]string{} // call key → the callee name its acknowledged correction set
+	for _, cb := range load {
+		kt := tl.byKind[cb.kind]
+		if kt == nil {
+			kt = &kindTally{}
+			tl.byKind[cb.kind] = kt
+		}
+		kt.sent++
+		tl.bodies++
 		for _, c := range cb.calls {
 			sentCalls[c.key] = c
 		}
-		if sent.acked[i] {
+		switch {
+		case cb.acked:
 			tl.bodiesAcked++
+			kt.acked++
+			kt.calls += len(cb.calls)
 			for _, c := range cb.calls {
 				acked[c.key] = true
+				if cb.latestCallee != "" {
+					latest[c.key] = cb.latestCallee
+				}
+			}
+		case cb.refused != 0:
+			tl.refused++
+			kt.refused++
+			if !cb.mayRefuse {
+				tl.refusedWrongly++
 			}
 		}
 	}
-	tl.callsAcked = len(acked)
+	tl.callsSent, tl.callsAcked, tl.revisions = len(sentCalls), len(acked), len(latest)
 
 	var rows []struct {
 		Key  string `db:"call_key"`
@@ -109,6 +142,19 @@ func (s *system) count(ctx context.Context, load []callback, sent sendStats) (*t
 		}
 	}
 	tl.stored = len(stored)
+	if err := s.countRevisions(ctx, tl, latest); err != nil {
+		return nil, err
+	}
+	for _, cb := range load {
+		if !cb.acked || cb.latestCallee != "" {
+			continue
+		}
+		for _, c := range cb.calls {
+			if !stored[c.key] {
+				tl.byKind[cb.kind].lost++
+			}
+		}
+	}
 	expected := map[string]bool{}
 	for key := range sentCalls {
 		if acked[key] && !stored[key] {
@@ -187,6 +233,32 @@ func (s *system) count(ctx context.Context, load []callback, sent sendStats) (*t
 		*q.into = resp.GetCount()
 	}
 	return tl, nil
+}
+
+// countRevisions checks that every acknowledged correction is what its call shows now.
+func (s *system) countRevisions(ctx context.Context, tl *tally, latest map[string]string) error {
+	if len(latest) == 0 {
+		return nil
+	}
+	var rows []struct {
+		Key    string `db:"call_key"`
+		Callee string `db:"callee_name"`
+	}
+	if err := s.db.SelectContext(ctx, &rows, `SELECT call_key, callee_name FROM calls WHERE source = $1 AND call_key = ANY($2)`,
+		source, pq.Array(slices.Collect(maps.Keys(latest)))); err != nil {
+		return fmt.Errorf("read corrected calls: %w", err)
+	}
+	shown := map[string]string{}
+	for _, r := range rows {
+		shown[r.Key] = r.Callee
+	}
+	for key, callee := range latest {
+		if shown[key] != callee {
+			tl.revisionsLost++
+		}
+	}
+	tl.byKind[kindCorrection].lost = tl.revisionsLost
+	return nil
 }
 
 const inboxWrittenSQL = `SELECT coalesce(last_value, 0) FROM pg_sequences

@@ -5,10 +5,12 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -64,7 +66,10 @@ type scenario struct {
 	fault       string // what is done, for the report
 	split       bool   // serve + worker + Temporal as separate processes (else one `dev`)
 	ownPostgres bool
-	inject      func(ctx context.Context, s *system) error // nil: no fault (the baseline)
+	inject      func(ctx context.Context, s *system) error // nil: no fault
+	// odd adds callbacks whose contents a store may choke on, and redelivers some after the load, as
+	// they were or corrected.
+	odd bool
 }
 
 // faultAt is when, after the load starts, the fault is injected.
@@ -72,6 +77,7 @@ const faultAt = 8 * time.Second
 
 var scenarios = []scenario{
 	{name: "baseline", fault: "none", split: true},
+	{name: "odd-bodies", fault: "none; odd callbacks among the load, redeliveries and corrections after it", split: true, odd: true},
 	{
 		name: "kill-dev", fault: "`kill -9` of the whole `dev`, started again 2 s later",
 		inject: func(ctx context.Context, s *system) error { return s.killAndRestart(ctx, s.dev, 2*time.Second) },
@@ -143,8 +149,12 @@ func (s *system) killAndRestart(ctx context.Context, p *proc, down time.Duration
 
 // drainTimeout bounds the wait for everything to settle after the load: the worker retries an action
 // after 10 s, 20 s, 40 s, 80 s…, and an activity lost with a killed worker is retried after its
-// start-to-close timeout (one minute for an action).
-const drainTimeout = 6 * time.Minute
+// start-to-close timeout (one minute for an action). On two busy cores the backlog of a load alone takes
+// minutes. stallTimeout ends the wait earlier when nothing has moved for that long: what is stuck stays.
+const (
+	drainTimeout = 10 * time.Minute
+	stallTimeout = 4 * time.Minute
+)
 
 // TestFaults runs every scenario, one after the other (each uses most of two cores), prints a table per
 // scenario and, with RUDDERHOOK_FAULTS_REPORT, writes the markdown report.
@@ -182,21 +192,32 @@ type result struct {
 	loadAvg              [2]string     // the machine's 1-minute load average at the start and the end
 	faultErr             error
 	problems             []string
+	stalled              bool // the wait ended because nothing moved for stallTimeout
 }
 
 func runScenario(t *testing.T, sc scenario) *result {
 	started, avgBefore := time.Now(), loadAverage()
 	s := startSystem(t, sc.split, sc.ownPostgres)
-	bodies := envInt(envBodies, 200)
-	load, err := makeLoad(runID(), bodies)
+	lb, err := newLoadBuilder(runID())
 	if err != nil {
 		t.Fatal(err)
+	}
+	load, err := lb.plain(envInt(envBodies, 200))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sc.odd {
+		odd, err := lb.odd()
+		if err != nil {
+			t.Fatal(err)
+		}
+		load = interleave(load, odd)
 	}
 	r := &result{sc: sc, processes: s.processes(), loadAvg: [2]string{avgBefore}}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
 
-	snd := newSender(s.receiverURL(), len(load))
+	snd := newSender(s.receiverURL())
 	loadStart := time.Now()
 	faultDone := make(chan struct{})
 	go func() {
@@ -212,6 +233,14 @@ func runScenario(t *testing.T, sc scenario) *result {
 		t.Logf("%s: fault over after %s", sc.name, secs(r.faultEnd))
 	}()
 	snd.run(ctx, load)
+	if sc.odd {
+		again, err := redeliveries(load)
+		if err != nil {
+			t.Fatal(err)
+		}
+		snd.run(ctx, again)
+		load = append(load, again...)
+	}
 	loadEnd := time.Now()
 	r.load = loadEnd.Sub(loadStart)
 	<-faultDone
@@ -223,6 +252,7 @@ func runScenario(t *testing.T, sc scenario) *result {
 	// Drain: poll until nothing is missing or waiting, or time is up.
 	deadline := time.Now().Add(drainTimeout)
 	var lastErr error
+	lastState, lastMove := "", time.Now()
 	for {
 		qctx, qcancel := context.WithTimeout(ctx, 30*time.Second)
 		tl, err := s.count(qctx, load, sent)
@@ -233,9 +263,16 @@ func runScenario(t *testing.T, sc scenario) *result {
 				r.drained = time.Since(loadEnd)
 				break
 			}
+			if state := fmt.Sprint(r.problems, tl.raw, tl.fuAttempts); state != lastState {
+				lastState, lastMove = state, time.Now()
+			}
 		}
 		lastErr = err
 		if time.Now().After(deadline) {
+			break
+		}
+		if time.Since(lastMove) > stallTimeout {
+			r.stalled = true
 			break
 		}
 		_ = sleepCtx(ctx, 2*time.Second)
@@ -245,11 +282,11 @@ func runScenario(t *testing.T, sc scenario) *result {
 		t.Fatalf("could not count anything after the load: %v", lastErr)
 	}
 	tl := r.tally
-	if notAcked := tl.bodies - tl.bodiesAcked; notAcked > 0 {
-		r.problems = append(r.problems, fmt.Sprintf("%d callbacks never acknowledged within %s of retries (%v)", notAcked, snd.bound, sent.lastErrors))
+	if unanswered := tl.bodies - tl.bodiesAcked - tl.refused; unanswered > 0 {
+		r.problems = append(r.problems, fmt.Sprintf("%d callbacks neither acknowledged nor refused within %s of retries (%v)", unanswered, snd.bound, sent.lastErrors))
 	}
 	if len(r.problems) > 0 {
-		t.Errorf("%s: not drained %s after the load: %s (logs: %s)", sc.name, drainTimeout, strings.Join(r.problems, "; "), s.dir)
+		t.Errorf("%s: %s (drained: %s)", sc.name, strings.Join(r.problems, "; "), r.drainText())
 	}
 	return r
 }
@@ -261,10 +298,16 @@ func (r *result) text() string {
 	fmt.Fprintf(&b, "\n=== %s: %s (%s)\n", r.sc.name, r.sc.fault, strings.ReplaceAll(r.processes, "`", ""))
 	row := func(k, v string) { fmt.Fprintf(&b, "  %-22s %s\n", k, v) }
 	row("sent", fmt.Sprintf("%d callbacks, %d calls (%d HTTP attempts: %s)", tl.bodies, tl.callsSent, tl.attempts, answersLine(tl.answers)))
-	row("acknowledged", fmt.Sprintf("%d callbacks, %d calls", tl.bodiesAcked, tl.callsAcked))
+	row("acknowledged", fmt.Sprintf("%d callbacks, %d calls; %d callbacks refused (4xx)", tl.bodiesAcked, tl.callsAcked, tl.refused))
 	row("stored", fmt.Sprintf("%d calls (%d stored without an ack)", tl.stored, tl.storedUnack))
 	row("duplicates", fmt.Sprint(tl.dupRows))
-	row("lost", fmt.Sprint(tl.lost))
+	row("lost", r.lostText())
+	if r.sc.odd {
+		for _, kind := range slices.Sorted(maps.Keys(tl.byKind)) {
+			k := tl.byKind[kind]
+			row("  "+kind, fmt.Sprintf("%d sent, %d acknowledged, %d refused; %d calls acknowledged, %d lost", k.sent, k.acked, k.refused, k.calls, k.lost))
+		}
+	}
 	row("follow-ups delivered", fmt.Sprintf("%d of %d expected; %d raw deliveries (%d repeats); %d attempts; by status: %s",
 		tl.delivered, tl.fuExpected, tl.raw, tl.repeats, tl.fuAttempts, statusLine(tl.fuByStatus)))
 	row("inbox", fmt.Sprintf("%d callbacks went through it; %d pending, %d dead-lettered", tl.inboxWritten, tl.inboxPending, tl.inboxDead))
@@ -278,10 +321,20 @@ func (r *result) text() string {
 }
 
 func (r *result) drainText() string {
+	if r.drained == 0 && r.stalled {
+		return "never (nothing moved for " + secs(stallTimeout) + ")"
+	}
 	if r.drained == 0 {
 		return "not drained in " + secs(drainTimeout)
 	}
 	return secs(r.drained)
+}
+
+func (r *result) lostText() string {
+	if r.tally.revisions == 0 {
+		return fmt.Sprint(r.tally.lost)
+	}
+	return fmt.Sprintf("%d calls + %d of %d corrections", r.tally.lost, r.tally.revisionsLost, r.tally.revisions)
 }
 
 func (r *result) faultEndText() string {
@@ -304,12 +357,12 @@ func markdownReport(results []*result) string {
 	fmt.Fprintf(&b, "Run %s on %s, commit %s.\n\n", time.Now().UTC().Format("2006-01-02 15:04 MST"), machine(), commit())
 	fmt.Fprintf(&b, "Command: `make test-faults` (%s callbacks per scenario at %s/s, 12 at a time; fault at %s).\n\n",
 		strconv.Itoa(envInt(envBodies, 200)), strconv.Itoa(int(loadRate())), secs(faultAt))
-	b.WriteString("| scenario | processes | sent (callbacks / calls) | acknowledged calls | stored | duplicates | lost | follow-ups delivered (distinct / expected) | raw deliveries (repeats) | stuck | time to drain | scenario time |\n")
+	b.WriteString("| scenario | processes | sent (callbacks / calls) | acknowledged calls (callbacks refused) | stored | duplicates | lost | follow-ups delivered (distinct / expected) | raw deliveries (repeats) | stuck | time to drain | scenario time |\n")
 	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range results {
 		tl := r.tally
-		fmt.Fprintf(&b, "| %s: %s | %s | %d / %d | %d | %d | %d | %d | %d / %d | %d (%d) | %s | %s | %s |\n",
-			r.sc.name, r.sc.fault, r.processes, tl.bodies, tl.callsSent, tl.callsAcked, tl.stored, tl.dupRows, tl.lost,
+		fmt.Fprintf(&b, "| %s: %s | %s | %d / %d | %d (%d) | %d | %d | %s | %d / %d | %d (%d) | %s | %s | %s |\n",
+			r.sc.name, r.sc.fault, r.processes, tl.bodies, tl.callsSent, tl.callsAcked, tl.refused, tl.stored, tl.dupRows, r.lostText(),
 			tl.delivered, tl.fuExpected, tl.raw, tl.repeats, r.stuck(), r.drainText(), secs(r.total))
 	}
 	b.WriteString("\nWhat the sender and the system saw:\n\n")
@@ -320,6 +373,17 @@ func markdownReport(results []*result) string {
 		fmt.Fprintf(&b, "| %s | %d (%s) | %s | %s | %d (%d / %d) | %d | %d | %s | %s → %s |\n", r.sc.name, tl.attempts, answersLine(tl.answers),
 			secs(r.load), r.faultEndText(), tl.inboxWritten, tl.inboxPending, tl.inboxDead, tl.callRuns, tl.fuAttempts, statusLine(tl.fuByStatus),
 			r.loadAvg[0], r.loadAvg[1])
+	}
+	for _, r := range results {
+		if !r.sc.odd {
+			continue
+		}
+		fmt.Fprintf(&b, "\nThe %s scenario by kind of callback:\n\n", r.sc.name)
+		b.WriteString("| kind | sent | acknowledged | refused (4xx) | calls acknowledged | of those lost |\n|---|---|---|---|---|---|\n")
+		for _, kind := range slices.Sorted(maps.Keys(r.tally.byKind)) {
+			k := r.tally.byKind[kind]
+			fmt.Fprintf(&b, "| %s | %d | %d | %d | %d | %d |\n", kind, k.sent, k.acked, k.refused, k.calls, k.lost)
+		}
 	}
 	return b.String()
 }
