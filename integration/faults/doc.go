@@ -5,6 +5,7 @@
 // in PostgreSQL, in Temporal and at the target, that every acknowledged callback was stored once and
 // every follow-up delivered, with nothing stuck. docs/reliability.md keeps the figures.
 //
-// The suite is skipped unless RUDDERHOOK_FAULTS=1, so `go test ./...` only compiles it. It has no code
-// of its own; it links no Temporal server (the binary it runs does).
+// The scenarios are skipped unless RUDDERHOOK_FAULTS=1, so `go test ./...` only checks the load the suite
+// builds (TestLoadIsWhatTheSuiteCounts, in a fraction of a second). It has no code of its own; it links
+// no Temporal server (the binary it runs does).
 package faults

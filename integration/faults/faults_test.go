@@ -296,7 +296,7 @@ func (r *result) text() string {
 	tl := r.tally
 	var b strings.Builder
 	fmt.Fprintf(&b, "\n=== %s: %s (%s)\n", r.sc.name, r.sc.fault, strings.ReplaceAll(r.processes, "`", ""))
-	row := func(k, v string) { fmt.Fprintf(&b, "  %-22s %s\n", k, v) }
+	row := func(k, v string) { fmt.Fprintf(&b, "  %-26s %s\n", k, v) }
 	row("sent", fmt.Sprintf("%d callbacks, %d calls (%d HTTP attempts: %s)", tl.bodies, tl.callsSent, tl.attempts, answersLine(tl.answers)))
 	row("acknowledged", fmt.Sprintf("%d callbacks, %d calls; %d callbacks refused (4xx)", tl.bodiesAcked, tl.callsAcked, tl.refused))
 	row("stored", fmt.Sprintf("%d calls (%d stored without an ack)", tl.stored, tl.storedUnack))
@@ -355,8 +355,8 @@ func (r *result) stuck() string {
 func markdownReport(results []*result) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Run %s on %s, commit %s.\n\n", time.Now().UTC().Format("2006-01-02 15:04 MST"), machine(), commit())
-	fmt.Fprintf(&b, "Command: `make test-faults` (%s callbacks per scenario at %s/s, 12 at a time; fault at %s).\n\n",
-		strconv.Itoa(envInt(envBodies, 200)), strconv.Itoa(int(loadRate())), secs(faultAt))
+	fmt.Fprintf(&b, "Command: `%s` (%d callbacks per scenario at %d/s, 12 at a time; fault at %s).\n\n",
+		command(results), envInt(envBodies, 200), int(loadRate()), secs(faultAt))
 	b.WriteString("| scenario | processes | sent (callbacks / calls) | acknowledged calls (callbacks refused) | stored | duplicates | lost | follow-ups delivered (distinct / expected) | raw deliveries (repeats) | stuck | time to drain | scenario time |\n")
 	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range results {
@@ -386,6 +386,25 @@ func markdownReport(results []*result) string {
 		}
 	}
 	return b.String()
+}
+
+// command is the make command that runs these scenarios again with the same load.
+func command(results []*result) string {
+	var cmd []string
+	for _, name := range []string{envBodies, envRate} {
+		if v := os.Getenv(name); v != "" {
+			cmd = append(cmd, name+"="+v)
+		}
+	}
+	cmd = append(cmd, "make test-faults")
+	if len(results) < len(scenarios) {
+		var names []string
+		for _, r := range results {
+			names = append(names, r.sc.name)
+		}
+		cmd = append(cmd, "SCENARIO='"+strings.Join(names, "|")+"'")
+	}
+	return strings.Join(cmd, " ")
 }
 
 func secs(d time.Duration) string { return fmt.Sprintf("%.1f s", d.Seconds()) }
