@@ -126,7 +126,7 @@ own processes against it: the shape of production on a laptop, where each part c
 	f.StringVar(&uiAddr, "ui", "127.0.0.1:8233", "address of the Temporal Web UI (empty: no UI)")
 	f.StringVar(&dataDir, "data", ".rudderhook", "directory of the Temporal SQLite file")
 	f.StringVar(&rulesFile, "rules", "", "follow-up rules file to load and watch (default $RUDDERHOOK_RULES_FILE)")
-	f.BoolVar(&temporalOnly, "temporal-only", false, "run only the embedded Temporal server and UI (no database, worker or API), for `serve` and `worker` run separately")
+	f.BoolVar(&temporalOnly, "temporal-only", false, "run only the embedded Temporal server and UI (no database, worker or API), for serve and worker run as separate processes")
 	return cmd
 }
 

@@ -28,6 +28,7 @@ type tally struct {
 
 	stored      int // distinct calls in the calls table
 	dupRows     int // rows beyond one per call key
+	dupRevs     int // revisions beyond one per distinct delivery, when the schema keeps revisions
 	lost        int // acknowledged, not stored
 	phantom     int // stored, never sent
 	storedUnack int // stored though the sender never got a 200 (allowed: it may have given up too early)
@@ -72,6 +73,7 @@ func (tl *tally) problems() []string {
 	add(int64(tl.revisionsLost), "%d acknowledged corrections not stored as the call's latest revision")
 	add(int64(tl.refusedWrongly), "%d callbacks refused (4xx) though a store can keep everything in them")
 	add(int64(tl.dupRows), "%d duplicate call rows")
+	add(int64(tl.dupRevs), "%d call revisions beyond one per distinct delivery")
 	add(int64(tl.phantom), "%d stored calls never sent")
 	add(int64(tl.fuMissing), "%d expected follow-ups not planned")
 	add(int64(tl.fuUnexpected), "%d unexpected follow-up rows")
@@ -143,6 +145,9 @@ func (s *system) count(ctx context.Context, load []*callback, sent sendStats) (*
 	}
 	tl.stored = len(stored)
 	if err := s.countRevisions(ctx, tl, latest); err != nil {
+		return nil, err
+	}
+	if err := s.countRevisionRows(ctx, tl, latest); err != nil {
 		return nil, err
 	}
 	for _, cb := range load {
@@ -261,47 +266,61 @@ func (s *system) countRevisions(ctx context.Context, tl *tally, latest map[strin
 	return nil
 }
 
+// countRevisionRows counts stored revisions beyond what was delivered, when the schema keeps every
+// distinct delivery of a call (call_revisions): one per call, two for a corrected one. Retries and
+// identical redeliveries must not add any.
+func (s *system) countRevisionRows(ctx context.Context, tl *tally, latest map[string]string) error {
+	var exists bool
+	if err := s.db.GetContext(ctx, &exists, `SELECT to_regclass('call_revisions') IS NOT NULL`); err != nil || !exists {
+		return err
+	}
+	var rows []struct {
+		Key  string `db:"call_key"`
+		Rows int    `db:"rows"`
+	}
+	if err := s.db.SelectContext(ctx, &rows, `SELECT call_key, count(*) AS rows FROM call_revisions WHERE source = $1 GROUP BY call_key`, source); err != nil {
+		return fmt.Errorf("count call revisions: %w", err)
+	}
+	for _, r := range rows {
+		want := 1
+		if _, corrected := latest[r.Key]; corrected {
+			want = 2
+		}
+		tl.dupRevs += max(0, r.Rows-want)
+	}
+	return nil
+}
+
 const inboxWrittenSQL = `SELECT coalesce(last_value, 0) FROM pg_sequences
 WHERE schemaname = current_schema() AND sequencename = (SELECT split_part(pg_get_serial_sequence('inbox', 'id'), '.', 2))`
 
 // countInbox counts the inbox's entries, telling dead-lettered ones apart when the schema has them: a
-// column of inbox, or a table of their own, whose name says "dead".
+// state column that says 'dead', or a column whose name says "dead" (dead_at) that is set.
 func (s *system) countInbox(ctx context.Context) (pending, dead int, err error) {
-	var deadColumns, deadTables []string
-	if err := s.db.SelectContext(ctx, &deadColumns, `SELECT column_name FROM information_schema.columns
-WHERE table_schema = current_schema() AND table_name = 'inbox' AND column_name LIKE '%dead%'`); err != nil {
+	var columns []string
+	if err := s.db.SelectContext(ctx, &columns, `SELECT column_name FROM information_schema.columns
+WHERE table_schema = current_schema() AND table_name = 'inbox' AND (column_name = 'state' OR column_name LIKE '%dead%')`); err != nil {
 		return 0, 0, fmt.Errorf("inbox columns: %w", err)
 	}
-	if err := s.db.SelectContext(ctx, &deadTables, `SELECT table_name FROM information_schema.tables
-WHERE table_schema = current_schema() AND table_name LIKE '%dead%'`); err != nil {
-		return 0, 0, fmt.Errorf("dead-letter tables: %w", err)
-	}
-	deadIf := "false"
-	if len(deadColumns) > 0 {
-		var conds []string
-		for _, c := range deadColumns {
-			col := pq.QuoteIdentifier(c)
+	conds := []string{"false"}
+	for _, c := range columns {
+		col := pq.QuoteIdentifier(c)
+		if c == "state" {
+			conds = append(conds, col+" = 'dead'")
+		} else {
 			conds = append(conds, fmt.Sprintf("(%s IS NOT NULL AND %s::text NOT IN ('false', ''))", col, col))
 		}
-		deadIf = strings.Join(conds, " OR ")
 	}
 	var counts struct {
 		Pending int `db:"pending"`
 		Dead    int `db:"dead"`
 	}
-	q := fmt.Sprintf(`SELECT count(*) FILTER (WHERE NOT (%[1]s)) AS pending, count(*) FILTER (WHERE %[1]s) AS dead FROM inbox`, deadIf)
+	q := fmt.Sprintf(`SELECT count(*) FILTER (WHERE NOT (%[1]s)) AS pending, count(*) FILTER (WHERE %[1]s) AS dead FROM inbox`,
+		strings.Join(conds, " OR "))
 	if err := s.db.GetContext(ctx, &counts, q); err != nil {
 		return 0, 0, fmt.Errorf("count inbox: %w", err)
 	}
-	dead = counts.Dead
-	for _, table := range deadTables {
-		var n int
-		if err := s.db.GetContext(ctx, &n, "SELECT count(*) FROM "+pq.QuoteIdentifier(table)); err != nil {
-			return 0, 0, fmt.Errorf("count %s: %w", table, err)
-		}
-		dead += n
-	}
-	return counts.Pending, dead, nil
+	return counts.Pending, counts.Dead, nil
 }
 
 // answersLine is the sender's answers by status, e.g. "200×312, 503×4, conn/timeout×9".

@@ -300,7 +300,7 @@ func (r *result) text() string {
 	row("sent", fmt.Sprintf("%d callbacks, %d calls (%d HTTP attempts: %s)", tl.bodies, tl.callsSent, tl.attempts, answersLine(tl.answers)))
 	row("acknowledged", fmt.Sprintf("%d callbacks, %d calls; %d callbacks refused (4xx)", tl.bodiesAcked, tl.callsAcked, tl.refused))
 	row("stored", fmt.Sprintf("%d calls (%d stored without an ack)", tl.stored, tl.storedUnack))
-	row("duplicates", fmt.Sprint(tl.dupRows))
+	row("duplicates", fmt.Sprintf("%d call rows, %d revisions", tl.dupRows, tl.dupRevs))
 	row("lost", r.lostText())
 	if r.sc.odd {
 		for _, kind := range slices.Sorted(maps.Keys(tl.byKind)) {
@@ -362,7 +362,7 @@ func markdownReport(results []*result) string {
 	for _, r := range results {
 		tl := r.tally
 		fmt.Fprintf(&b, "| %s: %s | %s | %d / %d | %d (%d) | %d | %d | %s | %d / %d | %d (%d) | %s | %s | %s |\n",
-			r.sc.name, r.sc.fault, r.processes, tl.bodies, tl.callsSent, tl.callsAcked, tl.refused, tl.stored, tl.dupRows, r.lostText(),
+			r.sc.name, r.sc.fault, r.processes, tl.bodies, tl.callsSent, tl.callsAcked, tl.refused, tl.stored, tl.dupRows+tl.dupRevs, r.lostText(),
 			tl.delivered, tl.fuExpected, tl.raw, tl.repeats, r.stuck(), r.drainText(), secs(r.total))
 	}
 	b.WriteString("\nWhat the sender and the system saw:\n\n")

@@ -18,7 +18,7 @@ import (
 	"github.com/rudderhook/rudderhook/store/storetest"
 )
 
-const adminToken = "faults-admin-token"
+const adminToken = "faults-suite-admin-token-0123456789abcdef" // serve wants 32 characters or more
 
 // sinkSecret signs the webhooks to the sink (Standard Webhooks), as a CRM's secret would.
 const sinkSecret = "whsec_ZmF1bHQtc3VpdGUtc2luay1zZWNyZXQtMDEyMzQ1Njc="
