@@ -4,7 +4,7 @@ export GOTOOLCHAIN := local
 BIN := bin/rudderhook
 PKGS := ./...
 
-.PHONY: help build dev test test-short fuzz lint screenshots clean
+.PHONY: help build dev test test-short test-faults fuzz lint screenshots clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -21,6 +21,11 @@ test: ## vet, then every test against the local PostgreSQL and in-process Tempor
 
 test-short: ## the tests that do not link the Temporal server (fast feedback; still needs PostgreSQL)
 	go test -count=1 $$(go list ./... | grep -v /integration)
+
+# SCENARIO=kill-worker (a regexp) runs some scenarios only; docs/reliability.md has the figures.
+test-faults: build ## fault-injection suite on the built binary (kill -9, PostgreSQL/Temporal/target down, slow target); ~15 min
+	RUDDERHOOK_FAULTS=1 RUDDERHOOK_FAULTS_BIN=$(CURDIR)/$(BIN) RUDDERHOOK_FAULTS_REPORT=$(CURDIR)/bin/faults-report.md \
+		go test -count=1 -v -timeout 90m -run 'TestFaults/($(SCENARIO))' ./integration/faults
 
 fuzz: ## fuzz the callback parser, then "acknowledged means storable" (real PostgreSQL, Temporal's limits); ~2 minutes
 	go test ./airudder -run '^$$' -fuzz FuzzParse -fuzztime 45s

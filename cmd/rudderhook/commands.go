@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -28,17 +29,26 @@ import (
 
 func devCmd(g *globals) *cobra.Command {
 	var httpAddr, temporalAddr, uiAddr, dataDir, rulesFile string
+	var temporalOnly bool
 	cmd := &cobra.Command{
 		Use:   "dev",
 		Short: "Run everything on a laptop: embedded Temporal server and Web UI, worker and HTTP API",
 		Long: `dev runs, in one process, a Temporal server whose state lives in a SQLite file under --data (so
 workflows survive a restart), the Temporal Web UI, a worker and the HTTP API. It uses the PostgreSQL at
-DATABASE_URL, creating the database and applying migrations if needed. Ctrl-C stops it cleanly.`,
+DATABASE_URL, creating the database and applying migrations if needed. Ctrl-C stops it cleanly.
+
+With --temporal-only it runs the Temporal server (and UI) alone, for a serve and a worker started as their
+own processes against it: the shape of production on a laptop, where each part can be stopped on its own.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			cfg, log, err := g.load()
 			if err != nil {
 				return err
+			}
+			if temporalOnly {
+				return runTemporalOnly(ctx, devserver.Options{
+					DataDir: dataDir, FrontendAddr: temporalAddr, UIAddr: uiAddr, Namespace: cfg.Temporal.Namespace, Log: log,
+				})
 			}
 			cfg.HTTPAddr = httpAddr
 			if err := store.EnsureDatabase(ctx, cfg.DatabaseURL); err != nil {
@@ -123,7 +133,23 @@ DATABASE_URL, creating the database and applying migrations if needed. Ctrl-C st
 	f.StringVar(&uiAddr, "ui", "127.0.0.1:8233", "address of the Temporal Web UI (empty: no UI)")
 	f.StringVar(&dataDir, "data", ".rudderhook", "directory of the Temporal SQLite file")
 	f.StringVar(&rulesFile, "rules", "", "follow-up rules file to load and watch (default $RUDDERHOOK_RULES_FILE)")
+	f.BoolVar(&temporalOnly, "temporal-only", false, "run only the embedded Temporal server and UI (no database, worker or API), for serve and worker run as separate processes")
 	return cmd
+}
+
+// runTemporalOnly runs the embedded Temporal server until ctx ends. Its state stays in the data directory,
+// so stopping and starting it again keeps every workflow.
+func runTemporalOnly(ctx context.Context, opts devserver.Options) error {
+	ds, err := devserver.Start(ctx, opts)
+	if err != nil {
+		return err
+	}
+	defer ds.Stop()
+	opts.Log.Info("Temporal server running; Ctrl-C stops it", "address", ds.FrontendAddr, "namespace", cmp.Or(opts.Namespace, "default"),
+		"ui", ds.UIURL, "state", ds.DBPath)
+	<-ctx.Done()
+	opts.Log.Info("stopping Temporal server")
+	return nil
 }
 
 func printBanner(cfg *config.Config, httpAddr string, ds *devserver.Server, generated bool, signIn string) {
