@@ -67,6 +67,34 @@ type Service struct {
 	Parallelism int
 	// Inbox says how the relay claims entries and when it gives one up as a dead letter.
 	Inbox store.DrainOptions
+	// Batcher, when set, group-commits the callbacks acknowledged from the inbox; without it each is
+	// committed alone.
+	Batcher *store.InboxBatcher
+	// RelayConcurrency bounds the inbox entries the relay hands to Temporal at once.
+	RelayConcurrency int
+}
+
+// AckMode is the source's acknowledgement mode (config.AckInbox or config.AckTemporal). A source that
+// does not say (one built without config.Load) answers after Temporal, as rudderhook did before the inbox
+// came first.
+func (s *Service) AckMode(source string) string {
+	if src, ok := s.Sources[source]; ok && src.Ack != "" {
+		return src.Ack
+	}
+	return config.AckTemporal
+}
+
+// Keep makes a verified callback body (its Sign removed) durable in the inbox, sharing a commit with
+// the callbacks that arrive with it, for the relay to hand to Temporal. It works for any kind the relay
+// knows how to start.
+func (s *Service) Keep(ctx context.Context, source, kind string, body []byte, receivedAt time.Time) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if s.Batcher == nil {
+		_, err := s.Store.AddToInbox(ctx, source, kind, body, receivedAt)
+		return err
+	}
+	return s.Batcher.Add(ctx, store.InboxItem{Source: source, Kind: kind, Body: body, ReceivedAt: receivedAt})
 }
 
 // AcceptCallCompleted makes a verified, parsed call-completion callback durable: it signal-starts the
@@ -80,6 +108,9 @@ func (s *Service) AcceptCallCompleted(ctx context.Context, source string, cc *ai
 	ctx = context.WithoutCancel(ctx)
 	calls := cc.Received(source, receivedAt)
 	countNotes(source, calls)
+	if s.AckMode(source) == config.AckInbox {
+		return s.acceptInboxFirst(ctx, source, cc, calls, receivedAt)
+	}
 
 	startCtx, cancel := context.WithTimeout(ctx, s.startTimeout())
 	err := s.startAll(startCtx, calls)
@@ -103,6 +134,28 @@ func (s *Service) AcceptCallCompleted(ctx context.Context, source string, cc *ai
 	}
 	acceptedTotal.WithLabelValues(source, "inbox").Inc()
 	s.Log.Info("callback kept in inbox", "inbox_id", id, "source", source, "calls", len(calls))
+	return nil
+}
+
+// acceptInboxFirst is AcceptCallCompleted in inbox mode: the body is committed to the inbox (with the
+// callbacks that arrive with it) and the relay starts the workflows. Only when the inbox cannot take it
+// are the workflows started here, as in temporal mode.
+func (s *Service) acceptInboxFirst(ctx context.Context, source string, cc *airudder.CallCompleted, calls []airudder.ReceivedCall, receivedAt time.Time) error {
+	body, err := cc.Unsigned()
+	if err == nil {
+		if err = s.Keep(ctx, source, KindCallCompleted, body, receivedAt); err == nil {
+			acceptedTotal.WithLabelValues(source, "inbox").Inc()
+			return nil
+		}
+	}
+	s.Log.Warn("the inbox cannot take the callback; starting its workflows now", "source", source, "task_id", cc.TaskID, "error", err)
+	startCtx, cancel := context.WithTimeout(ctx, s.startTimeout())
+	defer cancel()
+	if serr := s.startAll(startCtx, calls); serr != nil {
+		s.Log.Error("Temporal unavailable too; refusing the callback", "source", source, "task_id", cc.TaskID, "error", serr)
+		return fmt.Errorf("%w: inbox: %v; start: %v", ErrNotDurable, err, serr)
+	}
+	acceptedTotal.WithLabelValues(source, "temporal").Inc()
 	return nil
 }
 

@@ -82,7 +82,9 @@ func start(t testing.TB, opts options) *system {
 	t.Helper()
 	ctx := context.Background()
 	log := testLogger(t)
-	cfg, err := config.Load(append([]string{"RUDDERHOOK_MAX_BODY_BYTES=65536"}, opts.environ...), "")
+	// Answer after Temporal unless a test asks for the inbox (and runs a relay): most tests look for the
+	// workflow as soon as the callback is answered.
+	cfg, err := config.Load(append([]string{"RUDDERHOOK_MAX_BODY_BYTES=65536", "RUDDERHOOK_ACK=temporal"}, opts.environ...), "")
 	if err != nil {
 		t.Fatal(err)
 	}

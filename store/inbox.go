@@ -35,7 +35,9 @@ const (
 )
 
 const (
-	insertInboxSQL = `INSERT INTO inbox (source, kind, body, received_at) VALUES ($1, $2, $3, $4) RETURNING id`
+	// insertInboxSQL adds one entry and notifies the relays, as insertInboxBatchSQL does for a batch.
+	insertInboxSQL = `WITH added AS (INSERT INTO inbox (source, kind, body, received_at) VALUES ($1, $2, $3, $4) RETURNING id)
+SELECT id FROM added, pg_notify('` + InboxChannel + `', '1')`
 	// claimInboxSQL leases due entries to one relay pass: they are not due again until the lease ends, so
 	// relays in other processes skip them, yet no transaction stays open while Temporal is called.
 	claimInboxSQL = `UPDATE inbox SET attempts = attempts + 1, next_attempt_at = now() + make_interval(secs => $2), lease_owner = $3

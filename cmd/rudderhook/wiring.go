@@ -237,7 +237,9 @@ func runAPI(ctx context.Context, cfg *config.Config, c client.Client, db *sqlx.D
 	st := store.New(db)
 	inForce := rulesync.New(st)
 	svc := &ingest.Service{Temporal: c, Store: st, Sources: cfg.Sources, Log: log.With("component", "ingest"), Parallelism: 16,
-		Inbox: store.DrainOptions{MaxAttempts: cfg.InboxMaxAttempts, MaxAge: cfg.InboxMaxAge}}
+		Inbox: store.DrainOptions{MaxAttempts: cfg.InboxMaxAttempts, MaxAge: cfg.InboxMaxAge}, RelayConcurrency: cfg.RelayConcurrency,
+		Batcher: st.NewInboxBatcher(store.BatchOptions{})}
+	defer svc.Batcher.Close() // after the HTTP server drained: commits what the last requests handed over
 	for _, name := range cfg.DefaultKeySources() {
 		log.Warn("source accepts Airudder's default Sign key \"airudder\", which anyone can read in Airudder's documentation; configure a key of your own (keys: in the config file, or RUDDERHOOK_SOURCE_<NAME>_KEYS)",
 			"source", name)
