@@ -48,6 +48,15 @@ var (
 		Name: "rudderhook_inbox_dead",
 		Help: "Inbox entries that became dead letters and wait for a replay, as last seen by the relay.",
 	})
+	inboxOldest = promauto.NewGauge(prometheus.GaugeOpts{
+		Name: "rudderhook_inbox_oldest_seconds",
+		Help: "Age of the oldest callback waiting in the inbox for Temporal, as last seen by the relay.",
+	})
+	ackToStart = promauto.NewHistogram(prometheus.HistogramOpts{
+		Name:    "rudderhook_inbox_ack_to_start_seconds",
+		Help:    "From a callback's arrival to the start (or signal) of its workflows by the inbox relay.",
+		Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300, 1800},
+	})
 	deadLettersTotal = promauto.NewCounter(prometheus.CounterOpts{
 		Name: "rudderhook_inbox_dead_letters_total",
 		Help: "Inbox entries that became dead letters.",
@@ -241,27 +250,35 @@ func (s *Service) startTimeout() time.Duration {
 	return 5 * time.Second
 }
 
-// RunRelay hands inbox entries to Temporal until ctx ends, polling every interval (and at once again
-// while it finds work).
-func (s *Service) RunRelay(ctx context.Context, interval time.Duration) {
-	s.Log.Info("inbox relay started", "interval", interval)
+// RunRelay hands inbox entries to Temporal until ctx ends: at once when wake receives (a commit to the
+// inbox was notified), at once again while it finds work, and every interval in any case (polling is
+// the fallback when notifications are lost). wake may be nil. Relays in several processes share the work:
+// each claims entries that the others have not.
+func (s *Service) RunRelay(ctx context.Context, interval time.Duration, wake <-chan struct{}) {
+	s.Log.Info("inbox relay started", "interval", interval, "notified", wake != nil, "concurrency", s.relayConcurrency())
 	timer := time.NewTimer(0)
 	defer timer.Stop()
+	var counted time.Time
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-timer.C:
+		case <-wake:
 		}
 		res, err := s.RelayOnce(ctx)
 		if err != nil && ctx.Err() == nil {
 			s.Log.Warn("inbox relay pass failed", "error", err)
 		}
-		if pending, dead, err := s.Store.InboxCounts(ctx); err == nil {
-			inboxDepth.Set(float64(pending))
-			inboxDead.Set(float64(dead))
+		if time.Since(counted) > time.Second { // the gauges need not cost a query per pass
+			counted = time.Now()
+			if st, err := s.Store.InboxStatus(ctx); err == nil {
+				inboxDepth.Set(float64(st.Pending))
+				inboxDead.Set(float64(st.Dead))
+				inboxOldest.Set(st.OldestAge(counted).Seconds())
+			}
 		}
-		if res.Done > 0 {
+		if res.Done > 0 { // Reset drops a tick that came during the pass (Go 1.23 timers)
 			timer.Reset(0)
 		} else {
 			timer.Reset(interval)
@@ -269,10 +286,17 @@ func (s *Service) RunRelay(ctx context.Context, interval time.Duration) {
 	}
 }
 
+func (s *Service) relayConcurrency() int { return max(1, s.RelayConcurrency) }
+
 // RelayOnce hands one batch of due inbox entries to Temporal and says how many it handed over, how
 // many failed (to be retried) and how many became dead letters.
 func (s *Service) RelayOnce(ctx context.Context) (store.DrainResult, error) {
-	res, err := s.Store.DrainInbox(ctx, s.Inbox, func(ctx context.Context, e store.InboxEntry) error {
+	opts := s.Inbox
+	opts.Concurrency = s.relayConcurrency()
+	if opts.Limit == 0 {
+		opts.Limit = 4 * opts.Concurrency
+	}
+	res, err := s.Store.DrainInbox(ctx, opts, func(ctx context.Context, e store.InboxEntry) error {
 		if e.Kind != KindCallCompleted {
 			return store.Permanent(fmt.Errorf("inbox entry %d: unknown kind %q", e.ID, e.Kind))
 		}
@@ -290,7 +314,8 @@ func (s *Service) RelayOnce(ctx context.Context) (store.DrainResult, error) {
 		if err := s.startAll(startCtx, cc.Received(e.Source, e.ReceivedAt)); err != nil {
 			return err
 		}
-		s.Log.Info("inbox entry handed to Temporal", "inbox_id", e.ID, "source", e.Source, "calls", len(cc.Details), "attempts", e.Attempts)
+		ackToStart.Observe(time.Since(e.ReceivedAt).Seconds())
+		s.Log.Debug("inbox entry handed to Temporal", "inbox_id", e.ID, "source", e.Source, "calls", len(cc.Details), "attempts", e.Attempts)
 		return nil
 	})
 	if res.Dead > 0 {

@@ -58,6 +58,9 @@ func TestInboxBatcherGroupsConcurrentCommits(t *testing.T) {
 	if distinct != n || kinds != n {
 		t.Errorf("inbox holds %d distinct bodies, %d of the kind; want %d", distinct, kinds, n)
 	}
+	if st, err := s.InboxStatus(ctx); err != nil || st.Pending != n || st.Dead != 0 || st.OldestPending == nil || st.OldestAge(time.Now()) <= 0 {
+		t.Errorf("inbox status %+v, %v", st, err)
+	}
 	select {
 	case note := <-l.Notify:
 		if note == nil || note.Channel != store.InboxChannel {
