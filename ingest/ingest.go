@@ -81,6 +81,9 @@ type Service struct {
 	Batcher *store.InboxBatcher
 	// RelayConcurrency bounds the inbox entries the relay hands to Temporal at once.
 	RelayConcurrency int
+	// RelayStartTimeout bounds the starts of one inbox entry (default a minute: no sender waits on the
+	// relay, so a body with many calls has the time to start them all).
+	RelayStartTimeout time.Duration
 }
 
 // AckMode is the source's acknowledgement mode (config.AckInbox or config.AckTemporal). A source that
@@ -286,6 +289,13 @@ func (s *Service) RunRelay(ctx context.Context, interval time.Duration, wake <-c
 	}
 }
 
+func positiveOr(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
+}
+
 func (s *Service) relayConcurrency() int { return max(1, s.RelayConcurrency) }
 
 // RelayOnce hands one batch of due inbox entries to Temporal and says how many it handed over, how
@@ -308,8 +318,7 @@ func (s *Service) RelayOnce(ctx context.Context) (store.DrainResult, error) {
 		if err != nil {
 			return store.Permanent(fmt.Errorf("inbox entry %d: %w", e.ID, err))
 		}
-		// No sender waits on the relay: give a body with many calls the time to start them all.
-		startCtx, cancel := context.WithTimeout(ctx, time.Minute)
+		startCtx, cancel := context.WithTimeout(ctx, positiveOr(s.RelayStartTimeout, time.Minute))
 		defer cancel()
 		if err := s.startAll(startCtx, cc.Received(e.Source, e.ReceivedAt)); err != nil {
 			return err

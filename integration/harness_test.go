@@ -47,6 +47,7 @@ type system struct {
 	temporal *devserver.Server
 	client   client.Client
 	db       *sqlx.DB
+	dbURL    string
 	store    *store.Store
 	ingest   *ingest.Service
 	http     *httptest.Server
@@ -88,7 +89,11 @@ func start(t testing.TB, opts options) *system {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &system{t: t, cfg: cfg, db: storetest.DB(t)}
+	s := &system{t: t, cfg: cfg, dbURL: storetest.URL(t)}
+	if s.db, err = store.Open(ctx, s.dbURL); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.db.Close() })
 	s.store = store.New(s.db)
 
 	s.temporal, err = devserver.Start(ctx, devserver.Options{
