@@ -75,3 +75,15 @@ func (s *Server) replayInbox(c *gin.Context) {
 	s.Log.Info("inbox entry replayed", "inbox_id", id, "source", e.Source)
 	c.JSON(http.StatusOK, inboxEntryJSON(e))
 }
+
+// inboxStatus is GET /v1/inbox/status: the callbacks waiting for Temporal, the dead letters, and when the
+// oldest waiting one arrived and how long ago.
+func (s *Server) inboxStatus(c *gin.Context) {
+	st, err := s.Store.InboxStatus(c.Request.Context())
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"pending": st.Pending, "dead": st.Dead, "oldest_pending_at": st.OldestPending,
+		"oldest_pending_age_seconds": st.OldestAge(time.Now()).Seconds()})
+}

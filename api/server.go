@@ -127,6 +127,7 @@ func (s *Server) Handler() (http.Handler, error) {
 	v1.GET("/follow-ups/:id", s.getFollowUp)
 	v1.POST("/follow-ups/:id/retry", s.retryFollowUp)
 	v1.GET("/inbox", s.listInbox)
+	v1.GET("/inbox/status", s.inboxStatus)
 	v1.POST("/inbox/:id/replay", s.replayInbox)
 	v1.GET("/rules", s.getRules)
 	v1.GET("/rules/versions", s.listRuleVersions)
@@ -196,5 +197,12 @@ func (s *Server) ready(c *gin.Context) {
 	if !ready {
 		status = http.StatusServiceUnavailable
 	}
-	c.JSON(status, gin.H{"ready": ready, "degraded": pgErr != nil || tErr != nil, "checks": checks})
+	out := gin.H{"ready": ready, "degraded": pgErr != nil || tErr != nil, "checks": checks}
+	if pgErr == nil {
+		// How far behind the relays are: what a backlog looks like from outside.
+		if st, err := s.Store.InboxStatus(ctx); err == nil {
+			out["inbox"] = gin.H{"pending": st.Pending, "dead": st.Dead, "oldest_pending_age_seconds": st.OldestAge(time.Now()).Seconds()}
+		}
+	}
+	c.JSON(status, out)
 }

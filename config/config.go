@@ -46,6 +46,12 @@ type Config struct {
 	// dead letter (listed by GET /v1/inbox?state=dead, replayed by POST /v1/inbox/{id}/replay).
 	InboxMaxAttempts int           `env:"RUDDERHOOK_INBOX_MAX_ATTEMPTS" envDefault:"100"`
 	InboxMaxAge      time.Duration `env:"RUDDERHOOK_INBOX_MAX_AGE" envDefault:"72h"`
+	// Ack is when a callback is answered 200: once committed to the PostgreSQL inbox (AckInbox, the
+	// default: as fast as a plain database receiver, and the relay starts the workflows) or once Temporal
+	// has accepted its workflow starts (AckTemporal). A source's ack: overrides it.
+	Ack string `env:"RUDDERHOOK_ACK" envDefault:"inbox"`
+	// RelayConcurrency bounds the workflow starts the inbox relay of one process makes at once.
+	RelayConcurrency int `env:"RUDDERHOOK_RELAY_CONCURRENCY" envDefault:"16"`
 
 	// Sources are the named receivers, from the file and environment; the built-in default is one
 	// source "airudder" with key "airudder".
@@ -65,6 +71,12 @@ type Config struct {
 	SessionKey string        `env:"RUDDERHOOK_SESSION_KEY"`
 	SessionTTL time.Duration `env:"RUDDERHOOK_SESSION_TTL" envDefault:"12h"`
 }
+
+// Acknowledgement modes (RUDDERHOOK_ACK, a source's ack:).
+const (
+	AckInbox    = "inbox"    // answer once the body is committed to the PostgreSQL inbox
+	AckTemporal = "temporal" // answer once Temporal has accepted the workflow starts
+)
 
 // Roles of the people who sign in to the rules page.
 const (
@@ -167,6 +179,8 @@ type Source struct {
 	// tenant writes amounts; the defaults are "." and "," (or "." when the decimal separator is ",").
 	DecimalSeparator   string `yaml:"decimal_separator"`
 	ThousandsSeparator string `yaml:"thousands_separator"`
+	// Ack overrides RUDDERHOOK_ACK for this source: inbox or temporal.
+	Ack string `yaml:"ack"`
 
 	// Resolved by Load.
 	RedialLocation *time.Location `yaml:"-"`
@@ -345,6 +359,17 @@ func (cfg *Config) resolve() error {
 			problems = append(problems, fmt.Sprintf("source %q: max_calls_per_body must be positive", name))
 		}
 		problems = append(problems, s.checkFormats()...)
+		if s.Ack == "" {
+			s.Ack = cfg.Ack
+		} else if !validAck(s.Ack) {
+			problems = append(problems, fmt.Sprintf("source %q: ack must be %s or %s, not %q", name, AckInbox, AckTemporal, s.Ack))
+		}
+	}
+	if !validAck(cfg.Ack) {
+		problems = append(problems, fmt.Sprintf("RUDDERHOOK_ACK must be %s or %s, not %q", AckInbox, AckTemporal, cfg.Ack))
+	}
+	if cfg.RelayConcurrency < 1 {
+		problems = append(problems, "RUDDERHOOK_RELAY_CONCURRENCY must be at least 1")
 	}
 	if cfg.InboxMaxAttempts < 1 || cfg.InboxMaxAge <= 0 {
 		problems = append(problems, "RUDDERHOOK_INBOX_MAX_ATTEMPTS and RUDDERHOOK_INBOX_MAX_AGE must be positive")
@@ -379,6 +404,8 @@ func (cfg *Config) resolve() error {
 	}
 	return nil
 }
+
+func validAck(mode string) bool { return mode == AckInbox || mode == AckTemporal }
 
 // Placeholder is what deploy/ writes where a secret goes; a process must not run with it.
 const Placeholder = "CHANGE-ME"

@@ -225,3 +225,35 @@ func TestUsersFromFileAndEnvironment(t *testing.T) {
 		}
 	}
 }
+
+func TestAckModes(t *testing.T) {
+	cfg, err := config.Load(nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Ack != config.AckInbox || cfg.Sources["airudder"].Ack != config.AckInbox || cfg.RelayConcurrency != 16 {
+		t.Errorf("default ack %q (source %q), relay concurrency %d", cfg.Ack, cfg.Sources["airudder"].Ack, cfg.RelayConcurrency)
+	}
+	path := filepath.Join(t.TempDir(), "ack.yaml")
+	_ = os.WriteFile(path, []byte("sources:\n  direct:\n    keys: [k]\n    ack: temporal\n  queued:\n    keys: [k]\n"), 0o600)
+	cfg, err = config.Load([]string{"RUDDERHOOK_ACK=temporal", "RUDDERHOOK_RELAY_CONCURRENCY=4"}, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Sources["direct"].Ack != config.AckTemporal || cfg.Sources["queued"].Ack != config.AckTemporal || cfg.RelayConcurrency != 4 {
+		t.Errorf("ack: direct %q, queued %q, relay %d", cfg.Sources["direct"].Ack, cfg.Sources["queued"].Ack, cfg.RelayConcurrency)
+	}
+	_ = os.WriteFile(path, []byte("sources:\n  direct:\n    keys: [k]\n    ack: inbox\n"), 0o600)
+	if cfg, err = config.Load([]string{"RUDDERHOOK_ACK=temporal"}, path); err != nil || cfg.Sources["direct"].Ack != config.AckInbox {
+		t.Errorf("a source's ack: overrides RUDDERHOOK_ACK: %v, %+v", err, cfg)
+	}
+	for env, want := range map[string]string{"RUDDERHOOK_ACK=queue": "RUDDERHOOK_ACK", "RUDDERHOOK_RELAY_CONCURRENCY=0": "RUDDERHOOK_RELAY_CONCURRENCY"} {
+		if _, err := config.Load([]string{env}, ""); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: err = %v", env, err)
+		}
+	}
+	_ = os.WriteFile(path, []byte("sources:\n  direct:\n    keys: [k]\n    ack: later\n"), 0o600)
+	if _, err := config.Load(nil, path); err == nil || !strings.Contains(err.Error(), `source "direct": ack`) {
+		t.Errorf("a bad ack: %v", err)
+	}
+}

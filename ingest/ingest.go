@@ -48,6 +48,15 @@ var (
 		Name: "rudderhook_inbox_dead",
 		Help: "Inbox entries that became dead letters and wait for a replay, as last seen by the relay.",
 	})
+	inboxOldest = promauto.NewGauge(prometheus.GaugeOpts{
+		Name: "rudderhook_inbox_oldest_seconds",
+		Help: "Age of the oldest callback waiting in the inbox for Temporal, as last seen by the relay.",
+	})
+	ackToStart = promauto.NewHistogram(prometheus.HistogramOpts{
+		Name:    "rudderhook_inbox_ack_to_start_seconds",
+		Help:    "From a callback's arrival to the start (or signal) of its workflows by the inbox relay.",
+		Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300, 1800},
+	})
 	deadLettersTotal = promauto.NewCounter(prometheus.CounterOpts{
 		Name: "rudderhook_inbox_dead_letters_total",
 		Help: "Inbox entries that became dead letters.",
@@ -67,6 +76,37 @@ type Service struct {
 	Parallelism int
 	// Inbox says how the relay claims entries and when it gives one up as a dead letter.
 	Inbox store.DrainOptions
+	// Batcher, when set, group-commits the callbacks acknowledged from the inbox; without it each is
+	// committed alone.
+	Batcher *store.InboxBatcher
+	// RelayConcurrency bounds the inbox entries the relay hands to Temporal at once.
+	RelayConcurrency int
+	// RelayStartTimeout bounds the starts of one inbox entry (default a minute: no sender waits on the
+	// relay, so a body with many calls has the time to start them all).
+	RelayStartTimeout time.Duration
+}
+
+// AckMode is the source's acknowledgement mode (config.AckInbox or config.AckTemporal). A source that
+// does not say (one built without config.Load) answers after Temporal, as rudderhook did before the inbox
+// came first.
+func (s *Service) AckMode(source string) string {
+	if src, ok := s.Sources[source]; ok && src.Ack != "" {
+		return src.Ack
+	}
+	return config.AckTemporal
+}
+
+// Keep makes a verified callback body (its Sign removed) durable in the inbox, sharing a commit with
+// the callbacks that arrive with it, for the relay to hand to Temporal. It works for any kind the relay
+// knows how to start.
+func (s *Service) Keep(ctx context.Context, source, kind string, body []byte, receivedAt time.Time) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if s.Batcher == nil {
+		_, err := s.Store.AddToInbox(ctx, source, kind, body, receivedAt)
+		return err
+	}
+	return s.Batcher.Add(ctx, store.InboxItem{Source: source, Kind: kind, Body: body, ReceivedAt: receivedAt})
 }
 
 // AcceptCallCompleted makes a verified, parsed call-completion callback durable: it signal-starts the
@@ -80,6 +120,9 @@ func (s *Service) AcceptCallCompleted(ctx context.Context, source string, cc *ai
 	ctx = context.WithoutCancel(ctx)
 	calls := cc.Received(source, receivedAt)
 	countNotes(source, calls)
+	if s.AckMode(source) == config.AckInbox {
+		return s.acceptInboxFirst(ctx, source, cc, calls, receivedAt)
+	}
 
 	startCtx, cancel := context.WithTimeout(ctx, s.startTimeout())
 	err := s.startAll(startCtx, calls)
@@ -103,6 +146,28 @@ func (s *Service) AcceptCallCompleted(ctx context.Context, source string, cc *ai
 	}
 	acceptedTotal.WithLabelValues(source, "inbox").Inc()
 	s.Log.Info("callback kept in inbox", "inbox_id", id, "source", source, "calls", len(calls))
+	return nil
+}
+
+// acceptInboxFirst is AcceptCallCompleted in inbox mode: the body is committed to the inbox (with the
+// callbacks that arrive with it) and the relay starts the workflows. Only when the inbox cannot take it
+// are the workflows started here, as in temporal mode.
+func (s *Service) acceptInboxFirst(ctx context.Context, source string, cc *airudder.CallCompleted, calls []airudder.ReceivedCall, receivedAt time.Time) error {
+	body, err := cc.Unsigned()
+	if err == nil {
+		if err = s.Keep(ctx, source, KindCallCompleted, body, receivedAt); err == nil {
+			acceptedTotal.WithLabelValues(source, "inbox").Inc()
+			return nil
+		}
+	}
+	s.Log.Warn("the inbox cannot take the callback; starting its workflows now", "source", source, "task_id", cc.TaskID, "error", err)
+	startCtx, cancel := context.WithTimeout(ctx, s.startTimeout())
+	defer cancel()
+	if serr := s.startAll(startCtx, calls); serr != nil {
+		s.Log.Error("Temporal unavailable too; refusing the callback", "source", source, "task_id", cc.TaskID, "error", serr)
+		return fmt.Errorf("%w: inbox: %v; start: %v", ErrNotDurable, err, serr)
+	}
+	acceptedTotal.WithLabelValues(source, "temporal").Inc()
 	return nil
 }
 
@@ -188,27 +253,35 @@ func (s *Service) startTimeout() time.Duration {
 	return 5 * time.Second
 }
 
-// RunRelay hands inbox entries to Temporal until ctx ends, polling every interval (and at once again
-// while it finds work).
-func (s *Service) RunRelay(ctx context.Context, interval time.Duration) {
-	s.Log.Info("inbox relay started", "interval", interval)
+// RunRelay hands inbox entries to Temporal until ctx ends: at once when wake receives (a commit to the
+// inbox was notified), at once again while it finds work, and every interval in any case (polling is
+// the fallback when notifications are lost). wake may be nil. Relays in several processes share the work:
+// each claims entries that the others have not.
+func (s *Service) RunRelay(ctx context.Context, interval time.Duration, wake <-chan struct{}) {
+	s.Log.Info("inbox relay started", "interval", interval, "notified", wake != nil, "concurrency", s.relayConcurrency())
 	timer := time.NewTimer(0)
 	defer timer.Stop()
+	var counted time.Time
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-timer.C:
+		case <-wake:
 		}
 		res, err := s.RelayOnce(ctx)
 		if err != nil && ctx.Err() == nil {
 			s.Log.Warn("inbox relay pass failed", "error", err)
 		}
-		if pending, dead, err := s.Store.InboxCounts(ctx); err == nil {
-			inboxDepth.Set(float64(pending))
-			inboxDead.Set(float64(dead))
+		if time.Since(counted) > time.Second { // the gauges need not cost a query per pass
+			counted = time.Now()
+			if st, err := s.Store.InboxStatus(ctx); err == nil {
+				inboxDepth.Set(float64(st.Pending))
+				inboxDead.Set(float64(st.Dead))
+				inboxOldest.Set(st.OldestAge(counted).Seconds())
+			}
 		}
-		if res.Done > 0 {
+		if res.Done > 0 { // Reset drops a tick that came during the pass (Go 1.23 timers)
 			timer.Reset(0)
 		} else {
 			timer.Reset(interval)
@@ -216,10 +289,24 @@ func (s *Service) RunRelay(ctx context.Context, interval time.Duration) {
 	}
 }
 
+func positiveOr(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
+}
+
+func (s *Service) relayConcurrency() int { return max(1, s.RelayConcurrency) }
+
 // RelayOnce hands one batch of due inbox entries to Temporal and says how many it handed over, how
 // many failed (to be retried) and how many became dead letters.
 func (s *Service) RelayOnce(ctx context.Context) (store.DrainResult, error) {
-	res, err := s.Store.DrainInbox(ctx, s.Inbox, func(ctx context.Context, e store.InboxEntry) error {
+	opts := s.Inbox
+	opts.Concurrency = s.relayConcurrency()
+	if opts.Limit == 0 {
+		opts.Limit = 4 * opts.Concurrency
+	}
+	res, err := s.Store.DrainInbox(ctx, opts, func(ctx context.Context, e store.InboxEntry) error {
 		if e.Kind != KindCallCompleted {
 			return store.Permanent(fmt.Errorf("inbox entry %d: unknown kind %q", e.ID, e.Kind))
 		}
@@ -231,13 +318,13 @@ func (s *Service) RelayOnce(ctx context.Context) (store.DrainResult, error) {
 		if err != nil {
 			return store.Permanent(fmt.Errorf("inbox entry %d: %w", e.ID, err))
 		}
-		// No sender waits on the relay: give a body with many calls the time to start them all.
-		startCtx, cancel := context.WithTimeout(ctx, time.Minute)
+		startCtx, cancel := context.WithTimeout(ctx, positiveOr(s.RelayStartTimeout, time.Minute))
 		defer cancel()
 		if err := s.startAll(startCtx, cc.Received(e.Source, e.ReceivedAt)); err != nil {
 			return err
 		}
-		s.Log.Info("inbox entry handed to Temporal", "inbox_id", e.ID, "source", e.Source, "calls", len(cc.Details), "attempts", e.Attempts)
+		ackToStart.Observe(time.Since(e.ReceivedAt).Seconds())
+		s.Log.Debug("inbox entry handed to Temporal", "inbox_id", e.ID, "source", e.Source, "calls", len(cc.Details), "attempts", e.Attempts)
 		return nil
 	})
 	if res.Dead > 0 {

@@ -47,6 +47,7 @@ type system struct {
 	temporal *devserver.Server
 	client   client.Client
 	db       *sqlx.DB
+	dbURL    string
 	store    *store.Store
 	ingest   *ingest.Service
 	http     *httptest.Server
@@ -82,11 +83,17 @@ func start(t testing.TB, opts options) *system {
 	t.Helper()
 	ctx := context.Background()
 	log := testLogger(t)
-	cfg, err := config.Load(append([]string{"RUDDERHOOK_MAX_BODY_BYTES=65536"}, opts.environ...), "")
+	// Answer after Temporal unless a test asks for the inbox (and runs a relay): most tests look for the
+	// workflow as soon as the callback is answered.
+	cfg, err := config.Load(append([]string{"RUDDERHOOK_MAX_BODY_BYTES=65536", "RUDDERHOOK_ACK=temporal"}, opts.environ...), "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &system{t: t, cfg: cfg, db: storetest.DB(t)}
+	s := &system{t: t, cfg: cfg, dbURL: storetest.URL(t)}
+	if s.db, err = store.Open(ctx, s.dbURL); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.db.Close() })
 	s.store = store.New(s.db)
 
 	s.temporal, err = devserver.Start(ctx, devserver.Options{

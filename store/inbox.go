@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/lib/pq"
+	"golang.org/x/sync/errgroup"
 )
 
 // InboxEntry is a callback body that was accepted while Temporal could not take it (its Sign removed).
@@ -35,7 +36,9 @@ const (
 )
 
 const (
-	insertInboxSQL = `INSERT INTO inbox (source, kind, body, received_at) VALUES ($1, $2, $3, $4) RETURNING id`
+	// insertInboxSQL adds one entry and notifies the relays, as insertInboxBatchSQL does for a batch.
+	insertInboxSQL = `WITH added AS (INSERT INTO inbox (source, kind, body, received_at) VALUES ($1, $2, $3, $4) RETURNING id)
+SELECT id FROM added, pg_notify('` + InboxChannel + `', '1')`
 	// claimInboxSQL leases due entries to one relay pass: they are not due again until the lease ends, so
 	// relays in other processes skip them, yet no transaction stays open while Temporal is called.
 	claimInboxSQL = `UPDATE inbox SET attempts = attempts + 1, next_attempt_at = now() + make_interval(secs => $2), lease_owner = $3
@@ -57,6 +60,8 @@ RETURNING state`
 WHERE id = $1 AND state = 'dead' RETURNING *`
 	selectInboxSQL = `SELECT * FROM inbox WHERE id = $1`
 	inboxCountsSQL = `SELECT count(*) FILTER (WHERE state = 'pending'), count(*) FILTER (WHERE state = 'dead') FROM inbox`
+	inboxStatusSQL = `SELECT count(*) FILTER (WHERE state = 'pending') AS pending, count(*) FILTER (WHERE state = 'dead') AS dead,
+  min(received_at) FILTER (WHERE state = 'pending') AS oldest_pending FROM inbox`
 )
 
 // ErrNotDead means a replay was asked of an inbox entry that is not a dead letter.
@@ -82,6 +87,8 @@ type DrainOptions struct {
 	// MaxAttempts and MaxAge bound the retries of an entry before it becomes a dead letter.
 	MaxAttempts int
 	MaxAge      time.Duration
+	// Concurrency is how many claimed entries are handled at once.
+	Concurrency int
 }
 
 func (o DrainOptions) withDefaults() DrainOptions {
@@ -89,6 +96,7 @@ func (o DrainOptions) withDefaults() DrainOptions {
 	o.Lease = positiveOr(o.Lease, time.Minute)
 	o.MaxAttempts = positiveOr(o.MaxAttempts, 100)
 	o.MaxAge = positiveOr(o.MaxAge, 72*time.Hour)
+	o.Concurrency = positiveOr(o.Concurrency, 1)
 	return o
 }
 
@@ -113,9 +121,10 @@ type DrainResult struct {
 	Done, Failed, Dead int
 }
 
-// DrainInbox leases up to opts.Limit due entries and hands them to handle, one by one, extending their
-// lease while it works. An entry that handle accepts is deleted; one it fails is retried after a backoff
-// that grows with its attempts, up to five minutes, until it becomes a dead letter (see DrainOptions).
+// DrainInbox leases up to opts.Limit due entries and hands them to handle, opts.Concurrency at a time,
+// extending their lease while it works. An entry that handle accepts is deleted; one it fails is retried
+// after a backoff that grows with its attempts, up to five minutes, until it becomes a dead letter (see
+// DrainOptions).
 func (s *Store) DrainInbox(ctx context.Context, opts DrainOptions, handle func(context.Context, InboxEntry) error) (DrainResult, error) {
 	opts = opts.withDefaults()
 	var res DrainResult
@@ -142,32 +151,51 @@ func (s *Store) DrainInbox(ctx context.Context, opts DrainOptions, handle func(c
 		return ids
 	})
 	defer stop()
+	var g errgroup.Group
+	g.SetLimit(opts.Concurrency)
 	for _, e := range entries {
-		herr := handle(ctx, e)
-		mu.Lock()
-		delete(pending, e.ID)
-		mu.Unlock()
-		if herr == nil {
-			if _, err := s.db.ExecContext(ctx, deleteInboxSQL, e.ID, owner); err != nil {
-				return res, fmt.Errorf("delete inbox entry %d: %w", e.ID, err)
+		g.Go(func() error {
+			herr := handle(ctx, e)
+			mu.Lock()
+			delete(pending, e.ID)
+			mu.Unlock()
+			outcome, err := s.settle(ctx, opts, owner, e, herr)
+			mu.Lock()
+			defer mu.Unlock()
+			switch outcome {
+			case InboxPending:
+				res.Failed++
+			case InboxDead:
+				res.Dead++
+			case "":
+				res.Done++
 			}
-			res.Done++
-			continue
-		}
-		backoff := min(time.Duration(1<<min(e.Attempts-1, 8))*time.Second, 5*time.Minute)
-		var pe permanentError
-		var state string
-		if err := s.db.GetContext(ctx, &state, failInboxSQL, e.ID, owner, herr.Error(), errors.As(herr, &pe),
-			opts.MaxAttempts, opts.MaxAge.Seconds(), backoff.Seconds()); err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return res, fmt.Errorf("reschedule inbox entry %d: %w", e.ID, err)
-		}
-		if state == InboxDead {
-			res.Dead++
-		} else {
-			res.Failed++
-		}
+			return err
+		})
 	}
-	return res, nil
+	return res, g.Wait()
+}
+
+// settle records what handling an entry came to: deleted when herr is nil (outcome ""), else due again
+// later (InboxPending) or a dead letter (InboxDead).
+func (s *Store) settle(ctx context.Context, opts DrainOptions, owner string, e InboxEntry, herr error) (outcome string, err error) {
+	if herr == nil {
+		if _, err := s.db.ExecContext(ctx, deleteInboxSQL, e.ID, owner); err != nil {
+			return "error", fmt.Errorf("delete inbox entry %d: %w", e.ID, err)
+		}
+		return "", nil
+	}
+	backoff := min(time.Duration(1<<min(e.Attempts-1, 8))*time.Second, 5*time.Minute)
+	var pe permanentError
+	var state string
+	if err := s.db.GetContext(ctx, &state, failInboxSQL, e.ID, owner, herr.Error(), errors.As(herr, &pe),
+		opts.MaxAttempts, opts.MaxAge.Seconds(), backoff.Seconds()); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return "error", fmt.Errorf("reschedule inbox entry %d: %w", e.ID, err)
+	}
+	if state == InboxDead {
+		return InboxDead, nil
+	}
+	return InboxPending, nil
 }
 
 // keepLeased extends the lease of the entries ids() returns every lease/3 until the returned stop is
@@ -246,4 +274,29 @@ func (s *Store) InboxCounts(ctx context.Context) (pending, dead int64, err error
 		return 0, 0, fmt.Errorf("count inbox: %w", err)
 	}
 	return pending, dead, nil
+}
+
+// InboxStatus is how far behind the relays are.
+type InboxStatus struct {
+	Pending int64 `db:"pending" json:"pending"`
+	Dead    int64 `db:"dead" json:"dead"`
+	// OldestPending is when the oldest callback still waiting for Temporal arrived.
+	OldestPending *time.Time `db:"oldest_pending" json:"oldest_pending_at,omitempty"`
+}
+
+// OldestAge is how long the oldest waiting callback has waited (zero for none).
+func (st InboxStatus) OldestAge(now time.Time) time.Duration {
+	if st.OldestPending == nil {
+		return 0
+	}
+	return max(0, now.Sub(*st.OldestPending))
+}
+
+// InboxStatus counts the waiting callbacks and dead letters, and says when the oldest waiting one came.
+func (s *Store) InboxStatus(ctx context.Context) (InboxStatus, error) {
+	var st InboxStatus
+	if err := s.db.GetContext(ctx, &st, inboxStatusSQL); err != nil {
+		return st, fmt.Errorf("inbox status: %w", err)
+	}
+	return st, nil
 }

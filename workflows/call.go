@@ -46,6 +46,17 @@ const changeFollowUps = "follow-ups"
 // processed. Executions started before it handle revision signals only once their follow-ups have ended.
 const changeRevisions = "revisions"
 
+// changeLocalActivities marks the version that stores the call and plans its follow-ups with local
+// activities: short database writes that need neither a task queue round trip nor history events of their
+// own. A local activity's result is recorded when the workflow task completes; one that ran before a
+// crash runs again, which PersistCall and PlanFollowUps allow (they upsert by the call's key and the
+// follow-ups' idempotency keys).
+const changeLocalActivities = "local-activities"
+
+// localRetryBudget is how long a local activity keeps retrying: without it the SDK stops at the first
+// attempt's timeout, where an activity on the task queue retries for as long as the database is down.
+const localRetryBudget = 30 * 24 * time.Hour
+
 // CallCompletedWorkflow handles one call that Airudder reported as ended: it stores the call, then decides
 // the follow-ups for its outcome with the rules in force and carries each out as a child workflow. Every
 // revision of the call (a corrected redelivery, SignalRevision) is processed the same way by the run that
@@ -56,6 +67,7 @@ func CallCompletedWorkflow(ctx workflow.Context, in CallCompletedInput) (*CallCo
 	revisions := workflow.GetSignalChannel(ctx, SignalRevision)
 	run := &callRun{
 		version:  workflow.GetVersion(ctx, changeRevisions, workflow.DefaultVersion, 1),
+		local:    workflow.GetVersion(ctx, changeLocalActivities, workflow.DefaultVersion, 1) >= 1,
 		seen:     map[string]bool{},
 		launched: map[string]bool{},
 		result:   &CallCompletedResult{},
@@ -90,6 +102,7 @@ func CallCompletedWorkflow(ctx workflow.Context, in CallCompletedInput) (*CallCo
 // callRun is the state of one run of CallCompletedWorkflow.
 type callRun struct {
 	version  workflow.Version
+	local    bool            // store and plan with local activities (changeLocalActivities)
 	seen     map[string]bool // digests of the revisions processed
 	launched map[string]bool // idempotency keys of the follow-ups started (or found settled)
 	running  int             // follow-up children not yet ended
@@ -112,19 +125,31 @@ func (r *callRun) process(ctx workflow.Context, in CallCompletedInput) error {
 	log := workflow.GetLogger(ctx)
 
 	workflow.SetCurrentDetails(ctx, "Storing the call in PostgreSQL")
-	persistCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		Summary:             payload.CutJSON("Store call "+in.Call.Key+" in PostgreSQL", payload.SummaryTextLimit),
-		StartToCloseTimeout: 30 * time.Second,
-		// The database may be down for a while: keep trying, backing off to once a minute. Data that the
-		// database refuses fails at once (a non-retryable InvalidCallData error).
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval:    time.Second,
-			BackoffCoefficient: 2,
-			MaximumInterval:    time.Minute,
-		},
-	})
+	// The database may be down for a while: keep trying, backing off to once a minute. Data that the
+	// database refuses fails at once (a non-retryable InvalidCallData error).
+	persistRetry := &temporal.RetryPolicy{
+		InitialInterval:    time.Second,
+		BackoffCoefficient: 2,
+		MaximumInterval:    time.Minute,
+	}
 	var stored activities.PersistResult
-	if err := workflow.ExecuteActivity(persistCtx, a.PersistCall, activities.PersistCallInput{Call: in.Call, Slim: in.Slim}).Get(ctx, &stored); err != nil {
+	persistIn := activities.PersistCallInput{Call: in.Call, Slim: in.Slim}
+	var persisted workflow.Future
+	if r.local {
+		persisted = workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+			Summary:                payload.CutJSON("Store call "+in.Call.Key+" in PostgreSQL", payload.SummaryTextLimit),
+			StartToCloseTimeout:    10 * time.Second, // under the workflow task timeout, so a hung query is retried soon
+			ScheduleToCloseTimeout: localRetryBudget,
+			RetryPolicy:            persistRetry,
+		}), a.PersistCall, persistIn)
+	} else {
+		persisted = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+			Summary:             payload.CutJSON("Store call "+in.Call.Key+" in PostgreSQL", payload.SummaryTextLimit),
+			StartToCloseTimeout: 30 * time.Second,
+			RetryPolicy:         persistRetry,
+		}), a.PersistCall, persistIn)
+	}
+	if err := persisted.Get(ctx, &stored); err != nil {
 		return err
 	}
 	r.revision = stored.Revision
@@ -144,17 +169,29 @@ func (r *callRun) process(ctx workflow.Context, in CallCompletedInput) error {
 	}
 
 	workflow.SetCurrentDetails(ctx, r.revisionText()+"Deciding follow-ups")
-	planCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		Summary:             "Decide follow-ups with the rules in force",
-		StartToCloseTimeout: 30 * time.Second,
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval:    time.Second,
-			BackoffCoefficient: 2,
-			MaximumInterval:    time.Minute,
-		},
-	})
+	planRetry := &temporal.RetryPolicy{
+		InitialInterval:    time.Second,
+		BackoffCoefficient: 2,
+		MaximumInterval:    time.Minute,
+	}
+	planIn := activities.PlanInput{Call: in.Call, Slim: in.Slim}
+	var planned workflow.Future
+	if r.local {
+		planned = workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+			Summary:                "Decide follow-ups with the rules in force",
+			StartToCloseTimeout:    10 * time.Second,
+			ScheduleToCloseTimeout: localRetryBudget,
+			RetryPolicy:            planRetry,
+		}), a.PlanFollowUps, planIn)
+	} else {
+		planned = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+			Summary:             "Decide follow-ups with the rules in force",
+			StartToCloseTimeout: 30 * time.Second,
+			RetryPolicy:         planRetry,
+		}), a.PlanFollowUps, planIn)
+	}
 	var plan activities.PlanResult
-	if err := workflow.ExecuteActivity(planCtx, a.PlanFollowUps, activities.PlanInput{Call: in.Call, Slim: in.Slim}).Get(ctx, &plan); err != nil {
+	if err := planned.Get(ctx, &plan); err != nil {
 		return err
 	}
 	r.plan = &plan

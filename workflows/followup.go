@@ -47,6 +47,7 @@ const actionDeadline = 72 * time.Hour
 func FollowUpWorkflow(ctx workflow.Context, in FollowUpInput) (*FollowUpResult, error) {
 	f := newFollowUp(ctx, in.FollowUp)
 	f.safe = workflow.GetVersion(ctx, changeSafeEffects, workflow.DefaultVersion, 1) >= 1
+	f.local = workflow.GetVersion(ctx, changeLocalActivities, workflow.DefaultVersion, 1) >= 1
 	status, err := f.begin()
 	if err != nil {
 		return nil, err
@@ -84,6 +85,9 @@ type followUp struct {
 	bookkeeping workflow.Context
 	// safe is set from changeSafeEffects on: retries keep the window and cap, unknown outcomes stop.
 	safe bool
+	// local is set from changeLocalActivities on: the bookkeeping runs as local activities (the action
+	// itself stays an activity on the task queue, with its own timeouts and retries).
+	local bool
 	// slotDay is the day whose cap place the follow-up holds ("" when it has no cap or none yet).
 	slotDay string
 }
@@ -91,20 +95,38 @@ type followUp struct {
 func newFollowUp(ctx workflow.Context, plan rules.FollowUp) *followUp {
 	return &followUp{ctx: ctx, plan: plan, bookkeeping: workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 30 * time.Second,
-		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute},
+		RetryPolicy:         bookkeepingRetry,
 	})}
 }
+
+// bookkeep runs one write of the follow-up's row: a local activity from changeLocalActivities on (its
+// result recorded with the workflow task; run again after a crash, as every bookkeeping write allows),
+// an activity on the task queue before.
+func (f *followUp) bookkeep(summary string, activity, arg any) workflow.Future {
+	if f.local {
+		return workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(f.ctx, workflow.LocalActivityOptions{
+			Summary:                summary,
+			StartToCloseTimeout:    10 * time.Second,
+			ScheduleToCloseTimeout: localRetryBudget,
+			RetryPolicy:            bookkeepingRetry,
+		}), activity, arg)
+	}
+	return workflow.ExecuteActivity(withSummary(f.bookkeeping, summary), activity, arg)
+}
+
+// bookkeepingRetry keeps trying while the database is down, backing off to once a minute.
+var bookkeepingRetry = &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute}
 
 // begin records which workflow runs the follow-up and returns its stored status.
 func (f *followUp) begin() (rules.Status, error) {
 	var status rules.Status
-	err := workflow.ExecuteActivity(withSummary(f.bookkeeping, "Check the follow-up's state"), f.a.BeginFollowUp, f.plan.Key).Get(f.ctx, &status)
+	err := f.bookkeep("Check the follow-up's state", f.a.BeginFollowUp, f.plan.Key).Get(f.ctx, &status)
 	return status, err
 }
 
 // record writes the follow-up's new state to its row.
 func (f *followUp) record(status rules.Status, next *time.Time, reason string, response int) error {
-	return workflow.ExecuteActivity(withSummary(f.bookkeeping, "Record "+string(status)), f.a.RecordFollowUp, activities.RecordInput{
+	return f.bookkeep("Record "+string(status), f.a.RecordFollowUp, activities.RecordInput{
 		Key: f.plan.Key, Status: status, NextAttemptAt: next, Error: reason, ResponseStatus: response,
 	}).Get(f.ctx, nil)
 }
@@ -156,8 +178,7 @@ func (f *followUp) sleepUntil(due time.Time) error {
 func (f *followUp) claimDailySlot(day string) (bool, error) {
 	var ok bool
 	claim := activities.ClaimInput{Key: f.plan.Key, Day: day, Limit: f.plan.MaxPerDay}
-	err := workflow.ExecuteActivity(withSummary(f.bookkeeping, fmt.Sprintf("Take a place under the cap of %d a day (%s)", f.plan.MaxPerDay, day)),
-		f.a.ClaimDailySlot, claim).Get(f.ctx, &ok)
+	err := f.bookkeep(fmt.Sprintf("Take a place under the cap of %d a day (%s)", f.plan.MaxPerDay, day), f.a.ClaimDailySlot, claim).Get(f.ctx, &ok)
 	return ok, err
 }
 
@@ -194,7 +215,7 @@ func (f *followUp) act() (*FollowUpResult, error) {
 	}
 	workflow.SetCurrentDetails(ctx, fmt.Sprintf("Succeeded (%d)", result.Status))
 	return &FollowUpResult{Status: rules.StatusSucceeded, ResponseStatus: result.Status},
-		workflow.ExecuteActivity(withSummary(f.bookkeeping, "Record succeeded"), f.a.RecordFollowUp, activities.RecordInput{
+		f.bookkeep("Record succeeded", f.a.RecordFollowUp, activities.RecordInput{
 			Key: f.plan.Key, Status: rules.StatusSucceeded, ResponseStatus: result.Status, AirudderWorkflowID: result.AirudderWorkflowID,
 		}).Get(ctx, nil)
 }

@@ -22,12 +22,16 @@ var recordedIDs = map[string]string{
 	"call_completed_v1.history.json": "call/airudder/cad907xxxxxxxx35644a",
 	// v2: revisions; a corrected redelivery signalled while the first revision's follow-up ran.
 	"call_completed_v2.history.json": "call/airudder/cad907xxxxxxxx35644a",
+	// v3: local-activities; storing and planning are local activities (markers, not activity tasks).
+	"call_completed_v3.history.json": "call/airudder/cad907xxxxxxxx35644a",
 	"follow_up_v1.history.json":      "call/airudder/cad907xxxxxxxx35644a/followup/needs-follow-up/agent-task",
 	"follow_up_v2.history.json":      "call/airudder/cad907xxxxxxxx35644a/followup/needs-follow-up/agent-task",
 	// safe-effects: a retry inside the calling window after a daily-cap claim, and an at-most-once
 	// action whose outcome was unknown ending as needs_review.
 	"follow_up_v3.history.json":              "call/airudder/cad907xxxxxxxx35644a/followup/needs-follow-up/team-message",
 	"follow_up_v3_needs_review.history.json": "call/airudder/review-call-1/followup/needs-follow-up/team-message",
+	// v4: local-activities; the follow-up's bookkeeping is local activities.
+	"follow_up_v4.history.json": "call/airudder/cad907xxxxxxxx35644a/followup/needs-follow-up/later",
 }
 
 // TestReplayRecordedHistories replays histories recorded from earlier versions of the workflows against
@@ -39,7 +43,7 @@ var recordedIDs = map[string]string{
 // testdata/ as <workflow>_<version>.history.json, and add its workflow ID to recordedIDs.
 func TestReplayRecordedHistories(t *testing.T) {
 	files, err := filepath.Glob("testdata/*.history.json")
-	if err != nil || len(files) < 7 {
+	if err != nil || len(files) < 9 {
 		t.Fatalf("recorded histories: %v, %v", files, err)
 	}
 	for _, f := range files {

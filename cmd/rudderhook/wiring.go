@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
@@ -237,7 +239,15 @@ func runAPI(ctx context.Context, cfg *config.Config, c client.Client, db *sqlx.D
 	st := store.New(db)
 	inForce := rulesync.New(st)
 	svc := &ingest.Service{Temporal: c, Store: st, Sources: cfg.Sources, Log: log.With("component", "ingest"), Parallelism: 16,
-		Inbox: store.DrainOptions{MaxAttempts: cfg.InboxMaxAttempts, MaxAge: cfg.InboxMaxAge}}
+		Inbox: store.DrainOptions{MaxAttempts: cfg.InboxMaxAttempts, MaxAge: cfg.InboxMaxAge}, RelayConcurrency: cfg.RelayConcurrency,
+		Batcher: st.NewInboxBatcher(store.BatchOptions{})}
+	defer svc.Batcher.Close() // after the HTTP server drained: commits what the last requests handed over
+	promauto.NewCounterFunc(prometheus.CounterOpts{
+		Name: "rudderhook_inbox_batches_total", Help: "Group commits of callbacks acknowledged from the inbox.",
+	}, func() float64 { b, _ := svc.Batcher.Stats(); return float64(b) })
+	promauto.NewCounterFunc(prometheus.CounterOpts{
+		Name: "rudderhook_inbox_batched_callbacks_total", Help: "Callbacks committed by those group commits.",
+	}, func() float64 { _, n := svc.Batcher.Stats(); return float64(n) })
 	for _, name := range cfg.DefaultKeySources() {
 		log.Warn("source accepts Airudder's default Sign key \"airudder\", which anyone can read in Airudder's documentation; configure a key of your own (keys: in the config file, or RUDDERHOOK_SOURCE_<NAME>_KEYS)",
 			"source", name)
@@ -271,7 +281,8 @@ func runAPI(ctx context.Context, cfg *config.Config, c client.Client, db *sqlx.D
 
 	relayCtx, stopRelay := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
-	wg.Go(func() { svc.RunRelay(relayCtx, 5*time.Second) })
+	wake := store.ListenInbox(relayCtx, cfg.DatabaseURL, log.With("component", "relay"))
+	wg.Go(func() { svc.RunRelay(relayCtx, 5*time.Second, wake) })
 	if cfg.RulesFile != "" {
 		rf := &rulesync.File{Path: cfg.RulesFile, Rules: inForce, Targets: cfg.TargetNames(), Log: log.With("component", "rules")}
 		rf.Load(ctx)

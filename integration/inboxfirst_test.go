@@ -1,0 +1,269 @@
+package integration
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+
+	"github.com/rudderhook/rudderhook/airudder"
+	"github.com/rudderhook/rudderhook/bench"
+	"github.com/rudderhook/rudderhook/ingest"
+	"github.com/rudderhook/rudderhook/store"
+	"github.com/rudderhook/rudderhook/workflows"
+)
+
+var inboxMode = options{environ: []string{"RUDDERHOOK_ACK=inbox"}}
+
+// inboxService is the ingest service of an inbox-mode system, with its own group commit.
+func (s *system) inboxService(c client.Client, batch store.BatchOptions) *ingest.Service {
+	svc := &ingest.Service{Temporal: c, Store: s.store, Sources: s.cfg.Sources, Log: testLogger(s.t), Parallelism: 4,
+		RelayConcurrency: 4, Batcher: s.store.NewInboxBatcher(batch)}
+	s.t.Cleanup(svc.Batcher.Close)
+	return svc
+}
+
+// runRelay runs svc's relay until the returned stop is called (or the test ends).
+func (s *system) runRelay(svc *ingest.Service, interval time.Duration, wake <-chan struct{}) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { svc.RunRelay(ctx, interval, wake) })
+	stop = func() { cancel(); wg.Wait() }
+	s.t.Cleanup(stop)
+	return stop
+}
+
+// postAll posts bodies to the default source, concurrency at a time, and fails unless each is 200 {}.
+func (s *system) postAll(bodies [][]byte, concurrency int) {
+	s.t.Helper()
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, concurrency)
+	answers := make([]string, len(bodies))
+	for i, b := range bodies {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			status, body := s.postQuietly("airudder", b)
+			if status != http.StatusOK || string(body) != "{}" {
+				answers[i] = http.StatusText(status) + " " + string(body)
+			}
+		})
+	}
+	wg.Wait()
+	for i, a := range answers {
+		if a != "" {
+			s.t.Errorf("callback %d answered %s, want 200 {}", i, a)
+		}
+	}
+}
+
+// postQuietly is post from another goroutine: it reports a transport error as status 0.
+func (s *system) postQuietly(source string, body []byte) (int, []byte) {
+	req, err := http.NewRequest(http.MethodPost, s.http.URL+"/webhooks/"+source+"/call-completed", bytes.NewReader(body))
+	if err != nil {
+		return 0, []byte(err.Error())
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, []byte(err.Error())
+	}
+	defer resp.Body.Close()
+	var buf [512]byte
+	n, _ := resp.Body.Read(buf[:])
+	return resp.StatusCode, buf[:n]
+}
+
+// waitRelayed waits for the relay to start a call's workflow, then for the workflow to complete.
+func (s *system) waitRelayed(id string) {
+	s.t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		_, err := s.client.DescribeWorkflowExecution(context.Background(), id, "")
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("workflow %s never started: %v", id, err)
+		}
+	}
+	s.waitWorkflow(id)
+}
+
+// signals counts the revisions handed to a call's workflow: each start or signal by a relay is one
+// WorkflowExecutionSignaled event.
+func (s *system) signals(workflowID string) int {
+	s.t.Helper()
+	it := s.client.GetWorkflowHistory(context.Background(), workflowID, "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	n := 0
+	for it.HasNext() {
+		e, err := it.Next()
+		if err != nil {
+			s.t.Fatalf("history of %s: %v", workflowID, err)
+		}
+		if e.GetEventType() == enums.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED {
+			n++
+		}
+	}
+	return n
+}
+
+// An acknowledged callback is in the inbox, and the relay starts its workflow as soon as the commit is
+// notified: it polls only hourly here, so nothing else explains the start.
+func TestInboxModeAckThenWorkflowStartByNotify(t *testing.T) {
+	t.Parallel()
+	s := start(t, inboxMode)
+	svc := s.inboxService(s.client, store.BatchOptions{})
+	s.serve(svc)
+	listenCtx, stopListening := context.WithCancel(context.Background())
+	t.Cleanup(stopListening)
+	wake := store.ListenInbox(listenCtx, s.dbURL, testLogger(t))
+	<-wake // listening (the first wake says so): every commit from now on is heard
+
+	bodies, err := bench.MakeBodies("notify", 2, airudder.DefaultKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The first callback is answered from the inbox before any relay runs.
+	s.postAll(bodies.Bodies[:1], 1)
+	if n := s.count("inbox"); n != 1 {
+		t.Fatalf("inbox holds %d callbacks after the ack, want 1", n)
+	}
+	s.runRelay(svc, time.Hour, wake)
+	s.waitRelayed(workflows.CallWorkflowID("airudder", bodies.IDs[0]))
+	// The relay is idle now, its next poll an hour away: only the notification of the second commit can
+	// wake it.
+	s.postAll(bodies.Bodies[1:], 1)
+	s.waitRelayed(workflows.CallWorkflowID("airudder", bodies.IDs[1]))
+	if inbox, calls := s.count("inbox"), s.count("calls"); inbox != 0 || calls != 2 {
+		t.Errorf("inbox, calls = %d, %d; want 0, 2", inbox, calls)
+	}
+	// Every call is in the Temporal UI once its workflow starts, and the backlog is visible.
+	if n := s.countWorkflows(`WorkflowType = "CallCompletedWorkflow" AND Source = "airudder"`, 2); n != 2 {
+		t.Errorf("%d call workflows listed, want 2", n)
+	}
+	status, body := s.get("/v1/inbox/status")
+	var st struct{ Pending, Dead *int64 }
+	if err := json.Unmarshal(body, &st); status != http.StatusOK || err != nil || st.Pending == nil || *st.Pending != 0 || *st.Dead != 0 {
+		t.Errorf("GET /v1/inbox/status = %d %s", status, body)
+	}
+}
+
+// Concurrent callbacks share commits: each is in the inbox once, in fewer transactions than callbacks.
+func TestInboxModeGroupCommit(t *testing.T) {
+	t.Parallel()
+	s := start(t, options{noWorker: true, environ: inboxMode.environ})
+	svc := s.inboxService(s.client, store.BatchOptions{MaxWait: 20 * time.Millisecond, MaxBatch: 64})
+	s.serve(svc)
+	const n = 64
+	bodies, err := bench.MakeBodies("group", n, airudder.DefaultKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.postAll(bodies.Bodies, n)
+	batches, rows := svc.Batcher.Stats()
+	if rows != n || batches >= n {
+		t.Errorf("%d callbacks in %d commits; want %d in fewer", rows, batches, n)
+	}
+	var kept [][]byte
+	if err := s.db.Select(&kept, `SELECT body FROM inbox`); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]int{}
+	for _, b := range kept {
+		var cb struct {
+			Sign    *string
+			Details []struct{ CallID string }
+		}
+		if err := json.Unmarshal(b, &cb); err != nil || len(cb.Details) != 1 || cb.Sign != nil {
+			t.Fatalf("inbox body %s: %v (want one call, no Sign)", b, err)
+		}
+		seen[cb.Details[0].CallID]++
+	}
+	for _, id := range bodies.IDs {
+		if seen[id] != 1 {
+			t.Errorf("call %s is in the inbox %d times, want once", id, seen[id])
+		}
+	}
+}
+
+// Two relays (two serve replicas) drain one backlog between them: every entry is handed to Temporal
+// once, and every call's workflow gets its revision once.
+func TestInboxModeTwoRelaysShareTheBacklog(t *testing.T) {
+	t.Parallel()
+	s := start(t, options{noWorker: true, environ: inboxMode.environ}) // no worker: workflows stay open, signals countable
+	s.serve(s.inboxService(s.client, store.BatchOptions{}))
+	const n = 40
+	bodies, err := bench.MakeBodies("shared", n, airudder.DefaultKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.postAll(bodies.Bodies, 8)
+	if got := s.count("inbox"); got != n {
+		t.Fatalf("inbox holds %d, want %d", got, n)
+	}
+
+	var wg sync.WaitGroup
+	done := make([]int, 2)
+	for r := range 2 {
+		relay := s.inboxService(s.client, store.BatchOptions{})
+		relay.Inbox.Limit = 3 // small claims, so that the two interleave
+		wg.Go(func() {
+			for {
+				var left int
+				if err := s.db.Get(&left, `SELECT count(*) FROM inbox`); err != nil || left == 0 {
+					return
+				}
+				res, err := relay.RelayOnce(context.Background())
+				if err != nil {
+					t.Errorf("relay %d: %v", r, err)
+					return
+				}
+				done[r] += res.Done
+			}
+		})
+	}
+	wg.Wait()
+	if done[0]+done[1] != n {
+		t.Errorf("relays handed over %d + %d entries, want %d in all", done[0], done[1], n)
+	}
+	for _, id := range bodies.IDs {
+		if got := s.signals(workflows.CallWorkflowID("airudder", id)); got != 1 {
+			t.Errorf("call %s: %d revisions handed to its workflow, want 1", id, got)
+		}
+	}
+}
+
+// With Temporal down, callbacks are still acknowledged (from the inbox) and the relay's attempts fail;
+// once Temporal is back the backlog drains and every call is stored once.
+func TestInboxModeTemporalDownThenUp(t *testing.T) {
+	t.Parallel()
+	s := start(t, inboxMode)
+	down := s.inboxService(unreachableTemporal(t), store.BatchOptions{})
+	down.StartTimeout, down.RelayStartTimeout = 300*time.Millisecond, 300*time.Millisecond
+	s.serve(down)
+	stopDown := s.runRelay(down, 100*time.Millisecond, nil)
+	const n = 5
+	bodies, err := bench.MakeBodies("outage", n, airudder.DefaultKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.postAll(bodies.Bodies, n)
+	s.waitRows(`SELECT count(*) FROM inbox WHERE attempts > 0 AND last_error <> ''`, n) // tried, and failed
+	stopDown()
+
+	up := s.inboxService(s.client, store.BatchOptions{})
+	s.serve(up)
+	s.runRelay(up, 100*time.Millisecond, nil)
+	for _, id := range bodies.IDs {
+		s.waitRelayed(workflows.CallWorkflowID("airudder", id))
+	}
+	if inbox, calls := s.count("inbox"), s.count("calls"); inbox != 0 || calls != n {
+		t.Errorf("inbox, calls = %d, %d; want 0, %d", inbox, calls, n)
+	}
+}

@@ -1,0 +1,235 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/lib/pq"
+)
+
+// InboxChannel is the PostgreSQL notification channel that a commit to the inbox notifies, so that
+// relays listening on it start the workflows at once instead of at their next poll.
+const InboxChannel = "rudderhook_inbox"
+
+// insertInboxBatchSQL commits a whole batch in one statement (one transaction, one WAL flush) and
+// notifies the relays in it: PostgreSQL delivers the notification when, and only if, the rows commit.
+const insertInboxBatchSQL = `WITH added AS (
+  INSERT INTO inbox (source, kind, body, received_at)
+  SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[], $4::timestamptz[])
+  RETURNING id)
+SELECT pg_notify('` + InboxChannel + `', count(*)::text) FROM added`
+
+// InboxItem is one callback body to keep in the inbox (its Sign removed).
+type InboxItem struct {
+	Source     string
+	Kind       string
+	Body       []byte
+	ReceivedAt time.Time
+}
+
+// BatchOptions bound a group commit.
+type BatchOptions struct {
+	// MaxWait is how long the first item of a batch waits for others before the batch commits.
+	MaxWait time.Duration
+	// MaxBatch is the most items one commit takes.
+	MaxBatch int
+	// Committers is how many batches may commit at once (each holds a connection).
+	Committers int
+}
+
+func (o BatchOptions) withDefaults() BatchOptions {
+	o.MaxWait = positiveOr(o.MaxWait, 2*time.Millisecond)
+	o.MaxBatch = positiveOr(o.MaxBatch, 128)
+	o.Committers = positiveOr(o.Committers, 4)
+	return o
+}
+
+// InboxBatcher commits inbox items in groups: concurrent callers share one multi-row INSERT, so that a
+// burst costs one commit (one fsync) per batch rather than one per callback. Each caller waits for the
+// commit of its own batch and gets its outcome: a failed commit fails every item of the batch.
+type InboxBatcher struct {
+	store   *Store
+	opts    BatchOptions
+	items   chan *batchItem
+	slots   chan struct{}
+	done    chan struct{}
+	closing sync.Once
+	wg      sync.WaitGroup
+	batches atomic.Int64
+	rows    atomic.Int64
+}
+
+type batchItem struct {
+	InboxItem
+	result chan error
+}
+
+// ErrBatcherClosed is what Add answers once the batcher is closed.
+var ErrBatcherClosed = errors.New("the inbox batcher is closed")
+
+// NewInboxBatcher starts a batcher; Close stops it.
+func (s *Store) NewInboxBatcher(opts BatchOptions) *InboxBatcher {
+	opts = opts.withDefaults()
+	b := &InboxBatcher{
+		store: s, opts: opts,
+		items: make(chan *batchItem, opts.MaxBatch*opts.Committers),
+		slots: make(chan struct{}, opts.Committers),
+		done:  make(chan struct{}),
+	}
+	b.wg.Go(b.loop)
+	return b
+}
+
+// Add keeps item durably: it returns nil once the item's batch committed. When ctx ends first, Add
+// returns its error, and the item may or may not commit (a retried callback is deduplicated downstream).
+func (b *InboxBatcher) Add(ctx context.Context, item InboxItem) error {
+	it := &batchItem{InboxItem: item, result: make(chan error, 1)}
+	select {
+	case b.items <- it:
+	case <-b.done:
+		return ErrBatcherClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-it.result:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Stats are how many batches committed and how many items they held.
+func (b *InboxBatcher) Stats() (batches, rows int64) { return b.batches.Load(), b.rows.Load() }
+
+// Close commits what is queued and stops the batcher.
+func (b *InboxBatcher) Close() {
+	b.closing.Do(func() { close(b.done) })
+	b.wg.Wait()
+}
+
+// loop gathers items into batches: a batch starts with the first item that arrives and commits when it
+// is full or MaxWait after it started, on one of Committers goroutines. While all of them are busy the
+// next batch keeps filling, so batches grow with the load and the commit rate stays bounded.
+func (b *InboxBatcher) loop() {
+	for {
+		var first *batchItem
+		select {
+		case first = <-b.items:
+		case <-b.done:
+			b.drain()
+			return
+		}
+		batch := []*batchItem{first}
+		timer := time.NewTimer(b.opts.MaxWait)
+	gather:
+		for len(batch) < b.opts.MaxBatch {
+			select {
+			case it := <-b.items:
+				batch = append(batch, it)
+			case <-timer.C:
+				break gather
+			case <-b.done:
+				break gather
+			}
+		}
+		timer.Stop()
+		b.slots <- struct{}{} // wait for a free committer
+		b.wg.Go(func() {
+			defer func() { <-b.slots }()
+			b.commit(batch)
+		})
+	}
+}
+
+// drain commits whatever is still queued when the batcher closes.
+func (b *InboxBatcher) drain() {
+	for {
+		var batch []*batchItem
+	take:
+		for len(batch) < b.opts.MaxBatch {
+			select {
+			case it := <-b.items:
+				batch = append(batch, it)
+			default:
+				break take
+			}
+		}
+		if len(batch) == 0 {
+			return
+		}
+		b.commit(batch)
+	}
+}
+
+func (b *InboxBatcher) commit(batch []*batchItem) {
+	sources := make([]string, len(batch))
+	kinds := make([]string, len(batch))
+	bodies := make([][]byte, len(batch))
+	times := make([]string, len(batch))
+	for i, it := range batch {
+		sources[i], kinds[i], bodies[i] = it.Source, it.Kind, it.Body
+		times[i] = it.ReceivedAt.UTC().Format(time.RFC3339Nano)
+	}
+	// The callers' deadlines are their own; the commit gets a bound of its own, so that one caller
+	// giving up does not fail the others.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var n string
+	err := b.store.db.GetContext(ctx, &n, insertInboxBatchSQL, pq.Array(sources), pq.Array(kinds), pq.ByteaArray(bodies), pq.Array(times))
+	if err != nil {
+		err = fmt.Errorf("add %d callbacks to the inbox: %w", len(batch), err)
+	} else {
+		b.batches.Add(1)
+		b.rows.Add(int64(len(batch)))
+	}
+	for _, it := range batch {
+		it.result <- err
+	}
+}
+
+// ListenInbox wakes the relay: the returned channel receives whenever the inbox channel is notified, and
+// also when the listening connection is (re)established, since notifications sent while it was down are
+// lost. Several notifications while the relay is busy come as one. It stops when ctx ends; polling stays
+// the relay's fallback, so a listener that cannot connect only makes the relay slower.
+func ListenInbox(ctx context.Context, dsn string, log *slog.Logger) <-chan struct{} {
+	wake := make(chan struct{}, 1)
+	poke := func() {
+		select {
+		case wake <- struct{}{}:
+		default:
+		}
+	}
+	l := pq.NewListener(dsn, 100*time.Millisecond, 10*time.Second, func(ev pq.ListenerEventType, err error) {
+		switch ev {
+		case pq.ListenerEventConnected, pq.ListenerEventReconnected:
+			poke()
+		case pq.ListenerEventConnectionAttemptFailed, pq.ListenerEventDisconnected:
+			log.Warn("inbox listener disconnected; the relay polls until it is back", "error", err)
+		}
+	})
+	if err := l.Listen(InboxChannel); err != nil && !errors.Is(err, pq.ErrChannelAlreadyOpen) {
+		log.Warn("cannot LISTEN for inbox notifications yet; the relay polls until it can", "error", err)
+	}
+	go func() {
+		defer l.Close()
+		ping := time.NewTicker(time.Minute)
+		defer ping.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-l.Notify:
+				poke() // a nil notification means a reconnect: poke too
+			case <-ping.C:
+				_ = l.Ping()
+			}
+		}
+	}()
+	return wake
+}

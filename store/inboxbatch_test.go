@@ -1,0 +1,102 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/lib/pq"
+
+	"github.com/rudderhook/rudderhook/store"
+	"github.com/rudderhook/rudderhook/store/storetest"
+)
+
+// Concurrent callers share commits: every item is in the inbox once, in fewer commits than items, and a
+// relay listening on the inbox channel hears of them.
+func TestInboxBatcherGroupsConcurrentCommits(t *testing.T) {
+	t.Parallel()
+	url := storetest.URL(t)
+	db, err := store.Open(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	s := store.New(db)
+	ctx := context.Background()
+
+	l := pq.NewListener(url, time.Millisecond, time.Second, nil)
+	defer l.Close()
+	if err := l.Listen(store.InboxChannel); err != nil {
+		t.Fatal(err)
+	}
+
+	b := s.NewInboxBatcher(store.BatchOptions{MaxWait: 20 * time.Millisecond, MaxBatch: 16})
+	defer b.Close()
+	const n = 64
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() {
+			errs[i] = b.Add(ctx, store.InboxItem{Source: "airudder", Kind: "any-kind", Body: fmt.Appendf(nil, `{"n":%d}`, i), ReceivedAt: time.Now()})
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	batches, rows := b.Stats()
+	if rows != n || batches >= n || batches < n/16 {
+		t.Errorf("%d rows in %d batches; want %d rows in [%d, %d) batches", rows, batches, n, n/16, n)
+	}
+	var distinct, kinds int
+	if err := db.QueryRowContext(ctx, `SELECT count(DISTINCT body), count(*) FILTER (WHERE kind = 'any-kind') FROM inbox`).Scan(&distinct, &kinds); err != nil {
+		t.Fatal(err)
+	}
+	if distinct != n || kinds != n {
+		t.Errorf("inbox holds %d distinct bodies, %d of the kind; want %d", distinct, kinds, n)
+	}
+	if st, err := s.InboxStatus(ctx); err != nil || st.Pending != n || st.Dead != 0 || st.OldestPending == nil || st.OldestAge(time.Now()) <= 0 {
+		t.Errorf("inbox status %+v, %v", st, err)
+	}
+	select {
+	case note := <-l.Notify:
+		if note == nil || note.Channel != store.InboxChannel {
+			t.Errorf("notification %+v", note)
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("no notification on " + store.InboxChannel)
+	}
+}
+
+// A failed commit fails every caller of its batch, so that none is acknowledged.
+func TestInboxBatcherFailsEveryWaiter(t *testing.T) {
+	t.Parallel()
+	db := storetest.DB(t)
+	s := store.New(db)
+	if _, err := db.Exec(`ALTER TABLE inbox ADD CONSTRAINT no_bad CHECK (body <> '\x626164'::bytea)`); err != nil { // "bad"
+		t.Fatal(err)
+	}
+	b := s.NewInboxBatcher(store.BatchOptions{MaxWait: time.Second, MaxBatch: 3})
+	defer b.Close()
+	var wg sync.WaitGroup
+	errs := make([]error, 3)
+	for i, body := range []string{"good", "bad", "fine"} {
+		wg.Go(func() {
+			errs[i] = b.Add(context.Background(), store.InboxItem{Source: "a", Kind: "k", Body: []byte(body), ReceivedAt: time.Now()})
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err == nil {
+			t.Errorf("item %d was acknowledged from a failed batch", i)
+		}
+	}
+	var rows int
+	_ = db.Get(&rows, `SELECT count(*) FROM inbox`)
+	if rows != 0 {
+		t.Errorf("%d rows from a failed batch", rows)
+	}
+}
