@@ -16,8 +16,10 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/google/uuid"
@@ -81,13 +83,21 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		if s, err = start(ctx, opts); err == nil {
 			return s, nil
 		}
-		var fatal fatalError
-		if !errors.As(err, &fatal) {
+		if !portTaken(err) {
 			return nil, err
 		}
 		opts.Log.Warn("Temporal server did not start; trying again with other ports", "error", err)
 	}
 	return nil, err
+}
+
+// portTaken says whether a failed start may be tried again with other ports: the server's Fatal (which it
+// calls when a service cannot bind) or a bind refused while the server was being built. The latter comes
+// through fx's error chain, which does not always keep the syscall error, hence the text as a fallback.
+func portTaken(err error) bool {
+	var fatal fatalError
+	return errors.As(err, &fatal) || errors.Is(err, syscall.EADDRINUSE) ||
+		strings.Contains(err.Error(), "address already in use")
 }
 
 func start(ctx context.Context, opts Options) (s *Server, err error) {
