@@ -4,6 +4,7 @@
 package ingest
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -96,7 +97,7 @@ func (s *Service) AcceptCallCompleted(ctx context.Context, source string, cc *ai
 	}
 	inboxCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	id, ierr := s.Store.AddToInbox(inboxCtx, source, KindCallCompleted, body, receivedAt)
+	id, ierr := s.Store.AddToInbox(inboxCtx, source, cmp.Or(cc.Kind, KindCallCompleted), body, receivedAt)
 	if ierr != nil {
 		s.Log.Error("inbox unavailable too; refusing the callback", "source", source, "task_id", cc.TaskID, "error", ierr)
 		return fmt.Errorf("%w: start: %v; inbox: %v", ErrNotDurable, err, ierr)
@@ -220,14 +221,18 @@ func (s *Service) RunRelay(ctx context.Context, interval time.Duration) {
 // many failed (to be retried) and how many became dead letters.
 func (s *Service) RelayOnce(ctx context.Context) (store.DrainResult, error) {
 	res, err := s.Store.DrainInbox(ctx, s.Inbox, func(ctx context.Context, e store.InboxEntry) error {
-		if e.Kind != KindCallCompleted {
-			return store.Permanent(fmt.Errorf("inbox entry %d: unknown kind %q", e.ID, e.Kind))
-		}
 		src, ok := s.Sources[e.Source]
 		if !ok {
 			return store.Permanent(fmt.Errorf("inbox entry %d: source %q is no longer configured", e.ID, e.Source))
 		}
-		cc, err := ReadCallCompleted(e.Body, src, AlreadyVerified)
+		k, ok := src.Kind(e.Kind)
+		if !ok {
+			return store.Permanent(fmt.Errorf("inbox entry %d: source %q takes no kind %q (any more)", e.ID, e.Source, e.Kind))
+		}
+		if !k.Calls {
+			return s.relayEvent(ctx, e, src, k)
+		}
+		cc, err := ReadCalls(e.Body, src, k, AlreadyVerified)
 		if err != nil {
 			return store.Permanent(fmt.Errorf("inbox entry %d: %w", e.ID, err))
 		}
@@ -259,12 +264,18 @@ const (
 	AlreadyVerified SignCheck = false
 )
 
-// ReadCallCompleted reads a call-completion body with its source's settings. It is the one way a body
-// becomes calls, for the receiver and the relay alike.
+// ReadCallCompleted reads a call-completion body with its source's settings (see ReadCalls).
+func ReadCallCompleted(body []byte, src *config.Source, sign SignCheck) (*airudder.CallCompleted, error) {
+	k, _ := airudder.KindByRoute(airudder.KindCallCompleted)
+	return ReadCalls(body, src, k, sign)
+}
+
+// ReadCalls reads a body of a kind that carries calls (call completion, info check) with its source's
+// settings. It is the one way a body becomes calls, for the receiver and the relay alike.
 //
 // A body from the network is held to the source's cap on calls per body; an inbox entry, accepted
 // already, is not (the cap may have been lowered since).
-func ReadCallCompleted(body []byte, src *config.Source, sign SignCheck) (*airudder.CallCompleted, error) {
+func ReadCalls(body []byte, src *config.Source, k airudder.Kind, sign SignCheck) (*airudder.CallCompleted, error) {
 	doc, err := airudder.Decode(body)
 	if err != nil {
 		return nil, err
@@ -278,5 +289,23 @@ func ReadCallCompleted(body []byte, src *config.Source, sign SignCheck) (*airudd
 	} else {
 		opts.MaxCalls = 0
 	}
-	return doc.CallCompleted(opts)
+	return k.ReadCalls(doc, opts)
+}
+
+// ReadEvent reads a body of a kind that carries no calls with its source's settings: the Sign first
+// where the kind is signed and the body comes from the network. It is the one way a body becomes an
+// event, for the receiver and the relay alike. A body that is not the kind's envelope is a
+// *airudder.ValidationError, and nothing of it may be kept.
+func ReadEvent(body []byte, src *config.Source, k airudder.Kind, sign SignCheck) (*airudder.Event, error) {
+	doc, err := airudder.Decode(body)
+	if err != nil {
+		return nil, err
+	}
+	if k.Signed && sign == VerifySign {
+		taskID, s := doc.Signed()
+		if err := airudder.VerifySign(taskID, s, src.Keys); err != nil {
+			return nil, err
+		}
+	}
+	return k.ReadEvent(doc, src.ParseOptions())
 }

@@ -152,6 +152,40 @@ func (s *Store) StoreEvent(ctx context.Context, rec EventRecord, processed bool)
 	return out, id, err
 }
 
+// MarkEventProcessed marks the revision with this digest, stored earlier (by the receiver, for a large
+// event), as processed by the event's workflow. It returns ErrNotFound when no such revision was stored.
+func (s *Store) MarkEventProcessed(ctx context.Context, source, kind, key, digest string) (Stored, int64, error) {
+	var out Stored
+	var id int64
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		if _, err := tx.ExecContext(ctx, lockEventSQL, source, kind, key); err != nil {
+			return fmt.Errorf("lock event %s/%s/%s: %w", source, kind, key, err)
+		}
+		var shown int
+		if err := tx.QueryRowContext(ctx, selectEventIDSQL, source, kind, key).Scan(&id, &shown); err != nil {
+			if errors.Is(err, sql.ErrNoRows) {
+				return ErrNotFound
+			}
+			return fmt.Errorf("find event %s/%s/%s: %w", source, kind, key, err)
+		}
+		var wasProcessed bool
+		if err := tx.QueryRowContext(ctx, findEventRevSQL, id, digest).Scan(&out.Revision, &wasProcessed); err != nil {
+			if errors.Is(err, sql.ErrNoRows) {
+				return ErrNotFound
+			}
+			return fmt.Errorf("find revision of event %d: %w", id, err)
+		}
+		out.Latest = out.Revision == shown
+		if !wasProcessed {
+			if _, err := tx.ExecContext(ctx, markEventProcessedSQL, id, out.Revision); err != nil {
+				return fmt.Errorf("mark revision %d of event %d processed: %w", out.Revision, id, err)
+			}
+		}
+		return nil
+	})
+	return out, id, err
+}
+
 // EventProcessed reports whether this delivery (digest) of the event was processed by its workflow: the
 // same body again needs nothing.
 func (s *Store) EventProcessed(ctx context.Context, source, kind, key, digest string) (bool, error) {
