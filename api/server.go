@@ -8,9 +8,7 @@ import (
 	"context"
 	"crypto/subtle"
 	"log/slog"
-	"maps"
 	"net/http"
-	"slices"
 	"strings"
 	"time"
 
@@ -91,17 +89,16 @@ func (s *Server) Handler() (http.Handler, error) {
 
 	// Each callback kind at /webhooks/{source}/{kind} and, with the source's secret token in the path,
 	// /webhooks/{source}/{token}/{kind}.
-	receivers := s.receivers()
-	kinds := slices.Sorted(maps.Keys(receivers))
+	kinds := s.receiverKinds()
 	for _, kind := range kinds {
-		r.POST("/webhooks/:source/"+kind, receivers[kind])
-		r.POST("/webhooks/:source/:token/"+kind, receivers[kind])
+		r.POST("/webhooks/:source/"+kind, s.receive(kind))
+		r.POST("/webhooks/:source/:token/"+kind, s.receive(kind))
 	}
 
 	r.NoRoute(func(c *gin.Context) {
 		if strings.HasPrefix(c.Request.URL.Path, "/webhooks/") {
 			s.writeError(c, newError(http.StatusNotFound, "unknown_callback", "this receiver takes "+strings.Join(kinds, ", ")+
-				" at /webhooks/{source}/{kind}"))
+				" at /webhooks/{source}/{kind} (a generic kind where the source lists it)"))
 			return
 		}
 		s.writeError(c, newError(http.StatusNotFound, "not_found", "no such endpoint"))
@@ -126,6 +123,8 @@ func (s *Server) Handler() (http.Handler, error) {
 	v1.GET("/follow-ups", s.listFollowUps)
 	v1.GET("/follow-ups/:id", s.getFollowUp)
 	v1.POST("/follow-ups/:id/retry", s.retryFollowUp)
+	v1.GET("/events", s.listEvents)
+	v1.GET("/events/:id", s.getEvent)
 	v1.GET("/inbox", s.listInbox)
 	v1.POST("/inbox/:id/replay", s.replayInbox)
 	v1.GET("/rules", s.getRules)
