@@ -3,6 +3,7 @@ package activities
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"go.temporal.io/sdk/activity"
 
@@ -45,4 +46,35 @@ func (a *Activities) PersistEvent(ctx context.Context, in PersistEventInput) (*P
 	a.Log.Info("stored event", "workflow_id", info.WorkflowExecution.ID, "event_id", id, "kind", ev.Kind, "on", ev.On,
 		"revision", stored.Revision, "new", stored.New, "attempt", info.Attempt)
 	return &PersistEventResult{ID: id, Revision: stored.Revision, New: stored.New, Latest: stored.Latest}, nil
+}
+
+// PlanEventInput is the event to plan follow-ups for.
+type PlanEventInput struct {
+	Event airudder.Event `json:"event"`
+	// EventID is the event's row (PersistEvent's result).
+	EventID int64 `json:"event_id"`
+	// Slim says Event is a slim copy of a large event: the whole one is read from the store.
+	Slim bool `json:"slim,omitempty"`
+}
+
+// PlanEventFollowUps evaluates the rules in force on the event's kind and stores the follow-ups they
+// decide, as PlanFollowUps does for a call. Run again, it stores nothing new.
+func (a *Activities) PlanEventFollowUps(ctx context.Context, in PlanEventInput) (*PlanResult, error) {
+	info := activity.GetInfo(ctx)
+	set, err := a.Rules.Current(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("plan follow-ups of %s: %w", info.WorkflowExecution.ID, err)
+	}
+	if set == nil {
+		return &PlanResult{Matched: []string{}}, nil
+	}
+	if in.Slim {
+		rec, err := a.Store.GetEvent(ctx, in.EventID)
+		if err != nil {
+			return nil, fmt.Errorf("plan follow-ups of %s: %w", info.WorkflowExecution.ID, err)
+		}
+		in.Event = rec.Event
+	}
+	plan := set.PlanEvent(in.Event, info.WorkflowExecution.ID, time.Now())
+	return a.storePlan(ctx, set, plan, in.Event.Source, info.WorkflowExecution.ID, &in.EventID)
 }

@@ -233,3 +233,46 @@ func TestWrongEnvelopeStoresNothing(t *testing.T) {
 }
 
 func jsonText(v any) string { b, _ := json.Marshal(v); return url.PathEscape(string(b)) }
+
+// A rule on an event kind runs: a QA result with a Negative check point hit becomes a task in the CRM,
+// once, however often the result is delivered.
+func TestRuleOnAnEventKindRuns(t *testing.T) {
+	t.Parallel()
+	crm := newTarget(t, func(int) int { return http.StatusOK })
+	s := start(t, options{environ: append([]string{"RUDDERHOOK_TARGET_CRM_URL=" + crm.URL, "RUDDERHOOK_TARGET_CRM_SECRET=" + crmSecret}, eventsEnv...)})
+	doc := `rules:
+  - id: qa-negative-hit
+    on: qa_result
+    when: '"Negative" in event.hit'
+    actions:
+      - name: supervisor-task
+        type: webhook
+        target: crm
+        body: '{"task": "qa_review", "task_id": {{ json .event.task_id }}, "negative": {{ json (index .event.hit "Negative") }}}'
+`
+	if status, body := s.admin(http.MethodPut, "/v1/rules", []byte(doc)); status != http.StatusOK {
+		t.Fatalf("PUT /v1/rules = %d %s", status, body)
+	}
+	hit := bytes.Replace(airudder.ExampleQAResult, []byte(`"Name": "threatening_language",
+              "Hit": false`), []byte(`"Name": "threatening_language",
+              "Hit": true`), 1)
+	for range 2 {
+		if status, body := s.postKind("airudder", "s3cret", airudder.KindQAResult, hit); status != http.StatusOK {
+			t.Fatalf("post: %d %s", status, body)
+		}
+	}
+	id := workflows.EventWorkflowIDOf(*s.eventOf("airudder", airudder.KindQAResult, hit))
+	s.waitWorkflow(id)
+	got := crm.received()
+	if len(got) != 1 {
+		t.Fatalf("the CRM got %d requests, want 1", len(got))
+	}
+	var body map[string]any
+	if err := json.Unmarshal(got[0].body, &body); err != nil || body["task"] != "qa_review" || body["task_id"] != "qa7f3c2d1exxxxxxxx55aa" {
+		t.Errorf("body = %s (%v)", got[0].body, err)
+	}
+	var n int
+	if err := s.db.Get(&n, "SELECT count(*) FROM follow_ups WHERE event_id IS NOT NULL AND status = 'succeeded' AND call_workflow_id = $1", id); err != nil || n != 1 {
+		t.Errorf("%d follow-ups of the event succeeded (%v)", n, err)
+	}
+}
