@@ -86,6 +86,7 @@ func (s *Server) Handler() (http.Handler, error) {
 	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	r.GET("/readyz", s.ready)
 	r.GET("/metrics", gin.WrapH(promhttp.Handler()))
+	r.GET("/openapi.json", s.openAPI)
 
 	// Each callback kind at /webhooks/{source}/{kind} and, with the source's secret token in the path,
 	// /webhooks/{source}/{token}/{kind}.
@@ -105,10 +106,15 @@ func (s *Server) Handler() (http.Handler, error) {
 	})
 
 	if s.Codec != nil {
-		r.Any("/codec/*op", gin.WrapH(http.StripPrefix("/codec", s.Codec)))
+		// The Temporal UI posts payloads, after a CORS preflight.
+		codec := gin.WrapH(http.StripPrefix("/codec", s.Codec))
+		r.POST("/codec/*op", codec)
+		r.OPTIONS("/codec/*op", codec)
 	}
 	if s.RulesPage != nil {
-		r.Any("/ui/*page", gin.WrapH(s.RulesPage))
+		// The rules page has pages (GET) and forms and script calls (POST), nothing else.
+		r.GET("/ui/*page", gin.WrapH(s.RulesPage))
+		r.POST("/ui/*page", gin.WrapH(s.RulesPage))
 		r.GET("/ui", func(c *gin.Context) { c.Redirect(http.StatusMovedPermanently, "/ui/") })
 	}
 	if s.DevSink != nil {
