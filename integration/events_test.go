@@ -2,11 +2,13 @@ package integration
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rudderhook/rudderhook/airudder"
 	"github.com/rudderhook/rudderhook/ingest"
@@ -206,19 +208,48 @@ func TestPDSEventsOutOfOrder(t *testing.T) {
 	}
 }
 
-// A body that is not the kind's envelope is refused naming what is wrong, and nothing is stored.
+// Bad input is refused per kind, and nothing is stored: a wrong or missing Sign where the kind is signed,
+// a missing token, an unsigned kind on a source that has neither token nor allowlist, a kind the source
+// does not take, and a body that is not the kind's envelope (naming what is wrong).
 func TestWrongEnvelopeStoresNothing(t *testing.T) {
 	t.Parallel()
-	s := start(t, options{environ: eventsEnv})
+	s := start(t, options{environ: append([]string{"RUDDERHOOK_SOURCE_OPEN_KEYS=airudder"}, eventsEnv...)})
+	for _, k := range airudder.Kinds() {
+		ex := k.Examples[0].Body
+		if k.Signed {
+			var env map[string]any
+			mustUnmarshal(t, ex, &env)
+			env["Sign"] = airudder.Sign(env["TaskID"].(string), "not-the-key")
+			wrong, _ := json.Marshal(env)
+			delete(env, "Sign")
+			unsigned, _ := json.Marshal(env)
+			if status, resp := s.postKind("airudder", "s3cret", k.Route, wrong); status != http.StatusUnauthorized || errorCode(t, resp) != "invalid_signature" {
+				t.Errorf("%s, wrong Sign: %d %s", k.Route, status, resp)
+			}
+			if status, resp := s.postKind("airudder", "s3cret", k.Route, unsigned); status != http.StatusUnauthorized || errorCode(t, resp) != "missing_signature" {
+				t.Errorf("%s, no Sign: %d %s", k.Route, status, resp)
+			}
+		} else if status, resp := s.postKind("open", "", k.Route, ex); status != http.StatusForbidden || errorCode(t, resp) != "unsigned_kind_not_allowed" {
+			t.Errorf("%s on a source without token or allowlist: %d %s", k.Route, status, resp)
+		}
+		if status, resp := s.postKind("airudder", "", k.Route, ex); status != http.StatusUnauthorized || errorCode(t, resp) != "invalid_token" {
+			t.Errorf("%s without the token: %d %s", k.Route, status, resp)
+		}
+	}
 	for kind, body := range map[string]string{
-		airudder.KindListCompleted: `{"workflow_name":"x"}`,
-		airudder.KindStatusChanged: `{"workflow_id":"w1"}`,
-		airudder.KindPDS:           `{"type":"Nope","body":{}}`,
-		airudder.KindQAResult:      `{"TaskID":"t1","Sign":"` + airudder.Sign("t1", airudder.DefaultKey) + `","QADetail":"x"}`,
+		airudder.KindCallCompleted:      `{"TaskID":"t1","Sign":"` + airudder.Sign("t1", airudder.DefaultKey) + `","Details":[]}`,
+		airudder.KindInfoCheckCompleted: `{"TaskID":"t1","Sign":"` + airudder.Sign("t1", airudder.DefaultKey) + `"}`,
+		"waba-status":                   `["not", "an", "object"]`,
+		airudder.KindListCompleted:      `{"workflow_name":"x"}`,
+		airudder.KindStatusChanged:      `{"workflow_id":"w1"}`,
+		airudder.KindPDS:                `{"type":"Nope","body":{}}`,
+		airudder.KindQAResult:           `{"TaskID":"t1","Sign":"` + airudder.Sign("t1", airudder.DefaultKey) + `","QADetail":"x"}`,
 	} {
 		status, resp := s.postKind("airudder", "s3cret", kind, []byte(body))
-		if status != http.StatusUnprocessableEntity || errorCode(t, resp) != "invalid_payload" || !bytes.Contains(resp, []byte(`"field"`)) {
+		if status == http.StatusOK || status >= 500 || errorCode(t, resp) == "" {
 			t.Errorf("%s: %d %s", kind, status, resp)
+		} else if kind != "waba-status" && (status != http.StatusUnprocessableEntity || !bytes.Contains(resp, []byte(`"field"`))) {
+			t.Errorf("%s: %d %s, want 422 naming the field", kind, status, resp)
 		}
 	}
 	if status, resp := s.postKind("airudder", "", airudder.KindPDS, airudder.ExamplePDSTaskStatus); status != http.StatusUnauthorized {
@@ -227,8 +258,50 @@ func TestWrongEnvelopeStoresNothing(t *testing.T) {
 	if status, resp := s.postKind("airudder", "s3cret", "chatbot-end", []byte(`{}`)); status != http.StatusNotFound {
 		t.Errorf("unlisted kind: %d %s", status, resp)
 	}
-	if s.count("events") != 0 || s.count("inbox") != 0 {
-		t.Errorf("stored %d events, %d inbox entries", s.count("events"), s.count("inbox"))
+	if s.count("events") != 0 || s.count("inbox") != 0 || s.count("calls") != 0 {
+		t.Errorf("stored %d events, %d inbox entries, %d calls", s.count("events"), s.count("inbox"), s.count("calls"))
+	}
+	if n := s.countWorkflows(`WorkflowType = "EventWorkflow" OR WorkflowType = "CallCompletedWorkflow"`, 0); n != 0 {
+		t.Errorf("%d workflows started", n)
+	}
+}
+
+// With Temporal down, an event waits in the inbox under its kind (200 {} all the same), and the relay
+// hands it to its workflow when Temporal is back: the PDS agent's event and its call both run.
+func TestTemporalDownEventWaitsInInboxThenRuns(t *testing.T) {
+	t.Parallel()
+	s := start(t, options{environ: eventsEnv})
+	s.serve(&ingest.Service{Temporal: unreachableTemporal(t), Store: s.store, Sources: s.cfg.Sources,
+		Log: testLogger(t), StartTimeout: 300 * time.Millisecond})
+	for _, k := range []struct {
+		route string
+		body  []byte
+	}{
+		{airudder.KindPDS, airudder.ExamplePDSAgentStatus},
+		{airudder.KindQAResult, airudder.ExampleQAResult},
+		{"waba-status", []byte(`{"message":{"id":"wamid.1"}}`)},
+	} {
+		if status, body := s.postKind("airudder", "s3cret", k.route, k.body); status != http.StatusOK || string(body) != "{}" {
+			t.Fatalf("%s with Temporal down: %d %s", k.route, status, body)
+		}
+	}
+	var kinds []string
+	if err := s.db.Select(&kinds, "SELECT kind FROM inbox ORDER BY id"); err != nil || strings.Join(kinds, ",") != "pds,qa-result,waba-status" {
+		t.Fatalf("inbox kinds = %v (%v)", kinds, err)
+	}
+	if s.count("events") != 0 {
+		t.Fatalf("%d events before the relay", s.count("events"))
+	}
+	res, err := s.ingest.RelayOnce(context.Background())
+	if err != nil || res.Done != 3 {
+		t.Fatalf("relay = %+v, %v", res, err)
+	}
+	s.waitWorkflow(workflows.EventWorkflowIDOf(*s.eventOf("airudder", airudder.KindPDS, airudder.ExamplePDSAgentStatus)))
+	s.waitWorkflow("call/airudder/pds/pds0c41fxxxxxxxx77e2")
+	s.waitWorkflow("event/airudder/waba-status/wamid.1")
+	s.waitWorkflow(workflows.EventWorkflowIDOf(*s.eventOf("airudder", airudder.KindQAResult, airudder.ExampleQAResult)))
+	if s.count("inbox") != 0 || s.count("events") != 3 || s.count("calls") != 1 {
+		t.Errorf("after the relay: inbox %d, events %d, calls %d", s.count("inbox"), s.count("events"), s.count("calls"))
 	}
 }
 
