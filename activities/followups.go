@@ -58,14 +58,22 @@ func (a *Activities) PlanFollowUps(ctx context.Context, in PlanInput) (*PlanResu
 		in.Call = rec.ReceivedCall
 	}
 	plan := set.Plan(in.Call, info.WorkflowExecution.ID, time.Now())
+	return a.storePlan(ctx, set, plan, in.Call.Source, in.Call.Key, nil)
+}
+
+// storePlan stores the follow-ups a plan decided for the current workflow's call (source, callKey) or
+// event (eventID, with the event's workflow ID as callKey), each under its idempotency key, and returns
+// them as they stand.
+func (a *Activities) storePlan(ctx context.Context, set *rules.Set, plan rules.Plan, source, callKey string, eventID *int64) (*PlanResult, error) {
+	info := activity.GetInfo(ctx)
 	for _, p := range plan.Errors {
-		a.Log.Warn("rule could not be evaluated for a call; counted as not matched", "workflow_id", info.WorkflowExecution.ID,
+		a.Log.Warn("rule could not be evaluated; counted as not matched", "workflow_id", info.WorkflowExecution.ID,
 			"rule", p.Rule, "rule_version", set.Version, "error", p.Message)
 	}
 	recs := make([]store.FollowUpRecord, len(plan.FollowUps))
 	for i, fu := range plan.FollowUps {
 		recs[i] = store.FollowUpRecord{
-			Key: fu.Key, Source: in.Call.Source, CallKey: in.Call.Key, CallWorkflowID: info.WorkflowExecution.ID,
+			Key: fu.Key, Source: source, CallKey: callKey, CallWorkflowID: info.WorkflowExecution.ID, EventID: eventID,
 			RuleID: fu.RuleID, RuleVersion: fu.RuleVersion, Action: fu.Action, Type: fu.Type, Summary: fu.Summary,
 			CalleeNumber: fu.CalleeNumber, Plan: fu, Status: rules.StatusScheduled, NextAttemptAt: &fu.NotBefore,
 		}

@@ -8,9 +8,7 @@ import (
 	"context"
 	"crypto/subtle"
 	"log/slog"
-	"maps"
 	"net/http"
-	"slices"
 	"strings"
 	"time"
 
@@ -88,30 +86,35 @@ func (s *Server) Handler() (http.Handler, error) {
 	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	r.GET("/readyz", s.ready)
 	r.GET("/metrics", gin.WrapH(promhttp.Handler()))
+	r.GET("/openapi.json", s.openAPI)
 
 	// Each callback kind at /webhooks/{source}/{kind} and, with the source's secret token in the path,
 	// /webhooks/{source}/{token}/{kind}.
-	receivers := s.receivers()
-	kinds := slices.Sorted(maps.Keys(receivers))
+	kinds := s.receiverKinds()
 	for _, kind := range kinds {
-		r.POST("/webhooks/:source/"+kind, receivers[kind])
-		r.POST("/webhooks/:source/:token/"+kind, receivers[kind])
+		r.POST("/webhooks/:source/"+kind, s.receive(kind))
+		r.POST("/webhooks/:source/:token/"+kind, s.receive(kind))
 	}
 
 	r.NoRoute(func(c *gin.Context) {
 		if strings.HasPrefix(c.Request.URL.Path, "/webhooks/") {
 			s.writeError(c, newError(http.StatusNotFound, "unknown_callback", "this receiver takes "+strings.Join(kinds, ", ")+
-				" at /webhooks/{source}/{kind}"))
+				" at /webhooks/{source}/{kind} (a generic kind where the source lists it)"))
 			return
 		}
 		s.writeError(c, newError(http.StatusNotFound, "not_found", "no such endpoint"))
 	})
 
 	if s.Codec != nil {
-		r.Any("/codec/*op", gin.WrapH(http.StripPrefix("/codec", s.Codec)))
+		// The Temporal UI posts payloads, after a CORS preflight.
+		codec := gin.WrapH(http.StripPrefix("/codec", s.Codec))
+		r.POST("/codec/*op", codec)
+		r.OPTIONS("/codec/*op", codec)
 	}
 	if s.RulesPage != nil {
-		r.Any("/ui/*page", gin.WrapH(s.RulesPage))
+		// The rules page has pages (GET) and forms and script calls (POST), nothing else.
+		r.GET("/ui/*page", gin.WrapH(s.RulesPage))
+		r.POST("/ui/*page", gin.WrapH(s.RulesPage))
 		r.GET("/ui", func(c *gin.Context) { c.Redirect(http.StatusMovedPermanently, "/ui/") })
 	}
 	if s.DevSink != nil {
@@ -126,6 +129,8 @@ func (s *Server) Handler() (http.Handler, error) {
 	v1.GET("/follow-ups", s.listFollowUps)
 	v1.GET("/follow-ups/:id", s.getFollowUp)
 	v1.POST("/follow-ups/:id/retry", s.retryFollowUp)
+	v1.GET("/events", s.listEvents)
+	v1.GET("/events/:id", s.getEvent)
 	v1.GET("/inbox", s.listInbox)
 	v1.GET("/inbox/status", s.inboxStatus)
 	v1.POST("/inbox/:id/replay", s.replayInbox)

@@ -4,6 +4,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"io"
+	"maps"
 	"mime"
 	"net/http"
 	"net/netip"
@@ -14,47 +15,79 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/rudderhook/rudderhook/airudder"
 	"github.com/rudderhook/rudderhook/config"
 	"github.com/rudderhook/rudderhook/ingest"
 )
 
-// receivers are the handlers of the callback kinds the receiver takes, by kind.
-func (s *Server) receivers() map[string]gin.HandlerFunc {
-	return map[string]gin.HandlerFunc{ingest.KindCallCompleted: s.receiveCallCompleted}
+// receiverKinds are the route names the receiver has routes for: every built-in kind and every generic
+// kind some source lists (a source that does not list one answers 404 for it).
+func (s *Server) receiverKinds() []string {
+	kinds := airudder.KindRoutes()
+	seen := map[string]bool{}
+	for _, src := range s.Sources {
+		for route := range src.GenericKinds {
+			seen[route] = true
+		}
+	}
+	return append(kinds, slices.Sorted(maps.Keys(seen))...)
 }
 
-// receiveCallCompleted is POST /webhooks/{source}[/{token}]/call-completed. The checks run cheapest and
-// least revealing first: who may post at all (source, network, token, then the rate), then the body's
-// form, then the Sign, and only then what the fields hold, so that an unauthenticated sender learns
-// nothing about validation.
-func (s *Server) receiveCallCompleted(c *gin.Context) {
-	receivedAt := time.Now().UTC()
-	src, ok := s.Sources[c.Param("source")]
-	if !ok {
-		s.writeError(c, newError(http.StatusNotFound, "unknown_source", "no source named "+strconv.Quote(c.Param("source"))+" is configured"))
-		return
+// receive is POST /webhooks/{source}[/{token}]/{kind} for one kind. The checks run cheapest and least
+// revealing first: who may post at all (source and kind, network, token, then the rate; an unsigned kind
+// only where a token or allowlist says who sent it), then the body's form, then the Sign where the kind
+// has one, and only then what the fields hold, so that an unauthenticated sender learns nothing about
+// validation.
+func (s *Server) receive(route string) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		receivedAt := time.Now().UTC()
+		src, ok := s.Sources[c.Param("source")]
+		if !ok {
+			s.writeError(c, newError(http.StatusNotFound, "unknown_source", "no source named "+strconv.Quote(c.Param("source"))+" is configured"))
+			return
+		}
+		k, ok := src.Kind(route)
+		if !ok {
+			s.writeError(c, newError(http.StatusNotFound, "unknown_callback", "source "+strconv.Quote(src.Name)+" takes no "+
+				strconv.Quote(route)+" callbacks; a generic kind must be listed in the source's kinds:"))
+			return
+		}
+		if err := s.admit(c, src, c.Param("token")); err != nil {
+			s.writeError(c, err)
+			return
+		}
+		if !k.Signed && !src.TakesUnsigned() {
+			s.writeError(c, newError(http.StatusForbidden, "unsigned_kind_not_allowed", strconv.Quote(route)+
+				" callbacks carry no Sign, so they are taken only on a source with a URL token or an IP allowlist: "+src.UnsignedHint()))
+			return
+		}
+		body, err := readJSONBody(c, src.MaxBodyBytes)
+		if err != nil {
+			s.writeError(c, err)
+			return
+		}
+		if k.Calls {
+			cc, err := ingest.ReadCalls(body, src, k, ingest.VerifySign)
+			if err == nil {
+				err = s.Ingest.AcceptCallCompleted(c.Request.Context(), src.Name, cc, receivedAt)
+			}
+			if err != nil {
+				s.writeError(c, err)
+				return
+			}
+		} else {
+			ev, err := ingest.ReadEvent(body, src, k, ingest.VerifySign)
+			if err == nil {
+				err = s.Ingest.AcceptEvent(c.Request.Context(), src.Name, ev, receivedAt)
+			}
+			if err != nil {
+				s.writeError(c, err)
+				return
+			}
+		}
+		// Exactly what Airudder expects: 200 and an empty object.
+		c.Data(http.StatusOK, "application/json", []byte("{}"))
 	}
-	pathToken := c.Param("token")
-	if err := s.admit(c, src, pathToken); err != nil {
-		s.writeError(c, err)
-		return
-	}
-	body, err := readJSONBody(c, src.MaxBodyBytes)
-	if err != nil {
-		s.writeError(c, err)
-		return
-	}
-	cc, err := ingest.ReadCallCompleted(body, src, ingest.VerifySign)
-	if err != nil {
-		s.writeError(c, err)
-		return
-	}
-	if err := s.Ingest.AcceptCallCompleted(c.Request.Context(), src.Name, cc, receivedAt); err != nil {
-		s.writeError(c, err)
-		return
-	}
-	// Exactly what Airudder expects: 200 and an empty object.
-	c.Data(http.StatusOK, "application/json", []byte("{}"))
 }
 
 // admit applies the source's network allowlist and URL token (in the path or as ?token=), then its rate

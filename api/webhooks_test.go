@@ -74,7 +74,8 @@ func TestURLToken(t *testing.T) {
 		"/webhooks/acme/call-completed?token=s3cret": "invalid_signature", // past the token, stopped by the Sign
 		"/webhooks/acme/s3cret/call-completed":       "invalid_signature", // the token in the path
 		"/webhooks/acme/guess/call-completed":        "invalid_token",
-		"/webhooks/acme/s3cret/list-completed":       "unknown_callback",
+		"/webhooks/acme/s3cret/list-completed":       "invalid_payload", // a call completion is not a list completion
+		"/webhooks/acme/s3cret/waba-status":          "unknown_callback",
 	} {
 		if _, code := post(h, target, "192.0.2.1:1", ""); code != want {
 			t.Errorf("%s: %s, want %s", target, code, want)
@@ -103,8 +104,8 @@ func TestRateLimitPerSource(t *testing.T) {
 
 func TestUnknownCallbackKindAndRoutes(t *testing.T) {
 	h := refusals(t)
-	if status, code := post(h, "/webhooks/airudder/list-completed", "192.0.2.1:1", ""); status != 404 || code != "unknown_callback" {
-		t.Errorf("other kind: %d %s", status, code)
+	if status, code := post(h, "/webhooks/airudder/waba-status", "192.0.2.1:1", ""); status != 404 || code != "unknown_callback" {
+		t.Errorf("unknown kind: %d %s", status, code)
 	}
 	if status, code := post(h, "/nowhere", "192.0.2.1:1", ""); status != 404 || code != "not_found" {
 		t.Errorf("no route: %d %s", status, code)
@@ -114,5 +115,75 @@ func TestUnknownCallbackKindAndRoutes(t *testing.T) {
 	h.ServeHTTP(rec, req)
 	if rec.Code != http.StatusMethodNotAllowed {
 		t.Errorf("GET on the receiver: %d", rec.Code)
+	}
+}
+
+func postBody(h http.Handler, target string, body []byte) (int, errorBody) {
+	req := httptest.NewRequest(http.MethodPost, target, bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.RemoteAddr = "192.0.2.1:1"
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	var out errorBody
+	_ = json.Unmarshal(rec.Body.Bytes(), &out)
+	return rec.Code, out
+}
+
+// Every kind is refused, before anything is stored, for the reasons that fit it: a wrong or missing Sign
+// where the kind is signed, no token or allowlist where it is not, a generic kind the source does not
+// list, and a body that is not the kind's envelope (naming what is wrong).
+func TestEveryKindRefusesBadInput(t *testing.T) {
+	path := t.TempDir() + "/rudderhook.yaml"
+	if err := os.WriteFile(path, []byte(`sources:
+  open:
+    keys: [other-key]
+  guarded:
+    keys: [airudder]
+    token: s3cret
+    kinds: [{name: waba-status, key_fields: [message.id]}]
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	h := refusals(t, "RUDDERHOOK_CONFIG="+path)
+	for _, k := range airudder.Kinds() {
+		for _, ex := range k.Examples {
+			name := k.Route + "/" + ex.Name
+			if k.Signed {
+				// The examples are signed for "airudder": source open has another key.
+				if status, body := postBody(h, "/webhooks/open/"+k.Route, ex.Body); status != 401 || body.Error.Code != "invalid_signature" {
+					t.Errorf("%s, wrong key: %d %s", name, status, body.Error.Code)
+				}
+				var fields map[string]any
+				_ = json.Unmarshal(ex.Body, &fields)
+				delete(fields, "Sign")
+				unsigned, _ := json.Marshal(fields)
+				if status, body := postBody(h, "/webhooks/open/"+k.Route, unsigned); status != 401 || body.Error.Code != "missing_signature" {
+					t.Errorf("%s, no Sign: %d %s", name, status, body.Error.Code)
+				}
+			} else {
+				status, body := postBody(h, "/webhooks/open/"+k.Route, ex.Body)
+				if status != 403 || body.Error.Code != "unsigned_kind_not_allowed" || !bytes.Contains([]byte(body.Error.Message), []byte("RUDDERHOOK_SOURCE_OPEN_TOKEN")) {
+					t.Errorf("%s, unsigned on a source without token or allowlist: %d %+v", name, status, body.Error)
+				}
+			}
+			if status, body := postBody(h, "/webhooks/guarded/"+k.Route, ex.Body); status != 401 || body.Error.Code != "invalid_token" {
+				t.Errorf("%s, no token: %d %s", name, status, body.Error.Code)
+			}
+		}
+		// Not the kind's envelope: an empty object (signed kinds get past the Sign with one for "airudder").
+		envelope := []byte(`{}`)
+		if k.Signed {
+			envelope = []byte(`{"TaskID":"t1","Sign":"` + airudder.Sign("t1", airudder.DefaultKey) + `"}`)
+		}
+		status, body := postBody(h, "/webhooks/guarded/s3cret/"+k.Route, envelope)
+		if status != 422 || body.Error.Code != "invalid_payload" || len(body.Error.Fields) == 0 {
+			t.Errorf("%s, not its envelope: %d %+v", k.Route, status, body.Error)
+		}
+	}
+	if status, body := postBody(h, "/webhooks/open/waba-status", []byte(`{}`)); status != 404 || body.Error.Code != "unknown_callback" {
+		t.Errorf("a generic kind the source does not list: %d %s", status, body.Error.Code)
+	}
+	if status, body := postBody(h, "/webhooks/guarded/s3cret/waba-status", []byte(`[1]`)); status != 422 && status != 400 {
+		t.Errorf("a generic kind's body that is not an object: %d %s", status, body.Error.Code)
 	}
 }

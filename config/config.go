@@ -181,10 +181,55 @@ type Source struct {
 	ThousandsSeparator string `yaml:"thousands_separator"`
 	// Ack overrides RUDDERHOOK_ACK for this source: inbox or temporal.
 	Ack string `yaml:"ack"`
+	// Kinds are the generic callback kinds this source takes besides the built-in ones (WABA message
+	// status, chatbot session end, custom API node push, …): each is received at
+	// /webhooks/{source}[/{token}]/{name}, kept whole as JSON, and keyed by the values at its key_fields
+	// (or a hash of the body). A kind not listed answers 404.
+	Kinds []SourceKind `yaml:"kinds"`
 
 	// Resolved by Load.
 	RedialLocation *time.Location `yaml:"-"`
 	AllowedNets    []netip.Prefix `yaml:"-"`
+	// GenericKinds are Kinds, checked, by route name.
+	GenericKinds map[string]airudder.Kind `yaml:"-"`
+}
+
+// SourceKind is a generic kind a source takes: its route name and, optionally, the JSON fields (dot
+// paths such as "message.id") whose values make an event's idempotency key. In YAML it is either a
+// name alone ("waba-status") or {name: waba-status, key_fields: [message.id]}.
+type SourceKind struct {
+	Name      string   `yaml:"name"`
+	KeyFields []string `yaml:"key_fields"`
+}
+
+// UnmarshalYAML takes a kind as a plain name or as a mapping.
+func (k *SourceKind) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		return n.Decode(&k.Name)
+	}
+	type plain SourceKind
+	return n.Decode((*plain)(k))
+}
+
+// TakesUnsigned reports whether the source may take callbacks that carry no Sign (list completion,
+// status change, PDS, generic kinds): only when something else says who sent them, a URL token or an IP
+// allowlist.
+func (s *Source) TakesUnsigned() bool { return s.Token != "" || len(s.AllowIPs) > 0 }
+
+// UnsignedHint says how to let a source take unsigned callbacks, for errors and the dev banner.
+func (s *Source) UnsignedHint() string {
+	return fmt.Sprintf("give source %q a URL token (token: in the file, or RUDDERHOOK_SOURCE_%s_TOKEN) or an IP allowlist (allow_ips:, or RUDDERHOOK_SOURCE_%s_ALLOW_IPS)",
+		s.Name, envName(s.Name), envName(s.Name))
+}
+
+// Kind is the callback kind this source takes at that route: a built-in kind, or one of its generic
+// kinds.
+func (s *Source) Kind(route string) (airudder.Kind, bool) {
+	if k, ok := airudder.KindByRoute(route); ok {
+		return k, true
+	}
+	k, ok := s.GenericKinds[route]
+	return k, ok
 }
 
 // file is the shape of the optional YAML file.
@@ -196,7 +241,7 @@ type file struct {
 
 var (
 	sourceNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
-	sourceEnvRE  = regexp.MustCompile(`^RUDDERHOOK_SOURCE_([A-Z0-9_]+)_(KEYS|REDIAL_TZ|TOKEN|ALLOW_IPS)$`)
+	sourceEnvRE  = regexp.MustCompile(`^RUDDERHOOK_SOURCE_([A-Z0-9_]+)_(KEYS|REDIAL_TZ|TOKEN|ALLOW_IPS|KINDS)$`)
 	targetEnvRE  = regexp.MustCompile(`^RUDDERHOOK_TARGET_([A-Z0-9_]+)_(URL|SECRET)$`)
 )
 
@@ -266,6 +311,8 @@ func applySourceEnv(cfg *Config, vars map[string]string) {
 			s.Token = v
 		case "ALLOW_IPS":
 			s.AllowIPs = splitList(v)
+		case "KINDS":
+			s.Kinds = parseKinds(v)
 		}
 	})
 }
@@ -359,6 +406,7 @@ func (cfg *Config) resolve() error {
 			problems = append(problems, fmt.Sprintf("source %q: max_calls_per_body must be positive", name))
 		}
 		problems = append(problems, s.checkFormats()...)
+		problems = append(problems, s.resolveKinds()...)
 		if s.Ack == "" {
 			s.Ack = cfg.Ack
 		} else if !validAck(s.Ack) {
@@ -464,6 +512,24 @@ func (s *Source) checkFormats() []string {
 	return problems
 }
 
+// resolveKinds checks the source's generic kinds and keeps them by route.
+func (s *Source) resolveKinds() []string {
+	var problems []string
+	s.GenericKinds = map[string]airudder.Kind{}
+	for _, sk := range s.Kinds {
+		k, err := airudder.GenericKind(sk.Name, sk.KeyFields)
+		switch {
+		case err != nil:
+			problems = append(problems, fmt.Sprintf("source %q: kinds: %v", s.Name, err))
+		case s.GenericKinds[k.Route].Route != "":
+			problems = append(problems, fmt.Sprintf("source %q: kinds: %q is listed twice", s.Name, k.Route))
+		default:
+			s.GenericKinds[k.Route] = k
+		}
+	}
+	return problems
+}
+
 // parseUsers reads RUDDERHOOK_USERS: "name:role:sha256" entries separated by commas.
 func parseUsers(v string) ([]User, error) {
 	var out []User
@@ -545,6 +611,23 @@ func parsePrefix(s string) (netip.Prefix, error) {
 		return netip.Prefix{}, err
 	}
 	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+// parseKinds reads RUDDERHOOK_SOURCE_<NAME>_KINDS: kinds separated by commas, each a name, optionally
+// with key fields after "=" separated by "+" ("waba-status=message.id,chatbot-end").
+func parseKinds(v string) []SourceKind {
+	var out []SourceKind
+	for _, entry := range splitList(v) {
+		name, fields, _ := strings.Cut(entry, "=")
+		k := SourceKind{Name: strings.TrimSpace(name)}
+		for _, f := range strings.Split(fields, "+") {
+			if f = strings.TrimSpace(f); f != "" {
+				k.KeyFields = append(k.KeyFields, f)
+			}
+		}
+		out = append(out, k)
+	}
+	return out
 }
 
 func envName(source string) string { return strings.ToUpper(strings.ReplaceAll(source, "-", "_")) }

@@ -257,3 +257,67 @@ func TestAckModes(t *testing.T) {
 		t.Errorf("a bad ack: %v", err)
 	}
 }
+
+func TestSourceKinds(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "rudderhook.yaml")
+	yaml := `
+sources:
+  acme:
+    keys: [k]
+    token: t0ken
+    kinds:
+      - waba-status
+      - {name: chatbot-end, key_fields: [session.id, "items[0].id"]}
+  plain:
+    keys: [k]
+`
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load([]string{"RUDDERHOOK_CONFIG=" + path, "RUDDERHOOK_SOURCE_ENV_KEYS=k",
+		"RUDDERHOOK_SOURCE_ENV_ALLOW_IPS=10.0.0.0/8", "RUDDERHOOK_SOURCE_ENV_KINDS=node-push=a.b+c, waba-status"}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	acme := cfg.Sources["acme"]
+	if k, ok := acme.Kind("chatbot-end"); !ok || strings.Join(k.KeyFields, ",") != "session.id,items[0].id" || k.Signed || k.On[0] != "chatbot_end" {
+		t.Errorf("acme chatbot-end = %+v, %v", k, ok)
+	}
+	if _, ok := acme.Kind("waba-status"); !ok {
+		t.Error("acme takes no waba-status")
+	}
+	if k, ok := acme.Kind("pds"); !ok || !k.Typed {
+		t.Errorf("acme pds = %+v, %v", k, ok)
+	}
+	if _, ok := acme.Kind("chatbot-start"); ok {
+		t.Error("acme takes a kind it does not list")
+	}
+	if !acme.TakesUnsigned() || cfg.Sources["plain"].TakesUnsigned() || !cfg.Sources["env"].TakesUnsigned() {
+		t.Errorf("TakesUnsigned: acme %v, plain %v, env %v", acme.TakesUnsigned(), cfg.Sources["plain"].TakesUnsigned(), cfg.Sources["env"].TakesUnsigned())
+	}
+	if k, ok := cfg.Sources["env"].Kind("node-push"); !ok || strings.Join(k.KeyFields, ",") != "a.b,c" {
+		t.Errorf("env node-push = %+v, %v", k, ok)
+	}
+	if hint := cfg.Sources["plain"].UnsignedHint(); !strings.Contains(hint, "RUDDERHOOK_SOURCE_PLAIN_TOKEN") {
+		t.Errorf("hint = %q", hint)
+	}
+}
+
+func TestSourceKindsRefused(t *testing.T) {
+	for name, kinds := range map[string]string{
+		"built-in":  "[pds]",
+		"bad name":  "[Waba_Status]",
+		"twice":     "[a-b, a-b]",
+		"bad field": "[{name: a-b, key_fields: ['a..b']}]",
+	} {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "rudderhook.yaml")
+			if err := os.WriteFile(path, []byte("sources:\n  s:\n    keys: [k]\n    kinds: "+kinds+"\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := config.Load([]string{"RUDDERHOOK_CONFIG=" + path}, ""); err == nil || !strings.Contains(err.Error(), "kinds") {
+				t.Errorf("err = %v", err)
+			}
+		})
+	}
+}

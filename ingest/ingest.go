@@ -4,10 +4,12 @@
 package ingest
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -109,65 +111,60 @@ func (s *Service) Keep(ctx context.Context, source, kind string, body []byte, re
 	return s.Batcher.Add(ctx, store.InboxItem{Source: source, Kind: kind, Body: body, ReceivedAt: receivedAt})
 }
 
-// AcceptCallCompleted makes a verified, parsed call-completion callback durable: it signal-starts the
-// workflow of every call with its revision, and if any start fails it keeps the whole body (without its
-// Sign) in the inbox: starts are idempotent, so the relay may safely start them all again. It returns
+// AcceptCallCompleted makes a verified, parsed callback that carries calls durable (see accept): the
+// workflow of every call is signal-started with its revision, or the whole body (without its Sign) is
+// kept in the inbox, from which the relay starts them all again (starts are idempotent). It returns
 // ErrNotDurable only when neither worked.
-//
-// It does not use the caller's cancellation: once a callback is being accepted, a sender that hangs up
-// must not leave it half-accepted.
 func (s *Service) AcceptCallCompleted(ctx context.Context, source string, cc *airudder.CallCompleted, receivedAt time.Time) error {
-	ctx = context.WithoutCancel(ctx)
 	calls := cc.Received(source, receivedAt)
 	countNotes(source, calls)
-	if s.AckMode(source) == config.AckInbox {
-		return s.acceptInboxFirst(ctx, source, cc, calls, receivedAt)
-	}
-
-	startCtx, cancel := context.WithTimeout(ctx, s.startTimeout())
-	err := s.startAll(startCtx, calls)
-	cancel()
-	if err == nil {
-		acceptedTotal.WithLabelValues(source, "temporal").Inc()
-		return nil
-	}
-	s.Log.Warn("workflow start failed; keeping the callback in the inbox", "source", source, "task_id", cc.TaskID, "error", err)
-
-	body, berr := cc.Unsigned()
-	if berr != nil {
-		return fmt.Errorf("%w: start: %v; inbox: %v", ErrNotDurable, err, berr)
-	}
-	inboxCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	id, ierr := s.Store.AddToInbox(inboxCtx, source, KindCallCompleted, body, receivedAt)
-	if ierr != nil {
-		s.Log.Error("inbox unavailable too; refusing the callback", "source", source, "task_id", cc.TaskID, "error", ierr)
-		return fmt.Errorf("%w: start: %v; inbox: %v", ErrNotDurable, err, ierr)
-	}
-	acceptedTotal.WithLabelValues(source, "inbox").Inc()
-	s.Log.Info("callback kept in inbox", "inbox_id", id, "source", source, "calls", len(calls))
-	return nil
+	return s.accept(ctx, source, cmp.Or(cc.Kind, KindCallCompleted), cc.Unsigned, receivedAt,
+		func(ctx context.Context) error { return s.startAll(ctx, calls) },
+		"task_id", cc.TaskID, "calls", len(calls))
 }
 
-// acceptInboxFirst is AcceptCallCompleted in inbox mode: the body is committed to the inbox (with the
-// callbacks that arrive with it) and the relay starts the workflows. Only when the inbox cannot take it
-// are the workflows started here, as in temporal mode.
-func (s *Service) acceptInboxFirst(ctx context.Context, source string, cc *airudder.CallCompleted, calls []airudder.ReceivedCall, receivedAt time.Time) error {
-	body, err := cc.Unsigned()
-	if err == nil {
-		if err = s.Keep(ctx, source, KindCallCompleted, body, receivedAt); err == nil {
-			acceptedTotal.WithLabelValues(source, "inbox").Inc()
-			return nil
+// accept makes one verified callback durable in its source's acknowledgement mode, and only then
+// returns nil (the receiver answers 200):
+//
+//   - inbox: the body is committed to the inbox, sharing a commit with the callbacks that arrive with it,
+//     and the relay hands it to Temporal; if the inbox cannot take it, it is started here;
+//   - temporal: start hands it to Temporal; if that fails, the body goes to the inbox.
+//
+// It returns ErrNotDurable only when neither worked. It does not use the caller's cancellation: once a
+// callback is being accepted, a sender that hangs up must not leave it half-accepted.
+func (s *Service) accept(ctx context.Context, source, kind string, unsigned func() ([]byte, error), receivedAt time.Time,
+	start func(context.Context) error, logAttrs ...any) error {
+	ctx = context.WithoutCancel(ctx)
+	toTemporal := func() error {
+		ctx, cancel := context.WithTimeout(ctx, s.startTimeout())
+		defer cancel()
+		return start(ctx)
+	}
+	toInbox := func() error {
+		body, err := unsigned()
+		if err != nil {
+			return err
 		}
+		return s.Keep(ctx, source, kind, body, receivedAt)
 	}
-	s.Log.Warn("the inbox cannot take the callback; starting its workflows now", "source", source, "task_id", cc.TaskID, "error", err)
-	startCtx, cancel := context.WithTimeout(ctx, s.startTimeout())
-	defer cancel()
-	if serr := s.startAll(startCtx, calls); serr != nil {
-		s.Log.Error("Temporal unavailable too; refusing the callback", "source", source, "task_id", cc.TaskID, "error", serr)
-		return fmt.Errorf("%w: inbox: %v; start: %v", ErrNotDurable, err, serr)
+	paths := []string{"temporal", "inbox"}
+	steps := []func() error{toTemporal, toInbox}
+	if s.AckMode(source) == config.AckInbox {
+		slices.Reverse(paths)
+		slices.Reverse(steps)
 	}
-	acceptedTotal.WithLabelValues(source, "temporal").Inc()
+	attrs := append([]any{"source", source, "kind", kind}, logAttrs...)
+	err := steps[0]()
+	if err == nil {
+		acceptedTotal.WithLabelValues(source, paths[0]).Inc()
+		return nil
+	}
+	s.Log.Warn("callback not made durable in "+paths[0]+"; trying "+paths[1], append(attrs, "error", err)...)
+	if err2 := steps[1](); err2 != nil {
+		s.Log.Error("neither Temporal nor the inbox took the callback; refusing it", append(attrs, "error", err2)...)
+		return fmt.Errorf("%w: %s: %v; %s: %v", ErrNotDurable, paths[0], err, paths[1], err2)
+	}
+	acceptedTotal.WithLabelValues(source, paths[1]).Inc()
 	return nil
 }
 
@@ -307,14 +304,18 @@ func (s *Service) RelayOnce(ctx context.Context) (store.DrainResult, error) {
 		opts.Limit = 4 * opts.Concurrency
 	}
 	res, err := s.Store.DrainInbox(ctx, opts, func(ctx context.Context, e store.InboxEntry) error {
-		if e.Kind != KindCallCompleted {
-			return store.Permanent(fmt.Errorf("inbox entry %d: unknown kind %q", e.ID, e.Kind))
-		}
 		src, ok := s.Sources[e.Source]
 		if !ok {
 			return store.Permanent(fmt.Errorf("inbox entry %d: source %q is no longer configured", e.ID, e.Source))
 		}
-		cc, err := ReadCallCompleted(e.Body, src, AlreadyVerified)
+		k, ok := src.Kind(e.Kind)
+		if !ok {
+			return store.Permanent(fmt.Errorf("inbox entry %d: source %q takes no kind %q (any more)", e.ID, e.Source, e.Kind))
+		}
+		if !k.Calls {
+			return s.relayEvent(ctx, e, src, k)
+		}
+		cc, err := ReadCalls(e.Body, src, k, AlreadyVerified)
 		if err != nil {
 			return store.Permanent(fmt.Errorf("inbox entry %d: %w", e.ID, err))
 		}
@@ -346,12 +347,18 @@ const (
 	AlreadyVerified SignCheck = false
 )
 
-// ReadCallCompleted reads a call-completion body with its source's settings. It is the one way a body
-// becomes calls, for the receiver and the relay alike.
+// ReadCallCompleted reads a call-completion body with its source's settings (see ReadCalls).
+func ReadCallCompleted(body []byte, src *config.Source, sign SignCheck) (*airudder.CallCompleted, error) {
+	k, _ := airudder.KindByRoute(airudder.KindCallCompleted)
+	return ReadCalls(body, src, k, sign)
+}
+
+// ReadCalls reads a body of a kind that carries calls (call completion, info check) with its source's
+// settings. It is the one way a body becomes calls, for the receiver and the relay alike.
 //
 // A body from the network is held to the source's cap on calls per body; an inbox entry, accepted
 // already, is not (the cap may have been lowered since).
-func ReadCallCompleted(body []byte, src *config.Source, sign SignCheck) (*airudder.CallCompleted, error) {
+func ReadCalls(body []byte, src *config.Source, k airudder.Kind, sign SignCheck) (*airudder.CallCompleted, error) {
 	doc, err := airudder.Decode(body)
 	if err != nil {
 		return nil, err
@@ -365,5 +372,23 @@ func ReadCallCompleted(body []byte, src *config.Source, sign SignCheck) (*airudd
 	} else {
 		opts.MaxCalls = 0
 	}
-	return doc.CallCompleted(opts)
+	return k.ReadCalls(doc, opts)
+}
+
+// ReadEvent reads a body of a kind that carries no calls with its source's settings: the Sign first
+// where the kind is signed and the body comes from the network. It is the one way a body becomes an
+// event, for the receiver and the relay alike. A body that is not the kind's envelope is a
+// *airudder.ValidationError, and nothing of it may be kept.
+func ReadEvent(body []byte, src *config.Source, k airudder.Kind, sign SignCheck) (*airudder.Event, error) {
+	doc, err := airudder.Decode(body)
+	if err != nil {
+		return nil, err
+	}
+	if k.Signed && sign == VerifySign {
+		taskID, s := doc.Signed()
+		if err := airudder.VerifySign(taskID, s, src.Keys); err != nil {
+			return nil, err
+		}
+	}
+	return k.ReadEvent(doc, src.ParseOptions())
 }

@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -52,6 +53,9 @@ type system struct {
 	ingest   *ingest.Service
 	http     *httptest.Server
 	cfg      *config.Config
+
+	mu        sync.Mutex
+	exchanges []exchange // every request the API answered, checked against api/openapi.json at the end
 }
 
 type options struct {
@@ -153,7 +157,10 @@ func (s *system) serve(svc *ingest.Service) {
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	s.http = httptest.NewServer(h)
+	if s.http == nil {
+		s.t.Cleanup(s.checkExchanges)
+	}
+	s.http = httptest.NewServer(s.recordExchanges(h))
 	s.t.Cleanup(s.http.Close)
 }
 
@@ -186,6 +193,8 @@ func (s *system) admin(method, path string, body []byte) (int, []byte) {
 	req.Header.Set("Authorization", "Bearer "+adminToken)
 	if len(body) > 0 && body[0] == '{' {
 		req.Header.Set("Content-Type", "application/json")
+	} else if len(body) > 0 {
+		req.Header.Set("Content-Type", "application/yaml") // rules
 	}
 	return s.do(req)
 }

@@ -2,6 +2,7 @@ package rules
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -140,8 +141,9 @@ func FollowUpKey(callWorkflowID, ruleID, action string) string {
 func (s *Set) Plan(rc airudder.ReceivedCall, callWorkflowID string, now time.Time) Plan {
 	facts := FactsOf(rc)
 	p := Plan{Version: s.Version, Matched: []string{}, FollowUps: []FollowUp{}}
+	on := CallOn(rc)
 	for _, r := range s.Rules {
-		if !r.Enabled {
+		if !r.Enabled || cmp.Or(r.On, OnCallCompleted) != on {
 			continue
 		}
 		out, _, err := r.program.Eval(map[string]any{"call": facts})
@@ -341,4 +343,141 @@ func render(t *template.Template, data map[string]any) (string, error) {
 		return "", fmt.Errorf("%s: %v", t.Name(), err)
 	}
 	return b.String(), nil
+}
+
+// CallOn is the kind a call's rules are written for: info_check_completed for an info check's calls,
+// call_completed for the others (call completion, and a PDS agent's call result, so that rules on calls
+// work across both families).
+func CallOn(rc airudder.ReceivedCall) string {
+	if rc.Kind == airudder.KindInfoCheckCompleted {
+		return OnInfoCheckCompleted
+	}
+	return OnCallCompleted
+}
+
+// PlanEvent evaluates every enabled rule on the event's kind against it and plans the actions of those
+// that match, as Plan does for calls. Delays count from when the event happened (from its arrival when
+// the sender did not say).
+func (s *Set) PlanEvent(ev airudder.Event, eventWorkflowID string, now time.Time) Plan {
+	facts := EventFactsOf(ev)
+	p := Plan{Version: s.Version, Matched: []string{}, FollowUps: []FollowUp{}}
+	for _, r := range s.Rules {
+		if !r.Enabled || r.On != ev.On || r.program == nil {
+			continue
+		}
+		out, _, err := r.program.Eval(map[string]any{"event": celInput(facts)})
+		if err != nil {
+			p.Errors = append(p.Errors, Problem{Line: r.Line, Rule: r.ID, Field: "when", Message: err.Error()})
+			continue
+		}
+		if matched, _ := out.Value().(bool); !matched {
+			continue
+		}
+		p.Matched = append(p.Matched, r.ID)
+		for _, a := range r.Actions {
+			fu, err := s.planEvent(r, a, ev, facts, eventWorkflowID)
+			if err != nil {
+				fu.Skip = "could not be planned for this event: " + err.Error()
+				fu.Webhook, fu.Notify, fu.Recall, fu.Cancel = nil, nil, nil, nil
+			}
+			p.FollowUps = append(p.FollowUps, fu)
+		}
+	}
+	return p
+}
+
+func (s *Set) planEvent(r *Rule, a *Action, ev airudder.Event, facts any, eventWorkflowID string) (FollowUp, error) {
+	key := FollowUpKey(eventWorkflowID, r.ID, a.Name)
+	fu := FollowUp{
+		Key: key, RuleID: r.ID, RuleVersion: s.Version, RuleDescription: r.Description, Action: a.Name, Type: a.Type,
+		CalleeNumber: ev.CalleeNumber, Window: a.Window, MaxPerDay: a.MaxPerDay,
+		SkipWhenCapped: a.SkipWhenCapped, TimeZone: s.TimeZone,
+		ReachesPerson: &a.ReachesPerson, OnUnknown: a.OnUnknown,
+		Summary: fmt.Sprintf("%s %s (%s)", a.Type, a.Name, r.ID),
+	}
+	data := eventTemplateData(ev, facts, r.ID, s.Version, a, key)
+	data["rule"].(map[string]any)["description"] = r.Description
+	base := ev.ReceivedAt
+	if ev.Time != nil {
+		base = *ev.Time
+	}
+	fu.NotBefore = base.Add(a.Delay).UTC()
+	switch a.Type {
+	case TypeWebhook:
+		var body json.RawMessage
+		if a.body != nil {
+			out, err := render(a.body, data)
+			if err != nil {
+				return fu, err
+			}
+			if !json.Valid([]byte(out)) {
+				return fu, fmt.Errorf("the body template gave something that is not JSON")
+			}
+			body = json.RawMessage(out)
+		} else {
+			var err error
+			body, err = json.Marshal(map[string]any{
+				"type": "rudderhook.follow_up",
+				"follow_up": map[string]any{
+					"key":    key,
+					"rule":   map[string]any{"id": r.ID, "version": s.Version, "description": r.Description},
+					"action": map[string]any{"name": a.Name, "type": a.Type, "fields": a.Fields},
+				},
+				"event": map[string]any{"source": ev.Source, "kind": ev.Kind, "on": ev.On, "key": ev.Key,
+					"received_at": ev.ReceivedAt, "fields": data["event"], "raw": ev.Raw},
+			})
+			if err != nil {
+				return fu, err
+			}
+		}
+		fu.Webhook = &WebhookRequest{Target: a.Target, URL: a.URL, Headers: a.Headers, Body: body}
+		fu.Summary = fmt.Sprintf("POST %s (%s)", endpointName(a), r.ID)
+	case TypeNotify:
+		text, err := render(a.text, data)
+		if err != nil {
+			return fu, err
+		}
+		fu.Notify = &NotifyRequest{Target: a.Target, URL: a.URL, Text: text}
+		fu.Summary = fmt.Sprintf("Notify %s (%s)", endpointName(a), r.ID)
+	case TypeAirudderRecall:
+		req := &RecallRequest{WorkflowID: a.airudderWorkflowID, TemplateID: a.templateID, EndTime: a.endTime, Variables: map[string]string{}}
+		var err error
+		if req.Callee, err = render(a.callee, data); err != nil {
+			return fu, err
+		}
+		if req.TemplateID != "" {
+			if req.Name, err = render(a.instanceName, data); err != nil {
+				return fu, err
+			}
+		}
+		for k, t := range a.variables {
+			if req.Variables[k], err = render(t, data); err != nil {
+				return fu, err
+			}
+		}
+		if strings.TrimSpace(req.Callee) == "" {
+			fu.Skip = "the event has no number to call"
+		}
+		fu.CalleeNumber = cmp.Or(fu.CalleeNumber, req.Callee)
+		fu.Recall = req
+		fu.Summary = fmt.Sprintf("Call %s through Airudder (%s)", airudder.MaskPhone(req.Callee), r.ID)
+	case TypeAirudderCancelContact:
+		req := &CancelRequest{API: a.cancelAPI}
+		var err error
+		if req.Callee, err = render(a.callee, data); err != nil {
+			return fu, err
+		}
+		if req.TaskID, err = render(a.taskID, data); err != nil {
+			return fu, err
+		}
+		switch {
+		case strings.TrimSpace(req.Callee) == "":
+			fu.Skip = "the event has no number whose calls to cancel"
+		case strings.TrimSpace(req.TaskID) == "":
+			fu.Skip = "the event has no task whose calls to cancel"
+		}
+		fu.Cancel = req
+		fu.Summary = fmt.Sprintf("Cancel the remaining calls to %s in task %s (%s)", airudder.MaskPhone(req.Callee), req.TaskID, r.ID)
+	}
+	return fu, nil
 }

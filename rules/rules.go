@@ -78,7 +78,9 @@ type Set struct {
 
 // Rule is one compiled rule.
 type Rule struct {
-	ID          string
+	ID string
+	// On is the kind of callback the rule is for (OnCallCompleted by default; see OnNames).
+	On          string
 	Description string
 	When        string
 	Enabled     bool
@@ -185,6 +187,7 @@ type document struct {
 
 type ruleDoc struct {
 	ID          string      `yaml:"id"`
+	On          string      `yaml:"on"`
 	Description string      `yaml:"description"`
 	When        string      `yaml:"when"`
 	Enabled     *bool       `yaml:"enabled"`
@@ -268,9 +271,30 @@ func Compile(src []byte, opts Options) (*Set, error) {
 			add("id", "repeats the rule on line %d", seen[r.ID])
 		}
 		seen[r.ID] = line
+		r.On = cmp.Or(strings.TrimSpace(rd.On), OnCallCompleted)
+		factsT, generic, onErr := factsType(r.On)
+		condEnv, exampleData := env, func(a *Action) map[string]any { return templateData(example, "example-rule", 0, a, "fu_example") }
+		if onErr != nil {
+			add("on", "%v", onErr)
+		} else if factsT != nil {
+			if condEnv, err = eventEnv(factsT); err != nil {
+				return nil, fmt.Errorf("rules environment of %s: %w", r.On, err)
+			}
+			exampleData = nil // a generic kind has no example: its templates are checked when they run
+			if ev, ok := exampleEvent(r.On); ok && !generic {
+				facts := EventFactsOf(ev)
+				exampleData = func(a *Action) map[string]any {
+					return eventTemplateData(ev, facts, "example-rule", 0, a, "fu_example")
+				}
+			}
+		}
 		if r.When == "" {
 			add("when", "a condition is required (write `true` to match every call)")
-		} else if prg, msg := compileCondition(env, r.When); msg != "" {
+		} else if onErr != nil {
+			// the condition cannot be checked without its kind
+		} else if msg := eventFieldsProblem(r.On, factsT, r.When); msg != "" {
+			problems = append(problems, Problem{Line: line, Rule: r.ID, Field: "when", Message: msg})
+		} else if prg, msg := compileCondition(condEnv, r.When); msg != "" {
 			whenLine := line
 			if i < len(lines) && lines[i].when > 0 {
 				whenLine = lines[i].when
@@ -284,7 +308,10 @@ func Compile(src []byte, opts Options) (*Set, error) {
 		}
 		names := map[string]bool{}
 		for j, ad := range rd.Actions {
-			a, errs := compileAction(ad, j, set.TimeZone, opts, example)
+			a, errs := compileAction(ad, j, set.TimeZone, opts, exampleData)
+			if factsT != nil && ad.At != nil {
+				errs = append(errs, "at: is for rules on calls (its dates are a call's); a rule on "+r.On+" waits with delay:")
+			}
 			if i < len(lines) && j < len(lines[i].actions) {
 				a.line = lines[i].actions[j]
 			}
@@ -382,9 +409,11 @@ func editDistance(a, b string) int {
 
 // compileAction checks one action of a rule and compiles its templates against the example call. It
 // returns the action (also when it has problems, so that later checks can name it) and its problems.
-func compileAction(ad actionDoc, index int, zone string, opts Options, example *Call) (*Action, []string) {
+func compileAction(ad actionDoc, index int, zone string, opts Options, exampleData func(*Action) map[string]any) (*Action, []string) {
 	c := &actionCompiler{a: newAction(ad, index), opts: opts}
-	c.example = templateData(example, "example-rule", 0, c.a, "fu_example")
+	if exampleData != nil {
+		c.example = exampleData(c.a)
+	}
 	if !idRE.MatchString(c.a.Name) {
 		c.fail("name %q: a name is 1–64 letters, digits, '_', '.' or '-'", c.a.Name)
 	}
@@ -448,6 +477,9 @@ func (c *actionCompiler) template(field, src string) (*template.Template, string
 		c.fail("%s: %v", field, err)
 		return nil, ""
 	}
+	if c.example == nil {
+		return t, "" // no example to run it on (a generic kind's)
+	}
 	out, err := render(t, c.example)
 	if err != nil {
 		msg := err.Error()
@@ -485,7 +517,7 @@ func (c *actionCompiler) webhook(ad actionDoc) {
 		}
 	}
 	var example string
-	if c.a.body, example = c.template("body", ad.Body); c.a.body != nil && !json.Valid([]byte(example)) {
+	if c.a.body, example = c.template("body", ad.Body); c.a.body != nil && c.example != nil && !json.Valid([]byte(example)) {
 		c.fail("body: the template does not give JSON for the example call; it gave:\n%s", example)
 	}
 }

@@ -72,6 +72,13 @@ type callRow struct {
 	CaseID               string            `db:"case_id"`
 	Variables            jsonValue         `db:"variables"`
 	CallerNumber         string            `db:"caller_number"`
+	Family               string            `db:"family"`
+	Kind                 string            `db:"kind"`
+	EventTime            *time.Time        `db:"event_time"`
+	Results              jsonValue         `db:"results"`
+	Remarks              string            `db:"remarks"`
+	RecordingURL         string            `db:"recording_url"`
+	Agent                string            `db:"agent"`
 	RawDetail            jsonValue         `db:"raw_detail"`
 	RawTask              jsonValue         `db:"raw_task"`
 	Revision             int               `db:"revision"`
@@ -92,11 +99,13 @@ var callColumns = []string{
 	"extra_a", "extra_b", "extra_c", "ner_slots", "asr_result", "ask_whatsapp", "asr_ptp", "multi_intention",
 	"event_label", "ring_time", "talk_round", "case_id", "variables", "caller_number", "raw_detail", "raw_task",
 	"revision", "digest", "parse_notes", "received_at",
+	"family", "kind", "event_time", "results", "remarks", "recording_url", "agent",
 }
 
 // upsertCallSQL inserts a call or, when it exists, replaces it with a revision received no earlier than
-// the one it shows (a relayed older delivery is kept as a revision but does not hide a newer one). It
-// returns a row only when it wrote one.
+// the one it shows (a relayed older delivery is kept as a revision but does not hide a newer one). Where
+// both revisions say when their event happened (PDS), that orders them instead: an event older than the
+// one shown never overwrites it, however late it arrives. It returns a row only when it wrote one.
 var upsertCallSQL = func() string {
 	var names, sets []string
 	for _, c := range callColumns {
@@ -107,7 +116,8 @@ var upsertCallSQL = func() string {
 	}
 	return `INSERT INTO calls (` + strings.Join(callColumns, ", ") + `) VALUES (` + strings.Join(names, ", ") + `)
 ON CONFLICT (source, call_key) DO UPDATE SET ` + strings.Join(sets, ", ") + `, updated_at = now()
-WHERE calls.received_at <= EXCLUDED.received_at
+WHERE CASE WHEN calls.event_time IS NOT NULL AND EXCLUDED.event_time IS NOT NULL
+  THEN calls.event_time <= EXCLUDED.event_time ELSE calls.received_at <= EXCLUDED.received_at END
 RETURNING revision`
 }()
 
@@ -432,13 +442,15 @@ func toRow(rec CallRecord) callRow {
 		Variables: jsonValue(c.Variables), CallerNumber: c.CallerNumber,
 		RawDetail: jsonValue(rec.RawCall), RawTask: jsonValue(rec.RawTask), ReceivedAt: rec.ReceivedAt,
 		Revision: rec.Revision, Digest: rec.Digest, ParseNotes: notes,
+		Family: rec.Family(), Kind: rec.Kind, EventTime: rec.EventTime, Results: jsonValue(c.Results),
+		Remarks: c.Remarks, RecordingURL: c.RecordingURL, Agent: c.Agent,
 	}
 }
 
 func fromRow(r callRow) (*CallRecord, error) {
 	rec := &CallRecord{
 		ReceivedCall: airudder.ReceivedCall{
-			Source: r.Source, Key: r.CallKey, ReceivedAt: r.ReceivedAt.UTC(),
+			Source: r.Source, Kind: r.Kind, Key: r.CallKey, ReceivedAt: r.ReceivedAt.UTC(), EventTime: utc(r.EventTime),
 			Task: airudder.Task{WorkflowID: r.AirudderWorkflowID, WorkflowName: r.WorkflowName,
 				NodeTaskID: r.NodeTaskID, NodeTaskName: r.NodeTaskName, TaskID: r.TaskID, TaskName: r.TaskName},
 			RawTask: json.RawMessage(r.RawTask),
@@ -455,6 +467,7 @@ func fromRow(r callRow) (*CallRecord, error) {
 				MultiIntention: json.RawMessage(r.MultiIntention), EventLabel: json.RawMessage(r.EventLabel),
 				RingTime: r.RingTime, TalkRound: r.TalkRound, CaseID: r.CaseID,
 				Variables: json.RawMessage(r.Variables), CallerNumber: r.CallerNumber,
+				Results: json.RawMessage(r.Results), Remarks: r.Remarks, RecordingURL: r.RecordingURL, Agent: r.Agent,
 				Raw: json.RawMessage(r.RawDetail),
 			},
 		},

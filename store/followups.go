@@ -39,19 +39,22 @@ type FollowUpRecord struct {
 	// created, or the one uploaddetails added the callee to.
 	AirudderWorkflowID string `db:"airudder_workflow_id"`
 	// ReachesPerson says the action reaches the callee (see rules.FollowUp.Reaches).
-	ReachesPerson bool           `db:"reaches_person"`
-	CreatedAt     time.Time      `db:"created_at"`
-	UpdatedAt     time.Time      `db:"updated_at"`
-	FinishedAt    *time.Time     `db:"finished_at"`
-	Plan          rules.FollowUp `db:"-"`
+	ReachesPerson bool `db:"reaches_person"`
+	// EventID is the event whose rule planned the follow-up (nil for a call's follow-up: CallKey names
+	// the call). An event's follow-up has the event's workflow ID as CallWorkflowID and its key as CallKey.
+	EventID    *int64         `db:"event_id"`
+	CreatedAt  time.Time      `db:"created_at"`
+	UpdatedAt  time.Time      `db:"updated_at"`
+	FinishedAt *time.Time     `db:"finished_at"`
+	Plan       rules.FollowUp `db:"-"`
 }
 
 const (
 	insertFollowUpSQL = `INSERT INTO follow_ups (idempotency_key, source, call_key, call_workflow_id, workflow_id,
   rule_id, rule_version, action, action_type, summary, callee_number, plan, status, next_attempt_at, last_error, finished_at,
-  reaches_person)
+  reaches_person, event_id)
 VALUES (:idempotency_key, :source, :call_key, :call_workflow_id, :workflow_id, :rule_id, :rule_version, :action,
-  :action_type, :summary, :callee_number, :plan, :status, :next_attempt_at, :last_error, :finished_at, :reaches_person)
+  :action_type, :summary, :callee_number, :plan, :status, :next_attempt_at, :last_error, :finished_at, :reaches_person, :event_id)
 ON CONFLICT (idempotency_key) DO NOTHING`
 	followUpsByKeySQL  = `SELECT * FROM follow_ups WHERE idempotency_key = ANY($1) ORDER BY id`
 	followUpByKeySQL   = `SELECT * FROM follow_ups WHERE idempotency_key = $1`

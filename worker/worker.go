@@ -14,6 +14,7 @@ import (
 func Register(r sdkworker.Registry, acts *activities.Activities) {
 	r.RegisterWorkflow(workflows.CallCompletedWorkflow)
 	r.RegisterWorkflow(workflows.FollowUpWorkflow)
+	r.RegisterWorkflow(workflows.EventWorkflow)
 	r.RegisterActivity(acts)
 }
 

@@ -197,14 +197,14 @@ func (r *callRun) process(ctx workflow.Context, in CallCompletedInput) error {
 	r.plan = &plan
 	r.result.RuleVersion = plan.RuleVersion
 	r.result.Matched = mergeMatched(r.result.Matched, plan.Matched)
-	r.startFollowUps(ctx, in.Call, plan)
+	r.startFollowUps(ctx, SearchAttributes(in.Call), plan)
 	workflow.SetCurrentDetails(ctx, r.details())
 	return nil
 }
 
 // startFollowUps runs each planned follow-up not started yet as a child workflow, and counts how they
 // end. A failed follow-up does not fail the call: it is recorded, shown, and retried by an operator.
-func (r *callRun) startFollowUps(ctx workflow.Context, call airudder.ReceivedCall, plan activities.PlanResult) {
+func (r *callRun) startFollowUps(ctx workflow.Context, attrs []temporal.SearchAttributeUpdate, plan activities.PlanResult) {
 	if r.counts == nil {
 		r.counts = map[rules.Status]int{}
 	}
@@ -223,7 +223,7 @@ func (r *callRun) startFollowUps(ctx workflow.Context, call airudder.ReceivedCal
 			WorkflowID:            FollowUpWorkflowID(parentID, fu.Plan.RuleID, fu.Plan.Action),
 			StaticSummary:         fu.Plan.Summary,
 			WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY,
-			TypedSearchAttributes: temporal.NewSearchAttributes(SearchAttributes(call)...),
+			TypedSearchAttributes: temporal.NewSearchAttributes(attrs...),
 		})
 		future := workflow.ExecuteChildWorkflow(cctx, FollowUpWorkflow, FollowUpInput{FollowUp: fu.Plan})
 		r.running++

@@ -56,12 +56,15 @@ var (
 	IntentionKey    = temporal.NewSearchAttributeKeyKeyword("Intention")
 	TaskIDKey       = temporal.NewSearchAttributeKeyKeyword("TaskID")
 	SourceKey       = temporal.NewSearchAttributeKeyKeyword("Source")
+	// KindKey is the callback kind of an event's workflow, as rules name it ("list_completed",
+	// "pds.agent_status"): `Kind = "qa_result"`.
+	KindKey = temporal.NewSearchAttributeKeyKeyword("Kind")
 )
 
 // SearchAttributeTypes lists the custom search attributes to register on a namespace.
 func SearchAttributeTypes() map[string]enumspb.IndexedValueType {
 	out := map[string]enumspb.IndexedValueType{}
-	for _, k := range []temporal.SearchAttributeKeyKeyword{CaseIDKey, CallIDKey, CalleeNumberKey, IntentionKey, TaskIDKey, SourceKey} {
+	for _, k := range []temporal.SearchAttributeKeyKeyword{CaseIDKey, CallIDKey, CalleeNumberKey, IntentionKey, TaskIDKey, SourceKey, KindKey} {
 		out[k.GetName()] = enumspb.INDEXED_VALUE_TYPE_KEYWORD
 	}
 	return out
@@ -169,6 +172,85 @@ func orDash(s string) string {
 		return "–"
 	}
 	return s
+}
+
+// EventWorkflowID is the ID of the workflow that handles one event of a callback kind other than call
+// completion: "event/{source}/{kind}/{key}", kind being the route name ("list-completed", "pds").
+func EventWorkflowID(source, kind, key string) string {
+	return "event/" + source + "/" + kind + "/" + key
+}
+
+// EventWorkflowIDOf is the ID of the workflow of ev (see EventWorkflowID).
+func EventWorkflowIDOf(ev airudder.Event) string { return EventWorkflowID(ev.Source, ev.Kind, ev.Key) }
+
+// EventSearchAttributes are the values of the custom search attributes for one event: Source and Kind
+// always, CaseID, CallID, CalleeNumber and TaskID where the kind has them. Values are cut as for calls.
+func EventSearchAttributes(ev airudder.Event) []temporal.SearchAttributeUpdate {
+	var out []temporal.SearchAttributeUpdate
+	for _, kv := range []struct {
+		key temporal.SearchAttributeKeyKeyword
+		val string
+	}{
+		{SourceKey, ev.Source},
+		{KindKey, ev.On},
+		{CaseIDKey, ev.CaseID},
+		{CallIDKey, ev.CallID},
+		{CalleeNumberKey, ev.CalleeNumber},
+		{TaskIDKey, ev.TaskID},
+	} {
+		if kv.val != "" {
+			out = append(out, kv.key.ValueSet(payload.CutHashed(kv.val, payload.SearchTextLimit)))
+		}
+	}
+	return out
+}
+
+// EventStartOptions are the options to signal-with-start the workflow of one event with a revision, as
+// StartOptions are for a call.
+func EventStartOptions(ev airudder.Event) client.StartWorkflowOptions {
+	return client.StartWorkflowOptions{
+		ID:                       EventWorkflowIDOf(ev),
+		TaskQueue:                TaskQueue,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		TypedSearchAttributes:    temporal.NewSearchAttributes(EventSearchAttributes(ev)...),
+		StaticSummary:            EventSummary(ev),
+		StaticDetails:            eventDetails(ev),
+	}
+}
+
+// EventSummary is the one line the Temporal UI shows for an event's workflow: what the parser made of it
+// (phone numbers masked), and how many fields were kept as sent.
+func EventSummary(ev airudder.Event) string {
+	s := ev.Summary
+	if s == "" {
+		s = ev.On + " " + ev.Key
+	}
+	if n := len(ev.Notes); n > 0 {
+		s += fmt.Sprintf(" · %d parse note%s", n, plural(n))
+	}
+	return payload.CutJSON(s, payload.SummaryTextLimit)
+}
+
+func eventDetails(ev airudder.Event) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "**Source** %s · **Kind** %s (%s) · **Key** %s", ev.Source, ev.Kind, ev.On, payload.Cut(ev.Key, 120))
+	if ev.Time != nil {
+		fmt.Fprintf(&b, " · **Happened** %s", ev.Time.Format(time.RFC3339))
+	}
+	if ev.Call != nil {
+		fmt.Fprintf(&b, "\n\n**Call** %s (its own workflow)", CallWorkflowID(ev.Call.Source, ev.Call.Key))
+	}
+	if len(ev.Notes) > 0 {
+		b.WriteString("\n\n**Parse notes** (kept as sent, not typed):")
+		for _, n := range ev.Notes {
+			fmt.Fprintf(&b, "\n- %s: %s", payload.Cut(n.Field, 100), payload.Cut(n.Why, 200))
+		}
+	}
+	if ev.Digest != "" {
+		fmt.Fprintf(&b, "\n\n**Delivery digest** %.12s", ev.Digest)
+	}
+	return payload.CutJSON(b.String(), payload.DetailsTextLimit)
 }
 
 // UILink is the Temporal Web UI page of a workflow, given the UI's base URL and the namespace.

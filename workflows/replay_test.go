@@ -32,6 +32,8 @@ var recordedIDs = map[string]string{
 	"follow_up_v3_needs_review.history.json": "call/airudder/review-call-1/followup/needs-follow-up/team-message",
 	// v4: local-activities; the follow-up's bookkeeping is local activities.
 	"follow_up_v4.history.json": "call/airudder/cad907xxxxxxxx35644a/followup/needs-follow-up/later",
+	// the first EventWorkflow: a list completion stored, and its rule's team message run as a child.
+	"event_v0.history.json": "event/airudder/list-completed/16e0660e6cxxxxxxxxxxxxxxxx0abfe0e191/7777777.0/tel:5dff7171e5446240",
 }
 
 // TestReplayRecordedHistories replays histories recorded from earlier versions of the workflows against
@@ -63,6 +65,7 @@ func TestReplayRecordedHistories(t *testing.T) {
 			r := worker.NewWorkflowReplayer()
 			r.RegisterWorkflow(workflows.CallCompletedWorkflow)
 			r.RegisterWorkflow(workflows.FollowUpWorkflow)
+			r.RegisterWorkflow(workflows.EventWorkflow)
 			err = r.ReplayWorkflowHistoryWithOptions(sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler)), history,
 				worker.ReplayWorkflowHistoryOptions{OriginalExecution: workflow.Execution{ID: id, RunID: "replay"}})
 			if err != nil {

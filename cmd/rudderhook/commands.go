@@ -17,6 +17,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/rudderhook/rudderhook/airudder"
 	"github.com/rudderhook/rudderhook/api"
 	"github.com/rudderhook/rudderhook/codec"
 	"github.com/rudderhook/rudderhook/config"
@@ -157,6 +158,13 @@ func printBanner(cfg *config.Config, httpAddr string, ds *devserver.Server, gene
 	source, ns := cfg.SourceNames()[0], cfg.Temporal.Namespace
 	fmt.Fprintf(w, "\nrudderhook dev is running. Ctrl-C stops it.\n\n")
 	fmt.Fprintf(w, "  Receiver     POST http://%s/webhooks/%s/call-completed\n", httpAddr, source)
+	fmt.Fprintf(w, "               and /webhooks/%s/{kind} for %s\n", source, strings.Join(receiverKinds(cfg.Sources[source]), ", "))
+	for _, name := range cfg.SourceNames() {
+		if src := cfg.Sources[name]; !src.TakesUnsigned() {
+			fmt.Fprintf(w, "               unsigned kinds (%s) answer 403 on source %s: %s\n",
+				strings.Join(unsignedKinds(src), ", "), name, src.UnsignedHint())
+		}
+	}
 	fmt.Fprintf(w, "  Rules page   http://%s/ui/\n", httpAddr)
 	if signIn != "" {
 		fmt.Fprintf(w, "               sign in as Developer (editor): http://%s/ui/login#token=%s\n", httpAddr, signIn)
@@ -182,6 +190,22 @@ func printBanner(cfg *config.Config, httpAddr string, ds *devserver.Server, gene
 	}
 	fmt.Fprintf(w, "\nTry:  rudderhook send --url http://%s/webhooks/%s/call-completed\n", httpAddr, source)
 	fmt.Fprintf(w, "      curl -H \"Authorization: Bearer %s\" http://%s/v1/calls\n\n", token, httpAddr)
+}
+
+// receiverKinds are the route names of the kinds src takes, built-in and generic.
+func receiverKinds(src *config.Source) []string {
+	return append(airudder.KindRoutes(), slices.Sorted(maps.Keys(src.GenericKinds))...)
+}
+
+// unsignedKinds are the route names of the kinds src takes that carry no Sign.
+func unsignedKinds(src *config.Source) []string {
+	var out []string
+	for _, route := range receiverKinds(src) {
+		if k, _ := src.Kind(route); !k.Signed {
+			out = append(out, route)
+		}
+	}
+	return out
 }
 
 func serveCmd(g *globals) *cobra.Command {

@@ -1,0 +1,142 @@
+package rules_test
+
+import (
+	"encoding/json"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rudderhook/rudderhook/airudder"
+	"github.com/rudderhook/rudderhook/rules"
+)
+
+// exampleEvent reads one of a kind's examples, as received by "airudder".
+func exampleEvent(t *testing.T, route string, body []byte) airudder.Event {
+	t.Helper()
+	k, _ := airudder.KindByRoute(route)
+	doc, err := airudder.Decode(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, err := k.ReadEvent(doc, airudder.ParseOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ev.Received("airudder", received)
+}
+
+// The example rules on events match the kinds' examples, and only rules on their kind do.
+func TestExampleRulesOnEvents(t *testing.T) {
+	src, err := os.ReadFile("../deploy/rules.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := rules.Compile(src, rules.Options{Targets: map[string]bool{"crm": true, "team_channel": true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	list := exampleEvent(t, airudder.KindListCompleted, airudder.ExampleListCompleted)
+	p := set.PlanEvent(list, "event/airudder/list-completed/x", received)
+	if strings.Join(p.Matched, ",") != "list-entry-done" || len(p.FollowUps) != 1 || p.FollowUps[0].Notify == nil {
+		t.Fatalf("list completed: %+v", p)
+	}
+	if want := "Case 7777777.0 finished workflow test_wf_call_webhook1: 2 nodes, 1 of them calls."; p.FollowUps[0].Notify.Text != want {
+		t.Errorf("text = %q", p.FollowUps[0].Notify.Text)
+	}
+
+	qa := exampleEvent(t, airudder.KindQAResult, airudder.ExampleQAResult)
+	if p := set.PlanEvent(qa, "event/airudder/qa-result/x", received); len(p.Matched) != 0 {
+		t.Errorf("QA without a Negative hit matched %v", p.Matched)
+	}
+	hit := strings.Replace(string(airudder.ExampleQAResult), `"Name": "threatening_language",
+              "Hit": false`, `"Name": "threatening_language",
+              "Hit": true`, 1)
+	if hit == string(airudder.ExampleQAResult) {
+		t.Fatal("the QA example changed: no Negative check point to hit")
+	}
+	qa = exampleEvent(t, airudder.KindQAResult, []byte(hit))
+	p = set.PlanEvent(qa, "event/airudder/qa-result/x", received)
+	if strings.Join(p.Matched, ",") != "qa-negative-hit" || len(p.FollowUps) != 1 || p.FollowUps[0].Webhook == nil {
+		t.Fatalf("QA with a Negative hit: %+v", p)
+	}
+	var body map[string]any
+	if err := json.Unmarshal(p.FollowUps[0].Webhook.Body, &body); err != nil || body["task_id"] != "qa7f3c2d1exxxxxxxx55aa" ||
+		len(body["negative"].([]any)) != 1 {
+		t.Errorf("body = %s (%v)", p.FollowUps[0].Webhook.Body, err)
+	}
+
+	agent := exampleEvent(t, airudder.KindPDS, airudder.ExamplePDSAgentStatus)
+	p = set.PlanEvent(agent, "event/airudder/pds/x", received)
+	if strings.Join(p.Matched, ",") != "pds-promise-to-pay-reminder" || len(p.FollowUps) != 1 || p.FollowUps[0].Recall == nil {
+		t.Fatalf("PDS agent PTP: %+v", p)
+	}
+	fu := p.FollowUps[0]
+	if fu.Recall.Callee != "+6281xxxxxxx123" || fu.Recall.Variables["ptp_date"] != "2024-03-15" ||
+		!fu.NotBefore.Equal(agent.Time.Add(24*time.Hour)) {
+		t.Errorf("reminder = %+v, not before %s", fu.Recall, fu.NotBefore)
+	}
+	// Rules on events never match calls, nor rules on calls events.
+	if p := set.Plan(seed(), "call/airudder/x", received); strings.Contains(strings.Join(p.Matched, ","), "pds") {
+		t.Errorf("a call matched %v", p.Matched)
+	}
+	task := exampleEvent(t, airudder.KindPDS, airudder.ExamplePDSTaskStatus)
+	if p := set.PlanEvent(task, "event/airudder/pds/y", received); len(p.Matched) != 0 {
+		t.Errorf("a PDS task status matched %v", p.Matched)
+	}
+}
+
+// Lint refuses a kind that does not exist and a field the kind does not have.
+func TestEventRulesAreCheckedAgainstTheirKind(t *testing.T) {
+	for name, tc := range map[string]struct{ on, when, want string }{
+		"unknown kind":        {"List-Completed", "true", "is not a kind of callback"},
+		"field of another":    {"list_completed", `event.status == "x"`, `no field "status"`},
+		"call field on event": {"qa_result", `call.intention == "PTP"`, "undeclared reference"},
+		"typo":                {"pds.agent_status", `event.stat == "HANGUP"`, "did you mean event.state"},
+		"not of this type":    {"pds.task_status", `event.agent_name == "x"`, `no field "agent_name"`},
+		"wrong type":          {"qa_result", `event.recordings == "2"`, "no matching overload"},
+		"at on an event":      {"list_completed", `true`, "at: is for rules on calls"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			at := ""
+			if name == "at on an event" {
+				at = "\n        at: {date: due_date, time: \"09:00\"}"
+			}
+			src := `rules:
+  - id: r
+    on: ` + tc.on + `
+    when: '` + tc.when + `'
+    actions:
+      - type: notify
+        url: https://chat.example/hook
+        text: hi` + at + "\n"
+			err := refused(t, src, rules.Options{})
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err = %v, want %q", err, tc.want)
+			}
+		})
+	}
+	// A generic kind's rule reads event.raw.
+	set, err := rules.Compile([]byte(`rules:
+  - id: waba-read
+    on: waba_status
+    when: 'event.raw.message.status == "read"'
+    actions:
+      - type: notify
+        url: https://chat.example/hook
+        text: "{{ .event.raw.message.id }} was read"
+`), rules.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, _ := airudder.GenericKind("waba-status", []string{"message.id"})
+	doc, _ := airudder.Decode([]byte(`{"message":{"id":"wamid.1","status":"read"}}`))
+	ev, err := k.ReadEvent(doc, airudder.ParseOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := set.PlanEvent(ev.Received("acme", received), "event/acme/waba-status/wamid.1", received)
+	if len(p.FollowUps) != 1 || p.FollowUps[0].Notify.Text != "wamid.1 was read" {
+		t.Errorf("plan = %+v", p)
+	}
+}
