@@ -45,8 +45,10 @@ type Options struct {
 
 // Report is one run's figures.
 type Report struct {
-	Date        time.Time    `json:"date"`
-	Machine     string       `json:"machine"`
+	Date    time.Time `json:"date"`
+	Machine string    `json:"machine"`
+	// LoadAverage is /proc/loadavg when the run began: other work on the machine shares its cores.
+	LoadAverage string       `json:"load_average"`
 	N           int          `json:"n"`
 	Concurrency int          `json:"concurrency"`
 	Temporal    string       `json:"temporal"`
@@ -70,9 +72,14 @@ type ModeResult struct {
 	// Acks is the acknowledgement rate at full load; AcksAtHalf the latencies at half that rate.
 	Acks       Rate `json:"acks"`
 	AcksAtHalf Rate `json:"acks_at_half_rate"`
-	// AckToStart is how long after the acknowledgement the call's workflow started.
-	AckToStartP50 time.Duration `json:"ack_to_start_p50_ns"`
-	AckToStartP99 time.Duration `json:"ack_to_start_p99_ns"`
+	// AckToStart is how long after the acknowledgement the call's workflow started, at full load (a
+	// backlog drains at Temporal's rate) and at normal load (NormalPerSec, half the rate calls were
+	// stored end to end).
+	AckToStartP50       time.Duration `json:"ack_to_start_p50_ns"`
+	AckToStartP99       time.Duration `json:"ack_to_start_p99_ns"`
+	NormalPerSec        float64       `json:"normal_load_per_second"`
+	NormalAckToStartP50 time.Duration `json:"normal_load_ack_to_start_p50_ns"`
+	NormalAckToStartP99 time.Duration `json:"normal_load_ack_to_start_p99_ns"`
 	// Stored and FollowedUp are calls per second end to end: from the first callback sent until the last
 	// call was stored, and until the last follow-up reached the sink.
 	Stored     float64 `json:"stored_per_second"`
@@ -129,7 +136,7 @@ func Run(ctx context.Context, opts Options) (*Report, int64, error) {
 	st.sink = newSink()
 	defer st.sink.Close()
 
-	rep := &Report{Date: time.Now().UTC(), Machine: machine(), N: opts.N, Concurrency: opts.Concurrency, Temporal: st.addr}
+	rep := &Report{Date: time.Now().UTC(), Machine: machine(), LoadAverage: loadAverage(), N: opts.N, Concurrency: opts.Concurrency, Temporal: st.addr}
 	if rep.Ceilings, err = st.ceilings(ctx); err != nil {
 		return rep, 0, err
 	}
@@ -299,6 +306,29 @@ func (st *runState) measureMode(ctx context.Context, mode string) (ModeResult, e
 	if _, err := st.waitStored(ctx, paced, api); err != nil {
 		return res, err
 	}
+
+	// Normal load: a rate the whole system sustains (half the calls stored per second above), at which
+	// a call's workflow should start moments after its acknowledgement.
+	normal, err := MakeBodies(mode+"-normal-"+randomHex(4), max(10, n/10), benchKey)
+	if err != nil {
+		return res, err
+	}
+	res.NormalPerSec = max(1, res.Stored/2)
+	normalAcked := make([]time.Time, len(normal.IDs))
+	st.log("measuring ack to start at normal load", "mode", mode, "per_second", res.NormalPerSec)
+	if _, err = runPaced(ctx, len(normal.IDs), res.NormalPerSec, st.opts.Concurrency, func(ctx context.Context, i int) error {
+		err := p.post(ctx, normal.Bodies[i])
+		normalAcked[i] = time.Now()
+		return err
+	}); err != nil {
+		return res, fmt.Errorf("acknowledgements at normal load: %w", err)
+	}
+	if _, err := st.waitStored(ctx, normal, api); err != nil {
+		return res, err
+	}
+	if res.NormalAckToStartP50, res.NormalAckToStartP99, err = st.ackToStart(ctx, normal, normalAcked); err != nil {
+		return res, err
+	}
 	res.APIPeakRSS = api.peakRSS()
 	return res, nil
 }
@@ -361,6 +391,15 @@ func (st *runState) ackToStart(ctx context.Context, b *Bodies, acked []time.Time
 	return percentile(gaps, 0.5), percentile(gaps, 0.99), err
 }
 
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(b))
+	return strings.Join(f[:min(3, len(f))], " ")
+}
+
 func machine() string {
 	model := ""
 	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
@@ -410,7 +449,8 @@ func ratio(a, b float64) float64 {
 // WriteTable prints the report as a table a person reads.
 func (r *Report) WriteTable(w io.Writer, workerRSS int64) {
 	ms := func(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond)) }
-	fmt.Fprintf(w, "rudderhook bench, %s\n%s; n=%d, concurrency=%d, Temporal at %s\n\n", r.Date.Format(time.RFC3339), r.Machine, r.N, r.Concurrency, r.Temporal)
+	fmt.Fprintf(w, "rudderhook bench, %s\n%s (load average %s at start); n=%d, concurrency=%d, Temporal at %s\n\n",
+		r.Date.Format(time.RFC3339), r.Machine, r.LoadAverage, r.N, r.Concurrency, r.Temporal)
 	fmt.Fprintf(w, "%-40s %10s %10s %10s %10s\n", "ceiling", "per s", "p50", "p95", "p99")
 	for _, c := range []struct {
 		name string
@@ -419,11 +459,16 @@ func (r *Report) WriteTable(w io.Writer, workerRSS int64) {
 		fmt.Fprintf(w, "%-40s %10.0f %10s %10s %10s\n", c.name, c.r.PerSec, ms(c.r.P50), ms(c.r.P95), ms(c.r.P99))
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintf(w, "%-10s %9s %9s %9s %9s %12s %12s %9s %9s %11s %9s\n", "ack mode", "acks/s", "p50", "p95", "p99",
-		"p99 at ½", "ack→start p99", "stored/s", "f-ups/s", "delivered", "API RSS")
+	fmt.Fprintf(w, "%-10s %8s %9s %9s %9s %10s %11s %11s %9s %9s %11s %9s\n", "ack mode", "acks/s", "p50", "p95", "p99",
+		"p99 at ½", "→start p50", "→start p99", "stored/s", "f-ups/s", "delivered", "API RSS")
 	for _, m := range r.Modes {
-		fmt.Fprintf(w, "%-10s %9.0f %9s %9s %9s %12s %12s %9.1f %9.1f %11s %9s\n", m.Mode, m.Acks.PerSec, ms(m.Acks.P50), ms(m.Acks.P95), ms(m.Acks.P99),
-			ms(m.AcksAtHalf.P99), ms(m.AckToStartP99), m.Stored, m.FollowedUp, fmt.Sprintf("%d/%d", m.Delivered, r.N), mib(m.APIPeakRSS))
+		fmt.Fprintf(w, "%-10s %8.0f %9s %9s %9s %10s %11s %11s %9.1f %9.1f %11s %9s\n", m.Mode, m.Acks.PerSec, ms(m.Acks.P50), ms(m.Acks.P95), ms(m.Acks.P99),
+			ms(m.AcksAtHalf.P99), ms(m.AckToStartP50), ms(m.AckToStartP99), m.Stored, m.FollowedUp, fmt.Sprintf("%d/%d", m.Delivered, r.N), mib(m.APIPeakRSS))
+	}
+	fmt.Fprintln(w, "(→start: from a callback's acknowledgement to its workflow's start at full load, when a backlog drains; 0 when the start came first)")
+	fmt.Fprintf(w, "\n%-10s %14s %16s %16s\n", "ack mode", "normal load/s", "ack→start p50", "ack→start p99")
+	for _, m := range r.Modes {
+		fmt.Fprintf(w, "%-10s %14.1f %16s %16s\n", m.Mode, m.NormalPerSec, ms(m.NormalAckToStartP50), ms(m.NormalAckToStartP99))
 	}
 	fmt.Fprintf(w, "\nworker peak RSS %s\n\nratios:\n", mib(workerRSS))
 	ratios := r.Ratios()

@@ -99,7 +99,9 @@ func bareStarts(ctx context.Context, c client.Client, prefix string, n, concurre
 	return run(ctx, n, concurrency, func(ctx context.Context, i int) error {
 		_, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 			ID: fmt.Sprintf("bench/bare/%s-%d", prefix, i), TaskQueue: "rudderhook-bench-nobody",
-			WorkflowExecutionTimeout: time.Minute, // they are never run: let them time out and go
+			// They are never run: they time out and go, after the bench (their timeouts firing during the
+			// later measurements would load the server that those measure).
+			WorkflowExecutionTimeout: time.Hour,
 		}, "BenchNeverRuns")
 		return err
 	})

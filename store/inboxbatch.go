@@ -113,9 +113,10 @@ func (b *InboxBatcher) Close() {
 	b.wg.Wait()
 }
 
-// loop gathers items into batches: a batch starts with the first item that arrives and commits when it
-// is full or MaxWait after it started, on one of Committers goroutines. While all of them are busy the
-// next batch keeps filling, so batches grow with the load and the commit rate stays bounded.
+// loop gathers items into batches: a batch starts with the first item that arrives and commits as soon
+// as one of Committers is free, or when it is full, or MaxWait after it started. Under a light load an
+// item commits at once, alone; while every committer is busy the next batch fills, so batches grow with
+// the load and the commit rate stays bounded.
 func (b *InboxBatcher) loop() {
 	for {
 		var first *batchItem
@@ -127,11 +128,15 @@ func (b *InboxBatcher) loop() {
 		}
 		batch := []*batchItem{first}
 		timer := time.NewTimer(b.opts.MaxWait)
+		slot := false
 	gather:
 		for len(batch) < b.opts.MaxBatch {
 			select {
 			case it := <-b.items:
 				batch = append(batch, it)
+			case b.slots <- struct{}{}:
+				slot = true
+				break gather
 			case <-timer.C:
 				break gather
 			case <-b.done:
@@ -139,7 +144,9 @@ func (b *InboxBatcher) loop() {
 			}
 		}
 		timer.Stop()
-		b.slots <- struct{}{} // wait for a free committer
+		if !slot {
+			b.slots <- struct{}{} // full or waited long enough: the next free committer takes it
+		}
 		b.wg.Go(func() {
 			defer func() { <-b.slots }()
 			b.commit(batch)
