@@ -349,3 +349,41 @@ func TestRuleOnAnEventKindRuns(t *testing.T) {
 		t.Errorf("%d follow-ups of the event succeeded (%v)", n, err)
 	}
 }
+
+// An event too large for a workflow's input is stored before its workflow starts, which gets a slim copy
+// and reads the whole event back to plan; nothing of it is lost.
+func TestLargeEventIsStoredAndFollowedUpWhole(t *testing.T) {
+	t.Parallel()
+	chat := newTarget(t, func(int) int { return http.StatusOK })
+	s := start(t, options{environ: append([]string{"RUDDERHOOK_MAX_BODY_BYTES=1048576"}, eventsEnv...)})
+	doc := `rules:
+  - id: read
+    on: waba_status
+    when: 'event.raw.message.status == "read"'
+    actions:
+      - {type: notify, url: "` + chat.URL + `", text: "{{ .event.raw.message.id }} read"}
+`
+	if status, body := s.admin(http.MethodPut, "/v1/rules", []byte(doc)); status != http.StatusOK {
+		t.Fatalf("PUT /v1/rules = %d %s", status, body)
+	}
+	big := `{"message":{"id":"wamid.big","status":"read"},"history":"` + strings.Repeat("x", 400_000) + `"}`
+	if status, body := s.postKind("airudder", "s3cret", "waba-status", []byte(big)); status != http.StatusOK {
+		t.Fatalf("post: %d %s", status, body)
+	}
+	s.waitWorkflow("event/airudder/waba-status/wamid.big")
+	rec, err := s.store.GetEventByKey(context.Background(), "airudder", "waba-status", "wamid.big")
+	if err != nil || len(rec.Raw) < 400_000 || rec.Revision != 1 {
+		t.Fatalf("stored %d bytes, revision %d (%v)", len(rec.Raw), rec.Revision, err)
+	}
+	revs, err := s.store.EventRevisions(context.Background(), rec.ID)
+	if err != nil || len(revs) != 1 || revs[0].ProcessedAt == nil {
+		t.Errorf("revisions = %+v (%v): want one, processed", revs, err)
+	}
+	var n int
+	if err := s.db.Get(&n, "SELECT count(*) FROM follow_ups WHERE event_id = $1 AND rule_id = 'read'", rec.ID); err != nil || n != 1 {
+		t.Errorf("%d follow-ups planned from the whole event (%v)", n, err)
+	}
+	if got := chat.received(); len(got) != 1 || !bytes.Contains(got[0].body, []byte("wamid.big read")) {
+		t.Errorf("the chat got %d messages", len(got))
+	}
+}
