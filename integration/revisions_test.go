@@ -59,8 +59,12 @@ func eventually(t *testing.T, what string, cond func() bool) {
 // withIntention is the seed body with a given intention, ended a moment ago (so that a follow-up's delay,
 // which counts from the end of the call, is still to come), and optionally a text that makes the call
 // larger than what travels inside Temporal payloads.
+// revisionCallEnded is when the call of the revision tests ended: one time for the whole run, so that a
+// body built again is byte for byte the same even when a minute turns between the two.
+var revisionCallEnded = time.Now().UTC().Truncate(time.Minute)
+
 func withIntention(t *testing.T, intention string, large bool) []byte {
-	ended := time.Now().UTC().Truncate(time.Minute)
+	ended := revisionCallEnded
 	return signed(t, func(_ map[string]any, d []any) []any {
 		c := detailCopy(d, seedCallID)
 		c["Intention"] = intention
