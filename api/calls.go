@@ -118,27 +118,29 @@ func (s *Server) writeCallWithFollowUps(c *gin.Context, rec *store.CallRecord) {
 // queryCallFilter sets the filters given as query parameters (case_id, callee_number, task_id,
 // intention, source, received_after, received_before) on f, leaving the others as they are.
 func queryCallFilter(c *gin.Context, f *store.CallFilter) error {
-	for _, q := range []struct {
-		name string
-		dst  *string
-	}{{"source", &f.Source}, {"case_id", &f.CaseID}, {"task_id", &f.TaskID}, {"intention", &f.Intention}} {
-		if v := c.Query(q.name); v != "" {
-			*q.dst = v
+	return queryFilter(c, map[string]*string{"source": &f.Source, "case_id": &f.CaseID, "task_id": &f.TaskID, "intention": &f.Intention},
+		&f.CalleeNumber, &f.ReceivedAfter, &f.ReceivedBefore)
+}
+
+// queryFilter reads a list's filters from the query string, each only when given (so that they can
+// override a filter read from a body): text parameters as they are, callee_number as a phone number, and
+// received_after and received_before as RFC 3339 times.
+func queryFilter(c *gin.Context, text map[string]*string, callee *string, after, before *time.Time) error {
+	for name, dst := range text {
+		if v := c.Query(name); v != "" {
+			*dst = v
 		}
 	}
 	if v := phoneParam(c, "callee_number"); v != "" {
-		f.CalleeNumber = v
+		*callee = v
 	}
-	for _, q := range []struct {
-		name string
-		dst  *time.Time
-	}{{"received_after", &f.ReceivedAfter}, {"received_before", &f.ReceivedBefore}} {
-		if v := c.Query(q.name); v != "" {
+	for name, dst := range map[string]*time.Time{"received_after": after, "received_before": before} {
+		if v := c.Query(name); v != "" {
 			t, err := time.Parse(time.RFC3339, v)
 			if err != nil {
-				return newError(http.StatusBadRequest, "invalid_parameter", q.name+" must be an RFC 3339 time, e.g. 2024-03-11T00:00:00Z")
+				return newError(http.StatusBadRequest, "invalid_parameter", name+" must be an RFC 3339 time, e.g. 2024-03-11T00:00:00Z")
 			}
-			*q.dst = t
+			*dst = t
 		}
 	}
 	return nil
@@ -152,21 +154,10 @@ func (s *Server) listCalls(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	var err error
-	if f.Limit, f.Before, err = paging(c); err != nil {
-		s.writeError(c, err)
-		return
-	}
-	recs, next, err := s.Store.ListCalls(c.Request.Context(), f)
-	if err != nil {
-		s.writeError(c, err)
-		return
-	}
-	calls := make([]CallJSON, 0, len(recs))
-	for i := range recs {
-		calls = append(calls, s.callJSON(&recs[i]))
-	}
-	writePage(c, "calls", calls, next)
+	writeList(s, c, "calls", func(limit int, before int64) ([]store.CallRecord, int64, error) {
+		f.Limit, f.Before = limit, before
+		return s.Store.ListCalls(c.Request.Context(), f)
+	}, s.callJSON)
 }
 
 func (s *Server) callJSON(rec *store.CallRecord) CallJSON {
@@ -246,6 +237,26 @@ func phoneParam(c *gin.Context, name string) string {
 }
 
 // writePage answers a list: its items under name, and next_cursor when there is a next page.
+// writeList answers a list request: it reads the page's size and cursor, lists the records and writes
+// them, each turned into its JSON, under name with the next page's cursor.
+func writeList[R, J any](s *Server, c *gin.Context, name string, list func(limit int, before int64) ([]R, int64, error), toJSON func(*R) J) {
+	limit, before, err := paging(c)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	recs, next, err := list(limit, before)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	items := make([]J, 0, len(recs))
+	for i := range recs {
+		items = append(items, toJSON(&recs[i]))
+	}
+	writePage(c, name, items, next)
+}
+
 func writePage[T any](c *gin.Context, name string, items []T, next int64) {
 	out := gin.H{name: items}
 	if next > 0 {

@@ -76,42 +76,15 @@ func (s *Server) getEvent(c *gin.Context) {
 // &received_after=&received_before=&limit=&cursor=, newest first, paged as /v1/calls.
 func (s *Server) listEvents(c *gin.Context) {
 	var f store.EventFilter
-	for _, q := range []struct {
-		name string
-		dst  *string
-	}{{"source", &f.Source}, {"kind", &f.Kind}, {"on", &f.On}, {"task_id", &f.TaskID}, {"call_id", &f.CallID},
-		{"case_id", &f.CaseID}, {"state", &f.State}} {
-		*q.dst = c.Query(q.name)
-	}
-	f.CalleeNumber = phoneParam(c, "callee_number")
-	for _, q := range []struct {
-		name string
-		dst  *time.Time
-	}{{"received_after", &f.ReceivedAfter}, {"received_before", &f.ReceivedBefore}} {
-		if v := c.Query(q.name); v != "" {
-			t, err := time.Parse(time.RFC3339, v)
-			if err != nil {
-				s.writeError(c, newError(http.StatusBadRequest, "invalid_parameter", q.name+" must be an RFC 3339 time, e.g. 2024-03-11T00:00:00Z"))
-				return
-			}
-			*q.dst = t
-		}
-	}
-	var err error
-	if f.Limit, f.Before, err = paging(c); err != nil {
+	if err := queryFilter(c, map[string]*string{"source": &f.Source, "kind": &f.Kind, "on": &f.On, "task_id": &f.TaskID,
+		"call_id": &f.CallID, "case_id": &f.CaseID, "state": &f.State}, &f.CalleeNumber, &f.ReceivedAfter, &f.ReceivedBefore); err != nil {
 		s.writeError(c, err)
 		return
 	}
-	recs, next, err := s.Store.ListEvents(c.Request.Context(), f)
-	if err != nil {
-		s.writeError(c, err)
-		return
-	}
-	events := make([]EventJSON, 0, len(recs))
-	for i := range recs {
-		events = append(events, s.eventJSON(&recs[i]))
-	}
-	writePage(c, "events", events, next)
+	writeList(s, c, "events", func(limit int, before int64) ([]store.EventRecord, int64, error) {
+		f.Limit, f.Before = limit, before
+		return s.Store.ListEvents(c.Request.Context(), f)
+	}, s.eventJSON)
 }
 
 func (s *Server) eventJSON(rec *store.EventRecord) EventJSON {

@@ -73,21 +73,10 @@ func (s *Server) listFollowUps(c *gin.Context) {
 		s.writeError(c, newError(http.StatusBadRequest, "invalid_parameter", "status must be one of "+strings.Join(names, ", ")))
 		return
 	}
-	var err error
-	if f.Limit, f.Before, err = paging(c); err != nil {
-		s.writeError(c, err)
-		return
-	}
-	recs, next, err := s.Store.ListFollowUps(c.Request.Context(), f)
-	if err != nil {
-		s.writeError(c, err)
-		return
-	}
-	fus := make([]FollowUpJSON, 0, len(recs))
-	for i := range recs {
-		fus = append(fus, s.followUpJSON(&recs[i]))
-	}
-	writePage(c, "follow_ups", fus, next)
+	writeList(s, c, "follow_ups", func(limit int, before int64) ([]store.FollowUpRecord, int64, error) {
+		f.Limit, f.Before = limit, before
+		return s.Store.ListFollowUps(c.Request.Context(), f)
+	}, s.followUpJSON)
 }
 
 // getFollowUp is GET /v1/follow-ups/{id}.

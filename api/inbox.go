@@ -42,21 +42,10 @@ func (s *Server) listInbox(c *gin.Context) {
 		s.writeError(c, newError(http.StatusBadRequest, "invalid_parameter", "state must be pending or dead"))
 		return
 	}
-	var err error
-	if f.Limit, f.Before, err = paging(c); err != nil {
-		s.writeError(c, err)
-		return
-	}
-	entries, next, err := s.Store.ListInbox(c.Request.Context(), f)
-	if err != nil {
-		s.writeError(c, err)
-		return
-	}
-	out := make([]InboxEntryJSON, 0, len(entries))
-	for i := range entries {
-		out = append(out, inboxEntryJSON(&entries[i]))
-	}
-	writePage(c, "entries", out, next)
+	writeList(s, c, "entries", func(limit int, before int64) ([]store.InboxEntry, int64, error) {
+		f.Limit, f.Before = limit, before
+		return s.Store.ListInbox(c.Request.Context(), f)
+	}, inboxEntryJSON)
 }
 
 // replayInbox is POST /v1/inbox/{id}/replay: a dead letter is due again at once, its attempts counted

@@ -198,19 +198,29 @@ func (s *Set) plan(r *Rule, a *Action, rc airudder.ReceivedCall, facts *Call, ca
 		}
 	}
 	fu.NotBefore = fu.NotBefore.UTC()
+	err := fu.request(a, r, data, "call", func() any {
+		return map[string]any{"source": rc.Source, "key": rc.Key, "received_at": rc.ReceivedAt, "task": rc.Task, "call": rc.Call}
+	})
+	return fu, err
+}
 
+// request renders the action's request for the follow-up from the template data: a webhook's body (the
+// action's template, or by default the follow-up, the rule, the action's fields and subject's default,
+// under the subject's name), a notification's text, a re-call or a cancel. A request that lacks what it
+// needs (a number, a task) makes the follow-up a skip that says so. subject is "call" or "event".
+func (fu *FollowUp) request(a *Action, r *Rule, data map[string]any, subject string, subjectBody func() any) error {
 	switch a.Type {
 	case TypeWebhook:
-		body, err := webhookBody(a, data, rc, key, r, s.Version)
+		body, err := webhookBody(a, data, fu.Key, r, fu.RuleVersion, subject, subjectBody)
 		if err != nil {
-			return fu, err
+			return err
 		}
 		fu.Webhook = &WebhookRequest{Target: a.Target, URL: a.URL, Headers: a.Headers, Body: body}
 		fu.Summary = fmt.Sprintf("POST %s (%s)", endpointName(a), r.ID)
 	case TypeNotify:
 		text, err := render(a.text, data)
 		if err != nil {
-			return fu, err
+			return err
 		}
 		fu.Notify = &NotifyRequest{Target: a.Target, URL: a.URL, Text: text}
 		fu.Summary = fmt.Sprintf("Notify %s (%s)", endpointName(a), r.ID)
@@ -218,42 +228,43 @@ func (s *Set) plan(r *Rule, a *Action, rc airudder.ReceivedCall, facts *Call, ca
 		req := &RecallRequest{WorkflowID: a.airudderWorkflowID, TemplateID: a.templateID, EndTime: a.endTime, Variables: map[string]string{}}
 		var err error
 		if req.Callee, err = render(a.callee, data); err != nil {
-			return fu, err
+			return err
 		}
 		if req.TemplateID != "" {
 			if req.Name, err = render(a.instanceName, data); err != nil {
-				return fu, err
+				return err
 			}
 		}
 		for k, t := range a.variables {
 			if req.Variables[k], err = render(t, data); err != nil {
-				return fu, err
+				return err
 			}
 		}
 		if strings.TrimSpace(req.Callee) == "" {
-			fu.Skip = "the call has no number to re-call"
+			fu.Skip = "the " + subject + " has no number to call"
 		}
+		fu.CalleeNumber = cmp.Or(fu.CalleeNumber, req.Callee)
 		fu.Recall = req
-		fu.Summary = fmt.Sprintf("Re-call %s through Airudder (%s)", airudder.MaskPhone(req.Callee), r.ID)
+		fu.Summary = fmt.Sprintf("Call %s through Airudder (%s)", airudder.MaskPhone(req.Callee), r.ID)
 	case TypeAirudderCancelContact:
 		req := &CancelRequest{API: a.cancelAPI}
 		var err error
 		if req.Callee, err = render(a.callee, data); err != nil {
-			return fu, err
+			return err
 		}
 		if req.TaskID, err = render(a.taskID, data); err != nil {
-			return fu, err
+			return err
 		}
 		switch {
 		case strings.TrimSpace(req.Callee) == "":
-			fu.Skip = "the call has no number whose calls to cancel"
+			fu.Skip = "the " + subject + " has no number whose calls to cancel"
 		case strings.TrimSpace(req.TaskID) == "":
-			fu.Skip = "the call has no task whose calls to cancel"
+			fu.Skip = "the " + subject + " has no task whose calls to cancel"
 		}
 		fu.Cancel = req
 		fu.Summary = fmt.Sprintf("Cancel the remaining calls to %s in task %s (%s)", airudder.MaskPhone(req.Callee), req.TaskID, r.ID)
 	}
-	return fu, nil
+	return nil
 }
 
 func endpointName(a *Action) string {
@@ -263,9 +274,9 @@ func endpointName(a *Action) string {
 	return a.URL
 }
 
-// webhookBody is the action's template, or by default the follow-up, the rule, the action's fields and the
-// whole call.
-func webhookBody(a *Action, data map[string]any, rc airudder.ReceivedCall, key string, r *Rule, version int64) (json.RawMessage, error) {
+// webhookBody is the action's template, or by default the follow-up, the rule, the action's fields and
+// the whole subject (the call or the event) under its name.
+func webhookBody(a *Action, data map[string]any, key string, r *Rule, version int64, subject string, subjectBody func() any) (json.RawMessage, error) {
 	if a.body != nil {
 		out, err := render(a.body, data)
 		if err != nil {
@@ -283,7 +294,7 @@ func webhookBody(a *Action, data map[string]any, rc airudder.ReceivedCall, key s
 			"rule":   map[string]any{"id": r.ID, "version": version, "description": r.Description},
 			"action": map[string]any{"name": a.Name, "type": a.Type, "fields": a.Fields},
 		},
-		"call": map[string]any{"source": rc.Source, "key": rc.Key, "received_at": rc.ReceivedAt, "task": rc.Task, "call": rc.Call},
+		subject: subjectBody(),
 	}
 	return json.Marshal(body)
 }
@@ -402,82 +413,9 @@ func (s *Set) planEvent(r *Rule, a *Action, ev airudder.Event, facts any, eventW
 		base = *ev.Time
 	}
 	fu.NotBefore = base.Add(a.Delay).UTC()
-	switch a.Type {
-	case TypeWebhook:
-		var body json.RawMessage
-		if a.body != nil {
-			out, err := render(a.body, data)
-			if err != nil {
-				return fu, err
-			}
-			if !json.Valid([]byte(out)) {
-				return fu, fmt.Errorf("the body template gave something that is not JSON")
-			}
-			body = json.RawMessage(out)
-		} else {
-			var err error
-			body, err = json.Marshal(map[string]any{
-				"type": "rudderhook.follow_up",
-				"follow_up": map[string]any{
-					"key":    key,
-					"rule":   map[string]any{"id": r.ID, "version": s.Version, "description": r.Description},
-					"action": map[string]any{"name": a.Name, "type": a.Type, "fields": a.Fields},
-				},
-				"event": map[string]any{"source": ev.Source, "kind": ev.Kind, "on": ev.On, "key": ev.Key,
-					"received_at": ev.ReceivedAt, "fields": data["event"], "raw": ev.Raw},
-			})
-			if err != nil {
-				return fu, err
-			}
-		}
-		fu.Webhook = &WebhookRequest{Target: a.Target, URL: a.URL, Headers: a.Headers, Body: body}
-		fu.Summary = fmt.Sprintf("POST %s (%s)", endpointName(a), r.ID)
-	case TypeNotify:
-		text, err := render(a.text, data)
-		if err != nil {
-			return fu, err
-		}
-		fu.Notify = &NotifyRequest{Target: a.Target, URL: a.URL, Text: text}
-		fu.Summary = fmt.Sprintf("Notify %s (%s)", endpointName(a), r.ID)
-	case TypeAirudderRecall:
-		req := &RecallRequest{WorkflowID: a.airudderWorkflowID, TemplateID: a.templateID, EndTime: a.endTime, Variables: map[string]string{}}
-		var err error
-		if req.Callee, err = render(a.callee, data); err != nil {
-			return fu, err
-		}
-		if req.TemplateID != "" {
-			if req.Name, err = render(a.instanceName, data); err != nil {
-				return fu, err
-			}
-		}
-		for k, t := range a.variables {
-			if req.Variables[k], err = render(t, data); err != nil {
-				return fu, err
-			}
-		}
-		if strings.TrimSpace(req.Callee) == "" {
-			fu.Skip = "the event has no number to call"
-		}
-		fu.CalleeNumber = cmp.Or(fu.CalleeNumber, req.Callee)
-		fu.Recall = req
-		fu.Summary = fmt.Sprintf("Call %s through Airudder (%s)", airudder.MaskPhone(req.Callee), r.ID)
-	case TypeAirudderCancelContact:
-		req := &CancelRequest{API: a.cancelAPI}
-		var err error
-		if req.Callee, err = render(a.callee, data); err != nil {
-			return fu, err
-		}
-		if req.TaskID, err = render(a.taskID, data); err != nil {
-			return fu, err
-		}
-		switch {
-		case strings.TrimSpace(req.Callee) == "":
-			fu.Skip = "the event has no number whose calls to cancel"
-		case strings.TrimSpace(req.TaskID) == "":
-			fu.Skip = "the event has no task whose calls to cancel"
-		}
-		fu.Cancel = req
-		fu.Summary = fmt.Sprintf("Cancel the remaining calls to %s in task %s (%s)", airudder.MaskPhone(req.Callee), req.TaskID, r.ID)
-	}
-	return fu, nil
+	err := fu.request(a, r, data, "event", func() any {
+		return map[string]any{"source": ev.Source, "kind": ev.Kind, "on": ev.On, "key": ev.Key,
+			"received_at": ev.ReceivedAt, "fields": data["event"], "raw": ev.Raw}
+	})
+	return fu, err
 }

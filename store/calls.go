@@ -365,12 +365,7 @@ func (s *Store) ListCalls(ctx context.Context, f CallFilter) ([]CallRecord, int6
 	w.equal("callee_number", f.CalleeNumber)
 	w.equal("task_id", f.TaskID)
 	w.equal("intention", f.Intention)
-	if !f.ReceivedAfter.IsZero() {
-		w.add("received_at >= $%d", f.ReceivedAfter)
-	}
-	if !f.ReceivedBefore.IsZero() {
-		w.add("received_at < $%d", f.ReceivedBefore)
-	}
+	w.receivedBetween(f.ReceivedAfter, f.ReceivedBefore)
 	q, args := w.page("calls", "seq", f.Before, f.Limit)
 	var rows []callRow
 	if err := s.db.SelectContext(ctx, &rows, q, args...); err != nil {

@@ -263,12 +263,7 @@ func (s *Store) ListEvents(ctx context.Context, f EventFilter) ([]EventRecord, i
 	w.equal("callee_number", f.CalleeNumber)
 	w.equal("case_id", f.CaseID)
 	w.equal("state", f.State)
-	if !f.ReceivedAfter.IsZero() {
-		w.add("received_at >= $%d", f.ReceivedAfter)
-	}
-	if !f.ReceivedBefore.IsZero() {
-		w.add("received_at < $%d", f.ReceivedBefore)
-	}
+	w.receivedBetween(f.ReceivedAfter, f.ReceivedBefore)
 	q, args := w.page("events", "id", f.Before, f.Limit)
 	var rows []eventRow
 	if err := s.db.SelectContext(ctx, &rows, q, args...); err != nil {

@@ -3,6 +3,7 @@ package store
 import (
 	"fmt"
 	"strings"
+	"time"
 )
 
 // where builds the conditions of a listing query with numbered parameters.
@@ -45,4 +46,14 @@ func trimPage[T any](rows []T, limit int, key func(T) int64) ([]T, int64) {
 	}
 	rows = rows[:limit]
 	return rows, key(rows[len(rows)-1])
+}
+
+// receivedBetween keeps rows received at or after after and before before; a zero time does not bound.
+func (w *where) receivedBetween(after, before time.Time) {
+	if !after.IsZero() {
+		w.add("received_at >= $%d", after)
+	}
+	if !before.IsZero() {
+		w.add("received_at < $%d", before)
+	}
 }
