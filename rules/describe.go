@@ -54,7 +54,10 @@ func (s *sentence) value(v string) { *s = append(*s, Segment{Text: v, Value: tru
 // Describe says a compiled rule in words. A condition that is a conjunction of simple comparisons of
 // known fields is read out; any other is shown as its CEL.
 func Describe(set *Set, r *Rule) Sentence {
-	kind := Kinds()[0] // every rule is for call completions until rules name their kind
+	kind, ok := KindByName(cmpOr(r.On, KindCallCompleted))
+	if !ok { // a source's generic kind: its condition is read out as CEL
+		kind = Kind{Name: r.On, Label: r.On, Variable: "event"}
+	}
 	var when sentence
 	if conds, ok := ParseConditions(kind, r.When); ok {
 		describeConditions(&when, kind, conds)

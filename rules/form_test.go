@@ -2,9 +2,11 @@ package rules_test
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -22,7 +24,7 @@ func callKind(t *testing.T) rules.Kind {
 
 func TestKindsDescribeEveryFieldOfCall(t *testing.T) {
 	kinds := rules.Kinds()
-	if len(kinds) != 1 || kinds[0].Name != "call_completed" || kinds[0].Variable != "call" {
+	if len(kinds) < 2 || kinds[0].Name != "call_completed" || kinds[0].Variable != "call" {
 		t.Fatalf("kinds = %+v", kinds)
 	}
 	var names []string
@@ -126,11 +128,14 @@ func TestDraftOfTheExampleRulesWritesThemBackUnchanged(t *testing.T) {
 	if d.Locked || d.TimeZone != "Asia/Jakarta" || len(d.Rules) != 8 {
 		t.Fatalf("draft = %+v", d)
 	}
-	// Rules on calls are in the form; rules on other kinds are kept as written, locked.
-	for i, r := range d.Rules {
-		if r.Locked != (i >= 5) {
-			t.Errorf("rule %s: locked %v: %s", r.ID, r.Locked, r.Reason)
+	// Rules on calls and on the typed event kinds are all in the form.
+	for _, r := range d.Rules {
+		if r.Locked {
+			t.Errorf("rule %s: locked: %s", r.ID, r.Reason)
 		}
+	}
+	if pds := d.Rules[7]; pds.Kind != rules.OnPDSAgentStatus || len(pds.Conditions) == 0 {
+		t.Errorf("the PDS rule in the form: %+v", pds)
 	}
 	if wrong := d.Rules[3]; !wrong.Custom || wrong.When == "" {
 		t.Errorf("wrong-number's || condition: %+v", wrong)
@@ -308,3 +313,43 @@ func TestCompareSaysWhatChanged(t *testing.T) {
 }
 
 func asError(err error, target **rules.Error) bool { return errors.As(err, target) }
+
+// Every kind the page offers can be written for: each of its fields, compared as the form compares it,
+// gives a rule that compiles (the form and the rules engine agree on what a kind has), and a kind's rule
+// reads back into the form as the same kind and conditions.
+func TestEveryKindsFieldsCompileAsConditions(t *testing.T) {
+	sample := map[string]rules.Condition{
+		rules.FieldText:     {Op: rules.OpEq, Value: "x"},
+		rules.FieldNumber:   {Op: rules.OpGt, Value: "1"},
+		rules.FieldTime:     {Op: rules.OpHas},
+		rules.FieldDuration: {Op: rules.OpLt, Value: "30s"},
+		rules.FieldMap:      {Op: rules.OpHasKey, Key: "k"},
+	}
+	for _, k := range rules.Kinds() {
+		if len(k.Fields) == 0 {
+			t.Errorf("kind %s has no fields", k.Name)
+		}
+		for _, f := range k.Fields {
+			c, ok := sample[f.Type]
+			if !ok || f.Label == "" || !slices.Contains(rules.OpsFor(f.Type), c.Op) {
+				t.Errorf("%s.%s: type %q, label %q", k.Name, f.Name, f.Type, f.Label)
+				continue
+			}
+			c.Field = f.Name
+			when, problems := rules.ConditionsCEL(k, []rules.Condition{c})
+			if len(problems) > 0 {
+				t.Errorf("%s.%s: %v", k.Name, f.Name, problems)
+				continue
+			}
+			doc := fmt.Sprintf("rules:\n  - id: r\n    on: %s\n    when: %s\n    actions: [{name: a, type: notify, target: team, text: hi}]\n", k.Name, strconv.Quote(when))
+			if _, err := rules.Compile([]byte(doc), rules.Options{}); err != nil {
+				t.Errorf("%s.%s: %s does not compile: %v", k.Name, f.Name, when, err)
+				continue
+			}
+			d := rules.ParseDraft([]byte(doc))
+			if len(d.Rules) != 1 || d.Rules[0].Locked || d.Rules[0].Kind != k.Name || len(d.Rules[0].Conditions) != 1 {
+				t.Errorf("%s.%s: read back as %+v", k.Name, f.Name, d.Rules)
+			}
+		}
+	}
+}

@@ -2,6 +2,8 @@ package rules
 
 import (
 	"reflect"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -41,8 +43,81 @@ type Field struct {
 
 // Kinds lists the kinds of callback that rules can be written for, with their fields. It is the one
 // place the rules page (and anything else that builds rules) learns them from.
+//
+// Calls (call completion, info check) are read as `call`; the other typed kinds as `event`, with the
+// fields their type carries. A source's generic kinds are not listed: their rules read `event.raw`, which
+// only CEL can say, so the page shows them as YAML.
 func Kinds() []Kind {
-	return []Kind{{Name: KindCallCompleted, Label: "Call completed", Variable: "call", Fields: callFields()}}
+	out := []Kind{
+		{Name: KindCallCompleted, Label: "Call completed", Variable: "call", Fields: callFields()},
+		{Name: OnInfoCheckCompleted, Label: "Info check completed", Variable: "call", Fields: callFields()},
+	}
+	for _, k := range []struct{ on, label string }{
+		{OnListCompleted, "List completed"},
+		{OnStatusChanged, "Workflow status changed"},
+		{OnQAResult, "QA result"},
+		{OnPDSTaskStatus, "Dialer task status"},
+		{OnPDSContactStatus, "Dialer contact status"},
+		{OnPDSAgentStatus, "Dialer agent status (a call's result)"},
+	} {
+		out = append(out, Kind{Name: k.on, Label: k.label, Variable: "event", Fields: eventFields(k.on)})
+	}
+	return out
+}
+
+// eventFieldInfo says how a person reads the fields of the event kinds' facts (see events.go); a field
+// not listed reads as its name.
+var eventFieldInfo = map[string]Field{
+	"source":        {Label: "source", Description: "the receiver configuration it came in through"},
+	"workflow_id":   {Label: "Airudder workflow ID", Description: "workflow_id"},
+	"workflow_name": {Label: "Airudder workflow", Description: "workflow_name"},
+	"case_id":       {Label: "case ID", Description: "case_id"},
+	"callee_number": {Label: "callee's number", Description: "the number"},
+	"task_id":       {Label: "task ID", Description: "the task's ID"},
+	"task_name":     {Label: "task", Description: "the task's name"},
+	"group_name":    {Label: "group", Description: "the dialer group's name"},
+	"node_count":    {Label: "nodes", Description: "how many nodes the list ran"},
+	"call_nodes":    {Label: "call nodes", Description: "how many of them were calls"},
+	"status":        {Label: "status", Description: "the workflow's new status"},
+	"task_statuses": {Label: "node task status", Description: "the node tasks' statuses by name"},
+	"recordings":    {Label: "recordings", Description: "how many recordings were checked"},
+	"hit":           {Label: "check points hit", Description: "names of the check points hit, by type (SOP, Negative)"},
+	"missed":        {Label: "check points missed", Description: "names of the check points missed, by type"},
+	"call_id":       {Label: "call ID", Description: "callid"},
+	"agent_name":    {Label: "agent", Description: "the agent's name"},
+	"state":         {Label: "state", Description: "State"},
+	"time":          {Label: "event time", Description: "the event's timestamp"},
+	"hangup_reason": {Label: "hang-up reason", Description: "hangupReason"},
+	"nth_call":      {Label: "call number", Description: "which call to the contact this was"},
+	"talk_remarks":  {Label: "agent's remarks", Description: "talkremarks"},
+	"rec_link":      {Label: "recording", Description: "recLink"},
+	"results":       {Label: "agent's result", Description: "customizeResults, e.g. PTP Date"},
+	"intention":     {Label: "intention", Description: "the deepest level of the agent's result"},
+	"received_at":   {Label: "received time", Description: "when rudderhook received it"},
+}
+
+// eventFields are the fields a rule on on can compare, in the order of its facts type, described by
+// eventFieldInfo. Lists (a list completion's node types) are left to CEL.
+func eventFields(on string) []Field {
+	t, _, err := factsType(on)
+	if err != nil || t == nil {
+		return nil
+	}
+	carried, limited := pdsFields[on]
+	var out []Field
+	for i := range t.NumField() {
+		name := t.Field(i).Tag.Get("cel")
+		if name == "" || t.Field(i).Type.Kind() == reflect.Slice || (limited && !slices.Contains(carried, name)) {
+			continue
+		}
+		f := eventFieldInfo[name]
+		f.Name, f.Type = name, fieldType(t.Field(i).Type)
+		if f.Label == "" {
+			f.Label = strings.ReplaceAll(name, "_", " ")
+		}
+		out = append(out, f)
+	}
+	return out
 }
 
 // KindByName is the kind of that name, if it exists.

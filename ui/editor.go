@@ -66,7 +66,7 @@ func (s *Server) editor(w http.ResponseWriter, r *http.Request) {
 	var suggest []string
 	for _, k := range data.Kinds {
 		for _, f := range k.Fields {
-			if f.Suggest {
+			if f.Suggest && !slices.Contains(suggest, f.Name) {
 				suggest = append(suggest, f.Name)
 			}
 		}

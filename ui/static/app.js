@@ -183,7 +183,8 @@
     row.appendChild(select(p + '.op', 'How', c.op, data.ops[f.type].map(function (o) {
       return [o, f.type === 'number' && o === '==' ? 'equals' : OPS[o]];
     }), function (v) { c.op = v; }, {rerender: true}));
-    var seen = (f.values || []).concat((data.values[f.name] || []).filter(function (v) { return (f.values || []).indexOf(v) < 0; }));
+    var stored = kind.variable === 'call' ? (data.values[f.name] || []) : []; // values seen are read from stored calls
+    var seen = (f.values || []).concat(stored.filter(function (v) { return (f.values || []).indexOf(v) < 0; }));
     var listID = seen.length ? 'values-' + f.name : undefined;
     if (listID && !$(listID)) {
       var dl = el('datalist', {id: listID});
