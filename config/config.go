@@ -216,6 +216,14 @@ func (k *SourceKind) UnmarshalYAML(n *yaml.Node) error {
 // allowlist.
 func (s *Source) TakesUnsigned() bool { return s.Token != "" || len(s.AllowIPs) > 0 }
 
+// AllowLoopback makes the source take callbacks from this machine only (127.0.0.1 and ::1): what `dev`
+// does, on a loopback address, for a source that says neither a URL token nor an allowlist, so that every
+// kind can be tried on a laptop.
+func (s *Source) AllowLoopback() {
+	s.AllowIPs = []string{"127.0.0.1", "::1"}
+	s.AllowedNets = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32"), netip.MustParsePrefix("::1/128")}
+}
+
 // UnsignedHint says how to let a source take unsigned callbacks, for errors and the dev banner.
 func (s *Source) UnsignedHint() string {
 	return fmt.Sprintf("give source %q a URL token (token: in the file, or RUDDERHOOK_SOURCE_%s_TOKEN) or an IP allowlist (allow_ips:, or RUDDERHOOK_SOURCE_%s_ALLOW_IPS)",

@@ -10,6 +10,7 @@ import (
 	"maps"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"slices"
 	"strings"
@@ -52,6 +53,7 @@ own processes against it: the shape of production on a laptop, where each part c
 				})
 			}
 			cfg.HTTPAddr = httpAddr
+			loopbackOnly := allowLoopback(cfg, httpAddr)
 			if err := store.EnsureDatabase(ctx, cfg.DatabaseURL); err != nil {
 				return explainDatabaseError(err)
 			}
@@ -121,7 +123,7 @@ own processes against it: the shape of production on a laptop, where each part c
 				opts.codec = payloadCodec.Handler([]string{ds.UIURL})
 			}
 			opts.ready = func(addr string) {
-				printBanner(cfg, addr, ds, generated, signIn)
+				printBanner(cfg, addr, ds, generated, signIn, loopbackOnly)
 			}
 			err = runAPI(ctx, cfg, c, db, log, opts)
 			log.Info("stopping worker and Temporal server")
@@ -153,12 +155,39 @@ func runTemporalOnly(ctx context.Context, opts devserver.Options) error {
 	return nil
 }
 
-func printBanner(cfg *config.Config, httpAddr string, ds *devserver.Server, generated bool, signIn string) {
+// allowLoopback lets every source that says neither a URL token nor an IP allowlist take callbacks from
+// this machine only, when dev listens on a loopback address: then `send --kind` works for the kinds that
+// carry no Sign, and nothing outside the laptop can post. Not behind trusted proxies, whose clients are
+// elsewhere. It returns those sources.
+func allowLoopback(cfg *config.Config, httpAddr string) []string {
+	if len(cfg.TrustedProxies) > 0 { // behind a proxy (a tunnel), the client is not this machine
+		return nil
+	}
+	host, _, err := net.SplitHostPort(httpAddr)
+	if ip, perr := netip.ParseAddr(host); err != nil || (perr != nil && host != "localhost") || (perr == nil && !ip.IsLoopback()) {
+		return nil
+	}
+	var names []string
+	for _, name := range cfg.SourceNames() {
+		if src := cfg.Sources[name]; !src.TakesUnsigned() {
+			src.AllowLoopback()
+			names = append(names, name)
+		}
+	}
+	return names
+}
+
+func printBanner(cfg *config.Config, httpAddr string, ds *devserver.Server, generated bool, signIn string, loopbackOnly []string) {
 	w := os.Stdout
 	source, ns := cfg.SourceNames()[0], cfg.Temporal.Namespace
 	fmt.Fprintf(w, "\nrudderhook dev is running. Ctrl-C stops it.\n\n")
 	fmt.Fprintf(w, "  Receiver     POST http://%s/webhooks/%s/call-completed\n", httpAddr, source)
 	fmt.Fprintf(w, "               and /webhooks/%s/{kind} for %s\n", source, strings.Join(receiverKinds(cfg.Sources[source]), ", "))
+	for _, name := range loopbackOnly {
+		fmt.Fprintf(w, "               source %s takes callbacks from this machine only (127.0.0.1, ::1), so that kinds without a Sign\n"+
+			"               (%s) can be tried; to take them from elsewhere, %s\n",
+			name, strings.Join(unsignedKinds(cfg.Sources[name]), ", "), cfg.Sources[name].UnsignedHint())
+	}
 	for _, name := range cfg.SourceNames() {
 		if src := cfg.Sources[name]; !src.TakesUnsigned() {
 			fmt.Fprintf(w, "               unsigned kinds (%s) answer 403 on source %s: %s\n",
