@@ -58,6 +58,7 @@ func TestRulesPageInABrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	put.Header.Set("Authorization", "Bearer "+adminToken)
+	put.Header.Set("Content-Type", "application/yaml")
 	put.Header.Set("X-Rudderhook-Comment", "The collections team's first rules")
 	if status, body := s.do(put); status != http.StatusOK {
 		t.Fatalf("PUT /v1/rules = %d %s", status, body)
