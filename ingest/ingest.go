@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -25,6 +26,10 @@ import (
 
 // KindCallCompleted is the inbox kind of a "Workflow call completion" callback.
 const KindCallCompleted = "call-completed"
+
+// receiving counts the callbacks this process is accepting: the relay yields to the receiver while it is
+// saturated (see RunRelay).
+var receiving atomic.Int64
 
 // ErrNotDurable means neither Temporal nor the inbox could take the callback: the sender must retry.
 var ErrNotDurable = errors.New("the callback could not be stored durably; retry later")
@@ -135,6 +140,8 @@ func (s *Service) AcceptCallCompleted(ctx context.Context, source string, cc *ai
 func (s *Service) accept(ctx context.Context, source, kind string, unsigned func() ([]byte, error), receivedAt time.Time,
 	start func(context.Context) error, logAttrs ...any) error {
 	ctx = context.WithoutCancel(ctx)
+	receiving.Add(1)
+	defer receiving.Add(-1)
 	toTemporal := func() error {
 		ctx, cancel := context.WithTimeout(ctx, s.startTimeout())
 		defer cancel()
@@ -266,6 +273,7 @@ func (s *Service) RunRelay(ctx context.Context, interval time.Duration, wake <-c
 		case <-timer.C:
 		case <-wake:
 		}
+		s.yieldToReceiver(ctx)
 		res, err := s.RelayOnce(ctx)
 		if err != nil && ctx.Err() == nil {
 			s.Log.Warn("inbox relay pass failed", "error", err)
@@ -291,6 +299,20 @@ func positiveOr(d, def time.Duration) time.Duration {
 		return d
 	}
 	return def
+}
+
+// yieldToReceiver waits, up to a second, while more callbacks are being accepted in this process than
+// the relay starts at once: in a burst the acknowledgements come first (the sender waits on them; its
+// timeout is what loses callbacks), and the workflow starts, which share the machine's CPU through
+// Temporal and the worker, catch up a moment later. Outside bursts it does not wait at all.
+func (s *Service) yieldToReceiver(ctx context.Context) {
+	for deadline := time.Now().Add(time.Second); receiving.Load() > int64(s.relayConcurrency()) && time.Now().Before(deadline); {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
 }
 
 func (s *Service) relayConcurrency() int { return max(1, s.RelayConcurrency) }

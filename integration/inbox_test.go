@@ -40,7 +40,9 @@ func TestTemporalDownCallbackWaitsInInboxThenRuns(t *testing.T) {
 		t.Fatalf("inbox, calls = %d, %d; want 1, 0", inbox, calls)
 	}
 	// Still ready: the inbox takes callbacks, so a load balancer must keep sending them here.
-	if status, body := s.get("/readyz"); status != http.StatusOK || !strings.Contains(string(body), `"degraded":true`) {
+	// It also says how far behind the relay is.
+	if status, body := s.get("/readyz"); status != http.StatusOK || !strings.Contains(string(body), `"degraded":true`) ||
+		!strings.Contains(string(body), `"pending":1`) {
 		t.Errorf("readyz with Temporal down = %d %s", status, body)
 	}
 
