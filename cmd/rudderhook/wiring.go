@@ -165,7 +165,7 @@ func warnMissingSearchAttributes(ctx context.Context, c client.Client, namespace
 	case err != nil:
 		log.Warn("could not check the namespace's search attributes", "namespace", namespace, "error", err)
 	case len(missing) > 0:
-		log.Error("the namespace lacks search attributes that every call workflow carries: Temporal will refuse to start them "+
+		log.Error("the namespace lacks search attributes that the workflows carry: Temporal will refuse to start them "+
 			"and callbacks will wait in the inbox. Run `rudderhook migrate --search-attributes`, or on Temporal Cloud create them "+
 			"(type Keyword) with tcld or the Cloud UI", "namespace", namespace, "missing", slices.Sorted(maps.Keys(missing)))
 	}
