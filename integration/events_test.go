@@ -6,12 +6,14 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/rudderhook/rudderhook/airudder"
 	"github.com/rudderhook/rudderhook/ingest"
+	"github.com/rudderhook/rudderhook/store"
 	"github.com/rudderhook/rudderhook/workflows"
 )
 
@@ -64,8 +66,21 @@ type eventsPage struct {
 // Every kind's example, posted as Airudder would, is answered 200 {} and ends up in PostgreSQL with its
 // workflow: events in /v1/events, calls (info check, a PDS agent's call result) in /v1/calls.
 func TestEveryKindIsReceivedStoredAndHasAWorkflow(t *testing.T) {
-	t.Parallel()
-	s := start(t, options{environ: eventsEnv})
+	for _, mode := range []string{"temporal", "inbox"} {
+		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
+			s := start(t, options{environ: append(slices.Clone(eventsEnv), "RUDDERHOOK_ACK="+mode)})
+			if mode == "inbox" { // answered from the inbox; a relay (polling often) starts the workflows
+				svc := s.inboxService(s.client, store.BatchOptions{})
+				s.serve(svc)
+				s.runRelay(svc, 50*time.Millisecond, nil)
+			}
+			everyKindIsReceivedStoredAndHasAWorkflow(t, s)
+		})
+	}
+}
+
+func everyKindIsReceivedStoredAndHasAWorkflow(t *testing.T, s *system) {
 	var eventIDs []string
 	for _, k := range airudder.Kinds() {
 		for _, ex := range k.Examples {
@@ -74,15 +89,15 @@ func TestEveryKindIsReceivedStoredAndHasAWorkflow(t *testing.T) {
 				t.Fatalf("%s %s: %d %s", k.Route, ex.Name, status, body)
 			}
 			if k.Calls {
-				s.waitWorkflow(workflows.CallWorkflowID("airudder", seedCallID))
+				s.waitRelayed(workflows.CallWorkflowID("airudder", seedCallID))
 				continue
 			}
 			ev := s.eventOf("airudder", k.Route, ex.Body)
 			id := workflows.EventWorkflowIDOf(*ev)
-			s.waitWorkflow(id)
+			s.waitRelayed(id)
 			eventIDs = append(eventIDs, id)
 			if ev.Call != nil {
-				s.waitWorkflow(workflows.CallWorkflowID("airudder", ev.Call.Key))
+				s.waitRelayed(workflows.CallWorkflowID("airudder", ev.Call.Key))
 			}
 		}
 	}
@@ -90,7 +105,7 @@ func TestEveryKindIsReceivedStoredAndHasAWorkflow(t *testing.T) {
 	if status, body := s.postKind("airudder", "s3cret", "waba-status", waba); status != http.StatusOK || string(body) != "{}" {
 		t.Fatalf("waba-status: %d %s", status, body)
 	}
-	s.waitWorkflow("event/airudder/waba-status/wamid.HBg1")
+	s.waitRelayed("event/airudder/waba-status/wamid.HBg1")
 	eventIDs = append(eventIDs, "event/airudder/waba-status/wamid.HBg1")
 
 	// The same bodies again change nothing.

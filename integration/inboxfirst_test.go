@@ -80,7 +80,8 @@ func (s *system) postQuietly(source string, body []byte) (int, []byte) {
 	return resp.StatusCode, buf[:n]
 }
 
-// waitRelayed waits for the relay to start a call's workflow, then for the workflow to complete.
+// waitRelayed waits for a workflow to start (in inbox mode the relay starts it after the ack), then for it
+// to complete.
 func (s *system) waitRelayed(id string) {
 	s.t.Helper()
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
