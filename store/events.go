@@ -90,31 +90,11 @@ func (s *Store) StoreEvent(ctx context.Context, rec EventRecord, processed bool)
 	var out Stored
 	var id int64
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
-		if _, err := tx.ExecContext(ctx, lockEventSQL, rec.Source, rec.Kind, rec.Key); err != nil {
-			return fmt.Errorf("lock event %s: %w", rec.WorkflowID, err)
+		var err error
+		if out, id, err = findEventRevision(ctx, tx, rec.Source, rec.Kind, rec.Key, rec.Digest, processed); !errors.Is(err, ErrNotFound) {
+			return err
 		}
-		var shown int
-		err := tx.QueryRowContext(ctx, selectEventIDSQL, rec.Source, rec.Kind, rec.Key).Scan(&id, &shown)
-		switch {
-		case errors.Is(err, sql.ErrNoRows):
-			id = 0
-		case err != nil:
-			return fmt.Errorf("find event %s: %w", rec.WorkflowID, err)
-		default:
-			var wasProcessed bool
-			err := tx.QueryRowContext(ctx, findEventRevSQL, id, rec.Digest).Scan(&out.Revision, &wasProcessed)
-			if err == nil {
-				out.Latest = out.Revision == shown
-				if processed && !wasProcessed {
-					if _, err := tx.ExecContext(ctx, markEventProcessedSQL, id, out.Revision); err != nil {
-						return fmt.Errorf("mark revision %d of event %s processed: %w", out.Revision, rec.WorkflowID, err)
-					}
-				}
-				return nil
-			}
-			if !errors.Is(err, sql.ErrNoRows) {
-				return fmt.Errorf("find revision of event %s: %w", rec.WorkflowID, err)
-			}
+		if id != 0 {
 			if err := tx.GetContext(ctx, &out.Revision, nextEventRevSQL, id); err != nil {
 				return fmt.Errorf("number revision of event %s: %w", rec.WorkflowID, err)
 			}
@@ -158,32 +138,43 @@ func (s *Store) MarkEventProcessed(ctx context.Context, source, kind, key, diges
 	var out Stored
 	var id int64
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
-		if _, err := tx.ExecContext(ctx, lockEventSQL, source, kind, key); err != nil {
-			return fmt.Errorf("lock event %s/%s/%s: %w", source, kind, key, err)
-		}
-		var shown int
-		if err := tx.QueryRowContext(ctx, selectEventIDSQL, source, kind, key).Scan(&id, &shown); err != nil {
-			if errors.Is(err, sql.ErrNoRows) {
-				return ErrNotFound
-			}
-			return fmt.Errorf("find event %s/%s/%s: %w", source, kind, key, err)
-		}
-		var wasProcessed bool
-		if err := tx.QueryRowContext(ctx, findEventRevSQL, id, digest).Scan(&out.Revision, &wasProcessed); err != nil {
-			if errors.Is(err, sql.ErrNoRows) {
-				return ErrNotFound
-			}
-			return fmt.Errorf("find revision of event %d: %w", id, err)
-		}
-		out.Latest = out.Revision == shown
-		if !wasProcessed {
-			if _, err := tx.ExecContext(ctx, markEventProcessedSQL, id, out.Revision); err != nil {
-				return fmt.Errorf("mark revision %d of event %d processed: %w", out.Revision, id, err)
-			}
-		}
-		return nil
+		var err error
+		out, id, err = findEventRevision(ctx, tx, source, kind, key, digest, true)
+		return err
 	})
 	return out, id, err
+}
+
+// findEventRevision locks the event (for the rest of tx) and finds its revision with this digest,
+// marking it processed when processed is set and it was not yet. It returns ErrNotFound when there is no
+// such revision, with the event's ID when the event exists (0 when it does not).
+func findEventRevision(ctx context.Context, tx *sqlx.Tx, source, kind, key, digest string, processed bool) (Stored, int64, error) {
+	var out Stored
+	if _, err := tx.ExecContext(ctx, lockEventSQL, source, kind, key); err != nil {
+		return out, 0, fmt.Errorf("lock event %s/%s/%s: %w", source, kind, key, err)
+	}
+	var id int64
+	var shown int
+	if err := tx.QueryRowContext(ctx, selectEventIDSQL, source, kind, key).Scan(&id, &shown); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return out, 0, ErrNotFound
+		}
+		return out, 0, fmt.Errorf("find event %s/%s/%s: %w", source, kind, key, err)
+	}
+	var wasProcessed bool
+	if err := tx.QueryRowContext(ctx, findEventRevSQL, id, digest).Scan(&out.Revision, &wasProcessed); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return out, id, ErrNotFound
+		}
+		return out, id, fmt.Errorf("find revision of event %d: %w", id, err)
+	}
+	out.Latest = out.Revision == shown
+	if processed && !wasProcessed {
+		if _, err := tx.ExecContext(ctx, markEventProcessedSQL, id, out.Revision); err != nil {
+			return out, id, fmt.Errorf("mark revision %d of event %d processed: %w", out.Revision, id, err)
+		}
+	}
+	return out, id, nil
 }
 
 // EventProcessed reports whether this delivery (digest) of the event was processed by its workflow: the
