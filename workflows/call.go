@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/temporal"
@@ -52,10 +51,6 @@ const changeRevisions = "revisions"
 // crash runs again, which PersistCall and PlanFollowUps allow (they upsert by the call's key and the
 // follow-ups' idempotency keys).
 const changeLocalActivities = "local-activities"
-
-// localRetryBudget is how long a local activity keeps retrying: without it the SDK stops at the first
-// attempt's timeout, where an activity on the task queue retries for as long as the database is down.
-const localRetryBudget = 30 * 24 * time.Hour
 
 // CallCompletedWorkflow handles one call that Airudder reported as ended: it stores the call, then decides
 // the follow-ups for its outcome with the rules in force and carries each out as a child workflow. Every
@@ -125,30 +120,11 @@ func (r *callRun) process(ctx workflow.Context, in CallCompletedInput) error {
 	log := workflow.GetLogger(ctx)
 
 	workflow.SetCurrentDetails(ctx, "Storing the call in PostgreSQL")
-	// The database may be down for a while: keep trying, backing off to once a minute. Data that the
-	// database refuses fails at once (a non-retryable InvalidCallData error).
-	persistRetry := &temporal.RetryPolicy{
-		InitialInterval:    time.Second,
-		BackoffCoefficient: 2,
-		MaximumInterval:    time.Minute,
-	}
+	// The database may be down for a while: keep trying (dbRetry). Data that the database refuses fails at
+	// once (a non-retryable InvalidCallData error).
 	var stored activities.PersistResult
-	persistIn := activities.PersistCallInput{Call: in.Call, Slim: in.Slim}
-	var persisted workflow.Future
-	if r.local {
-		persisted = workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
-			Summary:                payload.CutJSON("Store call "+in.Call.Key+" in PostgreSQL", payload.SummaryTextLimit),
-			StartToCloseTimeout:    10 * time.Second, // under the workflow task timeout, so a hung query is retried soon
-			ScheduleToCloseTimeout: localRetryBudget,
-			RetryPolicy:            persistRetry,
-		}), a.PersistCall, persistIn)
-	} else {
-		persisted = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-			Summary:             payload.CutJSON("Store call "+in.Call.Key+" in PostgreSQL", payload.SummaryTextLimit),
-			StartToCloseTimeout: 30 * time.Second,
-			RetryPolicy:         persistRetry,
-		}), a.PersistCall, persistIn)
-	}
+	persisted := dbWrite(ctx, r.local, payload.CutJSON("Store call "+in.Call.Key+" in PostgreSQL", payload.SummaryTextLimit),
+		a.PersistCall, activities.PersistCallInput{Call: in.Call, Slim: in.Slim})
 	if err := persisted.Get(ctx, &stored); err != nil {
 		return err
 	}
@@ -169,27 +145,7 @@ func (r *callRun) process(ctx workflow.Context, in CallCompletedInput) error {
 	}
 
 	workflow.SetCurrentDetails(ctx, r.revisionText()+"Deciding follow-ups")
-	planRetry := &temporal.RetryPolicy{
-		InitialInterval:    time.Second,
-		BackoffCoefficient: 2,
-		MaximumInterval:    time.Minute,
-	}
-	planIn := activities.PlanInput{Call: in.Call, Slim: in.Slim}
-	var planned workflow.Future
-	if r.local {
-		planned = workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
-			Summary:                "Decide follow-ups with the rules in force",
-			StartToCloseTimeout:    10 * time.Second,
-			ScheduleToCloseTimeout: localRetryBudget,
-			RetryPolicy:            planRetry,
-		}), a.PlanFollowUps, planIn)
-	} else {
-		planned = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-			Summary:             "Decide follow-ups with the rules in force",
-			StartToCloseTimeout: 30 * time.Second,
-			RetryPolicy:         planRetry,
-		}), a.PlanFollowUps, planIn)
-	}
+	planned := dbWrite(ctx, r.local, "Decide follow-ups with the rules in force", a.PlanFollowUps, activities.PlanInput{Call: in.Call, Slim: in.Slim})
 	var plan activities.PlanResult
 	if err := planned.Get(ctx, &plan); err != nil {
 		return err

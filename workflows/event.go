@@ -2,9 +2,7 @@ package workflows
 
 import (
 	"fmt"
-	"time"
 
-	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/rudderhook/rudderhook/activities"
@@ -84,19 +82,12 @@ func (r *eventRun) process(ctx workflow.Context, in EventInput) error {
 	}
 	var a *activities.Activities
 	workflow.SetCurrentDetails(ctx, "Storing the event in PostgreSQL")
-	persistCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		Summary:             payload.CutJSON("Store "+in.Event.On+" event in PostgreSQL", payload.SummaryTextLimit),
-		StartToCloseTimeout: 30 * time.Second,
-		// As for calls: the database may be down for a while, so keep trying, backing off to once a minute;
-		// data that the database refuses fails at once (a non-retryable InvalidCallData error).
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval:    time.Second,
-			BackoffCoefficient: 2,
-			MaximumInterval:    time.Minute,
-		},
-	})
+	// As for calls: the database may be down for a while, so keep trying; data that the database refuses
+	// fails at once (a non-retryable InvalidCallData error). Activities on the task queue: EventWorkflow
+	// has always run them so (event_v0 is recorded).
 	var stored activities.PersistEventResult
-	if err := workflow.ExecuteActivity(persistCtx, a.PersistEvent, activities.PersistEventInput{Event: in.Event, Slim: in.Slim}).Get(ctx, &stored); err != nil {
+	if err := dbWrite(ctx, false, payload.CutJSON("Store "+in.Event.On+" event in PostgreSQL", payload.SummaryTextLimit),
+		a.PersistEvent, activities.PersistEventInput{Event: in.Event, Slim: in.Slim}).Get(ctx, &stored); err != nil {
 		return err
 	}
 	r.result.EventID = stored.ID
@@ -108,17 +99,8 @@ func (r *eventRun) process(ctx workflow.Context, in EventInput) error {
 	}
 	workflow.SetCurrentDetails(ctx, fmt.Sprintf("Revision %d stored as event %d; deciding follow-ups", stored.Revision, stored.ID))
 
-	planCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		Summary:             "Decide follow-ups with the rules on " + in.Event.On,
-		StartToCloseTimeout: 30 * time.Second,
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval:    time.Second,
-			BackoffCoefficient: 2,
-			MaximumInterval:    time.Minute,
-		},
-	})
 	var plan activities.PlanResult
-	if err := workflow.ExecuteActivity(planCtx, a.PlanEventFollowUps,
+	if err := dbWrite(ctx, false, "Decide follow-ups with the rules on "+in.Event.On, a.PlanEventFollowUps,
 		activities.PlanEventInput{Event: in.Event, EventID: stored.ID, Slim: in.Slim}).Get(ctx, &plan); err != nil {
 		return err
 	}

@@ -81,8 +81,6 @@ type followUp struct {
 	ctx  workflow.Context
 	a    *activities.Activities
 	plan rules.FollowUp
-	// bookkeeping is how the follow-up's row is written: short, and retried while the database is down.
-	bookkeeping workflow.Context
 	// safe is set from changeSafeEffects on: retries keep the window and cap, unknown outcomes stop.
 	safe bool
 	// local is set from changeLocalActivities on: the bookkeeping runs as local activities (the action
@@ -93,29 +91,13 @@ type followUp struct {
 }
 
 func newFollowUp(ctx workflow.Context, plan rules.FollowUp) *followUp {
-	return &followUp{ctx: ctx, plan: plan, bookkeeping: workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 30 * time.Second,
-		RetryPolicy:         bookkeepingRetry,
-	})}
+	return &followUp{ctx: ctx, plan: plan}
 }
 
-// bookkeep runs one write of the follow-up's row: a local activity from changeLocalActivities on (its
-// result recorded with the workflow task; run again after a crash, as every bookkeeping write allows),
-// an activity on the task queue before.
+// bookkeep runs one write of the follow-up's row (see dbWrite).
 func (f *followUp) bookkeep(summary string, activity, arg any) workflow.Future {
-	if f.local {
-		return workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(f.ctx, workflow.LocalActivityOptions{
-			Summary:                summary,
-			StartToCloseTimeout:    10 * time.Second,
-			ScheduleToCloseTimeout: localRetryBudget,
-			RetryPolicy:            bookkeepingRetry,
-		}), activity, arg)
-	}
-	return workflow.ExecuteActivity(withSummary(f.bookkeeping, summary), activity, arg)
+	return dbWrite(f.ctx, f.local, summary, activity, arg)
 }
-
-// bookkeepingRetry keeps trying while the database is down, backing off to once a minute.
-var bookkeepingRetry = &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute}
 
 // begin records which workflow runs the follow-up and returns its stored status.
 func (f *followUp) begin() (rules.Status, error) {
@@ -332,12 +314,6 @@ func actionOf(a *activities.Activities, typ string) any {
 	default:
 		return a.RecallThroughAirudder
 	}
-}
-
-func withSummary(ctx workflow.Context, summary string) workflow.Context {
-	opts := workflow.GetActivityOptions(ctx)
-	opts.Summary = summary
-	return workflow.WithActivityOptions(ctx, opts)
 }
 
 // failureReason is the innermost message of an activity failure: what the target said.
