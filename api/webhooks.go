@@ -4,7 +4,6 @@ import (
 	"crypto/subtle"
 	"errors"
 	"io"
-	"maps"
 	"mime"
 	"net/http"
 	"net/netip"
@@ -15,22 +14,19 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/rudderhook/rudderhook/airudder"
 	"github.com/rudderhook/rudderhook/config"
 	"github.com/rudderhook/rudderhook/ingest"
 )
 
-// receiverKinds are the route names the receiver has routes for: every built-in kind and every generic
-// kind some source lists (a source that does not list one answers 404 for it).
+// receiverKinds are the route names the receiver has routes for: those of every source (a source that
+// does not list a generic kind answers 404 for it).
 func (s *Server) receiverKinds() []string {
-	kinds := airudder.KindRoutes()
-	seen := map[string]bool{}
+	var kinds []string
 	for _, src := range s.Sources {
-		for route := range src.GenericKinds {
-			seen[route] = true
-		}
+		kinds = append(kinds, src.Routes()...)
 	}
-	return append(kinds, slices.Sorted(maps.Keys(seen))...)
+	slices.Sort(kinds)
+	return slices.Compact(kinds)
 }
 
 // receive is POST /webhooks/{source}[/{token}]/{kind} for one kind. The checks run cheapest and least

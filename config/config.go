@@ -230,6 +230,23 @@ func (s *Source) UnsignedHint() string {
 		s.Name, envName(s.Name), envName(s.Name))
 }
 
+// Routes are the route names of the kinds this source takes: every built-in kind, then its generic kinds
+// in order.
+func (s *Source) Routes() []string {
+	return append(airudder.KindRoutes(), slices.Sorted(maps.Keys(s.GenericKinds))...)
+}
+
+// UnsignedRoutes are the route names of the kinds this source takes that carry no Sign.
+func (s *Source) UnsignedRoutes() []string {
+	var out []string
+	for _, route := range s.Routes() {
+		if k, _ := s.Kind(route); !k.Signed {
+			out = append(out, route)
+		}
+	}
+	return out
+}
+
 // Kind is the callback kind this source takes at that route: a built-in kind, or one of its generic
 // kinds.
 func (s *Source) Kind(route string) (airudder.Kind, bool) {

@@ -18,7 +18,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/rudderhook/rudderhook/airudder"
 	"github.com/rudderhook/rudderhook/api"
 	"github.com/rudderhook/rudderhook/codec"
 	"github.com/rudderhook/rudderhook/config"
@@ -182,16 +181,16 @@ func printBanner(cfg *config.Config, httpAddr string, ds *devserver.Server, gene
 	source, ns := cfg.SourceNames()[0], cfg.Temporal.Namespace
 	fmt.Fprintf(w, "\nrudderhook dev is running. Ctrl-C stops it.\n\n")
 	fmt.Fprintf(w, "  Receiver     POST http://%s/webhooks/%s/call-completed\n", httpAddr, source)
-	fmt.Fprintf(w, "               and /webhooks/%s/{kind} for %s\n", source, strings.Join(receiverKinds(cfg.Sources[source]), ", "))
+	fmt.Fprintf(w, "               and /webhooks/%s/{kind} for %s\n", source, strings.Join(cfg.Sources[source].Routes(), ", "))
 	for _, name := range loopbackOnly {
 		fmt.Fprintf(w, "               source %s takes callbacks from this machine only (127.0.0.1, ::1), so that kinds without a Sign\n"+
 			"               (%s) can be tried; to take them from elsewhere, %s\n",
-			name, strings.Join(unsignedKinds(cfg.Sources[name]), ", "), cfg.Sources[name].UnsignedHint())
+			name, strings.Join(cfg.Sources[name].UnsignedRoutes(), ", "), cfg.Sources[name].UnsignedHint())
 	}
 	for _, name := range cfg.SourceNames() {
 		if src := cfg.Sources[name]; !src.TakesUnsigned() {
 			fmt.Fprintf(w, "               unsigned kinds (%s) answer 403 on source %s: %s\n",
-				strings.Join(unsignedKinds(src), ", "), name, src.UnsignedHint())
+				strings.Join(src.UnsignedRoutes(), ", "), name, src.UnsignedHint())
 		}
 	}
 	fmt.Fprintf(w, "  Rules page   http://%s/ui/\n", httpAddr)
@@ -219,22 +218,6 @@ func printBanner(cfg *config.Config, httpAddr string, ds *devserver.Server, gene
 	}
 	fmt.Fprintf(w, "\nTry:  rudderhook send --url http://%s/webhooks/%s/call-completed\n", httpAddr, source)
 	fmt.Fprintf(w, "      curl -H \"Authorization: Bearer %s\" http://%s/v1/calls\n\n", token, httpAddr)
-}
-
-// receiverKinds are the route names of the kinds src takes, built-in and generic.
-func receiverKinds(src *config.Source) []string {
-	return append(airudder.KindRoutes(), slices.Sorted(maps.Keys(src.GenericKinds))...)
-}
-
-// unsignedKinds are the route names of the kinds src takes that carry no Sign.
-func unsignedKinds(src *config.Source) []string {
-	var out []string
-	for _, route := range receiverKinds(src) {
-		if k, _ := src.Kind(route); !k.Signed {
-			out = append(out, route)
-		}
-	}
-	return out
 }
 
 func serveCmd(g *globals) *cobra.Command {
