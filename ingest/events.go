@@ -61,17 +61,22 @@ func (s *Service) startEvent(ctx context.Context, ev airudder.Event) error {
 	return nil
 }
 
-// relayEvent hands an inbox entry of an event kind to Temporal.
-func (s *Service) relayEvent(ctx context.Context, e store.InboxEntry, src *config.Source, k airudder.Kind) error {
+// relayStart reads an inbox entry (verified when it was received) with its source's settings and returns
+// what hands it to Temporal: the starts of its calls, or of its event. A body that does not read is an
+// error: it never will.
+func (s *Service) relayStart(e store.InboxEntry, src *config.Source, k airudder.Kind) (func(context.Context) error, error) {
+	if k.Calls {
+		cc, err := ReadCalls(e.Body, src, k, AlreadyVerified)
+		if err != nil {
+			return nil, err
+		}
+		calls := cc.Received(e.Source, e.ReceivedAt)
+		return func(ctx context.Context) error { return s.startAll(ctx, calls) }, nil
+	}
 	ev, err := ReadEvent(e.Body, src, k, AlreadyVerified)
 	if err != nil {
-		return store.Permanent(fmt.Errorf("inbox entry %d: %w", e.ID, err))
+		return nil, err
 	}
-	startCtx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	if err := s.startEvent(startCtx, ev.Received(e.Source, e.ReceivedAt)); err != nil {
-		return err
-	}
-	s.Log.Info("inbox entry handed to Temporal", "inbox_id", e.ID, "source", e.Source, "kind", e.Kind, "attempts", e.Attempts)
-	return nil
+	received := ev.Received(e.Source, e.ReceivedAt)
+	return func(ctx context.Context) error { return s.startEvent(ctx, received) }, nil
 }

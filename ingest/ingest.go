@@ -24,9 +24,6 @@ import (
 	"github.com/rudderhook/rudderhook/workflows"
 )
 
-// KindCallCompleted is the inbox kind of a "Workflow call completion" callback.
-const KindCallCompleted = "call-completed"
-
 // receiving counts the callbacks this process is accepting: the relay yields to the receiver while it is
 // saturated (see RunRelay).
 var receiving atomic.Int64
@@ -123,7 +120,7 @@ func (s *Service) Keep(ctx context.Context, source, kind string, body []byte, re
 func (s *Service) AcceptCallCompleted(ctx context.Context, source string, cc *airudder.CallCompleted, receivedAt time.Time) error {
 	calls := cc.Received(source, receivedAt)
 	countNotes(source, calls)
-	return s.accept(ctx, source, cmp.Or(cc.Kind, KindCallCompleted), cc.Unsigned, receivedAt,
+	return s.accept(ctx, source, cmp.Or(cc.Kind, airudder.KindCallCompleted), cc.Unsigned, receivedAt,
 		func(ctx context.Context) error { return s.startAll(ctx, calls) },
 		"task_id", cc.TaskID, "calls", len(calls))
 }
@@ -250,12 +247,7 @@ func (s *Service) processed(ctx context.Context, calls []airudder.ReceivedCall) 
 	return done
 }
 
-func (s *Service) startTimeout() time.Duration {
-	if s.StartTimeout > 0 {
-		return s.StartTimeout
-	}
-	return 5 * time.Second
-}
+func (s *Service) startTimeout() time.Duration { return cmp.Or(s.StartTimeout, 5*time.Second) }
 
 // RunRelay hands inbox entries to Temporal until ctx ends: at once when wake receives (a commit to the
 // inbox was notified), at once again while it finds work, and every interval in any case (polling is
@@ -294,13 +286,6 @@ func (s *Service) RunRelay(ctx context.Context, interval time.Duration, wake <-c
 	}
 }
 
-func positiveOr(d, def time.Duration) time.Duration {
-	if d > 0 {
-		return d
-	}
-	return def
-}
-
 // yieldToReceiver waits, up to a second, while more callbacks are being accepted in this process than
 // the relay starts at once: in a burst the acknowledgements come first (the sender waits on them; its
 // timeout is what loses callbacks), and the workflow starts, which share the machine's CPU through
@@ -334,20 +319,17 @@ func (s *Service) RelayOnce(ctx context.Context) (store.DrainResult, error) {
 		if !ok {
 			return store.Permanent(fmt.Errorf("inbox entry %d: source %q takes no kind %q (any more)", e.ID, e.Source, e.Kind))
 		}
-		if !k.Calls {
-			return s.relayEvent(ctx, e, src, k)
-		}
-		cc, err := ReadCalls(e.Body, src, k, AlreadyVerified)
+		start, err := s.relayStart(e, src, k)
 		if err != nil {
 			return store.Permanent(fmt.Errorf("inbox entry %d: %w", e.ID, err))
 		}
-		startCtx, cancel := context.WithTimeout(ctx, positiveOr(s.RelayStartTimeout, time.Minute))
+		startCtx, cancel := context.WithTimeout(ctx, cmp.Or(s.RelayStartTimeout, time.Minute))
 		defer cancel()
-		if err := s.startAll(startCtx, cc.Received(e.Source, e.ReceivedAt)); err != nil {
+		if err := start(startCtx); err != nil {
 			return err
 		}
 		ackToStart.Observe(time.Since(e.ReceivedAt).Seconds())
-		s.Log.Debug("inbox entry handed to Temporal", "inbox_id", e.ID, "source", e.Source, "calls", len(cc.Details), "attempts", e.Attempts)
+		s.Log.Debug("inbox entry handed to Temporal", "inbox_id", e.ID, "source", e.Source, "kind", e.Kind, "attempts", e.Attempts)
 		return nil
 	})
 	if res.Dead > 0 {

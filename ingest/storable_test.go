@@ -104,7 +104,7 @@ func (sc *storableCheck) check(t testing.TB, body []byte) {
 	if err != nil {
 		t.Fatalf("unsigned body: %v", err)
 	}
-	id, err := sc.st.AddToInbox(ctx, "airudder", ingest.KindCallCompleted, unsigned, received)
+	id, err := sc.st.AddToInbox(ctx, "airudder", airudder.KindCallCompleted, unsigned, received)
 	if err != nil {
 		t.Fatalf("acknowledged, but the inbox refuses the body: %v", err)
 	}

@@ -12,7 +12,6 @@ import (
 
 	"github.com/rudderhook/rudderhook/airudder"
 	"github.com/rudderhook/rudderhook/config"
-	"github.com/rudderhook/rudderhook/ingest"
 )
 
 // withSources starts a system whose sources are the given YAML.
@@ -98,7 +97,7 @@ func TestDeadLetterIsListedAndReplayed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	id, err := s.store.AddToInbox(context.Background(), "gone", ingest.KindCallCompleted, body, time.Now())
+	id, err := s.store.AddToInbox(context.Background(), "gone", airudder.KindCallCompleted, body, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

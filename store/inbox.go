@@ -59,7 +59,6 @@ RETURNING state`
 	replayInboxSQL = `UPDATE inbox SET state = 'pending', attempts = 0, next_attempt_at = now(), dead_at = NULL, lease_owner = ''
 WHERE id = $1 AND state = 'dead' RETURNING *`
 	selectInboxSQL = `SELECT * FROM inbox WHERE id = $1`
-	inboxCountsSQL = `SELECT count(*) FILTER (WHERE state = 'pending'), count(*) FILTER (WHERE state = 'dead') FROM inbox`
 	inboxStatusSQL = `SELECT count(*) FILTER (WHERE state = 'pending') AS pending, count(*) FILTER (WHERE state = 'dead') AS dead,
   min(received_at) FILTER (WHERE state = 'pending') AS oldest_pending FROM inbox`
 )
@@ -266,14 +265,6 @@ func (s *Store) ReplayInbox(ctx context.Context, id int64) (*InboxEntry, error) 
 		return nil, fmt.Errorf("replay inbox entry %d: %w", id, err)
 	}
 	return &e, nil
-}
-
-// InboxCounts counts the callbacks waiting for Temporal and the dead letters.
-func (s *Store) InboxCounts(ctx context.Context) (pending, dead int64, err error) {
-	if err := s.db.QueryRowContext(ctx, inboxCountsSQL).Scan(&pending, &dead); err != nil {
-		return 0, 0, fmt.Errorf("count inbox: %w", err)
-	}
-	return pending, dead, nil
 }
 
 // InboxStatus is how far behind the relays are.

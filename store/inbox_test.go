@@ -32,9 +32,9 @@ func TestInboxDrainDeletesAcceptedAndDelaysFailed(t *testing.T) {
 	}
 	// The failed one waits for its backoff, so a second pass right away finds nothing due.
 	res, _ = s.DrainInbox(ctx, store.DrainOptions{}, func(context.Context, store.InboxEntry) error { return nil })
-	pending, dead, _ := s.InboxCounts(ctx)
-	if res.Done != 0 || pending != 1 || dead != 0 {
-		t.Errorf("second pass %+v, pending %d, dead %d; want 0, 1, 0", res, pending, dead)
+	st, _ := s.InboxStatus(ctx)
+	if res.Done != 0 || st.Pending != 1 || st.Dead != 0 {
+		t.Errorf("second pass %+v, pending %d, dead %d; want 0, 1, 0", res, st.Pending, st.Dead)
 	}
 }
 
@@ -117,7 +117,7 @@ func TestInboxLeaseLastsAsLongAsTheWork(t *testing.T) {
 	if err != nil || first != 3 || second != 0 {
 		t.Errorf("err %v, first relay handled %d, second %d", err, first, second)
 	}
-	if pending, _, _ := s.InboxCounts(ctx); pending != 0 {
-		t.Errorf("pending = %d after the first relay accepted every entry", pending)
+	if st, _ := s.InboxStatus(ctx); st.Pending != 0 {
+		t.Errorf("pending = %d after the first relay accepted every entry", st.Pending)
 	}
 }

@@ -40,12 +40,16 @@ type BatchOptions struct {
 	MaxBatch int
 	// Committers is how many batches may commit at once (each holds a connection).
 	Committers int
+	// CommitTimeout bounds one commit. Keep it under what callers wait (ingest gives them 5 s), so that a
+	// slow database fails a batch before its callers give up on it and take another path.
+	CommitTimeout time.Duration
 }
 
 func (o BatchOptions) withDefaults() BatchOptions {
 	o.MaxWait = positiveOr(o.MaxWait, 2*time.Millisecond)
 	o.MaxBatch = positiveOr(o.MaxBatch, 128)
 	o.Committers = positiveOr(o.Committers, 4)
+	o.CommitTimeout = positiveOr(o.CommitTimeout, 4*time.Second)
 	return o
 }
 
@@ -59,6 +63,10 @@ type InboxBatcher struct {
 	slots   chan struct{}
 	done    chan struct{}
 	closing sync.Once
+	// mu guards closed: Add sends under the read lock, Close sets closed under the write lock, so that no
+	// item is queued after the loop drained the queue for the last time.
+	mu      sync.RWMutex
+	closed  bool
 	wg      sync.WaitGroup
 	batches atomic.Int64
 	rows    atomic.Int64
@@ -89,16 +97,26 @@ func (s *Store) NewInboxBatcher(opts BatchOptions) *InboxBatcher {
 // returns its error, and the item may or may not commit (a retried callback is deduplicated downstream).
 func (b *InboxBatcher) Add(ctx context.Context, item InboxItem) error {
 	it := &batchItem{InboxItem: item, result: make(chan error, 1)}
-	select {
-	case b.items <- it:
-	case <-b.done:
-		return ErrBatcherClosed
-	case <-ctx.Done():
-		return ctx.Err()
+	if err := b.enqueue(ctx, it); err != nil {
+		return err
 	}
 	select {
 	case err := <-it.result:
 		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (b *InboxBatcher) enqueue(ctx context.Context, it *batchItem) error {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	if b.closed {
+		return ErrBatcherClosed
+	}
+	select {
+	case b.items <- it: // the loop runs until closed is set, so a full queue empties
+		return nil
 	case <-ctx.Done():
 		return ctx.Err()
 	}
@@ -109,7 +127,12 @@ func (b *InboxBatcher) Stats() (batches, rows int64) { return b.batches.Load(), 
 
 // Close commits what is queued and stops the batcher.
 func (b *InboxBatcher) Close() {
-	b.closing.Do(func() { close(b.done) })
+	b.closing.Do(func() {
+		b.mu.Lock()
+		b.closed = true
+		b.mu.Unlock()
+		close(b.done)
+	})
 	b.wg.Wait()
 }
 
@@ -185,7 +208,7 @@ func (b *InboxBatcher) commit(batch []*batchItem) {
 	}
 	// The callers' deadlines are their own; the commit gets a bound of its own, so that one caller
 	// giving up does not fail the others.
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), b.opts.CommitTimeout)
 	defer cancel()
 	var n string
 	err := b.store.db.GetContext(ctx, &n, insertInboxBatchSQL, pq.Array(sources), pq.Array(kinds), pq.ByteaArray(bodies), pq.Array(times))
@@ -220,11 +243,13 @@ func ListenInbox(ctx context.Context, dsn string, log *slog.Logger) <-chan struc
 			log.Warn("inbox listener disconnected; the relay polls until it is back", "error", err)
 		}
 	})
-	if err := l.Listen(InboxChannel); err != nil && !errors.Is(err, pq.ErrChannelAlreadyOpen) {
-		log.Warn("cannot LISTEN for inbox notifications yet; the relay polls until it can", "error", err)
-	}
 	go func() {
 		defer l.Close()
+		// Listen blocks until the listener has a connection: here, so that a database down at start
+		// delays the notifications, not the start.
+		if err := l.Listen(InboxChannel); err != nil && !errors.Is(err, pq.ErrChannelAlreadyOpen) {
+			log.Warn("cannot LISTEN for inbox notifications; the relay polls instead", "error", err)
+		}
 		ping := time.NewTicker(time.Minute)
 		defer ping.Stop()
 		for {
