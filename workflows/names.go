@@ -74,18 +74,27 @@ func SearchAttributeTypes() map[string]enumspb.IndexedValueType {
 // A value longer than payload.SearchTextLimit is cut, with a hash of the whole (the full value is in
 // PostgreSQL), so that it fits Temporal's per-value limit whatever the sender wrote.
 func SearchAttributes(rc airudder.ReceivedCall) []temporal.SearchAttributeUpdate {
+	return keywords(
+		keyword{CaseIDKey, rc.Call.CaseID},
+		keyword{CallIDKey, rc.Call.CallID},
+		keyword{CalleeNumberKey, rc.Call.CalleeNumber},
+		keyword{IntentionKey, rc.Call.Intention},
+		keyword{TaskIDKey, rc.Task.TaskID},
+		keyword{SourceKey, rc.Source},
+	)
+}
+
+// keyword is one value of a Keyword search attribute.
+type keyword struct {
+	key temporal.SearchAttributeKeyKeyword
+	val string
+}
+
+// keywords are the updates that set the non-empty values, each cut to payload.SearchTextLimit with a hash
+// of the whole when longer.
+func keywords(kvs ...keyword) []temporal.SearchAttributeUpdate {
 	var out []temporal.SearchAttributeUpdate
-	for _, kv := range []struct {
-		key temporal.SearchAttributeKeyKeyword
-		val string
-	}{
-		{CaseIDKey, rc.Call.CaseID},
-		{CallIDKey, rc.Call.CallID},
-		{CalleeNumberKey, rc.Call.CalleeNumber},
-		{IntentionKey, rc.Call.Intention},
-		{TaskIDKey, rc.Task.TaskID},
-		{SourceKey, rc.Source},
-	} {
+	for _, kv := range kvs {
 		if kv.val != "" {
 			out = append(out, kv.key.ValueSet(payload.CutHashed(kv.val, payload.SearchTextLimit)))
 		}
@@ -98,14 +107,20 @@ func SearchAttributes(rc airudder.ReceivedCall) []temporal.SearchAttributeUpdate
 // which processes the revision (it is a corrected delivery: the receiver does not signal a revision that
 // was processed already).
 func StartOptions(rc airudder.ReceivedCall) client.StartWorkflowOptions {
+	return signalStartOptions(CallWorkflowID(rc.Source, rc.Key), SearchAttributes(rc), Summary(rc), details(rc))
+}
+
+// signalStartOptions are the options of a signal-with-start of a revision: the running workflow of that
+// ID takes the signal; a closed one gets a new run.
+func signalStartOptions(id string, attrs []temporal.SearchAttributeUpdate, summary, details string) client.StartWorkflowOptions {
 	return client.StartWorkflowOptions{
-		ID:                       CallWorkflowID(rc.Source, rc.Key),
+		ID:                       id,
 		TaskQueue:                TaskQueue,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-		TypedSearchAttributes:    temporal.NewSearchAttributes(SearchAttributes(rc)...),
-		StaticSummary:            Summary(rc),
-		StaticDetails:            details(rc),
+		TypedSearchAttributes:    temporal.NewSearchAttributes(attrs...),
+		StaticSummary:            summary,
+		StaticDetails:            details,
 	}
 }
 
@@ -186,37 +201,20 @@ func EventWorkflowIDOf(ev airudder.Event) string { return EventWorkflowID(ev.Sou
 // EventSearchAttributes are the values of the custom search attributes for one event: Source and Kind
 // always, CaseID, CallID, CalleeNumber and TaskID where the kind has them. Values are cut as for calls.
 func EventSearchAttributes(ev airudder.Event) []temporal.SearchAttributeUpdate {
-	var out []temporal.SearchAttributeUpdate
-	for _, kv := range []struct {
-		key temporal.SearchAttributeKeyKeyword
-		val string
-	}{
-		{SourceKey, ev.Source},
-		{KindKey, ev.On},
-		{CaseIDKey, ev.CaseID},
-		{CallIDKey, ev.CallID},
-		{CalleeNumberKey, ev.CalleeNumber},
-		{TaskIDKey, ev.TaskID},
-	} {
-		if kv.val != "" {
-			out = append(out, kv.key.ValueSet(payload.CutHashed(kv.val, payload.SearchTextLimit)))
-		}
-	}
-	return out
+	return keywords(
+		keyword{SourceKey, ev.Source},
+		keyword{KindKey, ev.On},
+		keyword{CaseIDKey, ev.CaseID},
+		keyword{CallIDKey, ev.CallID},
+		keyword{CalleeNumberKey, ev.CalleeNumber},
+		keyword{TaskIDKey, ev.TaskID},
+	)
 }
 
 // EventStartOptions are the options to signal-with-start the workflow of one event with a revision, as
 // StartOptions are for a call.
 func EventStartOptions(ev airudder.Event) client.StartWorkflowOptions {
-	return client.StartWorkflowOptions{
-		ID:                       EventWorkflowIDOf(ev),
-		TaskQueue:                TaskQueue,
-		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-		TypedSearchAttributes:    temporal.NewSearchAttributes(EventSearchAttributes(ev)...),
-		StaticSummary:            EventSummary(ev),
-		StaticDetails:            eventDetails(ev),
-	}
+	return signalStartOptions(EventWorkflowIDOf(ev), EventSearchAttributes(ev), EventSummary(ev), eventDetails(ev))
 }
 
 // EventSummary is the one line the Temporal UI shows for an event's workflow: what the parser made of it
