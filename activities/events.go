@@ -8,6 +8,7 @@ import (
 	"go.temporal.io/sdk/activity"
 
 	"github.com/rudderhook/rudderhook/airudder"
+	"github.com/rudderhook/rudderhook/rules"
 	"github.com/rudderhook/rudderhook/store"
 )
 
@@ -60,21 +61,14 @@ type PlanEventInput struct {
 // PlanEventFollowUps evaluates the rules in force on the event's kind and stores the follow-ups they
 // decide, as PlanFollowUps does for a call. Run again, it stores nothing new.
 func (a *Activities) PlanEventFollowUps(ctx context.Context, in PlanEventInput) (*PlanResult, error) {
-	info := activity.GetInfo(ctx)
-	set, err := a.Rules.Current(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("plan follow-ups of %s: %w", info.WorkflowExecution.ID, err)
-	}
-	if set == nil {
-		return &PlanResult{Matched: []string{}}, nil
-	}
-	if in.Slim {
-		rec, err := a.Store.GetEvent(ctx, in.EventID)
-		if err != nil {
-			return nil, fmt.Errorf("plan follow-ups of %s: %w", info.WorkflowExecution.ID, err)
+	return a.planWith(ctx, func(set *rules.Set, workflowID string) (rules.Plan, planOwner, error) {
+		if in.Slim {
+			rec, err := a.Store.GetEvent(ctx, in.EventID)
+			if err != nil {
+				return rules.Plan{}, planOwner{}, err
+			}
+			in.Event = rec.Event
 		}
-		in.Event = rec.Event
-	}
-	plan := set.PlanEvent(in.Event, info.WorkflowExecution.ID, time.Now())
-	return a.storePlan(ctx, set, plan, in.Event.Source, info.WorkflowExecution.ID, &in.EventID)
+		return set.PlanEvent(in.Event, workflowID, time.Now()), planOwner{source: in.Event.Source, callKey: workflowID, eventID: &in.EventID}, nil
+	})
 }

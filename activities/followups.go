@@ -42,23 +42,42 @@ type PlanResult struct {
 // PlanFollowUps evaluates the rules in force against the call and stores the follow-ups they decide, each
 // under its idempotency key. Run again, it stores nothing new and returns the follow-ups as they stand.
 func (a *Activities) PlanFollowUps(ctx context.Context, in PlanInput) (*PlanResult, error) {
-	info := activity.GetInfo(ctx)
+	return a.planWith(ctx, func(set *rules.Set, workflowID string) (rules.Plan, planOwner, error) {
+		if in.Slim {
+			rec, err := a.Store.GetCall(ctx, in.Call.Source, in.Call.Key)
+			if err != nil {
+				return rules.Plan{}, planOwner{}, err
+			}
+			in.Call = rec.ReceivedCall
+		}
+		return set.Plan(in.Call, workflowID, time.Now()), planOwner{source: in.Call.Source, callKey: in.Call.Key}, nil
+	})
+}
+
+// planOwner is what planned follow-ups belong to: a call (source, callKey), or an event (eventID, with the
+// event's workflow ID as callKey).
+type planOwner struct {
+	source, callKey string
+	eventID         *int64
+}
+
+// planWith plans the current workflow's follow-ups with the rules in force (none: nothing planned):
+// decide reads the call or event (whole, when the workflow has a slim copy) and evaluates the rules on
+// it; storePlan keeps what they decided.
+func (a *Activities) planWith(ctx context.Context, decide func(set *rules.Set, workflowID string) (rules.Plan, planOwner, error)) (*PlanResult, error) {
+	workflowID := activity.GetInfo(ctx).WorkflowExecution.ID
 	set, err := a.Rules.Current(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("plan follow-ups of %s: %w", info.WorkflowExecution.ID, err)
+		return nil, fmt.Errorf("plan follow-ups of %s: %w", workflowID, err)
 	}
 	if set == nil {
 		return &PlanResult{Matched: []string{}}, nil
 	}
-	if in.Slim {
-		rec, err := a.Store.GetCall(ctx, in.Call.Source, in.Call.Key)
-		if err != nil {
-			return nil, fmt.Errorf("plan follow-ups of %s: %w", info.WorkflowExecution.ID, err)
-		}
-		in.Call = rec.ReceivedCall
+	plan, owner, err := decide(set, workflowID)
+	if err != nil {
+		return nil, fmt.Errorf("plan follow-ups of %s: %w", workflowID, err)
 	}
-	plan := set.Plan(in.Call, info.WorkflowExecution.ID, time.Now())
-	return a.storePlan(ctx, set, plan, in.Call.Source, in.Call.Key, nil)
+	return a.storePlan(ctx, set, plan, owner.source, owner.callKey, owner.eventID)
 }
 
 // storePlan stores the follow-ups a plan decided for the current workflow's call (source, callKey) or
