@@ -151,6 +151,7 @@ func (s *Server) guard(who access, h http.HandlerFunc) http.HandlerFunc {
 			return
 		}
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 			token := r.Header.Get("X-CSRF-Token")
 			if token == "" {
 				token = r.PostFormValue("csrf")
@@ -175,11 +176,12 @@ func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 
 // login is POST /ui/login: a configured token signs its user in.
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
-	next := safeNext(r.PostFormValue("next"))
-	if !s.logins.Allow() {
-		s.render(w, r, http.StatusTooManyRequests, "login", pageData{Title: "Sign in", Next: next, Error: "Too many attempts: wait a few seconds and try again."})
+	if !s.logins.Allow() { // before reading anything of the request
+		s.render(w, r, http.StatusTooManyRequests, "login", pageData{Title: "Sign in", Next: "/ui/", Error: "Too many attempts: wait a few seconds and try again."})
 		return
 	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxLoginBody)
+	next := safeNext(r.PostFormValue("next"))
 	u := s.findUser(r.PostFormValue("token"))
 	if u == nil {
 		s.Log.Info("sign-in refused: unknown token", "client_ip", r.RemoteAddr)

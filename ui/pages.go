@@ -225,7 +225,10 @@ func (s *Server) restore(w http.ResponseWriter, r *http.Request) {
 	} else if c != "" {
 		comment += ": " + c
 	}
-	change := store.RuleSetChange{Origin: "ui", Author: u.Name, Comment: comment}
+	// Restored from the history as it was shown: if another version was switched on since, the restore is
+	// refused rather than undoing it unseen (as a save from the editor is).
+	base, _ := strconv.ParseInt(r.PostFormValue("base"), 10, 64)
+	change := store.RuleSetChange{Origin: "ui", Author: u.Name, Comment: comment, BaseVersion: base}
 	_, saved, created, err := s.Rules.Save(ctx, []byte(rec.Document), change, s.Targets)
 	if err != nil {
 		s.failErr(w, r, err)

@@ -217,6 +217,9 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // maxBody is the largest request the page sends: a rules document and a little more.
 const maxBody = 2 << 20
 
+// maxLoginBody is the largest sign-in form: a token and where to go next.
+const maxLoginBody = 16 << 10
+
 func readJSON(w http.ResponseWriter, r *http.Request, v any) error {
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
 	if err := dec.Decode(v); err != nil {

@@ -342,6 +342,17 @@ func TestHistoryAndRestore(t *testing.T) {
 	if resp, _ := p.form("/ui/history/99/restore", url.Values{"csrf": {csrf}}); resp.StatusCode != http.StatusNotFound {
 		t.Errorf("restore a missing version = %d", resp.StatusCode)
 	}
+	// The history page sends the version in force it showed; a restore from a page opened before another
+	// version was switched on is refused, not applied over it.
+	if _, body := p.do(http.MethodGet, "/ui/history", nil, nil); !strings.Contains(body, `name="base" value="3"`) {
+		t.Errorf("the restore form does not say which version is in force")
+	}
+	if resp, _ := p.form("/ui/history/2/restore", url.Values{"csrf": {csrf}, "base": {"2"}}); resp.StatusCode != http.StatusConflict {
+		t.Errorf("restore from a stale history page = %d", resp.StatusCode)
+	}
+	if rec, _ := p.store.LatestRuleSet(context.Background()); rec.Version != 3 {
+		t.Errorf("a refused restore switched on version %d", rec.Version)
+	}
 }
 
 // storeCall stores a variant of the example call received at a time.
