@@ -2,7 +2,6 @@ package rules_test
 
 import (
 	"encoding/json"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -28,14 +27,7 @@ func exampleEvent(t *testing.T, route string, body []byte) airudder.Event {
 
 // The example rules on events match the kinds' examples, and only rules on their kind do.
 func TestExampleRulesOnEvents(t *testing.T) {
-	src, err := os.ReadFile("../deploy/rules.example.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	set, err := rules.Compile(src, rules.Options{Targets: map[string]bool{"crm": true, "team_channel": true}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	set := exampleRules(t)
 	list := exampleEvent(t, airudder.KindListCompleted, airudder.ExampleListCompleted)
 	p := set.PlanEvent(list, "event/airudder/list-completed/x", received)
 	if strings.Join(p.Matched, ",") != "list-entry-done" || len(p.FollowUps) != 1 || p.FollowUps[0].Notify == nil {

@@ -36,14 +36,7 @@ func refused(t *testing.T, src string, opts rules.Options) *rules.Error {
 }
 
 func TestExampleRulesCompileAndPlanTheSeedCall(t *testing.T) {
-	src, err := os.ReadFile("../deploy/rules.example.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	set, err := rules.Compile(src, rules.Options{Targets: map[string]bool{"crm": true, "team_channel": true}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	set := exampleRules(t)
 	set.Version = 7
 	p := set.Plan(seed(), "call/airudder/cad907xxxxxxxx35644a", received)
 	if strings.Join(p.Matched, ",") != "needs-follow-up" || len(p.Errors) != 0 {
@@ -400,4 +393,18 @@ rules:
 			t.Errorf("%s: error = %s, want %q", src, msg, want)
 		}
 	}
+}
+
+// exampleRules are deploy/rules.example.yaml compiled with the targets it names.
+func exampleRules(t *testing.T) *rules.Set {
+	t.Helper()
+	src, err := os.ReadFile("../deploy/rules.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := rules.Compile(src, rules.Options{Targets: map[string]bool{"crm": true, "team_channel": true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return set
 }

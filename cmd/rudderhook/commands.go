@@ -162,8 +162,7 @@ func allowLoopback(cfg *config.Config, httpAddr string) []string {
 	if len(cfg.TrustedProxies) > 0 { // behind a proxy (a tunnel), the client is not this machine
 		return nil
 	}
-	host, _, err := net.SplitHostPort(httpAddr)
-	if ip, perr := netip.ParseAddr(host); err != nil || (perr != nil && host != "localhost") || (perr == nil && !ip.IsLoopback()) {
+	if !loopbackAddr(httpAddr) {
 		return nil
 	}
 	var names []string
@@ -174,6 +173,19 @@ func allowLoopback(cfg *config.Config, httpAddr string) []string {
 		}
 	}
 	return names
+}
+
+// loopbackAddr says whether a listen address (host:port) takes connections from this machine only.
+func loopbackAddr(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
 }
 
 func printBanner(cfg *config.Config, httpAddr string, ds *devserver.Server, generated bool, signIn string, loopbackOnly []string) {
