@@ -114,13 +114,16 @@ func Decode(body []byte) (*Document, error) {
 	// Unmarshal validates as it goes; the slower token-by-token scan runs only to explain a failure, or for
 	// the rare body that might hold a number the database cannot store.
 	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(clean, &fields); err != nil || fields == nil {
+	if json.Valid(clean) {
+		fields, _ = splitObject(clean)
+	}
+	if fields == nil {
 		top, serr := scan(body)
 		switch {
 		case serr != nil:
 			return nil, serr
 		case top == "object": // scan and Unmarshal disagree; say what Unmarshal saw
-			return nil, &SyntaxError{Msg: fmt.Sprintf("body is not valid JSON: %v", err)}
+			return nil, &SyntaxError{Msg: fmt.Sprintf("body is not valid JSON: %v", json.Unmarshal(clean, &fields))}
 		}
 		return nil, &ValidationError{Fields: []FieldError{{Field: "(body)", Message: "must be a JSON object, got " + top}}}
 	}
@@ -148,8 +151,8 @@ func (d *Document) Signed() (taskID, sign string) {
 }
 
 func lenientString(fields map[string]json.RawMessage, name string) string {
-	var s string
-	if raw, ok := fields[name]; ok && json.Unmarshal(raw, &s) == nil {
+	if raw, ok := fields[name]; ok {
+		s, _ := unquote(raw)
 		return s
 	}
 	return ""
@@ -183,7 +186,7 @@ func (d *Document) CallCompleted(opts ParseOptions) (*CallCompleted, error) {
 	}
 	var originalDetails []json.RawMessage
 	if d.original != nil {
-		_ = json.Unmarshal(d.original["Details"], &originalDetails)
+		originalDetails, _ = splitArray(d.original["Details"])
 	}
 	for i, raw := range details {
 		path := fmt.Sprintf("Details[%d]", i)
@@ -226,7 +229,8 @@ func requiredArray(fields map[string]json.RawMessage, name, element string, errs
 	var elems []json.RawMessage
 	switch raw := fields[name]; kindOf(raw) {
 	case "array":
-		if err := json.Unmarshal(raw, &elems); err != nil || len(elems) == 0 {
+		var ok bool
+		if elems, ok = splitArray(raw); !ok || len(elems) == 0 {
 			*errs = append(*errs, FieldError{Field: name, Message: "must hold at least one " + element})
 		}
 	case "nothing", "null":

@@ -35,7 +35,7 @@ func (r reader) fieldPath(name string) string {
 func (r reader) note(name string, raw json.RawMessage, why string) {
 	text := string(raw)
 	if kindOf(raw) == "string" {
-		_ = json.Unmarshal(raw, &text)
+		text, _ = unquote(raw)
 	}
 	*r.notes = append(*r.notes, ParseNote{Field: r.fieldPath(name), Text: payload.Cut(text, noteTextLimit), Why: payload.Cut(why, noteTextLimit)})
 }
@@ -56,8 +56,7 @@ func (r reader) str(name string) string {
 	}
 	switch kindOf(raw) {
 	case "string":
-		var s string
-		_ = json.Unmarshal(raw, &s) // well-formed: Decode checked the whole body
+		s, _ := unquote(raw) // well-formed: Decode checked the whole body
 		return s
 	case "number", "boolean":
 		// A CaseID sent as 7777777 is still the case's ID: keep its text.
@@ -122,7 +121,7 @@ func readNumber[T any](r reader, name string, form numberForm, parse func(string
 	switch kindOf(raw) {
 	case "number":
 	case "string":
-		_ = json.Unmarshal(raw, &text)
+		text, _ = unquote(raw)
 		if text == "" {
 			return nil
 		}
@@ -156,8 +155,7 @@ func (r reader) bool(name string) *bool {
 		_ = json.Unmarshal(raw, &v)
 		return &v
 	case "string":
-		var s string
-		_ = json.Unmarshal(raw, &s)
+		s, _ := unquote(raw)
 		if s == "true" || s == "false" {
 			v = s == "true"
 			r.note(name, raw, "must be a boolean, got a string; its value is used")
@@ -178,7 +176,7 @@ func parsedString[T any](r reader, name string, parse func(string) (T, error)) *
 	var s string
 	switch kindOf(raw) {
 	case "string":
-		_ = json.Unmarshal(raw, &s)
+		s, _ = unquote(raw)
 		if s == "" {
 			return nil
 		}
@@ -232,8 +230,8 @@ func (r reader) array(name string) []json.RawMessage {
 	if !ok {
 		return nil
 	}
-	var elems []json.RawMessage
-	if kindOf(raw) != "array" || json.Unmarshal(raw, &elems) != nil {
+	elems, ok := splitArray(raw)
+	if !ok {
 		r.note(name, raw, "must be an array, got "+kindOf(raw)+"; taken as absent")
 		return nil
 	}
@@ -288,11 +286,7 @@ func objectFields(raw json.RawMessage) (map[string]json.RawMessage, bool) {
 	if kindOf(raw) != "object" {
 		return nil, false
 	}
-	var obj map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &obj); err != nil {
-		return nil, false
-	}
-	return obj, true
+	return splitObject(raw)
 }
 
 // kindOf names the JSON type of an already well-formed value from its first byte.

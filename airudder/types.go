@@ -221,12 +221,15 @@ func (cc *CallCompleted) Received(source string, at time.Time) []ReceivedCall {
 // is stored nowhere) and with unstorable escapes rewritten: what the inbox keeps. Reading it gives the
 // same calls, with the same digests.
 func (cc *CallCompleted) Unsigned() ([]byte, error) {
-	var env map[string]json.RawMessage
-	if err := json.Unmarshal(cc.RawTask, &env); err != nil {
-		return nil, fmt.Errorf("decode envelope: %w", err)
-	}
-	if env == nil {
-		env = map[string]json.RawMessage{}
+	env, ok := splitObject(cc.RawTask)
+	if !ok {
+		var err error
+		if err = json.Unmarshal(cc.RawTask, &env); err != nil {
+			return nil, fmt.Errorf("decode envelope: %w", err)
+		}
+		if env == nil {
+			env = map[string]json.RawMessage{}
+		}
 	}
 	details := make([]json.RawMessage, len(cc.Details))
 	for i, c := range cc.Details {

@@ -37,6 +37,7 @@ func (s *Server) receiverKinds() []string {
 func (s *Server) receive(route string) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		receivedAt := time.Now().UTC()
+		defer ingest.Arrived()()
 		src, ok := s.Sources[c.Param("source")]
 		if !ok {
 			s.writeError(c, newError(http.StatusNotFound, "unknown_source", "no source named "+strconv.Quote(c.Param("source"))+" is configured"))

@@ -42,6 +42,9 @@ type Config struct {
 	// MetricsAddr, when set, is where `worker` serves /metrics and /healthz (serve and dev have them on
 	// their API).
 	MetricsAddr string `env:"RUDDERHOOK_METRICS_ADDR"`
+	// DebugAddr, when set, is where serve, worker and dev serve Go's profiler (/debug/pprof/). It has no
+	// authentication: bind it to a loopback or otherwise private address.
+	DebugAddr string `env:"RUDDERHOOK_DEBUG_ADDR"`
 	// InboxMaxAttempts and InboxMaxAge bound how long the relay retries an inbox entry before it becomes a
 	// dead letter (listed by GET /v1/inbox?state=dead, replayed by POST /v1/inbox/{id}/replay).
 	InboxMaxAttempts int           `env:"RUDDERHOOK_INBOX_MAX_ATTEMPTS" envDefault:"100"`

@@ -24,9 +24,17 @@ import (
 	"github.com/rudderhook/rudderhook/workflows"
 )
 
-// receiving counts the callbacks this process is accepting: the relay yields to the receiver while it is
-// saturated (see RunRelay).
+// receiving counts the callbacks this process is receiving, from their arrival until they are answered
+// (see Arrived): the relay yields to the receiver while it is saturated (see RunRelay).
 var receiving atomic.Int64
+
+// Arrived counts a callback as being received until done is called (when it is answered, whatever the
+// answer). Reading and checking the body costs more CPU than committing it, so the count starts at the
+// request, not at accept: it is what tells the relay that a burst is on.
+func Arrived() (done func()) {
+	receiving.Add(1)
+	return func() { receiving.Add(-1) }
+}
 
 // ErrNotDurable means neither Temporal nor the inbox could take the callback: the sender must retry.
 var ErrNotDurable = errors.New("the callback could not be stored durably; retry later")
@@ -137,8 +145,6 @@ func (s *Service) AcceptCallCompleted(ctx context.Context, source string, cc *ai
 func (s *Service) accept(ctx context.Context, source, kind string, unsigned func() ([]byte, error), receivedAt time.Time,
 	start func(context.Context) error, logAttrs ...any) error {
 	ctx = context.WithoutCancel(ctx)
-	receiving.Add(1)
-	defer receiving.Add(-1)
 	toTemporal := func() error {
 		ctx, cancel := context.WithTimeout(ctx, s.startTimeout())
 		defer cancel()

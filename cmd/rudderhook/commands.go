@@ -283,6 +283,12 @@ func workerCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			stopDebug, err := serveDebug(cfg.DebugAddr, log)
+			if err != nil {
+				stop()
+				return err
+			}
+			defer stopDebug()
 			if cfg.MetricsAddr != "" {
 				stopMetrics, err := serveMetrics(cfg.MetricsAddr, log)
 				if err != nil {

@@ -10,6 +10,7 @@ import (
 	"maps"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"slices"
 	"sync"
@@ -225,6 +226,28 @@ func serveMetrics(addr string, log *slog.Logger) (stop func(), err error) {
 	return func() { _ = hs.Close() }, nil
 }
 
+// serveDebug serves Go's profiler (/debug/pprof/) on addr, when it is set (RUDDERHOOK_DEBUG_ADDR), on a
+// listener of its own: profiles hold nothing secret but cost CPU, so they are never on the API's address.
+func serveDebug(addr string, log *slog.Logger) (stop func(), err error) {
+	if addr == "" {
+		return func() {}, nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s (RUDDERHOOK_DEBUG_ADDR): %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = hs.Serve(ln) }()
+	log.Info("profiler listening", "addr", ln.Addr().String())
+	return func() { _ = hs.Close() }, nil
+}
+
 // apiOptions are what differs between `serve` and `dev` in the HTTP API.
 type apiOptions struct {
 	uiBase  string
@@ -278,6 +301,12 @@ func runAPI(ctx context.Context, cfg *config.Config, c client.Client, db *sqlx.D
 		return fmt.Errorf("listen on %s (--http / RUDDERHOOK_HTTP_ADDR): %w", cfg.HTTPAddr, err)
 	}
 	hs := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute}
+	stopDebug, err := serveDebug(cfg.DebugAddr, log)
+	if err != nil {
+		_ = ln.Close()
+		return err
+	}
+	defer stopDebug()
 
 	relayCtx, stopRelay := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
