@@ -4,13 +4,16 @@ export GOTOOLCHAIN := local
 BIN := bin/rudderhook
 PKGS := ./...
 
-.PHONY: help build dev test test-short test-faults fuzz lint screenshots clean
+.PHONY: help build release dev test test-short test-faults fuzz lint screenshots clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 build: ## build bin/rudderhook
 	go build -o $(BIN) ./cmd/rudderhook
+
+release: ## build bin/rudderhook-release as the container image is built: without dev's embedded Temporal server (-tags nodev)
+	CGO_ENABLED=0 go build -tags nodev -trimpath -ldflags="-s -w" -o bin/rudderhook-release ./cmd/rudderhook
 
 dev: build ## run everything on this laptop (embedded Temporal + UI, worker, API)
 	$(BIN) dev --rules deploy/rules.example.yaml

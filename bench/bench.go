@@ -137,10 +137,12 @@ func Run(ctx context.Context, opts Options) (*Report, int64, error) {
 	defer st.sink.Close()
 
 	rep := &Report{Date: time.Now().UTC(), Machine: machine(), LoadAverage: loadAverage(), N: opts.N, Concurrency: opts.Concurrency, Temporal: st.addr}
-	if rep.Ceilings, err = st.ceilings(ctx); err != nil {
+	// The worker runs (idle) while the ceilings are measured too: rudderhook is measured beside it.
+	if st.worker, err = st.startWorker(ctx); err != nil {
 		return rep, 0, err
 	}
-	if st.worker, err = st.startWorker(ctx); err != nil {
+	if rep.Ceilings, err = st.ceilings(ctx); err != nil {
+		st.worker.stop()
 		return rep, 0, err
 	}
 	for _, mode := range opts.Modes {
@@ -169,6 +171,9 @@ func (st *runState) ceilings(ctx context.Context) (Ceilings, error) {
 		return c, err
 	}
 	p := newPoster(plain.url, conc)
+	if err := st.warmUp(ctx, p, "plain", nil); err != nil {
+		return c, fmt.Errorf("plain receiver: %w", err)
+	}
 	st.log("measuring the plain receiver", "n", n, "concurrency", conc)
 	if c.PlainReceiver, err = run(ctx, n, conc, func(ctx context.Context, i int) error { return p.post(ctx, bodies.Bodies[i]) }); err != nil {
 		return c, fmt.Errorf("plain receiver: %w", err)
@@ -259,6 +264,9 @@ func (st *runState) measureMode(ctx context.Context, mode string) (ModeResult, e
 		return res, err
 	}
 	p := newPoster("http://"+httpAddr+"/webhooks/bench/call-completed", st.opts.Concurrency)
+	if err := st.warmUp(ctx, p, mode, api); err != nil {
+		return res, err
+	}
 
 	n := st.opts.N
 	bodies, err := MakeBodies(mode+"-"+randomHex(4), n, benchKey)
@@ -331,6 +339,32 @@ func (st *runState) measureMode(ctx context.Context, mode string) (ModeResult, e
 	}
 	res.APIPeakRSS = api.peakRSS()
 	return res, nil
+}
+
+// warmUp sends a few callbacks (a fifth of N, 20 to 200) at full concurrency before a receiver is
+// measured, so that neither the plain receiver nor rudderhook is measured cold (connections, pools, the
+// runtime's first GCs). For rudderhook (api set) it then waits until their calls are stored and followed
+// up, so that their workflows do not run during the measurement.
+func (st *runState) warmUp(ctx context.Context, p *poster, name string, api *process) error {
+	warm, err := MakeBodies(name+"-warm-"+randomHex(4), min(200, max(20, st.opts.N/5)), benchKey)
+	if err != nil {
+		return err
+	}
+	st.log("warming up", "receiver", name, "n", len(warm.IDs))
+	before, _, _ := st.sink.delivered()
+	if _, err := run(ctx, len(warm.IDs), st.opts.Concurrency, func(ctx context.Context, i int) error { return p.post(ctx, warm.Bodies[i]) }); err != nil {
+		return fmt.Errorf("warm-up: %w", err)
+	}
+	if api == nil {
+		return nil
+	}
+	if _, err := st.waitStored(ctx, warm, api); err != nil {
+		return fmt.Errorf("warm-up: %w", err)
+	}
+	if _, err := st.waitDelivered(ctx, before+len(warm.IDs), api); err != nil {
+		return fmt.Errorf("warm-up: %w", err)
+	}
+	return nil
 }
 
 // drainTimeout bounds the wait for calls to be stored: generous, as a backlog drains at Temporal's rate.

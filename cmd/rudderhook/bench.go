@@ -10,7 +10,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rudderhook/rudderhook/bench"
-	"github.com/rudderhook/rudderhook/devserver"
 )
 
 func benchCmd(g *globals) *cobra.Command {
@@ -33,7 +32,11 @@ func benchCmd(g *globals) *cobra.Command {
   4. the ratios against the ceilings, and the peak RSS of serve and worker.
 
 By default Temporal is dev's embedded server (SQLite, in a temporary directory) started in the bench's
-own process; --temporal points at any other. The bench's database is dropped and created empty.`,
+own process; --temporal points at any other. The bench's database is dropped and created empty.
+
+serve and worker run from this binary, or from --binary: a release build (make release: -tags nodev,
+without the embedded Temporal server, as the container image is built) measures the memory production
+sees.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			cfg, log, err := g.load()
@@ -59,7 +62,7 @@ own process; --temporal points at any other. The bench's database is dropped and
 				if err != nil {
 					return "", nil, err
 				}
-				ds, err := devserver.Start(ctx, devserver.Options{DataDir: dir, FrontendAddr: "127.0.0.1:0", Namespace: opts.Namespace, Log: log})
+				ds, err := startEmbeddedTemporal(ctx, embeddedOptions{DataDir: dir, FrontendAddr: "127.0.0.1:0", Namespace: opts.Namespace, Log: log})
 				if err != nil {
 					_ = os.RemoveAll(dir)
 					return "", nil, err
@@ -93,6 +96,7 @@ own process; --temporal points at any other. The bench's database is dropped and
 	f.IntVarP(&opts.Concurrency, "concurrency", "c", 32, "requests (and starts) at once")
 	f.StringSliceVar(&opts.Modes, "modes", []string{"inbox", "temporal"}, "acknowledgement modes to measure")
 	f.StringVar(&opts.DatabaseURL, "database-url", "", "the bench's own database, dropped and created empty (default: DATABASE_URL's server, database rudderhook_bench)")
+	f.StringVar(&opts.Binary, "binary", "", "the rudderhook binary that runs serve and worker (default: this one); e.g. bin/rudderhook-release, built as production runs it (make release)")
 	f.StringVar(&opts.TemporalAddress, "temporal", "", "Temporal frontend to measure against (default: dev's embedded server, started by the bench)")
 	f.StringVar(&opts.Namespace, "namespace", "default", "Temporal namespace (it needs rudderhook's search attributes)")
 	f.StringVar(&jsonPath, "json", "bench.json", "where to write the figures as JSON (empty: nowhere)")

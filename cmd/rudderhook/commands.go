@@ -21,7 +21,6 @@ import (
 	"github.com/rudderhook/rudderhook/api"
 	"github.com/rudderhook/rudderhook/codec"
 	"github.com/rudderhook/rudderhook/config"
-	"github.com/rudderhook/rudderhook/devserver"
 	"github.com/rudderhook/rudderhook/store"
 	"github.com/rudderhook/rudderhook/ui"
 	"github.com/rudderhook/rudderhook/worker"
@@ -47,7 +46,7 @@ own processes against it: the shape of production on a laptop, where each part c
 				return err
 			}
 			if temporalOnly {
-				return runTemporalOnly(ctx, devserver.Options{
+				return runTemporalOnly(ctx, embeddedOptions{
 					DataDir: dataDir, FrontendAddr: temporalAddr, UIAddr: uiAddr, Namespace: cfg.Temporal.Namespace, Log: log,
 				})
 			}
@@ -73,7 +72,7 @@ own processes against it: the shape of production on a laptop, where each part c
 				}
 				codecEndpoint = "http://" + httpAddr + "/codec"
 			}
-			ds, err := devserver.Start(ctx, devserver.Options{
+			ds, err := startEmbeddedTemporal(ctx, embeddedOptions{
 				DataDir: dataDir, FrontendAddr: temporalAddr, UIAddr: uiAddr, Namespace: cfg.Temporal.Namespace, Log: log,
 				CodecEndpoint: codecEndpoint,
 			})
@@ -141,8 +140,8 @@ own processes against it: the shape of production on a laptop, where each part c
 
 // runTemporalOnly runs the embedded Temporal server until ctx ends. Its state stays in the data directory,
 // so stopping and starting it again keeps every workflow.
-func runTemporalOnly(ctx context.Context, opts devserver.Options) error {
-	ds, err := devserver.Start(ctx, opts)
+func runTemporalOnly(ctx context.Context, opts embeddedOptions) error {
+	ds, err := startEmbeddedTemporal(ctx, opts)
 	if err != nil {
 		return err
 	}
@@ -188,7 +187,7 @@ func loopbackAddr(addr string) bool {
 	return err == nil && ip.IsLoopback()
 }
 
-func printBanner(cfg *config.Config, httpAddr string, ds *devserver.Server, generated bool, signIn string, loopbackOnly []string) {
+func printBanner(cfg *config.Config, httpAddr string, ds *embeddedTemporal, generated bool, signIn string, loopbackOnly []string) {
 	w := os.Stdout
 	source, ns := cfg.SourceNames()[0], cfg.Temporal.Namespace
 	fmt.Fprintf(w, "\nrudderhook dev is running. Ctrl-C stops it.\n\n")

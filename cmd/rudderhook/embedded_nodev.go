@@ -1,0 +1,32 @@
+//go:build nodev
+
+package main
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+)
+
+// A release build (-tags nodev) leaves out dev's embedded Temporal server and Web UI, which production
+// never runs (serve and worker talk to a Temporal cluster): the binary is about half the size, and serve
+// and worker start with a fraction of the resident memory, since the server's packages are neither
+// mapped in nor initialised.
+
+type embeddedOptions struct {
+	DataDir, FrontendAddr, UIAddr, Namespace, CodecEndpoint string
+	Log                                                     *slog.Logger
+}
+
+type embeddedTemporal struct{ FrontendAddr, UIURL, DBPath string }
+
+func (*embeddedTemporal) Stop() {}
+
+const hasEmbeddedTemporal = false
+
+var errNoEmbeddedTemporal = errors.New("this rudderhook is a release build (-tags nodev) without the embedded Temporal server: " +
+	"run dev from a full build (make build), or give serve and worker a Temporal server (TEMPORAL_ADDRESS), or bench one with --temporal")
+
+func startEmbeddedTemporal(context.Context, embeddedOptions) (*embeddedTemporal, error) {
+	return nil, errNoEmbeddedTemporal
+}
