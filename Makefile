@@ -18,8 +18,9 @@ release: ## build bin/rudderhook-release as the container image is built: withou
 dev: build ## run everything on this laptop (embedded Temporal + UI, worker, API)
 	$(BIN) dev --rules deploy/rules.example.yaml
 
-test: ## vet, then every test against the local PostgreSQL and in-process Temporal servers
+test: ## vet (the release build too), then every test against the local PostgreSQL and in-process Temporal servers
 	go vet $(PKGS)
+	go vet -tags nodev ./cmd/rudderhook
 	go test -count=1 -timeout 30m $(PKGS)
 
 test-short: ## the tests that do not link the Temporal server (fast feedback; still needs PostgreSQL)
