@@ -119,17 +119,25 @@ func skipSpace(b []byte, i int) int {
 	return i
 }
 
-// stringEnd returns the index just past the string that starts at b[i] (a quote).
+// stringEnd returns the index just past the string that starts at b[i] (a quote). It jumps from quote to
+// quote (bytes.IndexByte is vectorised): a quote ends the string unless an odd number of backslashes
+// stands before it.
 func stringEnd(b []byte, i int) int {
-	for i++; i < len(b); i++ {
-		switch b[i] {
-		case '\\':
-			i++
-		case '"':
-			return i + 1
+	for j := i + 1; ; {
+		k := bytes.IndexByte(b[j:], '"')
+		if k < 0 {
+			return len(b)
 		}
+		q := j + k
+		escapes := 0
+		for p := q - 1; p > i && b[p] == '\\'; p-- {
+			escapes++
+		}
+		if escapes%2 == 0 {
+			return q + 1
+		}
+		j = q + 1
 	}
-	return len(b)
 }
 
 // valueEnd returns the index just past the value that starts at b[i].

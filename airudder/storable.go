@@ -125,27 +125,16 @@ func storableNumber(n string) bool {
 }
 
 // mightNotStore is a quick, conservative test for what scan refuses: a number (outside strings) with a
-// long run of digits or an exponent of four digits or more. body is well-formed JSON (Unmarshal took it),
+// long run of digits or an exponent of four digits or more. body is well-formed JSON (json.Valid took it),
 // so a quote outside a string opens one and an unescaped quote inside closes it; text in strings is never
 // a number, so hex IDs such as "16e0660e6c" (in every Airudder envelope) do not send the body to scan. It
 // never says no for a body that scan would refuse.
 func mightNotStore(body []byte) bool {
 	run := 0 // length of the current run of digits
-	inString := false
 	for i := 0; i < len(body); i++ {
-		c := body[i]
-		if inString {
-			switch c {
-			case '\\':
-				i++ // the escaped byte cannot end the string
-			case '"':
-				inString = false
-			}
-			continue
-		}
-		switch {
+		switch c := body[i]; {
 		case c == '"':
-			inString = true
+			i = stringEnd(body, i) - 1
 		case c >= '0' && c <= '9':
 			if run++; run > maxNumericFracDigits {
 				return true
