@@ -111,8 +111,9 @@ func Decode(body []byte) (*Document, error) {
 		return nil, &SyntaxError{Msg: "body is not valid UTF-8"}
 	}
 	clean := sanitizeEscapes(body)
-	// Unmarshal validates as it goes; the slower token-by-token scan runs only to explain a failure, or for
-	// the rare body that might hold a number the database cannot store.
+	// The body is validated once, here (json.Valid, no allocation), and then only cut into pieces (see
+	// rawjson.go); the slower token-by-token scan runs only to explain a failure, or for the rare body that
+	// might hold a number the database cannot store.
 	var fields map[string]json.RawMessage
 	if json.Valid(clean) {
 		fields, _ = splitObject(clean)

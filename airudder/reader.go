@@ -34,8 +34,8 @@ func (r reader) fieldPath(name string) string {
 // note records that field name, sent as raw, could not be read as its type.
 func (r reader) note(name string, raw json.RawMessage, why string) {
 	text := string(raw)
-	if kindOf(raw) == "string" {
-		text, _ = unquote(raw)
+	if t, ok := unquote(raw); ok && kindOf(raw) == "string" {
+		text = t
 	}
 	*r.notes = append(*r.notes, ParseNote{Field: r.fieldPath(name), Text: payload.Cut(text, noteTextLimit), Why: payload.Cut(why, noteTextLimit)})
 }
@@ -121,7 +121,9 @@ func readNumber[T any](r reader, name string, form numberForm, parse func(string
 	switch kindOf(raw) {
 	case "number":
 	case "string":
-		text, _ = unquote(raw)
+		if t, ok := unquote(raw); ok {
+			text = t
+		}
 		if text == "" {
 			return nil
 		}
