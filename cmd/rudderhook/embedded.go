@@ -17,9 +17,6 @@ type (
 	embeddedTemporal = devserver.Server
 )
 
-// hasEmbeddedTemporal says whether this build can run dev's Temporal server.
-const hasEmbeddedTemporal = true
-
 func startEmbeddedTemporal(ctx context.Context, opts embeddedOptions) (*embeddedTemporal, error) {
 	return devserver.Start(ctx, opts)
 }

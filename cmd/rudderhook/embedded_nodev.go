@@ -22,8 +22,6 @@ type embeddedTemporal struct{ FrontendAddr, UIURL, DBPath string }
 
 func (*embeddedTemporal) Stop() {}
 
-const hasEmbeddedTemporal = false
-
 var errNoEmbeddedTemporal = errors.New("this rudderhook is a release build (-tags nodev) without the embedded Temporal server: " +
 	"run dev from a full build (make build), or give serve and worker a Temporal server (TEMPORAL_ADDRESS), or bench one with --temporal")
 
