@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"time"
@@ -35,15 +36,38 @@ const (
 )
 
 func startPlainReceiver(ctx context.Context, db *sqlx.DB, key string) (*plainReceiver, error) {
+	return listenPlainReceiver(ctx, db, key, "127.0.0.1:0")
+}
+
+// ServePlain runs the plain receiver alone at addr (POST /webhooks/plain/call-completed, Sign key key)
+// until ctx ends, on a database that is dropped and created empty: the ceiling, for a load generator
+// (Load) to compare with any running rudderhook, dev included.
+func ServePlain(ctx context.Context, dsn, addr, key string, log *slog.Logger) error {
+	db, err := prepareDatabase(ctx, dsn, func(msg string, args ...any) { log.Info(msg, args...) })
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	p, err := listenPlainReceiver(ctx, db, key, addr)
+	if err != nil {
+		return err
+	}
+	defer p.close()
+	log.Info("plain receiver listening; Ctrl-C stops it", "url", p.url)
+	<-ctx.Done()
+	return nil
+}
+
+func listenPlainReceiver(ctx context.Context, db *sqlx.DB, key, addr string) (*plainReceiver, error) {
 	if _, err := db.ExecContext(ctx, createPlainSQL); err != nil {
 		return nil, fmt.Errorf("plain receiver table: %w", err)
 	}
 	p := &plainReceiver{db: db, key: key}
 	r := gin.New()
 	r.POST("/webhooks/plain/call-completed", p.receive)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("plain receiver: %w", err)
 	}
 	p.srv = &http.Server{Handler: r, ReadHeaderTimeout: 10 * time.Second}
 	p.url = "http://" + ln.Addr().String() + "/webhooks/plain/call-completed"

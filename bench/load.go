@@ -128,6 +128,21 @@ func MakeBodies(prefix string, n int, key string) (*Bodies, error) {
 	return out, nil
 }
 
+// Load posts n signed call-completion callbacks (seed-shaped, distinct call IDs, Sign key key) to url,
+// concurrency at once, and measures the acknowledgements: the same load generator for any receiver, such
+// as a running `rudderhook dev` and the plain receiver of ServePlain.
+func Load(ctx context.Context, url, key string, n, concurrency int) (Rate, error) {
+	if n < 1 || concurrency < 1 {
+		return Rate{}, fmt.Errorf("n and concurrency must be at least 1")
+	}
+	bodies, err := MakeBodies("load-"+randomHex(4), n, key)
+	if err != nil {
+		return Rate{}, err
+	}
+	p := newPoster(url, concurrency)
+	return run(ctx, n, concurrency, func(ctx context.Context, i int) error { return p.post(ctx, bodies.Bodies[i]) })
+}
+
 // poster posts bodies to a receiver and counts anything but 200 as an error.
 type poster struct {
 	client *http.Client

@@ -6,15 +6,17 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/rudderhook/rudderhook/airudder"
 	"github.com/rudderhook/rudderhook/bench"
 )
 
 func benchCmd(g *globals) *cobra.Command {
 	opts := bench.Options{Namespace: "default"}
-	var jsonPath string
+	var jsonPath, loadURL, plainAddr, key string
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Measure this machine: the ceilings, acknowledgements per ack mode, and calls end to end",
@@ -36,7 +38,13 @@ own process; --temporal points at any other. The bench's database is dropped and
 
 serve and worker run from this binary, or from --binary: a release build (make release: -tags nodev,
 without the embedded Temporal server, as the container image is built) measures the memory production
-sees.`,
+sees.
+
+Two parts run alone, to load any running receiver with the same generator:
+
+  rudderhook bench --plain 127.0.0.1:8099       # the plain receiver, until Ctrl-C
+  rudderhook bench --load http://127.0.0.1:8099/webhooks/plain/call-completed -n 1000 -c 32
+  rudderhook bench --load http://127.0.0.1:8080/webhooks/airudder/call-completed -n 1000 -c 32   # dev`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			cfg, log, err := g.load()
@@ -50,6 +58,16 @@ sees.`,
 				}
 				u.Path = "/rudderhook_bench"
 				opts.DatabaseURL = u.String()
+			}
+			switch {
+			case loadURL != "":
+				r, err := bench.Load(ctx, loadURL, key, opts.N, opts.Concurrency)
+				fmt.Printf("%d callbacks to %s at concurrency %d: %.0f acks/s, p50 %s, p95 %s, p99 %s, %d refused or failed\n",
+					opts.N, loadURL, opts.Concurrency, r.PerSec, r.P50.Round(100*time.Microsecond), r.P95.Round(100*time.Microsecond),
+					r.P99.Round(100*time.Microsecond), r.Errors)
+				return err
+			case plainAddr != "":
+				return bench.ServePlain(ctx, opts.DatabaseURL, plainAddr, key, log)
 			}
 			if opts.Binary == "" {
 				if opts.Binary, err = os.Executable(); err != nil {
@@ -100,5 +118,8 @@ sees.`,
 	f.StringVar(&opts.TemporalAddress, "temporal", "", "Temporal frontend to measure against (default: dev's embedded server, started by the bench)")
 	f.StringVar(&opts.Namespace, "namespace", "default", "Temporal namespace (it needs rudderhook's search attributes)")
 	f.StringVar(&jsonPath, "json", "bench.json", "where to write the figures as JSON (empty: nowhere)")
+	f.StringVar(&loadURL, "load", "", "only load this receiver URL: post -n signed call completions (distinct call IDs) at -c, print the rate and latencies, and exit")
+	f.StringVar(&plainAddr, "plain", "", "only run the plain receiver at this address (POST /webhooks/plain/call-completed, on the bench's database) until interrupted")
+	f.StringVar(&key, "key", airudder.DefaultKey, "Sign key of --load's callbacks and of --plain's receiver")
 	return cmd
 }
