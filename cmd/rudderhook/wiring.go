@@ -210,20 +210,13 @@ func warnUnconfigured(acts *activities.Activities, log *slog.Logger) {
 // serveMetrics serves /metrics and /healthz for a process without the HTTP API (the worker), so it can
 // be scraped and probed.
 func serveMetrics(addr string, log *slog.Logger) (stop func(), err error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("listen on %s (RUDDERHOOK_METRICS_ADDR): %w", addr, err)
-	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.Handler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"status":"ok"}`))
 	})
-	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = hs.Serve(ln) }()
-	log.Info("metrics listening", "addr", ln.Addr().String())
-	return func() { _ = hs.Close() }, nil
+	return serveSide(addr, "RUDDERHOOK_METRICS_ADDR", "metrics", mux, log)
 }
 
 // serveDebug serves Go's profiler (/debug/pprof/) on addr, when it is set (RUDDERHOOK_DEBUG_ADDR), on a
@@ -232,19 +225,24 @@ func serveDebug(addr string, log *slog.Logger) (stop func(), err error) {
 	if addr == "" {
 		return func() {}, nil
 	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("listen on %s (RUDDERHOOK_DEBUG_ADDR): %w", addr, err)
-	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	return serveSide(addr, "RUDDERHOOK_DEBUG_ADDR", "profiler", mux, log)
+}
+
+// serveSide serves h on a listener of its own at addr (set by the variable env) until stop.
+func serveSide(addr, env, what string, h http.Handler, log *slog.Logger) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s (%s): %w", addr, env, err)
+	}
+	hs := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = hs.Serve(ln) }()
-	log.Info("profiler listening", "addr", ln.Addr().String())
+	log.Info(what+" listening", "addr", ln.Addr().String())
 	return func() { _ = hs.Close() }, nil
 }
 
