@@ -2,6 +2,7 @@ package airudder
 
 import (
 	_ "embed"
+	"fmt"
 	"time"
 )
 
@@ -43,4 +44,22 @@ func ExampleCalls(source string, receivedAt time.Time) []ReceivedCall {
 		panic("the embedded example does not parse: " + err.Error())
 	}
 	return cc.Received(source, receivedAt)
+}
+
+// ReadExampleEvent reads body as a callback of kind route (one that carries no calls), as received by
+// source at receivedAt, with default settings: what tests start from.
+func ReadExampleEvent(route string, body []byte, source string, receivedAt time.Time) (Event, error) {
+	k, ok := KindByRoute(route)
+	if !ok {
+		return Event{}, fmt.Errorf("no kind %q", route)
+	}
+	doc, err := Decode(body)
+	if err != nil {
+		return Event{}, err
+	}
+	ev, err := k.ReadEvent(doc, ParseOptions{})
+	if err != nil {
+		return Event{}, err
+	}
+	return ev.Received(source, receivedAt), nil
 }

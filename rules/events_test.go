@@ -13,16 +13,11 @@ import (
 // exampleEvent reads one of a kind's examples, as received by "airudder".
 func exampleEvent(t *testing.T, route string, body []byte) airudder.Event {
 	t.Helper()
-	k, _ := airudder.KindByRoute(route)
-	doc, err := airudder.Decode(body)
+	ev, err := airudder.ReadExampleEvent(route, body, "airudder", received)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ev, err := k.ReadEvent(doc, airudder.ParseOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ev.Received("airudder", received)
+	return ev
 }
 
 // The example rules on events match the kinds' examples, and only rules on their kind do.

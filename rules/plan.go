@@ -140,13 +140,21 @@ func FollowUpKey(callWorkflowID, ruleID, action string) string {
 // time of planning: an `at` already past is planned as skipped.
 func (s *Set) Plan(rc airudder.ReceivedCall, callWorkflowID string, now time.Time) Plan {
 	facts := FactsOf(rc)
+	return s.planMatching(CallOn(rc), "call", map[string]any{"call": facts}, func(r *Rule, a *Action) (FollowUp, error) {
+		return s.plan(r, a, rc, facts, callWorkflowID, now)
+	})
+}
+
+// planMatching evaluates every enabled rule on `on` with vars and plans each action of those that match;
+// an action that cannot be planned is recorded as skipped, with the reason, where operators look for
+// follow-ups ("could not be planned for this <what>").
+func (s *Set) planMatching(on, what string, vars map[string]any, plan func(*Rule, *Action) (FollowUp, error)) Plan {
 	p := Plan{Version: s.Version, Matched: []string{}, FollowUps: []FollowUp{}}
-	on := CallOn(rc)
 	for _, r := range s.Rules {
-		if !r.Enabled || cmp.Or(r.On, OnCallCompleted) != on {
+		if !r.Enabled || r.program == nil || cmp.Or(r.On, OnCallCompleted) != on {
 			continue
 		}
-		out, _, err := r.program.Eval(map[string]any{"call": facts})
+		out, _, err := r.program.Eval(vars)
 		if err != nil {
 			p.Errors = append(p.Errors, Problem{Line: r.Line, Rule: r.ID, Field: "when", Message: err.Error()})
 			continue
@@ -156,10 +164,9 @@ func (s *Set) Plan(rc airudder.ReceivedCall, callWorkflowID string, now time.Tim
 		}
 		p.Matched = append(p.Matched, r.ID)
 		for _, a := range r.Actions {
-			fu, err := s.plan(r, a, rc, facts, callWorkflowID, now)
+			fu, err := plan(r, a)
 			if err != nil {
-				// Recorded as skipped, with the reason, where operators look for follow-ups.
-				fu.Skip = "could not be planned for this call: " + err.Error()
+				fu.Skip = "could not be planned for this " + what + ": " + err.Error()
 				fu.Webhook, fu.Notify, fu.Recall, fu.Cancel = nil, nil, nil, nil
 			}
 			p.FollowUps = append(p.FollowUps, fu)
@@ -168,15 +175,20 @@ func (s *Set) Plan(rc airudder.ReceivedCall, callWorkflowID string, now time.Tim
 	return p
 }
 
-func (s *Set) plan(r *Rule, a *Action, rc airudder.ReceivedCall, facts *Call, callWorkflowID string, now time.Time) (FollowUp, error) {
-	key := FollowUpKey(callWorkflowID, r.ID, a.Name)
-	fu := FollowUp{
+// followUp is what every follow-up of action a of rule r carries, whatever it follows up.
+func (s *Set) followUp(r *Rule, a *Action, key, calleeNumber string) FollowUp {
+	return FollowUp{
 		Key: key, RuleID: r.ID, RuleVersion: s.Version, RuleDescription: r.Description, Action: a.Name, Type: a.Type,
-		CalleeNumber: rc.Call.CalleeNumber, Window: a.Window, MaxPerDay: a.MaxPerDay,
+		CalleeNumber: calleeNumber, Window: a.Window, MaxPerDay: a.MaxPerDay,
 		SkipWhenCapped: a.SkipWhenCapped, TimeZone: s.TimeZone,
 		ReachesPerson: &a.ReachesPerson, OnUnknown: a.OnUnknown,
 		Summary: fmt.Sprintf("%s %s (%s)", a.Type, a.Name, r.ID),
 	}
+}
+
+func (s *Set) plan(r *Rule, a *Action, rc airudder.ReceivedCall, facts *Call, callWorkflowID string, now time.Time) (FollowUp, error) {
+	key := FollowUpKey(callWorkflowID, r.ID, a.Name)
+	fu := s.followUp(r, a, key, rc.Call.CalleeNumber)
 	data := templateData(facts, r.ID, s.Version, a, key)
 	data["rule"].(map[string]any)["description"] = r.Description
 
@@ -371,41 +383,14 @@ func CallOn(rc airudder.ReceivedCall) string {
 // the sender did not say).
 func (s *Set) PlanEvent(ev airudder.Event, eventWorkflowID string, now time.Time) Plan {
 	facts := EventFactsOf(ev)
-	p := Plan{Version: s.Version, Matched: []string{}, FollowUps: []FollowUp{}}
-	for _, r := range s.Rules {
-		if !r.Enabled || r.On != ev.On || r.program == nil {
-			continue
-		}
-		out, _, err := r.program.Eval(map[string]any{"event": celInput(facts)})
-		if err != nil {
-			p.Errors = append(p.Errors, Problem{Line: r.Line, Rule: r.ID, Field: "when", Message: err.Error()})
-			continue
-		}
-		if matched, _ := out.Value().(bool); !matched {
-			continue
-		}
-		p.Matched = append(p.Matched, r.ID)
-		for _, a := range r.Actions {
-			fu, err := s.planEvent(r, a, ev, facts, eventWorkflowID)
-			if err != nil {
-				fu.Skip = "could not be planned for this event: " + err.Error()
-				fu.Webhook, fu.Notify, fu.Recall, fu.Cancel = nil, nil, nil, nil
-			}
-			p.FollowUps = append(p.FollowUps, fu)
-		}
-	}
-	return p
+	return s.planMatching(ev.On, "event", map[string]any{"event": celInput(facts)}, func(r *Rule, a *Action) (FollowUp, error) {
+		return s.planEvent(r, a, ev, facts, eventWorkflowID)
+	})
 }
 
 func (s *Set) planEvent(r *Rule, a *Action, ev airudder.Event, facts any, eventWorkflowID string) (FollowUp, error) {
 	key := FollowUpKey(eventWorkflowID, r.ID, a.Name)
-	fu := FollowUp{
-		Key: key, RuleID: r.ID, RuleVersion: s.Version, RuleDescription: r.Description, Action: a.Name, Type: a.Type,
-		CalleeNumber: ev.CalleeNumber, Window: a.Window, MaxPerDay: a.MaxPerDay,
-		SkipWhenCapped: a.SkipWhenCapped, TimeZone: s.TimeZone,
-		ReachesPerson: &a.ReachesPerson, OnUnknown: a.OnUnknown,
-		Summary: fmt.Sprintf("%s %s (%s)", a.Type, a.Name, r.ID),
-	}
+	fu := s.followUp(r, a, key, ev.CalleeNumber)
 	data := eventTemplateData(ev, facts, r.ID, s.Version, a, key)
 	data["rule"].(map[string]any)["description"] = r.Description
 	base := ev.ReceivedAt

@@ -15,19 +15,11 @@ import (
 // readEvent reads body as an event of the kind with this route, received by source "airudder" at at.
 func readEvent(t *testing.T, route string, body []byte, at time.Time) airudder.Event {
 	t.Helper()
-	k, ok := airudder.KindByRoute(route)
-	if !ok {
-		t.Fatalf("no kind %s", route)
-	}
-	doc, err := airudder.Decode(body)
+	ev, err := airudder.ReadExampleEvent(route, body, "airudder", at)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ev, err := k.ReadEvent(doc, airudder.ParseOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ev.Received("airudder", at)
+	return ev
 }
 
 func eventWorkflowID(e airudder.Event) string {

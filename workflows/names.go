@@ -170,14 +170,20 @@ func details(rc airudder.ReceivedCall) string {
 		fmt.Fprintf(&b, " · **Talk rounds** %d", *c.TalkRound)
 	}
 	fmt.Fprintf(&b, " · **Redials** %d", len(c.RedialCalls))
-	if len(rc.ParseNotes) > 0 {
+	return detailsEnd(&b, rc.ParseNotes, rc.Digest)
+}
+
+// detailsEnd ends the details of a call's or an event's workflow: its parse notes and delivery digest, cut
+// to Temporal's limit on details.
+func detailsEnd(b *strings.Builder, notes []airudder.ParseNote, digest string) string {
+	if len(notes) > 0 {
 		b.WriteString("\n\n**Parse notes** (kept as sent, not typed):")
-		for _, n := range rc.ParseNotes {
-			fmt.Fprintf(&b, "\n- %s: %s", payload.Cut(n.Field, 100), payload.Cut(n.Why, 200))
+		for _, n := range notes {
+			fmt.Fprintf(b, "\n- %s: %s", payload.Cut(n.Field, 100), payload.Cut(n.Why, 200))
 		}
 	}
-	if rc.Digest != "" {
-		fmt.Fprintf(&b, "\n\n**Delivery digest** %.12s", rc.Digest)
+	if digest != "" {
+		fmt.Fprintf(b, "\n\n**Delivery digest** %.12s", digest)
 	}
 	return payload.CutJSON(b.String(), payload.DetailsTextLimit)
 }
@@ -239,16 +245,7 @@ func eventDetails(ev airudder.Event) string {
 	if ev.Call != nil {
 		fmt.Fprintf(&b, "\n\n**Call** %s (its own workflow)", CallWorkflowID(ev.Call.Source, ev.Call.Key))
 	}
-	if len(ev.Notes) > 0 {
-		b.WriteString("\n\n**Parse notes** (kept as sent, not typed):")
-		for _, n := range ev.Notes {
-			fmt.Fprintf(&b, "\n- %s: %s", payload.Cut(n.Field, 100), payload.Cut(n.Why, 200))
-		}
-	}
-	if ev.Digest != "" {
-		fmt.Fprintf(&b, "\n\n**Delivery digest** %.12s", ev.Digest)
-	}
-	return payload.CutJSON(b.String(), payload.DetailsTextLimit)
+	return detailsEnd(&b, ev.Notes, ev.Digest)
 }
 
 // UILink is the Temporal Web UI page of a workflow, given the UI's base URL and the namespace.
