@@ -100,55 +100,12 @@ func NewHTTPClient() *http.Client {
 // SendWebhook POSTs a follow-up's body to its target with Standard Webhooks headers: webhook-id is the
 // follow-up's idempotency key, so a target that sees a repeat can drop it.
 func (a *Activities) SendWebhook(ctx context.Context, in ActionInput) (*ActionResult, error) {
-	req := in.FollowUp.Webhook
-	if req == nil {
-		return nil, temporal.NewNonRetryableApplicationError("the follow-up has no webhook", ErrTypeInvalidPlan, nil)
-	}
-	return a.attempt(ctx, in, func(ctx context.Context) (int, error) {
-		url, signer, err := a.endpoint(req.Target, req.URL)
-		if err != nil {
-			return 0, err
-		}
-		body := req.Body
-		if req.BodyStored {
-			rec, err := a.Store.FollowUpByKey(ctx, in.FollowUp.Key)
-			if err != nil {
-				return 0, fmt.Errorf("read the stored body of %s: %w", in.FollowUp.Key, err)
-			}
-			body = rec.Plan.Webhook.Body
-		}
-		headers := http.Header{}
-		for k, v := range req.Headers {
-			headers.Set(k, v)
-		}
-		now := time.Now()
-		headers.Set(standardwebhooks.HeaderWebhookID, in.FollowUp.Key)
-		headers.Set(standardwebhooks.HeaderWebhookTimestamp, strconv.FormatInt(now.Unix(), 10))
-		if signer != nil {
-			sig, err := signer.Sign(in.FollowUp.Key, now, body)
-			if err != nil {
-				return 0, fmt.Errorf("sign webhook: %w", err)
-			}
-			headers.Set(standardwebhooks.HeaderWebhookSignature, sig)
-		}
-		return a.post(ctx, url, body, headers, in.FollowUp.AtMostOnce())
-	})
+	return a.attemptAction(ctx, in)
 }
 
 // Notify posts a follow-up's text to a Slack-compatible incoming webhook.
 func (a *Activities) Notify(ctx context.Context, in ActionInput) (*ActionResult, error) {
-	req := in.FollowUp.Notify
-	if req == nil {
-		return nil, temporal.NewNonRetryableApplicationError("the follow-up has no notification", ErrTypeInvalidPlan, nil)
-	}
-	return a.attempt(ctx, in, func(ctx context.Context) (int, error) {
-		url, _, err := a.endpoint(req.Target, req.URL)
-		if err != nil {
-			return 0, err
-		}
-		body, _ := json.Marshal(map[string]string{"text": req.Text})
-		return a.post(ctx, url, body, http.Header{}, in.FollowUp.AtMostOnce())
-	})
+	return a.attemptAction(ctx, in)
 }
 
 // RecallThroughAirudder puts the callee back into an Airudder workflow: added to a running one
@@ -156,41 +113,7 @@ func (a *Activities) Notify(ctx context.Context, in ActionInput) (*ActionResult,
 // end time, written in the Airudder account's zone. An attempt whose outcome is unknown is not repeated
 // unless the rule says on_unknown: retry (see airudderError).
 func (a *Activities) RecallThroughAirudder(ctx context.Context, in ActionInput) (*ActionResult, error) {
-	req := in.FollowUp.Recall
-	if req == nil {
-		return nil, temporal.NewNonRetryableApplicationError("the follow-up has no re-call", ErrTypeInvalidPlan, nil)
-	}
-	var into string
-	return a.attemptWith(ctx, in, func(ctx context.Context) (int, error) {
-		if err := a.airudderConfigured(a.Airudder != nil && a.Airudder.Configured(), "AIRUDDER_APP_KEY, AIRUDDER_APP_SECRET"); err != nil {
-			return 0, err
-		}
-		details := []airudder.Detail{{Callee: req.Callee, Variables: req.Variables}}
-		if req.TemplateID == "" {
-			resp, err := a.Airudder.UploadDetails(ctx, req.WorkflowID, details)
-			if err != nil {
-				return airudderCode(err), a.airudderError(err, in.FollowUp)
-			}
-			into = req.WorkflowID
-			return resp.Code, nil
-		}
-		templateID, err := rules.ParseTemplateID(req.TemplateID)
-		if err != nil { // a plan stored before rules checked it
-			return 0, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeAirudderRejected, err)
-		}
-		res, err := a.Airudder.CreateInstance(ctx, airudder.CreateInstanceRequest{
-			TemplateID: templateID, Name: req.Name, Details: details,
-			EndTime: in.FollowUp.InstanceEnd(time.Now()), Location: a.airudderZone(in.FollowUp),
-		})
-		if err != nil {
-			return airudderCode(err), a.airudderError(err, in.FollowUp)
-		}
-		into = res.WorkflowID
-		if into == "" {
-			a.Log.Warn("Airudder created the instance but its answer names no workflow_id", "follow_up", in.FollowUp.Key, "data", string(res.Data))
-		}
-		return res.Code, nil
-	}, func(r *ActionResult) { r.AirudderWorkflowID = into })
+	return a.attemptAction(ctx, in)
 }
 
 // CancelContactThroughAirudder cancels the remaining calls of a task to one number: in a workflow task
@@ -198,35 +121,163 @@ func (a *Activities) RecallThroughAirudder(ctx context.Context, in ActionInput) 
 // cannot reach a person and repeating it is harmless, so by default an attempt of unknown outcome is
 // repeated (on_unknown: retry); the rule may say review.
 func (a *Activities) CancelContactThroughAirudder(ctx context.Context, in ActionInput) (*ActionResult, error) {
-	req := in.FollowUp.Cancel
-	if req == nil {
-		return nil, temporal.NewNonRetryableApplicationError("the follow-up has no cancel", ErrTypeInvalidPlan, nil)
+	return a.attemptAction(ctx, in)
+}
+
+// attemptAction makes one attempt at a follow-up's action, keeping its row as FollowUpWorkflow expects
+// (see attemptWith).
+func (a *Activities) attemptAction(ctx context.Context, in ActionInput) (*ActionResult, error) {
+	act, err := a.actionOf(in.FollowUp)
+	if err != nil {
+		return nil, err
 	}
-	return a.attempt(ctx, in, func(ctx context.Context) (int, error) {
-		var res *airudder.CancelResult
-		var err error
-		if req.API == rules.CancelAPIPDS {
-			if err := a.airudderConfigured(a.Airudder != nil && a.Airudder.PDSConfigured(), "AIRUDDER_PDS_APP_KEY, AIRUDDER_PDS_APP_SECRET or AIRUDDER_APP_KEY, AIRUDDER_APP_SECRET"); err != nil {
-				return 0, err
-			}
-			res, err = a.Airudder.CancelTaskContacts(ctx, airudder.CancelTaskContactsRequest{TaskID: req.TaskID, Numbers: []string{req.Callee}})
-		} else {
-			if err := a.airudderConfigured(a.Airudder != nil && a.Airudder.Configured(), "AIRUDDER_APP_KEY, AIRUDDER_APP_SECRET"); err != nil {
-				return 0, err
-			}
-			res, err = a.Airudder.CancelContact(ctx, airudder.CancelContactRequest{TaskID: req.TaskID, Callee: req.Callee})
+	return a.attemptWith(ctx, in, act.do, act.done)
+}
+
+// action is one attempt's work for a follow-up: do carries it out and says what the target answered
+// (an HTTP status, Airudder's code); done, when set, completes the result of an attempt that succeeded.
+type action struct {
+	do   func(context.Context) (int, error)
+	done func(*ActionResult)
+}
+
+// actionOf is the work of the follow-up's action type; a plan that lacks its type's request fails for
+// good.
+func (a *Activities) actionOf(fu rules.FollowUp) (action, error) {
+	missing := func(what string) (action, error) {
+		return action{}, temporal.NewNonRetryableApplicationError("the follow-up has no "+what, ErrTypeInvalidPlan, nil)
+	}
+	switch fu.Type {
+	case rules.TypeWebhook:
+		if fu.Webhook == nil {
+			return missing("webhook")
 		}
+		return action{do: func(ctx context.Context) (int, error) { return a.sendWebhook(ctx, fu) }}, nil
+	case rules.TypeNotify:
+		if fu.Notify == nil {
+			return missing("notification")
+		}
+		return action{do: func(ctx context.Context) (int, error) { return a.notify(ctx, fu) }}, nil
+	case rules.TypeAirudderCancelContact:
+		if fu.Cancel == nil {
+			return missing("cancel")
+		}
+		return action{do: func(ctx context.Context) (int, error) { return a.cancelContact(ctx, fu) }}, nil
+	default:
+		if fu.Recall == nil {
+			return missing("re-call")
+		}
+		var into string
+		return action{
+			do:   func(ctx context.Context) (int, error) { return a.recall(ctx, fu, &into) },
+			done: func(r *ActionResult) { r.AirudderWorkflowID = into },
+		}, nil
+	}
+}
+
+// sendWebhook POSTs the follow-up's body (read from the store when the plan left it there).
+func (a *Activities) sendWebhook(ctx context.Context, fu rules.FollowUp) (int, error) {
+	req := fu.Webhook
+	url, signer, err := a.endpoint(req.Target, req.URL)
+	if err != nil {
+		return 0, err
+	}
+	body := req.Body
+	if req.BodyStored {
+		rec, err := a.Store.FollowUpByKey(ctx, fu.Key)
 		if err != nil {
-			return airudderCode(err), a.airudderError(err, in.FollowUp)
+			return 0, fmt.Errorf("read the stored body of %s: %w", fu.Key, err)
 		}
-		if res.Listed && len(res.Cancelled) == 0 {
-			// Not an error: the number had no call pending (already called, or cancelled by an earlier
-			// attempt whose answer was lost).
-			a.Log.Info("Airudder had no pending call to cancel for the number", "follow_up", in.FollowUp.Key, "task_id", req.TaskID,
-				"callee_number", airudder.MaskPhone(req.Callee))
+		body = rec.Plan.Webhook.Body
+	}
+	headers := http.Header{}
+	for k, v := range req.Headers {
+		headers.Set(k, v)
+	}
+	now := time.Now()
+	headers.Set(standardwebhooks.HeaderWebhookID, fu.Key)
+	headers.Set(standardwebhooks.HeaderWebhookTimestamp, strconv.FormatInt(now.Unix(), 10))
+	if signer != nil {
+		sig, err := signer.Sign(fu.Key, now, body)
+		if err != nil {
+			return 0, fmt.Errorf("sign webhook: %w", err)
 		}
-		return res.Code, nil
+		headers.Set(standardwebhooks.HeaderWebhookSignature, sig)
+	}
+	return a.post(ctx, url, body, headers, fu.AtMostOnce())
+}
+
+// notify posts the follow-up's text.
+func (a *Activities) notify(ctx context.Context, fu rules.FollowUp) (int, error) {
+	req := fu.Notify
+	url, _, err := a.endpoint(req.Target, req.URL)
+	if err != nil {
+		return 0, err
+	}
+	body, _ := json.Marshal(map[string]string{"text": req.Text})
+	return a.post(ctx, url, body, http.Header{}, fu.AtMostOnce())
+}
+
+// recall asks Airudder to call the callee again; into is set to the Airudder workflow the callee went
+// into.
+func (a *Activities) recall(ctx context.Context, fu rules.FollowUp, into *string) (int, error) {
+	req := fu.Recall
+	if err := a.airudderConfigured(a.Airudder != nil && a.Airudder.Configured(), "AIRUDDER_APP_KEY, AIRUDDER_APP_SECRET"); err != nil {
+		return 0, err
+	}
+	details := []airudder.Detail{{Callee: req.Callee, Variables: req.Variables}}
+	if req.TemplateID == "" {
+		resp, err := a.Airudder.UploadDetails(ctx, req.WorkflowID, details)
+		if err != nil {
+			return airudderCode(err), a.airudderError(err, fu)
+		}
+		*into = req.WorkflowID
+		return resp.Code, nil
+	}
+	templateID, err := rules.ParseTemplateID(req.TemplateID)
+	if err != nil { // a plan stored before rules checked it
+		return 0, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeAirudderRejected, err)
+	}
+	res, err := a.Airudder.CreateInstance(ctx, airudder.CreateInstanceRequest{
+		TemplateID: templateID, Name: req.Name, Details: details,
+		EndTime: fu.InstanceEnd(time.Now()), Location: a.airudderZone(fu),
 	})
+	if err != nil {
+		return airudderCode(err), a.airudderError(err, fu)
+	}
+	*into = res.WorkflowID
+	if res.WorkflowID == "" {
+		a.Log.Warn("Airudder created the instance but its answer names no workflow_id", "follow_up", fu.Key, "data", string(res.Data))
+	}
+	return res.Code, nil
+}
+
+// cancelContact cancels the callee's remaining calls in the task.
+func (a *Activities) cancelContact(ctx context.Context, fu rules.FollowUp) (int, error) {
+	req := fu.Cancel
+	var res *airudder.CancelResult
+	var err error
+	if req.API == rules.CancelAPIPDS {
+		if err := a.airudderConfigured(a.Airudder != nil && a.Airudder.PDSConfigured(), "AIRUDDER_PDS_APP_KEY, AIRUDDER_PDS_APP_SECRET or AIRUDDER_APP_KEY, AIRUDDER_APP_SECRET"); err != nil {
+			return 0, err
+		}
+		res, err = a.Airudder.CancelTaskContacts(ctx, airudder.CancelTaskContactsRequest{TaskID: req.TaskID, Numbers: []string{req.Callee}})
+	} else {
+		if err := a.airudderConfigured(a.Airudder != nil && a.Airudder.Configured(), "AIRUDDER_APP_KEY, AIRUDDER_APP_SECRET"); err != nil {
+			return 0, err
+		}
+		res, err = a.Airudder.CancelContact(ctx, airudder.CancelContactRequest{TaskID: req.TaskID, Callee: req.Callee})
+	}
+	if err != nil {
+		return airudderCode(err), a.airudderError(err, fu)
+	}
+	if res.Listed && len(res.Cancelled) == 0 {
+		// Not an error: the number had no call pending (already called, or cancelled by an earlier
+		// attempt whose answer was lost).
+		a.Log.Info("Airudder had no pending call to cancel for the number", "follow_up", fu.Key, "task_id", req.TaskID,
+			"callee_number", airudder.MaskPhone(req.Callee))
+	}
+	return res.Code, nil
 }
 
 // airudderConfigured refuses, for good, an action whose Airudder credentials are not set.
@@ -285,15 +336,11 @@ func outcomeUnknown(msg string) error {
 	return temporal.NewNonRetryableApplicationError("outcome unknown, not repeated (on_unknown: review): "+msg, ErrTypeOutcomeUnknown, nil)
 }
 
-// attempt runs one attempt of an action and keeps the follow-up's row up to date: running and counted
-// before, the error and the time of the next attempt after a failure. The bookkeeping is best effort: an
-// action that reached its target must not be repeated because a bookkeeping write failed, so such errors
-// are logged, not returned. Success and final failure are recorded by the workflow.
-func (a *Activities) attempt(ctx context.Context, in ActionInput, do func(context.Context) (int, error)) (*ActionResult, error) {
-	return a.attemptWith(ctx, in, do, nil)
-}
-
-// attemptWith is attempt whose result done completes on success.
+// attemptWith runs one attempt of an action for FollowUpWorkflow and keeps the follow-up's row up to
+// date: running and counted before, the error and the time of the next attempt after a failure. The
+// bookkeeping is best effort: an action that reached its target must not be repeated because a
+// bookkeeping write failed, so such errors are logged, not returned. Success and final failure are
+// recorded by the workflow.
 func (a *Activities) attemptWith(ctx context.Context, in ActionInput, do func(context.Context) (int, error), done func(*ActionResult)) (*ActionResult, error) {
 	info := activity.GetInfo(ctx)
 	key := in.FollowUp.Key

@@ -144,6 +144,11 @@ type RecordInput struct {
 
 // RecordFollowUp stores a follow-up's new state (scheduled until a time, skipped, failed, succeeded).
 func (a *Activities) RecordFollowUp(ctx context.Context, in RecordInput) error {
+	return a.recordFollowUp(ctx, in)
+}
+
+// recordFollowUp stores a follow-up's new state and counts the ends.
+func (a *Activities) recordFollowUp(ctx context.Context, in RecordInput) error {
 	final := in.Status.Final()
 	u := store.FollowUpUpdate{Status: in.Status, NextAttemptAt: in.NextAttemptAt, ClearNext: in.NextAttemptAt == nil, Finished: final,
 		AirudderWorkflowID: in.AirudderWorkflowID}
@@ -182,15 +187,20 @@ func (a *Activities) ClaimDailySlot(ctx context.Context, in ClaimInput) (bool, e
 	if err != nil {
 		return false, fmt.Errorf("claim slot for %s: %w", in.Key, err)
 	}
+	return a.claimSlot(ctx, rec, in.Day, in.Limit)
+}
+
+// claimSlot counts the follow-up against its callee's cap for day (YYYY-MM-DD in the cap's zone).
+func (a *Activities) claimSlot(ctx context.Context, rec *store.FollowUpRecord, day string, limit int) (bool, error) {
 	loc, err := time.LoadLocation(rec.Plan.CapZone())
 	if err != nil {
-		return false, fmt.Errorf("claim slot for %s: zone: %w", in.Key, err)
+		return false, fmt.Errorf("claim slot for %s: zone: %w", rec.Key, err)
 	}
-	day, err := time.ParseInLocation(time.DateOnly, in.Day, loc)
+	start, err := time.ParseInLocation(time.DateOnly, day, loc)
 	if err != nil {
-		return false, temporal.NewNonRetryableApplicationError(fmt.Sprintf("claim slot for %s: day %q: %v", in.Key, in.Day, err), ErrTypeInvalidPlan, err)
+		return false, temporal.NewNonRetryableApplicationError(fmt.Sprintf("claim slot for %s: day %q: %v", rec.Key, day, err), ErrTypeInvalidPlan, err)
 	}
-	ok, err := a.Store.ClaimDailySlot(ctx, *rec, day, in.Limit)
+	ok, err := a.Store.ClaimDailySlot(ctx, *rec, start, limit)
 	if err != nil {
 		return false, classifyDBError(err)
 	}

@@ -51,17 +51,23 @@ type Example struct {
 	Body []byte
 }
 
+// The rules' names of calls (see Subject.On).
+const (
+	onCallCompleted      = "call_completed"
+	onInfoCheckCompleted = "info_check_completed"
+)
+
 var builtinKinds = []Kind{
-	{Route: KindCallCompleted, On: []string{"call_completed"}, Signed: true, Typed: true, Calls: true,
+	{Route: KindCallCompleted, On: []string{onCallCompleted}, Signed: true, Typed: true, Calls: true,
 		Title:    "Notification of Call Completion in Workflow (Debt Collection/Marketing/E-commerce)",
-		Examples: []Example{{"call_completed", ExampleCallCompleted}}},
+		Examples: []Example{{onCallCompleted, ExampleCallCompleted}}},
 	// The seed lists the info-check variant by title only and shows no body; its detail query has the
 	// same two variants with one shape, so it is read as a call completion whose template-specific fields
 	// (Variables, NerSlots, EventLabel, unknown ones) are kept as sent. Its example is the call
 	// completion's.
-	{Route: KindInfoCheckCompleted, On: []string{"info_check_completed"}, Signed: true, Typed: true, Calls: true,
+	{Route: KindInfoCheckCompleted, On: []string{onInfoCheckCompleted}, Signed: true, Typed: true, Calls: true,
 		Title:    "Notification of Call Completion in Workflow (Info Check)",
-		Examples: []Example{{"info_check_completed", ExampleCallCompleted}}},
+		Examples: []Example{{onInfoCheckCompleted, ExampleCallCompleted}}},
 	{Route: KindListCompleted, On: []string{"list_completed"}, Typed: true, read: readListCompleted,
 		Title:    "Notification for Workflow List Completion",
 		Examples: []Example{{"list_completed", ExampleListCompleted}}},

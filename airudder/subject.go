@@ -61,6 +61,18 @@ func (s Subject) Kind() string {
 	return s.Event.Kind
 }
 
+// On is what rules call it: a call is "call_completed" (a PDS agent's call result too, so that rules on
+// calls see both families) or "info_check_completed"; an event is its own (Event.On).
+func (s Subject) On() string {
+	if s.Call == nil {
+		return s.Event.On
+	}
+	if s.Call.Kind == KindInfoCheckCompleted {
+		return onInfoCheckCompleted
+	}
+	return onCallCompleted
+}
+
 // Key identifies it within its source (a call) or its source and kind (an event).
 func (s Subject) Key() string {
 	if s.Call != nil {

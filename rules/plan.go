@@ -368,6 +368,15 @@ func render(t *template.Template, data map[string]any) (string, error) {
 	return b.String(), nil
 }
 
+// PlanSubject plans the follow-ups of a subject: Plan for a call, PlanEvent for an event. workflowID is
+// its workflow's, from which the follow-ups' idempotency keys are derived.
+func (s *Set) PlanSubject(subj airudder.Subject, workflowID string, now time.Time) Plan {
+	if subj.IsCall() {
+		return s.Plan(*subj.Call, workflowID, now)
+	}
+	return s.PlanEvent(*subj.Event, workflowID, now)
+}
+
 // CallOn is the kind a call's rules are written for: info_check_completed for an info check's calls,
 // call_completed for the others (call completion, and a PDS agent's call result, so that rules on calls
 // work across both families).

@@ -7,9 +7,11 @@ type Status string
 
 // Follow-up statuses.
 const (
-	// StatusScheduled waits for its time, its calling window or a place under its daily cap.
+	// StatusScheduled waits for its time, its next attempt after a passing failure, its calling window
+	// or a place under its daily cap.
 	StatusScheduled Status = "scheduled"
-	// StatusRunning is being attempted (or waits to be retried).
+	// StatusRunning is being attempted. (Follow-ups run by FollowUpWorkflow, before SubjectWorkflow,
+	// also wait for a retry as running.)
 	StatusRunning Status = "running"
 	// StatusSucceeded was accepted by its target.
 	StatusSucceeded Status = "succeeded"

@@ -96,10 +96,68 @@ func keywords(kvs ...keyword) []temporal.SearchAttributeUpdate {
 	var out []temporal.SearchAttributeUpdate
 	for _, kv := range kvs {
 		if kv.val != "" {
-			out = append(out, kv.key.ValueSet(payload.CutHashed(kv.val, payload.SearchTextLimit)))
+			out = append(out, kv.key.ValueSet(kv.value()))
 		}
 	}
 	return out
+}
+
+// value is the keyword's value as it is set: cut to payload.SearchTextLimit, with a hash of the whole.
+func (kv keyword) value() string { return payload.CutHashed(kv.val, payload.SearchTextLimit) }
+
+// SubjectWorkflowID is the ID of the workflow that handles a subject: CallWorkflowID for a call,
+// EventWorkflowID for an event.
+func SubjectWorkflowID(s airudder.Subject) string {
+	if s.IsCall() {
+		return CallWorkflowID(s.Call.Source, s.Call.Key)
+	}
+	return EventWorkflowIDOf(*s.Event)
+}
+
+// subjectKeywords are the search attributes of a subject, whatever its kind: Source and Kind always
+// (Kind as rules name it: "call_completed", "pds.agent_status"), and what it is about where its kind
+// says.
+func subjectKeywords(s airudder.Subject) []keyword {
+	about := s.About()
+	return []keyword{
+		{SourceKey, s.Source()},
+		{KindKey, s.On()},
+		{CaseIDKey, about.CaseID},
+		{CallIDKey, about.CallID},
+		{CalleeNumberKey, about.CalleeNumber},
+		{IntentionKey, about.Intention},
+		{TaskIDKey, about.TaskID},
+	}
+}
+
+// SubjectSearchAttributes are the values of the custom search attributes for a subject; empty values
+// are left out. They are set when its workflow starts.
+func SubjectSearchAttributes(s airudder.Subject) []temporal.SearchAttributeUpdate {
+	return keywords(subjectKeywords(s)...)
+}
+
+// SubjectStartOptions are the options to signal-with-start the workflow of a subject with a delivery
+// (SignalRevision): the open run takes the signal; a closed one gets a new run. The search attributes,
+// summary and details are set here, at the start.
+func SubjectStartOptions(s airudder.Subject) client.StartWorkflowOptions {
+	return signalStartOptions(SubjectWorkflowID(s), SubjectSearchAttributes(s), SubjectSummary(s), subjectDetails(s))
+}
+
+// SubjectSummary is the one line the Temporal UI shows for a subject's workflow: what it says (phone
+// numbers masked) and how many of its fields were kept as sent.
+func SubjectSummary(s airudder.Subject) string {
+	out := s.Summary()
+	if n := len(s.Notes()); n > 0 {
+		out += fmt.Sprintf(" · %d parse note%s", n, plural(n))
+	}
+	return payload.CutJSON(out, payload.SummaryTextLimit)
+}
+
+func subjectDetails(s airudder.Subject) string {
+	if s.IsCall() {
+		return details(*s.Call)
+	}
+	return eventDetails(*s.Event)
 }
 
 // StartOptions are the options to signal-with-start the workflow of one call with a revision (see
