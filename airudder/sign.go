@@ -20,7 +20,7 @@ var (
 // Sign computes Airudder's signature: lowercase hex of md5(utf8(TaskID + key)).
 //
 // The Sign covers the TaskID only, not the body, and never expires: it proves that the sender knows the
-// key, nothing more. Receivers layer other checks on top (see DESIGN.md, "Security").
+// key, nothing more. Receivers layer other checks on top (see docs/design.md, "Security: defence in depth, safe by default").
 func Sign(taskID, key string) string {
 	sum := md5.Sum([]byte(taskID + key))
 	return hex.EncodeToString(sum[:])

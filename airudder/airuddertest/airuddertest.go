@@ -2,7 +2,7 @@
 // airudder.Client: the client's own tests, the activities that re-call and cancel, and workflow tests.
 //
 // The fake follows the shapes in airudder/endpoints.go, which is what we know of Airudder (see
-// /work/shared/notes/airudder-api.md): the workflow family (token from a JSON request, "Authorization:
+// docs/airudder-api.md): the workflow family (token from a JSON request, "Authorization:
 // Token <t>", envelope code 200, createinstance, uploaddetails and the guessed cancelcontact) and the PDS
 // family (token from a form, envelope code 0 with "body", canceltaskcontacts). It issues tokens and
 // accepts only the latest of each family, answering 401 otherwise, so that renewal is exercised. It

@@ -16,7 +16,7 @@ import (
 type tally struct {
 	bodies, bodiesAcked int
 	refused             int // callbacks refused with a 4xx
-	refusedWrongly      int // … though nothing in them is beyond storing (DESIGN.md: keep what the sender wrote)
+	refusedWrongly      int // … though nothing in them is beyond storing (docs/design.md: Keep what the sender wrote)
 	callsSent           int
 	callsAcked          int
 	attempts            int
