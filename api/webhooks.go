@@ -63,24 +63,13 @@ func (s *Server) receive(route string) gin.HandlerFunc {
 			s.writeError(c, err)
 			return
 		}
-		if k.Calls {
-			cc, err := ingest.ReadCalls(body, src, k, ingest.VerifySign)
-			if err == nil {
-				err = s.Ingest.AcceptCallCompleted(c.Request.Context(), src.Name, cc, receivedAt)
-			}
-			if err != nil {
-				s.writeError(c, err)
-				return
-			}
-		} else {
-			ev, err := ingest.ReadEvent(body, src, k, ingest.VerifySign)
-			if err == nil {
-				err = s.Ingest.AcceptEvent(c.Request.Context(), src.Name, ev, receivedAt)
-			}
-			if err != nil {
-				s.writeError(c, err)
-				return
-			}
+		cb, err := ingest.Read(body, src, k, ingest.VerifySign, receivedAt)
+		if err == nil {
+			err = s.Ingest.Accept(c.Request.Context(), cb)
+		}
+		if err != nil {
+			s.writeError(c, err)
+			return
 		}
 		// Exactly what Airudder expects: 200 and an empty object.
 		c.Data(http.StatusOK, "application/json", []byte("{}"))

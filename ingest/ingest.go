@@ -121,16 +121,53 @@ func (s *Service) Keep(ctx context.Context, source, kind string, body []byte, re
 	return s.Batcher.Add(ctx, store.InboxItem{Source: source, Kind: kind, Body: body, ReceivedAt: receivedAt})
 }
 
-// AcceptCallCompleted makes a verified, parsed callback that carries calls durable (see accept): the
-// workflow of every call is signal-started with its revision, or the whole body (without its Sign) is
-// kept in the inbox, from which the relay starts them all again (starts are idempotent). It returns
-// ErrNotDurable only when neither worked.
-func (s *Service) AcceptCallCompleted(ctx context.Context, source string, cc *airudder.CallCompleted, receivedAt time.Time) error {
-	calls := cc.Received(source, receivedAt)
-	countNotes(source, calls)
-	return s.accept(ctx, source, cmp.Or(cc.Kind, airudder.KindCallCompleted), cc.Unsigned, receivedAt,
-		func(ctx context.Context) error { return s.startAll(ctx, calls) },
-		"task_id", cc.TaskID, "calls", len(calls))
+// Callback is a verified callback body, read: the subjects it tells of (its calls; or its event and,
+// for a PDS agent's call result, that call too), as received by its source, and how the inbox keeps it.
+type Callback struct {
+	Source string
+	// Kind is the route name of the callback's kind.
+	Kind       string
+	ReceivedAt time.Time
+	Subjects   []airudder.Subject
+	// Unsigned is the body as the inbox keeps it: without its Sign, with escapes that PostgreSQL refuses
+	// rewritten. Reading it again gives the same subjects, with the same digests.
+	Unsigned func() ([]byte, error)
+}
+
+// Read reads a callback body of kind k with its source's settings, as received at receivedAt: the one
+// way a body becomes subjects, for the receiver and the relay alike. A body from the network has its
+// Sign checked first where the kind is signed, so that an unauthenticated sender learns nothing about
+// validation, and is held to the source's cap on calls per body; an inbox entry, accepted already, is
+// not (the cap may have been lowered since). A body that is not the kind's envelope is a
+// *airudder.ValidationError, and nothing of it may be kept.
+func Read(body []byte, src *config.Source, k airudder.Kind, sign SignCheck, receivedAt time.Time) (*Callback, error) {
+	cb := &Callback{Source: src.Name, Kind: k.Route, ReceivedAt: receivedAt}
+	if k.Calls {
+		cc, err := ReadCalls(body, src, k, sign)
+		if err != nil {
+			return nil, err
+		}
+		cb.Subjects, cb.Unsigned = airudder.Subjects(cc.Received(src.Name, receivedAt), nil), cc.Unsigned
+		return cb, nil
+	}
+	ev, err := ReadEvent(body, src, k, sign)
+	if err != nil {
+		return nil, err
+	}
+	received := ev.Received(src.Name, receivedAt)
+	cb.Subjects = airudder.Subjects(nil, &received)
+	cb.Unsigned = func() ([]byte, error) { return received.Raw, nil }
+	return cb, nil
+}
+
+// Accept makes a verified, read callback durable (see accept): the workflow of each of its subjects is
+// signal-started with its delivery, or the whole body (without its Sign) is kept in the inbox, from which
+// the relay starts them all again (starts are idempotent). It returns ErrNotDurable only when neither
+// worked.
+func (s *Service) Accept(ctx context.Context, cb *Callback) error {
+	countNotes(cb.Source, cb.Subjects)
+	return s.accept(ctx, cb.Source, cb.Kind, cb.Unsigned, cb.ReceivedAt,
+		func(ctx context.Context) error { return s.startAll(ctx, cb.Subjects) }, "subjects", len(cb.Subjects))
 }
 
 // accept makes one verified callback durable in its source's acknowledgement mode, and only then
@@ -178,32 +215,36 @@ func (s *Service) accept(ctx context.Context, source, kind string, unsigned func
 	return nil
 }
 
-// countNotes counts the parse notes of accepted calls by field, named as the spec names it (a nested
-// path counts for its top-level field; a field the spec lacks counts as "other", so that a sender cannot
-// grow the metric without bound).
-func countNotes(source string, calls []airudder.ReceivedCall) {
-	for _, rc := range calls {
-		for _, n := range rc.ParseNotes {
-			parseNotesTotal.WithLabelValues(source, airudder.SpecField(n.Field)).Inc()
+// countNotes counts the parse notes of accepted subjects by field, named as the spec names it for a
+// call (a nested path counts for its top-level field; a field the spec lacks counts as "other", so that a
+// sender cannot grow the metric without bound); an event's count as "other".
+func countNotes(source string, subjects []airudder.Subject) {
+	for _, subj := range subjects {
+		for _, n := range subj.Notes() {
+			field := "other"
+			if subj.IsCall() {
+				field = airudder.SpecField(n.Field)
+			}
+			parseNotesTotal.WithLabelValues(source, field).Inc()
 		}
 	}
 }
 
-// startAll starts the workflow of every call, a few at a time, except those whose delivery was processed
-// already (the same body again). A failed start does not cancel the others (which would leave a body
-// half-started for no reason): all are tried, and the errors joined.
-func (s *Service) startAll(ctx context.Context, calls []airudder.ReceivedCall) error {
-	done := s.processed(ctx, calls)
+// startAll hands every subject's delivery to its workflow, a few at a time, except those that their
+// workflows processed already (the same body again). A failed start does not cancel the others (which
+// would leave a body half-started for no reason): all are tried, and the errors joined.
+func (s *Service) startAll(ctx context.Context, subjects []airudder.Subject) error {
+	done := s.processed(ctx, subjects)
 	var g errgroup.Group
 	g.SetLimit(max(1, s.Parallelism))
-	errs := make([]error, len(calls))
-	for i, rc := range calls {
-		if done[store.Delivery{Key: rc.Key, Digest: rc.Digest}] {
+	errs := make([]error, len(subjects))
+	for i, subj := range subjects {
+		if done[delivery(subj)] {
 			startsTotal.WithLabelValues("duplicate").Inc()
 			continue
 		}
 		g.Go(func() error {
-			errs[i] = s.start(ctx, rc)
+			errs[i] = s.start(ctx, subj)
 			return nil
 		})
 	}
@@ -211,44 +252,49 @@ func (s *Service) startAll(ctx context.Context, calls []airudder.ReceivedCall) e
 	return errors.Join(errs...)
 }
 
-// start hands one revision of a call to its workflow: a signal to the open run, or a new run
-// (SignalWithStart). A large call is stored first, and its workflow gets a slim copy.
-func (s *Service) start(ctx context.Context, rc airudder.ReceivedCall) error {
-	id := workflows.CallWorkflowID(rc.Source, rc.Key)
-	in := workflows.CallCompletedInput{Call: rc}
-	if rc.Large() {
+// start hands one delivery of a subject to its workflow: a signal to the open run, or a new run
+// (SignalWithStart). A large subject is stored first, and its workflow gets a slim copy.
+func (s *Service) start(ctx context.Context, subj airudder.Subject) error {
+	id := workflows.SubjectWorkflowID(subj)
+	in := workflows.NewSubjectInput(subj, false)
+	if subj.Large() {
 		// Too large for Temporal's payloads: store it now and hand the workflow a slim copy.
-		if _, err := s.Store.StoreRevision(ctx, store.CallRecord{ReceivedCall: rc, WorkflowID: id}, false); err != nil {
-			return fmt.Errorf("store large call %s/%s: %w", rc.Source, rc.Key, err)
+		if _, err := s.Store.StoreRevision(ctx, subj, id, false); err != nil {
+			return fmt.Errorf("store large subject %s: %w", id, err)
 		}
-		in = workflows.CallCompletedInput{Call: rc.Slim(), Slim: true}
+		in = workflows.NewSubjectInput(subj.Slim(), true)
 	}
-	run, err := s.Temporal.SignalWithStartWorkflow(ctx, id, workflows.SignalRevision, in, workflows.StartOptions(rc), workflows.CallCompletedWorkflow, in)
+	run, err := s.Temporal.SignalWithStartWorkflow(ctx, id, workflows.SignalRevision, in, workflows.SubjectStartOptions(subj), workflows.SubjectWorkflow, in)
 	if err != nil {
 		startsTotal.WithLabelValues("failed").Inc()
-		return fmt.Errorf("start workflow for call %s/%s: %w", rc.Source, rc.Key, err)
+		return fmt.Errorf("start workflow %s: %w", id, err)
 	}
 	startsTotal.WithLabelValues("started").Inc()
-	s.Log.Debug("workflow signalled", "workflow_id", run.GetID(), "run_id", run.GetRunID(), "digest", rc.Digest)
+	s.Log.Debug("workflow signalled", "workflow_id", run.GetID(), "run_id", run.GetRunID(), "digest", subj.Digest())
 	return nil
 }
 
-// processed returns the deliveries among calls (all of one source) that their workflows have processed,
-// in one query. When PostgreSQL cannot say within a second, it returns none: signalling is still safe, as
-// the workflow and the store dedupe by digest.
-func (s *Service) processed(ctx context.Context, calls []airudder.ReceivedCall) map[store.Delivery]bool {
-	if len(calls) == 0 {
+// delivery names one delivery of a subject for the store.
+func delivery(subj airudder.Subject) store.Delivery {
+	return store.Delivery{WorkflowID: workflows.SubjectWorkflowID(subj), Digest: subj.Digest()}
+}
+
+// processed returns the deliveries among subjects that their workflows have processed, in one query.
+// When PostgreSQL cannot say within a second, it returns none: signalling is still safe, as the workflow
+// and the store dedupe by digest.
+func (s *Service) processed(ctx context.Context, subjects []airudder.Subject) map[store.Delivery]bool {
+	if len(subjects) == 0 {
 		return nil
 	}
-	ds := make([]store.Delivery, len(calls))
-	for i, rc := range calls {
-		ds[i] = store.Delivery{Key: rc.Key, Digest: rc.Digest}
+	ds := make([]store.Delivery, len(subjects))
+	for i, subj := range subjects {
+		ds[i] = delivery(subj)
 	}
 	ctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
-	done, err := s.Store.ProcessedDeliveries(ctx, calls[0].Source, ds)
+	done, err := s.Store.ProcessedDeliveries(ctx, ds)
 	if err != nil {
-		s.Log.Debug("revision lookup failed; signalling the workflows anyway", "source", calls[0].Source, "error", err)
+		s.Log.Debug("revision lookup failed; signalling the workflows anyway", "error", err)
 	}
 	return done
 }
@@ -325,13 +371,15 @@ func (s *Service) RelayOnce(ctx context.Context) (store.DrainResult, error) {
 		if !ok {
 			return store.Permanent(fmt.Errorf("inbox entry %d: source %q takes no kind %q (any more)", e.ID, e.Source, e.Kind))
 		}
-		start, err := s.relayStart(e, src, k)
+		// Read again with the source's settings (verified when it was received); a body that does not
+		// read never will.
+		cb, err := Read(e.Body, src, k, AlreadyVerified, e.ReceivedAt)
 		if err != nil {
 			return store.Permanent(fmt.Errorf("inbox entry %d: %w", e.ID, err))
 		}
 		startCtx, cancel := context.WithTimeout(ctx, cmp.Or(s.RelayStartTimeout, time.Minute))
 		defer cancel()
-		if err := start(startCtx); err != nil {
+		if err := s.startAll(startCtx, cb.Subjects); err != nil {
 			return err
 		}
 		ackToStart.Observe(time.Since(e.ReceivedAt).Seconds())
@@ -364,10 +412,7 @@ func ReadCallCompleted(body []byte, src *config.Source, sign SignCheck) (*airudd
 }
 
 // ReadCalls reads a body of a kind that carries calls (call completion, info check) with its source's
-// settings. It is the one way a body becomes calls, for the receiver and the relay alike.
-//
-// A body from the network is held to the source's cap on calls per body; an inbox entry, accepted
-// already, is not (the cap may have been lowered since).
+// settings, for Read (and for tools that want the calls themselves).
 func ReadCalls(body []byte, src *config.Source, k airudder.Kind, sign SignCheck) (*airudder.CallCompleted, error) {
 	doc, err := airudder.Decode(body)
 	if err != nil {
@@ -385,10 +430,8 @@ func ReadCalls(body []byte, src *config.Source, k airudder.Kind, sign SignCheck)
 	return k.ReadCalls(doc, opts)
 }
 
-// ReadEvent reads a body of a kind that carries no calls with its source's settings: the Sign first
-// where the kind is signed and the body comes from the network. It is the one way a body becomes an
-// event, for the receiver and the relay alike. A body that is not the kind's envelope is a
-// *airudder.ValidationError, and nothing of it may be kept.
+// ReadEvent reads a body of a kind that carries no calls with its source's settings, for Read: the Sign
+// first where the kind is signed and the body comes from the network.
 func ReadEvent(body []byte, src *config.Source, k airudder.Kind, sign SignCheck) (*airudder.Event, error) {
 	doc, err := airudder.Decode(body)
 	if err != nil {

@@ -10,8 +10,12 @@ import (
 	"github.com/rudderhook/rudderhook/workflows"
 )
 
-// Register adds every workflow and activity to r.
+// Register adds every workflow and activity to r. SubjectWorkflow handles every subject received now;
+// CallCompletedWorkflow, EventWorkflow and FollowUpWorkflow, which handled calls, events and follow-ups
+// before it, stay registered for their executions still open (a follow-up waiting days for its date)
+// until none is.
 func Register(r sdkworker.Registry, acts *activities.Activities) {
+	r.RegisterWorkflow(workflows.SubjectWorkflow)
 	r.RegisterWorkflow(workflows.CallCompletedWorkflow)
 	r.RegisterWorkflow(workflows.FollowUpWorkflow)
 	r.RegisterWorkflow(workflows.EventWorkflow)

@@ -116,10 +116,12 @@ func SubjectWorkflow(ctx workflow.Context, in SubjectInput) (*SubjectResult, err
 	}
 	revisions := workflow.GetSignalChannel(ctx, SignalRevision)
 	retries := workflow.GetSignalChannel(ctx, SignalRetry)
-	if !in.Resume {
-		if err := r.process(ctx, in); err != nil {
-			return nil, err
-		}
+	if in.Resume {
+		// A run started for an operator's retry has it as its first signal (SignalWithStart); should it
+		// come otherwise, the run waits a moment for it.
+		_, _ = workflow.AwaitWithTimeout(ctx, time.Minute, func() bool { return retries.Len() > 0 })
+	} else if err := r.process(ctx, in); err != nil {
+		return nil, err
 	}
 	for {
 		_ = workflow.Await(ctx, func() bool { return r.running == 0 || revisions.Len() > 0 || retries.Len() > 0 })
