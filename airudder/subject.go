@@ -61,6 +61,19 @@ func (s Subject) Kind() string {
 	return s.Event.Kind
 }
 
+// On is what rules call it (their `on:`): "info_check_completed" for an info check's call,
+// "call_completed" for every other call (a PDS agent's too), and an event's own name
+// ("pds.agent_status", "list_completed", a generic kind's).
+func (s Subject) On() string {
+	if s.Call != nil {
+		if s.Call.Kind == KindInfoCheckCompleted {
+			return "info_check_completed"
+		}
+		return "call_completed"
+	}
+	return s.Event.On
+}
+
 // Key identifies it within its source (a call) or its source and kind (an event).
 func (s Subject) Key() string {
 	if s.Call != nil {
