@@ -8,7 +8,9 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"go.temporal.io/sdk/temporal"
 
+	"github.com/rudderhook/rudderhook/airudder"
 	"github.com/rudderhook/rudderhook/rules"
 	"github.com/rudderhook/rudderhook/store"
 	"github.com/rudderhook/rudderhook/workflows"
@@ -16,21 +18,25 @@ import (
 
 // FollowUpJSON is a follow-up as the admin API shows it.
 type FollowUpJSON struct {
-	ID             int64        `json:"id"`
-	Key            string       `json:"idempotency_key"`
-	Status         rules.Status `json:"status"`
-	Source         string       `json:"source"`
-	CallKey        string       `json:"call_key"`
-	RuleID         string       `json:"rule_id"`
-	RuleVersion    int64        `json:"rule_version"`
-	Action         string       `json:"action"`
-	Type           string       `json:"type"`
-	Summary        string       `json:"summary"`
-	Attempts       int          `json:"attempts"`
-	NextAttemptAt  *time.Time   `json:"next_attempt_at"`
-	LastError      string       `json:"last_error"`
-	ResponseStatus *int         `json:"response_status"`
-	WorkflowID     string       `json:"temporal_workflow_id"`
+	ID     int64        `json:"id"`
+	Key    string       `json:"idempotency_key"`
+	Status rules.Status `json:"status"`
+	// SubjectID names what the follow-up follows up, a call or an event; its kind, source and key follow.
+	SubjectID int64  `json:"subject_id"`
+	Kind      string `json:"kind"`
+	Source    string `json:"source"`
+	// CallKey is the subject's key (a call's, or an event's: the name is older than events).
+	CallKey        string     `json:"call_key"`
+	RuleID         string     `json:"rule_id"`
+	RuleVersion    int64      `json:"rule_version"`
+	Action         string     `json:"action"`
+	Type           string     `json:"type"`
+	Summary        string     `json:"summary"`
+	Attempts       int        `json:"attempts"`
+	NextAttemptAt  *time.Time `json:"next_attempt_at"`
+	LastError      string     `json:"last_error"`
+	ResponseStatus *int       `json:"response_status"`
+	WorkflowID     string     `json:"temporal_workflow_id"`
 	// AirudderWorkflowID is the Airudder workflow a re-call went into (the instance it created), to find
 	// it in Airudder or stop it.
 	AirudderWorkflowID string         `json:"airudder_workflow_id,omitempty"`
@@ -44,10 +50,11 @@ type FollowUpJSON struct {
 func (s *Server) followUpJSON(r *store.FollowUpRecord) FollowUpJSON {
 	wf := r.WorkflowID
 	if wf == "" && r.Status != rules.StatusSkipped {
-		wf = workflows.FollowUpWorkflowID(r.CallWorkflowID, r.RuleID, r.Action)
+		wf = workflows.FollowUpWorkflowID(r.SubjectWorkflowID, r.RuleID, r.Action)
 	}
 	out := FollowUpJSON{
-		ID: r.ID, Key: r.Key, Status: r.Status, Source: r.Source, CallKey: r.CallKey, RuleID: r.RuleID,
+		ID: r.ID, Key: r.Key, Status: r.Status, SubjectID: r.SubjectID, Kind: r.SubjectKind, Source: r.Source,
+		CallKey: r.SubjectKey, RuleID: r.RuleID,
 		RuleVersion: r.RuleVersion, Action: r.Action, Type: r.Type, Summary: r.Summary, Attempts: r.Attempts,
 		NextAttemptAt: r.NextAttemptAt, LastError: r.LastError, ResponseStatus: r.ResponseStatus, WorkflowID: wf,
 		AirudderWorkflowID: r.AirudderWorkflowID,
@@ -59,10 +66,11 @@ func (s *Server) followUpJSON(r *store.FollowUpRecord) FollowUpJSON {
 	return out
 }
 
-// listFollowUps is GET /v1/follow-ups?status=&source=&call_key=&rule_id=&type=&limit=&cursor=.
+// listFollowUps is GET /v1/follow-ups?status=&kind=&source=&call_key=&rule_id=&type=&limit=&cursor=; kind,
+// source and call_key are the subject's (a call's or an event's).
 func (s *Server) listFollowUps(c *gin.Context) {
 	f := store.FollowUpFilter{
-		Status: rules.Status(c.Query("status")), Source: c.Query("source"), CallKey: c.Query("call_key"),
+		Status: rules.Status(c.Query("status")), Kind: c.Query("kind"), Source: c.Query("source"), Key: c.Query("call_key"),
 		RuleID: c.Query("rule_id"), Type: c.Query("type"),
 	}
 	if f.Status != "" && !slices.Contains(rules.Statuses, f.Status) {
@@ -89,11 +97,11 @@ func (s *Server) getFollowUp(c *gin.Context) {
 	c.JSON(http.StatusOK, s.followUpJSON(rec))
 }
 
-// retryFollowUp is POST /v1/follow-ups/{id}/retry: a failed follow-up, or one that needs review (an
-// operator has checked that its action was not carried out, or wants it again anyway), runs again through
-// Temporal, as a new run of its own workflow, at once (within its calling window and daily cap). Only
-// those can be retried, so a retry can never repeat an action that succeeded. The new run records its
-// own status: writing it here, after starting the run, could overwrite what a fast run wrote.
+// retryFollowUp is POST /v1/follow-ups/{id}/retry: a failed follow-up of a call or an event, or one that
+// needs review (an operator has checked that its action was not carried out, or wants it again anyway),
+// runs again through Temporal, as a new run of its own workflow, at once (within its calling window and
+// daily cap). Only those can be retried, so a retry can never repeat an action that succeeded. The new run
+// records its own status: writing it here, after starting the run, could overwrite what a fast run wrote.
 func (s *Server) retryFollowUp(c *gin.Context) {
 	ctx := c.Request.Context()
 	rec, err := s.followUpParam(c)
@@ -105,13 +113,13 @@ func (s *Server) retryFollowUp(c *gin.Context) {
 		s.writeError(c, newError(http.StatusConflict, "not_failed", "only a failed follow-up, or one that needs review, can be retried; this one is "+string(rec.Status)))
 		return
 	}
-	call, err := s.Store.GetCall(ctx, rec.Source, rec.CallKey)
+	subj, err := s.Store.GetSubject(ctx, rec.SubjectID)
 	if err != nil {
 		s.writeError(c, err)
 		return
 	}
-	wf := workflows.FollowUpWorkflowID(rec.CallWorkflowID, rec.RuleID, rec.Action)
-	run, err := s.Temporal.ExecuteWorkflow(ctx, workflows.FollowUpStartOptions(wf, rec.Summary, workflows.SearchAttributes(call.ReceivedCall)),
+	wf := workflows.FollowUpWorkflowID(subj.WorkflowID, rec.RuleID, rec.Action)
+	run, err := s.Temporal.ExecuteWorkflow(ctx, workflows.FollowUpStartOptions(wf, rec.Summary, searchAttributes(subj.Subject)),
 		workflows.FollowUpWorkflow, workflows.FollowUpInput{FollowUp: rec.Plan.ForWorkflow(), Retry: true})
 	if err != nil {
 		s.writeError(c, err)
@@ -119,6 +127,15 @@ func (s *Server) retryFollowUp(c *gin.Context) {
 	}
 	s.Log.Info("follow-up retried", "follow_up", rec.Key, "status", rec.Status, "workflow_id", run.GetID(), "run_id", run.GetRunID())
 	c.JSON(http.StatusAccepted, gin.H{"follow_up": s.followUpJSON(rec), "run_id": run.GetRunID()})
+}
+
+// searchAttributes are those of a subject's workflows, which its follow-ups' workflows have too (as when
+// the subject's workflow starts them).
+func searchAttributes(subj airudder.Subject) []temporal.SearchAttributeUpdate {
+	if subj.IsCall() {
+		return workflows.SearchAttributes(*subj.Call)
+	}
+	return workflows.EventSearchAttributes(*subj.Event)
 }
 
 func (s *Server) followUpParam(c *gin.Context) (*store.FollowUpRecord, error) {

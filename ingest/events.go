@@ -33,20 +33,21 @@ func (s *Service) startEvent(ctx context.Context, ev airudder.Event) error {
 			return err
 		}
 	}
+	id := workflows.EventWorkflowIDOf(ev)
+	d := store.Delivery{WorkflowID: id, Digest: ev.Digest}
 	lookupCtx, cancel := context.WithTimeout(ctx, time.Second)
-	done, err := s.Store.EventProcessed(lookupCtx, ev.Source, ev.Kind, ev.Key, ev.Digest)
+	done, err := s.Store.ProcessedDeliveries(lookupCtx, []store.Delivery{d})
 	cancel()
 	if err != nil {
 		s.Log.Debug("revision lookup failed; signalling the workflow anyway", "source", ev.Source, "error", err)
 	}
-	if done {
+	if done[d] {
 		startsTotal.WithLabelValues("duplicate").Inc()
 		return nil
 	}
-	id := workflows.EventWorkflowIDOf(ev)
 	in := workflows.EventInput{Event: ev}
 	if ev.Large() {
-		if _, _, err := s.Store.StoreEvent(ctx, store.EventRecord{Event: ev, WorkflowID: id}, false); err != nil {
+		if _, err := s.Store.StoreRevision(ctx, airudder.EventSubject(ev), id, false); err != nil {
 			return fmt.Errorf("store large event %s: %w", id, err)
 		}
 		in = workflows.EventInput{Event: ev.Slim(), Slim: true}

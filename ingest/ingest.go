@@ -198,7 +198,7 @@ func (s *Service) startAll(ctx context.Context, calls []airudder.ReceivedCall) e
 	g.SetLimit(max(1, s.Parallelism))
 	errs := make([]error, len(calls))
 	for i, rc := range calls {
-		if done[store.Delivery{Key: rc.Key, Digest: rc.Digest}] {
+		if done[delivery(rc)] {
 			startsTotal.WithLabelValues("duplicate").Inc()
 			continue
 		}
@@ -218,7 +218,7 @@ func (s *Service) start(ctx context.Context, rc airudder.ReceivedCall) error {
 	in := workflows.CallCompletedInput{Call: rc}
 	if rc.Large() {
 		// Too large for Temporal's payloads: store it now and hand the workflow a slim copy.
-		if _, err := s.Store.StoreRevision(ctx, store.CallRecord{ReceivedCall: rc, WorkflowID: id}, false); err != nil {
+		if _, err := s.Store.StoreRevision(ctx, airudder.CallSubject(rc), id, false); err != nil {
 			return fmt.Errorf("store large call %s/%s: %w", rc.Source, rc.Key, err)
 		}
 		in = workflows.CallCompletedInput{Call: rc.Slim(), Slim: true}
@@ -233,24 +233,29 @@ func (s *Service) start(ctx context.Context, rc airudder.ReceivedCall) error {
 	return nil
 }
 
-// processed returns the deliveries among calls (all of one source) that their workflows have processed,
-// in one query. When PostgreSQL cannot say within a second, it returns none: signalling is still safe, as
-// the workflow and the store dedupe by digest.
+// processed returns the deliveries among calls that their workflows have processed, in one query. When
+// PostgreSQL cannot say within a second, it returns none: signalling is still safe, as the workflow and
+// the store dedupe by digest.
 func (s *Service) processed(ctx context.Context, calls []airudder.ReceivedCall) map[store.Delivery]bool {
 	if len(calls) == 0 {
 		return nil
 	}
 	ds := make([]store.Delivery, len(calls))
 	for i, rc := range calls {
-		ds[i] = store.Delivery{Key: rc.Key, Digest: rc.Digest}
+		ds[i] = delivery(rc)
 	}
 	ctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
-	done, err := s.Store.ProcessedDeliveries(ctx, calls[0].Source, ds)
+	done, err := s.Store.ProcessedDeliveries(ctx, ds)
 	if err != nil {
 		s.Log.Debug("revision lookup failed; signalling the workflows anyway", "source", calls[0].Source, "error", err)
 	}
 	return done
+}
+
+// delivery names one delivery of a call by its workflow and digest.
+func delivery(rc airudder.ReceivedCall) store.Delivery {
+	return store.Delivery{WorkflowID: workflows.CallWorkflowID(rc.Source, rc.Key), Digest: rc.Digest}
 }
 
 func (s *Service) startTimeout() time.Duration { return cmp.Or(s.StartTimeout, 5*time.Second) }
