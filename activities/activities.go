@@ -81,24 +81,25 @@ type PersistResult struct {
 }
 
 // PersistCall stores the call as a revision (see store.StoreRevision): its row, redials and raw JSON in
-// PostgreSQL, keyed by source and call key, with the ID of the workflow that runs it, and marks the
-// revision processed. A slim call was stored by the receiver; it is only marked.
+// PostgreSQL, as the subject of the workflow that runs it, and marks the revision processed. A slim call
+// was stored by the receiver; it is only marked.
 func (a *Activities) PersistCall(ctx context.Context, in PersistCallInput) (*PersistResult, error) {
 	info := activity.GetInfo(ctx)
+	workflowID := info.WorkflowExecution.ID
 	var stored store.Stored
 	var err error
 	switch {
 	case in.Slim && in.Call.Digest == "":
-		_, err = a.Store.GetCall(ctx, in.Call.Source, in.Call.Key) // stored before revisions existed
+		_, err = a.Store.SubjectByWorkflowID(ctx, workflowID) // stored before revisions existed
 	case in.Slim:
-		stored, err = a.Store.MarkProcessed(ctx, in.Call.Source, in.Call.Key, in.Call.Digest)
+		stored, err = a.Store.MarkProcessed(ctx, workflowID, in.Call.Digest)
 	default:
-		stored, err = a.Store.StoreRevision(ctx, store.CallRecord{ReceivedCall: in.Call, WorkflowID: info.WorkflowExecution.ID}, true)
+		stored, err = a.Store.StoreRevision(ctx, airudder.CallSubject(in.Call), workflowID, true)
 	}
 	if err != nil {
 		return nil, classifyDBError(fmt.Errorf("persist call %s/%s: %w", in.Call.Source, in.Call.Key, err))
 	}
-	a.Log.Info("stored call", "workflow_id", info.WorkflowExecution.ID, "call_key", in.Call.Key,
+	a.Log.Info("stored call", "workflow_id", workflowID, "call_key", in.Call.Key,
 		"callee_number", airudder.MaskPhone(in.Call.Call.CalleeNumber), "revision", stored.Revision, "new", stored.New,
 		"attempt", info.Attempt)
 	return &PersistResult{Revision: stored.Revision, New: stored.New, Latest: stored.Latest}, nil

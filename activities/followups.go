@@ -42,29 +42,19 @@ type PlanResult struct {
 // PlanFollowUps evaluates the rules in force against the call and stores the follow-ups they decide, each
 // under its idempotency key. Run again, it stores nothing new and returns the follow-ups as they stand.
 func (a *Activities) PlanFollowUps(ctx context.Context, in PlanInput) (*PlanResult, error) {
-	return a.planWith(ctx, func(set *rules.Set, workflowID string) (rules.Plan, planOwner, error) {
+	return a.planWith(ctx, func(set *rules.Set, stored *store.SubjectRecord) rules.Plan {
+		rc := in.Call
 		if in.Slim {
-			rec, err := a.Store.GetCall(ctx, in.Call.Source, in.Call.Key)
-			if err != nil {
-				return rules.Plan{}, planOwner{}, err
-			}
-			in.Call = rec.ReceivedCall
+			rc = *stored.Call
 		}
-		return set.Plan(in.Call, workflowID, time.Now()), planOwner{source: in.Call.Source, callKey: in.Call.Key}, nil
+		return set.Plan(rc, stored.WorkflowID, time.Now())
 	})
 }
 
-// planOwner is what planned follow-ups belong to: a call (source, callKey), or an event (eventID, with the
-// event's workflow ID as callKey).
-type planOwner struct {
-	source, callKey string
-	eventID         *int64
-}
-
-// planWith plans the current workflow's follow-ups with the rules in force (none: nothing planned):
-// decide reads the call or event (whole, when the workflow has a slim copy) and evaluates the rules on
-// it; storePlan keeps what they decided.
-func (a *Activities) planWith(ctx context.Context, decide func(set *rules.Set, workflowID string) (rules.Plan, planOwner, error)) (*PlanResult, error) {
+// planWith plans the follow-ups of the current workflow's subject with the rules in force (none: nothing
+// planned): decide evaluates the rules on the subject (the stored one is whole, for a workflow that has a
+// slim copy); storePlan keeps what they decided.
+func (a *Activities) planWith(ctx context.Context, decide func(set *rules.Set, stored *store.SubjectRecord) rules.Plan) (*PlanResult, error) {
 	workflowID := activity.GetInfo(ctx).WorkflowExecution.ID
 	set, err := a.Rules.Current(ctx)
 	if err != nil {
@@ -73,17 +63,19 @@ func (a *Activities) planWith(ctx context.Context, decide func(set *rules.Set, w
 	if set == nil {
 		return &PlanResult{Matched: []string{}}, nil
 	}
-	plan, owner, err := decide(set, workflowID)
+	stored, err := a.Store.SubjectByWorkflowID(ctx, workflowID)
 	if err != nil {
 		return nil, fmt.Errorf("plan follow-ups of %s: %w", workflowID, err)
 	}
-	return a.storePlan(ctx, set, plan, owner.source, owner.callKey, owner.eventID)
+	return a.storePlan(ctx, set, decide(set, stored), stored.ID, "")
 }
 
-// storePlan stores the follow-ups a plan decided for the current workflow's call (source, callKey) or
-// event (eventID, with the event's workflow ID as callKey), each under its idempotency key, and returns
-// them as they stand.
-func (a *Activities) storePlan(ctx context.Context, set *rules.Set, plan rules.Plan, source, callKey string, eventID *int64) (*PlanResult, error) {
+// storePlan stores the follow-ups a plan decided for a subject, each under its idempotency key, and
+// returns them as they stand.
+//
+// runBy is the workflow that carries them out, when it is known at planning (the subject's own
+// SubjectWorkflow); follow-ups run by FollowUpWorkflow record theirs when they begin.
+func (a *Activities) storePlan(ctx context.Context, set *rules.Set, plan rules.Plan, subjectID int64, runBy string) (*PlanResult, error) {
 	info := activity.GetInfo(ctx)
 	for _, p := range plan.Errors {
 		a.Log.Warn("rule could not be evaluated; counted as not matched", "workflow_id", info.WorkflowExecution.ID,
@@ -92,16 +84,16 @@ func (a *Activities) storePlan(ctx context.Context, set *rules.Set, plan rules.P
 	recs := make([]store.FollowUpRecord, len(plan.FollowUps))
 	for i, fu := range plan.FollowUps {
 		recs[i] = store.FollowUpRecord{
-			Key: fu.Key, Source: source, CallKey: callKey, CallWorkflowID: info.WorkflowExecution.ID, EventID: eventID,
-			RuleID: fu.RuleID, RuleVersion: fu.RuleVersion, Action: fu.Action, Type: fu.Type, Summary: fu.Summary,
-			CalleeNumber: fu.CalleeNumber, Plan: fu, Status: rules.StatusScheduled, NextAttemptAt: &fu.NotBefore,
+			Key: fu.Key, RuleID: fu.RuleID, RuleVersion: fu.RuleVersion, Action: fu.Action, Type: fu.Type, Summary: fu.Summary,
+			CalleeNumber: fu.CalleeNumber, Plan: fu, Status: rules.StatusScheduled, NextAttemptAt: ptr(fu.Earliest(fu.NotBefore)),
+			WorkflowID: runBy,
 		}
 		if fu.Skip != "" {
 			recs[i].Status, recs[i].LastError, recs[i].NextAttemptAt = rules.StatusSkipped, fu.Skip, nil
 			recs[i].FinishedAt = ptr(time.Now())
 		}
 	}
-	stored, err := a.Store.InsertFollowUps(ctx, recs)
+	stored, err := a.Store.InsertFollowUps(ctx, subjectID, recs)
 	if err != nil {
 		return nil, classifyDBError(fmt.Errorf("plan follow-ups of %s: %w", info.WorkflowExecution.ID, err))
 	}

@@ -78,7 +78,7 @@ func (a *Activities) StoreAndPlan(ctx context.Context, in StoreAndPlanInput) (*S
 	if set == nil {
 		return out, nil
 	}
-	planned, err := a.storePlan(ctx, set, set.PlanSubject(subject, workflowID, time.Now()), stored.SubjectID)
+	planned, err := a.storePlan(ctx, set, set.PlanSubject(subject, workflowID, time.Now()), stored.SubjectID, workflowID)
 	if err != nil {
 		return nil, err
 	}

@@ -37,11 +37,17 @@ type CallJSON struct {
 // CallWithFollowUps is a single call with everything planned for it and every revision received.
 type CallWithFollowUps struct {
 	CallJSON
+	SubjectHistory
+}
+
+// SubjectHistory is what became of a subject, a call or an event: everything planned for it and every
+// revision received.
+type SubjectHistory struct {
 	FollowUps []FollowUpJSON `json:"follow_ups"`
 	Revisions RevisionsJSON  `json:"revisions"`
 }
 
-// RevisionsJSON lists the distinct deliveries of a call, oldest first.
+// RevisionsJSON lists the distinct deliveries of a subject, oldest first.
 type RevisionsJSON struct {
 	Count int              `json:"count"`
 	List  []store.Revision `json:"list"`
@@ -94,25 +100,32 @@ func (s *Server) getCall(c *gin.Context) {
 
 // writeCallWithFollowUps answers with one call and everything that was planned for it.
 func (s *Server) writeCallWithFollowUps(c *gin.Context, rec *store.CallRecord) {
-	fus, err := s.Store.FollowUpsOfCall(c.Request.Context(), rec.Source, rec.Key)
+	h, err := s.subjectHistory(c, rec.SubjectID)
 	if err != nil {
 		s.writeError(c, err)
 		return
 	}
-	revs, err := s.Store.CallRevisions(c.Request.Context(), rec.Source, rec.Key)
+	c.JSON(http.StatusOK, CallWithFollowUps{CallJSON: s.callJSON(rec), SubjectHistory: h})
+}
+
+// subjectHistory reads the follow-ups and revisions of a subject, of whatever kind.
+func (s *Server) subjectHistory(c *gin.Context, subjectID int64) (SubjectHistory, error) {
+	fus, err := s.Store.FollowUpsOf(c.Request.Context(), subjectID)
 	if err != nil {
-		s.writeError(c, err)
-		return
+		return SubjectHistory{}, err
+	}
+	revs, err := s.Store.Revisions(c.Request.Context(), subjectID)
+	if err != nil {
+		return SubjectHistory{}, err
 	}
 	if revs == nil {
 		revs = []store.Revision{}
 	}
-	out := CallWithFollowUps{CallJSON: s.callJSON(rec), FollowUps: make([]FollowUpJSON, 0, len(fus)),
-		Revisions: RevisionsJSON{Count: len(revs), List: revs}}
+	h := SubjectHistory{FollowUps: make([]FollowUpJSON, 0, len(fus)), Revisions: RevisionsJSON{Count: len(revs), List: revs}}
 	for i := range fus {
-		out.FollowUps = append(out.FollowUps, s.followUpJSON(&fus[i]))
+		h.FollowUps = append(h.FollowUps, s.followUpJSON(&fus[i]))
 	}
-	c.JSON(http.StatusOK, out)
+	return h, nil
 }
 
 // queryCallFilter sets the filters given as query parameters (case_id, callee_number, task_id,

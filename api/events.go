@@ -43,10 +43,10 @@ type EventJSON struct {
 	Raw           json.RawMessage         `json:"raw"`
 }
 
-// EventWithRevisions is a single event with every revision received.
+// EventWithRevisions is a single event with everything planned for it and every revision received.
 type EventWithRevisions struct {
 	EventJSON
-	Revisions RevisionsJSON `json:"revisions"`
+	SubjectHistory
 }
 
 // getEvent is GET /v1/events/{id}.
@@ -61,15 +61,12 @@ func (s *Server) getEvent(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	revs, err := s.Store.EventRevisions(c.Request.Context(), id)
+	h, err := s.subjectHistory(c, rec.SubjectID)
 	if err != nil {
 		s.writeError(c, err)
 		return
 	}
-	if revs == nil {
-		revs = []store.Revision{}
-	}
-	c.JSON(http.StatusOK, EventWithRevisions{EventJSON: s.eventJSON(rec), Revisions: RevisionsJSON{Count: len(revs), List: revs}})
+	c.JSON(http.StatusOK, EventWithRevisions{EventJSON: s.eventJSON(rec), SubjectHistory: h})
 }
 
 // listEvents is GET /v1/events?kind=&on=&source=&task_id=&call_id=&callee_number=&case_id=&state=

@@ -1,6 +1,9 @@
 package api
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
@@ -8,6 +11,9 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
 
 	"github.com/rudderhook/rudderhook/rules"
 	"github.com/rudderhook/rudderhook/store"
@@ -16,21 +22,25 @@ import (
 
 // FollowUpJSON is a follow-up as the admin API shows it.
 type FollowUpJSON struct {
-	ID             int64        `json:"id"`
-	Key            string       `json:"idempotency_key"`
-	Status         rules.Status `json:"status"`
-	Source         string       `json:"source"`
-	CallKey        string       `json:"call_key"`
-	RuleID         string       `json:"rule_id"`
-	RuleVersion    int64        `json:"rule_version"`
-	Action         string       `json:"action"`
-	Type           string       `json:"type"`
-	Summary        string       `json:"summary"`
-	Attempts       int          `json:"attempts"`
-	NextAttemptAt  *time.Time   `json:"next_attempt_at"`
-	LastError      string       `json:"last_error"`
-	ResponseStatus *int         `json:"response_status"`
-	WorkflowID     string       `json:"temporal_workflow_id"`
+	ID     int64        `json:"id"`
+	Key    string       `json:"idempotency_key"`
+	Status rules.Status `json:"status"`
+	// SubjectID names what the follow-up follows up, a call or an event; its kind, source and key follow.
+	SubjectID int64  `json:"subject_id"`
+	Kind      string `json:"kind"`
+	Source    string `json:"source"`
+	// CallKey is the subject's key (a call's, or an event's: the name is older than events).
+	CallKey        string     `json:"call_key"`
+	RuleID         string     `json:"rule_id"`
+	RuleVersion    int64      `json:"rule_version"`
+	Action         string     `json:"action"`
+	Type           string     `json:"type"`
+	Summary        string     `json:"summary"`
+	Attempts       int        `json:"attempts"`
+	NextAttemptAt  *time.Time `json:"next_attempt_at"`
+	LastError      string     `json:"last_error"`
+	ResponseStatus *int       `json:"response_status"`
+	WorkflowID     string     `json:"temporal_workflow_id"`
 	// AirudderWorkflowID is the Airudder workflow a re-call went into (the instance it created), to find
 	// it in Airudder or stop it.
 	AirudderWorkflowID string         `json:"airudder_workflow_id,omitempty"`
@@ -44,10 +54,11 @@ type FollowUpJSON struct {
 func (s *Server) followUpJSON(r *store.FollowUpRecord) FollowUpJSON {
 	wf := r.WorkflowID
 	if wf == "" && r.Status != rules.StatusSkipped {
-		wf = workflows.FollowUpWorkflowID(r.CallWorkflowID, r.RuleID, r.Action)
+		wf = workflows.FollowUpWorkflowID(r.SubjectWorkflowID, r.RuleID, r.Action)
 	}
 	out := FollowUpJSON{
-		ID: r.ID, Key: r.Key, Status: r.Status, Source: r.Source, CallKey: r.CallKey, RuleID: r.RuleID,
+		ID: r.ID, Key: r.Key, Status: r.Status, SubjectID: r.SubjectID, Kind: r.SubjectKind, Source: r.Source,
+		CallKey: r.SubjectKey, RuleID: r.RuleID,
 		RuleVersion: r.RuleVersion, Action: r.Action, Type: r.Type, Summary: r.Summary, Attempts: r.Attempts,
 		NextAttemptAt: r.NextAttemptAt, LastError: r.LastError, ResponseStatus: r.ResponseStatus, WorkflowID: wf,
 		AirudderWorkflowID: r.AirudderWorkflowID,
@@ -59,10 +70,11 @@ func (s *Server) followUpJSON(r *store.FollowUpRecord) FollowUpJSON {
 	return out
 }
 
-// listFollowUps is GET /v1/follow-ups?status=&source=&call_key=&rule_id=&type=&limit=&cursor=.
+// listFollowUps is GET /v1/follow-ups?status=&kind=&source=&call_key=&rule_id=&type=&limit=&cursor=; kind,
+// source and call_key are the subject's (a call's or an event's).
 func (s *Server) listFollowUps(c *gin.Context) {
 	f := store.FollowUpFilter{
-		Status: rules.Status(c.Query("status")), Source: c.Query("source"), CallKey: c.Query("call_key"),
+		Status: rules.Status(c.Query("status")), Kind: c.Query("kind"), Source: c.Query("source"), Key: c.Query("call_key"),
 		RuleID: c.Query("rule_id"), Type: c.Query("type"),
 	}
 	if f.Status != "" && !slices.Contains(rules.Statuses, f.Status) {
@@ -90,10 +102,11 @@ func (s *Server) getFollowUp(c *gin.Context) {
 }
 
 // retryFollowUp is POST /v1/follow-ups/{id}/retry: a failed follow-up, or one that needs review (an
-// operator has checked that its action was not carried out, or wants it again anyway), runs again through
-// Temporal, as a new run of its own workflow, at once (within its calling window and daily cap). Only
-// those can be retried, so a retry can never repeat an action that succeeded. The new run records its
-// own status: writing it here, after starting the run, could overwrite what a fast run wrote.
+// operator has checked that its action was not carried out, or wants it again anyway), runs again at once
+// (within its calling window and daily cap), the same way whatever its subject's kind: its subject's
+// workflow takes the retry (SignalRetry) — the open run, or a new run of the same ID that only carries it
+// out. Only those statuses can be retried, so a retry can never repeat an action that succeeded; the run
+// records the new status itself, so a fast run's writes are never overwritten from here.
 func (s *Server) retryFollowUp(c *gin.Context) {
 	ctx := c.Request.Context()
 	rec, err := s.followUpParam(c)
@@ -105,20 +118,49 @@ func (s *Server) retryFollowUp(c *gin.Context) {
 		s.writeError(c, newError(http.StatusConflict, "not_failed", "only a failed follow-up, or one that needs review, can be retried; this one is "+string(rec.Status)))
 		return
 	}
-	call, err := s.Store.GetCall(ctx, rec.Source, rec.CallKey)
+	subj, err := s.Store.GetSubject(ctx, rec.SubjectID)
 	if err != nil {
 		s.writeError(c, err)
 		return
 	}
-	wf := workflows.FollowUpWorkflowID(rec.CallWorkflowID, rec.RuleID, rec.Action)
-	run, err := s.Temporal.ExecuteWorkflow(ctx, workflows.FollowUpStartOptions(wf, rec.Summary, workflows.SearchAttributes(call.ReceivedCall)),
-		workflows.FollowUpWorkflow, workflows.FollowUpInput{FollowUp: rec.Plan.ForWorkflow(), Retry: true})
+	legacy, err := s.openLegacyRun(ctx, subj.WorkflowID)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	var run client.WorkflowRun
+	if legacy {
+		// A run of a type from before SubjectWorkflow takes no retries: the follow-up's own workflow
+		// runs again, as then.
+		wf := workflows.FollowUpWorkflowID(subj.WorkflowID, rec.RuleID, rec.Action)
+		run, err = s.Temporal.ExecuteWorkflow(ctx, workflows.FollowUpStartOptions(wf, rec.Summary, workflows.SubjectSearchAttributes(subj.Subject)),
+			workflows.FollowUpWorkflow, workflows.FollowUpInput{FollowUp: rec.Plan.ForWorkflow(), Retry: true})
+	} else {
+		in := workflows.SubjectInput{Subject: subj.Subject.Slim(), Resume: true}
+		run, err = s.Temporal.SignalWithStartWorkflow(ctx, subj.WorkflowID, workflows.SignalRetry,
+			workflows.RetryRequest{FollowUp: rec.Plan.ForWorkflow()}, workflows.SubjectStartOptions(subj.Subject), workflows.SubjectWorkflow, in)
+	}
 	if err != nil {
 		s.writeError(c, err)
 		return
 	}
 	s.Log.Info("follow-up retried", "follow_up", rec.Key, "status", rec.Status, "workflow_id", run.GetID(), "run_id", run.GetRunID())
 	c.JSON(http.StatusAccepted, gin.H{"follow_up": s.followUpJSON(rec), "run_id": run.GetRunID()})
+}
+
+// openLegacyRun says whether the workflow with this ID has an open run of a type from before
+// SubjectWorkflow (CallCompletedWorkflow, EventWorkflow), which does not take SignalRetry.
+func (s *Server) openLegacyRun(ctx context.Context, workflowID string) (bool, error) {
+	desc, err := s.Temporal.DescribeWorkflowExecution(ctx, workflowID, "")
+	var notFound *serviceerror.NotFound
+	switch {
+	case errors.As(err, &notFound):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("describe %s: %w", workflowID, err)
+	}
+	info := desc.GetWorkflowExecutionInfo()
+	return info.GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING && info.GetType().GetName() != workflows.SubjectWorkflowType, nil
 }
 
 func (s *Server) followUpParam(c *gin.Context) (*store.FollowUpRecord, error) {

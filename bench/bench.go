@@ -412,7 +412,7 @@ func (st *runState) waitStored(ctx context.Context, b *Bodies, api *process) (ti
 	deadline := time.Now().Add(st.drainTimeout())
 	for {
 		var stored int
-		if err := st.db.GetContext(ctx, &stored, `SELECT count(*) FROM calls WHERE call_key = ANY($1)`, pq.Array(b.IDs)); err != nil {
+		if err := st.db.GetContext(ctx, &stored, `SELECT count(*) FROM calls c JOIN subjects s ON s.id = c.subject_id WHERE s.subject_key = ANY($1)`, pq.Array(b.IDs)); err != nil {
 			return time.Time{}, err
 		}
 		if stored == len(b.IDs) {

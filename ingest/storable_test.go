@@ -87,15 +87,15 @@ func (sc *storableCheck) check(t testing.TB, body []byte) {
 	for _, rc := range calls {
 		sc.checkStart(t, rc)
 		rules.FactsOf(rc) // what the rules see is built from every call
-		rec := store.CallRecord{ReceivedCall: rc, WorkflowID: workflows.CallWorkflowID(rc.Source, rc.Key)}
+		subj, id := airudder.CallSubject(rc), workflows.CallWorkflowID(rc.Source, rc.Key)
 		if rc.Large() { // the receiver stores it, the workflow marks it processed
-			if _, err := sc.st.StoreRevision(ctx, rec, false); err != nil {
+			if _, err := sc.st.StoreRevision(ctx, subj, id, false); err != nil {
 				t.Fatalf("acknowledged, but PostgreSQL refuses the large call %q: %v", payload.Cut(rc.Key, 80), err)
 			}
-			if _, err := sc.st.MarkProcessed(ctx, rc.Source, rc.Key, rc.Digest); err != nil {
+			if _, err := sc.st.MarkProcessed(ctx, id, rc.Digest); err != nil {
 				t.Fatalf("large call %q not found by its digest: %v", payload.Cut(rc.Key, 80), err)
 			}
-		} else if _, err := sc.st.StoreRevision(ctx, rec, true); err != nil {
+		} else if _, err := sc.st.StoreRevision(ctx, subj, id, true); err != nil {
 			t.Fatalf("acknowledged, but PostgreSQL refuses call %q: %v", payload.Cut(rc.Key, 80), err)
 		}
 	}

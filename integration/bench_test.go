@@ -49,7 +49,7 @@ func BenchmarkReceive(b *testing.B) {
 	defer cancel()
 	for {
 		var stored int64
-		if err := s.db.GetContext(ctx, &stored, "SELECT count(*) FROM calls WHERE call_key LIKE $1", prefix+"%"); err != nil {
+		if err := s.db.GetContext(ctx, &stored, "SELECT count(*) FROM calls c JOIN subjects s ON s.id = c.subject_id WHERE s.subject_key LIKE $1", prefix+"%"); err != nil {
 			b.Fatal(err)
 		}
 		if stored == int64(b.N) {

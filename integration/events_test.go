@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -118,8 +119,8 @@ func everyKindIsReceivedStoredAndHasAWorkflow(t *testing.T, s *system) {
 	}
 	var page eventsPage
 	mustUnmarshal(t, body, &page)
-	if len(page.Events) != len(eventIDs) || s.count("events") != len(eventIDs) || s.count("event_revisions") != len(eventIDs) {
-		t.Errorf("%d events listed, %d rows, %d revisions; want %d", len(page.Events), s.count("events"), s.count("event_revisions"), len(eventIDs))
+	if len(page.Events) != len(eventIDs) || s.count("events") != len(eventIDs) || s.count(eventRevisions) != len(eventIDs) {
+		t.Errorf("%d events listed, %d rows, %d revisions; want %d", len(page.Events), s.count("events"), s.count(eventRevisions), len(eventIDs))
 	}
 	for _, e := range page.Events {
 		if !strings.HasPrefix(e.TemporalWorkflowID, "event/airudder/"+e.Kind+"/") || len(e.Raw) == 0 || e.Raw["Sign"] != nil {
@@ -169,8 +170,9 @@ func everyKindIsReceivedStoredAndHasAWorkflow(t *testing.T, s *system) {
 		t.Errorf("PDS call = %d %s", status, body)
 	}
 	var kinds []string
-	if err := s.db.Select(&kinds, "SELECT family || ':' || kind FROM calls ORDER BY family"); err != nil || strings.Join(kinds, ",") != "pds:pds,workflow:" {
-		t.Errorf("calls by family and kind: %v (%v)", kinds, err)
+	if err := s.db.Select(&kinds, "SELECT s.kind FROM calls c JOIN subjects s ON s.id = c.subject_id ORDER BY s.kind"); err != nil ||
+		strings.Join(kinds, ",") != airudder.KindCallCompleted+","+airudder.KindPDS {
+		t.Errorf("calls by kind: %v (%v)", kinds, err)
 	}
 
 	// Operators find them in the Temporal UI by kind and by what they are about.
@@ -320,6 +322,9 @@ func TestTemporalDownEventWaitsInInboxThenRuns(t *testing.T) {
 	}
 }
 
+// eventRevisions are the revisions of events (for system.count).
+const eventRevisions = "subject_revisions r JOIN events e ON e.subject_id = r.subject_id"
+
 func jsonText(v any) string { b, _ := json.Marshal(v); return url.PathEscape(string(b)) }
 
 // A rule on an event kind runs: a QA result with a Negative check point hit becomes a task in the CRM,
@@ -360,8 +365,55 @@ func TestRuleOnAnEventKindRuns(t *testing.T) {
 		t.Errorf("body = %s (%v)", got[0].body, err)
 	}
 	var n int
-	if err := s.db.Get(&n, "SELECT count(*) FROM follow_ups WHERE event_id IS NOT NULL AND status = 'succeeded' AND call_workflow_id = $1", id); err != nil || n != 1 {
+	if err := s.db.Get(&n, "SELECT count(*) FROM follow_ups f JOIN subjects s ON s.id = f.subject_id WHERE f.status = 'succeeded' AND s.workflow_id = $1", id); err != nil || n != 1 {
 		t.Errorf("%d follow-ups of the event succeeded (%v)", n, err)
+	}
+}
+
+// A failed follow-up of an event is retried through the API as one of a call is: the retry reads the
+// follow-up's subject, whatever its kind, and runs the follow-up's workflow again.
+func TestRefusedFollowUpOfAnEventRetriesThroughTheAPI(t *testing.T) {
+	t.Parallel()
+	crm := newTarget(t, always(http.StatusBadRequest))
+	s := start(t, options{environ: append([]string{"RUDDERHOOK_TARGET_CRM_URL=" + crm.URL, "RUDDERHOOK_TARGET_CRM_SECRET=" + crmSecret}, eventsEnv...)})
+	doc := `rules:
+  - id: qa-review
+    on: qa_result
+    when: 'true'
+    actions:
+      - {name: supervisor-task, type: webhook, target: crm, body: '{"task_id": {{ json .event.task_id }}}'}
+`
+	if status, body := s.admin(http.MethodPut, "/v1/rules", []byte(doc)); status != http.StatusOK {
+		t.Fatalf("PUT /v1/rules = %d %s", status, body)
+	}
+	if status, body := s.postKind("airudder", "s3cret", airudder.KindQAResult, airudder.ExampleQAResult); status != http.StatusOK {
+		t.Fatalf("post: %d %s", status, body)
+	}
+	ev := s.eventOf("airudder", airudder.KindQAResult, airudder.ExampleQAResult)
+	s.waitWorkflow(workflows.EventWorkflowIDOf(*ev)) // the event's workflow completes; its follow-up failed
+	fu := s.onlyFollowUp("failed")
+	rec, err := s.store.GetEventByKey(context.Background(), "airudder", airudder.KindQAResult, ev.Key)
+	if err != nil || fu.SubjectID != rec.SubjectID || fu.Kind != airudder.KindQAResult || fu.Attempts != 1 {
+		t.Fatalf("failed follow-up = %+v, event %+v (%v)", fu, rec, err)
+	}
+
+	crm.setRespond(always(http.StatusOK))
+	if status, body := s.admin(http.MethodPost, fmt.Sprintf("/v1/follow-ups/%d/retry", fu.ID), nil); status != http.StatusAccepted {
+		t.Fatalf("retry = %d %s", status, body)
+	}
+	s.waitWorkflow(fu.WorkflowID)
+	// The event lists its follow-up, now succeeded on the second attempt.
+	status, body := s.get("/v1/events/" + jsonText(rec.ID))
+	var got struct {
+		FollowUps []followUpView `json:"follow_ups"`
+	}
+	mustUnmarshal(t, body, &got)
+	if status != http.StatusOK || len(got.FollowUps) != 1 || got.FollowUps[0].ID != fu.ID || got.FollowUps[0].Status != "succeeded" ||
+		got.FollowUps[0].Attempts != 2 {
+		t.Errorf("GET event = %d %s", status, body)
+	}
+	if n := len(crm.received()); n != 2 {
+		t.Errorf("the CRM got %d requests, want 2", n)
 	}
 }
 
@@ -390,12 +442,12 @@ func TestLargeEventIsStoredAndFollowedUpWhole(t *testing.T) {
 	if err != nil || len(rec.Raw) < 400_000 || rec.Revision != 1 {
 		t.Fatalf("stored %d bytes, revision %d (%v)", len(rec.Raw), rec.Revision, err)
 	}
-	revs, err := s.store.EventRevisions(context.Background(), rec.ID)
+	revs, err := s.store.Revisions(context.Background(), rec.SubjectID)
 	if err != nil || len(revs) != 1 || revs[0].ProcessedAt == nil {
 		t.Errorf("revisions = %+v (%v): want one, processed", revs, err)
 	}
 	var n int
-	if err := s.db.Get(&n, "SELECT count(*) FROM follow_ups WHERE event_id = $1 AND rule_id = 'read'", rec.ID); err != nil || n != 1 {
+	if err := s.db.Get(&n, "SELECT count(*) FROM follow_ups WHERE subject_id = $1 AND rule_id = 'read'", rec.SubjectID); err != nil || n != 1 {
 		t.Errorf("%d follow-ups planned from the whole event (%v)", n, err)
 	}
 	if got := chat.received(); len(got) != 1 || !bytes.Contains(got[0].body, []byte("wamid.big read")) {

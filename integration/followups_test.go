@@ -58,6 +58,8 @@ type followUpView struct {
 	ResponseStatus *int   `json:"response_status"`
 	WorkflowID     string `json:"temporal_workflow_id"`
 	Key            string `json:"idempotency_key"`
+	SubjectID      int64  `json:"subject_id"`
+	Kind           string `json:"kind"`
 }
 
 // onlyFollowUp is the one follow-up GET /v1/follow-ups lists with the status.

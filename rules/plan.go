@@ -380,12 +380,7 @@ func (s *Set) PlanSubject(subj airudder.Subject, workflowID string, now time.Tim
 // CallOn is the kind a call's rules are written for: info_check_completed for an info check's calls,
 // call_completed for the others (call completion, and a PDS agent's call result, so that rules on calls
 // work across both families).
-func CallOn(rc airudder.ReceivedCall) string {
-	if rc.Kind == airudder.KindInfoCheckCompleted {
-		return OnInfoCheckCompleted
-	}
-	return OnCallCompleted
-}
+func CallOn(rc airudder.ReceivedCall) string { return airudder.CallSubject(rc).On() }
 
 // PlanEvent evaluates every enabled rule on the event's kind against it and plans the actions of those
 // that match, as Plan does for calls. Delays count from when the event happened (from its arrival when

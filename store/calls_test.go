@@ -26,7 +26,8 @@ func TestUpsertCallRoundTrip(t *testing.T) {
 	in := store.CallRecord{ReceivedCall: seedCall(t), WorkflowID: "call/airudder/cad907xxxxxxxx35644a"}
 
 	in.ParseNotes = []airudder.ParseNote{{Field: "DueDate", Text: "31/12/2024", Why: "not a date"}}
-	if _, err := s.StoreRevision(ctx, in, true); err != nil {
+	stored, err := s.StoreRevision(ctx, airudder.CallSubject(in.ReceivedCall), in.WorkflowID, true)
+	if err != nil {
 		t.Fatal(err)
 	}
 	got, err := s.GetCall(ctx, "airudder", in.Key)
@@ -37,7 +38,7 @@ func TestUpsertCallRoundTrip(t *testing.T) {
 	if !reflect.DeepEqual(normalise(t, got.Call), normalise(t, in.Call)) {
 		t.Errorf("call differs:\n got %s\nwant %s", mustJSON(t, got.Call), mustJSON(t, in.Call))
 	}
-	if got.Task != in.Task || got.WorkflowID != in.WorkflowID || !got.ReceivedAt.Equal(in.ReceivedAt) {
+	if got.Task != in.Task || got.WorkflowID != in.WorkflowID || !got.ReceivedAt.Equal(in.ReceivedAt) || got.SubjectID != stored.SubjectID {
 		t.Errorf("record = %+v", got)
 	}
 	if len(got.ParseNotes) != 1 || got.ParseNotes[0] != in.ParseNotes[0] || got.Digest != in.Digest || got.Revision != 1 {
@@ -46,11 +47,14 @@ func TestUpsertCallRoundTrip(t *testing.T) {
 	if got.Call.BorrowedAmount.String() != "20000.00" {
 		t.Errorf("BorrowedAmount = %s, want the scale kept", got.Call.BorrowedAmount)
 	}
-	var raw, want map[string]any
-	_ = json.Unmarshal(got.RawCall, &raw)
-	_ = json.Unmarshal(in.RawCall, &want)
-	if !reflect.DeepEqual(raw, want) {
-		t.Errorf("raw detail differs")
+	if !sameJSON(got.RawCall, string(in.RawCall)) || !sameJSON(got.RawTask, string(in.RawTask)) {
+		t.Errorf("raw detail or envelope differs")
+	}
+	// Read as its subject, it is the same call.
+	subj, err := s.GetSubject(ctx, stored.SubjectID)
+	if err != nil || !subj.IsCall() || subj.WorkflowID != in.WorkflowID || subj.Call.Key != in.Key || subj.Kind() != airudder.KindCallCompleted ||
+		subj.Call.Kind != "" || !reflect.DeepEqual(normalise(t, subj.Call.Call), normalise(t, got.Call)) {
+		t.Errorf("subject = %+v, %v", subj, err)
 	}
 }
 
@@ -61,25 +65,30 @@ func TestStoreRevisionKeepsEveryDistinctDelivery(t *testing.T) {
 	db := storetest.DB(t)
 	s := store.New(db)
 	ctx := context.Background()
-	first := store.CallRecord{ReceivedCall: seedCall(t), WorkflowID: "call/airudder/x"}
+	const wf = "call/airudder/x"
+	first := seedCall(t)
+	var id int64
 	for i := range 3 {
-		got, err := s.StoreRevision(ctx, first, false)
+		got, err := s.StoreRevision(ctx, airudder.CallSubject(first), wf, false)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got != (store.Stored{Revision: 1, New: i == 0, Latest: true}) {
+		if i == 0 {
+			id = got.SubjectID
+		}
+		if got != (store.Stored{SubjectID: id, Revision: 1, New: i == 0, Latest: true}) || id == 0 {
 			t.Errorf("store %d = %+v", i, got)
 		}
 	}
-	d1 := store.Delivery{Key: first.Key, Digest: first.Digest}
-	if done, err := s.ProcessedDeliveries(ctx, "airudder", []store.Delivery{d1}); err != nil || done[d1] {
+	d1 := store.Delivery{WorkflowID: wf, Digest: first.Digest}
+	if done, err := s.ProcessedDeliveries(ctx, []store.Delivery{d1}); err != nil || done[d1] {
 		t.Errorf("stored by the receiver, yet processed (%v)", err)
 	}
-	if got, _ := s.StoreRevision(ctx, first, true); got.New {
+	if got, _ := s.StoreRevision(ctx, airudder.CallSubject(first), wf, true); got.New {
 		t.Errorf("marking processed stored anew: %+v", got)
 	}
-	other := store.Delivery{Key: first.Key, Digest: "another"}
-	if done, _ := s.ProcessedDeliveries(ctx, "airudder", []store.Delivery{d1, other}); !done[d1] || done[other] || len(done) != 1 {
+	other := store.Delivery{WorkflowID: wf, Digest: "another"}
+	if done, _ := s.ProcessedDeliveries(ctx, []store.Delivery{d1, other}); !done[d1] || done[other] || len(done) != 1 {
 		t.Errorf("processed deliveries = %v, want only the first", done)
 	}
 
@@ -88,14 +97,14 @@ func TestStoreRevisionKeepsEveryDistinctDelivery(t *testing.T) {
 	second.Call.RedialCalls = append(second.Call.RedialCalls, airudder.Redial{CallID: "second"})
 	second.Call.Intention = "A"
 	second.Digest = "digest-2"
-	if got, err := s.StoreRevision(ctx, second, true); err != nil || got != (store.Stored{Revision: 2, New: true, Latest: true}) {
+	if got, err := s.StoreRevision(ctx, airudder.CallSubject(second), wf, true); err != nil || got != (store.Stored{SubjectID: id, Revision: 2, New: true, Latest: true}) {
 		t.Fatalf("second = %+v, %v", got, err)
 	}
 	late := first
 	late.Digest = "digest-0"
 	late.ReceivedAt = first.ReceivedAt.Add(-time.Minute)
 	late.Call.Intention = "OLD"
-	if got, err := s.StoreRevision(ctx, late, true); err != nil || got != (store.Stored{Revision: 3, New: true, Latest: false}) {
+	if got, err := s.StoreRevision(ctx, airudder.CallSubject(late), wf, true); err != nil || got != (store.Stored{SubjectID: id, Revision: 3, New: true, Latest: false}) {
 		t.Fatalf("late = %+v, %v", got, err)
 	}
 	var calls, redials int
@@ -105,12 +114,22 @@ func TestStoreRevisionKeepsEveryDistinctDelivery(t *testing.T) {
 		t.Errorf("calls, redials = %d, %d; want 1, 2", calls, redials)
 	}
 	got, _ := s.GetCall(ctx, "airudder", first.Key)
-	if got.Call.Intention != "A" || got.Call.RedialCalls[1].CallID != "second" || got.Revision != 2 {
+	if got.Call.Intention != "A" || got.Call.RedialCalls[1].CallID != "second" || got.Revision != 2 || got.Digest != "digest-2" {
 		t.Errorf("latest not shown: revision %d, %+v", got.Revision, got.Call)
 	}
-	revs, err := s.CallRevisions(ctx, "airudder", first.Key)
+	revs, err := s.Revisions(ctx, id)
 	if err != nil || len(revs) != 3 || revs[0].Digest != first.Digest || revs[1].Digest != "digest-2" || revs[2].ProcessedAt == nil {
 		t.Errorf("revisions = %+v, %v", revs, err)
+	}
+	// The late one, marked again, is still the third revision and still not shown.
+	if got, err := s.MarkProcessed(ctx, wf, "digest-0"); err != nil || got != (store.Stored{SubjectID: id, Revision: 3}) {
+		t.Errorf("mark late = %+v, %v", got, err)
+	}
+	if _, err := s.MarkProcessed(ctx, wf, "never-stored"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("mark unknown digest: %v", err)
+	}
+	if _, err := s.MarkProcessed(ctx, "call/airudder/unknown", first.Digest); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("mark unknown subject: %v", err)
 	}
 }
 
@@ -137,7 +156,7 @@ func TestListCallsFiltersAndPages(t *testing.T) {
 		for j := range i { // call-i has i redials, so a page shows whether each call got its own
 			rc.Call.RedialCalls = append(rc.Call.RedialCalls, airudder.Redial{CallID: fmt.Sprintf("r-%d-%d", i, j)})
 		}
-		if _, err := s.StoreRevision(ctx, store.CallRecord{ReceivedCall: rc, WorkflowID: "wf-" + rc.Key}, true); err != nil {
+		if _, err := s.StoreRevision(ctx, airudder.CallSubject(rc), "wf-"+rc.Key, true); err != nil {
 			t.Fatal(err)
 		}
 	}

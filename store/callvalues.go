@@ -36,7 +36,8 @@ const valueSample = 20000
 // callValuesSQL counts the values of several columns in one pass over the newest calls received since
 // $1: %s is a VALUES list of (field, column) built from valueColumns, never from a caller.
 const callValuesSQL = `SELECT f.name, f.value, count(*) AS n
-FROM (SELECT * FROM calls ORDER BY seq DESC LIMIT %d) c,
+FROM (SELECT t.*, s.source, s.received_at FROM calls t JOIN subjects s ON s.id = t.subject_id
+      ORDER BY t.seq DESC LIMIT %d) c,
   LATERAL (VALUES %s) AS f(name, value)
 WHERE c.received_at >= $1 AND f.value <> ''
 GROUP BY f.name, f.value`

@@ -2,9 +2,7 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
@@ -13,213 +11,98 @@ import (
 	"github.com/rudderhook/rudderhook/airudder"
 )
 
-// EventRecord is a stored event: what was received plus where it is handled.
+// EventRecord is a stored event: what was received (its revision shown) plus where it is handled.
 type EventRecord struct {
 	airudder.Event
 	// ID is the event's row; it names the event in the admin API (/v1/events/{id}).
-	ID         int64
+	ID int64
+	// SubjectID is the event's subject (see subjects.go).
+	SubjectID  int64
 	WorkflowID string
-	// Revision is the revision the record shows: the latest received of the event's distinct deliveries.
+	// Revision is the revision the record shows (see showRevisionSQL).
 	Revision  int
 	CreatedAt time.Time
 	UpdatedAt time.Time
 }
 
-// eventRow is the events table, column for column.
+// eventRow is an events row, column for column, read with its subject and the revision it shows.
 type eventRow struct {
-	ID           int64      `db:"id"`
-	Source       string     `db:"source"`
-	Kind         string     `db:"kind"`
-	On           string     `db:"event_on"`
-	Key          string     `db:"event_key"`
-	WorkflowID   string     `db:"workflow_id"`
-	Subject      string     `db:"subject"`
-	EventTime    *time.Time `db:"event_time"`
-	TaskID       string     `db:"task_id"`
-	CallID       string     `db:"call_id"`
-	CalleeNumber string     `db:"callee_number"`
-	CaseID       string     `db:"case_id"`
-	State        string     `db:"state"`
-	Summary      string     `db:"summary"`
-	Typed        jsonValue  `db:"typed"`
-	Raw          jsonValue  `db:"raw"`
-	ParseNotes   jsonValue  `db:"parse_notes"`
-	Revision     int        `db:"revision"`
-	Digest       string     `db:"digest"`
-	ReceivedAt   time.Time  `db:"received_at"`
-	CreatedAt    time.Time  `db:"created_at"`
-	UpdatedAt    time.Time  `db:"updated_at"`
+	shownRow
+	ID           int64     `db:"id"`
+	Subject      string    `db:"subject"`
+	TaskID       string    `db:"task_id"`
+	CallID       string    `db:"call_id"`
+	CalleeNumber string    `db:"callee_number"`
+	CaseID       string    `db:"case_id"`
+	State        string    `db:"state"`
+	Summary      string    `db:"summary"`
+	Typed        jsonValue `db:"typed"`
 }
 
 const (
-	// upsertEventSQL inserts an event or, when it exists, shows a revision received no earlier than the one
-	// it shows (an older delivery relayed late is kept as a revision without hiding the newer). It
-	// returns the row's ID and whether it wrote the row.
-	upsertEventSQL = `INSERT INTO events (source, kind, event_on, event_key, workflow_id, subject, event_time, task_id,
-  call_id, callee_number, case_id, state, summary, typed, raw, parse_notes, revision, digest, received_at)
-VALUES (:source, :kind, :event_on, :event_key, :workflow_id, :subject, :event_time, :task_id,
-  :call_id, :callee_number, :case_id, :state, :summary, :typed, :raw, :parse_notes, :revision, :digest, :received_at)
-ON CONFLICT (source, kind, event_key) DO UPDATE SET event_on = EXCLUDED.event_on, subject = EXCLUDED.subject,
-  event_time = EXCLUDED.event_time, task_id = EXCLUDED.task_id, call_id = EXCLUDED.call_id,
+	// upsertEventSQL writes an event's typed row: StoreRevision calls it when a revision becomes the one
+	// shown.
+	upsertEventSQL = `INSERT INTO events (subject_id, subject, task_id, call_id, callee_number, case_id, state, summary, typed)
+VALUES (:subject_id, :subject, :task_id, :call_id, :callee_number, :case_id, :state, :summary, :typed)
+ON CONFLICT (subject_id) DO UPDATE SET subject = EXCLUDED.subject, task_id = EXCLUDED.task_id, call_id = EXCLUDED.call_id,
   callee_number = EXCLUDED.callee_number, case_id = EXCLUDED.case_id, state = EXCLUDED.state,
-  summary = EXCLUDED.summary, typed = EXCLUDED.typed, raw = EXCLUDED.raw, parse_notes = EXCLUDED.parse_notes,
-  revision = EXCLUDED.revision, digest = EXCLUDED.digest, received_at = EXCLUDED.received_at, updated_at = now()
-WHERE events.received_at <= EXCLUDED.received_at
-RETURNING id`
-	lockEventSQL      = `SELECT pg_advisory_xact_lock(hashtextextended('event/' || $1 || '/' || $2 || '/' || $3, 0))`
-	selectEventIDSQL  = `SELECT id, revision FROM events WHERE source = $1 AND kind = $2 AND event_key = $3`
-	findEventRevSQL   = `SELECT revision, processed_at IS NOT NULL FROM event_revisions WHERE event_id = $1 AND digest = $2`
-	nextEventRevSQL   = `SELECT coalesce(max(revision), 0) + 1 FROM event_revisions WHERE event_id = $1`
-	insertEventRevSQL = `INSERT INTO event_revisions (event_id, revision, digest, raw, parse_notes, received_at, processed_at)
-VALUES ($1, $2, $3, $4, $5, $6, CASE WHEN $7 THEN now() END)`
-	markEventProcessedSQL = `UPDATE event_revisions SET processed_at = now() WHERE event_id = $1 AND revision = $2 AND processed_at IS NULL`
-	selectEventSQL        = `SELECT * FROM events WHERE id = $1`
-	selectEventByKeySQL   = `SELECT * FROM events WHERE source = $1 AND kind = $2 AND event_key = $3`
-	// processedEventSQL says whether this delivery of the event was processed by its workflow already.
-	processedEventSQL = `SELECT EXISTS (SELECT 1 FROM events e JOIN event_revisions r ON r.event_id = e.id
-WHERE e.source = $1 AND e.kind = $2 AND e.event_key = $3 AND r.digest = $4 AND r.processed_at IS NOT NULL)`
-	selectEventRevisionsSQL = `SELECT revision, digest, parse_notes, received_at, created_at, processed_at FROM event_revisions
-WHERE event_id = $1 ORDER BY revision`
+  summary = EXCLUDED.summary, typed = EXCLUDED.typed`
+	// selectEventsSQL reads events with their subjects; a condition on t (events), s (subjects) or r (the
+	// revision shown) follows.
+	selectEventsSQL = `SELECT t.*, ` + shownColumns + ` FROM events t` + fromShownSQL
 )
 
-// StoreEvent stores one delivery of an event as a revision, in one transaction, as StoreRevision does for
-// calls: the same digest again is the same revision (only its processed mark may change); a new one gets
-// the next number and, unless a revision received later is shown, becomes the event's row. processed
-// marks the revision as processed by the event's workflow.
-func (s *Store) StoreEvent(ctx context.Context, rec EventRecord, processed bool) (Stored, int64, error) {
-	var out Stored
-	var id int64
-	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
-		var err error
-		if out, id, err = findEventRevision(ctx, tx, rec.Source, rec.Kind, rec.Key, rec.Digest, processed); !errors.Is(err, ErrNotFound) {
-			return err
-		}
-		if id != 0 {
-			if err := tx.GetContext(ctx, &out.Revision, nextEventRevSQL, id); err != nil {
-				return fmt.Errorf("number revision of event %s: %w", rec.WorkflowID, err)
-			}
-		}
-		if out.Revision == 0 {
-			out.Revision = 1
-		}
-		out.New = true
-		rec.Revision = out.Revision
-		row, err := toEventRow(rec)
-		if err != nil {
-			return err
-		}
-		rows, err := sqlx.NamedQueryContext(ctx, tx, upsertEventSQL, row)
-		if err != nil {
-			return fmt.Errorf("upsert event %s: %w", rec.WorkflowID, err)
-		}
-		if rows.Next() {
-			out.Latest = true
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return fmt.Errorf("upsert event %s: %w", rec.WorkflowID, err)
-			}
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("upsert event %s: %w", rec.WorkflowID, err)
-		}
-		if _, err := tx.ExecContext(ctx, insertEventRevSQL, id, out.Revision, rec.Digest, row.Raw, row.ParseNotes,
-			rec.ReceivedAt, processed); err != nil {
-			return fmt.Errorf("store revision %d of event %s: %w", out.Revision, rec.WorkflowID, err)
-		}
-		return nil
-	})
-	return out, id, err
-}
-
-// MarkEventProcessed marks the revision with this digest, stored earlier (by the receiver, for a large
-// event), as processed by the event's workflow. It returns ErrNotFound when no such revision was stored.
-func (s *Store) MarkEventProcessed(ctx context.Context, source, kind, key, digest string) (Stored, int64, error) {
-	var out Stored
-	var id int64
-	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
-		var err error
-		out, id, err = findEventRevision(ctx, tx, source, kind, key, digest, true)
+// upsertEvent writes the typed row of the event of subject id.
+func upsertEvent(ctx context.Context, tx *sqlx.Tx, id int64, ev airudder.Event) error {
+	row, err := toEventRow(ev)
+	if err != nil {
 		return err
-	})
-	return out, id, err
-}
-
-// findEventRevision locks the event (for the rest of tx) and finds its revision with this digest,
-// marking it processed when processed is set and it was not yet. It returns ErrNotFound when there is no
-// such revision, with the event's ID when the event exists (0 when it does not).
-func findEventRevision(ctx context.Context, tx *sqlx.Tx, source, kind, key, digest string, processed bool) (Stored, int64, error) {
-	var out Stored
-	if _, err := tx.ExecContext(ctx, lockEventSQL, source, kind, key); err != nil {
-		return out, 0, fmt.Errorf("lock event %s/%s/%s: %w", source, kind, key, err)
 	}
-	var id int64
-	var shown int
-	if err := tx.QueryRowContext(ctx, selectEventIDSQL, source, kind, key).Scan(&id, &shown); err != nil {
-		if errors.Is(err, sql.ErrNoRows) {
-			return out, 0, ErrNotFound
-		}
-		return out, 0, fmt.Errorf("find event %s/%s/%s: %w", source, kind, key, err)
+	row.SubjectID = id
+	if _, err := tx.NamedExecContext(ctx, upsertEventSQL, row); err != nil {
+		return fmt.Errorf("store event %s/%s/%s: %w", ev.Source, ev.Kind, ev.Key, err)
 	}
-	var wasProcessed bool
-	if err := tx.QueryRowContext(ctx, findEventRevSQL, id, digest).Scan(&out.Revision, &wasProcessed); err != nil {
-		if errors.Is(err, sql.ErrNoRows) {
-			return out, id, ErrNotFound
-		}
-		return out, id, fmt.Errorf("find revision of event %d: %w", id, err)
-	}
-	out.Latest = out.Revision == shown
-	if processed && !wasProcessed {
-		if _, err := tx.ExecContext(ctx, markEventProcessedSQL, id, out.Revision); err != nil {
-			return out, id, fmt.Errorf("mark revision %d of event %d processed: %w", out.Revision, id, err)
-		}
-	}
-	return out, id, nil
-}
-
-// EventProcessed reports whether this delivery (digest) of the event was processed by its workflow: the
-// same body again needs nothing.
-func (s *Store) EventProcessed(ctx context.Context, source, kind, key, digest string) (bool, error) {
-	var done bool
-	if err := s.db.GetContext(ctx, &done, processedEventSQL, source, kind, key, digest); err != nil {
-		return false, fmt.Errorf("look up event %s/%s/%s: %w", source, kind, key, err)
-	}
-	return done, nil
+	return nil
 }
 
 // GetEvent returns the event with this ID, or ErrNotFound.
 func (s *Store) GetEvent(ctx context.Context, id int64) (*EventRecord, error) {
-	return s.getEvent(ctx, selectEventSQL, id)
+	return s.getEvent(ctx, "t.id = $1", id)
 }
 
 // GetEventByKey returns the event with this key in this source and kind, or ErrNotFound.
 func (s *Store) GetEventByKey(ctx context.Context, source, kind, key string) (*EventRecord, error) {
-	return s.getEvent(ctx, selectEventByKeySQL, source, kind, key)
+	return s.getEvent(ctx, "s.source = $1 AND s.kind = $2 AND s.subject_key = $3", source, kind, key)
 }
 
-func (s *Store) getEvent(ctx context.Context, q string, args ...any) (*EventRecord, error) {
-	var row eventRow
-	if err := s.db.GetContext(ctx, &row, q, args...); err != nil {
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil, ErrNotFound
-		}
-		return nil, fmt.Errorf("get event %v: %w", args, err)
+func (s *Store) getEvent(ctx context.Context, cond string, args ...any) (*EventRecord, error) {
+	recs, err := s.eventsWhere(ctx, cond, args...)
+	if err != nil {
+		return nil, err
 	}
-	return fromEventRow(row)
+	if len(recs) == 0 {
+		return nil, ErrNotFound
+	}
+	return &recs[0], nil
 }
 
-// EventRevisions lists the revisions of an event, oldest first.
-func (s *Store) EventRevisions(ctx context.Context, id int64) ([]Revision, error) {
-	var out []Revision
-	if err := s.db.SelectContext(ctx, &out, selectEventRevisionsSQL, id); err != nil {
-		return nil, fmt.Errorf("list revisions of event %d: %w", id, err)
+// eventsWhere reads the events that match cond (on t, s or r; see selectEventsSQL).
+func (s *Store) eventsWhere(ctx context.Context, cond string, args ...any) ([]EventRecord, error) {
+	var rows []eventRow
+	if err := s.db.SelectContext(ctx, &rows, selectEventsSQL+" WHERE "+cond, args...); err != nil {
+		return nil, fmt.Errorf("read events %v: %w", args, err)
 	}
-	for i := range out {
-		if len(out[i].Notes) > 0 {
-			if err := json.Unmarshal(out[i].Notes, &out[i].ParseNotes); err != nil {
-				return nil, fmt.Errorf("decode parse notes of event %d revision %d: %w", id, out[i].Revision, err)
-			}
+	return eventRecords(rows)
+}
+
+func eventRecords(rows []eventRow) ([]EventRecord, error) {
+	out := make([]EventRecord, 0, len(rows))
+	for _, r := range rows {
+		rec, err := fromEventRow(r)
+		if err != nil {
+			return nil, err
 		}
+		out = append(out, *rec)
 	}
 	return out, nil
 }
@@ -246,30 +129,23 @@ type EventFilter struct {
 // none).
 func (s *Store) ListEvents(ctx context.Context, f EventFilter) ([]EventRecord, int64, error) {
 	var w where
-	w.equal("source", f.Source)
-	w.equal("kind", f.Kind)
-	w.equal("event_on", f.On)
-	w.equal("task_id", f.TaskID)
-	w.equal("call_id", f.CallID)
-	w.equal("callee_number", f.CalleeNumber)
-	w.equal("case_id", f.CaseID)
-	w.equal("state", f.State)
-	w.receivedBetween(f.ReceivedAfter, f.ReceivedBefore)
-	q, args := w.page("events", "id", f.Before, f.Limit)
+	w.equal("s.source", f.Source)
+	w.equal("s.kind", f.Kind)
+	w.equal("s.subject_on", f.On)
+	w.equal("t.task_id", f.TaskID)
+	w.equal("t.call_id", f.CallID)
+	w.equal("t.callee_number", f.CalleeNumber)
+	w.equal("t.case_id", f.CaseID)
+	w.equal("t.state", f.State)
+	w.receivedBetween("s.received_at", f.ReceivedAfter, f.ReceivedBefore)
+	q, args := w.page(selectEventsSQL, "t.id", f.Before, f.Limit)
 	var rows []eventRow
 	if err := s.db.SelectContext(ctx, &rows, q, args...); err != nil {
 		return nil, 0, fmt.Errorf("list events: %w", err)
 	}
 	rows, next := trimPage(rows, f.Limit, func(r eventRow) int64 { return r.ID })
-	out := make([]EventRecord, 0, len(rows))
-	for _, r := range rows {
-		rec, err := fromEventRow(r)
-		if err != nil {
-			return nil, 0, err
-		}
-		out = append(out, *rec)
-	}
-	return out, next, nil
+	out, err := eventRecords(rows)
+	return out, next, err
 }
 
 // typedBody is the typed part of an event, as the typed column keeps it.
@@ -291,24 +167,16 @@ func eventState(e airudder.Event) string {
 	return ""
 }
 
-func toEventRow(rec EventRecord) (eventRow, error) {
-	e := rec.Event
-	row := eventRow{
-		Source: e.Source, Kind: e.Kind, On: e.On, Key: e.Key, WorkflowID: rec.WorkflowID, Subject: e.Subject,
-		EventTime: e.Time, TaskID: e.TaskID, CallID: e.CallID, CalleeNumber: e.CalleeNumber, CaseID: e.CaseID,
-		State: eventState(e), Summary: e.Summary, Raw: jsonValue(e.Raw), Revision: rec.Revision, Digest: e.Digest,
-		ReceivedAt: e.ReceivedAt,
-	}
+func toEventRow(e airudder.Event) (eventRow, error) {
+	row := eventRow{Subject: e.Subject, TaskID: e.TaskID, CallID: e.CallID, CalleeNumber: e.CalleeNumber, CaseID: e.CaseID,
+		State: eventState(e), Summary: e.Summary}
 	tb := typedBody{ListCompleted: e.ListCompleted, StatusChanged: e.StatusChanged, QAResult: e.QAResult, PDS: e.PDS}
 	if tb != (typedBody{}) {
 		b, err := json.Marshal(tb)
 		if err != nil {
-			return row, fmt.Errorf("encode event %s: %w", rec.WorkflowID, err)
+			return row, fmt.Errorf("encode event %s/%s/%s: %w", e.Source, e.Kind, e.Key, err)
 		}
 		row.Typed = b
-	}
-	if len(e.Notes) > 0 {
-		row.ParseNotes, _ = json.Marshal(e.Notes) // plain strings: cannot fail
 	}
 	return row, nil
 }
@@ -320,7 +188,8 @@ func fromEventRow(r eventRow) (*EventRecord, error) {
 			Subject: r.Subject, Time: utc(r.EventTime), CaseID: r.CaseID, CallID: r.CallID,
 			CalleeNumber: r.CalleeNumber, TaskID: r.TaskID, Summary: r.Summary, Raw: json.RawMessage(r.Raw),
 		},
-		ID: r.ID, WorkflowID: r.WorkflowID, Revision: r.Revision, CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
+		ID: r.ID, SubjectID: r.SubjectID, WorkflowID: r.WorkflowID, Revision: r.Revision,
+		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
 	}
 	if len(r.Typed) > 0 {
 		var tb typedBody
@@ -329,10 +198,9 @@ func fromEventRow(r eventRow) (*EventRecord, error) {
 		}
 		rec.ListCompleted, rec.StatusChanged, rec.QAResult, rec.PDS = tb.ListCompleted, tb.StatusChanged, tb.QAResult, tb.PDS
 	}
-	if len(r.ParseNotes) > 0 {
-		if err := json.Unmarshal(r.ParseNotes, &rec.Notes); err != nil {
-			return nil, fmt.Errorf("decode parse notes of event %d: %w", r.ID, err)
-		}
+	var err error
+	if rec.Notes, err = r.notes(); err != nil {
+		return nil, err
 	}
 	return rec, nil
 }

@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -43,25 +44,28 @@ func TestStoreEventRoundTripAndRevisions(t *testing.T) {
 		{airudder.KindPDS, airudder.ExamplePDSAgentStatus},
 	} {
 		ev := readEvent(t, ex.route, ex.body, at)
-		rec := store.EventRecord{Event: ev, WorkflowID: eventWorkflowID(ev)}
+		wf := eventWorkflowID(ev)
+		var id int64
 		for i := range 2 {
-			got, id, err := s.StoreEvent(ctx, rec, i == 1)
+			got, err := s.StoreRevision(ctx, airudder.EventSubject(ev), wf, i == 1)
 			if err != nil {
 				t.Fatalf("%s: %v", ev.On, err)
 			}
-			if got != (store.Stored{Revision: 1, New: i == 0, Latest: true}) || id == 0 {
-				t.Errorf("%s: store %d = %+v, id %d", ev.On, i, got, id)
+			id = got.SubjectID
+			if got != (store.Stored{SubjectID: id, Revision: 1, New: i == 0, Latest: true}) || id == 0 {
+				t.Errorf("%s: store %d = %+v", ev.On, i, got)
 			}
 		}
-		done, err := s.EventProcessed(ctx, ev.Source, ev.Kind, ev.Key, ev.Digest)
-		if err != nil || !done {
+		d := store.Delivery{WorkflowID: wf, Digest: ev.Digest}
+		done, err := s.ProcessedDeliveries(ctx, []store.Delivery{d})
+		if err != nil || !done[d] {
 			t.Errorf("%s: processed = %v, %v", ev.On, done, err)
 		}
 		back, err := s.GetEventByKey(ctx, ev.Source, ev.Kind, ev.Key)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if back.WorkflowID != rec.WorkflowID || back.On != ev.On || back.TaskID != ev.TaskID || back.CallID != ev.CallID ||
+		if back.SubjectID != id || back.WorkflowID != wf || back.On != ev.On || back.TaskID != ev.TaskID || back.CallID != ev.CallID ||
 			back.CaseID != ev.CaseID || back.CalleeNumber != ev.CalleeNumber || back.Summary != ev.Summary || back.Revision != 1 {
 			t.Errorf("%s: back = %+v", ev.On, back.Event)
 		}
@@ -85,20 +89,24 @@ func TestStoreEventRoundTripAndRevisions(t *testing.T) {
 	if fixed.Key != ev.Key || fixed.Digest == ev.Digest {
 		t.Fatalf("the corrected body has key %s digest %s", fixed.Key, fixed.Digest)
 	}
-	got, id, err := s.StoreEvent(ctx, store.EventRecord{Event: fixed, WorkflowID: eventWorkflowID(fixed)}, true)
-	if err != nil || got != (store.Stored{Revision: 2, New: true, Latest: true}) {
+	got, err := s.StoreRevision(ctx, airudder.EventSubject(fixed), eventWorkflowID(fixed), true)
+	if err != nil || got.Revision != 2 || !got.New || !got.Latest {
 		t.Fatalf("corrected = %+v, %v", got, err)
 	}
-	revs, err := s.EventRevisions(ctx, id)
+	revs, err := s.Revisions(ctx, got.SubjectID)
 	if err != nil || len(revs) != 2 || revs[1].Digest != fixed.Digest {
 		t.Errorf("revisions = %+v, %v", revs, err)
 	}
 	// The first delivery relayed late is its old revision and does not hide the correction.
-	if got, _, err := s.StoreEvent(ctx, store.EventRecord{Event: ev, WorkflowID: eventWorkflowID(ev)}, true); err != nil || got != (store.Stored{Revision: 1}) {
-		t.Errorf("late first = %+v, %v", got, err)
+	if late, err := s.StoreRevision(ctx, airudder.EventSubject(ev), eventWorkflowID(ev), true); err != nil || late != (store.Stored{SubjectID: got.SubjectID, Revision: 1}) {
+		t.Errorf("late first = %+v, %v", late, err)
 	}
-	if back, _ := s.GetEvent(ctx, id); back == nil || back.Digest != fixed.Digest || back.Revision != 2 {
-		t.Errorf("row shows %+v", back)
+	back, err := s.GetEventByKey(ctx, ev.Source, ev.Kind, ev.Key)
+	if err != nil || back.Digest != fixed.Digest || back.Revision != 2 {
+		t.Fatalf("row shows %+v (%v)", back, err)
+	}
+	if byID, err := s.GetEvent(ctx, back.ID); err != nil || byID.SubjectID != got.SubjectID || byID.Digest != fixed.Digest {
+		t.Errorf("by ID: %+v, %v", byID, err)
 	}
 
 	all, next, err := s.ListEvents(ctx, store.EventFilter{Limit: 100})
@@ -113,7 +121,7 @@ func TestStoreEventRoundTripAndRevisions(t *testing.T) {
 	if err != nil || len(agent) != 1 || agent[0].PDS == nil || agent[0].PDS.State != "HANGUP" {
 		t.Errorf("agent events = %+v, %v", agent, err)
 	}
-	if _, err := s.GetEvent(ctx, 1<<40); err != store.ErrNotFound {
+	if _, err := s.GetEvent(ctx, 1<<40); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("missing event: %v", err)
 	}
 }
@@ -137,7 +145,7 @@ func TestPDSCallsKeepTheLatestEvent(t *testing.T) {
 	talk := agent("TALKRESULT", 1710127290000, "will pay", at)
 	hangup := agent("HANGUP", 1710127230000, "", at.Add(time.Minute)) // older event, received later
 	for _, rc := range []airudder.ReceivedCall{talk, hangup} {
-		if _, err := s.StoreRevision(ctx, store.CallRecord{ReceivedCall: rc, WorkflowID: "call/airudder/" + rc.Key}, true); err != nil {
+		if _, err := s.StoreRevision(ctx, airudder.CallSubject(rc), "call/airudder/"+rc.Key, true); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -154,12 +162,12 @@ func TestPDSCallsKeepTheLatestEvent(t *testing.T) {
 	if err := json.Unmarshal(got.Call.Results, &results); err != nil || results["PTP Date"] != "2024-03-20" {
 		t.Errorf("results = %s (%v)", got.Call.Results, err)
 	}
-	if revs, err := s.CallRevisions(ctx, "airudder", talk.Key); err != nil || len(revs) != 2 {
+	if revs, err := s.Revisions(ctx, got.SubjectID); err != nil || len(revs) != 2 {
 		t.Errorf("revisions = %d, %v", len(revs), err)
 	}
 	// A later event does overwrite.
 	later := agent("TALKRESULT", 1710127350000, "paid already", at.Add(-time.Hour))
-	if st, err := s.StoreRevision(ctx, store.CallRecord{ReceivedCall: later, WorkflowID: "call/airudder/" + later.Key}, true); err != nil || !st.Latest {
+	if st, err := s.StoreRevision(ctx, airudder.CallSubject(later), "call/airudder/"+later.Key, true); err != nil || !st.Latest {
 		t.Errorf("later = %+v, %v", st, err)
 	}
 	if got, _ := s.GetCall(ctx, "airudder", talk.Key); got == nil || got.Call.Remarks != "paid already" {

@@ -15,51 +15,56 @@ import (
 
 // FollowUpRecord is one stored follow-up.
 type FollowUpRecord struct {
-	ID             int64        `db:"id"`
-	Key            string       `db:"idempotency_key"`
-	Source         string       `db:"source"`
-	CallKey        string       `db:"call_key"`
-	CallWorkflowID string       `db:"call_workflow_id"`
-	WorkflowID     string       `db:"workflow_id"`
-	RuleID         string       `db:"rule_id"`
-	RuleVersion    int64        `db:"rule_version"`
-	Action         string       `db:"action"`
-	Type           string       `db:"action_type"`
-	Summary        string       `db:"summary"`
-	CalleeNumber   string       `db:"callee_number"`
-	PlanJSON       jsonValue    `db:"plan"`
-	Status         rules.Status `db:"status"`
-	Attempts       int          `db:"attempts"`
-	NextAttemptAt  *time.Time   `db:"next_attempt_at"`
-	LastError      string       `db:"last_error"`
-	ResponseStatus *int         `db:"response_status"`
-	SlotDay        *time.Time   `db:"slot_day"`
-	SlotAt         *time.Time   `db:"slot_at"`
+	ID  int64  `db:"id"`
+	Key string `db:"idempotency_key"`
+	// SubjectID is what the follow-up follows up: a call or an event (see subjects.go).
+	SubjectID int64 `db:"subject_id"`
+	// The subject's source, kind, key and workflow ID, read with the follow-up for display; InsertFollowUps
+	// ignores them.
+	Source            string       `db:"source"`
+	SubjectKind       string       `db:"subject_kind"`
+	SubjectKey        string       `db:"subject_key"`
+	SubjectWorkflowID string       `db:"subject_workflow_id"`
+	WorkflowID        string       `db:"workflow_id"`
+	RuleID            string       `db:"rule_id"`
+	RuleVersion       int64        `db:"rule_version"`
+	Action            string       `db:"action"`
+	Type              string       `db:"action_type"`
+	Summary           string       `db:"summary"`
+	CalleeNumber      string       `db:"callee_number"`
+	PlanJSON          jsonValue    `db:"plan"`
+	Status            rules.Status `db:"status"`
+	Attempts          int          `db:"attempts"`
+	NextAttemptAt     *time.Time   `db:"next_attempt_at"`
+	LastError         string       `db:"last_error"`
+	ResponseStatus    *int         `db:"response_status"`
+	SlotDay           *time.Time   `db:"slot_day"`
+	SlotAt            *time.Time   `db:"slot_at"`
 	// AirudderWorkflowID is the Airudder workflow a re-call went into: the instance createinstance
 	// created, or the one uploaddetails added the callee to.
 	AirudderWorkflowID string `db:"airudder_workflow_id"`
 	// ReachesPerson says the action reaches the callee (see rules.FollowUp.Reaches).
-	ReachesPerson bool `db:"reaches_person"`
-	// EventID is the event whose rule planned the follow-up (nil for a call's follow-up: CallKey names
-	// the call). An event's follow-up has the event's workflow ID as CallWorkflowID and its key as CallKey.
-	EventID    *int64         `db:"event_id"`
-	CreatedAt  time.Time      `db:"created_at"`
-	UpdatedAt  time.Time      `db:"updated_at"`
-	FinishedAt *time.Time     `db:"finished_at"`
-	Plan       rules.FollowUp `db:"-"`
+	ReachesPerson bool           `db:"reaches_person"`
+	CreatedAt     time.Time      `db:"created_at"`
+	UpdatedAt     time.Time      `db:"updated_at"`
+	FinishedAt    *time.Time     `db:"finished_at"`
+	Plan          rules.FollowUp `db:"-"`
 }
 
 const (
-	insertFollowUpSQL = `INSERT INTO follow_ups (idempotency_key, source, call_key, call_workflow_id, workflow_id,
+	insertFollowUpSQL = `INSERT INTO follow_ups (idempotency_key, subject_id, workflow_id,
   rule_id, rule_version, action, action_type, summary, callee_number, plan, status, next_attempt_at, last_error, finished_at,
-  reaches_person, event_id)
-VALUES (:idempotency_key, :source, :call_key, :call_workflow_id, :workflow_id, :rule_id, :rule_version, :action,
-  :action_type, :summary, :callee_number, :plan, :status, :next_attempt_at, :last_error, :finished_at, :reaches_person, :event_id)
+  reaches_person)
+VALUES (:idempotency_key, :subject_id, :workflow_id, :rule_id, :rule_version, :action,
+  :action_type, :summary, :callee_number, :plan, :status, :next_attempt_at, :last_error, :finished_at, :reaches_person)
 ON CONFLICT (idempotency_key) DO NOTHING`
-	followUpsByKeySQL  = `SELECT * FROM follow_ups WHERE idempotency_key = ANY($1) ORDER BY id`
-	followUpByKeySQL   = `SELECT * FROM follow_ups WHERE idempotency_key = $1`
-	followUpByIDSQL    = `SELECT * FROM follow_ups WHERE id = $1`
-	followUpsOfCallSQL = `SELECT * FROM follow_ups WHERE source = $1 AND call_key = $2 ORDER BY id`
+	// selectFollowUpsSQL reads follow-ups (f) with their subjects (s); a condition follows.
+	selectFollowUpsSQL = `SELECT f.*, s.source, s.kind AS subject_kind, s.subject_key, s.workflow_id AS subject_workflow_id
+FROM follow_ups f JOIN subjects s ON s.id = f.subject_id`
+	followUpsByKeySQL = selectFollowUpsSQL + ` WHERE f.idempotency_key = ANY($1) ORDER BY f.id`
+	followUpByKeySQL  = selectFollowUpsSQL + ` WHERE f.idempotency_key = $1`
+	followUpByIDSQL   = selectFollowUpsSQL + ` WHERE f.id = $1`
+	followUpsOfSQL    = selectFollowUpsSQL + ` WHERE f.subject_id = $1 ORDER BY f.id`
 
 	setFollowUpWorkflowSQL = `UPDATE follow_ups SET workflow_id = $2, updated_at = now() WHERE idempotency_key = $1`
 
@@ -75,17 +80,18 @@ ON CONFLICT (idempotency_key) DO NOTHING`
 	// in them (by when it started), each redial once however many callbacks list it, and none that is
 	// also a call completion of its own.
 	capCallsSQL = `SELECT
-  (SELECT count(*) FROM calls WHERE callee_number = $1
-     AND COALESCE(call_start_time, call_end_time, received_at) >= $2
-     AND COALESCE(call_start_time, call_end_time, received_at) < $3)
-+ (SELECT count(DISTINCT CASE WHEN r.call_id <> '' THEN r.call_id ELSE r.source || '/' || r.call_key || '/' || r.position END)
+  (SELECT count(*) FROM calls c JOIN subjects s ON s.id = c.subject_id WHERE c.callee_number = $1
+     AND COALESCE(c.call_start_time, c.call_end_time, s.received_at) >= $2
+     AND COALESCE(c.call_start_time, c.call_end_time, s.received_at) < $3)
++ (SELECT count(DISTINCT CASE WHEN r.call_id <> '' THEN r.call_id ELSE r.subject_id || '/' || r.position END)
    FROM (SELECT r.* FROM call_redials r WHERE r.callee_number = $1
            AND r.call_start_time >= $2 AND r.call_start_time < $3
          UNION ALL
-         SELECT r.* FROM call_redials r JOIN calls p ON p.source = r.source AND p.call_key = r.call_key
+         SELECT r.* FROM call_redials r JOIN calls p ON p.subject_id = r.subject_id
          WHERE p.callee_number = $1 AND r.callee_number = ''
            AND r.call_start_time >= $2 AND r.call_start_time < $3) r
-   WHERE NOT (r.call_id <> '' AND EXISTS (SELECT 1 FROM calls c WHERE c.call_key = r.call_id)))`
+   WHERE NOT (r.call_id <> '' AND EXISTS (SELECT 1 FROM calls c JOIN subjects s ON s.id = c.subject_id
+     WHERE s.subject_key = r.call_id)))`
 	// capPendingSQL counts rudderhook's own calls to a number that hold a place on day $2 and whose
 	// call has not come back as a call completion yet (which capCallsSQL counts). A re-call's call is
 	// recognised by its Airudder workflow: in each workflow, as many calls to the number as started
@@ -97,15 +103,16 @@ ON CONFLICT (idempotency_key) DO NOTHING`
     AND status NOT IN ('failed', 'skipped')
   GROUP BY airudder_workflow_id)
 SELECT COALESCE(sum(GREATEST(0, n - CASE WHEN w = '' OR since IS NULL THEN 0 ELSE (
-  SELECT count(*) FROM calls c WHERE c.callee_number = $1 AND c.airudder_workflow_id = mine.w
-    AND COALESCE(c.call_start_time, c.call_end_time, c.received_at) >= mine.since) END)), 0)
+  SELECT count(*) FROM calls c JOIN subjects s ON s.id = c.subject_id WHERE c.callee_number = $1
+    AND c.airudder_workflow_id = mine.w
+    AND COALESCE(c.call_start_time, c.call_end_time, s.received_at) >= mine.since) END)), 0)
 FROM mine`
 	capTakeSQL = `UPDATE follow_ups SET slot_day = $2, slot_at = now(), updated_at = now() WHERE idempotency_key = $1`
 )
 
-// InsertFollowUps stores planned follow-ups, leaving any that exist (by idempotency key) as they are, and
-// returns all of them as stored: a repeated plan finds the first one's rows and statuses.
-func (s *Store) InsertFollowUps(ctx context.Context, recs []FollowUpRecord) ([]FollowUpRecord, error) {
+// InsertFollowUps stores follow-ups planned for a subject, leaving any that exist (by idempotency key) as
+// they are, and returns all of them as stored: a repeated plan finds the first one's rows and statuses.
+func (s *Store) InsertFollowUps(ctx context.Context, subjectID int64, recs []FollowUpRecord) ([]FollowUpRecord, error) {
 	if len(recs) == 0 {
 		return nil, nil
 	}
@@ -113,6 +120,7 @@ func (s *Store) InsertFollowUps(ctx context.Context, recs []FollowUpRecord) ([]F
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
 		for i := range recs {
 			r := &recs[i]
+			r.SubjectID = subjectID
 			plan, err := json.Marshal(r.Plan)
 			if err != nil {
 				return fmt.Errorf("encode plan %s: %w", r.Key, err)
@@ -265,31 +273,34 @@ func (s *Store) followUp(ctx context.Context, q string, arg any) (*FollowUpRecor
 	return &recs[0], nil
 }
 
-// FollowUpsOfCall lists a call's follow-ups in the order they were planned.
-func (s *Store) FollowUpsOfCall(ctx context.Context, source, key string) ([]FollowUpRecord, error) {
-	return s.followUps(ctx, followUpsOfCallSQL, source, key)
+// FollowUpsOf lists a subject's follow-ups in the order they were planned.
+func (s *Store) FollowUpsOf(ctx context.Context, subjectID int64) ([]FollowUpRecord, error) {
+	return s.followUps(ctx, followUpsOfSQL, subjectID)
 }
 
 // FollowUpFilter selects follow-ups for listing. Empty fields do not filter.
 type FollowUpFilter struct {
-	Status  rules.Status
-	Source  string
-	CallKey string
-	RuleID  string
-	Type    string
-	Before  int64
-	Limit   int
+	Status rules.Status
+	// Source, Kind and Key are the subject's.
+	Source string
+	Kind   string
+	Key    string
+	RuleID string
+	Type   string
+	Before int64
+	Limit  int
 }
 
 // ListFollowUps returns follow-ups matching f, newest first, and the cursor of the next page.
 func (s *Store) ListFollowUps(ctx context.Context, f FollowUpFilter) ([]FollowUpRecord, int64, error) {
 	var w where
-	w.equal("status", string(f.Status))
-	w.equal("source", f.Source)
-	w.equal("call_key", f.CallKey)
-	w.equal("rule_id", f.RuleID)
-	w.equal("action_type", f.Type)
-	q, args := w.page("follow_ups", "id", f.Before, f.Limit)
+	w.equal("f.status", string(f.Status))
+	w.equal("s.source", f.Source)
+	w.equal("s.kind", f.Kind)
+	w.equal("s.subject_key", f.Key)
+	w.equal("f.rule_id", f.RuleID)
+	w.equal("f.action_type", f.Type)
+	q, args := w.page(selectFollowUpsSQL, "f.id", f.Before, f.Limit)
 	recs, err := s.followUps(ctx, q, args...)
 	if err != nil {
 		return nil, 0, err
@@ -319,7 +330,8 @@ func (s *Store) SetFollowUpWorkflow(ctx context.Context, key, workflowID string)
 	return nil
 }
 
-// RuleActivity is what one rule did since a time: the calls it matched and its follow-ups by status.
+// RuleActivity is what one rule did since a time: the subjects (calls, events) it matched and its
+// follow-ups by status.
 type RuleActivity struct {
 	RuleID    string
 	Calls     int
@@ -328,11 +340,11 @@ type RuleActivity struct {
 }
 
 const (
-	// ruleActivitySQL counts follow-ups planned since $1 per rule and status; a rule that matched a call
-	// planned every action of it, so the calls with a follow-up of a rule are the calls it matched.
+	// ruleActivitySQL counts follow-ups planned since $1 per rule and status; a rule that matched a subject
+	// planned every action of it, so the subjects with a follow-up of a rule are those it matched.
 	ruleActivitySQL = `SELECT rule_id, status, count(*) AS n FROM follow_ups WHERE created_at >= $1
 GROUP BY rule_id, status`
-	ruleCallsSQL = `SELECT rule_id, count(DISTINCT (source, call_key)) AS n FROM follow_ups WHERE created_at >= $1
+	ruleCallsSQL = `SELECT rule_id, count(DISTINCT subject_id) AS n FROM follow_ups WHERE created_at >= $1
 GROUP BY rule_id`
 )
 

@@ -42,15 +42,24 @@ func TestSaveRuleSetMakesVersionsOnlyForNewText(t *testing.T) {
 	}
 }
 
-// followUpsFor stores the seed call and a rules version, and returns records ready to insert.
+// followUpsFor stores the seed call and a rules version, and returns records ready to insert for the
+// call's subject (SubjectID set).
 func followUpsFor(t *testing.T, s *store.Store, n int) []store.FollowUpRecord {
 	t.Helper()
 	ctx := context.Background()
 	rc := seedCall(t)
-	if _, err := s.StoreRevision(ctx, store.CallRecord{ReceivedCall: rc, WorkflowID: "call/airudder/" + rc.Key}, true); err != nil {
+	stored, err := s.StoreRevision(ctx, airudder.CallSubject(rc), "call/airudder/"+rc.Key, true)
+	if err != nil {
 		t.Fatal(err)
 	}
-	rs, _, err := s.SaveRuleSet(ctx, "d", "rules: []", store.RuleSetChange{Origin: "api"})
+	return plannedFollowUps(t, s, stored.SubjectID, "call/airudder/"+rc.Key, n)
+}
+
+// plannedFollowUps saves a rules version and returns n records ready to insert for subject id, whose
+// workflow is workflowID.
+func plannedFollowUps(t *testing.T, s *store.Store, id int64, workflowID string, n int) []store.FollowUpRecord {
+	t.Helper()
+	rs, _, err := s.SaveRuleSet(context.Background(), "d", "rules: []", store.RuleSetChange{Origin: "api"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,13 +67,71 @@ func followUpsFor(t *testing.T, s *store.Store, n int) []store.FollowUpRecord {
 	for i := range n {
 		action := []string{"a", "b", "c", "d", "e", "f"}[i]
 		out = append(out, store.FollowUpRecord{
-			Key: rules.FollowUpKey("call/airudder/"+rc.Key, "r", action), Source: "airudder", CallKey: rc.Key,
-			CallWorkflowID: "call/airudder/" + rc.Key, WorkflowID: "fu/" + action, RuleID: "r", RuleVersion: rs.Version,
-			Action: action, Type: rules.TypeWebhook, CalleeNumber: "+62811", Status: rules.StatusScheduled,
+			Key: rules.FollowUpKey(workflowID, "r", action), SubjectID: id, WorkflowID: "fu/" + action, RuleID: "r",
+			RuleVersion: rs.Version, Action: action, Type: rules.TypeWebhook, CalleeNumber: "+62811", Status: rules.StatusScheduled,
 			Plan: rules.FollowUp{Action: action, Type: rules.TypeWebhook},
 		})
 	}
 	return out
+}
+
+// A follow-up belongs to its subject by one reference, whatever the subject's kind: each subject lists
+// its own, and they list by the subject's kind, source and key.
+func TestFollowUpsBelongToTheirSubjectWhateverItsKind(t *testing.T) {
+	t.Parallel()
+	s := store.New(storetest.DB(t))
+	ctx := context.Background()
+	callRecs := followUpsFor(t, s, 2)
+	ev := readEvent(t, airudder.KindQAResult, airudder.ExampleQAResult, time.Date(2024, 3, 11, 3, 21, 0, 0, time.UTC))
+	evStored, err := s.StoreRevision(ctx, airudder.EventSubject(ev), eventWorkflowID(ev), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	evRecs := plannedFollowUps(t, s, evStored.SubjectID, eventWorkflowID(ev), 1)
+	if _, err := s.InsertFollowUps(ctx, callRecs[0].SubjectID, callRecs); err != nil {
+		t.Fatal(err)
+	}
+	inserted, err := s.InsertFollowUps(ctx, evStored.SubjectID, evRecs)
+	if err != nil || len(inserted) != 1 || inserted[0].SubjectID != evStored.SubjectID || inserted[0].SubjectWorkflowID != eventWorkflowID(ev) ||
+		inserted[0].SubjectKind != airudder.KindQAResult || inserted[0].SubjectKey != ev.Key || inserted[0].Source != "airudder" {
+		t.Fatalf("inserted for the event = %+v, %v", inserted, err)
+	}
+
+	ofCall, err := s.FollowUpsOf(ctx, callRecs[0].SubjectID)
+	if err != nil || len(ofCall) != 2 || ofCall[0].Key != callRecs[0].Key || ofCall[1].Key != callRecs[1].Key ||
+		ofCall[0].SubjectKind != airudder.KindCallCompleted || ofCall[0].SubjectKey != seedCall(t).Key {
+		t.Errorf("follow-ups of the call = %+v, %v", ofCall, err)
+	}
+	ofEvent, err := s.FollowUpsOf(ctx, evStored.SubjectID)
+	if err != nil || len(ofEvent) != 1 || ofEvent[0].Key != evRecs[0].Key {
+		t.Errorf("follow-ups of the event = %+v, %v", ofEvent, err)
+	}
+	for _, c := range []struct {
+		f    store.FollowUpFilter
+		want int
+	}{
+		{store.FollowUpFilter{Kind: airudder.KindQAResult}, 1},
+		{store.FollowUpFilter{Kind: airudder.KindCallCompleted}, 2},
+		{store.FollowUpFilter{Source: "airudder", Key: ev.Key}, 1},
+		{store.FollowUpFilter{Key: seedCall(t).Key, Status: rules.StatusScheduled, RuleID: "r", Type: rules.TypeWebhook}, 2},
+		{store.FollowUpFilter{Source: "elsewhere"}, 0},
+		{store.FollowUpFilter{}, 3},
+	} {
+		c.f.Limit = 10
+		if got, _, err := s.ListFollowUps(ctx, c.f); err != nil || len(got) != c.want {
+			t.Errorf("ListFollowUps(%+v) = %d, %v; want %d", c.f, len(got), err, c.want)
+		}
+	}
+	// By ID and by key they read with their subject too.
+	byID, err := s.GetFollowUp(ctx, inserted[0].ID)
+	if err != nil || byID.SubjectWorkflowID != eventWorkflowID(ev) {
+		t.Errorf("by ID = %+v, %v", byID, err)
+	}
+	// Rule activity counts the subjects a rule matched, of any kind.
+	activity, err := s.RuleActivitySince(ctx, time.Now().Add(-time.Hour))
+	if err != nil || activity["r"] == nil || activity["r"].Calls != 2 || activity["r"].FollowUps != 3 {
+		t.Errorf("activity = %+v, %v", activity["r"], err)
+	}
 }
 
 func TestInsertFollowUpsIsIdempotentAndKeepsState(t *testing.T) {
@@ -72,7 +139,7 @@ func TestInsertFollowUpsIsIdempotentAndKeepsState(t *testing.T) {
 	s := store.New(storetest.DB(t))
 	ctx := context.Background()
 	recs := followUpsFor(t, s, 2)
-	first, err := s.InsertFollowUps(ctx, recs)
+	first, err := s.InsertFollowUps(ctx, recs[0].SubjectID, recs)
 	if err != nil || len(first) != 2 || first[0].ID == 0 || first[0].Plan.Action != "a" {
 		t.Fatalf("insert = %+v, %v", first, err)
 	}
@@ -81,7 +148,7 @@ func TestInsertFollowUpsIsIdempotentAndKeepsState(t *testing.T) {
 	if err := s.UpdateFollowUp(ctx, recs[0].Key, store.FollowUpUpdate{Status: rules.StatusFailed, CountAttempt: true, LastError: &msg, ResponseStatus: &status, Finished: true}); err != nil {
 		t.Fatal(err)
 	}
-	again, err := s.InsertFollowUps(ctx, recs) // the same plan again (a replayed activity)
+	again, err := s.InsertFollowUps(ctx, recs[0].SubjectID, recs) // the same plan again (a replayed activity)
 	if err != nil || len(again) != 2 || again[0].ID != first[0].ID {
 		t.Fatalf("second insert = %+v, %v", again, err)
 	}
@@ -106,7 +173,7 @@ func TestDailyCapHoldsUnderConcurrency(t *testing.T) {
 		recs[i].Action = "recall" // six follow-ups of the same rule and action for one callee
 	}
 	// (the keys stay distinct; only the cap's scope is shared)
-	if _, err := s.InsertFollowUps(ctx, recs); err != nil {
+	if _, err := s.InsertFollowUps(ctx, recs[0].SubjectID, recs); err != nil {
 		t.Fatal(err)
 	}
 	day := time.Date(2024, 3, 11, 0, 0, 0, 0, time.UTC)
@@ -150,7 +217,7 @@ func callTo(t *testing.T, s *store.Store, key, number, wf string, start time.Tim
 	rc.Key, rc.Call.CallID, rc.Call.CalleeNumber, rc.Task.WorkflowID = key, key, number, wf
 	rc.Call.CallStartTime, rc.Call.CallEndTime = &start, &start
 	rc.Call.RedialCalls = redials
-	if _, err := s.StoreRevision(context.Background(), store.CallRecord{ReceivedCall: rc, WorkflowID: "call/airudder/" + key}, true); err != nil {
+	if _, err := s.StoreRevision(context.Background(), airudder.CallSubject(rc), "call/airudder/"+key, true); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -171,7 +238,7 @@ func TestDailyCapOfACallCountsEveryCallTheNumberReceived(t *testing.T) {
 		recs[i].CalleeNumber = number
 		recs[i].RuleID = []string{"unreachable", "unreachable", "other-rule"}[i]
 	}
-	if _, err := s.InsertFollowUps(ctx, recs); err != nil {
+	if _, err := s.InsertFollowUps(ctx, recs[0].SubjectID, recs); err != nil {
 		t.Fatal(err)
 	}
 	for i := range recs {
@@ -238,7 +305,7 @@ func TestNeedsReviewIsAStatusAndTheAirudderWorkflowIsKept(t *testing.T) {
 	s := store.New(storetest.DB(t))
 	ctx := context.Background()
 	recs := followUpsFor(t, s, 1)
-	if _, err := s.InsertFollowUps(ctx, recs); err != nil {
+	if _, err := s.InsertFollowUps(ctx, recs[0].SubjectID, recs); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.UpdateFollowUp(ctx, recs[0].Key, store.FollowUpUpdate{Status: rules.StatusNeedsReview, Finished: true, AirudderWorkflowID: "wf-77"}); err != nil {

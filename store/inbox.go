@@ -241,7 +241,7 @@ func (s *Store) ListInbox(ctx context.Context, f InboxFilter) ([]InboxEntry, int
 	var w where
 	w.equal("state", f.State)
 	w.equal("source", f.Source)
-	q, args := w.page("inbox", "id", f.Before, f.Limit)
+	q, args := w.page("SELECT * FROM inbox", "id", f.Before, f.Limit)
 	var rows []InboxEntry
 	if err := s.db.SelectContext(ctx, &rows, q, args...); err != nil {
 		return nil, 0, fmt.Errorf("list inbox: %w", err)

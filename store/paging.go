@@ -25,13 +25,14 @@ func (w *where) equal(col, v string) {
 	}
 }
 
-// page is the query of one page, newest first by key: rows with key below the cursor before (0: from
-// the newest), one more than limit so the caller learns whether a next page exists.
-func (w *where) page(table, key string, before int64, limit int) (string, []any) {
+// page is the query of one page of what selectSQL reads (a SELECT … FROM … without WHERE), newest first
+// by key: rows with key below the cursor before (0: from the newest), one more than limit so the caller
+// learns whether a next page exists.
+func (w *where) page(selectSQL, key string, before int64, limit int) (string, []any) {
 	if before > 0 {
 		w.add(key+" < $%d", before)
 	}
-	q := "SELECT * FROM " + table
+	q := selectSQL
 	if len(w.conds) > 0 {
 		q += " WHERE " + strings.Join(w.conds, " AND ")
 	}
@@ -48,12 +49,13 @@ func trimPage[T any](rows []T, limit int, key func(T) int64) ([]T, int64) {
 	return rows, key(rows[len(rows)-1])
 }
 
-// receivedBetween keeps rows received at or after after and before before; a zero time does not bound.
-func (w *where) receivedBetween(after, before time.Time) {
+// receivedBetween keeps rows whose col (when they were received) is at or after after and before
+// before; a zero time does not bound.
+func (w *where) receivedBetween(col string, after, before time.Time) {
 	if !after.IsZero() {
-		w.add("received_at >= $%d", after)
+		w.add(col+" >= $%d", after)
 	}
 	if !before.IsZero() {
-		w.add("received_at < $%d", before)
+		w.add(col+" < $%d", before)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rudderhook/rudderhook/airudder"
 	"github.com/rudderhook/rudderhook/rules"
 	"github.com/rudderhook/rudderhook/store"
 	"github.com/rudderhook/rudderhook/store/storetest"
@@ -49,7 +50,7 @@ func TestRuleActivityCountsCallsAndFollowUpsByStatusSince(t *testing.T) {
 	ctx := context.Background()
 	recs := followUpsFor(t, s, 3)
 	recs[2].RuleID = "other"
-	if _, err := s.InsertFollowUps(ctx, recs); err != nil {
+	if _, err := s.InsertFollowUps(ctx, recs[0].SubjectID, recs); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.UpdateFollowUp(ctx, recs[1].Key, store.FollowUpUpdate{Status: rules.StatusSucceeded, Finished: true}); err != nil {
@@ -81,7 +82,7 @@ func TestCallValuesAreTheMostFrequentFirst(t *testing.T) {
 		rc.Key = "call-" + string(rune('a'+i))
 		rc.ReceivedAt = at
 		rc.Call.IntentionDescription = intention
-		if _, err := s.StoreRevision(ctx, store.CallRecord{ReceivedCall: rc, WorkflowID: "call/airudder/" + rc.Key}, true); err != nil {
+		if _, err := s.StoreRevision(ctx, airudder.CallSubject(rc), "call/airudder/"+rc.Key, true); err != nil {
 			t.Fatal(err)
 		}
 	}

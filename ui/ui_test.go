@@ -370,7 +370,7 @@ func storeCall(t *testing.T, st *store.Store, key, intention, due string, at tim
 		}
 		rc.Call.DueDate = &d
 	}
-	if _, err := st.StoreRevision(context.Background(), store.CallRecord{ReceivedCall: rc, WorkflowID: "call/airudder/" + key}, true); err != nil {
+	if _, err := st.StoreRevision(context.Background(), airudder.CallSubject(rc), "call/airudder/"+key, true); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -5,6 +5,7 @@ package worker
 import (
 	"go.temporal.io/sdk/client"
 	sdkworker "go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/rudderhook/rudderhook/activities"
 	"github.com/rudderhook/rudderhook/workflows"
@@ -15,7 +16,7 @@ import (
 // before it, stay registered for their executions still open (a follow-up waiting days for its date)
 // until none is.
 func Register(r sdkworker.Registry, acts *activities.Activities) {
-	r.RegisterWorkflow(workflows.SubjectWorkflow)
+	r.RegisterWorkflowWithOptions(workflows.SubjectWorkflow, workflow.RegisterOptions{Name: workflows.SubjectWorkflowType})
 	r.RegisterWorkflow(workflows.CallCompletedWorkflow)
 	r.RegisterWorkflow(workflows.FollowUpWorkflow)
 	r.RegisterWorkflow(workflows.EventWorkflow)

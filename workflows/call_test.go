@@ -154,7 +154,7 @@ func TestCallCompletedWorkflowProcessesRevisions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	revs, err := acts.Store.CallRevisions(context.Background(), "airudder", first.Call.Key)
+	revs, err := acts.Store.Revisions(context.Background(), rec.SubjectID)
 	if err != nil || len(revs) != 2 {
 		t.Fatalf("revisions stored = %+v, %v", revs, err)
 	}

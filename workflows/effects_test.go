@@ -21,11 +21,25 @@ var jakarta, _ = time.LoadLocation("Asia/Jakarta")
 // followUpOf is the one follow-up of the seed call.
 func followUpOf(t *testing.T, st *store.Store) store.FollowUpRecord {
 	t.Helper()
-	fus, err := st.FollowUpsOfCall(context.Background(), "airudder", seedInput(t).Call.Key)
-	if err != nil || len(fus) != 1 {
-		t.Fatalf("follow-ups = %+v, %v", fus, err)
+	fus := seedFollowUps(t, st)
+	if len(fus) != 1 {
+		t.Fatalf("follow-ups = %+v", fus)
 	}
 	return fus[0]
+}
+
+// seedFollowUps are the follow-ups of the seed call.
+func seedFollowUps(t *testing.T, st *store.Store) []store.FollowUpRecord {
+	t.Helper()
+	call, err := st.GetCall(context.Background(), "airudder", seedInput(t).Call.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fus, err := st.FollowUpsOf(context.Background(), call.SubjectID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fus
 }
 
 // closingTime is Friday 19:59:55 in Jakarta, five seconds before an 08:00–20:00 window closes.

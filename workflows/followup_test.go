@@ -129,7 +129,7 @@ func TestFlakyTargetIsRetriedUntilItRecovers(t *testing.T) {
 	if len(ids) != 1 {
 		t.Errorf("webhook-ids %v: every attempt must carry the same one", ids)
 	}
-	fus, _ := st.FollowUpsOfCall(context.Background(), "airudder", seedInput(t).Call.Key)
+	fus := seedFollowUps(t, st)
 	if len(fus) != 1 || fus[0].Status != rules.StatusSucceeded || fus[0].Attempts != 4 || *fus[0].ResponseStatus != 200 {
 		t.Errorf("follow-up = %+v", fus)
 	}
@@ -234,7 +234,7 @@ func TestRefusedRecallFailsWithoutRetrying(t *testing.T) {
 	if res.FollowUps["failed"] != 1 || len(fa.Requests()) != 1 {
 		t.Fatalf("result %+v after %d requests", res.FollowUps, len(fa.Requests()))
 	}
-	fus, _ := st.FollowUpsOfCall(context.Background(), "airudder", seedInput(t).Call.Key)
+	fus := seedFollowUps(t, st)
 	if fus[0].Status != rules.StatusFailed || fus[0].Attempts != 1 || fus[0].LastError == "" {
 		t.Errorf("follow-up = %+v", fus[0])
 	}

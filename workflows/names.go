@@ -17,6 +17,9 @@ import (
 // TaskQueue is the one task queue that rudderhook's workers poll and its API starts workflows on.
 const TaskQueue = "rudderhook"
 
+// SubjectWorkflowType is the name SubjectWorkflow is registered by (worker.Register).
+const SubjectWorkflowType = "SubjectWorkflow"
+
 // SignalRevision is the signal that hands a call's workflow a new revision of the call (a corrected
 // redelivery); its argument is a CallCompletedInput.
 const SignalRevision = "revision"

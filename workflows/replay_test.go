@@ -70,6 +70,7 @@ func TestReplayRecordedHistories(t *testing.T) {
 				t.Fatal(err)
 			}
 			r := worker.NewWorkflowReplayer()
+			r.RegisterWorkflowWithOptions(workflows.SubjectWorkflow, workflow.RegisterOptions{Name: workflows.SubjectWorkflowType})
 			r.RegisterWorkflow(workflows.CallCompletedWorkflow)
 			r.RegisterWorkflow(workflows.FollowUpWorkflow)
 			r.RegisterWorkflow(workflows.EventWorkflow)

@@ -75,20 +75,11 @@ type SubjectResult struct {
 	Revisions []int `json:"revisions,omitempty"`
 }
 
-// How follow-ups are attempted (see runFollowUp).
-const (
-	// localAttemptTimeout bounds a first attempt made as a local activity, inside the workflow task: a
-	// target that answers within it costs no task queue round trip; a slower one is attempted again as
-	// an activity with the time its type needs.
-	localAttemptTimeout = 5 * time.Second
-	// actionDeadline is how long a follow-up keeps retrying after its first attempt before it fails.
-	actionDeadline = 72 * time.Hour
-)
-
-// actionRetry is the retry policy of a follow-up's attempts after the first: from 10 s, doubling, to at
-// most every 10 minutes. The activity may ask for a later retry (the target's Retry-After, the calling
-// window's next opening) and gives up at the follow-up's deadline.
-var actionRetry = activities.RetrySchedule{Initial: 10 * time.Second, Coefficient: 2, Maximum: 10 * time.Minute}
+// localAttemptTimeout bounds a first attempt made as a local activity, inside the workflow task: a target
+// that answers within it costs no task queue round trip; a slower one is attempted again as an activity
+// with the time its type needs. Later attempts follow actionRetry (the activity may ask for a later one:
+// the target's Retry-After, the calling window's next opening) until actionDeadline.
+const localAttemptTimeout = 5 * time.Second
 
 // attemptTimeout is how long one attempt of an action may take: an Airudder call may fetch a token,
 // renew it and send (its client waits up to two minutes for each), a webhook is one request.

@@ -174,11 +174,7 @@ func TestSubjectWorkflowWaitsForADelayedFollowUpAndTakesRevisionsMeanwhile(t *te
 	c := *corrected.Call
 	c.Digest, c.Call.Intention = "corrected", "PTP"
 	corrected.Subject = airudder.CallSubject(c)
-	env.RegisterDelayedCallback(func() {
-		if err := env.SignalWorkflow(workflows.SignalRevision, corrected); err != nil {
-			t.Error(err)
-		}
-	}, time.Hour)
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(workflows.SignalRevision, corrected) }, time.Hour)
 	var states []workflows.FollowUpState
 	env.RegisterDelayedCallback(func() {
 		v, err := env.QueryWorkflow(workflows.QueryFollowUps)
@@ -229,11 +225,7 @@ func TestSubjectWorkflowRunsAnOperatorsRetry(t *testing.T) {
 	t.Parallel()
 	failed := webhookPlan("failed")
 	env, rec := subjectEnv(t, nil, succeed)
-	env.RegisterDelayedCallback(func() {
-		if err := env.SignalWorkflow(workflows.SignalRetry, workflows.RetryRequest{FollowUp: failed}); err != nil {
-			t.Error(err)
-		}
-	}, 0)
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(workflows.SignalRetry, workflows.RetryRequest{FollowUp: failed}) }, 0)
 	in := subjectInput()
 	in.Resume = true
 	env.ExecuteWorkflow(workflows.SubjectWorkflow, in)
@@ -263,7 +255,7 @@ func TestSubjectWorkflowUpsertsOnlyWhatARevisionChanges(t *testing.T) {
 	c := *corrected.Call
 	c.Digest, c.Call.Intention = "corrected", "PTP"
 	corrected.Subject = airudder.CallSubject(c)
-	env.RegisterDelayedCallback(func() { _ = env.SignalWorkflow(workflows.SignalRevision, corrected) }, 0)
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(workflows.SignalRevision, corrected) }, 0)
 	env.ExecuteWorkflow(workflows.SubjectWorkflow, in)
 	result(t, env)
 	if len(upserts) != 1 || upserts[0].Size() != 1 {

@@ -130,7 +130,11 @@ func (s *system) count(ctx context.Context, load []*callback, sent sendStats) (*
 		Key  string `db:"call_key"`
 		Rows int    `db:"rows"`
 	}
-	if err := s.db.SelectContext(ctx, &rows, `SELECT call_key, count(*) AS rows FROM calls WHERE source = $1 GROUP BY call_key`, source); err != nil {
+	calls, err := s.callsTable(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.db.SelectContext(ctx, &rows, `SELECT call_key, count(*) AS rows FROM `+calls+` WHERE source = $1 GROUP BY call_key`, source); err != nil {
 		return nil, fmt.Errorf("count calls: %w", err)
 	}
 	stored := map[string]bool{}
@@ -214,7 +218,6 @@ func (s *system) count(ctx context.Context, load []*callback, sent sendStats) (*
 	if err := s.db.GetContext(ctx, &tl.fuAttempts, `SELECT coalesce(sum(attempts), 0) FROM follow_ups`); err != nil {
 		return nil, fmt.Errorf("sum follow-up attempts: %w", err)
 	}
-	var err error
 	if tl.inboxPending, tl.inboxDead, err = s.countInbox(ctx); err != nil {
 		return nil, err
 	}
@@ -249,7 +252,11 @@ func (s *system) countRevisions(ctx context.Context, tl *tally, latest map[strin
 		Key    string `db:"call_key"`
 		Callee string `db:"callee_name"`
 	}
-	if err := s.db.SelectContext(ctx, &rows, `SELECT call_key, callee_name FROM calls WHERE source = $1 AND call_key = ANY($2)`,
+	calls, err := s.callsTable(ctx)
+	if err != nil {
+		return err
+	}
+	if err := s.db.SelectContext(ctx, &rows, `SELECT call_key, callee_name FROM `+calls+` WHERE source = $1 AND call_key = ANY($2)`,
 		source, pq.Array(slices.Collect(maps.Keys(latest)))); err != nil {
 		return fmt.Errorf("read corrected calls: %w", err)
 	}
@@ -267,18 +274,24 @@ func (s *system) countRevisions(ctx context.Context, tl *tally, latest map[strin
 }
 
 // countRevisionRows counts stored revisions beyond what was delivered, when the schema keeps every
-// distinct delivery of a call (call_revisions): one per call, two for a corrected one. Retries and
-// identical redeliveries must not add any.
+// distinct delivery of a call (call_revisions, then subject_revisions): one per call, two for a
+// corrected one. Retries and identical redeliveries must not add any.
 func (s *system) countRevisionRows(ctx context.Context, tl *tally, latest map[string]string) error {
-	var exists bool
-	if err := s.db.GetContext(ctx, &exists, `SELECT to_regclass('call_revisions') IS NOT NULL`); err != nil || !exists {
+	var kept string
+	if err := s.db.GetContext(ctx, &kept, `SELECT CASE WHEN to_regclass('subject_revisions') IS NOT NULL THEN 'subjects'
+  WHEN to_regclass('call_revisions') IS NOT NULL THEN 'calls' ELSE '' END`); err != nil || kept == "" {
 		return err
 	}
+	revisions := map[string]string{
+		"calls": "call_revisions",
+		"subjects": `(SELECT s.source, s.subject_key AS call_key FROM subject_revisions r JOIN subjects s ON s.id = r.subject_id
+  JOIN calls c ON c.subject_id = s.id) revisions`,
+	}[kept]
 	var rows []struct {
 		Key  string `db:"call_key"`
 		Rows int    `db:"rows"`
 	}
-	if err := s.db.SelectContext(ctx, &rows, `SELECT call_key, count(*) AS rows FROM call_revisions WHERE source = $1 GROUP BY call_key`, source); err != nil {
+	if err := s.db.SelectContext(ctx, &rows, `SELECT call_key, count(*) AS rows FROM `+revisions+` WHERE source = $1 GROUP BY call_key`, source); err != nil {
 		return fmt.Errorf("count call revisions: %w", err)
 	}
 	for _, r := range rows {
@@ -289,6 +302,19 @@ func (s *system) countRevisionRows(ctx context.Context, tl *tally, latest map[st
 		tl.dupRevs += max(0, r.Rows-want)
 	}
 	return nil
+}
+
+// callsTable is what the checks read as the calls table (source, call_key, callee_name): calls itself,
+// or, where calls extend subjects (00010 on), calls with their subjects' identity.
+func (s *system) callsTable(ctx context.Context) (string, error) {
+	var subjects bool
+	if err := s.db.GetContext(ctx, &subjects, `SELECT to_regclass('subjects') IS NOT NULL`); err != nil {
+		return "", fmt.Errorf("read the schema: %w", err)
+	}
+	if !subjects {
+		return "calls", nil
+	}
+	return `(SELECT s.source, s.subject_key AS call_key, c.callee_name FROM calls c JOIN subjects s ON s.id = c.subject_id) calls`, nil
 }
 
 const inboxWrittenSQL = `SELECT coalesce(last_value, 0) FROM pg_sequences

@@ -44,11 +44,25 @@ func AdminURL() string {
 // URL returns the connection string of a new, migrated database that is dropped when t ends.
 func URL(t testing.TB) string {
 	t.Helper()
-	ctx := context.Background()
-	templateOnce.Do(func() { templateName, templateErr = ensureTemplate(ctx) })
+	templateOnce.Do(func() { templateName, templateErr = ensureTemplate(context.Background()) })
 	if templateErr != nil {
 		t.Fatalf("prepare test database template: %v", templateErr)
 	}
+	return newDatabase(t, "TEMPLATE "+pq.QuoteIdentifier(templateName))
+}
+
+// EmptyURL returns the connection string of a new database without any table, dropped when t ends: for
+// tests of the migrations themselves.
+func EmptyURL(t testing.TB) string {
+	t.Helper()
+	return newDatabase(t, "")
+}
+
+// newDatabase creates a database (with the CREATE DATABASE options given) that is dropped when t ends,
+// and returns its connection string.
+func newDatabase(t testing.TB, options string) string {
+	t.Helper()
+	ctx := context.Background()
 	admin, err := store.Open(ctx, AdminURL())
 	if err != nil {
 		t.Fatalf("connect to test PostgreSQL (set %s to point elsewhere): %v", EnvURL, err)
@@ -56,8 +70,7 @@ func URL(t testing.TB) string {
 	defer admin.Close()
 
 	name := "rudderhook_test_" + randomSuffix()
-	if _, err := admin.ExecContext(ctx, fmt.Sprintf("CREATE DATABASE %s TEMPLATE %s",
-		pq.QuoteIdentifier(name), pq.QuoteIdentifier(templateName))); err != nil {
+	if _, err := admin.ExecContext(ctx, fmt.Sprintf("CREATE DATABASE %s %s", pq.QuoteIdentifier(name), options)); err != nil {
 		t.Fatalf("create test database: %v", err)
 	}
 	t.Cleanup(func() {
