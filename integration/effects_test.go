@@ -30,6 +30,14 @@ type waitForRunsOutbound struct {
 	interceptor.ClientOutboundInterceptorBase
 }
 
+func (w *waitForRunsOutbound) SignalWithStartWorkflow(ctx context.Context, in *interceptor.ClientSignalWithStartWorkflowInput) (client.WorkflowRun, error) {
+	run, err := w.Next.SignalWithStartWorkflow(ctx, in)
+	if err == nil {
+		_ = run.Get(ctx, nil) // failed or not, it has ended
+	}
+	return run, err
+}
+
 func (w *waitForRunsOutbound) ExecuteWorkflow(ctx context.Context, in *interceptor.ClientExecuteWorkflowInput) (client.WorkflowRun, error) {
 	run, err := w.Next.ExecuteWorkflow(ctx, in)
 	if err == nil {

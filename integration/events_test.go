@@ -278,7 +278,7 @@ func TestWrongEnvelopeStoresNothing(t *testing.T) {
 	if s.count("events") != 0 || s.count("inbox") != 0 || s.count("calls") != 0 {
 		t.Errorf("stored %d events, %d inbox entries, %d calls", s.count("events"), s.count("inbox"), s.count("calls"))
 	}
-	if n := s.countWorkflows(`WorkflowType = "EventWorkflow" OR WorkflowType = "CallCompletedWorkflow"`, 0); n != 0 {
+	if n := s.countWorkflows(`WorkflowType = "SubjectWorkflow"`, 0); n != 0 {
 		t.Errorf("%d workflows started", n)
 	}
 }

@@ -71,7 +71,7 @@ func TestTooManyCallsIsRefusedBeforeAnyStart(t *testing.T) {
 	if n := s.count("calls") + s.count("inbox"); n != 0 {
 		t.Errorf("rows stored = %d, want 0", n)
 	}
-	if n := s.countWorkflows(`WorkflowType = "CallCompletedWorkflow"`, 0); n != 0 {
+	if n := s.countWorkflows(`WorkflowType = "SubjectWorkflow"`, 0); n != 0 {
 		t.Errorf("workflows started = %d, want 0", n)
 	}
 	two := signed(t, func(_ map[string]any, d []any) []any { return []any{detailCopy(d, "cap-1"), detailCopy(d, "cap-2")} })

@@ -10,16 +10,19 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/jmoiron/sqlx"
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
 	sdkworker "go.temporal.io/sdk/worker"
+	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/rudderhook/rudderhook/activities"
 	"github.com/rudderhook/rudderhook/airudder"
@@ -221,6 +224,23 @@ func (s *system) waitWorkflow(id string) {
 	if err := s.client.GetWorkflow(ctx, id, "").Get(ctx, nil); err != nil {
 		s.t.Fatalf("workflow %s: %v", id, err)
 	}
+}
+
+// historyMentions says whether any event in the history of workflow id (its latest run) mentions text:
+// what an operator reads in the Temporal UI.
+func (s *system) historyMentions(id, text string) bool {
+	s.t.Helper()
+	iter := s.client.GetWorkflowHistory(context.Background(), id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for iter.HasNext() {
+		e, err := iter.Next()
+		if err != nil {
+			s.t.Fatalf("history of %s: %v", id, err)
+		}
+		if b, err := protojson.Marshal(e); err == nil && strings.Contains(string(b), text) {
+			return true
+		}
+	}
+	return false
 }
 
 // countWorkflows counts executions matching a visibility query (as the Temporal UI would list them).

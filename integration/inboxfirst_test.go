@@ -146,7 +146,7 @@ func TestInboxModeAckThenWorkflowStartByNotify(t *testing.T) {
 		t.Errorf("calls = %d, want 2", calls)
 	}
 	// Every call is in the Temporal UI once its workflow starts, and the backlog is visible.
-	if n := s.countWorkflows(`WorkflowType = "CallCompletedWorkflow" AND Source = "airudder"`, 2); n != 2 {
+	if n := s.countWorkflows(`WorkflowType = "SubjectWorkflow" AND Kind = "call_completed" AND Source = "airudder"`, 2); n != 2 {
 		t.Errorf("%d call workflows listed, want 2", n)
 	}
 	status, body := s.get("/v1/inbox/status")

@@ -195,7 +195,7 @@ func TestBadInputIsRefusedAndNothingIsStored(t *testing.T) {
 	if n := s.count("calls") + s.count("inbox"); n != 0 {
 		t.Errorf("rows stored after bad input = %d, want 0", n)
 	}
-	if n := s.countWorkflows(`WorkflowType = "CallCompletedWorkflow"`, 0); n != 0 {
+	if n := s.countWorkflows(`WorkflowType = "SubjectWorkflow"`, 0); n != 0 {
 		t.Errorf("workflows started after bad input = %d, want 0", n)
 	}
 }
