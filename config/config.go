@@ -483,7 +483,8 @@ func (cfg *Config) resolve() error {
 
 func validAck(mode string) bool { return mode == AckInbox || mode == AckTemporal }
 
-// Placeholder is what deploy/ writes where a secret goes; a process must not run with it.
+// Placeholder is what deploy/ writes where a secret goes; a process must not run with it (see
+// Placeholders, IsPlaceholder and ProductionProblems).
 const Placeholder = "CHANGE-ME"
 
 // minAdminTokenLength keeps the admin token out of reach of guessing (32 hex characters are 128 bits).
@@ -495,7 +496,7 @@ func CheckAdminToken(token string) error {
 	switch {
 	case token == "":
 		return errors.New("RUDDERHOOK_ADMIN_TOKEN is not set: the admin API needs a token (e.g. `openssl rand -hex 32`)")
-	case strings.Contains(token, Placeholder):
+	case IsPlaceholder(token):
 		return errors.New("RUDDERHOOK_ADMIN_TOKEN is still the placeholder " + Placeholder + " of deploy/: set a random one (e.g. `openssl rand -hex 32`)")
 	case len(token) < minAdminTokenLength:
 		return fmt.Errorf("RUDDERHOOK_ADMIN_TOKEN has %d characters; use at least %d (e.g. `openssl rand -hex 32`)", len(token), minAdminTokenLength)

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"net"
 	"net/http"
@@ -120,8 +121,10 @@ own processes against it: the shape of production on a laptop, where each part c
 			if payloadCodec != nil {
 				opts.codec = payloadCodec.Handler([]string{ds.UIURL})
 			}
+			// dev keeps what serve and worker refuse (Airudder's default key, above all) and says so.
+			notForProduction := cfg.ProductionProblems(config.Serve)
 			opts.ready = func(addr string) {
-				printBanner(cfg, addr, ds, generated, signIn, loopbackOnly)
+				printBanner(os.Stdout, cfg, addr, ds, banner{generated: generated, signIn: signIn, loopbackOnly: loopbackOnly, notForProduction: notForProduction})
 			}
 			err = runAPI(ctx, cfg, c, db, log, opts)
 			log.Info("stopping worker and Temporal server")
@@ -187,8 +190,17 @@ func loopbackAddr(addr string) bool {
 	return err == nil && ip.IsLoopback()
 }
 
-func printBanner(cfg *config.Config, httpAddr string, ds *embeddedTemporal, generated bool, signIn string, loopbackOnly []string) {
-	w := os.Stdout
+// banner is what dev made or allowed for itself, which its banner says.
+type banner struct {
+	generated    bool     // the admin token was generated
+	signIn       string   // the Developer's sign-in token, when dev made one
+	loopbackOnly []string // sources dev let take callbacks from this machine
+	// notForProduction are the problems serve and worker would refuse this configuration for.
+	notForProduction []string
+}
+
+func printBanner(w io.Writer, cfg *config.Config, httpAddr string, ds *embeddedTemporal, b banner) {
+	generated, signIn, loopbackOnly := b.generated, b.signIn, b.loopbackOnly
 	source, ns := cfg.SourceNames()[0], cfg.Temporal.Namespace
 	fmt.Fprintf(w, "\nrudderhook dev is running. Ctrl-C stops it.\n\n")
 	fmt.Fprintf(w, "  Receiver     POST http://%s/webhooks/%s/call-completed\n", httpAddr, source)
@@ -227,6 +239,14 @@ func printBanner(cfg *config.Config, httpAddr string, ds *embeddedTemporal, gene
 	} else {
 		fmt.Fprintf(w, "  Admin token  from RUDDERHOOK_ADMIN_TOKEN\n")
 	}
+	fmt.Fprintf(w, "  Dev only     conveniences that serve and worker do not have: tokens generated when unset, the dev sink,\n"+
+		"               a loopback allowlist for sources that name no token or allowlist\n")
+	if len(b.notForProduction) > 0 {
+		fmt.Fprintf(w, "               serve and worker would refuse this configuration:\n")
+		for _, p := range b.notForProduction {
+			fmt.Fprintf(w, "                 - %s\n", p)
+		}
+	}
 	fmt.Fprintf(w, "\nTry:  rudderhook send --url http://%s/webhooks/%s/call-completed\n", httpAddr, source)
 	fmt.Fprintf(w, "      curl -H \"Authorization: Bearer %s\" http://%s/v1/calls\n\n", token, httpAddr)
 }
@@ -247,7 +267,8 @@ hands callbacks kept in the inbox to Temporal. Run as many replicas as needed; i
 			if httpAddr != "" {
 				cfg.HTTPAddr = httpAddr
 			}
-			if err := config.CheckAdminToken(cfg.AdminToken); err != nil {
+			// Before anything is reached: a public or placeholder secret never serves (the admin token too).
+			if err := cfg.CheckProduction(config.Serve); err != nil {
 				return err
 			}
 			conn, err := connect(ctx, cfg, log, temporalLater)
@@ -271,6 +292,11 @@ func workerCmd(g *globals) *cobra.Command {
 			ctx := cmd.Context()
 			cfg, log, err := g.load()
 			if err != nil {
+				return err
+			}
+			// The worker signs webhooks with the targets' secrets and shares serve's configuration: the
+			// same public or placeholder secrets keep it from starting.
+			if err := cfg.CheckProduction(config.Worker); err != nil {
 				return err
 			}
 			conn, err := connect(ctx, cfg, log, temporalRequired)

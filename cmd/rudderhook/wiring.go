@@ -269,10 +269,6 @@ func runAPI(ctx context.Context, cfg *config.Config, c client.Client, db *sqlx.D
 	promauto.NewCounterFunc(prometheus.CounterOpts{
 		Name: "rudderhook_inbox_batched_callbacks_total", Help: "Callbacks committed by those group commits.",
 	}, func() float64 { _, n := svc.Batcher.Stats(); return float64(n) })
-	for _, name := range cfg.DefaultKeySources() {
-		log.Warn("source accepts Airudder's default Sign key \"airudder\", which anyone can read in Airudder's documentation; configure a key of your own (keys: in the config file, or RUDDERHOOK_SOURCE_<NAME>_KEYS)",
-			"source", name)
-	}
 	srv := &api.Server{
 		Ingest: svc, Store: st, Rules: inForce, Temporal: c, Sources: cfg.Sources, Log: log.With("component", "api"),
 		AdminToken: cfg.AdminToken, TrustedProxies: cfg.TrustedProxies, UIBase: opts.uiBase, Namespace: cfg.Temporal.Namespace,
