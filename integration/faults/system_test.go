@@ -95,6 +95,7 @@ func startSystem(t *testing.T, split, ownPostgres bool) *system {
 		"DATABASE_URL="+s.dbURL,
 		"TEMPORAL_ADDRESS="+s.temporalAddr,
 		"RUDDERHOOK_ADMIN_TOKEN="+adminToken,
+		"RUDDERHOOK_SOURCE_AIRUDDER_KEYS="+signKey,
 		"RUDDERHOOK_HTTP_ADDR="+s.httpAddr,
 		"RUDDERHOOK_RULES_FILE="+rulesFile,
 		"RUDDERHOOK_TARGET_SINK_URL=http://"+s.sink.addr+"/crm",
