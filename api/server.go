@@ -34,6 +34,8 @@ type Server struct {
 	Temporal client.Client
 	Sources  map[string]*config.Source
 	Log      *slog.Logger
+	// TaskQueue is where a retried follow-up starts (TEMPORAL_TASK_QUEUE; empty: workflows.TaskQueue).
+	TaskQueue string
 	// AdminToken guards /v1; it must not be empty.
 	AdminToken string
 	// TrustedProxies are the networks whose X-Forwarded-For is believed for allowlists.

@@ -141,6 +141,10 @@ type Target struct {
 type Temporal struct {
 	Address   string `env:"TEMPORAL_ADDRESS" envDefault:"127.0.0.1:7233"`
 	Namespace string `env:"TEMPORAL_NAMESPACE" envDefault:"default"`
+	// TaskQueue is the task queue serve starts workflows on and worker polls; empty means rudderhook's
+	// (workflows.TaskQueue). serve, worker and dev of one deployment need the same; another keeps a
+	// second deployment in the same namespace (the bench's) from taking its tasks.
+	TaskQueue string `env:"TEMPORAL_TASK_QUEUE"`
 	// APIKey authenticates to Temporal Cloud (and turns TLS on).
 	APIKey string `env:"TEMPORAL_API_KEY"`
 	// TLS turns on TLS with the system roots; the file settings below imply it.

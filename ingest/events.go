@@ -51,7 +51,7 @@ func (s *Service) startEvent(ctx context.Context, ev airudder.Event) error {
 		}
 		in = workflows.EventInput{Event: ev.Slim(), Slim: true}
 	}
-	run, err := s.Temporal.SignalWithStartWorkflow(ctx, id, workflows.SignalRevision, in, workflows.EventStartOptions(ev), workflows.EventWorkflow, in)
+	run, err := s.Temporal.SignalWithStartWorkflow(ctx, id, workflows.SignalRevision, in, workflows.EventStartOptions(ev, s.TaskQueue), workflows.EventWorkflow, in)
 	if err != nil {
 		startsTotal.WithLabelValues("failed").Inc()
 		return fmt.Errorf("start workflow for event %s: %w", id, err)

@@ -81,6 +81,8 @@ type Service struct {
 	Store    *store.Store
 	Sources  map[string]*config.Source
 	Log      *slog.Logger
+	// TaskQueue is the task queue workflows start on (TEMPORAL_TASK_QUEUE; empty: workflows.TaskQueue).
+	TaskQueue string
 	// StartTimeout bounds the time spent starting workflows before falling back to the inbox; it must stay
 	// well under the sender's own timeout.
 	StartTimeout time.Duration
@@ -223,7 +225,7 @@ func (s *Service) start(ctx context.Context, rc airudder.ReceivedCall) error {
 		}
 		in = workflows.CallCompletedInput{Call: rc.Slim(), Slim: true}
 	}
-	run, err := s.Temporal.SignalWithStartWorkflow(ctx, id, workflows.SignalRevision, in, workflows.StartOptions(rc), workflows.CallCompletedWorkflow, in)
+	run, err := s.Temporal.SignalWithStartWorkflow(ctx, id, workflows.SignalRevision, in, workflows.StartOptions(rc, s.TaskQueue), workflows.CallCompletedWorkflow, in)
 	if err != nil {
 		startsTotal.WithLabelValues("failed").Inc()
 		return fmt.Errorf("start workflow for call %s/%s: %w", rc.Source, rc.Key, err)

@@ -123,7 +123,7 @@ func (sc *storableCheck) check(t testing.TB, body []byte) {
 // Temporal server.
 func (sc *storableCheck) checkStart(t testing.TB, rc airudder.ReceivedCall) {
 	t.Helper()
-	opts := workflows.StartOptions(rc)
+	opts := workflows.StartOptions(rc, "")
 	if len(opts.ID) > payload.MaxIDLength || !utf8.ValidString(opts.ID) {
 		t.Fatalf("workflow ID of %d bytes (valid UTF-8: %v)", len(opts.ID), utf8.ValidString(opts.ID))
 	}

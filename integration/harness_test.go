@@ -123,14 +123,14 @@ func start(t testing.TB, opts options) *system {
 	if !opts.noWorker {
 		s.startWorker()
 	}
-	s.ingest = &ingest.Service{Temporal: s.client, Store: s.store, Sources: cfg.Sources, Log: log, Parallelism: 4}
+	s.ingest = &ingest.Service{Temporal: s.client, Store: s.store, Sources: cfg.Sources, Log: log, Parallelism: 4, TaskQueue: cfg.Temporal.TaskQueue}
 	s.serve(s.ingest)
 	return s
 }
 
 func (s *system) startWorker() {
 	acts := activities.New(s.store, s.cfg, testLogger(s.t))
-	w := worker.New(s.client, acts, sdkworker.Options{})
+	w := worker.New(s.client, s.cfg.Temporal.TaskQueue, acts, sdkworker.Options{})
 	if err := w.Start(); err != nil {
 		s.t.Fatal(err)
 	}
@@ -145,7 +145,7 @@ func (s *system) serve(svc *ingest.Service) {
 	inForce := rulesync.New(svc.Store)
 	srv := &api.Server{
 		Ingest: svc, Store: svc.Store, Rules: inForce, Temporal: svc.Temporal, Sources: s.cfg.Sources, Log: testLogger(s.t),
-		AdminToken: adminToken, UIBase: "http://ui.example", Namespace: "default", Targets: s.cfg.TargetNames(),
+		TaskQueue: s.cfg.Temporal.TaskQueue, AdminToken: adminToken, UIBase: "http://ui.example", Namespace: "default", Targets: s.cfg.TargetNames(),
 	}
 	page := &ui.Server{Store: svc.Store, Rules: inForce, Targets: s.cfg.TargetNames(), Users: s.cfg.Users,
 		SessionKey: s.cfg.SessionKey, SessionTTL: s.cfg.SessionTTL, Log: testLogger(s.t)}

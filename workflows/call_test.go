@@ -108,9 +108,12 @@ func TestCallCompletedWorkflowFailsVisiblyOnDataTheDatabaseRefuses(t *testing.T)
 
 func TestNamesAndSummary(t *testing.T) {
 	in := seedInput(t)
-	opts := workflows.StartOptions(in.Call)
+	opts := workflows.StartOptions(in.Call, "")
 	if opts.ID != "call/airudder/cad907xxxxxxxx35644a" || opts.TaskQueue != workflows.TaskQueue {
 		t.Errorf("ID, queue = %s, %s", opts.ID, opts.TaskQueue)
+	}
+	if q := workflows.StartOptions(in.Call, "rudderhook-bench-1").TaskQueue; q != "rudderhook-bench-1" {
+		t.Errorf("queue given rudderhook-bench-1 = %s", q)
 	}
 	if want := "Call to +86••••••••721: E (Needs Follow Up), finished, case 7777777.0"; opts.StaticSummary != want {
 		t.Errorf("summary = %q, want %q", opts.StaticSummary, want)
@@ -170,17 +173,17 @@ func TestSummaryFitsAndMentionsParseNotes(t *testing.T) {
 	in.Call.Call.IntentionDescription = strings.Repeat("<&>", 400)
 	in.Call.Call.CaseID = strings.Repeat("7", 5000)
 	in.Call.ParseNotes = []airudder.ParseNote{{Field: "DueDate", Text: "31/12/2024", Why: "not a date"}}
-	opts := workflows.StartOptions(in.Call)
+	opts := workflows.StartOptions(in.Call, "")
 	b, _ := json.Marshal(opts.StaticSummary)
 	if len(b) > payload.SummaryTextLimit || !strings.HasPrefix(opts.StaticSummary, "Call to +86••••••••721: E (<&><&>") {
 		t.Errorf("summary of %d bytes: %q", len(b), opts.StaticSummary)
 	}
 	in.Call.Call.IntentionDescription = "Needs Follow Up"
 	in.Call.Call.CaseID = "7777777.0"
-	if s := workflows.StartOptions(in.Call).StaticSummary; !strings.HasSuffix(s, "case 7777777.0 · 1 parse note") {
+	if s := workflows.StartOptions(in.Call, "").StaticSummary; !strings.HasSuffix(s, "case 7777777.0 · 1 parse note") {
 		t.Errorf("summary = %q", s)
 	}
-	if d := workflows.StartOptions(in.Call).StaticDetails; !strings.Contains(d, "**Parse notes**") || !strings.Contains(d, "DueDate: not a date") {
+	if d := workflows.StartOptions(in.Call, "").StaticDetails; !strings.Contains(d, "**Parse notes**") || !strings.Contains(d, "DueDate: not a date") {
 		t.Errorf("details = %q", d)
 	}
 }

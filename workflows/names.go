@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"cmp"
 	"fmt"
 	"net/url"
 	"strings"
@@ -14,8 +15,13 @@ import (
 	"github.com/rudderhook/rudderhook/payload"
 )
 
-// TaskQueue is the one task queue that rudderhook's workers poll and its API starts workflows on.
+// TaskQueue is the task queue that rudderhook's workers poll and its API starts workflows on, unless
+// TEMPORAL_TASK_QUEUE names another: the bench does, so that its worker never takes a deployment's tasks
+// in a namespace they share.
 const TaskQueue = "rudderhook"
+
+// TaskQueueOr is queue, or TaskQueue when queue is empty (the setting unset).
+func TaskQueueOr(queue string) string { return cmp.Or(queue, TaskQueue) }
 
 // SignalRevision is the signal that hands a call's workflow a new revision of the call (a corrected
 // redelivery); its argument is a CallCompletedInput.
@@ -31,13 +37,13 @@ func FollowUpWorkflowID(callWorkflowID, ruleID, action string) string {
 	return callWorkflowID + "/followup/" + ruleID + "/" + action
 }
 
-// FollowUpStartOptions start a follow-up's workflow from outside its call's workflow (a retry from the
-// admin API): a new run is allowed only when the last one failed, so a retry can never run a follow-up
-// that is still running or already succeeded.
-func FollowUpStartOptions(workflowID, summary string, attrs []temporal.SearchAttributeUpdate) client.StartWorkflowOptions {
+// FollowUpStartOptions start a follow-up's workflow on queue (TaskQueueOr) from outside its call's
+// workflow (a retry from the admin API): a new run is allowed only when the last one failed, so a retry
+// can never run a follow-up that is still running or already succeeded.
+func FollowUpStartOptions(workflowID, summary string, attrs []temporal.SearchAttributeUpdate, queue string) client.StartWorkflowOptions {
 	return client.StartWorkflowOptions{
 		ID:                       workflowID,
-		TaskQueue:                TaskQueue,
+		TaskQueue:                TaskQueueOr(queue),
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
 		// Without this, a refused start would quietly hand back the last (failed) run as if retried.
@@ -103,19 +109,19 @@ func keywords(kvs ...keyword) []temporal.SearchAttributeUpdate {
 }
 
 // StartOptions are the options to signal-with-start the workflow of one call with a revision (see
-// SignalRevision): a running workflow with the same ID gets the signal, and a closed one gets a new run,
-// which processes the revision (it is a corrected delivery: the receiver does not signal a revision that
-// was processed already).
-func StartOptions(rc airudder.ReceivedCall) client.StartWorkflowOptions {
-	return signalStartOptions(CallWorkflowID(rc.Source, rc.Key), SearchAttributes(rc), Summary(rc), details(rc))
+// SignalRevision) on queue (TaskQueueOr): a running workflow with the same ID gets the signal, and a
+// closed one gets a new run, which processes the revision (it is a corrected delivery: the receiver does
+// not signal a revision that was processed already).
+func StartOptions(rc airudder.ReceivedCall, queue string) client.StartWorkflowOptions {
+	return signalStartOptions(CallWorkflowID(rc.Source, rc.Key), SearchAttributes(rc), Summary(rc), details(rc), queue)
 }
 
 // signalStartOptions are the options of a signal-with-start of a revision: the running workflow of that
 // ID takes the signal; a closed one gets a new run.
-func signalStartOptions(id string, attrs []temporal.SearchAttributeUpdate, summary, details string) client.StartWorkflowOptions {
+func signalStartOptions(id string, attrs []temporal.SearchAttributeUpdate, summary, details, queue string) client.StartWorkflowOptions {
 	return client.StartWorkflowOptions{
 		ID:                       id,
-		TaskQueue:                TaskQueue,
+		TaskQueue:                TaskQueueOr(queue),
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 		TypedSearchAttributes:    temporal.NewSearchAttributes(attrs...),
@@ -219,8 +225,8 @@ func EventSearchAttributes(ev airudder.Event) []temporal.SearchAttributeUpdate {
 
 // EventStartOptions are the options to signal-with-start the workflow of one event with a revision, as
 // StartOptions are for a call.
-func EventStartOptions(ev airudder.Event) client.StartWorkflowOptions {
-	return signalStartOptions(EventWorkflowIDOf(ev), EventSearchAttributes(ev), EventSummary(ev), eventDetails(ev))
+func EventStartOptions(ev airudder.Event, queue string) client.StartWorkflowOptions {
+	return signalStartOptions(EventWorkflowIDOf(ev), EventSearchAttributes(ev), EventSummary(ev), eventDetails(ev), queue)
 }
 
 // EventSummary is the one line the Temporal UI shows for an event's workflow: what the parser made of it

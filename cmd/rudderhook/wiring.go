@@ -176,11 +176,11 @@ func warnMissingSearchAttributes(ctx context.Context, c client.Client, namespace
 func runWorker(c client.Client, db *sqlx.DB, cfg *config.Config, log *slog.Logger) (stop func(), err error) {
 	acts := activities.New(store.New(db), cfg, log.With("component", "activities"))
 	warnUnconfigured(acts, log)
-	w := worker.New(c, acts, sdkworker.Options{WorkerStopTimeout: 15 * time.Second})
+	w := worker.New(c, cfg.Temporal.TaskQueue, acts, sdkworker.Options{WorkerStopTimeout: 15 * time.Second})
 	if err := w.Start(); err != nil {
 		return nil, fmt.Errorf("start worker: %w", err)
 	}
-	log.Info("worker started", "task_queue", workflows.TaskQueue)
+	log.Info("worker started", "task_queue", workflows.TaskQueueOr(cfg.Temporal.TaskQueue))
 	return w.Stop, nil
 }
 
@@ -259,7 +259,7 @@ type apiOptions struct {
 func runAPI(ctx context.Context, cfg *config.Config, c client.Client, db *sqlx.DB, log *slog.Logger, opts apiOptions) (err error) {
 	st := store.New(db)
 	inForce := rulesync.New(st)
-	svc := &ingest.Service{Temporal: c, Store: st, Sources: cfg.Sources, Log: log.With("component", "ingest"), Parallelism: 16,
+	svc := &ingest.Service{Temporal: c, Store: st, Sources: cfg.Sources, Log: log.With("component", "ingest"), Parallelism: 16, TaskQueue: cfg.Temporal.TaskQueue,
 		Inbox: store.DrainOptions{MaxAttempts: cfg.InboxMaxAttempts, MaxAge: cfg.InboxMaxAge}, RelayConcurrency: cfg.RelayConcurrency,
 		Batcher: st.NewInboxBatcher(store.BatchOptions{})}
 	defer svc.Batcher.Close() // after the HTTP server drained: commits what the last requests handed over
@@ -271,7 +271,7 @@ func runAPI(ctx context.Context, cfg *config.Config, c client.Client, db *sqlx.D
 	}, func() float64 { _, n := svc.Batcher.Stats(); return float64(n) })
 	srv := &api.Server{
 		Ingest: svc, Store: st, Rules: inForce, Temporal: c, Sources: cfg.Sources, Log: log.With("component", "api"),
-		AdminToken: cfg.AdminToken, TrustedProxies: cfg.TrustedProxies, UIBase: opts.uiBase, Namespace: cfg.Temporal.Namespace,
+		TaskQueue: cfg.Temporal.TaskQueue, AdminToken: cfg.AdminToken, TrustedProxies: cfg.TrustedProxies, UIBase: opts.uiBase, Namespace: cfg.Temporal.Namespace,
 		Targets: cfg.TargetNames(), DevSink: opts.devSink, Codec: opts.codec,
 	}
 	page := &ui.Server{
