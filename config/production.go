@@ -44,7 +44,7 @@ type ProductionError struct {
 
 func (e *ProductionError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s will not start with a public or placeholder secret (fix each of these; `rudderhook dev` is the command for a laptop):", e.Process)
+	fmt.Fprintf(&b, "%s will not start until each of these is fixed (`rudderhook dev` is the command for a laptop):", e.Process)
 	for _, p := range e.Problems {
 		b.WriteString("\n  - " + p)
 	}
