@@ -276,10 +276,10 @@ func runAPI(ctx context.Context, cfg *config.Config, c client.Client, db *sqlx.D
 	srv := &api.Server{
 		Ingest: svc, Store: st, Rules: inForce, Temporal: c, Sources: cfg.Sources, Log: log.With("component", "api"),
 		AdminToken: cfg.AdminToken, TrustedProxies: cfg.TrustedProxies, UIBase: opts.uiBase, Namespace: cfg.Temporal.Namespace,
-		Targets: cfg.TargetNames(), DevSink: opts.devSink, Codec: opts.codec,
+		Targets: cfg.TargetNames(), URLs: cfg.RuleURLs(), DevSink: opts.devSink, Codec: opts.codec,
 	}
 	page := &ui.Server{
-		Store: st, Rules: inForce, Targets: cfg.TargetNames(), Users: cfg.Users, SessionKey: cfg.SessionKey,
+		Store: st, Rules: inForce, Targets: cfg.TargetNames(), URLs: cfg.RuleURLs(), Users: cfg.Users, SessionKey: cfg.SessionKey,
 		SessionTTL: cfg.SessionTTL, Log: log.With("component", "ui"),
 	}
 	if srv.RulesPage, err = page.Handler(); err != nil {
@@ -311,7 +311,8 @@ func runAPI(ctx context.Context, cfg *config.Config, c client.Client, db *sqlx.D
 	wake := store.ListenInbox(relayCtx, cfg.DatabaseURL, log.With("component", "relay"))
 	wg.Go(func() { svc.RunRelay(relayCtx, 5*time.Second, wake) })
 	if cfg.RulesFile != "" {
-		rf := &rulesync.File{Path: cfg.RulesFile, Rules: inForce, Targets: cfg.TargetNames(), Log: log.With("component", "rules")}
+		rf := &rulesync.File{Path: cfg.RulesFile, Rules: inForce, Options: rules.Options{Targets: cfg.TargetNames(), URLs: cfg.RuleURLs()},
+			Log: log.With("component", "rules")}
 		rf.Load(ctx)
 		wg.Go(func() { rf.Watch(relayCtx, 5*time.Second) })
 	}
