@@ -184,9 +184,16 @@ func runWorker(c client.Client, db *sqlx.DB, cfg *config.Config, log *slog.Logge
 	return w.Stop, nil
 }
 
-// warnUnconfigured says at start what the rules in force will need that this worker lacks, rather than
-// at the first follow-up that fails for it.
+// warnUnconfigured says at start what the rules in force will need that this worker lacks, and which
+// targets it will refuse to send to, rather than at the first follow-up that fails for it.
 func warnUnconfigured(acts *activities.Activities, log *slog.Logger) {
+	for _, name := range slices.Sorted(maps.Keys(acts.Targets)) {
+		t := acts.Targets[name]
+		if err := t.Policy(acts.RuleURLs).CheckURL(t.URL); err != nil {
+			log.Warn("a target's URL names an address it may not reach: its follow-ups will fail (a private network needs allow_private: true)",
+				"target", name, "reason", err.Error())
+		}
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	set, err := acts.Rules.Current(ctx)
