@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net"
 	"net/http"
 	"net/http/httptrace"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -24,6 +26,7 @@ import (
 
 	"github.com/rudderhook/rudderhook/airudder"
 	"github.com/rudderhook/rudderhook/config"
+	"github.com/rudderhook/rudderhook/egress"
 	"github.com/rudderhook/rudderhook/rules"
 	"github.com/rudderhook/rudderhook/store"
 )
@@ -34,6 +37,12 @@ const (
 	ErrTypeTargetNotConfigured = "TargetNotConfigured" // the rule names a target this deployment lacks
 	ErrTypeAirudderRejected    = "AirudderRejected"    // Airudder refused the re-call for good
 	ErrTypeInvalidPlan         = "InvalidPlan"         // the follow-up's plan lacks the request its type needs
+	// ErrTypeDestinationRefused is a webhook or notification whose URL names, or resolves to, an address
+	// it may not reach (loopback, private, link-local, metadata, …; see egress): refused before anything
+	// is sent, and not retried. A name that DNS resolved there fails for good too, rather than being
+	// asked again for 72 hours: it is a mistake or an attempt, and the reason is on the follow-up;
+	// an operator retries it once the rule, the target or DNS is fixed.
+	ErrTypeDestinationRefused = "DestinationRefused"
 	// ErrTypeOutcomeUnknown is an attempt that may have been carried out although it did not succeed (a
 	// timeout or cut connection after sending, a 5xx), of an action that must not be repeated blindly
 	// (on_unknown: review): the follow-up waits for an operator, as needs_review.
@@ -87,14 +96,43 @@ type ActionResult struct {
 	AirudderWorkflowID string `json:"airudder_workflow_id,omitempty"`
 }
 
-// NewHTTPClient is the client for webhooks, notifications and Airudder. It does not follow redirects: Go
-// would follow a 302 with a GET and no body, and the follow-up would count as delivered; a 3xx fails it
-// instead, with the status to show why.
+// NewHTTPClient is the client for Airudder's API, whose base URL the operator configured (it may be a
+// fake or a proxy inside the network). It does not follow redirects: Go would follow a 302 with a GET and
+// no body, and the follow-up would count as delivered; a 3xx fails it instead, with the status to show
+// why.
 func NewHTTPClient() *http.Client {
-	return &http.Client{
-		Timeout:       30 * time.Second,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	return &http.Client{Timeout: 30 * time.Second, CheckRedirect: noRedirects}
+}
+
+func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
+// newOutboundClient is a client for webhooks and notifications whose dialer refuses, after DNS, every
+// address p does not allow (egress.Policy.Control): a name that resolves inside, or whose answer changed
+// since the rules were saved, is refused as a literal address is. It follows no redirect (as
+// NewHTTPClient; the dialer would refuse a redirect inside anyway) and ignores HTTP_PROXY and
+// HTTPS_PROXY: through a proxy the dialer would see the proxy's address, not the destination's.
+func newOutboundClient(p egress.Policy) *http.Client {
+	dialer := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second, ControlContext: p.Control}
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.Proxy = nil
+	transport.DialContext = dialer.DialContext
+	return &http.Client{Timeout: 30 * time.Second, Transport: transport, CheckRedirect: noRedirects}
+}
+
+// outboundClient is the client that sends to destinations of policy p (one per policy, so that a
+// connection opened for a target allowed inside is never reused for a rule's url:).
+func (a *Activities) outboundClient(p egress.Policy) *http.Client {
+	a.outboundMu.Lock()
+	defer a.outboundMu.Unlock()
+	if a.outbound == nil {
+		a.outbound = map[egress.Policy]*http.Client{}
 	}
+	c := a.outbound[p]
+	if c == nil {
+		c = newOutboundClient(p)
+		a.outbound[p] = c
+	}
+	return c
 }
 
 // SendWebhook POSTs a follow-up's body to its target with Standard Webhooks headers: webhook-id is the
@@ -105,7 +143,7 @@ func (a *Activities) SendWebhook(ctx context.Context, in ActionInput) (*ActionRe
 		return nil, temporal.NewNonRetryableApplicationError("the follow-up has no webhook", ErrTypeInvalidPlan, nil)
 	}
 	return a.attempt(ctx, in, func(ctx context.Context) (int, error) {
-		url, signer, err := a.endpoint(req.Target, req.URL)
+		dest, err := a.endpoint(req.Target, req.URL)
 		if err != nil {
 			return 0, err
 		}
@@ -124,14 +162,14 @@ func (a *Activities) SendWebhook(ctx context.Context, in ActionInput) (*ActionRe
 		now := time.Now()
 		headers.Set(standardwebhooks.HeaderWebhookID, in.FollowUp.Key)
 		headers.Set(standardwebhooks.HeaderWebhookTimestamp, strconv.FormatInt(now.Unix(), 10))
-		if signer != nil {
-			sig, err := signer.Sign(in.FollowUp.Key, now, body)
+		if dest.signer != nil {
+			sig, err := dest.signer.Sign(in.FollowUp.Key, now, body)
 			if err != nil {
 				return 0, fmt.Errorf("sign webhook: %w", err)
 			}
 			headers.Set(standardwebhooks.HeaderWebhookSignature, sig)
 		}
-		return a.post(ctx, url, body, headers, in.FollowUp.AtMostOnce())
+		return a.post(ctx, dest, body, headers, in.FollowUp.AtMostOnce())
 	})
 }
 
@@ -142,12 +180,12 @@ func (a *Activities) Notify(ctx context.Context, in ActionInput) (*ActionResult,
 		return nil, temporal.NewNonRetryableApplicationError("the follow-up has no notification", ErrTypeInvalidPlan, nil)
 	}
 	return a.attempt(ctx, in, func(ctx context.Context) (int, error) {
-		url, _, err := a.endpoint(req.Target, req.URL)
+		dest, err := a.endpoint(req.Target, req.URL)
 		if err != nil {
 			return 0, err
 		}
 		body, _ := json.Marshal(map[string]string{"text": req.Text})
-		return a.post(ctx, url, body, http.Header{}, in.FollowUp.AtMostOnce())
+		return a.post(ctx, dest, body, http.Header{}, in.FollowUp.AtMostOnce())
 	})
 }
 
@@ -341,24 +379,55 @@ func (a *Activities) attemptWith(ctx context.Context, in ActionInput, do func(co
 	return nil, err
 }
 
-// endpoint resolves a target name (or a URL given in the rule) and the signer of its secret.
-func (a *Activities) endpoint(target, url string) (string, *standardwebhooks.Webhook, error) {
+// destination is where a webhook or notification goes, and what it may reach there.
+type destination struct {
+	url    string
+	signer *standardwebhooks.Webhook
+	policy egress.Policy
+	// limits says, when the destination is refused, what it may reach and how that is changed.
+	limits string
+}
+
+// endpoint resolves a target name (or a URL given in the rule): its URL, the signer of its secret, and
+// what it may reach (a rule's url: public addresses; a target private ones too, if it says so).
+func (a *Activities) endpoint(target, url string) (destination, error) {
 	if target == "" {
-		return url, nil, nil
+		return destination{url: url, policy: a.RuleURLs, limits: rules.URLLimits}, nil
 	}
+	env := strings.ToUpper(strings.ReplaceAll(target, "-", "_"))
 	t, ok := a.Targets[target]
 	if !ok {
-		return "", nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("target %q is not configured here (RUDDERHOOK_TARGET_%s_URL)", target,
-			strings.ToUpper(strings.ReplaceAll(target, "-", "_"))), ErrTypeTargetNotConfigured, nil)
+		return destination{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("target %q is not configured here (RUDDERHOOK_TARGET_%s_URL)", target,
+			env), ErrTypeTargetNotConfigured, nil)
+	}
+	dest := destination{url: t.URL, policy: t.Policy(a.RuleURLs),
+		limits: fmt.Sprintf("target %q may reach only public addresses unless its configuration says allow_private: true (RUDDERHOOK_TARGET_%s_ALLOW_PRIVATE=true)", target, env)}
+	if t.AllowPrivate {
+		dest.limits = fmt.Sprintf("target %q may reach public and private addresses (allow_private), never link-local, metadata or special-purpose ones", target)
 	}
 	if t.Secret == "" {
-		return t.URL, nil, nil
+		return dest, nil
 	}
 	signer, err := newSigner(t)
 	if err != nil {
-		return "", nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("target %q: secret: %v", target, err), ErrTypeTargetNotConfigured, nil)
+		return destination{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("target %q: secret: %v", target, err), ErrTypeTargetNotConfigured, nil)
 	}
-	return t.URL, signer, nil
+	dest.signer = signer
+	return dest, nil
+}
+
+// refused is the permanent failure of an attempt whose destination the policy does not allow: nothing
+// was sent. host is the URL's host, named beside the address it resolved to.
+func refused(err error, host string, dest destination) error {
+	var r *egress.RefusedError
+	if errors.As(err, &r) { // and only it: net/http's error around it names the whole URL
+		named := *r
+		if named.Host == "" {
+			named.Host = host
+		}
+		err = &named
+	}
+	return temporal.NewNonRetryableApplicationError("refused: "+err.Error()+"; "+dest.limits, ErrTypeDestinationRefused, nil)
 }
 
 // newSigner reads a Standard Webhooks secret ("whsec_" + base64) or uses any other string as the key.
@@ -373,7 +442,13 @@ func newSigner(t *config.Target) (*standardwebhooks.Webhook, error) {
 // all) are worth retrying, honouring Retry-After; any other status is a permanent refusal. When the
 // request may have been carried out without success being seen (a 5xx, or no answer once the whole
 // request was written) and atMostOnce is set, the attempt's outcome is unknown and it is not repeated.
-func (a *Activities) post(ctx context.Context, rawURL string, body []byte, headers http.Header, atMostOnce bool) (int, error) {
+//
+// A destination its policy does not allow is refused for good before anything is sent: the dialer checks
+// every address it connects to, a literal one or what a name resolved to; a name that means a
+// destination by itself (localhost, metadata.google.internal, which resolves only inside Google's cloud
+// and would otherwise fail as DNS, again and again) is refused before DNS is asked.
+func (a *Activities) post(ctx context.Context, dest destination, body []byte, headers http.Header, atMostOnce bool) (int, error) {
+	rawURL := dest.url
 	var wrote atomic.Bool
 	trace := &httptrace.ClientTrace{WroteRequest: func(i httptrace.WroteRequestInfo) {
 		if i.Err == nil {
@@ -384,10 +459,19 @@ func (a *Activities) post(ctx context.Context, rawURL string, body []byte, heade
 	if err != nil {
 		return 0, temporal.NewNonRetryableApplicationError("bad request to "+redactURL(rawURL)+": "+innerError(err).Error(), ErrTypeTargetRejected, nil)
 	}
+	host := req.URL.Hostname()
+	if _, notLiteral := netip.ParseAddr(host); notLiteral != nil { // a literal address is the dialer's to check
+		if err := dest.policy.CheckHost(host); err != nil {
+			return 0, refused(err, host, dest)
+		}
+	}
 	req.Header = headers
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "rudderhook")
-	resp, err := a.HTTP.Do(req)
+	resp, err := a.outboundClient(dest.policy).Do(req)
+	if errors.As(err, new(*egress.RefusedError)) {
+		return 0, refused(err, host, dest)
+	}
 	if err != nil {
 		// net/http's error repeats the whole URL, secret path and all: only its cause is kept.
 		msg := fmt.Sprintf("POST %s: %v", redactURL(rawURL), innerError(err))

@@ -74,7 +74,7 @@ const dryRunPageSize = 100
 // rulesToTry compiles a draft, or returns the rules in force when there is none.
 func (s *Server) rulesToTry(ctx context.Context, draft string) (*rules.Set, error) {
 	if draft != "" {
-		return rules.Compile([]byte(draft), rules.Options{Targets: s.Targets})
+		return rules.Compile([]byte(draft), s.ruleOptions())
 	}
 	set, err := s.Rules.Current(ctx)
 	if err == nil && set == nil {

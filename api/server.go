@@ -20,6 +20,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/rudderhook/rudderhook/config"
+	"github.com/rudderhook/rudderhook/egress"
 	"github.com/rudderhook/rudderhook/ingest"
 	"github.com/rudderhook/rudderhook/rules/rulesync"
 	"github.com/rudderhook/rudderhook/store"
@@ -42,6 +43,9 @@ type Server struct {
 	TrustedProxies []string
 	// Targets are the configured target names that rules may use.
 	Targets map[string]bool
+	// URLs is what a url: written in a rule may reach (public addresses only, unless the configuration
+	// allows loopback): checked when rules are saved or tried, and again by the worker when it dials.
+	URLs egress.Policy
 	// DevSink, when set, is mounted at /dev/sink (only by `rudderhook dev`).
 	DevSink *DevSink
 	// Codec, when set, is the Temporal UI's codec endpoint, mounted at /codec (only by `rudderhook dev`;

@@ -17,6 +17,7 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -24,6 +25,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/rudderhook/rudderhook/airudder"
+	"github.com/rudderhook/rudderhook/egress"
 )
 
 // Config is everything the processes need. Zero values mean "use the default".
@@ -55,6 +57,10 @@ type Config struct {
 	Ack string `env:"RUDDERHOOK_ACK" envDefault:"inbox"`
 	// RelayConcurrency bounds the workflow starts the inbox relay of one process makes at once.
 	RelayConcurrency int `env:"RUDDERHOOK_RELAY_CONCURRENCY" envDefault:"16"`
+	// OutboundAllowLoopback lets rule URLs and targets reach this machine (127.0.0.0/8, ::1), for local
+	// testing: `dev` sets it, and tests whose fake CRMs listen on loopback. Otherwise a rule's url: may
+	// reach only public addresses, and a target private ones only with allow_private (see egress).
+	OutboundAllowLoopback bool `env:"RUDDERHOOK_OUTBOUND_ALLOW_LOOPBACK"`
 
 	// Sources are the named receivers, from the file and environment; the built-in default is one
 	// source "airudder" with key "airudder".
@@ -135,6 +141,23 @@ type Target struct {
 	URL  string `yaml:"url"`
 	// Secret signs webhooks (Standard Webhooks): "whsec_" and base64, or any other string used as is.
 	Secret string `yaml:"secret"`
+	// AllowPrivate lets the target be on a private network or this machine (RFC 1918, ULA, shared
+	// address space, loopback): the operator says the URL is meant to be inside. Without it a target, like
+	// a rule's url:, may reach only public addresses. Link-local and metadata addresses stay refused.
+	AllowPrivate bool `yaml:"allow_private"`
+}
+
+// RuleURLs is what a url: written in a rule may reach: public addresses, and loopback when
+// OutboundAllowLoopback says so.
+func (cfg *Config) RuleURLs() egress.Policy {
+	return egress.Policy{AllowLoopback: cfg.OutboundAllowLoopback}
+}
+
+// Policy is what the target may reach: what a rule's url: may (ruleURLs, Config.RuleURLs), and
+// private networks too when the target says allow_private.
+func (t *Target) Policy(ruleURLs egress.Policy) egress.Policy {
+	ruleURLs.AllowPrivate = t.AllowPrivate
+	return ruleURLs
 }
 
 // Temporal is how to reach the Temporal cluster: a self-hosted frontend or Temporal Cloud.
@@ -274,7 +297,7 @@ type file struct {
 var (
 	sourceNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
 	sourceEnvRE  = regexp.MustCompile(`^RUDDERHOOK_SOURCE_([A-Z0-9_]+)_(KEYS|REDIAL_TZ|TOKEN|ALLOW_IPS|KINDS)$`)
-	targetEnvRE  = regexp.MustCompile(`^RUDDERHOOK_TARGET_([A-Z0-9_]+)_(URL|SECRET)$`)
+	targetEnvRE  = regexp.MustCompile(`^RUDDERHOOK_TARGET_([A-Z0-9_]+)_(URL|SECRET|ALLOW_PRIVATE)$`)
 )
 
 // Load reads the configuration from environ (as os.Environ gives it) and the YAML file it names, if
@@ -321,7 +344,9 @@ func Load(environ []string, path string) (*Config, error) {
 	}
 	cfg.Users = append(cfg.Users, users...)
 	applySourceEnv(&cfg, vars)
-	applyTargetEnv(&cfg, vars)
+	if err := applyTargetEnv(&cfg, vars); err != nil {
+		return nil, err
+	}
 	if len(cfg.Sources) == 0 {
 		cfg.Sources[airudder.DefaultKey] = &Source{Keys: []string{airudder.DefaultKey}}
 	}
@@ -349,15 +374,28 @@ func applySourceEnv(cfg *Config, vars map[string]string) {
 	})
 }
 
-// applyTargetEnv lets RUDDERHOOK_TARGET_<NAME>_URL and _SECRET create or override a target.
-func applyTargetEnv(cfg *Config, vars map[string]string) {
+// applyTargetEnv lets RUDDERHOOK_TARGET_<NAME>_URL, _SECRET and _ALLOW_PRIVATE create or override a
+// target.
+func applyTargetEnv(cfg *Config, vars map[string]string) error {
+	var problems []string
 	eachNamed(vars, targetEnvRE, cfg.Targets, func(t *Target, setting, v string) {
-		if setting == "URL" {
+		switch setting {
+		case "URL":
 			t.URL = v
-		} else {
+		case "SECRET":
 			t.Secret = v
+		case "ALLOW_PRIVATE":
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				problems = append(problems, fmt.Sprintf("RUDDERHOOK_TARGET_*_ALLOW_PRIVATE=%q: write true or false", v))
+			}
+			t.AllowPrivate = b
 		}
 	})
+	if len(problems) > 0 {
+		return errors.New(strings.Join(problems, "; "))
+	}
+	return nil
 }
 
 // eachNamed calls set for every variable that re matches (groups: NAME, SETTING), with the entry of m

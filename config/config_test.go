@@ -145,6 +145,41 @@ func TestTargets(t *testing.T) {
 	}
 }
 
+// Targets reach public addresses only, like a rule's url:, unless the operator says allow_private for
+// one (in the file or the environment); loopback for all of them only when RUDDERHOOK_OUTBOUND_ALLOW_LOOPBACK
+// says so. Nothing reaches a metadata address.
+func TestTargetsReachPrivateAddressesOnlyWhenConfigured(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "rudderhook.yaml")
+	_ = os.WriteFile(path, []byte("targets:\n  crm:\n    url: https://10.0.0.5/hooks\n    allow_private: true\n  chat:\n    url: https://10.0.0.6/x\n"), 0o600)
+	cfg, err := config.Load([]string{"RUDDERHOOK_TARGET_SIDECAR_URL=http://127.0.0.1:9000/", "RUDDERHOOK_TARGET_SIDECAR_ALLOW_PRIVATE=true"}, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, refused := range map[string]bool{"crm": false, "sidecar": false, "chat": true} {
+		tg := cfg.Targets[name]
+		if err := tg.Policy(cfg.RuleURLs()).CheckURL(tg.URL); (err != nil) != refused {
+			t.Errorf("target %s (allow_private %v): %v", name, tg.AllowPrivate, err)
+		}
+	}
+	if err := cfg.Targets["crm"].Policy(cfg.RuleURLs()).CheckURL("http://169.254.169.254/"); err == nil {
+		t.Error("allow_private let a target reach the metadata address")
+	}
+	if err := cfg.RuleURLs().CheckURL("http://127.0.0.1:9000/"); err == nil {
+		t.Error("a rule URL may reach loopback by default")
+	}
+	cfg, err = config.Load([]string{"RUDDERHOOK_OUTBOUND_ALLOW_LOOPBACK=true", "RUDDERHOOK_TARGET_CRM_URL=http://127.0.0.1:9000/"}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.RuleURLs().CheckURL("http://127.0.0.1:9000/") != nil || cfg.Targets["crm"].Policy(cfg.RuleURLs()).CheckURL(cfg.Targets["crm"].URL) != nil ||
+		cfg.RuleURLs().CheckURL("http://10.0.0.5/") == nil {
+		t.Errorf("RUDDERHOOK_OUTBOUND_ALLOW_LOOPBACK: %+v", cfg.RuleURLs())
+	}
+	if _, err := config.Load([]string{"RUDDERHOOK_TARGET_CRM_URL=http://x/", "RUDDERHOOK_TARGET_CRM_ALLOW_PRIVATE=yes please"}, ""); err == nil {
+		t.Error("ALLOW_PRIVATE took a value that is not a boolean")
+	}
+}
+
 // TestREADMEDocumentsEveryVariable keeps the configuration table in step with what Load reads.
 func TestREADMEDocumentsEveryVariable(t *testing.T) {
 	readme, err := os.ReadFile("../README.md")

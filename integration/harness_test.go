@@ -88,8 +88,10 @@ func start(t testing.TB, opts options) *system {
 	ctx := context.Background()
 	log := testLogger(t)
 	// Answer after Temporal unless a test asks for the inbox (and runs a relay): most tests look for the
-	// workflow as soon as the callback is answered.
-	cfg, err := config.Load(append([]string{"RUDDERHOOK_MAX_BODY_BYTES=65536", "RUDDERHOOK_ACK=temporal"}, opts.environ...), "")
+	// workflow as soon as the callback is answered. Rule URLs and targets may reach loopback, where the
+	// fake CRMs listen, unless a test says RUDDERHOOK_OUTBOUND_ALLOW_LOOPBACK=false.
+	cfg, err := config.Load(append([]string{"RUDDERHOOK_MAX_BODY_BYTES=65536", "RUDDERHOOK_ACK=temporal", "RUDDERHOOK_OUTBOUND_ALLOW_LOOPBACK=true"},
+		opts.environ...), "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,8 +148,9 @@ func (s *system) serve(svc *ingest.Service) {
 	srv := &api.Server{
 		Ingest: svc, Store: svc.Store, Rules: inForce, Temporal: svc.Temporal, Sources: s.cfg.Sources, Log: testLogger(s.t),
 		TaskQueue: s.cfg.Temporal.TaskQueue, AdminToken: adminToken, UIBase: "http://ui.example", Namespace: "default", Targets: s.cfg.TargetNames(),
+		URLs: s.cfg.RuleURLs(),
 	}
-	page := &ui.Server{Store: svc.Store, Rules: inForce, Targets: s.cfg.TargetNames(), Users: s.cfg.Users,
+	page := &ui.Server{Store: svc.Store, Rules: inForce, Targets: s.cfg.TargetNames(), URLs: s.cfg.RuleURLs(), Users: s.cfg.Users,
 		SessionKey: s.cfg.SessionKey, SessionTTL: s.cfg.SessionTTL, Log: testLogger(s.t)}
 	var err error
 	if srv.RulesPage, err = page.Handler(); err != nil {

@@ -35,6 +35,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/rudderhook/rudderhook/airudder"
+	"github.com/rudderhook/rudderhook/egress"
 )
 
 // Action types: the catalogue.
@@ -177,6 +178,15 @@ type Options struct {
 	// Targets are the configured target names; nil means targets are not checked (e.g. `rules lint` with
 	// no configuration at hand).
 	Targets map[string]bool
+	// URLs is what a url: written in a rule may name. The zero value refuses loopback, private,
+	// link-local and metadata addresses written literally, and names that always mean them (localhost,
+	// metadata.google.internal); nothing is resolved here, since DNS may answer differently when the
+	// request is made: the worker's dialer checks the address it connects to, whatever the rules say.
+	URLs egress.Policy
+	// Stored says the document is a version saved before (the rules in force, read back): its url:s
+	// are not checked again, so a version saved under an earlier policy keeps planning; the worker
+	// refuses what it may not reach, follow-up by follow-up, with the reason.
+	Stored bool
 }
 
 // document is the YAML shape.
@@ -492,15 +502,22 @@ func (c *actionCompiler) template(field, src string) (*template.Template, string
 	return t, out
 }
 
-// endpoint checks where a webhook or notification goes: a configured target or a URL, not both.
+// URLLimits says what a rule's url: may reach, for the messages that refuse one.
+const URLLimits = "rule URLs may reach only public addresses (a configured target may allow private ones: allow_private)"
+
+// endpoint checks where a webhook or notification goes: a configured target or a URL, not both; a URL
+// that names an address rule URLs may not reach is refused (see Options.URLs).
 func (c *actionCompiler) endpoint() {
 	a := c.a
 	switch {
 	case (a.Target == "") == (a.URL == ""):
 		c.fail("give a target (a configured endpoint) or a url, not both")
 	case a.URL != "":
-		if u, err := url.Parse(a.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		u, err := url.Parse(a.URL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			c.fail("url %q is not an http(s) URL", a.URL)
+		} else if refused := c.opts.URLs.CheckHost(u.Hostname()); refused != nil && !c.opts.Stored {
+			c.fail("url: refused: %v; %s", refused, URLLimits)
 		}
 	case c.opts.Targets != nil && !c.opts.Targets[a.Target]:
 		c.fail("target %q is not configured (configured: %s)", a.Target, strings.Join(sortedKeys(c.opts.Targets), ", "))

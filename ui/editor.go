@@ -60,7 +60,7 @@ func (s *Server) editor(w http.ResponseWriter, r *http.Request) {
 		data.Version, data.YAML = rec.Version, rec.Document
 	}
 	data.Draft = rules.ParseDraft([]byte(data.YAML))
-	if set, err := rules.Compile([]byte(data.YAML), rules.Options{}); err == nil {
+	if set, err := rules.Compile([]byte(data.YAML), rules.Options{Stored: true}); err == nil {
 		data.Sentences = sentences(set)
 	}
 	var suggest []string
@@ -120,7 +120,7 @@ func (s *Server) build(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, http.StatusBadRequest, err.Error())
 		return
 	}
-	opts := rules.Options{Targets: s.Targets}
+	opts := s.ruleOptions()
 	resp := buildResponse{Problems: []rules.Located{}}
 	var set *rules.Set
 	switch {
@@ -184,7 +184,7 @@ func (s *Server) dryRun(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, http.StatusBadRequest, err.Error())
 		return
 	}
-	draft, err := rules.Compile([]byte(req.YAML), rules.Options{Targets: s.Targets})
+	draft, err := rules.Compile([]byte(req.YAML), s.ruleOptions())
 	if err != nil {
 		s.failErr(w, r, err)
 		return
@@ -254,7 +254,7 @@ func (s *Server) save(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	change := store.RuleSetChange{Origin: "ui", Author: u.Name, Comment: comment, BaseVersion: req.BaseVersion}
-	set, rec, created, err := s.Rules.Save(r.Context(), []byte(req.YAML), change, s.Targets)
+	set, rec, created, err := s.Rules.Save(r.Context(), []byte(req.YAML), change, s.ruleOptions())
 	if err != nil {
 		s.failErr(w, r, err)
 		return
@@ -263,4 +263,10 @@ func (s *Server) save(w http.ResponseWriter, r *http.Request) {
 		s.Log.Info("rules switched on from the rules page", "user", u.Name, "version", rec.Version, "rules", len(set.Rules))
 	}
 	writeJSON(w, http.StatusOK, saveResponse{Version: rec.Version, Created: created})
+}
+
+// ruleOptions are what the page checks drafts and saves against, as the API does: the configured
+// targets, and what url:s may reach.
+func (s *Server) ruleOptions() rules.Options {
+	return rules.Options{Targets: s.Targets, URLs: s.URLs}
 }

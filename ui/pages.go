@@ -229,7 +229,7 @@ func (s *Server) restore(w http.ResponseWriter, r *http.Request) {
 	// refused rather than undoing it unseen (as a save from the editor is).
 	base, _ := strconv.ParseInt(r.PostFormValue("base"), 10, 64)
 	change := store.RuleSetChange{Origin: "ui", Author: u.Name, Comment: comment, BaseVersion: base}
-	_, saved, created, err := s.Rules.Save(ctx, []byte(rec.Document), change, s.Targets)
+	_, saved, created, err := s.Rules.Save(ctx, []byte(rec.Document), change, s.ruleOptions())
 	if err != nil {
 		s.failErr(w, r, err)
 		return

@@ -30,6 +30,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/rudderhook/rudderhook/config"
+	"github.com/rudderhook/rudderhook/egress"
 	"github.com/rudderhook/rudderhook/rules"
 	"github.com/rudderhook/rudderhook/rules/rulesync"
 	"github.com/rudderhook/rudderhook/store"
@@ -48,7 +49,9 @@ type Server struct {
 	Rules *rulesync.InForce
 	// Targets are the configured target names (their URLs and secrets stay in the configuration).
 	Targets map[string]bool
-	Users   []config.User
+	// URLs is what a url: written in a rule may reach, checked as the page's drafts are (see rules.Options).
+	URLs  egress.Policy
+	Users []config.User
 	// SessionKey signs session cookies; empty makes a random one (sessions end with the process).
 	SessionKey string
 	SessionTTL time.Duration

@@ -61,7 +61,7 @@ func newPage(t *testing.T) *page {
 	p := &page{t: t, store: st, now: time.Now()}
 	inForce := rulesync.New(st)
 	targets := map[string]bool{"team_channel": true, "crm": true}
-	if _, _, _, err := inForce.Save(context.Background(), []byte(ptpRules), store.RuleSetChange{Origin: "api", Author: rulesync.AuthorAPI}, targets); err != nil {
+	if _, _, _, err := inForce.Save(context.Background(), []byte(ptpRules), store.RuleSetChange{Origin: "api", Author: rulesync.AuthorAPI}, rules.Options{Targets: targets}); err != nil {
 		t.Fatal(err)
 	}
 	s := &ui.Server{

@@ -19,6 +19,7 @@ import (
 	"github.com/rudderhook/rudderhook/airudder"
 	"github.com/rudderhook/rudderhook/airudder/airuddertest"
 	"github.com/rudderhook/rudderhook/config"
+	"github.com/rudderhook/rudderhook/egress"
 	"github.com/rudderhook/rudderhook/rules"
 	"github.com/rudderhook/rudderhook/rules/rulesync"
 	"github.com/rudderhook/rudderhook/store"
@@ -71,8 +72,10 @@ func newFollowUpEnv(t *testing.T, st *store.Store, crmURL, airudderURL string) *
 	suite.SetLogger(sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler)))
 	env := &followUpEnv{TestWorkflowEnvironment: suite.NewTestWorkflowEnvironment()}
 	env.acts = activities.New(st, &config.Config{
-		Targets:  map[string]*config.Target{"crm": {Name: "crm", URL: crmURL, Secret: "whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQ="}},
-		Airudder: config.Airudder{BaseURL: airudderURL, AppKey: airuddertest.AppKey, AppSecret: airuddertest.AppSecret},
+		// The fakes listen on loopback, which rule URLs and targets may reach only when this says so.
+		OutboundAllowLoopback: true,
+		Targets:               map[string]*config.Target{"crm": {Name: "crm", URL: crmURL, Secret: "whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQ="}},
+		Airudder:              config.Airudder{BaseURL: airudderURL, AppKey: airuddertest.AppKey, AppSecret: airuddertest.AppSecret},
 	}, slog.New(slog.DiscardHandler))
 	env.RegisterWorkflow(workflows.CallCompletedWorkflow)
 	env.RegisterWorkflow(workflows.FollowUpWorkflow)
@@ -83,7 +86,9 @@ func newFollowUpEnv(t *testing.T, st *store.Store, crmURL, airudderURL string) *
 
 func putRules(t *testing.T, st *store.Store, doc string) {
 	t.Helper()
-	if _, _, _, err := rulesync.New(st).Save(context.Background(), []byte(doc), store.RuleSetChange{Origin: "test"}, nil); err != nil {
+	// Rules may name the fakes' loopback URLs, as under dev.
+	opts := rules.Options{URLs: egress.Policy{AllowLoopback: true}}
+	if _, _, _, err := rulesync.New(st).Save(context.Background(), []byte(doc), store.RuleSetChange{Origin: "test"}, opts); err != nil {
 		t.Fatal(err)
 	}
 }

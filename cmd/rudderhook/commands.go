@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"maps"
 	"net"
 	"net/http"
@@ -53,6 +54,7 @@ own processes against it: the shape of production on a laptop, where each part c
 			}
 			cfg.HTTPAddr = httpAddr
 			loopbackOnly := allowLoopback(cfg, httpAddr)
+			devOutbound(cfg)
 			if err := store.EnsureDatabase(ctx, cfg.DatabaseURL); err != nil {
 				return explainDatabaseError(err)
 			}
@@ -177,6 +179,23 @@ func allowLoopback(cfg *config.Config, httpAddr string) []string {
 	return names
 }
 
+// devOutbound lets rule URLs and targets reach this machine, so that a laptop can point rules at a
+// server of its own (and at dev's sink); serve and worker refuse loopback unless the configuration says
+// RUDDERHOOK_OUTBOUND_ALLOW_LOOPBACK. The banner says so (outboundLine).
+func devOutbound(cfg *config.Config) { cfg.OutboundAllowLoopback = true }
+
+// outboundLine is the banner's word on where follow-ups may send.
+const outboundLine = "  Outbound     rule URLs and targets may reach loopback, for local testing (dev only: serve and worker\n" +
+	"               refuse it unless RUDDERHOOK_OUTBOUND_ALLOW_LOOPBACK=true)\n"
+
+// warnOutboundLoopback says at the start of serve and worker that rule URLs may reach this machine,
+// which is for local testing.
+func warnOutboundLoopback(cfg *config.Config, log *slog.Logger) {
+	if cfg.OutboundAllowLoopback {
+		log.Warn("rule URLs and targets may reach this machine's loopback addresses (RUDDERHOOK_OUTBOUND_ALLOW_LOOPBACK): for local testing only")
+	}
+}
+
 // loopbackAddr says whether a listen address (host:port) takes connections from this machine only.
 func loopbackAddr(addr string) bool {
 	host, _, err := net.SplitHostPort(addr)
@@ -232,6 +251,9 @@ func printBanner(w io.Writer, cfg *config.Config, httpAddr string, ds *embeddedT
 		fmt.Fprintf(w, "  Rules        %s (reloaded when it changes)\n", cfg.RulesFile)
 	}
 	fmt.Fprintf(w, "  Dev sink     http://%s/dev/sink (what unconfigured targets received)\n", httpAddr)
+	if cfg.OutboundAllowLoopback {
+		fmt.Fprint(w, outboundLine)
+	}
 	token := "$RUDDERHOOK_ADMIN_TOKEN"
 	if generated {
 		token = cfg.AdminToken
@@ -271,6 +293,7 @@ hands callbacks kept in the inbox to Temporal. Run as many replicas as needed; i
 			if err := cfg.CheckProduction(config.Serve); err != nil {
 				return err
 			}
+			warnOutboundLoopback(cfg, log)
 			conn, err := connect(ctx, cfg, log, temporalLater)
 			if err != nil {
 				return err
@@ -299,6 +322,7 @@ func workerCmd(g *globals) *cobra.Command {
 			if err := cfg.CheckProduction(config.Worker); err != nil {
 				return err
 			}
+			warnOutboundLoopback(cfg, log)
 			conn, err := connect(ctx, cfg, log, temporalRequired)
 			if err != nil {
 				return err

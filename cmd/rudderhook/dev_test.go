@@ -1,8 +1,12 @@
 package main
 
 import (
+	"log/slog"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/rudderhook/rudderhook/config"
@@ -42,5 +46,37 @@ func TestDevAllowsLoopbackOnlyWhereNothingElseSaysWhoMayPost(t *testing.T) {
 	}
 	if got := allowLoopback(load(), "localhost:8080"); len(got) != 1 {
 		t.Errorf("localhost: %v", got)
+	}
+}
+
+// dev lets rule URLs and targets reach loopback, for local testing, and its banner says so; its sink
+// takes the targets nobody configured, on loopback even when dev listens on every address.
+func TestDevLetsFollowUpsReachLoopbackAndSaysSo(t *testing.T) {
+	rulesFile := filepath.Join(t.TempDir(), "rules.yaml")
+	doc := "rules:\n  - id: r\n    when: 'true'\n    actions: [{type: webhook, target: crm}, {type: notify, url: 'http://127.0.0.1:9000/hook', text: hi}]\n"
+	if err := os.WriteFile(rulesFile, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.RuleURLs().AllowLoopback {
+		t.Fatal("rule URLs may reach loopback without dev")
+	}
+	cfg.HTTPAddr, cfg.RulesFile = "0.0.0.0:8080", rulesFile
+	devOutbound(cfg)
+	sinkTargets(cfg, slog.New(slog.DiscardHandler))
+	if !cfg.RuleURLs().AllowLoopback || cfg.RuleURLs().AllowPrivate {
+		t.Errorf("dev's rule URLs: %+v", cfg.RuleURLs())
+	}
+	crm := cfg.Targets["crm"]
+	if crm == nil || crm.URL != "http://127.0.0.1:8080/dev/sink/crm" || crm.Policy(cfg.RuleURLs()).CheckURL(crm.URL) != nil {
+		t.Fatalf("the sink target: %+v", crm)
+	}
+	var out strings.Builder
+	printBanner(&out, cfg, "127.0.0.1:8080", &embeddedTemporal{FrontendAddr: "127.0.0.1:7233", DBPath: "temporal.db"}, banner{generated: true})
+	if !strings.Contains(out.String(), "rule URLs and targets may reach loopback, for local testing (dev only") {
+		t.Errorf("the banner does not say that follow-ups may reach loopback:\n%s", out.String())
 	}
 }

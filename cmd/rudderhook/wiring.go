@@ -184,9 +184,16 @@ func runWorker(c client.Client, db *sqlx.DB, cfg *config.Config, log *slog.Logge
 	return w.Stop, nil
 }
 
-// warnUnconfigured says at start what the rules in force will need that this worker lacks, rather than
-// at the first follow-up that fails for it.
+// warnUnconfigured says at start what the rules in force will need that this worker lacks, and which
+// targets it will refuse to send to, rather than at the first follow-up that fails for it.
 func warnUnconfigured(acts *activities.Activities, log *slog.Logger) {
+	for _, name := range slices.Sorted(maps.Keys(acts.Targets)) {
+		t := acts.Targets[name]
+		if err := t.Policy(acts.RuleURLs).CheckURL(t.URL); err != nil {
+			log.Warn("a target's URL names an address it may not reach: its follow-ups will fail (a private network needs allow_private: true)",
+				"target", name, "reason", err.Error())
+		}
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	set, err := acts.Rules.Current(ctx)
@@ -272,10 +279,10 @@ func runAPI(ctx context.Context, cfg *config.Config, c client.Client, db *sqlx.D
 	srv := &api.Server{
 		Ingest: svc, Store: st, Rules: inForce, Temporal: c, Sources: cfg.Sources, Log: log.With("component", "api"),
 		TaskQueue: cfg.Temporal.TaskQueue, AdminToken: cfg.AdminToken, TrustedProxies: cfg.TrustedProxies, UIBase: opts.uiBase, Namespace: cfg.Temporal.Namespace,
-		Targets: cfg.TargetNames(), DevSink: opts.devSink, Codec: opts.codec,
+		Targets: cfg.TargetNames(), URLs: cfg.RuleURLs(), DevSink: opts.devSink, Codec: opts.codec,
 	}
 	page := &ui.Server{
-		Store: st, Rules: inForce, Targets: cfg.TargetNames(), Users: cfg.Users, SessionKey: cfg.SessionKey,
+		Store: st, Rules: inForce, Targets: cfg.TargetNames(), URLs: cfg.RuleURLs(), Users: cfg.Users, SessionKey: cfg.SessionKey,
 		SessionTTL: cfg.SessionTTL, Log: log.With("component", "ui"),
 	}
 	if srv.RulesPage, err = page.Handler(); err != nil {
@@ -307,7 +314,8 @@ func runAPI(ctx context.Context, cfg *config.Config, c client.Client, db *sqlx.D
 	wake := store.ListenInbox(relayCtx, cfg.DatabaseURL, log.With("component", "relay"))
 	wg.Go(func() { svc.RunRelay(relayCtx, 5*time.Second, wake) })
 	if cfg.RulesFile != "" {
-		rf := &rulesync.File{Path: cfg.RulesFile, Rules: inForce, Targets: cfg.TargetNames(), Log: log.With("component", "rules")}
+		rf := &rulesync.File{Path: cfg.RulesFile, Rules: inForce, Options: rules.Options{Targets: cfg.TargetNames(), URLs: cfg.RuleURLs()},
+			Log: log.With("component", "rules")}
 		rf.Load(ctx)
 		wg.Go(func() { rf.Watch(relayCtx, 5*time.Second) })
 	}

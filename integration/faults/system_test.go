@@ -100,6 +100,7 @@ func startSystem(t *testing.T, split, ownPostgres bool) *system {
 		"RUDDERHOOK_RULES_FILE="+rulesFile,
 		"RUDDERHOOK_TARGET_SINK_URL=http://"+s.sink.addr+"/crm",
 		"RUDDERHOOK_TARGET_SINK_SECRET="+sinkSecret,
+		"RUDDERHOOK_TARGET_SINK_ALLOW_PRIVATE=true", // the sink listens on loopback
 		"RUDDERHOOK_SHUTDOWN_GRACE=5s",
 		"RUDDERHOOK_LOG_LEVEL=info",
 	)
