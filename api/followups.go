@@ -111,7 +111,9 @@ func (s *Server) retryFollowUp(c *gin.Context) {
 		return
 	}
 	wf := workflows.FollowUpWorkflowID(rec.CallWorkflowID, rec.RuleID, rec.Action)
-	run, err := s.Temporal.ExecuteWorkflow(ctx, workflows.FollowUpStartOptions(wf, rec.Summary, workflows.SearchAttributes(call.ReceivedCall), s.TaskQueue),
+	rc := call.ReceivedCall // as stored, it lacks what the receiver computed: the search value of its number
+	rc.CalleeNumberHMAC = s.Numbers.CalleeSearch(rc.Call.CalleeNumber)
+	run, err := s.Temporal.ExecuteWorkflow(ctx, workflows.FollowUpStartOptions(wf, rec.Summary, workflows.SearchAttributes(rc), s.TaskQueue),
 		workflows.FollowUpWorkflow, workflows.FollowUpInput{FollowUp: rec.Plan.ForWorkflow(), Retry: true})
 	if err != nil {
 		s.writeError(c, err)

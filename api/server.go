@@ -19,6 +19,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"golang.org/x/time/rate"
 
+	"github.com/rudderhook/rudderhook/airudder"
 	"github.com/rudderhook/rudderhook/config"
 	"github.com/rudderhook/rudderhook/egress"
 	"github.com/rudderhook/rudderhook/ingest"
@@ -56,6 +57,9 @@ type Server struct {
 	// UIBase and Namespace build links to the Temporal Web UI.
 	UIBase    string
 	Namespace string
+	// Numbers key what stands for a phone number in search attributes (config.Config.Numbers), for the
+	// workflows the API starts and the call records it shows.
+	Numbers airudder.NumberKeys
 
 	limiters map[string]*rate.Limiter
 }

@@ -79,6 +79,13 @@ type Config struct {
 	// empty, each process makes its own, and sessions end when it stops.
 	SessionKey string        `env:"RUDDERHOOK_SESSION_KEY"`
 	SessionTTL time.Duration `env:"RUDDERHOOK_SESSION_TTL" envDefault:"12h"`
+	// PIIKey, when set, keys the hash that the CalleeNumber search attribute holds instead of the number
+	// (airudder.NumberKeys.Search): the same on every serve and dev, and on whoever runs `rudderhook pii
+	// hash`. Temporal's search attributes are never encrypted.
+	PIIKey string `env:"RUDDERHOOK_PII_KEY"`
+	// Numbers are the keys that hide phone numbers in workflow IDs and search attributes, set by
+	// UseNumberKeys once the installation's key is read from PostgreSQL.
+	Numbers airudder.NumberKeys `env:"-"`
 }
 
 // Acknowledgement modes (RUDDERHOOK_ACK, a source's ack:).
@@ -222,6 +229,8 @@ type Source struct {
 	AllowedNets    []netip.Prefix `yaml:"-"`
 	// GenericKinds are Kinds, checked, by route name.
 	GenericKinds map[string]airudder.Kind `yaml:"-"`
+	// Numbers are Config.Numbers, for reading this source's callbacks (set by UseNumberKeys).
+	Numbers airudder.NumberKeys `yaml:"-"`
 }
 
 // SourceKind is a generic kind a source takes: its route name and, optionally, the JSON fields (dot
@@ -508,6 +517,9 @@ func (cfg *Config) resolve() error {
 	if cfg.SessionKey != "" && len(cfg.SessionKey) < 32 {
 		problems = append(problems, "RUDDERHOOK_SESSION_KEY must be at least 32 characters (e.g. `openssl rand -hex 32`)")
 	}
+	if cfg.PIIKey != "" && len(cfg.PIIKey) < 32 {
+		problems = append(problems, "RUDDERHOOK_PII_KEY must be at least 32 characters (e.g. `openssl rand -hex 32`)")
+	}
 	if cfg.SessionTTL <= 0 {
 		problems = append(problems, "RUDDERHOOK_SESSION_TTL must be positive")
 	}
@@ -656,7 +668,21 @@ func checkUsers(users []User) []string {
 func (s *Source) ParseOptions() airudder.ParseOptions {
 	return airudder.ParseOptions{
 		RedialLocation: s.RedialLocation, DateLayouts: s.DateLayouts, MaxCalls: s.MaxCallsPerBody,
-		DecimalSeparator: s.DecimalSeparator, ThousandsSeparator: s.ThousandsSeparator,
+		DecimalSeparator: s.DecimalSeparator, ThousandsSeparator: s.ThousandsSeparator, Numbers: s.Numbers,
+	}
+}
+
+// UseNumberKeys sets the keys that hide phone numbers (airudder.NumberKeys) for the configuration and
+// every source: idKey, the installation's key that workflow IDs are hashed with (store.InstallationKey,
+// read by the command that starts workflows), and the PII key, if set, for the CalleeNumber search
+// attribute.
+func (cfg *Config) UseNumberKeys(idKey []byte) {
+	cfg.Numbers = airudder.NumberKeys{ID: idKey}
+	if cfg.PIIKey != "" {
+		cfg.Numbers.Search = []byte(cfg.PIIKey)
+	}
+	for _, s := range cfg.Sources {
+		s.Numbers = cfg.Numbers
 	}
 }
 

@@ -250,12 +250,13 @@ func TestUsersFromFileAndEnvironment(t *testing.T) {
 		"RUDDERHOOK_USERS=Ana:editor:" + hash + ",Bo:viewer:" + hash:   "another user has the same token",
 		"RUDDERHOOK_USERS=just-a-token":                                "is not name:role:token_sha256",
 		"RUDDERHOOK_SESSION_KEY=short":                                 "at least 32 characters",
+		"RUDDERHOOK_PII_KEY=short-pii-key":                             "RUDDERHOOK_PII_KEY must be at least 32 characters",
 	} {
 		_, err := config.Load([]string{env}, "")
 		if err == nil || !strings.Contains(err.Error(), msg) {
 			t.Errorf("%s: %v, want %q", env, err, msg)
 		}
-		if err != nil && strings.Contains(err.Error(), "secret-token") || err != nil && strings.Contains(err.Error(), "just-a-token") {
+		if err != nil && (strings.Contains(err.Error(), "secret-token") || strings.Contains(err.Error(), "just-a-token") || strings.Contains(err.Error(), "short-pii-key")) {
 			t.Errorf("%s: the error repeats what may be a token: %v", env, err)
 		}
 	}

@@ -101,6 +101,11 @@ func start(t testing.TB, opts options) *system {
 	}
 	t.Cleanup(func() { _ = s.db.Close() })
 	s.store = store.New(s.db)
+	idKey, err := s.store.InstallationKey(ctx, store.KeyNumberIDs) // as runAPI reads it
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.UseNumberKeys(idKey)
 
 	s.temporal, err = devserver.Start(ctx, devserver.Options{
 		DataDir: opts.dataDir, FrontendAddr: "127.0.0.1:0", UIAddr: opts.uiAddr, Log: log,
@@ -148,7 +153,7 @@ func (s *system) serve(svc *ingest.Service) {
 	srv := &api.Server{
 		Ingest: svc, Store: svc.Store, Rules: inForce, Temporal: svc.Temporal, Sources: s.cfg.Sources, Log: testLogger(s.t),
 		TaskQueue: s.cfg.Temporal.TaskQueue, AdminToken: adminToken, UIBase: "http://ui.example", Namespace: "default", Targets: s.cfg.TargetNames(),
-		URLs: s.cfg.RuleURLs(),
+		URLs: s.cfg.RuleURLs(), Numbers: s.cfg.Numbers,
 	}
 	page := &ui.Server{Store: svc.Store, Rules: inForce, Targets: s.cfg.TargetNames(), URLs: s.cfg.RuleURLs(), Users: s.cfg.Users,
 		SessionKey: s.cfg.SessionKey, SessionTTL: s.cfg.SessionTTL, Log: testLogger(s.t)}

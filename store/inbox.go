@@ -27,6 +27,9 @@ type InboxEntry struct {
 	State         string     `db:"state"`
 	LeaseOwner    string     `db:"lease_owner"`
 	DeadAt        *time.Time `db:"dead_at"`
+	// ReplayedAt is when an operator last replayed the entry as a dead letter; its age counts from then
+	// (see inboxAgeSince), and ReceivedAt stays when it arrived.
+	ReplayedAt *time.Time `db:"replayed_at"`
 }
 
 // Inbox entry states.
@@ -48,15 +51,19 @@ RETURNING *`
 	extendLeaseSQL = `UPDATE inbox SET next_attempt_at = now() + make_interval(secs => $3)
 WHERE id = ANY($1) AND lease_owner = $2 AND state = 'pending'`
 	deleteInboxSQL = `DELETE FROM inbox WHERE id = $1 AND lease_owner = $2`
+	// inboxAgeSince is when an entry's age (DrainOptions.MaxAge) starts: its last replay, else its arrival.
+	inboxAgeSince = `coalesce(replayed_at, received_at)`
 	// failInboxSQL records a failed attempt: the entry is due again after the backoff, or is a dead letter
 	// when the failure is permanent ($4), or it has used its attempts ($5) or its age ($6 seconds).
 	failInboxSQL = `UPDATE inbox SET last_error = $3, lease_owner = '',
-  state = CASE WHEN $4 OR attempts >= $5 OR received_at < now() - make_interval(secs => $6) THEN 'dead' ELSE 'pending' END,
-  dead_at = CASE WHEN $4 OR attempts >= $5 OR received_at < now() - make_interval(secs => $6) THEN now() END,
+  state = CASE WHEN $4 OR attempts >= $5 OR ` + inboxAgeSince + ` < now() - make_interval(secs => $6) THEN 'dead' ELSE 'pending' END,
+  dead_at = CASE WHEN $4 OR attempts >= $5 OR ` + inboxAgeSince + ` < now() - make_interval(secs => $6) THEN now() END,
   next_attempt_at = now() + make_interval(secs => $7)
 WHERE id = $1 AND lease_owner = $2
 RETURNING state`
-	replayInboxSQL = `UPDATE inbox SET state = 'pending', attempts = 0, next_attempt_at = now(), dead_at = NULL, lease_owner = ''
+	// replayInboxSQL makes a dead letter due again with its attempts and its age counted anew.
+	replayInboxSQL = `UPDATE inbox SET state = 'pending', attempts = 0, next_attempt_at = now(), dead_at = NULL, lease_owner = '',
+  replayed_at = now()
 WHERE id = $1 AND state = 'dead' RETURNING *`
 	selectInboxSQL = `SELECT * FROM inbox WHERE id = $1`
 	inboxStatusSQL = `SELECT count(*) FILTER (WHERE state = 'pending') AS pending, count(*) FILTER (WHERE state = 'dead') AS dead,
@@ -250,7 +257,8 @@ func (s *Store) ListInbox(ctx context.Context, f InboxFilter) ([]InboxEntry, int
 	return rows, next, nil
 }
 
-// ReplayInbox makes a dead letter due again at once, with its attempts counted from zero. It returns
+// ReplayInbox makes a dead letter due again at once, with its attempts counted from zero and its age
+// from now (its arrival time is kept: ReceivedAt, beside ReplayedAt). It returns
 // ErrNotFound for no such entry and ErrNotDead for an entry that is still pending.
 func (s *Store) ReplayInbox(ctx context.Context, id int64) (*InboxEntry, error) {
 	var e InboxEntry

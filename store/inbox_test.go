@@ -121,3 +121,36 @@ func TestInboxLeaseLastsAsLongAsTheWork(t *testing.T) {
 		t.Errorf("pending = %d after the first relay accepted every entry", st.Pending)
 	}
 }
+
+// Replaying a dead letter resets its age: an entry that died of age (RUDDERHOOK_INBOX_MAX_AGE after it
+// arrived) gets a whole MaxAge again from its replay, instead of dying again at its first failed attempt,
+// and it keeps the time it arrived for operators.
+func TestInboxReplayResetsTheAge(t *testing.T) {
+	t.Parallel()
+	s := store.New(storetest.DB(t))
+	ctx := context.Background()
+	arrived := time.Now().Add(-100 * time.Hour).UTC().Truncate(time.Microsecond)
+	id, err := s.AddToInbox(ctx, "airudder", "call-completed", []byte(`{"n":"old"}`), arrived)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := store.DrainOptions{MaxAttempts: 100, MaxAge: 72 * time.Hour}
+	fail := func(context.Context, store.InboxEntry) error { return errors.New("temporal down") }
+	if res, err := s.DrainInbox(ctx, opts, fail); err != nil || res != (store.DrainResult{Dead: 1}) {
+		t.Fatalf("first pass %+v, %v; want the old entry dead of age", res, err)
+	}
+	replayed, err := s.ReplayInbox(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if replayed.ReplayedAt == nil || time.Since(*replayed.ReplayedAt) > time.Minute || !replayed.ReceivedAt.Equal(arrived) {
+		t.Errorf("replayed entry: received %v, replayed %v; want received %v kept and replayed now", replayed.ReceivedAt, replayed.ReplayedAt, arrived)
+	}
+	if res, err := s.DrainInbox(ctx, opts, fail); err != nil || res != (store.DrainResult{Failed: 1}) {
+		t.Fatalf("after the replay, a failed attempt gave %+v, %v; want the entry pending (its age counts from the replay)", res, err)
+	}
+	e, _, err := s.ListInbox(ctx, store.InboxFilter{Limit: 10})
+	if err != nil || len(e) != 1 || e[0].State != store.InboxPending || !e[0].ReceivedAt.Equal(arrived) {
+		t.Errorf("inbox after the retry: %+v, %v", e, err)
+	}
+}

@@ -1,7 +1,9 @@
 package ui
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"maps"
 	"net/http"
 	"slices"
@@ -57,7 +59,7 @@ func (s *Server) editor(w http.ResponseWriter, r *http.Request) {
 		s.failErr(w, r, err)
 		return
 	default:
-		data.Version, data.YAML = rec.Version, rec.Document
+		data.Version, data.YAML = rec.Version, shown(u, rec.Document)
 	}
 	data.Draft = rules.ParseDraft([]byte(data.YAML))
 	if set, err := rules.Compile([]byte(data.YAML), rules.Options{Stored: true}); err == nil {
@@ -196,7 +198,7 @@ func (s *Server) dryRun(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, http.StatusBadRequest, "give the period as two dates, the first not after the second")
 		return
 	}
-	inForce, err := s.Rules.Current(ctx)
+	inForce, err := s.inForceFor(ctx, userOf(ctx))
 	if err != nil {
 		s.failErr(w, r, err)
 		return
@@ -215,6 +217,36 @@ func (s *Server) dryRun(w http.ResponseWriter, r *http.Request) {
 	}
 	resp.Diff = dryrun.Compare(inForce, draft, calls)
 	writeJSON(w, http.StatusOK, resp)
+}
+
+// shown is a rules document as u may see it: whole for an editor; for a viewer, with the secrets a rule
+// may carry hidden (rules.Redact: header values, and all of a url but its scheme and host), since viewers
+// may read the rules but not use them. Admin API callers (the admin token) see them whole.
+func shown(u *user, doc string) string {
+	if u.CanEdit() {
+		return doc
+	}
+	return string(rules.Redact([]byte(doc)))
+}
+
+// inForceFor is the rules in force as u may see them (see shown), so that a viewer's dry run compares a
+// draft made from the hidden document with the same hidden document: only what the viewer changed
+// differs, and no sample shows a hidden value.
+func (s *Server) inForceFor(ctx context.Context, u *user) (*rules.Set, error) {
+	set, err := s.Rules.Current(ctx)
+	if err != nil || set == nil || u.CanEdit() {
+		return set, err
+	}
+	rec, err := s.Store.RuleSet(ctx, set.Version)
+	if err != nil {
+		return nil, err
+	}
+	hidden, err := rules.Compile([]byte(shown(u, rec.Document)), rules.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("compile rules version %d as a viewer sees them: %w", rec.Version, err)
+	}
+	hidden.Version = set.Version
+	return hidden, nil
 }
 
 // maxComment is the longest reason a version may carry.

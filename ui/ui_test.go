@@ -427,3 +427,130 @@ func TestDryRunComparesWithTheRulesInForce(t *testing.T) {
 
 func base64Decode(s string) ([]byte, error) { return base64.RawURLEncoding.DecodeString(s) }
 func base64Encode(b []byte) string          { return base64.RawURLEncoding.EncodeToString(b) }
+
+// The notice a page shows after a redirect (?saved=, ?unchanged=, ?restored=&as=) takes only version
+// numbers: anything else in the query, however harmless it looks once escaped, is text that a link
+// could put on the page under rudderhook's name, so it shows nothing.
+func TestNoticeTakesOnlyAVersionNumber(t *testing.T) {
+	t.Parallel()
+	p := newPage(t)
+	p.signIn(viewerToken)
+	for path, want := range map[string]string{
+		"/ui/history?saved=12":                         "Version 12 is in force.",
+		"/ui/history?unchanged=3":                      "Nothing changed: version 3 already says exactly this.",
+		"/ui/history?restored=1&as=4":                  "Version 1 is restored: it is in force as version 4.",
+		"/ui/?saved=%3Cscript%3Ealert(1)%3C/script%3E": "",
+		"/ui/history?saved=2.+Your+session+has+ended%3A+sign+in+again+at+evil.example": "",
+		"/ui/history?unchanged=1+or+call+%2B1-800-FAKE":                                "",
+		"/ui/history?restored=1&as=4%3Cb%3E":                                           "",
+		"/ui/history?saved=-3":                                                         "",
+	} {
+		resp, body := p.do(http.MethodGet, path, nil, nil)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s = %d", path, resp.StatusCode)
+		}
+		got := ""
+		if m := noticeRE.FindStringSubmatch(body); m != nil {
+			got = m[1]
+		}
+		if got != want {
+			t.Errorf("GET %s shows the notice %q, want %q", path, got, want)
+		}
+		for _, injected := range []string{"alert(", "evil.example", "FAKE", "4&lt;b"} {
+			if strings.Contains(body, injected) {
+				t.Errorf("GET %s reflects %q", path, injected)
+			}
+		}
+	}
+}
+
+var noticeRE = regexp.MustCompile(`<p class="notice" role="status" id="notice">([^<]*)</p>`)
+
+// secretRules are ptpRules and a webhook whose URL and headers carry secrets.
+const secretRules = ptpRules + `  - id: crm-task
+    when: call.intention_description == "Needs Follow Up"
+    actions:
+      - name: task
+        type: webhook
+        # the CRM's own endpoint, not a configured target
+        url: "https://hook-user:hook-pass@hooks.example.com/services/T0/s3cr3tpath?token=qtok&queue=ops"
+        headers: {Authorization: "Bearer hdr-secret", X-Api-Key: key-secret}
+`
+
+var editorDataRE = regexp.MustCompile(`(?s)<script type="application/json" id="editor-data">(.*?)</script>`)
+
+// A viewer sees the rules with the secrets a rule may carry hidden — the user info, path and query values
+// of a url, every header value — on every page and answer that shows them (the editor's YAML and form, the
+// history's versions, changes and line diff, a dry run's samples), and can still try the rules as shown;
+// an editor sees them whole.
+func TestViewersSeeRulesWithSecretsHidden(t *testing.T) {
+	t.Parallel()
+	p := newPage(t)
+	storeCall(t, p.store, "nfu", "Needs Follow Up", "", time.Now().Add(-time.Hour))
+	p.signIn(editorToken)
+	csrf := p.csrf()
+	if code, out := p.api("/ui/api/save", csrf, map[string]any{"yaml": secretRules, "comment": "CRM tasks", "base_version": 1}); code != http.StatusOK {
+		t.Fatalf("save = %d %v", code, out)
+	}
+	rotated := strings.Replace(secretRules, "hdr-secret", "hdr-rotated", 1)
+	if code, out := p.api("/ui/api/save", csrf, map[string]any{"yaml": rotated, "comment": "New CRM key", "base_version": 2}); code != http.StatusOK {
+		t.Fatalf("save = %d %v", code, out)
+	}
+	secrets := []string{"hook-user", "hook-pass", "s3cr3tpath", "qtok", "hdr-secret", "hdr-rotated", "key-secret"}
+
+	// The editor sees every value.
+	_, body := p.do(http.MethodGet, "/ui/edit", nil, nil)
+	for _, s := range []string{"hook-user", "hook-pass", "s3cr3tpath", "qtok", "hdr-rotated", "key-secret"} {
+		if !strings.Contains(body, s) {
+			t.Errorf("the editor's editor page lacks %q", s)
+		}
+	}
+	if _, body := p.do(http.MethodGet, "/ui/history", nil, nil); !strings.Contains(body, "hdr-secret") || !strings.Contains(body, "hdr-rotated") {
+		t.Errorf("the editor's history lacks the header values")
+	}
+
+	p.signIn(viewerToken)
+	csrf = p.csrf()
+	_, body = p.do(http.MethodGet, "/ui/edit", nil, nil)
+	_, history := p.do(http.MethodGet, "/ui/history", nil, nil)
+	for page, text := range map[string]string{"editor": body, "history": history} {
+		for _, s := range secrets {
+			if strings.Contains(text, s) {
+				t.Errorf("the viewer's %s page shows %q", page, s)
+			}
+		}
+		for _, want := range []string{"hooks.example.com", "Authorization", "X-Api-Key", "••••", "token=xxxxx"} {
+			if !strings.Contains(text, want) {
+				t.Errorf("the viewer's %s page lacks %q", page, want)
+			}
+		}
+	}
+	if !strings.Contains(history, "the CRM&#39;s own endpoint") {
+		t.Errorf("the viewer's history lost the rules' comments")
+	}
+	if !strings.Contains(history, "Rule <strong>crm-task</strong> changed") {
+		t.Errorf("the history does not tell the viewer that version 3 changed crm-task")
+	}
+	m := editorDataRE.FindStringSubmatch(body)
+	if m == nil {
+		t.Fatal("no editor data on the page")
+	}
+	var data struct {
+		YAML string `json:"yaml"`
+	}
+	if err := json.Unmarshal([]byte(m[1]), &data); err != nil {
+		t.Fatal(err)
+	}
+	// The rules as shown are the rules: trying them changes nothing, and shows no secret.
+	day := func(d int) string { return time.Now().UTC().AddDate(0, 0, d).Format(time.DateOnly) }
+	code, out := p.api("/ui/api/dry-run", csrf, map[string]any{"yaml": data.YAML, "from": day(-1), "to": day(1)})
+	answer, _ := json.Marshal(out)
+	if code != http.StatusOK || out["diff"].(map[string]any)["changed"] != 0.0 || !strings.Contains(string(answer), "POST to hooks.example.com") {
+		t.Errorf("the viewer's dry run of the rules as shown = %d %s", code, answer)
+	}
+	for _, s := range secrets {
+		if strings.Contains(string(answer), s) {
+			t.Errorf("the viewer's dry run shows %q", s)
+		}
+	}
+}

@@ -187,3 +187,28 @@ func TestSummaryFitsAndMentionsParseNotes(t *testing.T) {
 		t.Errorf("details = %q", d)
 	}
 }
+
+// When the receiver computed a keyed hash of the callee number (RUDDERHOOK_PII_KEY), the CalleeNumber
+// search attribute of a call's and an event's workflow holds it instead of the number; without one, the
+// number, as before.
+func TestCalleeNumberSearchAttributeHoldsTheHashWhenThereIsOne(t *testing.T) {
+	in := seedInput(t)
+	callee := func(opts interface {
+		GetKeyword(temporal.SearchAttributeKeyKeyword) (string, bool)
+	}) string {
+		v, _ := opts.GetKeyword(workflows.CalleeNumberKey)
+		return v
+	}
+	if got := callee(workflows.StartOptions(in.Call, "").TypedSearchAttributes); got != "+86xxxxxxxx721" {
+		t.Errorf("without a hash: CalleeNumber = %q", got)
+	}
+	in.Call.CalleeNumberHMAC = "0123456789abcdef0123456789abcdef"
+	if got := callee(workflows.StartOptions(in.Call, "").TypedSearchAttributes); got != in.Call.CalleeNumberHMAC {
+		t.Errorf("call with a hash: CalleeNumber = %q", got)
+	}
+	ev := airudder.Event{Source: "airudder", Kind: "list-completed", On: "list_completed", Key: "k", CalleeNumber: "+86xxxxxxxx721",
+		CalleeNumberHMAC: in.Call.CalleeNumberHMAC}
+	if got := callee(workflows.EventStartOptions(ev, "").TypedSearchAttributes); got != ev.CalleeNumberHMAC {
+		t.Errorf("event with a hash: CalleeNumber = %q", got)
+	}
+}

@@ -78,17 +78,24 @@ func SearchAttributeTypes() map[string]enumspb.IndexedValueType {
 
 // SearchAttributes are the values of the custom search attributes for one call; empty values are left out.
 // A value longer than payload.SearchTextLimit is cut, with a hash of the whole (the full value is in
-// PostgreSQL), so that it fits Temporal's per-value limit whatever the sender wrote.
+// PostgreSQL), so that it fits Temporal's per-value limit whatever the sender wrote. CalleeNumber is the
+// keyed hash of the number when a PII key is set (see calleeNumber).
 func SearchAttributes(rc airudder.ReceivedCall) []temporal.SearchAttributeUpdate {
 	return keywords(
 		keyword{CaseIDKey, rc.Call.CaseID},
 		keyword{CallIDKey, rc.Call.CallID},
-		keyword{CalleeNumberKey, rc.Call.CalleeNumber},
+		keyword{CalleeNumberKey, calleeNumber(rc.CalleeNumberHMAC, rc.Call.CalleeNumber)},
 		keyword{IntentionKey, rc.Call.Intention},
 		keyword{TaskIDKey, rc.Task.TaskID},
 		keyword{SourceKey, rc.Source},
 	)
 }
+
+// calleeNumber is the value of the CalleeNumber search attribute: the keyed hash of the number that the
+// receiver computed when a PII key is set (RUDDERHOOK_PII_KEY; search attributes are never encrypted,
+// and whoever reads Temporal reads them), else the number itself. The hash comes in the workflow's input,
+// so workflow code never holds the key, and a history replays with the value it recorded.
+func calleeNumber(hmac, number string) string { return cmp.Or(hmac, number) }
 
 // keyword is one value of a Keyword search attribute.
 type keyword struct {
@@ -218,7 +225,7 @@ func EventSearchAttributes(ev airudder.Event) []temporal.SearchAttributeUpdate {
 		keyword{KindKey, ev.On},
 		keyword{CaseIDKey, ev.CaseID},
 		keyword{CallIDKey, ev.CallID},
-		keyword{CalleeNumberKey, ev.CalleeNumber},
+		keyword{CalleeNumberKey, calleeNumber(ev.CalleeNumberHMAC, ev.CalleeNumber)},
 		keyword{TaskIDKey, ev.TaskID},
 	)
 }

@@ -265,6 +265,15 @@ type apiOptions struct {
 // in-flight requests for up to cfg.ShutdownGrace.
 func runAPI(ctx context.Context, cfg *config.Config, c client.Client, db *sqlx.DB, log *slog.Logger, opts apiOptions) (err error) {
 	st := store.New(db)
+	// Workflow IDs hash phone numbers with the installation's key: the same on every replica and restart.
+	idKey, err := st.InstallationKey(ctx, store.KeyNumberIDs)
+	if err != nil {
+		return fmt.Errorf("%w (has `rudderhook migrate` been run?)", err)
+	}
+	cfg.UseNumberKeys(idKey)
+	if cfg.PIIKey == "" {
+		log.Info("RUDDERHOOK_PII_KEY is not set: the CalleeNumber search attribute holds phone numbers as they are, for whoever reads Temporal")
+	}
 	inForce := rulesync.New(st)
 	svc := &ingest.Service{Temporal: c, Store: st, Sources: cfg.Sources, Log: log.With("component", "ingest"), Parallelism: 16, TaskQueue: cfg.Temporal.TaskQueue,
 		Inbox: store.DrainOptions{MaxAttempts: cfg.InboxMaxAttempts, MaxAge: cfg.InboxMaxAge}, RelayConcurrency: cfg.RelayConcurrency,
@@ -279,7 +288,7 @@ func runAPI(ctx context.Context, cfg *config.Config, c client.Client, db *sqlx.D
 	srv := &api.Server{
 		Ingest: svc, Store: st, Rules: inForce, Temporal: c, Sources: cfg.Sources, Log: log.With("component", "api"),
 		TaskQueue: cfg.Temporal.TaskQueue, AdminToken: cfg.AdminToken, TrustedProxies: cfg.TrustedProxies, UIBase: opts.uiBase, Namespace: cfg.Temporal.Namespace,
-		Targets: cfg.TargetNames(), URLs: cfg.RuleURLs(), DevSink: opts.devSink, Codec: opts.codec,
+		Targets: cfg.TargetNames(), URLs: cfg.RuleURLs(), DevSink: opts.devSink, Codec: opts.codec, Numbers: cfg.Numbers,
 	}
 	page := &ui.Server{
 		Store: st, Rules: inForce, Targets: cfg.TargetNames(), URLs: cfg.RuleURLs(), Users: cfg.Users, SessionKey: cfg.SessionKey,

@@ -293,14 +293,14 @@ func request(fu rules.FollowUp) string {
 	var s string
 	switch {
 	case fu.Notify != nil:
-		s = "message to " + endpoint(fu.Notify.Target, fu.Notify.URL) + ": " + fu.Notify.Text
+		s = "message to " + rules.EndpointLabel(fu.Notify.Target, fu.Notify.URL) + ": " + fu.Notify.Text
 	case fu.Webhook != nil:
 		var pretty bytes.Buffer
 		if json.Compact(&pretty, fu.Webhook.Body) != nil {
 			pretty.Reset()
 			pretty.Write(fu.Webhook.Body)
 		}
-		s = "POST to " + endpoint(fu.Webhook.Target, fu.Webhook.URL) + ": " + pretty.String()
+		s = "POST to " + rules.EndpointLabel(fu.Webhook.Target, fu.Webhook.URL) + ": " + pretty.String()
 	case fu.Recall != nil:
 		via := "running workflow " + fu.Recall.WorkflowID
 		if fu.Recall.TemplateID != "" {
@@ -327,14 +327,3 @@ func request(fu rules.FollowUp) string {
 }
 
 func strconvQuote(s string) string { b, _ := json.Marshal(s); return string(b) }
-
-func endpoint(target, rawURL string) string {
-	if target != "" {
-		return target
-	}
-	if i := strings.Index(rawURL, "://"); i >= 0 {
-		host, _, _ := strings.Cut(rawURL[i+3:], "/")
-		return host
-	}
-	return "a URL"
-}
