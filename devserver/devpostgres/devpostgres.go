@@ -198,7 +198,11 @@ func start(ctx context.Context, dir string, opts Options, lock *os.File) (*Serve
 			return nil, err
 		}
 	}
-	stopLeftover(filepath.Join(libBin, "bin", "pg_ctl"), s.DataDir, opts.Log)
+	pgCtl := filepath.Join(libBin, "bin", "pg_ctl")
+	stopLeftover(pgCtl, s.DataDir, opts.Log)
+	if err := os.WriteFile(filepath.Join(dir, pgCtlFile), []byte(pgCtl+"\n"), 0o644); err != nil {
+		return nil, fmt.Errorf("private PostgreSQL: %w", err)
+	}
 	if s.Port, err = choosePort(dir, opts.Port); err != nil {
 		return nil, err
 	}
@@ -231,6 +235,23 @@ func start(ctx context.Context, dir string, opts Options, lock *os.File) (*Serve
 		opts.Log.Info("created a private PostgreSQL cluster", "data", s.DataDir)
 	}
 	return s, nil
+}
+
+// pgCtlFile, in a server's directory, names the pg_ctl that runs it, for Remove.
+const pgCtlFile = "pg_ctl-path"
+
+// Remove stops the server in dir if the process that ran it ended without stopping it, and removes
+// dir, data included. It refuses while a live process runs the server.
+func Remove(dir string) error {
+	lock, err := lockDir(dir)
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
+	if b, err := os.ReadFile(filepath.Join(dir, pgCtlFile)); err == nil {
+		stopLeftover(strings.TrimSpace(string(b)), filepath.Join(dir, "data"), slog.New(slog.DiscardHandler))
+	}
+	return os.RemoveAll(dir)
 }
 
 // binaries is one set of server programs: the directory of pg_ctl, initdb and postgres.

@@ -10,11 +10,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -281,5 +283,30 @@ func TestDataOfAnotherVersionIsLeftAlone(t *testing.T) {
 	}
 	if b, err := os.ReadFile(filepath.Join(data, "precious")); err != nil || string(b) != "calls" {
 		t.Errorf("the data was touched: %q, %v", b, err)
+	}
+}
+
+// A server whose process ended without stopping it (killed: its lock went with it) is stopped by the
+// next Start of its directory, or by Remove.
+func TestLeftoverServerOfAKilledProcessIsStopped(t *testing.T) {
+	installed(t)
+	dir := serverDir(t)
+	opts := Options{Dir: dir, Log: testLog(t)}
+	s := mustStart(t, opts)
+	_ = s.lock.Close() // what the kernel does when the process dies
+	s = mustStart(t, opts)
+	query(t, s, "SELECT 1").Close()
+
+	_ = s.lock.Close()
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(int(s.Port)))
+	if err := Remove(dir); err != nil {
+		t.Fatal(err)
+	}
+	if conn, err := net.Dial("tcp", addr); err == nil {
+		_ = conn.Close()
+		t.Errorf("the leftover server still listens at %s", addr)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("Remove left %s (%v)", dir, err)
 	}
 }
