@@ -182,7 +182,12 @@ func runWorker(c client.Client, db *sqlx.DB, cfg *config.Config, log *slog.Logge
 		return nil, fmt.Errorf("start worker: %w", err)
 	}
 	log.Info("worker started", "task_queue", workflows.TaskQueue)
-	return w.Stop, nil
+	countCtx, stopCounting := context.WithCancel(context.Background())
+	go activities.CountFollowUps(countCtx, acts.Store, 30*time.Second, log.With("component", "metrics"))
+	return func() {
+		stopCounting()
+		w.Stop()
+	}, nil
 }
 
 // warnUnconfigured says at start what the rules in force will need that this worker lacks, rather than
@@ -265,6 +270,7 @@ func runAPI(ctx context.Context, cfg *config.Config, c client.Client, db *sqlx.D
 		Batcher: st.NewInboxBatcher(store.BatchOptions{})}
 	defer svc.Batcher.Close() // after the HTTP server drained: commits what the last requests handed over
 	exportBatcher(svc.Batcher)
+	ingest.ExportSources(cfg.SourceNames())
 	for _, name := range cfg.DefaultKeySources() {
 		log.Warn("source accepts Airudder's default Sign key \"airudder\", which anyone can read in Airudder's documentation; configure a key of your own (keys: in the config file, or RUDDERHOOK_SOURCE_<NAME>_KEYS)",
 			"source", name)
