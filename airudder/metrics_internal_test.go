@@ -25,7 +25,9 @@ func TestAPIRequestsAreCountedByOutcome(t *testing.T) {
 	}))
 	defer srv.Close()
 	c := NewClient(srv.URL, "key", "secret", srv.Client())
-	count := func(op, outcome string) float64 { return testutil.ToFloat64(apiRequestsTotal.WithLabelValues(op, outcome)) }
+	count := func(op, outcome string) float64 {
+		return testutil.ToFloat64(apiRequestsTotal.WithLabelValues(op, outcome))
+	}
 	before := map[string]float64{"auth ok": count("auth", "ok"), "retryable": count("uploaddetails", "retryable"),
 		"refused": count("uploaddetails", "refused")}
 
