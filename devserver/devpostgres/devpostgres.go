@@ -86,7 +86,6 @@ type Server struct {
 	password string
 	ep       *embeddedpostgres.EmbeddedPostgres
 	lock     *os.File
-	log      *slog.Logger
 }
 
 // URL is the connection string of database on this server.
@@ -169,7 +168,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 }
 
 func start(ctx context.Context, dir string, opts Options, lock *os.File) (*Server, error) {
-	s := &Server{DataDir: filepath.Join(dir, "data"), lock: lock, log: opts.Log}
+	s := &Server{DataDir: filepath.Join(dir, "data"), lock: lock}
 	runAs, err := unprivileged()
 	if err != nil {
 		return nil, err
