@@ -23,7 +23,7 @@ func TestBenchDropsOnlyTheDatabaseItMade(t *testing.T) {
 	if _, err := keptDB.ExecContext(ctx, `CREATE TABLE kept (v int); INSERT INTO kept VALUES (42)`); err != nil {
 		t.Fatal(err)
 	}
-	admin, err := store.Open(ctx, storetest.AdminURL())
+	admin, err := store.Open(ctx, storetest.AdminURL(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -30,12 +30,15 @@ import (
 
 // Config is everything the processes need. Zero values mean "use the default".
 type Config struct {
-	DatabaseURL  string `env:"DATABASE_URL" envDefault:"postgres://postgres@127.0.0.1:5432/rudderhook?sslmode=disable"`
-	Temporal     Temporal
-	AdminToken   string `env:"RUDDERHOOK_ADMIN_TOKEN"`
-	HTTPAddr     string `env:"RUDDERHOOK_HTTP_ADDR" envDefault:"127.0.0.1:8080"`
-	ConfigFile   string `env:"RUDDERHOOK_CONFIG"`
-	MaxBodyBytes int64  `env:"RUDDERHOOK_MAX_BODY_BYTES" envDefault:"2097152"`
+	DatabaseURL string `env:"DATABASE_URL" envDefault:"postgres://postgres@127.0.0.1:5432/rudderhook?sslmode=disable"`
+	// DatabaseURLSet says DATABASE_URL was given rather than defaulted: then `dev` uses it or fails, and
+	// never runs a private server instead.
+	DatabaseURLSet bool `env:"-"`
+	Temporal       Temporal
+	AdminToken     string `env:"RUDDERHOOK_ADMIN_TOKEN"`
+	HTTPAddr       string `env:"RUDDERHOOK_HTTP_ADDR" envDefault:"127.0.0.1:8080"`
+	ConfigFile     string `env:"RUDDERHOOK_CONFIG"`
+	MaxBodyBytes   int64  `env:"RUDDERHOOK_MAX_BODY_BYTES" envDefault:"2097152"`
 	// TrustedProxies are the CIDRs whose X-Forwarded-For the receiver believes when it checks allowlists.
 	TrustedProxies []string      `env:"RUDDERHOOK_TRUSTED_PROXIES" envSeparator:","`
 	LogLevel       string        `env:"RUDDERHOOK_LOG_LEVEL" envDefault:"info"`
@@ -317,6 +320,7 @@ func Load(environ []string, path string) (*Config, error) {
 	if err := env.ParseWithOptions(&cfg, env.Options{Environment: vars}); err != nil {
 		return nil, fmt.Errorf("environment: %w", err)
 	}
+	cfg.DatabaseURLSet = vars["DATABASE_URL"] != ""
 	if path != "" {
 		cfg.ConfigFile = path
 	}

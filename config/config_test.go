@@ -24,6 +24,25 @@ func TestDefaults(t *testing.T) {
 	if len(cfg.Sources) != 1 || src == nil || len(src.Keys) != 1 || src.Keys[0] != "airudder" || src.RedialLocation != time.UTC {
 		t.Errorf("default source = %+v", src)
 	}
+	if cfg.DatabaseURLSet {
+		t.Error("DATABASE_URL counts as set when it was defaulted: dev would not run its private PostgreSQL")
+	}
+	for _, c := range []struct {
+		environ []string
+		set     bool
+	}{
+		{[]string{"DATABASE_URL=postgres://db.example/rudderhook"}, true},
+		{[]string{"DATABASE_URL=postgres://postgres@127.0.0.1:5432/rudderhook?sslmode=disable"}, true}, // the default, but said
+		{[]string{"DATABASE_URL="}, false},
+	} {
+		cfg, err := config.Load(c.environ, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg.DatabaseURLSet != c.set {
+			t.Errorf("%v: DatabaseURLSet = %v, want %v", c.environ, cfg.DatabaseURLSet, c.set)
+		}
+	}
 }
 
 func TestFileAndEnvironment(t *testing.T) {

@@ -75,6 +75,17 @@ var (
 	})
 )
 
+// ExportSources makes rudderhook_callbacks_accepted_total exist, at 0, for every source and path from the
+// start: an alert on a source that sent nothing for an hour then sees an increase of 0, rather than no
+// series at all in a process that has received nothing since it started.
+func ExportSources(sources []string) {
+	for _, src := range sources {
+		for _, path := range []string{"temporal", "inbox"} {
+			acceptedTotal.WithLabelValues(src, path)
+		}
+	}
+}
+
 // Service accepts callbacks.
 type Service struct {
 	Temporal client.Client

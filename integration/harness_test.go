@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -39,7 +38,7 @@ const adminToken = "test-admin-token"
 
 func TestMain(m *testing.M) {
 	gin.SetMode(gin.ReleaseMode)
-	os.Exit(m.Run())
+	storetest.Main(m)
 }
 
 // system is one running rudderhook: its own Temporal server, database, worker and HTTP API.

@@ -379,7 +379,13 @@ func TestDryRunComparesWithTheRulesInForce(t *testing.T) {
 	t.Parallel()
 	p := newPage(t)
 	now := time.Now().UTC()
-	day := func(d int) string { return now.AddDate(0, 0, d).Format(time.DateOnly) }
+	// The page reads the period's days in the rules' zone: count them there, or from 17:00 UTC on the
+	// calls of the last hours fall on a day after the period.
+	jakarta, err := time.LoadLocation("Asia/Jakarta")
+	if err != nil {
+		t.Fatal(err)
+	}
+	day := func(d int) string { return now.In(jakarta).AddDate(0, 0, d).Format(time.DateOnly) }
 	storeCall(t, p.store, "ptp-1", "Promise To Pay", day(5), now.Add(-time.Hour))
 	storeCall(t, p.store, "ptp-2", "Promise To Pay", day(6), now.Add(-2*time.Hour))
 	storeCall(t, p.store, "ptp-past", "Promise To Pay", day(-3), now.Add(-3*time.Hour)) // its reminder time had passed

@@ -37,8 +37,8 @@ func TestDevBannerSaysItRunsWithDevConveniences(t *testing.T) {
 	}
 	cfg.AdminToken = randomToken()
 	var out bytes.Buffer
-	printBanner(&out, cfg, "127.0.0.1:8080", &embeddedTemporal{FrontendAddr: "127.0.0.1:7233"},
-		banner{generated: true, notForProduction: cfg.ProductionProblems(config.Serve)})
+	printBanner(&out, banner{cfg: cfg, httpAddr: "127.0.0.1:8080", temporal: &embeddedTemporal{FrontendAddr: "127.0.0.1:7233"},
+		generatedToken: true, notForProduction: cfg.ProductionProblems(config.Serve)})
 	for _, want := range []string{
 		"Dev only", "tokens generated when unset", "serve and worker would refuse this configuration:",
 		`- source "airudder" accepts Airudder's default Sign key "airudder"`,

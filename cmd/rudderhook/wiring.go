@@ -14,6 +14,7 @@ import (
 	"os"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -181,7 +182,12 @@ func runWorker(c client.Client, db *sqlx.DB, cfg *config.Config, log *slog.Logge
 		return nil, fmt.Errorf("start worker: %w", err)
 	}
 	log.Info("worker started", "task_queue", workflows.TaskQueueOr(cfg.Temporal.TaskQueue))
-	return w.Stop, nil
+	countCtx, stopCounting := context.WithCancel(context.Background())
+	go activities.CountFollowUps(countCtx, acts.Store, 30*time.Second, log.With("component", "metrics"))
+	return func() {
+		stopCounting()
+		w.Stop()
+	}, nil
 }
 
 // warnUnconfigured says at start what the rules in force will need that this worker lacks, and which
@@ -279,12 +285,8 @@ func runAPI(ctx context.Context, cfg *config.Config, c client.Client, db *sqlx.D
 		Inbox: store.DrainOptions{MaxAttempts: cfg.InboxMaxAttempts, MaxAge: cfg.InboxMaxAge}, RelayConcurrency: cfg.RelayConcurrency,
 		Batcher: st.NewInboxBatcher(store.BatchOptions{})}
 	defer svc.Batcher.Close() // after the HTTP server drained: commits what the last requests handed over
-	promauto.NewCounterFunc(prometheus.CounterOpts{
-		Name: "rudderhook_inbox_batches_total", Help: "Group commits of callbacks acknowledged from the inbox.",
-	}, func() float64 { b, _ := svc.Batcher.Stats(); return float64(b) })
-	promauto.NewCounterFunc(prometheus.CounterOpts{
-		Name: "rudderhook_inbox_batched_callbacks_total", Help: "Callbacks committed by those group commits.",
-	}, func() float64 { _, n := svc.Batcher.Stats(); return float64(n) })
+	exportBatcher(svc.Batcher)
+	ingest.ExportSources(cfg.SourceNames())
 	srv := &api.Server{
 		Ingest: svc, Store: st, Rules: inForce, Temporal: c, Sources: cfg.Sources, Log: log.With("component", "api"),
 		TaskQueue: cfg.Temporal.TaskQueue, AdminToken: cfg.AdminToken, TrustedProxies: cfg.TrustedProxies, UIBase: opts.uiBase, Namespace: cfg.Temporal.Namespace,
@@ -354,3 +356,31 @@ func runAPI(ctx context.Context, cfg *config.Config, c client.Client, db *sqlx.D
 	}
 	return nil
 }
+
+// batcher is the inbox batcher of the API that runs, whose counts /metrics exports.
+var batcher atomic.Pointer[store.InboxBatcher]
+
+// exportBatcher exports b's counts: registered once per process, for the API that runs last (a test runs
+// dev more than once in one process).
+func exportBatcher(b *store.InboxBatcher) {
+	batcher.Store(b)
+	registerBatcherMetrics()
+}
+
+var registerBatcherMetrics = sync.OnceFunc(func() {
+	stats := func(batches bool) func() float64 {
+		return func() float64 {
+			b, n := batcher.Load().Stats()
+			if batches {
+				return float64(b)
+			}
+			return float64(n)
+		}
+	}
+	promauto.NewCounterFunc(prometheus.CounterOpts{
+		Name: "rudderhook_inbox_batches_total", Help: "Group commits of callbacks acknowledged from the inbox.",
+	}, stats(true))
+	promauto.NewCounterFunc(prometheus.CounterOpts{
+		Name: "rudderhook_inbox_batched_callbacks_total", Help: "Callbacks committed by those group commits.",
+	}, stats(false))
+})
