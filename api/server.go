@@ -36,7 +36,8 @@ type Server struct {
 	Log      *slog.Logger
 	// AdminToken guards /v1; it must not be empty.
 	AdminToken string
-	// TrustedProxies are the networks whose X-Forwarded-For is believed for allowlists.
+	// TrustedProxies are the networks whose X-Forwarded-For is believed for allowlists and the per-client
+	// limits (of the rules page's sign-ins and of the receiver's refusals).
 	TrustedProxies []string
 	// Targets are the configured target names that rules may use.
 	Targets map[string]bool
@@ -113,8 +114,9 @@ func (s *Server) Handler() (http.Handler, error) {
 	}
 	if s.RulesPage != nil {
 		// The rules page has pages (GET) and forms and script calls (POST), nothing else.
-		r.GET("/ui/*page", gin.WrapH(s.RulesPage))
-		r.POST("/ui/*page", gin.WrapH(s.RulesPage))
+		page := fromClient(s.RulesPage)
+		r.GET("/ui/*page", page)
+		r.POST("/ui/*page", page)
 		r.GET("/ui", func(c *gin.Context) { c.Redirect(http.StatusMovedPermanently, "/ui/") })
 	}
 	if s.DevSink != nil {
@@ -139,6 +141,17 @@ func (s *Server) Handler() (http.Handler, error) {
 	v1.PUT("/rules", s.putRules)
 	v1.POST("/rules/dry-run", s.dryRun)
 	return r, nil
+}
+
+// fromClient hands h the request with RemoteAddr set to the client's address as ClientIP reads it through
+// the trusted proxies (as chi's RealIP does): the rules page limits sign-ins per client with the same
+// trust as the receiver's allowlists, and one proxy in front is not one client.
+func fromClient(h http.Handler) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		r := c.Request.WithContext(c.Request.Context())
+		r.RemoteAddr = c.ClientIP()
+		h.ServeHTTP(c.Writer, r)
+	}
 }
 
 func (s *Server) recoverer(c *gin.Context) {
