@@ -21,6 +21,7 @@ import (
 
 	"github.com/rudderhook/rudderhook/config"
 	"github.com/rudderhook/rudderhook/ingest"
+	"github.com/rudderhook/rudderhook/ratelimit"
 	"github.com/rudderhook/rudderhook/rules/rulesync"
 	"github.com/rudderhook/rudderhook/store"
 )
@@ -52,7 +53,10 @@ type Server struct {
 	UIBase    string
 	Namespace string
 
+	// limiters are the sources' rate limits; refusals, for each source without a token that has one, the
+	// same rate per client address for bodies refused before their Sign was verified (see checkRefusals).
 	limiters map[string]*rate.Limiter
+	refusals map[string]*ratelimit.PerClient
 }
 
 const codeUnauthorized = "unauthorized"
@@ -65,10 +69,13 @@ var requestDuration = promauto.NewHistogramVec(prometheus.HistogramOpts{
 
 // Handler builds the router.
 func (s *Server) Handler() (http.Handler, error) {
-	s.limiters = map[string]*rate.Limiter{}
+	s.limiters, s.refusals = map[string]*rate.Limiter{}, map[string]*ratelimit.PerClient{}
 	for name, src := range s.Sources {
 		if src.RatePerSecond > 0 {
 			s.limiters[name] = rate.NewLimiter(rate.Limit(src.RatePerSecond), src.Burst)
+			if src.Token == "" {
+				s.refusals[name] = ratelimit.NewPerClient(rate.Limit(src.RatePerSecond), src.Burst)
+			}
 		}
 	}
 	r := gin.New()

@@ -7,12 +7,16 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"testing"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/rudderhook/rudderhook/airudder"
 	"github.com/rudderhook/rudderhook/config"
+	"github.com/rudderhook/rudderhook/ingest"
+	"github.com/rudderhook/rudderhook/store"
+	"github.com/rudderhook/rudderhook/store/storetest"
 )
 
 // refusals builds a receiver for the layers that refuse a callback before it reaches ingest; it has no
@@ -83,22 +87,93 @@ func TestURLToken(t *testing.T) {
 	}
 }
 
-func TestRateLimitPerSource(t *testing.T) {
+func writeConfig(t *testing.T, yaml string) string {
+	t.Helper()
 	path := t.TempDir() + "/rudderhook.yaml"
-	if err := os.WriteFile(path, []byte("sources:\n  acme:\n    keys: [wrong-key]\n    rate_per_second: 0.001\n    burst: 2\n  other:\n    keys: [wrong-key]\n"), 0o600); err != nil {
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	h := refusals(t, "RUDDERHOOK_CONFIG="+path)
+	return "RUDDERHOOK_CONFIG=" + path
+}
+
+// On a source with a URL token, the token says who posts: the rate is charged before the body (here with
+// a wrong Sign), a wrong token is not charged, and one source's budget is not another's.
+func TestRateLimitPerSource(t *testing.T) {
+	h := refusals(t, writeConfig(t, "sources:\n  acme:\n    keys: [wrong-key]\n    token: s3cret\n    rate_per_second: 0.001\n    burst: 2\n"+
+		"  other:\n    keys: [wrong-key]\n    token: s3cret\n"))
+	for range 5 {
+		if _, code := post(h, "/webhooks/acme/guess/call-completed", "192.0.2.1:1", ""); code != "invalid_token" {
+			t.Fatalf("a wrong token: %s", code)
+		}
+	}
 	var codes []string
 	for range 3 {
-		_, code := post(h, "/webhooks/acme/call-completed", "192.0.2.1:1", "")
+		_, code := post(h, "/webhooks/acme/s3cret/call-completed", "192.0.2.1:1", "")
 		codes = append(codes, code)
 	}
 	if codes[0] != "invalid_signature" || codes[1] != "invalid_signature" || codes[2] != "rate_limited" {
 		t.Errorf("acme: %v, want two through and the third limited", codes)
 	}
-	if _, code := post(h, "/webhooks/other/call-completed", "192.0.2.1:1", ""); code != "invalid_signature" {
+	if _, code := post(h, "/webhooks/other/s3cret/call-completed", "192.0.2.1:1", ""); code != "invalid_signature" {
 		t.Errorf("other source limited by acme's budget: %s", code)
+	}
+}
+
+// receiver is a whole receiver in inbox mode on a fresh database (no Temporal: the inbox takes what is
+// accepted).
+func receiver(t *testing.T, environ ...string) http.Handler {
+	t.Helper()
+	gin.SetMode(gin.ReleaseMode)
+	cfg, err := config.Load(append([]string{"RUDDERHOOK_ACK=inbox"}, environ...), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.DiscardHandler)
+	s := &Server{Sources: cfg.Sources, Log: log, TrustedProxies: []string{"10.0.0.0/8"},
+		Ingest: &ingest.Service{Store: store.New(storetest.DB(t)), Sources: cfg.Sources, Log: log}}
+	h, err := s.Handler()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// On a source without a token only the Sign says who posts, so the rate is charged after the Sign: a
+// flood of bodies with a wrong Sign does not spend the real sender's budget. What bounds the flood is
+// its own address's budget of refusals (the source's rate and burst, per client address).
+func TestRateChargedAfterTheSign(t *testing.T) {
+	t.Parallel()
+	h := receiver(t, writeConfig(t, "sources:\n  acme:\n    keys: [airudder]\n    rate_per_second: 0.001\n    burst: 2\n"))
+	const url = "/webhooks/acme/call-completed"
+	junk, err := airudder.Resign(airudder.ExampleCallCompleted, "not-acme's-key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	postFrom := func(remote string, body []byte) (int, string) {
+		req := httptest.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.RemoteAddr = remote
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		var out errorBody
+		_ = json.Unmarshal(rec.Body.Bytes(), &out)
+		return rec.Code, out.Error.Code
+	}
+	var flood []string
+	for range 6 {
+		_, code := postFrom("198.51.100.66:1", junk)
+		flood = append(flood, code)
+	}
+	if !slices.Equal(flood, []string{"invalid_signature", "invalid_signature", "rate_limited", "rate_limited", "rate_limited", "rate_limited"}) {
+		t.Errorf("a flood with a wrong Sign from one address: %v, want two refused for the Sign, then limited before the body", flood)
+	}
+	for i := range 2 {
+		if status, code := postFrom("203.0.113.5:1", airudder.ExampleCallCompleted); status != http.StatusOK {
+			t.Fatalf("the real sender's callback %d after the flood: %d %s, want 200", i+1, status, code)
+		}
+	}
+	if status, code := postFrom("203.0.113.5:1", airudder.ExampleCallCompleted); status != http.StatusTooManyRequests || code != "rate_limited" {
+		t.Errorf("the real sender past its burst of 2: %d %s, want 429", status, code)
 	}
 }
 
