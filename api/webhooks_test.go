@@ -1,14 +1,20 @@
 package api
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
 	"os"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -261,4 +267,87 @@ func TestEveryKindRefusesBadInput(t *testing.T) {
 	if status, body := postBody(h, "/webhooks/guarded/s3cret/waba-status", []byte(`[1]`)); status != 422 && status != 400 {
 		t.Errorf("a generic kind's body that is not an object: %d %s", status, body.Error.Code)
 	}
+}
+
+// writeThenRead sends a whole request, head and body, on a new connection before it reads anything, as
+// some senders do, and returns the answer's status and error code.
+func writeThenRead(t *testing.T, addr, head string, body []byte) (int, string) {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(time.Minute))
+	if _, err := conn.Write(append([]byte(head), body...)); err != nil {
+		t.Fatalf("writing the request: %v (the receiver closed the connection before the sender could read its answer)", err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("reading the answer: %v", err)
+	}
+	defer resp.Body.Close()
+	var out errorBody
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		t.Fatalf("reading the answer's body (status %d): %v", resp.StatusCode, err)
+	}
+	return resp.StatusCode, out.Error.Code
+}
+
+// A sender that writes its whole body before it reads the answer reads the refusal of a body that is too
+// large (by its Content-Length, or found while reading a chunked body) or holds too many calls, a 4xx it
+// will not retry, not a reset connection, which it would retry for ever.
+func TestRefusalsReadableBySendersThatWriteFirst(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(refusals(t)) // the default source: 2 MiB, 100 calls a body
+	t.Cleanup(srv.Close)
+	addr := srv.Listener.Addr().String()
+	const path = "/webhooks/airudder/call-completed"
+	big := bytes.Repeat([]byte(" "), 8<<20)
+
+	t.Run("Content-Length over the limit", func(t *testing.T) {
+		head := fmt.Sprintf("POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", path, len(big))
+		if status, code := writeThenRead(t, addr, head, big); status != http.StatusRequestEntityTooLarge || code != "body_too_large" {
+			t.Errorf("%d %s, want 413 body_too_large", status, code)
+		}
+	})
+	t.Run("chunked over the limit", func(t *testing.T) {
+		var chunked bytes.Buffer
+		w := httputil.NewChunkedWriter(&chunked)
+		for part := range slices.Chunk(big, 64<<10) {
+			_, _ = w.Write(part)
+		}
+		_ = w.Close()
+		chunked.WriteString("\r\n")
+		head := "POST " + path + " HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+		if status, code := writeThenRead(t, addr, head, chunked.Bytes()); status != http.StatusRequestEntityTooLarge || code != "body_too_large" {
+			t.Errorf("%d %s, want 413 body_too_large", status, code)
+		}
+	})
+	t.Run("too many calls", func(t *testing.T) {
+		var doc map[string]json.RawMessage
+		if err := json.Unmarshal(airudder.ExampleCallCompleted, &doc); err != nil {
+			t.Fatal(err)
+		}
+		details := make([]string, 3000)
+		for i := range details {
+			details[i] = fmt.Sprintf(`{"CallID": "call-%05d", "Comments": %q}`, i, strings.Repeat("x", 500))
+		}
+		doc["Details"] = json.RawMessage("[" + strings.Join(details, ",") + "]")
+		body, _ := json.Marshal(doc) // the Sign covers the TaskID only: still right
+		if len(body) > 2<<20 {
+			t.Fatalf("the body (%d bytes) should be within the limit", len(body))
+		}
+		head := fmt.Sprintf("POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", path, len(body))
+		if status, code := writeThenRead(t, addr, head, body); status != http.StatusRequestEntityTooLarge || code != "too_many_calls" {
+			t.Errorf("%d %s, want 413 too_many_calls", status, code)
+		}
+	})
+	t.Run("Expect: 100-continue", func(t *testing.T) {
+		// A sender that waits to be told to continue is answered at once, and sends nothing.
+		head := fmt.Sprintf("POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\nExpect: 100-continue\r\n\r\n", path, len(big))
+		if status, code := writeThenRead(t, addr, head, nil); status != http.StatusRequestEntityTooLarge || code != "body_too_large" {
+			t.Errorf("%d %s, want 413 body_too_large (and no 100 Continue)", status, code)
+		}
+	})
 }
