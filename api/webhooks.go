@@ -189,10 +189,11 @@ func readJSONBody(c *gin.Context, limit int64) ([]byte, error) {
 	return readBody(c, limit)
 }
 
-// readBody reads the body if it holds at most limit bytes; a larger one is an *http.MaxBytesError,
+// readBody reads the body if it holds at most limit bytes (of a callback, or of a request of the admin
+// API); a larger one is an *http.MaxBytesError,
 // known from Content-Length before anything is read, or after limit+1 bytes. It reads through
-// io.LimitReader rather than http.MaxBytesReader, which would have the server close the connection at
-// once, so that refuseBody can still drain what the sender writes.
+// io.LimitReader rather than http.MaxBytesReader, which has the server close the connection once it
+// overflows, so that refuseBody can still drain what the sender writes.
 func readBody(c *gin.Context, limit int64) ([]byte, error) {
 	if c.Request.ContentLength > limit {
 		return nil, &http.MaxBytesError{Limit: limit}

@@ -351,3 +351,26 @@ func TestRefusalsReadableBySendersThatWriteFirst(t *testing.T) {
 		}
 	})
 }
+
+// The admin dry run reads at most 2 MiB: a larger body is refused (413) before it is read whole, let
+// alone compiled as rules.
+func TestDryRunBodyLimit(t *testing.T) {
+	gin.SetMode(gin.ReleaseMode)
+	const token = "an-admin-token-of-32-characters-at-least"
+	s := &Server{Log: slog.New(slog.DiscardHandler), AdminToken: token}
+	h, err := s.Handler()
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := json.Marshal(map[string]string{"rules": strings.Repeat("# a long comment\n", 200_000)})
+	req := httptest.NewRequest(http.MethodPost, "/v1/rules/dry-run", bytes.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	var out errorBody
+	_ = json.Unmarshal(rec.Body.Bytes(), &out)
+	if rec.Code != http.StatusRequestEntityTooLarge || out.Error.Code != "body_too_large" {
+		t.Errorf("a dry run of %d bytes: %d %s, want 413 body_too_large", len(body), rec.Code, rec.Body)
+	}
+}
