@@ -4,6 +4,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -59,7 +60,7 @@ func toError(err error) *Error {
 	case errors.As(err, &apiErr):
 		return apiErr
 	case errors.As(err, &tooLarge):
-		return newError(http.StatusRequestEntityTooLarge, "body_too_large", "the body is larger than this source accepts")
+		return newError(http.StatusRequestEntityTooLarge, "body_too_large", "the body is larger than the "+strconv.FormatInt(tooLarge.Limit, 10)+" bytes accepted here")
 	case errors.As(err, &tooMany):
 		return newError(http.StatusRequestEntityTooLarge, "too_many_calls", tooMany.Error())
 	case errors.As(err, &syntaxErr):

@@ -29,7 +29,7 @@ type InboxEntryJSON struct {
 
 func inboxEntryJSON(e *store.InboxEntry) InboxEntryJSON {
 	out := InboxEntryJSON{ID: e.ID, Source: e.Source, Kind: e.Kind, State: e.State, ReceivedAt: e.ReceivedAt.UTC(),
-		Attempts: e.Attempts, LastError: e.LastError, DeadAt: e.DeadAt, ReplayedAt: e.ReplayedAt, BodyBytes: len(e.Body)}
+		Attempts: e.Attempts, LastError: e.LastError, DeadAt: e.DeadAt, ReplayedAt: e.ReplayedAt, BodyBytes: e.BodyBytes}
 	if e.State == store.InboxPending {
 		next := e.NextAttemptAt.UTC()
 		out.NextAttemptAt = &next

@@ -2,7 +2,6 @@ package api
 
 import (
 	"errors"
-	"io"
 	"net/http"
 	"strings"
 
@@ -76,7 +75,7 @@ func (s *Server) listRuleVersions(c *gin.Context) {
 // putRules is PUT /v1/rules with the YAML document as the body. A sound document becomes the version in
 // force; a refused one answers 422 with every problem and changes nothing.
 func (s *Server) putRules(c *gin.Context) {
-	doc, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, maxRulesBytes))
+	doc, err := readBody(c, maxRulesBytes)
 	if err != nil {
 		s.writeError(c, err)
 		return

@@ -370,6 +370,29 @@ const (
 	AlreadyVerified SignCheck = false
 )
 
+// UnverifiedError is what reading a body from the network (VerifySign) met before the body's Sign was
+// verified: it is not JSON or not an object, or its Sign is missing or wrong. Nothing says who sent it, so
+// the receiver charges it to the client's address rather than to the source's rate. It wraps the error
+// that says why (an *airudder.SyntaxError, airudder.ErrInvalidSign, …).
+type UnverifiedError struct{ Err error }
+
+func (e *UnverifiedError) Error() string { return e.Err.Error() }
+func (e *UnverifiedError) Unwrap() error { return e.Err }
+
+// decode decodes a body and, when verify is set, checks its Sign against the source's keys; an error on
+// the way is then an *UnverifiedError.
+func decode(body []byte, src *config.Source, verify bool) (*airudder.Document, error) {
+	doc, err := airudder.Decode(body)
+	if err == nil && verify {
+		taskID, s := doc.Signed()
+		err = airudder.VerifySign(taskID, s, src.Keys)
+	}
+	if err != nil && verify {
+		return nil, &UnverifiedError{Err: err}
+	}
+	return doc, err
+}
+
 // ReadCallCompleted reads a call-completion body with its source's settings (see ReadCalls).
 func ReadCallCompleted(body []byte, src *config.Source, sign SignCheck) (*airudder.CallCompleted, error) {
 	k, _ := airudder.KindByRoute(airudder.KindCallCompleted)
@@ -382,17 +405,12 @@ func ReadCallCompleted(body []byte, src *config.Source, sign SignCheck) (*airudd
 // A body from the network is held to the source's cap on calls per body; an inbox entry, accepted
 // already, is not (the cap may have been lowered since).
 func ReadCalls(body []byte, src *config.Source, k airudder.Kind, sign SignCheck) (*airudder.CallCompleted, error) {
-	doc, err := airudder.Decode(body)
+	doc, err := decode(body, src, sign == VerifySign)
 	if err != nil {
 		return nil, err
 	}
 	opts := src.ParseOptions()
-	if sign == VerifySign {
-		taskID, s := doc.Signed()
-		if err := airudder.VerifySign(taskID, s, src.Keys); err != nil {
-			return nil, err
-		}
-	} else {
+	if sign != VerifySign {
 		opts.MaxCalls = 0
 	}
 	return k.ReadCalls(doc, opts)
@@ -403,15 +421,9 @@ func ReadCalls(body []byte, src *config.Source, k airudder.Kind, sign SignCheck)
 // event, for the receiver and the relay alike. A body that is not the kind's envelope is a
 // *airudder.ValidationError, and nothing of it may be kept.
 func ReadEvent(body []byte, src *config.Source, k airudder.Kind, sign SignCheck) (*airudder.Event, error) {
-	doc, err := airudder.Decode(body)
+	doc, err := decode(body, src, k.Signed && sign == VerifySign)
 	if err != nil {
 		return nil, err
-	}
-	if k.Signed && sign == VerifySign {
-		taskID, s := doc.Signed()
-		if err := airudder.VerifySign(taskID, s, src.Keys); err != nil {
-			return nil, err
-		}
 	}
 	return k.ReadEvent(doc, src.ParseOptions())
 }

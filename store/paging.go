@@ -28,10 +28,15 @@ func (w *where) equal(col, v string) {
 // page is the query of one page, newest first by key: rows with key below the cursor before (0: from
 // the newest), one more than limit so the caller learns whether a next page exists.
 func (w *where) page(table, key string, before int64, limit int) (string, []any) {
+	return w.pageOf("*", table, key, before, limit)
+}
+
+// pageOf is page selecting cols.
+func (w *where) pageOf(cols, table, key string, before int64, limit int) (string, []any) {
 	if before > 0 {
 		w.add(key+" < $%d", before)
 	}
-	q := "SELECT * FROM " + table
+	q := "SELECT " + cols + " FROM " + table
 	if len(w.conds) > 0 {
 		q += " WHERE " + strings.Join(w.conds, " AND ")
 	}

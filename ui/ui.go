@@ -31,6 +31,7 @@ import (
 
 	"github.com/rudderhook/rudderhook/config"
 	"github.com/rudderhook/rudderhook/egress"
+	"github.com/rudderhook/rudderhook/ratelimit"
 	"github.com/rudderhook/rudderhook/rules"
 	"github.com/rudderhook/rudderhook/rules/rulesync"
 	"github.com/rudderhook/rudderhook/store"
@@ -59,9 +60,12 @@ type Server struct {
 	// Now is the clock (time.Now when nil), for tests.
 	Now func() time.Time
 
-	key    []byte
-	pages  map[string]*template.Template
-	logins *rate.Limiter
+	key   []byte
+	pages map[string]*template.Template
+	// logins is every sign-in attempt's bucket, loginsByClient each client address's, taken first: one
+	// client that floods is refused on its own before it can spend the budget of everyone else.
+	logins         *rate.Limiter
+	loginsByClient *ratelimit.PerClient
 }
 
 // Handler builds the page's routes, all under /ui/.
@@ -76,7 +80,10 @@ func (s *Server) Handler() (http.Handler, error) {
 	if s.SessionTTL <= 0 {
 		s.SessionTTL = 12 * time.Hour
 	}
-	s.logins = rate.NewLimiter(rate.Limit(2), 10) // tokens are long and random; this only slows a flood
+	// Tokens are long and random: these only slow a flood. A person who mistypes has 5 tries at once,
+	// then one every 2 seconds; all clients together 10 a second.
+	s.logins = rate.NewLimiter(rate.Limit(10), 20)
+	s.loginsByClient = ratelimit.NewPerClient(rate.Limit(0.5), 5)
 	if err := s.parseTemplates(); err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -16,7 +17,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gin-gonic/gin"
+
 	"github.com/rudderhook/rudderhook/airudder"
+	"github.com/rudderhook/rudderhook/api"
 	"github.com/rudderhook/rudderhook/config"
 	"github.com/rudderhook/rudderhook/rules"
 	"github.com/rudderhook/rudderhook/rules/dryrun"
@@ -46,11 +50,12 @@ rules:
 `
 
 type page struct {
-	t      *testing.T
-	srv    *httptest.Server
-	store  *store.Store
-	client *http.Client
-	now    time.Time
+	t       *testing.T
+	handler http.Handler
+	srv     *httptest.Server
+	store   *store.Store
+	client  *http.Client
+	now     time.Time
 }
 
 // newPage serves the rules page on a fresh database, with an editor (Ana) and a viewer (Vic), and the
@@ -76,6 +81,7 @@ func newPage(t *testing.T) *page {
 	if err != nil {
 		t.Fatal(err)
 	}
+	p.handler = h
 	p.srv = httptest.NewServer(h)
 	t.Cleanup(p.srv.Close)
 	jar, _ := cookiejar.New(nil)
@@ -139,6 +145,56 @@ func (p *page) api(path, csrf string, v any) (int, map[string]any) {
 		p.t.Fatalf("%s answered %d, not JSON: %s", path, resp.StatusCode, body)
 	}
 	return resp.StatusCode, out
+}
+
+// Sign-ins are limited per client address, read through the trusted proxies as the API's router reads
+// it (the page mounted there as cmd mounts it): a client that tries many wrong tokens is refused (429)
+// while another client, behind the same trusted proxy, still signs in; a client that is not a trusted
+// proxy cannot escape its limit by writing X-Forwarded-For.
+func TestSignInLimitIsPerClient(t *testing.T) {
+	t.Parallel()
+	p := newPage(t)
+	gin.SetMode(gin.ReleaseMode)
+	router, err := (&api.Server{RulesPage: p.handler, TrustedProxies: []string{"10.0.0.0/8"}, Log: slog.New(slog.DiscardHandler)}).Handler()
+	if err != nil {
+		t.Fatal(err)
+	}
+	signIn := func(remote, forwardedFor, token string) int {
+		req := httptest.NewRequest(http.MethodPost, "/ui/login", strings.NewReader(url.Values{"token": {token}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.RemoteAddr = remote
+		if forwardedFor != "" {
+			req.Header.Set("X-Forwarded-For", forwardedFor)
+		}
+		rec := httptest.NewRecorder()
+		router.ServeHTTP(rec, req)
+		return rec.Code
+	}
+	const proxy = "10.1.2.3:40000"
+	floods := map[string]func(i int) int{
+		"client A through the proxy": func(int) int { return signIn(proxy, "198.51.100.7", "guess") },
+		"client C directly, forging X-Forwarded-For": func(i int) int {
+			return signIn("203.0.113.9:5555", fmt.Sprintf("192.0.2.%d", i), "guess")
+		},
+	}
+	for name, attempt := range floods {
+		var last int
+		for i := range 30 {
+			last = attempt(i)
+		}
+		if last != http.StatusTooManyRequests {
+			t.Errorf("%s: the 30th wrong token in a row = %d, want 429", name, last)
+		}
+	}
+	if code := signIn(proxy, "198.51.100.8", viewerToken); code != http.StatusSeeOther {
+		t.Errorf("client B through the same proxy, after the floods: sign-in = %d, want 303", code)
+	}
+	if code := signIn("203.0.113.10:5555", "", viewerToken); code != http.StatusSeeOther {
+		t.Errorf("client D directly, after the floods: sign-in = %d, want 303", code)
+	}
+	if code := signIn(proxy, "198.51.100.7", viewerToken); code != http.StatusTooManyRequests {
+		t.Errorf("client A, with the right token, still inside its limit: %d, want 429", code)
+	}
 }
 
 func TestSignInSessionsAndRoles(t *testing.T) {
