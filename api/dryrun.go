@@ -44,7 +44,12 @@ func (s *Server) dryRun(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, dryrun.Run(set, calls))
+	report, err := dryrun.Run(ctx, set, calls)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, report)
 }
 
 // readDryRun reads the request from the JSON body and the query, where the filters of GET /v1/calls,

@@ -31,6 +31,7 @@ import (
 
 	"github.com/rudderhook/rudderhook/config"
 	"github.com/rudderhook/rudderhook/rules"
+	"github.com/rudderhook/rudderhook/rules/dryrun"
 	"github.com/rudderhook/rudderhook/rules/rulesync"
 	"github.com/rudderhook/rudderhook/store"
 )
@@ -55,10 +56,13 @@ type Server struct {
 	Log        *slog.Logger
 	// Now is the clock (time.Now when nil), for tests.
 	Now func() time.Time
+	// Checks bounds the work one person's builds and dry runs make (zero: the defaults; see checks.go).
+	Checks CheckLimit
 
 	key    []byte
 	pages  map[string]*template.Template
 	logins *rate.Limiter
+	checks *checks
 }
 
 // Handler builds the page's routes, all under /ui/.
@@ -74,6 +78,7 @@ func (s *Server) Handler() (http.Handler, error) {
 		s.SessionTTL = 12 * time.Hour
 	}
 	s.logins = rate.NewLimiter(rate.Limit(2), 10) // tokens are long and random; this only slows a flood
+	s.checks = newChecks(s.Checks)
 	if err := s.parseTemplates(); err != nil {
 		return nil, err
 	}
@@ -90,8 +95,8 @@ func (s *Server) Handler() (http.Handler, error) {
 	mux.HandleFunc("GET /ui/edit", s.guard(anyone, s.editor))
 	mux.HandleFunc("GET /ui/history", s.guard(anyone, s.history))
 	mux.HandleFunc("POST /ui/history/{version}/restore", s.guard(editors, s.restore))
-	mux.HandleFunc("POST /ui/api/build", s.guard(anyone, s.build))
-	mux.HandleFunc("POST /ui/api/dry-run", s.guard(anyone, s.dryRun))
+	mux.HandleFunc("POST /ui/api/build", s.guard(anyone, s.checked(buildCost, s.build)))
+	mux.HandleFunc("POST /ui/api/dry-run", s.guard(anyone, s.checked(dryRunCost, s.fewDryRuns(s.dryRun))))
 	mux.HandleFunc("POST /ui/api/save", s.guard(editors, s.save))
 	mux.HandleFunc("/ui/", func(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, http.StatusNotFound, "there is no such page")
@@ -198,6 +203,9 @@ func (s *Server) failErr(w http.ResponseWriter, r *http.Request, err error) {
 			return
 		}
 		s.fail(w, r, http.StatusUnprocessableEntity, refused.Error())
+	case errors.Is(err, dryrun.ErrTooLong):
+		s.fail(w, r, http.StatusUnprocessableEntity, "the draft took longer than "+dryrun.Timeout.String()+
+			" on these calls: try a shorter period, or look for a template or condition that does much work")
 	case errors.Is(err, store.ErrConflict):
 		s.fail(w, r, http.StatusConflict, "someone switched on other rules since you opened this page: reload it to see them, then make your change again")
 	case errors.Is(err, store.ErrNotFound):
