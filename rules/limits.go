@@ -18,11 +18,17 @@ import "time"
 // ranges at most two deep, if/with/range at most eight deep, no `call`, printf widths and precisions of at
 // most 100, and at most MaxTemplateBytes of text. When a template runs, it writes into a buffer that
 // refuses more than MaxTemplateOutput, its ranges together take at most MaxRangeSteps turns, and every
-// write, every function it calls and every turn of a range checks the time left: the templates of one
-// plan have PlanTimeout together, those of a document being checked CompileTimeout. text/template cannot
+// write, every function it calls and every turn of a range checks the time left: the conditions and
+// templates of one plan have PlanTimeout together, the templates of a document being checked
+// CompileTimeout. text/template cannot
 // be stopped from outside, so the time is checked from inside: with no recursion and a check on every turn
 // of every range, a template cannot run long between two checks. A template that runs out of a bound
 // fails with a message that says which; in a plan, its action is planned as skipped, with that reason.
+//
+// A condition's evaluation is bounded by its CEL cost (cel.CostLimit) and, since a condition within its
+// cost may still take long (a nested all over two long lists: 1.5 s), by the plan's time, which CEL
+// checks every 100 turns of a comprehension: a condition stopped by it counts as not matched, with the
+// reason among the plan's errors.
 const (
 	// MaxDocumentBytes is the longest rules document.
 	MaxDocumentBytes = 1 << 20
@@ -44,7 +50,8 @@ const (
 	MaxTemplateOutput = 64 << 10
 	// MaxRangeSteps is how many turns the ranges of a template may take, together, for one call or event.
 	MaxRangeSteps = 10_000
-	// PlanTimeout is how long the templates of one plan (one call or event, every rule) may run together.
+	// PlanTimeout is how long the conditions and templates of one plan (one call or event, every rule)
+	// may run together.
 	PlanTimeout = time.Second
 
 	// maxNesting is how deep if, with and range may sit inside each other ({{else if}} counts as one).

@@ -2,6 +2,7 @@ package rules
 
 import (
 	"cmp"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -138,24 +139,30 @@ func FollowUpKey(callWorkflowID, ruleID, action string) string {
 // time of planning: an `at` already past is planned as skipped.
 func (s *Set) Plan(rc airudder.ReceivedCall, callWorkflowID string, now time.Time) Plan {
 	facts := FactsOf(rc)
-	return s.planMatching(CallOn(rc), "call", map[string]any{"call": facts}, func(r *Rule, a *Action, b budget) (FollowUp, error) {
+	return s.planMatching(planBudget(), CallOn(rc), "call", map[string]any{"call": facts}, func(r *Rule, a *Action, b budget) (FollowUp, error) {
 		return s.plan(r, a, rc, facts, callWorkflowID, now, b)
 	})
 }
 
 // planMatching evaluates every enabled rule on `on` with vars and plans each action of those that match;
 // an action that cannot be planned is recorded as skipped, with the reason, where operators look for
-// follow-ups ("could not be planned for this <what>"). The templates of every action share PlanTimeout.
-func (s *Set) planMatching(on, what string, vars map[string]any, plan func(*Rule, *Action, budget) (FollowUp, error)) Plan {
+// follow-ups ("could not be planned for this <what>"). Every condition and template shares b: a condition
+// stopped by it counts as not matched, with the reason among the plan's errors.
+func (s *Set) planMatching(b budget, on, what string, vars map[string]any, plan func(*Rule, *Action, budget) (FollowUp, error)) Plan {
 	p := Plan{Version: s.Version, Matched: []string{}, FollowUps: []FollowUp{}}
-	b := planBudget()
+	ctx, cancel := context.WithDeadline(context.Background(), b.until)
+	defer cancel()
 	for _, r := range s.Rules {
 		if !r.Enabled || r.program == nil || cmp.Or(r.On, OnCallCompleted) != on {
 			continue
 		}
-		out, _, err := r.program.Eval(vars)
+		out, _, err := r.program.ContextEval(ctx, vars)
 		if err != nil {
-			p.Errors = append(p.Errors, Problem{Line: r.Line, Rule: r.ID, Field: "when", Message: err.Error()})
+			msg := err.Error()
+			if ctx.Err() != nil {
+				msg = "ran out of time: " + b.what
+			}
+			p.Errors = append(p.Errors, Problem{Line: r.Line, Rule: r.ID, Field: "when", Message: msg})
 			continue
 		}
 		if matched, _ := out.Value().(bool); !matched {
@@ -341,7 +348,7 @@ func CallOn(rc airudder.ReceivedCall) string {
 // the sender did not say).
 func (s *Set) PlanEvent(ev airudder.Event, eventWorkflowID string, now time.Time) Plan {
 	facts := EventFactsOf(ev)
-	return s.planMatching(ev.On, "event", map[string]any{"event": celInput(facts)}, func(r *Rule, a *Action, b budget) (FollowUp, error) {
+	return s.planMatching(planBudget(), ev.On, "event", map[string]any{"event": celInput(facts)}, func(r *Rule, a *Action, b budget) (FollowUp, error) {
 		return s.planEvent(r, a, ev, facts, eventWorkflowID, b)
 	})
 }

@@ -389,7 +389,9 @@ func compileCondition(env *cel.Env, src string) (cel.Program, string) {
 	if ast.OutputType() != cel.BoolType {
 		return nil, fmt.Sprintf("the condition gives a %s, not true or false", ast.OutputType())
 	}
-	prg, err := env.Program(ast, cel.CostLimit(1_000_000))
+	// The cost limit bounds one evaluation; the interrupt checks lets a plan's time (PlanTimeout) stop a
+	// comprehension that is within it but slow (a nested all over long lists took 1.5 s).
+	prg, err := env.Program(ast, cel.CostLimit(1_000_000), cel.InterruptCheckFrequency(100))
 	if err != nil {
 		return nil, err.Error()
 	}

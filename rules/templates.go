@@ -225,9 +225,9 @@ type budget struct {
 
 func (b budget) over() bool { return time.Now().After(b.until) }
 
-// planBudget is the time of the templates of one plan.
+// planBudget is the time of the conditions and templates of one plan.
 func planBudget() budget {
-	return budget{until: time.Now().Add(PlanTimeout), what: fmt.Sprintf("the templates of one call have %s together", PlanTimeout)}
+	return budget{until: time.Now().Add(PlanTimeout), what: fmt.Sprintf("the conditions and templates of one call have %s together", PlanTimeout)}
 }
 
 // limitError is a template stopped by one of its bounds while it ran.
