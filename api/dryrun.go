@@ -43,12 +43,17 @@ func (s *Server) dryRun(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, dryrun.Run(set, calls))
+	report, err := dryrun.Run(ctx, set, calls)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, report)
 }
 
-// maxDryRunBytes bounds the body of a dry run: a draft of up to maxRulesBytes, escaped as a JSON string,
+// maxDryRunBytes bounds the body of a dry run: a draft of up to rules.MaxDocumentBytes, escaped as a JSON string,
 // and call IDs. A larger body is refused (413) before it is read whole.
-const maxDryRunBytes = 2 * maxRulesBytes
+const maxDryRunBytes = 2 * rules.MaxDocumentBytes
 
 // readDryRun reads the request from the JSON body and the query, where the filters of GET /v1/calls,
 // call_id and limit work too.

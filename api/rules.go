@@ -12,8 +12,6 @@ import (
 	"github.com/rudderhook/rudderhook/store"
 )
 
-const maxRulesBytes = 1 << 20
-
 type ruleSummary struct {
 	ID          string   `json:"id"`
 	Description string   `json:"description"`
@@ -75,7 +73,7 @@ func (s *Server) listRuleVersions(c *gin.Context) {
 // putRules is PUT /v1/rules with the YAML document as the body. A sound document becomes the version in
 // force; a refused one answers 422 with every problem and changes nothing.
 func (s *Server) putRules(c *gin.Context) {
-	doc, err := readBody(c, maxRulesBytes)
+	doc, err := readBody(c, rules.MaxDocumentBytes)
 	if err != nil {
 		s.writeError(c, err)
 		return

@@ -146,7 +146,7 @@ func TestBadDocumentsAreRefusedWithRuleLineAndColumn(t *testing.T) {
 		},
 		"unknown action type": {
 			"rules:\n  - id: r\n    when: 'true'\n    actions:\n      - type: sms\n",
-			[]string{`line 5: rule "r": actions[0]: type "sms" is not in the catalogue`},
+			[]string{`line 5: rule "r": action "sms": type "sms" is not in the catalogue`},
 		},
 		"unknown key": {
 			"rules:\n  - id: r\n    when: 'true'\n    action: []\n",

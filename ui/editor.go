@@ -215,7 +215,10 @@ func (s *Server) dryRun(w http.ResponseWriter, r *http.Request) {
 	if inForce != nil {
 		resp.InForceVersion = inForce.Version
 	}
-	resp.Diff = dryrun.Compare(inForce, draft, calls)
+	if resp.Diff, err = dryrun.Compare(ctx, inForce, draft, calls); err != nil {
+		s.failErr(w, r, err)
+		return
+	}
 	writeJSON(w, http.StatusOK, resp)
 }
 

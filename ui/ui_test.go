@@ -60,7 +60,7 @@ type page struct {
 
 // newPage serves the rules page on a fresh database, with an editor (Ana) and a viewer (Vic), and the
 // rules above in force as version 1.
-func newPage(t *testing.T) *page {
+func newPage(t *testing.T, configure ...func(*ui.Server)) *page {
 	t.Helper()
 	st := store.New(storetest.DB(t))
 	p := &page{t: t, store: st, now: time.Now()}
@@ -77,6 +77,9 @@ func newPage(t *testing.T) *page {
 			{Name: "Vic", Role: config.RoleViewer, TokenSHA256: ui.HashToken(viewerToken)},
 		},
 	}
+	for _, c := range configure {
+		c(s)
+	}
 	h, err := s.Handler()
 	if err != nil {
 		t.Fatal(err)
@@ -84,9 +87,14 @@ func newPage(t *testing.T) *page {
 	p.handler = h
 	p.srv = httptest.NewServer(h)
 	t.Cleanup(p.srv.Close)
-	jar, _ := cookiejar.New(nil)
-	p.client = &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	p.client = newClient()
 	return p
+}
+
+// newClient is a browser of its own: its own cookies, redirects not followed.
+func newClient() *http.Client {
+	jar, _ := cookiejar.New(nil)
+	return &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 }
 
 func (p *page) do(method, path string, body io.Reader, header http.Header) (*http.Response, string) {
@@ -614,5 +622,49 @@ func TestViewersSeeRulesWithSecretsHidden(t *testing.T) {
 		if strings.Contains(string(answer), s) {
 			t.Errorf("the viewer's dry run shows %q", s)
 		}
+	}
+}
+
+// A viewer may try drafts, so what a draft costs is bounded twice: a template that could run for ever is
+// refused when the draft is built, with a problem placed on its action's field, and each person's builds
+// and dry runs share a budget of work (here a tiny one), beyond which they are answered 429 with when to
+// try again, while other people keep theirs.
+func TestBuildsAndDryRunsAreLimitedPerPerson(t *testing.T) {
+	t.Parallel()
+	p := newPage(t, func(s *ui.Server) { s.Checks = ui.CheckLimit{Share: 0.001, Burst: 100 * time.Millisecond} })
+	p.signIn(viewerToken)
+	csrf := p.csrf()
+	bomb := "rules:\n  - id: r\n    when: 'true'\n    actions:\n      - {name: chat, type: notify, target: team_channel, text: '{{range 100000000000}}x{{end}}'}\n"
+	code, out := p.api("/ui/api/build", csrf, map[string]any{"yaml": bomb})
+	if code != http.StatusOK || len(out["problems"].([]any)) != 1 {
+		t.Fatalf("build = %d %v", code, out)
+	}
+	pr := out["problems"].([]any)[0].(map[string]any)
+	if pr["rule"] != "r" || pr["action"] != "chat" || pr["path"] != "rules[0].actions[0].text" || !strings.Contains(pr["message"].(string), "range over a number is not allowed") {
+		t.Errorf("problem = %v", pr)
+	}
+	// Each build costs at least 50 ms of the budget of 100: the third is refused, and so is a dry run.
+	post := func(p *page, path, csrf string, body any) (*http.Response, string) {
+		b, _ := json.Marshal(body)
+		return p.do(http.MethodPost, path, bytes.NewReader(b), http.Header{"Content-Type": {"application/json"}, "X-Csrf-Token": {csrf}})
+	}
+	var refused *http.Response
+	var msg string
+	for range 2 {
+		if refused, msg = post(p, "/ui/api/build", csrf, map[string]any{"yaml": ptpRules}); refused.StatusCode == http.StatusTooManyRequests {
+			break
+		}
+	}
+	if refused.StatusCode != http.StatusTooManyRequests || refused.Header.Get("Retry-After") == "" || !strings.Contains(msg, "wait") {
+		t.Fatalf("after a burst of builds: %d %s %v", refused.StatusCode, msg, refused.Header)
+	}
+	if resp, msg := post(p, "/ui/api/dry-run", csrf, map[string]any{"yaml": ptpRules, "from": "2024-03-04", "to": "2024-03-11"}); resp.StatusCode != http.StatusTooManyRequests {
+		t.Errorf("a dry run after the burst = %d %s", resp.StatusCode, msg)
+	}
+	// Ana has her own budget.
+	ana := &page{t: t, srv: p.srv, store: p.store, client: newClient(), now: p.now}
+	ana.signIn(editorToken)
+	if code, out := ana.api("/ui/api/build", ana.csrf(), map[string]any{"yaml": ptpRules}); code != http.StatusOK {
+		t.Errorf("another person's build = %d %v", code, out)
 	}
 }
