@@ -15,15 +15,15 @@ build: ## build bin/rudderhook
 release: ## build bin/rudderhook-release as the container image is built: without dev's embedded Temporal server (-tags nodev)
 	CGO_ENABLED=0 go build -tags nodev -trimpath -ldflags="-s -w" -o bin/rudderhook-release ./cmd/rudderhook
 
-dev: build ## run everything on this laptop (embedded Temporal + UI, worker, API)
-	$(BIN) dev --rules deploy/rules.example.yaml
+dev: build ## run everything on this laptop (embedded Temporal + UI, worker, API; a private PostgreSQL when none runs)
+	$(BIN) dev --rules deploy/rules.example.yaml $(DEV_FLAGS)
 
-test: ## vet (the release build too), then every test against the local PostgreSQL and in-process Temporal servers
+test: ## vet (the release build too), then every test against PostgreSQL (the local one, else a private one per package) and in-process Temporal servers
 	go vet $(PKGS)
 	go vet -tags nodev ./cmd/rudderhook
 	go test -count=1 -timeout 30m $(PKGS)
 
-test-short: ## the tests that do not link the Temporal server (fast feedback; still needs PostgreSQL)
+test-short: ## the tests that do not link the Temporal server (fast feedback)
 	go test -count=1 $$(go list ./... | grep -v /integration)
 
 # SCENARIO=kill-worker (a regexp) runs some scenarios only; docs/reliability.md has the figures.
@@ -44,5 +44,5 @@ lint: ## formatting, vet, staticcheck, and workflowcheck (determinism of workflo
 screenshots: ## drive the rules page in headless Chromium and save its screenshots to docs/ui/ (needs chromium)
 	RUDDERHOOK_SCREENSHOTS=1 go test -count=1 ./integration -run TestRulesPageInABrowser
 
-clean: ## remove the binary and the dev server's state
+clean: ## remove the binary and dev's state: Temporal's and the private PostgreSQL's (.rudderhook)
 	rm -rf bin .rudderhook

@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net"
 	"net/http"
 	"net/http/httptrace"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -24,6 +26,7 @@ import (
 
 	"github.com/rudderhook/rudderhook/airudder"
 	"github.com/rudderhook/rudderhook/config"
+	"github.com/rudderhook/rudderhook/egress"
 	"github.com/rudderhook/rudderhook/rules"
 	"github.com/rudderhook/rudderhook/store"
 )
@@ -34,6 +37,12 @@ const (
 	ErrTypeTargetNotConfigured = "TargetNotConfigured" // the rule names a target this deployment lacks
 	ErrTypeAirudderRejected    = "AirudderRejected"    // Airudder refused the re-call for good
 	ErrTypeInvalidPlan         = "InvalidPlan"         // the follow-up's plan lacks the request its type needs
+	// ErrTypeDestinationRefused is a webhook or notification whose URL names, or resolves to, an address
+	// it may not reach (loopback, private, link-local, metadata, …; see egress): refused before anything
+	// is sent, and not retried. A name that DNS resolved there fails for good too, rather than being
+	// asked again for 72 hours: it is a mistake or an attempt, and the reason is on the follow-up;
+	// an operator retries it once the rule, the target or DNS is fixed.
+	ErrTypeDestinationRefused = "DestinationRefused"
 	// ErrTypeOutcomeUnknown is an attempt that may have been carried out although it did not succeed (a
 	// timeout or cut connection after sending, a 5xx), of an action that must not be repeated blindly
 	// (on_unknown: review): the follow-up waits for an operator, as needs_review.
@@ -87,14 +96,43 @@ type ActionResult struct {
 	AirudderWorkflowID string `json:"airudder_workflow_id,omitempty"`
 }
 
-// NewHTTPClient is the client for webhooks, notifications and Airudder. It does not follow redirects: Go
-// would follow a 302 with a GET and no body, and the follow-up would count as delivered; a 3xx fails it
-// instead, with the status to show why.
+// NewHTTPClient is the client for Airudder's API, whose base URL the operator configured (it may be a
+// fake or a proxy inside the network). It does not follow redirects: Go would follow a 302 with a GET and
+// no body, and the follow-up would count as delivered; a 3xx fails it instead, with the status to show
+// why.
 func NewHTTPClient() *http.Client {
-	return &http.Client{
-		Timeout:       30 * time.Second,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	return &http.Client{Timeout: 30 * time.Second, CheckRedirect: noRedirects}
+}
+
+func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
+// newOutboundClient is a client for webhooks and notifications whose dialer refuses, after DNS, every
+// address p does not allow (egress.Policy.Control): a name that resolves inside, or whose answer changed
+// since the rules were saved, is refused as a literal address is. It follows no redirect (as
+// NewHTTPClient; the dialer would refuse a redirect inside anyway) and ignores HTTP_PROXY and
+// HTTPS_PROXY: through a proxy the dialer would see the proxy's address, not the destination's.
+func newOutboundClient(p egress.Policy) *http.Client {
+	dialer := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second, ControlContext: p.Control}
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.Proxy = nil
+	transport.DialContext = dialer.DialContext
+	return &http.Client{Timeout: 30 * time.Second, Transport: transport, CheckRedirect: noRedirects}
+}
+
+// outboundClient is the client that sends to destinations of policy p (one per policy, so that a
+// connection opened for a target allowed inside is never reused for a rule's url:).
+func (a *Activities) outboundClient(p egress.Policy) *http.Client {
+	a.outboundMu.Lock()
+	defer a.outboundMu.Unlock()
+	if a.outbound == nil {
+		a.outbound = map[egress.Policy]*http.Client{}
 	}
+	c := a.outbound[p]
+	if c == nil {
+		c = newOutboundClient(p)
+		a.outbound[p] = c
+	}
+	return c
 }
 
 // SendWebhook POSTs a follow-up's body to its target with Standard Webhooks headers: webhook-id is the
@@ -178,7 +216,7 @@ func (a *Activities) actionOf(fu rules.FollowUp) (action, error) {
 // sendWebhook POSTs the follow-up's body (read from the store when the plan left it there).
 func (a *Activities) sendWebhook(ctx context.Context, fu rules.FollowUp) (int, error) {
 	req := fu.Webhook
-	url, signer, err := a.endpoint(req.Target, req.URL)
+	dest, err := a.endpoint(req.Target, req.URL)
 	if err != nil {
 		return 0, err
 	}
@@ -197,25 +235,25 @@ func (a *Activities) sendWebhook(ctx context.Context, fu rules.FollowUp) (int, e
 	now := time.Now()
 	headers.Set(standardwebhooks.HeaderWebhookID, fu.Key)
 	headers.Set(standardwebhooks.HeaderWebhookTimestamp, strconv.FormatInt(now.Unix(), 10))
-	if signer != nil {
-		sig, err := signer.Sign(fu.Key, now, body)
+	if dest.signer != nil {
+		sig, err := dest.signer.Sign(fu.Key, now, body)
 		if err != nil {
 			return 0, fmt.Errorf("sign webhook: %w", err)
 		}
 		headers.Set(standardwebhooks.HeaderWebhookSignature, sig)
 	}
-	return a.post(ctx, url, body, headers, fu.AtMostOnce())
+	return a.post(ctx, dest, body, headers, fu.AtMostOnce())
 }
 
 // notify posts the follow-up's text.
 func (a *Activities) notify(ctx context.Context, fu rules.FollowUp) (int, error) {
 	req := fu.Notify
-	url, _, err := a.endpoint(req.Target, req.URL)
+	dest, err := a.endpoint(req.Target, req.URL)
 	if err != nil {
 		return 0, err
 	}
 	body, _ := json.Marshal(map[string]string{"text": req.Text})
-	return a.post(ctx, url, body, http.Header{}, fu.AtMostOnce())
+	return a.post(ctx, dest, body, http.Header{}, fu.AtMostOnce())
 }
 
 // recall asks Airudder to call the callee again; into is set to the Airudder workflow the callee went
@@ -240,7 +278,7 @@ func (a *Activities) recall(ctx context.Context, fu rules.FollowUp, into *string
 	}
 	res, err := a.Airudder.CreateInstance(ctx, airudder.CreateInstanceRequest{
 		TemplateID: templateID, Name: req.Name, Details: details,
-		EndTime: fu.InstanceEnd(time.Now()), Location: a.airudderZone(fu),
+		EndTime: fu.InstanceEnd(a.now()), Location: a.airudderZone(fu),
 	})
 	if err != nil {
 		return airudderCode(err), a.airudderError(err, fu)
@@ -388,24 +426,55 @@ func (a *Activities) attemptWith(ctx context.Context, in ActionInput, do func(co
 	return nil, err
 }
 
-// endpoint resolves a target name (or a URL given in the rule) and the signer of its secret.
-func (a *Activities) endpoint(target, url string) (string, *standardwebhooks.Webhook, error) {
+// destination is where a webhook or notification goes, and what it may reach there.
+type destination struct {
+	url    string
+	signer *standardwebhooks.Webhook
+	policy egress.Policy
+	// limits says, when the destination is refused, what it may reach and how that is changed.
+	limits string
+}
+
+// endpoint resolves a target name (or a URL given in the rule): its URL, the signer of its secret, and
+// what it may reach (a rule's url: public addresses; a target private ones too, if it says so).
+func (a *Activities) endpoint(target, url string) (destination, error) {
 	if target == "" {
-		return url, nil, nil
+		return destination{url: url, policy: a.RuleURLs, limits: rules.URLLimits}, nil
 	}
+	env := strings.ToUpper(strings.ReplaceAll(target, "-", "_"))
 	t, ok := a.Targets[target]
 	if !ok {
-		return "", nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("target %q is not configured here (RUDDERHOOK_TARGET_%s_URL)", target,
-			strings.ToUpper(strings.ReplaceAll(target, "-", "_"))), ErrTypeTargetNotConfigured, nil)
+		return destination{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("target %q is not configured here (RUDDERHOOK_TARGET_%s_URL)", target,
+			env), ErrTypeTargetNotConfigured, nil)
+	}
+	dest := destination{url: t.URL, policy: t.Policy(a.RuleURLs),
+		limits: fmt.Sprintf("target %q may reach only public addresses unless its configuration says allow_private: true (RUDDERHOOK_TARGET_%s_ALLOW_PRIVATE=true)", target, env)}
+	if t.AllowPrivate {
+		dest.limits = fmt.Sprintf("target %q may reach public and private addresses (allow_private), never link-local, metadata or special-purpose ones", target)
 	}
 	if t.Secret == "" {
-		return t.URL, nil, nil
+		return dest, nil
 	}
 	signer, err := newSigner(t)
 	if err != nil {
-		return "", nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("target %q: secret: %v", target, err), ErrTypeTargetNotConfigured, nil)
+		return destination{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("target %q: secret: %v", target, err), ErrTypeTargetNotConfigured, nil)
 	}
-	return t.URL, signer, nil
+	dest.signer = signer
+	return dest, nil
+}
+
+// refused is the permanent failure of an attempt whose destination the policy does not allow: nothing
+// was sent. host is the URL's host, named beside the address it resolved to.
+func refused(err error, host string, dest destination) error {
+	var r *egress.RefusedError
+	if errors.As(err, &r) { // and only it: net/http's error around it names the whole URL
+		named := *r
+		if named.Host == "" {
+			named.Host = host
+		}
+		err = &named
+	}
+	return temporal.NewNonRetryableApplicationError("refused: "+err.Error()+"; "+dest.limits, ErrTypeDestinationRefused, nil)
 }
 
 // newSigner reads a Standard Webhooks secret ("whsec_" + base64) or uses any other string as the key.
@@ -420,7 +489,13 @@ func newSigner(t *config.Target) (*standardwebhooks.Webhook, error) {
 // all) are worth retrying, honouring Retry-After; any other status is a permanent refusal. When the
 // request may have been carried out without success being seen (a 5xx, or no answer once the whole
 // request was written) and atMostOnce is set, the attempt's outcome is unknown and it is not repeated.
-func (a *Activities) post(ctx context.Context, rawURL string, body []byte, headers http.Header, atMostOnce bool) (int, error) {
+//
+// A destination its policy does not allow is refused for good before anything is sent: the dialer checks
+// every address it connects to, a literal one or what a name resolved to; a name that means a
+// destination by itself (localhost, metadata.google.internal, which resolves only inside Google's cloud
+// and would otherwise fail as DNS, again and again) is refused before DNS is asked.
+func (a *Activities) post(ctx context.Context, dest destination, body []byte, headers http.Header, atMostOnce bool) (int, error) {
+	rawURL := dest.url
 	var wrote atomic.Bool
 	trace := &httptrace.ClientTrace{WroteRequest: func(i httptrace.WroteRequestInfo) {
 		if i.Err == nil {
@@ -431,10 +506,19 @@ func (a *Activities) post(ctx context.Context, rawURL string, body []byte, heade
 	if err != nil {
 		return 0, temporal.NewNonRetryableApplicationError("bad request to "+redactURL(rawURL)+": "+innerError(err).Error(), ErrTypeTargetRejected, nil)
 	}
+	host := req.URL.Hostname()
+	if _, notLiteral := netip.ParseAddr(host); notLiteral != nil { // a literal address is the dialer's to check
+		if err := dest.policy.CheckHost(host); err != nil {
+			return 0, refused(err, host, dest)
+		}
+	}
 	req.Header = headers
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "rudderhook")
-	resp, err := a.HTTP.Do(req)
+	resp, err := a.outboundClient(dest.policy).Do(req)
+	if errors.As(err, new(*egress.RefusedError)) {
+		return 0, refused(err, host, dest)
+	}
 	if err != nil {
 		// net/http's error repeats the whole URL, secret path and all: only its cause is kept.
 		msg := fmt.Sprintf("POST %s: %v", redactURL(rawURL), innerError(err))

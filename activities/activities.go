@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/lib/pq"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/rudderhook/rudderhook/airudder"
 	"github.com/rudderhook/rudderhook/config"
+	"github.com/rudderhook/rudderhook/egress"
 	"github.com/rudderhook/rudderhook/rules/rulesync"
 	"github.com/rudderhook/rudderhook/store"
 )
@@ -30,8 +32,12 @@ type Activities struct {
 	// Rules are the follow-up rules in force, compiled once per version.
 	Rules *rulesync.InForce
 	Log   *slog.Logger
-	// HTTP sends webhooks and notifications; it must have a timeout.
+	// HTTP calls Airudder's API, whose base URL the operator configured; it must have a timeout.
+	// Webhooks and notifications go through clients of their own (outbound).
 	HTTP *http.Client
+	// RuleURLs is what a url: written in a rule may reach: public addresses (and loopback when the
+	// configuration allows it); a target may also reach private networks when it says allow_private.
+	RuleURLs egress.Policy
 	// Airudder re-calls callees and cancels their calls; nil or unconfigured makes those follow-ups fail
 	// visibly.
 	Airudder *airudder.Client
@@ -40,6 +46,14 @@ type Activities struct {
 	AirudderZone *time.Location
 	// Targets are the endpoints rules may name.
 	Targets map[string]*config.Target
+	// Clock is the time follow-ups are planned and attempted by (their dates, calling windows, daily caps
+	// and retries); nil is time.Now. Workflow tests give their environment's clock.
+	Clock func() time.Time
+
+	outboundMu sync.Mutex
+	// outbound are the clients that send webhooks and notifications, one per policy, each refusing at
+	// dial time what its policy does not allow (newOutboundClient).
+	outbound map[egress.Policy]*http.Client
 }
 
 // New builds the activities from the configuration: its targets and Airudder's API credentials.
@@ -54,7 +68,16 @@ func New(st *store.Store, cfg *config.Config, log *slog.Logger) *Activities {
 			cfg.Airudder.ClientOptions()...),
 		AirudderZone: cfg.Airudder.Location,
 		Targets:      cfg.Targets,
+		RuleURLs:     cfg.RuleURLs(),
 	}
+}
+
+// now is the time by Clock.
+func (a *Activities) now() time.Time {
+	if a.Clock != nil {
+		return a.Clock()
+	}
+	return time.Now()
 }
 
 // Error types that workflows and operators see on a failed activity.

@@ -3,6 +3,7 @@ package activities
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -163,6 +164,36 @@ var finishedTotal = promauto.NewCounterVec(prometheus.CounterOpts{
 	Name: "rudderhook_follow_ups_finished_total",
 	Help: "Follow-ups that ended, by status (succeeded, failed, needs_review, skipped).",
 }, []string{"status"})
+
+// waiting are the statuses of follow-ups that wait on something: their time, a retry, or an operator.
+var waiting = []rules.Status{rules.StatusScheduled, rules.StatusRunning, rules.StatusNeedsReview}
+
+// followUpsNow is how many follow-ups wait, by status: needs_review ones wait for a person, and a count
+// that only grows means nobody looks.
+var followUpsNow = promauto.NewGaugeVec(prometheus.GaugeOpts{
+	Name: "rudderhook_follow_ups",
+	Help: "Follow-ups now scheduled, running or needs_review (an operator must check and retry them), as counted in PostgreSQL by the worker.",
+}, []string{"status"})
+
+// CountFollowUps keeps rudderhook_follow_ups current, counting every interval until ctx ends. It runs
+// beside a worker; the counts are the database's, so every worker reports the same (take the max).
+func CountFollowUps(ctx context.Context, st *store.Store, interval time.Duration, log *slog.Logger) {
+	for {
+		counts, err := st.CountFollowUps(ctx, waiting)
+		if err == nil {
+			for _, s := range waiting {
+				followUpsNow.WithLabelValues(string(s)).Set(float64(counts[s]))
+			}
+		} else if ctx.Err() == nil {
+			log.Warn("could not count follow-ups for rudderhook_follow_ups", "error", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(interval):
+		}
+	}
+}
 
 // ClaimInput asks for a place under a follow-up's daily cap.
 type ClaimInput struct {

@@ -78,7 +78,7 @@ func (a *Activities) StoreAndPlan(ctx context.Context, in StoreAndPlanInput) (*S
 	if set == nil {
 		return out, nil
 	}
-	planned, err := a.storePlan(ctx, set, set.PlanSubject(subject, workflowID, time.Now()), stored.SubjectID, workflowID)
+	planned, err := a.storePlan(ctx, set, set.PlanSubject(subject, workflowID, a.now()), stored.SubjectID, workflowID)
 	if err != nil {
 		return nil, err
 	}
@@ -134,7 +134,7 @@ func (a *Activities) RunFollowUp(ctx context.Context, in RunInput) (*RunResult, 
 	fu := in.FollowUp
 	info := activity.GetInfo(ctx)
 	log := a.Log.With("workflow_id", info.WorkflowExecution.ID, "follow_up", fu.Key, "rule", fu.RuleID, "action", fu.Action)
-	now := time.Now()
+	now := a.now()
 	if fu.MaxPerDay > 0 {
 		if res, err := a.claimCap(ctx, fu, in.Retry, now); res != nil || err != nil {
 			return res, err
@@ -200,7 +200,7 @@ func (a *Activities) RunFollowUp(ctx context.Context, in RunInput) (*RunResult, 
 	if appErr != nil {
 		errType = appErr.Type()
 	}
-	return nil, temporal.NewApplicationErrorWithOptions(msg, errType, temporal.ApplicationErrorOptions{NextRetryDelay: max(time.Until(next), time.Millisecond)})
+	return nil, temporal.NewApplicationErrorWithOptions(msg, errType, temporal.ApplicationErrorOptions{NextRetryDelay: max(next.Sub(now), time.Millisecond)})
 }
 
 // claimCap takes a place under the callee's daily cap for today. It returns a result when the attempt

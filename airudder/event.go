@@ -42,6 +42,9 @@ type Event struct {
 	CallID       string `json:"call_id,omitempty"`
 	CalleeNumber string `json:"callee_number,omitempty"`
 	TaskID       string `json:"task_id,omitempty"`
+	// CalleeNumberHMAC stands for CalleeNumber in the CalleeNumber search attribute when a PII key is set
+	// (see ReceivedCall.CalleeNumberHMAC).
+	CalleeNumberHMAC string `json:"callee_number_hmac,omitempty"`
 
 	// Summary is one line for the Temporal UI, phone numbers masked; at most 200 bytes.
 	Summary string `json:"summary"`
@@ -130,14 +133,14 @@ func keyOf(parts ...string) string {
 	return strings.Join(parts, "/")
 }
 
-// phoneKey is a phone number as part of a key: "tel:" and a hash of it, so that a workflow ID, which is
-// logged, names the number without showing it. Empty stays empty.
-func phoneKey(number string) string {
+// phoneKey is a phone number as part of a key: "tel:" and its keyed hash (HashNumber under the ID key),
+// so that a workflow ID, which is logged and shown to whoever reads Temporal, names the number without
+// showing it, and without a hash that anyone could compute from a list of numbers. Empty stays empty.
+func phoneKey(number string, keys NumberKeys) string {
 	if number == "" {
 		return ""
 	}
-	sum := sha256.Sum256([]byte(number))
-	return "tel:" + hex.EncodeToString(sum[:8])
+	return "tel:" + HashNumber(keys.ID, number)
 }
 
 // bodyHashKey is the key of an event whose fields do not identify it: "sha256:" and the hash of the

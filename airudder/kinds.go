@@ -154,6 +154,10 @@ func (k Kind) ReadEvent(doc *Document, opts ParseOptions) (*Event, error) {
 	if err != nil {
 		return nil, err
 	}
+	ev.CalleeNumberHMAC = opts.Numbers.CalleeSearch(ev.CalleeNumber)
+	if ev.Call != nil {
+		ev.Call.CalleeNumberHMAC = opts.Numbers.CalleeSearch(ev.Call.Call.CalleeNumber)
+	}
 	return ev.finish(), nil
 }
 

@@ -49,10 +49,11 @@ func readNodeTask(r reader) NodeTask {
 // readListCompleted reads a list completion. Its envelope: a workflow_id, and what the list entry is (a
 // case_id, a callee_number or rows); a body with Details is a call completion sent to the wrong URL.
 //
-// Key: workflow_id/case_id/callee_number, the number hashed (keys become workflow IDs, which are logged;
-// logs never show a phone number). A list entry completes a workflow once, and these are all that name
-// the entry (the body carries neither a list ID nor a status); an identical redelivery has the same key,
-// a corrected one becomes a revision. Without case_id and callee_number, the hash of the body.
+// Key: workflow_id/case_id/callee_number, the number hashed with the installation's key (keys become
+// workflow IDs, which are logged and shown in Temporal; neither shows a phone number, see phoneKey). A
+// list entry completes a workflow once, and these are all that name the entry (the body carries neither
+// a list ID nor a status); an identical redelivery has the same key, a corrected one becomes a revision.
+// Without case_id and callee_number, the hash of the body.
 func readListCompleted(k Kind, d *Document, opts ParseOptions) (*Event, error) {
 	ev, r, err := newEvent(k, k.On[0], d, &opts)
 	if err != nil {
@@ -81,7 +82,7 @@ func readListCompleted(k Kind, d *Document, opts ParseOptions) (*Event, error) {
 		r.note("case_id", nil, "is missing, and so is callee_number: the event's key is the hash of its body")
 		ev.Key = bodyHashKey(ev.Raw)
 	} else {
-		ev.Key = keyOf(lc.WorkflowID, lc.CaseID, phoneKey(lc.CalleeNumber))
+		ev.Key = keyOf(lc.WorkflowID, lc.CaseID, phoneKey(lc.CalleeNumber, opts.Numbers))
 	}
 	ev.Summary = fmt.Sprintf("List entry done in workflow %s: case %s, %s, %s", nameOrID(lc.WorkflowName, lc.WorkflowID),
 		orDash(lc.CaseID), maskedOrDash(lc.CalleeNumber), plural(len(lc.Rows), "node"))

@@ -50,6 +50,9 @@ type ParseOptions struct {
 	// PDSIntentionKeys are the keys of a PDS call's customizeResults, the most specific first, whose first
 	// non-empty value is the call's Intention. Empty means the deepest "LevelN" key (Level2 before Level1).
 	PDSIntentionKeys []string
+	// Numbers key the hashes that stand for phone numbers in keys and search attributes (see NumberKeys).
+	// serve and dev always set the ID key; only tools that start no workflow leave it empty.
+	Numbers NumberKeys
 }
 
 // TooManyCallsError means a body holds more calls than its source takes in one body (HTTP 413).
@@ -171,6 +174,7 @@ func (d *Document) CallCompleted(opts ParseOptions) (*CallCompleted, error) {
 	var envNotes []ParseNote
 	env := d.reader(&envNotes, &opts)
 	cc := &CallCompleted{
+		numbers: opts.Numbers,
 		Task: Task{
 			WorkflowID:   env.str("workflow_id"),
 			WorkflowName: env.str("workflow_name"),

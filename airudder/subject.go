@@ -117,6 +117,8 @@ func (s Subject) Notes() []ParseNote {
 // About is what a subject is about, where its kind says: what operators search by.
 type About struct {
 	CaseID, CallID, CalleeNumber, TaskID string
+	// CalleeNumberHMAC stands for CalleeNumber where it is searched, when a PII key is set.
+	CalleeNumberHMAC string
 	// Intention is a call's outcome; empty for events.
 	Intention string
 }
@@ -125,10 +127,10 @@ type About struct {
 func (s Subject) About() About {
 	if c := s.Call; c != nil {
 		return About{CaseID: c.Call.CaseID, CallID: c.Call.CallID, CalleeNumber: c.Call.CalleeNumber, TaskID: c.Task.TaskID,
-			Intention: c.Call.Intention}
+			CalleeNumberHMAC: c.CalleeNumberHMAC, Intention: c.Call.Intention}
 	}
 	e := s.Event
-	return About{CaseID: e.CaseID, CallID: e.CallID, CalleeNumber: e.CalleeNumber, TaskID: e.TaskID}
+	return About{CaseID: e.CaseID, CallID: e.CallID, CalleeNumber: e.CalleeNumber, TaskID: e.TaskID, CalleeNumberHMAC: e.CalleeNumberHMAC}
 }
 
 // Summary is one line on what the subject says, phone numbers masked.

@@ -10,6 +10,9 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"sync/atomic"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 )
 
 // sendTrace records what net/http reports, through httptrace, about one request's way to Airudder, so
@@ -89,6 +92,42 @@ func tracedTransport(rt http.RoundTripper) bool {
 // returned *APIError is neither retryable nor of unknown outcome: whether a renewal may help is the
 // caller's decision.
 func (c *Client) post(ctx context.Context, f *family, op, url, contentType, token string, payload []byte) (resp *Response, apiErr *APIError, unauthorized bool) {
+	resp, apiErr, unauthorized = c.exchange(ctx, f, op, url, contentType, token, payload)
+	if apiErr == nil || !errors.Is(apiErr.Err, context.Canceled) { // our own stop is not Airudder's error
+		apiRequestsTotal.WithLabelValues(op, requestOutcome(apiErr, unauthorized)).Inc()
+	}
+	return resp, apiErr, unauthorized
+}
+
+// apiRequestsTotal counts the requests to Airudder's API by what came of them, so that an operator sees
+// re-calls and cancels failing on Airudder's side (or on our credentials) before follow-ups pile up.
+var apiRequestsTotal = promauto.NewCounterVec(prometheus.CounterOpts{
+	Name: "rudderhook_airudder_api_requests_total",
+	Help: "Requests to Airudder's API by operation (auth, createinstance, uploaddetails, cancelcontact, pds-auth, canceltaskcontacts) " +
+		"and outcome: ok; no_answer (no HTTP answer: connection, timeout); unauthorized (token or credentials refused); " +
+		"retryable (a 5xx, 408, 429 or Airudder's busy codes); outcome_unknown (a 2xx that is not Airudder's answer); refused (any other refusal).",
+}, []string{"op", "outcome"})
+
+// requestOutcome is the outcome label of one request.
+func requestOutcome(apiErr *APIError, unauthorized bool) string {
+	switch {
+	case apiErr == nil:
+		return "ok"
+	case unauthorized:
+		return "unauthorized"
+	case apiErr.HTTPStatus == 0:
+		return "no_answer"
+	case apiErr.Retryable:
+		return "retryable"
+	case apiErr.OutcomeUnknown:
+		return "outcome_unknown"
+	default:
+		return "refused"
+	}
+}
+
+// exchange is one request of post: see there.
+func (c *Client) exchange(ctx context.Context, f *family, op, url, contentType, token string, payload []byte) (resp *Response, apiErr *APIError, unauthorized bool) {
 	if err := ctx.Err(); err != nil {
 		return nil, &APIError{Op: op, Message: err.Error(), Retryable: true, Err: err}, false
 	}

@@ -46,6 +46,8 @@ type CallCompleted struct {
 	// Kind is the route name of the callback kind that brought the calls, empty for call completion (see
 	// ReceivedCall.Kind).
 	Kind string `json:"-"`
+	// numbers are the keys the calls were read with (ParseOptions.Numbers), for Received.
+	numbers NumberKeys
 }
 
 // Call is one element of Details: the outcome of one callee's call, after any redials.
@@ -180,6 +182,10 @@ type ReceivedCall struct {
 	// older EventTime than the call's latest must not become its latest. Nil where deliveries are ordered
 	// by arrival (call completion).
 	EventTime *time.Time `json:"event_time,omitempty"`
+	// CalleeNumberHMAC, when a PII key is set, is what the CalleeNumber search attribute holds instead of
+	// the number (NumberKeys.CalleeSearch). It is computed when the call is read, so that the workflow,
+	// which sets the attribute, gets it in its input and never needs the key; empty: the number itself.
+	CalleeNumberHMAC string `json:"callee_number_hmac,omitempty"`
 }
 
 // Call families: which Airudder product made a call. Keys of different families never clash (a PDS
@@ -212,6 +218,8 @@ func (cc *CallCompleted) Received(source string, at time.Time) []ReceivedCall {
 			RawCall:    c.Raw,
 			ParseNotes: capNotes(append(slices.Clip(c.Notes), cc.Notes...)),
 			Digest:     Digest(c.Raw, cc.RawTask),
+
+			CalleeNumberHMAC: cc.numbers.CalleeSearch(c.CalleeNumber),
 		}
 	}
 	return out

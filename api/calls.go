@@ -32,6 +32,9 @@ type CallJSON struct {
 	Revision int `json:"revision"`
 	// ParseNotes are the fields kept as sent (in the raw JSON) but not read into their typed form.
 	ParseNotes []airudder.ParseNote `json:"parse_notes"`
+	// CalleeNumberHMAC, when RUDDERHOOK_PII_KEY is set, is what the Temporal UI's CalleeNumber search
+	// attribute holds for this call instead of the number: what to search its workflows by.
+	CalleeNumberHMAC string `json:"callee_number_hmac,omitempty"`
 }
 
 // CallWithFollowUps is a single call with everything planned for it and every revision received.
@@ -194,6 +197,7 @@ func (s *Server) callJSON(rec *store.CallRecord) CallJSON {
 		Call:               call,
 		Revision:           rec.Revision,
 		ParseNotes:         rec.ParseNotes,
+		CalleeNumberHMAC:   s.Numbers.CalleeSearch(rec.Call.CalleeNumber),
 	}
 	if out.ParseNotes == nil {
 		out.ParseNotes = []airudder.ParseNote{}

@@ -3,8 +3,7 @@ package api
 import (
 	"cmp"
 	"context"
-	"errors"
-	"io"
+	"encoding/json"
 	"net/http"
 	"strconv"
 
@@ -44,15 +43,28 @@ func (s *Server) dryRun(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, dryrun.Run(set, calls))
+	report, err := dryrun.Run(ctx, set, calls)
+	if err != nil {
+		s.writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, report)
 }
+
+// maxDryRunBytes bounds the body of a dry run: a draft of up to rules.MaxDocumentBytes, escaped as a JSON string,
+// and call IDs. A larger body is refused (413) before it is read whole.
+const maxDryRunBytes = 2 * rules.MaxDocumentBytes
 
 // readDryRun reads the request from the JSON body and the query, where the filters of GET /v1/calls,
 // call_id and limit work too.
 func readDryRun(c *gin.Context) (dryRunRequest, error) {
 	var req dryRunRequest
-	if c.Request.ContentLength != 0 {
-		if err := c.ShouldBindJSON(&req); err != nil && !errors.Is(err, io.EOF) {
+	body, err := readBody(c, maxDryRunBytes)
+	if err != nil {
+		return req, err
+	}
+	if len(body) > 0 {
+		if err := json.Unmarshal(body, &req); err != nil {
 			return req, newError(http.StatusBadRequest, "invalid_request", "the body must be JSON: {\"rules\": \"…\", \"call_ids\": […], \"filter\": {…}, \"limit\": n}: "+err.Error())
 		}
 	}
@@ -74,7 +86,7 @@ const dryRunPageSize = 100
 // rulesToTry compiles a draft, or returns the rules in force when there is none.
 func (s *Server) rulesToTry(ctx context.Context, draft string) (*rules.Set, error) {
 	if draft != "" {
-		return rules.Compile([]byte(draft), rules.Options{Targets: s.Targets})
+		return rules.Compile([]byte(draft), s.ruleOptions())
 	}
 	set, err := s.Rules.Current(ctx)
 	if err == nil && set == nil {

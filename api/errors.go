@@ -4,6 +4,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -59,7 +60,7 @@ func toError(err error) *Error {
 	case errors.As(err, &apiErr):
 		return apiErr
 	case errors.As(err, &tooLarge):
-		return newError(http.StatusRequestEntityTooLarge, "body_too_large", "the body is larger than this source accepts")
+		return newError(http.StatusRequestEntityTooLarge, "body_too_large", "the body is larger than the "+strconv.FormatInt(tooLarge.Limit, 10)+" bytes accepted here")
 	case errors.As(err, &tooMany):
 		return newError(http.StatusRequestEntityTooLarge, "too_many_calls", tooMany.Error())
 	case errors.As(err, &syntaxErr):
@@ -82,6 +83,9 @@ func toError(err error) *Error {
 		return newError(http.StatusConflict, "already_running", "its workflow is running already")
 	case errors.Is(err, store.ErrNotDead):
 		return newError(http.StatusConflict, "not_dead", "only a dead letter can be replayed; this entry is still pending")
+	case errors.Is(err, dryrun.ErrTooLong):
+		return newError(http.StatusUnprocessableEntity, "dry_run_too_long", "the rules took longer than "+dryrun.Timeout.String()+
+			" on these calls: try them on fewer calls, or look for a template or condition that does much work")
 	case errors.Is(err, dryrun.ErrNoCall):
 		return newError(http.StatusNotFound, "not_found", strings.TrimSuffix(err.Error(), ": "+dryrun.ErrNoCall.Error()))
 	case errors.Is(err, store.ErrConflict):

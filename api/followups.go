@@ -128,17 +128,19 @@ func (s *Server) retryFollowUp(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
+	// As stored, the subject lacks what the receiver computed: the search value of its callee's number.
+	subject := s.Numbers.WithCalleeSearch(subj.Subject)
 	var run client.WorkflowRun
 	if legacy {
 		// A run of a type from before SubjectWorkflow takes no retries: the follow-up's own workflow
 		// runs again, as then.
 		wf := workflows.FollowUpWorkflowID(subj.WorkflowID, rec.RuleID, rec.Action)
-		run, err = s.Temporal.ExecuteWorkflow(ctx, workflows.FollowUpStartOptions(wf, rec.Summary, workflows.SubjectSearchAttributes(subj.Subject)),
+		run, err = s.Temporal.ExecuteWorkflow(ctx, workflows.FollowUpStartOptions(wf, rec.Summary, workflows.SubjectSearchAttributes(subject), s.TaskQueue),
 			workflows.FollowUpWorkflow, workflows.FollowUpInput{FollowUp: rec.Plan.ForWorkflow(), Retry: true})
 	} else {
-		in := workflows.SubjectInput{Subject: subj.Subject.Slim(), Resume: true}
+		in := workflows.SubjectInput{Subject: subject.Slim(), Resume: true}
 		run, err = s.Temporal.SignalWithStartWorkflow(ctx, subj.WorkflowID, workflows.SignalRetry,
-			workflows.RetryRequest{FollowUp: rec.Plan.ForWorkflow()}, workflows.SubjectStartOptions(subj.Subject), workflows.SubjectWorkflow, in)
+			workflows.RetryRequest{FollowUp: rec.Plan.ForWorkflow()}, workflows.SubjectStartOptions(subject, s.TaskQueue), workflows.SubjectWorkflow, in)
 	}
 	if err != nil {
 		s.writeError(c, err)

@@ -22,12 +22,14 @@ type InboxEntryJSON struct {
 	NextAttemptAt *time.Time `json:"next_attempt_at,omitempty"`
 	LastError     string     `json:"last_error"`
 	DeadAt        *time.Time `json:"dead_at,omitempty"`
-	BodyBytes     int        `json:"body_bytes"`
+	// ReplayedAt is when the entry was last replayed; its age counts from then.
+	ReplayedAt *time.Time `json:"replayed_at,omitempty"`
+	BodyBytes  int        `json:"body_bytes"`
 }
 
 func inboxEntryJSON(e *store.InboxEntry) InboxEntryJSON {
 	out := InboxEntryJSON{ID: e.ID, Source: e.Source, Kind: e.Kind, State: e.State, ReceivedAt: e.ReceivedAt.UTC(),
-		Attempts: e.Attempts, LastError: e.LastError, DeadAt: e.DeadAt, BodyBytes: len(e.Body)}
+		Attempts: e.Attempts, LastError: e.LastError, DeadAt: e.DeadAt, ReplayedAt: e.ReplayedAt, BodyBytes: e.BodyBytes}
 	if e.State == store.InboxPending {
 		next := e.NextAttemptAt.UTC()
 		out.NextAttemptAt = &next
@@ -48,8 +50,9 @@ func (s *Server) listInbox(c *gin.Context) {
 	}, inboxEntryJSON)
 }
 
-// replayInbox is POST /v1/inbox/{id}/replay: a dead letter is due again at once, its attempts counted
-// anew. 409 not_dead for an entry that is still pending.
+// replayInbox is POST /v1/inbox/{id}/replay: a dead letter is due again at once, its attempts and its age
+// counted anew (received_at stays when it arrived; replayed_at says when it was replayed). 409 not_dead
+// for an entry that is still pending.
 func (s *Server) replayInbox(c *gin.Context) {
 	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
 	if err != nil {

@@ -2,7 +2,6 @@ package api
 
 import (
 	"errors"
-	"io"
 	"net/http"
 	"strings"
 
@@ -12,8 +11,6 @@ import (
 	"github.com/rudderhook/rudderhook/rules/rulesync"
 	"github.com/rudderhook/rudderhook/store"
 )
-
-const maxRulesBytes = 1 << 20
 
 type ruleSummary struct {
 	ID          string   `json:"id"`
@@ -46,7 +43,7 @@ func (s *Server) getRules(c *gin.Context) {
 		s.writeError(c, err)
 		return
 	}
-	set, err := rules.Compile([]byte(rec.Document), rules.Options{})
+	set, err := rules.Compile([]byte(rec.Document), rules.Options{Stored: true})
 	if err != nil {
 		s.writeError(c, err)
 		return
@@ -76,7 +73,7 @@ func (s *Server) listRuleVersions(c *gin.Context) {
 // putRules is PUT /v1/rules with the YAML document as the body. A sound document becomes the version in
 // force; a refused one answers 422 with every problem and changes nothing.
 func (s *Server) putRules(c *gin.Context) {
-	doc, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, maxRulesBytes))
+	doc, err := readBody(c, rules.MaxDocumentBytes)
 	if err != nil {
 		s.writeError(c, err)
 		return
@@ -86,11 +83,17 @@ func (s *Server) putRules(c *gin.Context) {
 		comment = c.Query("comment")
 	}
 	change := store.RuleSetChange{Origin: "api", Author: rulesync.AuthorAPI, Comment: strings.TrimSpace(comment)}
-	set, rec, created, err := s.Rules.Save(c.Request.Context(), doc, change, s.Targets)
+	set, rec, created, err := s.Rules.Save(c.Request.Context(), doc, change, s.ruleOptions())
 	if err != nil {
 		s.writeError(c, err)
 		return
 	}
 	s.Log.Info("rules saved through the API", "version", rec.Version, "new_version", created, "rules", len(set.Rules))
 	c.JSON(http.StatusOK, gin.H{"version": rec.Version, "created": created, "rules": summarise(set)})
+}
+
+// ruleOptions are what a draft or a new version of the rules is checked against: the configured
+// targets, and what its url:s may reach.
+func (s *Server) ruleOptions() rules.Options {
+	return rules.Options{Targets: s.Targets, URLs: s.URLs}
 }

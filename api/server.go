@@ -5,11 +5,14 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"crypto/subtle"
+	"encoding/json"
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -17,10 +20,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promauto"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.temporal.io/sdk/client"
+	"golang.org/x/sync/singleflight"
 	"golang.org/x/time/rate"
 
+	"github.com/rudderhook/rudderhook/airudder"
 	"github.com/rudderhook/rudderhook/config"
+	"github.com/rudderhook/rudderhook/egress"
 	"github.com/rudderhook/rudderhook/ingest"
+	"github.com/rudderhook/rudderhook/ratelimit"
 	"github.com/rudderhook/rudderhook/rules/rulesync"
 	"github.com/rudderhook/rudderhook/store"
 )
@@ -34,12 +41,18 @@ type Server struct {
 	Temporal client.Client
 	Sources  map[string]*config.Source
 	Log      *slog.Logger
+	// TaskQueue is where a retried follow-up starts (TEMPORAL_TASK_QUEUE; empty: workflows.TaskQueue).
+	TaskQueue string
 	// AdminToken guards /v1; it must not be empty.
 	AdminToken string
-	// TrustedProxies are the networks whose X-Forwarded-For is believed for allowlists.
+	// TrustedProxies are the networks whose X-Forwarded-For is believed for allowlists and the per-client
+	// limits (of the rules page's sign-ins and of the receiver's refusals).
 	TrustedProxies []string
 	// Targets are the configured target names that rules may use.
 	Targets map[string]bool
+	// URLs is what a url: written in a rule may reach (public addresses only, unless the configuration
+	// allows loopback): checked when rules are saved or tried, and again by the worker when it dials.
+	URLs egress.Policy
 	// DevSink, when set, is mounted at /dev/sink (only by `rudderhook dev`).
 	DevSink *DevSink
 	// Codec, when set, is the Temporal UI's codec endpoint, mounted at /codec (only by `rudderhook dev`;
@@ -50,8 +63,18 @@ type Server struct {
 	// UIBase and Namespace build links to the Temporal Web UI.
 	UIBase    string
 	Namespace string
+	// Numbers key what stands for a phone number in search attributes (config.Config.Numbers), for the
+	// workflows the API starts and the call records it shows.
+	Numbers airudder.NumberKeys
 
+	// limiters are the sources' rate limits; refusals, for each source without a token that has one, the
+	// same rate per client address for bodies refused before their Sign was verified (see checkRefusals).
 	limiters map[string]*rate.Limiter
+	refusals map[string]*ratelimit.PerClient
+
+	readiness readiness
+	// readyTTL, when set, replaces readyTTL (for tests).
+	readyTTL time.Duration
 }
 
 const codeUnauthorized = "unauthorized"
@@ -64,10 +87,13 @@ var requestDuration = promauto.NewHistogramVec(prometheus.HistogramOpts{
 
 // Handler builds the router.
 func (s *Server) Handler() (http.Handler, error) {
-	s.limiters = map[string]*rate.Limiter{}
+	s.limiters, s.refusals = map[string]*rate.Limiter{}, map[string]*ratelimit.PerClient{}
 	for name, src := range s.Sources {
 		if src.RatePerSecond > 0 {
 			s.limiters[name] = rate.NewLimiter(rate.Limit(src.RatePerSecond), src.Burst)
+			if src.Token == "" {
+				s.refusals[name] = ratelimit.NewPerClient(rate.Limit(src.RatePerSecond), src.Burst)
+			}
 		}
 	}
 	r := gin.New()
@@ -113,8 +139,9 @@ func (s *Server) Handler() (http.Handler, error) {
 	}
 	if s.RulesPage != nil {
 		// The rules page has pages (GET) and forms and script calls (POST), nothing else.
-		r.GET("/ui/*page", gin.WrapH(s.RulesPage))
-		r.POST("/ui/*page", gin.WrapH(s.RulesPage))
+		page := fromClient(s.RulesPage)
+		r.GET("/ui/*page", page)
+		r.POST("/ui/*page", page)
 		r.GET("/ui", func(c *gin.Context) { c.Redirect(http.StatusMovedPermanently, "/ui/") })
 	}
 	if s.DevSink != nil {
@@ -139,6 +166,17 @@ func (s *Server) Handler() (http.Handler, error) {
 	v1.PUT("/rules", s.putRules)
 	v1.POST("/rules/dry-run", s.dryRun)
 	return r, nil
+}
+
+// fromClient hands h the request with RemoteAddr set to the client's address as ClientIP reads it through
+// the trusted proxies (as chi's RealIP does): the rules page limits sign-ins per client with the same
+// trust as the receiver's allowlists, and one proxy in front is not one client.
+func fromClient(h http.Handler) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		r := c.Request.WithContext(c.Request.Context())
+		r.RemoteAddr = c.ClientIP()
+		h.ServeHTTP(c.Writer, r)
+	}
 }
 
 func (s *Server) recoverer(c *gin.Context) {
@@ -178,12 +216,63 @@ func (s *Server) requireAdmin(c *gin.Context) {
 	c.Next()
 }
 
+// readyTTL is how long an answer of /readyz is reused. The endpoint needs no authentication, so however
+// many probes arrive, PostgreSQL and Temporal are asked once per readyTTL, and by one probe at a time.
+const readyTTL = time.Second
+
+// readiness is the last answer of /readyz and the one check under way.
+type readiness struct {
+	group singleflight.Group
+	mu    sync.Mutex
+	until time.Time
+	last  readyAnswer
+}
+
+type readyAnswer struct {
+	status int
+	body   []byte
+}
+
+// fresh is the last answer while it may be reused.
+func (r *readiness) fresh() (readyAnswer, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.last, time.Now().Before(r.until)
+}
+
+// answer is the last answer if it is fresh, or the answer of one check: probes that arrive while a check
+// runs wait for it and share its answer.
+func (r *readiness) answer(ctx context.Context, ttl time.Duration, check func(context.Context) readyAnswer) readyAnswer {
+	if ans, ok := r.fresh(); ok {
+		return ans
+	}
+	v, _, _ := r.group.Do("ready", func() (any, error) {
+		if ans, ok := r.fresh(); ok {
+			return ans, nil
+		}
+		// The probe that started the check may hang up; the others still wait for it.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Second)
+		defer cancel()
+		ans := check(ctx)
+		r.mu.Lock()
+		r.last, r.until = ans, time.Now().Add(ttl)
+		r.mu.Unlock()
+		return ans, nil
+	})
+	return v.(readyAnswer)
+}
+
 // ready reports whether this replica can make callbacks durable: it can while PostgreSQL or Temporal
 // answers (with Temporal down, callbacks wait in the inbox; with PostgreSQL down, workflows wait to store
 // them), so a load balancer stops sending callbacks only when neither does. The body says which answer.
+// The answer is at most readyTTL old.
 func (s *Server) ready(c *gin.Context) {
-	ctx, cancel := context.WithTimeout(c.Request.Context(), 3*time.Second)
-	defer cancel()
+	ans := s.readiness.answer(c.Request.Context(), cmp.Or(s.readyTTL, readyTTL), s.checkReady)
+	c.Data(ans.status, "application/json; charset=utf-8", ans.body)
+}
+
+// checkReady asks PostgreSQL and Temporal.
+func (s *Server) checkReady(ctx context.Context) readyAnswer {
 	// The body says only "ok" or "unreachable": errors name hosts and users, which an unauthenticated
 	// caller must not learn. The log has the detail.
 	checks := gin.H{"postgres": "ok", "temporal": "ok"}
@@ -209,5 +298,10 @@ func (s *Server) ready(c *gin.Context) {
 			out["inbox"] = gin.H{"pending": st.Pending, "dead": st.Dead, "oldest_pending_age_seconds": st.OldestAge(time.Now()).Seconds()}
 		}
 	}
-	c.JSON(status, out)
+	body, err := json.Marshal(out)
+	if err != nil {
+		s.Log.Error("readiness: encode the answer", "error", err)
+		return readyAnswer{status: http.StatusInternalServerError, body: []byte(`{"ready": false}`)}
+	}
+	return readyAnswer{status: status, body: body}
 }

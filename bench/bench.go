@@ -29,11 +29,17 @@ import (
 type Options struct {
 	// Binary is the rudderhook binary that runs serve and worker (default: this executable).
 	Binary string
-	// DatabaseURL names the bench's own database; it is dropped and created empty.
+	// DatabaseURL is the PostgreSQL server (and credentials) on which the bench makes a database of its own
+	// (DatabasePrefix and a random suffix), dropped when it ends; the database the URL names is not touched.
 	DatabaseURL string
 	// TemporalAddress is the Temporal frontend to use; empty means StartTemporal.
 	TemporalAddress string
 	Namespace       string
+	// ProductionTaskQueue is the deployment's task queue (TEMPORAL_TASK_QUEUE; empty: workflows.TaskQueue).
+	// The bench runs on a task queue of its own, and refuses a namespace where workers poll this one or
+	// workflows.TaskQueue unless Force.
+	ProductionTaskQueue string
+	Force               bool
 	// StartTemporal starts an embedded Temporal server (dev's) and returns its frontend address. The
 	// caller provides it, so that this package does not link the server.
 	StartTemporal func(ctx context.Context) (addr string, stop func(), err error)
@@ -106,9 +112,13 @@ type runState struct {
 	dir      string
 	worker   *process
 	log      func(string, ...any)
+	// queue is the run's task queue (ownTaskQueue); key the Sign key of its source "bench", random too.
+	queue string
+	key   string
+	// dsn is the URL of the bench's own database (ownDatabase), which dropDB drops.
+	dsn    string
+	dropDB func()
 }
-
-const benchKey = "bench-key"
 
 // Run measures everything and returns the report and the worker's peak RSS (the worker runs through
 // every mode). It says what it is doing on opts.Log.
@@ -116,16 +126,12 @@ func Run(ctx context.Context, opts Options) (*Report, int64, error) {
 	if opts.N < 1 || opts.Concurrency < 1 {
 		return nil, 0, errors.New("n and concurrency must be at least 1")
 	}
-	st := &runState{opts: opts, log: func(msg string, args ...any) { opts.Log.Info(msg, args...) }}
+	st := &runState{opts: opts, log: func(msg string, args ...any) { opts.Log.Info(msg, args...) }, queue: ownTaskQueue(), key: randomHex(16)}
 	var err error
 	if st.dir, err = os.MkdirTemp("", "rudderhook-bench-"); err != nil {
 		return nil, 0, err
 	}
 	defer os.RemoveAll(st.dir)
-	if st.db, err = prepareDatabase(ctx, opts.DatabaseURL, st.log); err != nil {
-		return nil, 0, err
-	}
-	defer st.db.Close()
 	st.addr = opts.TemporalAddress
 	if st.addr == "" {
 		addr, stop, err := opts.StartTemporal(ctx)
@@ -139,11 +145,21 @@ func Run(ctx context.Context, opts Options) (*Report, int64, error) {
 		return nil, 0, fmt.Errorf("connect to Temporal at %s: %w", st.addr, err)
 	}
 	defer st.temporal.Close()
+	// Before anything is made: not beside a deployment's workers, unless told to.
+	production := []string{workflows.TaskQueue, workflows.TaskQueueOr(opts.ProductionTaskQueue)}
+	if err := checkProductionQueues(ctx, st.temporal, opts.Namespace, production, opts.Force, opts.Log); err != nil {
+		return nil, 0, err
+	}
+	if st.db, st.dsn, st.dropDB, err = ownDatabase(ctx, opts.DatabaseURL, st.log); err != nil {
+		return nil, 0, err
+	}
+	defer st.dropDB()
+	st.log("rudderhook's serve and worker run on a task queue of the bench's own", "task_queue", st.queue, "namespace", opts.Namespace)
 	st.sink = newSink()
 	defer st.sink.Close()
 
 	rep := &Report{Date: time.Now().UTC(), Machine: machine(), LoadAverage: loadAverage(), N: opts.N, Concurrency: opts.Concurrency, Temporal: st.addr}
-	if st.plain, err = startPlainReceiver(ctx, st.db, benchKey); err != nil {
+	if st.plain, err = startPlainReceiver(ctx, st.db, st.key); err != nil {
 		return nil, 0, err
 	}
 	defer st.plain.close()
@@ -177,11 +193,11 @@ func (st *runState) ceilings(ctx context.Context) (Ceilings, error) {
 	}
 	prefix := randomHex(4)
 	st.log("measuring bare workflow starts")
-	if c.BareStart, err = bareStarts(ctx, st.temporal, prefix, n, conc); err != nil {
+	if c.BareStart, err = bareStarts(ctx, st.temporal, st.queue, prefix, n, conc); err != nil {
 		return c, fmt.Errorf("bare starts: %w", err)
 	}
 	st.log("measuring empty workflows")
-	if c.EmptyWorkflow, err = emptyWorkflows(ctx, st.temporal, prefix, n, conc); err != nil {
+	if c.EmptyWorkflow, err = emptyWorkflows(ctx, st.temporal, st.queue, prefix, n, conc); err != nil {
 		return c, fmt.Errorf("empty workflows: %w", err)
 	}
 	return c, nil
@@ -189,7 +205,7 @@ func (st *runState) ceilings(ctx context.Context) (Ceilings, error) {
 
 // measurePlain sends N callbacks to the plain receiver at full concurrency, after a warm-up when warm.
 func (st *runState) measurePlain(ctx context.Context, warm bool) (Rate, error) {
-	bodies, err := MakeBodies("plain-"+randomHex(4), st.opts.N, benchKey)
+	bodies, err := MakeBodies("plain-"+randomHex(4), st.opts.N, st.key)
 	if err != nil {
 		return Rate{}, err
 	}
@@ -217,7 +233,7 @@ func (st *runState) ceilingBefore(ctx context.Context, mode string) (Rate, error
 		return st.measurePlain(ctx, false)
 	case config.AckTemporal:
 		st.log("measuring bare workflow starts", "before", mode)
-		return bareStarts(ctx, st.temporal, randomHex(4), st.opts.N, st.opts.Concurrency)
+		return bareStarts(ctx, st.temporal, st.queue, randomHex(4), st.opts.N, st.opts.Concurrency)
 	}
 	return Rate{}, nil
 }
@@ -236,11 +252,12 @@ func (st *runState) env(extra ...string) ([]string, error) {
 		return nil, err
 	}
 	return append([]string{
-		"DATABASE_URL=" + st.opts.DatabaseURL,
+		"DATABASE_URL=" + st.dsn,
 		"TEMPORAL_ADDRESS=" + st.addr,
 		"TEMPORAL_NAMESPACE=" + st.opts.Namespace,
+		"TEMPORAL_TASK_QUEUE=" + st.queue,
 		"RUDDERHOOK_ADMIN_TOKEN=" + randomHex(24),
-		"RUDDERHOOK_SOURCE_BENCH_KEYS=" + benchKey,
+		"RUDDERHOOK_SOURCE_BENCH_KEYS=" + st.key,
 		"RUDDERHOOK_TARGET_SINK_URL=" + st.sink.URL,
 		"RUDDERHOOK_RULES_FILE=" + rulesFile,
 		"RUDDERHOOK_LOG_LEVEL=warn",
@@ -256,19 +273,19 @@ func (st *runState) startWorker(ctx context.Context) (*process, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Ready when it polls rudderhook's task queue.
+	// Ready when it polls the bench's task queue.
 	deadline := time.Now().Add(time.Minute)
 	for {
 		if err := w.exited(); err != nil {
 			return nil, err
 		}
-		resp, err := st.temporal.DescribeTaskQueue(ctx, workflows.TaskQueue, enums.TASK_QUEUE_TYPE_WORKFLOW)
+		resp, err := st.temporal.DescribeTaskQueue(ctx, st.queue, enums.TASK_QUEUE_TYPE_WORKFLOW)
 		if err == nil && len(resp.GetPollers()) > 0 {
 			return w, nil
 		}
 		if time.Now().After(deadline) {
 			w.stop()
-			return nil, fmt.Errorf("the worker did not poll %s within a minute:\n%s", workflows.TaskQueue, lastLines(w.log.String(), 20))
+			return nil, fmt.Errorf("the worker did not poll %s within a minute:\n%s", st.queue, lastLines(w.log.String(), 20))
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
@@ -304,7 +321,7 @@ func (st *runState) measureMode(ctx context.Context, mode string) (ModeResult, e
 	}
 
 	n := st.opts.N
-	bodies, err := MakeBodies(mode+"-"+randomHex(4), n, benchKey)
+	bodies, err := MakeBodies(mode+"-"+randomHex(4), n, st.key)
 	if err != nil {
 		return res, err
 	}
@@ -336,7 +353,7 @@ func (st *runState) measureMode(ctx context.Context, mode string) (ModeResult, e
 	}
 
 	half := max(1, n/2)
-	paced, err := MakeBodies(mode+"-half-"+randomHex(4), half, benchKey)
+	paced, err := MakeBodies(mode+"-half-"+randomHex(4), half, st.key)
 	if err != nil {
 		return res, err
 	}
@@ -352,7 +369,7 @@ func (st *runState) measureMode(ctx context.Context, mode string) (ModeResult, e
 
 	// Normal load: a rate the whole system sustains (half the calls stored per second above), at which
 	// a call's workflow should start moments after its acknowledgement.
-	normal, err := MakeBodies(mode+"-normal-"+randomHex(4), max(10, n/10), benchKey)
+	normal, err := MakeBodies(mode+"-normal-"+randomHex(4), max(10, n/10), st.key)
 	if err != nil {
 		return res, err
 	}
@@ -381,7 +398,7 @@ func (st *runState) measureMode(ctx context.Context, mode string) (ModeResult, e
 // runtime's first GCs). For rudderhook (api set) it then waits until their calls are stored and followed
 // up, so that their workflows do not run during the measurement.
 func (st *runState) warmUp(ctx context.Context, p *poster, name string, api *process) error {
-	warm, err := MakeBodies(name+"-warm-"+randomHex(4), min(200, max(20, st.opts.N/5)), benchKey)
+	warm, err := MakeBodies(name+"-warm-"+randomHex(4), min(200, max(20, st.opts.N/5)), st.key)
 	if err != nil {
 		return err
 	}

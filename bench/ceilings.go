@@ -17,7 +17,6 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/rudderhook/rudderhook/airudder"
-	"github.com/rudderhook/rudderhook/store"
 )
 
 // plainReceiver is the receiver a team would write without Temporal: verify the Sign, insert each call
@@ -40,14 +39,14 @@ func startPlainReceiver(ctx context.Context, db *sqlx.DB, key string) (*plainRec
 }
 
 // ServePlain runs the plain receiver alone at addr (POST /webhooks/plain/call-completed, Sign key key)
-// until ctx ends, on a database that is dropped and created empty: the ceiling, for a load generator
-// (Load) to compare with any running rudderhook, dev included.
-func ServePlain(ctx context.Context, dsn, addr, key string, log *slog.Logger) error {
-	db, err := prepareDatabase(ctx, dsn, func(msg string, args ...any) { log.Info(msg, args...) })
+// until ctx ends, on a database of its own on the server of serverURL (dropped when it ends): the
+// ceiling, for a load generator (Load) to compare with any running rudderhook, dev included.
+func ServePlain(ctx context.Context, serverURL, addr, key string, log *slog.Logger) error {
+	db, _, drop, err := ownDatabase(ctx, serverURL, func(msg string, args ...any) { log.Info(msg, args...) })
 	if err != nil {
 		return err
 	}
-	defer db.Close()
+	defer drop()
 	p, err := listenPlainReceiver(ctx, db, key, addr)
 	if err != nil {
 		return err
@@ -109,20 +108,17 @@ func (p *plainReceiver) receive(c *gin.Context) {
 
 func (p *plainReceiver) close() { _ = p.srv.Close() }
 
-// benchTaskQueue is where the empty-workflow ceiling runs: a queue of its own, so that rudderhook's
-// worker never sees these workflows.
-const benchTaskQueue = "rudderhook-bench"
-
 // emptyWorkflow does nothing: its rate is what Temporal completes per second for one workflow task.
 func emptyWorkflow(workflow.Context) error { return nil }
 
 const emptyWorkflowName = "BenchEmptyWorkflow"
 
-// bareStarts measures StartWorkflow alone: a type no worker runs, on a queue no worker polls.
-func bareStarts(ctx context.Context, c client.Client, prefix string, n, concurrency int) (Rate, error) {
+// bareStarts measures StartWorkflow alone: a type no worker runs, on a queue no worker polls (the run's
+// queue, suffixed).
+func bareStarts(ctx context.Context, c client.Client, queue, prefix string, n, concurrency int) (Rate, error) {
 	return run(ctx, n, concurrency, func(ctx context.Context, i int) error {
 		_, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-			ID: fmt.Sprintf("bench/bare/%s-%d", prefix, i), TaskQueue: "rudderhook-bench-nobody",
+			ID: fmt.Sprintf("bench/bare/%s-%d", prefix, i), TaskQueue: queue + "-nobody",
 			// They are never run: they time out and go, after the bench (their timeouts firing during the
 			// later measurements would load the server that those measure).
 			WorkflowExecutionTimeout: time.Hour,
@@ -131,9 +127,11 @@ func bareStarts(ctx context.Context, c client.Client, prefix string, n, concurre
 	})
 }
 
-// emptyWorkflows measures start to completion of an empty workflow, run by a worker in this process.
-func emptyWorkflows(ctx context.Context, c client.Client, prefix string, n, concurrency int) (Rate, error) {
-	w := sdkworker.New(c, benchTaskQueue, sdkworker.Options{})
+// emptyWorkflows measures start to completion of an empty workflow, run by a worker in this process on a
+// queue of its own (the run's queue, suffixed), so that rudderhook's worker never sees these workflows.
+func emptyWorkflows(ctx context.Context, c client.Client, queue, prefix string, n, concurrency int) (Rate, error) {
+	queue += "-empty"
+	w := sdkworker.New(c, queue, sdkworker.Options{})
 	w.RegisterWorkflowWithOptions(emptyWorkflow, workflow.RegisterOptions{Name: emptyWorkflowName})
 	if err := w.Start(); err != nil {
 		return Rate{}, fmt.Errorf("start the empty-workflow worker: %w", err)
@@ -141,28 +139,11 @@ func emptyWorkflows(ctx context.Context, c client.Client, prefix string, n, conc
 	defer w.Stop()
 	return run(ctx, n, concurrency, func(ctx context.Context, i int) error {
 		wr, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-			ID: fmt.Sprintf("bench/empty/%s-%d", prefix, i), TaskQueue: benchTaskQueue,
+			ID: fmt.Sprintf("bench/empty/%s-%d", prefix, i), TaskQueue: queue,
 		}, emptyWorkflowName)
 		if err != nil {
 			return err
 		}
 		return wr.Get(ctx, nil)
 	})
-}
-
-// prepareDatabase gives the bench a fresh, migrated database of its own on the server of adminURL.
-func prepareDatabase(ctx context.Context, dsn string, log func(string, ...any)) (*sqlx.DB, error) {
-	if err := store.RecreateDatabase(ctx, dsn); err != nil {
-		return nil, err
-	}
-	db, err := store.Open(ctx, dsn)
-	if err != nil {
-		return nil, err
-	}
-	if err := store.Migrate(ctx, db, quietLogger()); err != nil {
-		_ = db.Close()
-		return nil, err
-	}
-	log("database ready", "url", store.Redact(dsn))
-	return db, nil
 }

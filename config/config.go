@@ -17,6 +17,7 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -24,16 +25,20 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/rudderhook/rudderhook/airudder"
+	"github.com/rudderhook/rudderhook/egress"
 )
 
 // Config is everything the processes need. Zero values mean "use the default".
 type Config struct {
-	DatabaseURL  string `env:"DATABASE_URL" envDefault:"postgres://postgres@127.0.0.1:5432/rudderhook?sslmode=disable"`
-	Temporal     Temporal
-	AdminToken   string `env:"RUDDERHOOK_ADMIN_TOKEN"`
-	HTTPAddr     string `env:"RUDDERHOOK_HTTP_ADDR" envDefault:"127.0.0.1:8080"`
-	ConfigFile   string `env:"RUDDERHOOK_CONFIG"`
-	MaxBodyBytes int64  `env:"RUDDERHOOK_MAX_BODY_BYTES" envDefault:"2097152"`
+	DatabaseURL string `env:"DATABASE_URL" envDefault:"postgres://postgres@127.0.0.1:5432/rudderhook?sslmode=disable"`
+	// DatabaseURLSet says DATABASE_URL was given rather than defaulted: then `dev` uses it or fails, and
+	// never runs a private server instead.
+	DatabaseURLSet bool `env:"-"`
+	Temporal       Temporal
+	AdminToken     string `env:"RUDDERHOOK_ADMIN_TOKEN"`
+	HTTPAddr       string `env:"RUDDERHOOK_HTTP_ADDR" envDefault:"127.0.0.1:8080"`
+	ConfigFile     string `env:"RUDDERHOOK_CONFIG"`
+	MaxBodyBytes   int64  `env:"RUDDERHOOK_MAX_BODY_BYTES" envDefault:"2097152"`
 	// TrustedProxies are the CIDRs whose X-Forwarded-For the receiver believes when it checks allowlists.
 	TrustedProxies []string      `env:"RUDDERHOOK_TRUSTED_PROXIES" envSeparator:","`
 	LogLevel       string        `env:"RUDDERHOOK_LOG_LEVEL" envDefault:"info"`
@@ -55,6 +60,10 @@ type Config struct {
 	Ack string `env:"RUDDERHOOK_ACK" envDefault:"inbox"`
 	// RelayConcurrency bounds the workflow starts the inbox relay of one process makes at once.
 	RelayConcurrency int `env:"RUDDERHOOK_RELAY_CONCURRENCY" envDefault:"16"`
+	// OutboundAllowLoopback lets rule URLs and targets reach this machine (127.0.0.0/8, ::1), for local
+	// testing: `dev` sets it, and tests whose fake CRMs listen on loopback. Otherwise a rule's url: may
+	// reach only public addresses, and a target private ones only with allow_private (see egress).
+	OutboundAllowLoopback bool `env:"RUDDERHOOK_OUTBOUND_ALLOW_LOOPBACK"`
 
 	// Sources are the named receivers, from the file and environment; the built-in default is one
 	// source "airudder" with key "airudder".
@@ -73,6 +82,13 @@ type Config struct {
 	// empty, each process makes its own, and sessions end when it stops.
 	SessionKey string        `env:"RUDDERHOOK_SESSION_KEY"`
 	SessionTTL time.Duration `env:"RUDDERHOOK_SESSION_TTL" envDefault:"12h"`
+	// PIIKey, when set, keys the hash that the CalleeNumber search attribute holds instead of the number
+	// (airudder.NumberKeys.Search): the same on every serve and dev, and on whoever runs `rudderhook pii
+	// hash`. Temporal's search attributes are never encrypted.
+	PIIKey string `env:"RUDDERHOOK_PII_KEY"`
+	// Numbers are the keys that hide phone numbers in workflow IDs and search attributes, set by
+	// UseNumberKeys once the installation's key is read from PostgreSQL.
+	Numbers airudder.NumberKeys `env:"-"`
 }
 
 // Acknowledgement modes (RUDDERHOOK_ACK, a source's ack:).
@@ -135,12 +151,33 @@ type Target struct {
 	URL  string `yaml:"url"`
 	// Secret signs webhooks (Standard Webhooks): "whsec_" and base64, or any other string used as is.
 	Secret string `yaml:"secret"`
+	// AllowPrivate lets the target be on a private network or this machine (RFC 1918, ULA, shared
+	// address space, loopback): the operator says the URL is meant to be inside. Without it a target, like
+	// a rule's url:, may reach only public addresses. Link-local and metadata addresses stay refused.
+	AllowPrivate bool `yaml:"allow_private"`
+}
+
+// RuleURLs is what a url: written in a rule may reach: public addresses, and loopback when
+// OutboundAllowLoopback says so.
+func (cfg *Config) RuleURLs() egress.Policy {
+	return egress.Policy{AllowLoopback: cfg.OutboundAllowLoopback}
+}
+
+// Policy is what the target may reach: what a rule's url: may (ruleURLs, Config.RuleURLs), and
+// private networks too when the target says allow_private.
+func (t *Target) Policy(ruleURLs egress.Policy) egress.Policy {
+	ruleURLs.AllowPrivate = t.AllowPrivate
+	return ruleURLs
 }
 
 // Temporal is how to reach the Temporal cluster: a self-hosted frontend or Temporal Cloud.
 type Temporal struct {
 	Address   string `env:"TEMPORAL_ADDRESS" envDefault:"127.0.0.1:7233"`
 	Namespace string `env:"TEMPORAL_NAMESPACE" envDefault:"default"`
+	// TaskQueue is the task queue serve starts workflows on and worker polls; empty means rudderhook's
+	// (workflows.TaskQueue). serve, worker and dev of one deployment need the same; another keeps a
+	// second deployment in the same namespace (the bench's) from taking its tasks.
+	TaskQueue string `env:"TEMPORAL_TASK_QUEUE"`
 	// APIKey authenticates to Temporal Cloud (and turns TLS on).
 	APIKey string `env:"TEMPORAL_API_KEY"`
 	// TLS turns on TLS with the system roots; the file settings below imply it.
@@ -195,6 +232,8 @@ type Source struct {
 	AllowedNets    []netip.Prefix `yaml:"-"`
 	// GenericKinds are Kinds, checked, by route name.
 	GenericKinds map[string]airudder.Kind `yaml:"-"`
+	// Numbers are Config.Numbers, for reading this source's callbacks (set by UseNumberKeys).
+	Numbers airudder.NumberKeys `yaml:"-"`
 }
 
 // SourceKind is a generic kind a source takes: its route name and, optionally, the JSON fields (dot
@@ -270,7 +309,7 @@ type file struct {
 var (
 	sourceNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
 	sourceEnvRE  = regexp.MustCompile(`^RUDDERHOOK_SOURCE_([A-Z0-9_]+)_(KEYS|REDIAL_TZ|TOKEN|ALLOW_IPS|KINDS)$`)
-	targetEnvRE  = regexp.MustCompile(`^RUDDERHOOK_TARGET_([A-Z0-9_]+)_(URL|SECRET)$`)
+	targetEnvRE  = regexp.MustCompile(`^RUDDERHOOK_TARGET_([A-Z0-9_]+)_(URL|SECRET|ALLOW_PRIVATE)$`)
 )
 
 // Load reads the configuration from environ (as os.Environ gives it) and the YAML file it names, if
@@ -281,6 +320,7 @@ func Load(environ []string, path string) (*Config, error) {
 	if err := env.ParseWithOptions(&cfg, env.Options{Environment: vars}); err != nil {
 		return nil, fmt.Errorf("environment: %w", err)
 	}
+	cfg.DatabaseURLSet = vars["DATABASE_URL"] != ""
 	if path != "" {
 		cfg.ConfigFile = path
 	}
@@ -317,7 +357,9 @@ func Load(environ []string, path string) (*Config, error) {
 	}
 	cfg.Users = append(cfg.Users, users...)
 	applySourceEnv(&cfg, vars)
-	applyTargetEnv(&cfg, vars)
+	if err := applyTargetEnv(&cfg, vars); err != nil {
+		return nil, err
+	}
 	if len(cfg.Sources) == 0 {
 		cfg.Sources[airudder.DefaultKey] = &Source{Keys: []string{airudder.DefaultKey}}
 	}
@@ -345,15 +387,28 @@ func applySourceEnv(cfg *Config, vars map[string]string) {
 	})
 }
 
-// applyTargetEnv lets RUDDERHOOK_TARGET_<NAME>_URL and _SECRET create or override a target.
-func applyTargetEnv(cfg *Config, vars map[string]string) {
+// applyTargetEnv lets RUDDERHOOK_TARGET_<NAME>_URL, _SECRET and _ALLOW_PRIVATE create or override a
+// target.
+func applyTargetEnv(cfg *Config, vars map[string]string) error {
+	var problems []string
 	eachNamed(vars, targetEnvRE, cfg.Targets, func(t *Target, setting, v string) {
-		if setting == "URL" {
+		switch setting {
+		case "URL":
 			t.URL = v
-		} else {
+		case "SECRET":
 			t.Secret = v
+		case "ALLOW_PRIVATE":
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				problems = append(problems, fmt.Sprintf("RUDDERHOOK_TARGET_*_ALLOW_PRIVATE=%q: write true or false", v))
+			}
+			t.AllowPrivate = b
 		}
 	})
+	if len(problems) > 0 {
+		return errors.New(strings.Join(problems, "; "))
+	}
+	return nil
 }
 
 // eachNamed calls set for every variable that re matches (groups: NAME, SETTING), with the entry of m
@@ -466,6 +521,9 @@ func (cfg *Config) resolve() error {
 	if cfg.SessionKey != "" && len(cfg.SessionKey) < 32 {
 		problems = append(problems, "RUDDERHOOK_SESSION_KEY must be at least 32 characters (e.g. `openssl rand -hex 32`)")
 	}
+	if cfg.PIIKey != "" && len(cfg.PIIKey) < 32 {
+		problems = append(problems, "RUDDERHOOK_PII_KEY must be at least 32 characters (e.g. `openssl rand -hex 32`)")
+	}
 	if cfg.SessionTTL <= 0 {
 		problems = append(problems, "RUDDERHOOK_SESSION_TTL must be positive")
 	}
@@ -483,7 +541,8 @@ func (cfg *Config) resolve() error {
 
 func validAck(mode string) bool { return mode == AckInbox || mode == AckTemporal }
 
-// Placeholder is what deploy/ writes where a secret goes; a process must not run with it.
+// Placeholder is what deploy/ writes where a secret goes; a process must not run with it (see
+// Placeholders, IsPlaceholder and ProductionProblems).
 const Placeholder = "CHANGE-ME"
 
 // minAdminTokenLength keeps the admin token out of reach of guessing (32 hex characters are 128 bits).
@@ -495,7 +554,7 @@ func CheckAdminToken(token string) error {
 	switch {
 	case token == "":
 		return errors.New("RUDDERHOOK_ADMIN_TOKEN is not set: the admin API needs a token (e.g. `openssl rand -hex 32`)")
-	case strings.Contains(token, Placeholder):
+	case IsPlaceholder(token):
 		return errors.New("RUDDERHOOK_ADMIN_TOKEN is still the placeholder " + Placeholder + " of deploy/: set a random one (e.g. `openssl rand -hex 32`)")
 	case len(token) < minAdminTokenLength:
 		return fmt.Errorf("RUDDERHOOK_ADMIN_TOKEN has %d characters; use at least %d (e.g. `openssl rand -hex 32`)", len(token), minAdminTokenLength)
@@ -613,7 +672,21 @@ func checkUsers(users []User) []string {
 func (s *Source) ParseOptions() airudder.ParseOptions {
 	return airudder.ParseOptions{
 		RedialLocation: s.RedialLocation, DateLayouts: s.DateLayouts, MaxCalls: s.MaxCallsPerBody,
-		DecimalSeparator: s.DecimalSeparator, ThousandsSeparator: s.ThousandsSeparator,
+		DecimalSeparator: s.DecimalSeparator, ThousandsSeparator: s.ThousandsSeparator, Numbers: s.Numbers,
+	}
+}
+
+// UseNumberKeys sets the keys that hide phone numbers (airudder.NumberKeys) for the configuration and
+// every source: idKey, the installation's key that workflow IDs are hashed with (store.InstallationKey,
+// read by the command that starts workflows), and the PII key, if set, for the CalleeNumber search
+// attribute.
+func (cfg *Config) UseNumberKeys(idKey []byte) {
+	cfg.Numbers = airudder.NumberKeys{ID: idKey}
+	if cfg.PIIKey != "" {
+		cfg.Numbers.Search = []byte(cfg.PIIKey)
+	}
+	for _, s := range cfg.Sources {
+		s.Numbers = cfg.Numbers
 	}
 }
 

@@ -24,6 +24,25 @@ func TestDefaults(t *testing.T) {
 	if len(cfg.Sources) != 1 || src == nil || len(src.Keys) != 1 || src.Keys[0] != "airudder" || src.RedialLocation != time.UTC {
 		t.Errorf("default source = %+v", src)
 	}
+	if cfg.DatabaseURLSet {
+		t.Error("DATABASE_URL counts as set when it was defaulted: dev would not run its private PostgreSQL")
+	}
+	for _, c := range []struct {
+		environ []string
+		set     bool
+	}{
+		{[]string{"DATABASE_URL=postgres://db.example/rudderhook"}, true},
+		{[]string{"DATABASE_URL=postgres://postgres@127.0.0.1:5432/rudderhook?sslmode=disable"}, true}, // the default, but said
+		{[]string{"DATABASE_URL="}, false},
+	} {
+		cfg, err := config.Load(c.environ, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg.DatabaseURLSet != c.set {
+			t.Errorf("%v: DatabaseURLSet = %v, want %v", c.environ, cfg.DatabaseURLSet, c.set)
+		}
+	}
 }
 
 func TestFileAndEnvironment(t *testing.T) {
@@ -145,6 +164,41 @@ func TestTargets(t *testing.T) {
 	}
 }
 
+// Targets reach public addresses only, like a rule's url:, unless the operator says allow_private for
+// one (in the file or the environment); loopback for all of them only when RUDDERHOOK_OUTBOUND_ALLOW_LOOPBACK
+// says so. Nothing reaches a metadata address.
+func TestTargetsReachPrivateAddressesOnlyWhenConfigured(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "rudderhook.yaml")
+	_ = os.WriteFile(path, []byte("targets:\n  crm:\n    url: https://10.0.0.5/hooks\n    allow_private: true\n  chat:\n    url: https://10.0.0.6/x\n"), 0o600)
+	cfg, err := config.Load([]string{"RUDDERHOOK_TARGET_SIDECAR_URL=http://127.0.0.1:9000/", "RUDDERHOOK_TARGET_SIDECAR_ALLOW_PRIVATE=true"}, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, refused := range map[string]bool{"crm": false, "sidecar": false, "chat": true} {
+		tg := cfg.Targets[name]
+		if err := tg.Policy(cfg.RuleURLs()).CheckURL(tg.URL); (err != nil) != refused {
+			t.Errorf("target %s (allow_private %v): %v", name, tg.AllowPrivate, err)
+		}
+	}
+	if err := cfg.Targets["crm"].Policy(cfg.RuleURLs()).CheckURL("http://169.254.169.254/"); err == nil {
+		t.Error("allow_private let a target reach the metadata address")
+	}
+	if err := cfg.RuleURLs().CheckURL("http://127.0.0.1:9000/"); err == nil {
+		t.Error("a rule URL may reach loopback by default")
+	}
+	cfg, err = config.Load([]string{"RUDDERHOOK_OUTBOUND_ALLOW_LOOPBACK=true", "RUDDERHOOK_TARGET_CRM_URL=http://127.0.0.1:9000/"}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.RuleURLs().CheckURL("http://127.0.0.1:9000/") != nil || cfg.Targets["crm"].Policy(cfg.RuleURLs()).CheckURL(cfg.Targets["crm"].URL) != nil ||
+		cfg.RuleURLs().CheckURL("http://10.0.0.5/") == nil {
+		t.Errorf("RUDDERHOOK_OUTBOUND_ALLOW_LOOPBACK: %+v", cfg.RuleURLs())
+	}
+	if _, err := config.Load([]string{"RUDDERHOOK_TARGET_CRM_URL=http://x/", "RUDDERHOOK_TARGET_CRM_ALLOW_PRIVATE=yes please"}, ""); err == nil {
+		t.Error("ALLOW_PRIVATE took a value that is not a boolean")
+	}
+}
+
 // TestREADMEDocumentsEveryVariable keeps the configuration table in step with what Load reads.
 func TestREADMEDocumentsEveryVariable(t *testing.T) {
 	readme, err := os.ReadFile("../README.md")
@@ -215,12 +269,13 @@ func TestUsersFromFileAndEnvironment(t *testing.T) {
 		"RUDDERHOOK_USERS=Ana:editor:" + hash + ",Bo:viewer:" + hash:   "another user has the same token",
 		"RUDDERHOOK_USERS=just-a-token":                                "is not name:role:token_sha256",
 		"RUDDERHOOK_SESSION_KEY=short":                                 "at least 32 characters",
+		"RUDDERHOOK_PII_KEY=short-pii-key":                             "RUDDERHOOK_PII_KEY must be at least 32 characters",
 	} {
 		_, err := config.Load([]string{env}, "")
 		if err == nil || !strings.Contains(err.Error(), msg) {
 			t.Errorf("%s: %v, want %q", env, err, msg)
 		}
-		if err != nil && strings.Contains(err.Error(), "secret-token") || err != nil && strings.Contains(err.Error(), "just-a-token") {
+		if err != nil && (strings.Contains(err.Error(), "secret-token") || strings.Contains(err.Error(), "just-a-token") || strings.Contains(err.Error(), "short-pii-key")) {
 			t.Errorf("%s: the error repeats what may be a token: %v", env, err)
 		}
 	}

@@ -75,12 +75,25 @@ var (
 	})
 )
 
+// ExportSources makes rudderhook_callbacks_accepted_total exist, at 0, for every source and path from the
+// start: an alert on a source that sent nothing for an hour then sees an increase of 0, rather than no
+// series at all in a process that has received nothing since it started.
+func ExportSources(sources []string) {
+	for _, src := range sources {
+		for _, path := range []string{"temporal", "inbox"} {
+			acceptedTotal.WithLabelValues(src, path)
+		}
+	}
+}
+
 // Service accepts callbacks.
 type Service struct {
 	Temporal client.Client
 	Store    *store.Store
 	Sources  map[string]*config.Source
 	Log      *slog.Logger
+	// TaskQueue is the task queue workflows start on (TEMPORAL_TASK_QUEUE; empty: workflows.TaskQueue).
+	TaskQueue string
 	// StartTimeout bounds the time spent starting workflows before falling back to the inbox; it must stay
 	// well under the sender's own timeout.
 	StartTimeout time.Duration
@@ -264,7 +277,7 @@ func (s *Service) start(ctx context.Context, subj airudder.Subject) error {
 		}
 		in = workflows.NewSubjectInput(subj.Slim(), true)
 	}
-	run, err := s.Temporal.SignalWithStartWorkflow(ctx, id, workflows.SignalRevision, in, workflows.SubjectStartOptions(subj), workflows.SubjectWorkflow, in)
+	run, err := s.Temporal.SignalWithStartWorkflow(ctx, id, workflows.SignalRevision, in, workflows.SubjectStartOptions(subj, s.TaskQueue), workflows.SubjectWorkflow, in)
 	if err != nil {
 		startsTotal.WithLabelValues("failed").Inc()
 		return fmt.Errorf("start workflow %s: %w", id, err)
@@ -405,6 +418,29 @@ const (
 	AlreadyVerified SignCheck = false
 )
 
+// UnverifiedError is what reading a body from the network (VerifySign) met before the body's Sign was
+// verified: it is not JSON or not an object, or its Sign is missing or wrong. Nothing says who sent it, so
+// the receiver charges it to the client's address rather than to the source's rate. It wraps the error
+// that says why (an *airudder.SyntaxError, airudder.ErrInvalidSign, …).
+type UnverifiedError struct{ Err error }
+
+func (e *UnverifiedError) Error() string { return e.Err.Error() }
+func (e *UnverifiedError) Unwrap() error { return e.Err }
+
+// decode decodes a body and, when verify is set, checks its Sign against the source's keys; an error on
+// the way is then an *UnverifiedError.
+func decode(body []byte, src *config.Source, verify bool) (*airudder.Document, error) {
+	doc, err := airudder.Decode(body)
+	if err == nil && verify {
+		taskID, s := doc.Signed()
+		err = airudder.VerifySign(taskID, s, src.Keys)
+	}
+	if err != nil && verify {
+		return nil, &UnverifiedError{Err: err}
+	}
+	return doc, err
+}
+
 // ReadCallCompleted reads a call-completion body with its source's settings (see ReadCalls).
 func ReadCallCompleted(body []byte, src *config.Source, sign SignCheck) (*airudder.CallCompleted, error) {
 	k, _ := airudder.KindByRoute(airudder.KindCallCompleted)
@@ -414,17 +450,12 @@ func ReadCallCompleted(body []byte, src *config.Source, sign SignCheck) (*airudd
 // ReadCalls reads a body of a kind that carries calls (call completion, info check) with its source's
 // settings, for Read (and for tools that want the calls themselves).
 func ReadCalls(body []byte, src *config.Source, k airudder.Kind, sign SignCheck) (*airudder.CallCompleted, error) {
-	doc, err := airudder.Decode(body)
+	doc, err := decode(body, src, sign == VerifySign)
 	if err != nil {
 		return nil, err
 	}
 	opts := src.ParseOptions()
-	if sign == VerifySign {
-		taskID, s := doc.Signed()
-		if err := airudder.VerifySign(taskID, s, src.Keys); err != nil {
-			return nil, err
-		}
-	} else {
+	if sign != VerifySign {
 		opts.MaxCalls = 0
 	}
 	return k.ReadCalls(doc, opts)
@@ -433,15 +464,9 @@ func ReadCalls(body []byte, src *config.Source, k airudder.Kind, sign SignCheck)
 // ReadEvent reads a body of a kind that carries no calls with its source's settings, for Read: the Sign
 // first where the kind is signed and the body comes from the network.
 func ReadEvent(body []byte, src *config.Source, k airudder.Kind, sign SignCheck) (*airudder.Event, error) {
-	doc, err := airudder.Decode(body)
+	doc, err := decode(body, src, k.Signed && sign == VerifySign)
 	if err != nil {
 		return nil, err
-	}
-	if k.Signed && sign == VerifySign {
-		taskID, s := doc.Signed()
-		if err := airudder.VerifySign(taskID, s, src.Keys); err != nil {
-			return nil, err
-		}
 	}
 	return k.ReadEvent(doc, src.ParseOptions())
 }

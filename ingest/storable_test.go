@@ -123,13 +123,13 @@ func (sc *storableCheck) check(t testing.TB, body []byte) {
 // Temporal server.
 func (sc *storableCheck) checkStart(t testing.TB, rc airudder.ReceivedCall) {
 	t.Helper()
-	opts := workflows.StartOptions(rc)
+	opts := workflows.SubjectStartOptions(airudder.CallSubject(rc), "")
 	if len(opts.ID) > payload.MaxIDLength || !utf8.ValidString(opts.ID) {
 		t.Fatalf("workflow ID of %d bytes (valid UTF-8: %v)", len(opts.ID), utf8.ValidString(opts.ID))
 	}
-	in := workflows.CallCompletedInput{Call: rc}
+	in := workflows.NewSubjectInput(airudder.CallSubject(rc), false)
 	if rc.Large() {
-		in = workflows.CallCompletedInput{Call: rc.Slim(), Slim: true}
+		in = workflows.NewSubjectInput(airudder.CallSubject(rc.Slim()), true)
 	}
 	// Search attributes are always plain JSON (the SDK does not run them through a codec).
 	sa := &commonpb.SearchAttributes{IndexedFields: map[string]*commonpb.Payload{}}

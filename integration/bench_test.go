@@ -3,11 +3,21 @@ package integration
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
+	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"go.temporal.io/api/enums/v1"
+
+	"github.com/rudderhook/rudderhook/bench"
+	"github.com/rudderhook/rudderhook/store"
+	"github.com/rudderhook/rudderhook/store/storetest"
+	"github.com/rudderhook/rudderhook/workflows"
 )
 
 // BenchmarkReceive measures the receiver end to end on this machine: signed callbacks posted over HTTP
@@ -61,4 +71,66 @@ func BenchmarkReceive(b *testing.B) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "stored/s")
+}
+
+// A deployment on TEMPORAL_TASK_QUEUE starts and runs its workflows on that queue and polls no other:
+// what keeps the bench's serve and worker apart from a deployment's in a namespace they share.
+func TestATaskQueueOfItsOwn(t *testing.T) {
+	const queue = "rudderhook-bench-itest"
+	s := start(t, options{environ: []string{"TEMPORAL_TASK_QUEUE=" + queue}})
+	if code, body := s.post("airudder", signed(t, nil), "application/json"); code != http.StatusOK {
+		t.Fatalf("post: %d %s", code, body)
+	}
+	id := "call/airudder/" + seedCallID
+	s.waitWorkflow(id)
+	ctx := context.Background()
+	d, err := s.client.DescribeWorkflowExecution(ctx, id, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q := d.GetExecutionConfig().GetTaskQueue().GetName(); q != queue {
+		t.Errorf("the call's workflow ran on task queue %q, want %q", q, queue)
+	}
+	if n := s.count("calls"); n != 1 {
+		t.Errorf("%d calls stored, want 1", n)
+	}
+	for _, typ := range []enums.TaskQueueType{enums.TASK_QUEUE_TYPE_WORKFLOW, enums.TASK_QUEUE_TYPE_ACTIVITY} {
+		resp, err := s.client.DescribeTaskQueue(ctx, workflows.TaskQueue, typ)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p := resp.GetPollers(); len(p) > 0 {
+			t.Errorf("the worker polls rudderhook's own task queue too (%s): %v", typ, p)
+		}
+	}
+}
+
+// The bench refuses a Temporal where workers poll the production task queue (a deployment works there),
+// before it makes anything; --force lets it go on, and still it leaves the database --database-url names
+// alone.
+func TestBenchRefusesANamespaceWhereProductionWorkersPoll(t *testing.T) {
+	s := start(t, options{}) // its worker polls rudderhook's task queue, as a deployment's does
+	ctx := context.Background()
+	kept := storetest.URL(t)
+	opts := bench.Options{
+		TemporalAddress: s.temporal.FrontendAddr, Namespace: "default", N: 1, Concurrency: 1, DatabaseURL: kept,
+		Binary: filepath.Join(t.TempDir(), "no-such-rudderhook"), Log: testLogger(t),
+	}
+	if _, _, err := bench.Run(ctx, opts); !errors.Is(err, bench.ErrProductionQueuePolled) || !strings.Contains(err.Error(), "--force") {
+		t.Fatalf("bench beside a deployment's worker: %v, want a refusal that says --force", err)
+	}
+	opts.Force = true
+	_, _, err := bench.Run(ctx, opts)
+	if err == nil || errors.Is(err, bench.ErrProductionQueuePolled) || !strings.Contains(err.Error(), "no-such-rudderhook") {
+		t.Fatalf("bench --force: %v, want it past the check, failing to start its worker from the missing binary", err)
+	}
+	db, err := store.Open(ctx, kept)
+	if err != nil {
+		t.Fatalf("the database --database-url names: %v", err)
+	}
+	defer db.Close()
+	var n int
+	if err := db.GetContext(ctx, &n, `SELECT count(*) FROM calls`); err != nil {
+		t.Errorf("the database --database-url names was emptied: %v", err)
+	}
 }

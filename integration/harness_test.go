@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -42,7 +41,7 @@ const adminToken = "test-admin-token"
 
 func TestMain(m *testing.M) {
 	gin.SetMode(gin.ReleaseMode)
-	os.Exit(m.Run())
+	storetest.Main(m)
 }
 
 // system is one running rudderhook: its own Temporal server, database, worker and HTTP API.
@@ -91,8 +90,10 @@ func start(t testing.TB, opts options) *system {
 	ctx := context.Background()
 	log := testLogger(t)
 	// Answer after Temporal unless a test asks for the inbox (and runs a relay): most tests look for the
-	// workflow as soon as the callback is answered.
-	cfg, err := config.Load(append([]string{"RUDDERHOOK_MAX_BODY_BYTES=65536", "RUDDERHOOK_ACK=temporal"}, opts.environ...), "")
+	// workflow as soon as the callback is answered. Rule URLs and targets may reach loopback, where the
+	// fake CRMs listen, unless a test says RUDDERHOOK_OUTBOUND_ALLOW_LOOPBACK=false.
+	cfg, err := config.Load(append([]string{"RUDDERHOOK_MAX_BODY_BYTES=65536", "RUDDERHOOK_ACK=temporal", "RUDDERHOOK_OUTBOUND_ALLOW_LOOPBACK=true"},
+		opts.environ...), "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,6 +103,11 @@ func start(t testing.TB, opts options) *system {
 	}
 	t.Cleanup(func() { _ = s.db.Close() })
 	s.store = store.New(s.db)
+	idKey, err := s.store.InstallationKey(ctx, store.KeyNumberIDs) // as runAPI reads it
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.UseNumberKeys(idKey)
 
 	s.temporal, err = devserver.Start(ctx, devserver.Options{
 		DataDir: opts.dataDir, FrontendAddr: "127.0.0.1:0", UIAddr: opts.uiAddr, Log: log,
@@ -126,14 +132,14 @@ func start(t testing.TB, opts options) *system {
 	if !opts.noWorker {
 		s.startWorker()
 	}
-	s.ingest = &ingest.Service{Temporal: s.client, Store: s.store, Sources: cfg.Sources, Log: log, Parallelism: 4}
+	s.ingest = &ingest.Service{Temporal: s.client, Store: s.store, Sources: cfg.Sources, Log: log, Parallelism: 4, TaskQueue: cfg.Temporal.TaskQueue}
 	s.serve(s.ingest)
 	return s
 }
 
 func (s *system) startWorker() {
 	acts := activities.New(s.store, s.cfg, testLogger(s.t))
-	w := worker.New(s.client, acts, sdkworker.Options{})
+	w := worker.New(s.client, s.cfg.Temporal.TaskQueue, acts, sdkworker.Options{})
 	if err := w.Start(); err != nil {
 		s.t.Fatal(err)
 	}
@@ -148,9 +154,10 @@ func (s *system) serve(svc *ingest.Service) {
 	inForce := rulesync.New(svc.Store)
 	srv := &api.Server{
 		Ingest: svc, Store: svc.Store, Rules: inForce, Temporal: svc.Temporal, Sources: s.cfg.Sources, Log: testLogger(s.t),
-		AdminToken: adminToken, UIBase: "http://ui.example", Namespace: "default", Targets: s.cfg.TargetNames(),
+		TaskQueue: s.cfg.Temporal.TaskQueue, AdminToken: adminToken, UIBase: "http://ui.example", Namespace: "default", Targets: s.cfg.TargetNames(),
+		URLs: s.cfg.RuleURLs(), Numbers: s.cfg.Numbers,
 	}
-	page := &ui.Server{Store: svc.Store, Rules: inForce, Targets: s.cfg.TargetNames(), Users: s.cfg.Users,
+	page := &ui.Server{Store: svc.Store, Rules: inForce, Targets: s.cfg.TargetNames(), URLs: s.cfg.RuleURLs(), Users: s.cfg.Users,
 		SessionKey: s.cfg.SessionKey, SessionTTL: s.cfg.SessionTTL, Log: testLogger(s.t)}
 	var err error
 	if srv.RulesPage, err = page.Handler(); err != nil {

@@ -70,7 +70,7 @@ func ParseConditions(kind Kind, src string) ([]Condition, bool) {
 		return []Condition{}, true
 	}
 	env, err := parseEnv()
-	if err != nil || src == "" {
+	if err != nil || src == "" || len(src) > MaxConditionBytes { // too long to parse for a form (Compile refuses it)
 		return nil, false
 	}
 	ast, iss := env.Parse(src)

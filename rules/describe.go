@@ -157,10 +157,10 @@ func describeAction(set *Set, a *Action) []Segment {
 		s.words("cancel the task's other calls to that number")
 	case TypeWebhook:
 		s.words("send it to ")
-		s.value(endpointLabel(a))
+		s.value(EndpointLabel(a.Target, a.URL))
 	case TypeNotify:
 		s.words("message ")
-		s.value(endpointLabel(a))
+		s.value(EndpointLabel(a.Target, a.URL))
 	default:
 		s.words("%s", a.Type)
 	}
@@ -210,13 +210,14 @@ func describeAction(set *Set, a *Action) []Segment {
 	return s
 }
 
-// endpointLabel names where a webhook or notification goes: its target, or only the host of its URL
-// (an incoming-webhook URL carries its secret in the path).
-func endpointLabel(a *Action) string {
-	if a.Target != "" {
-		return a.Target
+// EndpointLabel names where a webhook or notification goes, for whoever reads the rules or what they did:
+// its target, or only the host of its URL (an incoming-webhook URL carries its secret in the path, others
+// in user info or a query token).
+func EndpointLabel(target, rawURL string) string {
+	if target != "" {
+		return target
 	}
-	if u, err := url.Parse(a.URL); err == nil && u.Host != "" {
+	if u, err := url.Parse(rawURL); err == nil && u.Host != "" {
 		return u.Host
 	}
 	return "a URL"

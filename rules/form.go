@@ -106,6 +106,9 @@ type ruleYAML struct {
 // ParseDraft reads a rules document as a form shows it. It does not check the document (Compile does);
 // a document whose YAML does not read is Locked.
 func ParseDraft(src []byte) Draft {
+	if len(src) > MaxDocumentBytes {
+		return Draft{Locked: true, Reason: fmt.Sprintf("the document is longer than %d bytes", MaxDocumentBytes)}
+	}
 	var root yaml.Node
 	if err := yaml.Unmarshal(src, &root); err != nil {
 		return Draft{Locked: true, Reason: "the YAML does not read: " + strings.TrimPrefix(err.Error(), "yaml: ")}
@@ -123,6 +126,8 @@ func ParseDraft(src []byte) Draft {
 		switch {
 		case key == "time_zone" && val.Kind == yaml.ScalarNode:
 			d.TimeZone = val.Value
+		case key == "rules" && val.Kind == yaml.SequenceNode && len(val.Content) > MaxRules:
+			return Draft{Locked: true, Reason: fmt.Sprintf("the document has more than %d rules", MaxRules)}
 		case key == "rules" && val.Kind == yaml.SequenceNode:
 			for _, rn := range val.Content {
 				d.Rules = append(d.Rules, parseRule(rn))

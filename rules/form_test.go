@@ -353,3 +353,22 @@ func TestEveryKindsFieldsCompileAsConditions(t *testing.T) {
 		}
 	}
 }
+
+// The build reads the YAML for the form before it compiles it, so reading is bounded too: a document
+// longer than rules.MaxDocumentBytes or with more than rules.MaxRules rules is locked unread, and a
+// condition longer than rules.MaxConditionBytes is not parsed into the form's list (it stays CEL, and
+// Compile refuses it).
+func TestParseDraftDoesNotReadWhatCompileRefuses(t *testing.T) {
+	rule := "  - id: r\n    when: 'true'\n    actions: [{type: notify, url: 'http://x', text: hi}]\n"
+	if d := rules.ParseDraft([]byte("# " + strings.Repeat("x", rules.MaxDocumentBytes) + "\nrules:\n" + rule)); !d.Locked || !strings.Contains(d.Reason, "longer than") {
+		t.Errorf("a long document: %+v", d.Reason)
+	}
+	if d := rules.ParseDraft([]byte("rules:\n" + strings.Repeat(rule, rules.MaxRules+1))); !d.Locked || !strings.Contains(d.Reason, "more than 500 rules") {
+		t.Errorf("many rules: %+v", d.Reason)
+	}
+	long := `call.intention == "PTP"` + strings.Repeat(` && call.intention == "PTP"`, 200)
+	d := rules.ParseDraft([]byte(strings.Replace("rules:\n"+rule, "'true'", "'"+long+"'", 1)))
+	if d.Locked || len(d.Rules) != 1 || !d.Rules[0].Custom || len(d.Rules[0].Conditions) != 0 {
+		t.Errorf("a long condition: %+v", d)
+	}
+}

@@ -1,14 +1,13 @@
 package rules
 
 import (
-	"bytes"
 	"cmp"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"strings"
-	"text/template"
 	"time"
 
 	"github.com/rudderhook/rudderhook/airudder"
@@ -140,23 +139,30 @@ func FollowUpKey(callWorkflowID, ruleID, action string) string {
 // time of planning: an `at` already past is planned as skipped.
 func (s *Set) Plan(rc airudder.ReceivedCall, callWorkflowID string, now time.Time) Plan {
 	facts := FactsOf(rc)
-	return s.planMatching(CallOn(rc), "call", map[string]any{"call": facts}, func(r *Rule, a *Action) (FollowUp, error) {
-		return s.plan(r, a, rc, facts, callWorkflowID, now)
+	return s.planMatching(planBudget(), CallOn(rc), "call", map[string]any{"call": facts}, func(r *Rule, a *Action, b budget) (FollowUp, error) {
+		return s.plan(r, a, rc, facts, callWorkflowID, now, b)
 	})
 }
 
 // planMatching evaluates every enabled rule on `on` with vars and plans each action of those that match;
 // an action that cannot be planned is recorded as skipped, with the reason, where operators look for
-// follow-ups ("could not be planned for this <what>").
-func (s *Set) planMatching(on, what string, vars map[string]any, plan func(*Rule, *Action) (FollowUp, error)) Plan {
+// follow-ups ("could not be planned for this <what>"). Every condition and template shares b: a condition
+// stopped by it counts as not matched, with the reason among the plan's errors.
+func (s *Set) planMatching(b budget, on, what string, vars map[string]any, plan func(*Rule, *Action, budget) (FollowUp, error)) Plan {
 	p := Plan{Version: s.Version, Matched: []string{}, FollowUps: []FollowUp{}}
+	ctx, cancel := context.WithDeadline(context.Background(), b.until)
+	defer cancel()
 	for _, r := range s.Rules {
 		if !r.Enabled || r.program == nil || cmp.Or(r.On, OnCallCompleted) != on {
 			continue
 		}
-		out, _, err := r.program.Eval(vars)
+		out, _, err := r.program.ContextEval(ctx, vars)
 		if err != nil {
-			p.Errors = append(p.Errors, Problem{Line: r.Line, Rule: r.ID, Field: "when", Message: err.Error()})
+			msg := err.Error()
+			if ctx.Err() != nil {
+				msg = "ran out of time: " + b.what
+			}
+			p.Errors = append(p.Errors, Problem{Line: r.Line, Rule: r.ID, Field: "when", Message: msg})
 			continue
 		}
 		if matched, _ := out.Value().(bool); !matched {
@@ -164,7 +170,7 @@ func (s *Set) planMatching(on, what string, vars map[string]any, plan func(*Rule
 		}
 		p.Matched = append(p.Matched, r.ID)
 		for _, a := range r.Actions {
-			fu, err := plan(r, a)
+			fu, err := plan(r, a, b)
 			if err != nil {
 				fu.Skip = "could not be planned for this " + what + ": " + err.Error()
 				fu.Webhook, fu.Notify, fu.Recall, fu.Cancel = nil, nil, nil, nil
@@ -186,7 +192,7 @@ func (s *Set) followUp(r *Rule, a *Action, key, calleeNumber string) FollowUp {
 	}
 }
 
-func (s *Set) plan(r *Rule, a *Action, rc airudder.ReceivedCall, facts *Call, callWorkflowID string, now time.Time) (FollowUp, error) {
+func (s *Set) plan(r *Rule, a *Action, rc airudder.ReceivedCall, facts *Call, callWorkflowID string, now time.Time, b budget) (FollowUp, error) {
 	key := FollowUpKey(callWorkflowID, r.ID, a.Name)
 	fu := s.followUp(r, a, key, rc.Call.CalleeNumber)
 	data := templateData(facts, r.ID, s.Version, a, key)
@@ -210,7 +216,7 @@ func (s *Set) plan(r *Rule, a *Action, rc airudder.ReceivedCall, facts *Call, ca
 		}
 	}
 	fu.NotBefore = fu.NotBefore.UTC()
-	err := fu.request(a, r, data, "call", func() any {
+	err := fu.request(a, r, data, b, "call", func() any {
 		return map[string]any{"source": rc.Source, "key": rc.Key, "received_at": rc.ReceivedAt, "task": rc.Task, "call": rc.Call}
 	})
 	return fu, err
@@ -219,18 +225,19 @@ func (s *Set) plan(r *Rule, a *Action, rc airudder.ReceivedCall, facts *Call, ca
 // request renders the action's request for the follow-up from the template data: a webhook's body (the
 // action's template, or by default the follow-up, the rule, the action's fields and subject's default,
 // under the subject's name), a notification's text, a re-call or a cancel. A request that lacks what it
-// needs (a number, a task) makes the follow-up a skip that says so. subject is "call" or "event".
-func (fu *FollowUp) request(a *Action, r *Rule, data map[string]any, subject string, subjectBody func() any) error {
+// needs (a number, a task) makes the follow-up a skip that says so. subject is "call" or "event"; b is
+// the time the plan's templates have left.
+func (fu *FollowUp) request(a *Action, r *Rule, data map[string]any, b budget, subject string, subjectBody func() any) error {
 	switch a.Type {
 	case TypeWebhook:
-		body, err := webhookBody(a, data, fu.Key, r, fu.RuleVersion, subject, subjectBody)
+		body, err := webhookBody(a, data, b, fu.Key, r, fu.RuleVersion, subject, subjectBody)
 		if err != nil {
 			return err
 		}
 		fu.Webhook = &WebhookRequest{Target: a.Target, URL: a.URL, Headers: a.Headers, Body: body}
 		fu.Summary = fmt.Sprintf("POST %s (%s)", endpointName(a), r.ID)
 	case TypeNotify:
-		text, err := render(a.text, data)
+		text, err := render(a.text, data, b)
 		if err != nil {
 			return err
 		}
@@ -239,16 +246,16 @@ func (fu *FollowUp) request(a *Action, r *Rule, data map[string]any, subject str
 	case TypeAirudderRecall:
 		req := &RecallRequest{WorkflowID: a.airudderWorkflowID, TemplateID: a.templateID, EndTime: a.endTime, Variables: map[string]string{}}
 		var err error
-		if req.Callee, err = render(a.callee, data); err != nil {
+		if req.Callee, err = render(a.callee, data, b); err != nil {
 			return err
 		}
 		if req.TemplateID != "" {
-			if req.Name, err = render(a.instanceName, data); err != nil {
+			if req.Name, err = render(a.instanceName, data, b); err != nil {
 				return err
 			}
 		}
 		for k, t := range a.variables {
-			if req.Variables[k], err = render(t, data); err != nil {
+			if req.Variables[k], err = render(t, data, b); err != nil {
 				return err
 			}
 		}
@@ -261,10 +268,10 @@ func (fu *FollowUp) request(a *Action, r *Rule, data map[string]any, subject str
 	case TypeAirudderCancelContact:
 		req := &CancelRequest{API: a.cancelAPI}
 		var err error
-		if req.Callee, err = render(a.callee, data); err != nil {
+		if req.Callee, err = render(a.callee, data, b); err != nil {
 			return err
 		}
-		if req.TaskID, err = render(a.taskID, data); err != nil {
+		if req.TaskID, err = render(a.taskID, data, b); err != nil {
 			return err
 		}
 		switch {
@@ -288,9 +295,9 @@ func endpointName(a *Action) string {
 
 // webhookBody is the action's template, or by default the follow-up, the rule, the action's fields and
 // the whole subject (the call or the event) under its name.
-func webhookBody(a *Action, data map[string]any, key string, r *Rule, version int64, subject string, subjectBody func() any) (json.RawMessage, error) {
+func webhookBody(a *Action, data map[string]any, b budget, key string, r *Rule, version int64, subject string, subjectBody func() any) (json.RawMessage, error) {
 	if a.body != nil {
-		out, err := render(a.body, data)
+		out, err := render(a.body, data, b)
 		if err != nil {
 			return nil, err
 		}
@@ -326,48 +333,6 @@ func templateData(facts *Call, ruleID string, version int64, a *Action, key stri
 	}
 }
 
-var templateFuncs = template.FuncMap{
-	// json writes a value as JSON, for bodies: {"case": {{ json .call.case_id }}}.
-	"json": func(v any) (string, error) {
-		b, err := json.Marshal(v)
-		return string(b), err
-	},
-	// default gives def when v is empty: {{ default "unknown" .call.callee_name }}.
-	"default": func(def, v any) any {
-		if v == nil || v == "" || v == 0 || v == int64(0) || v == 0.0 {
-			return def
-		}
-		if t, ok := v.(time.Time); ok && t.IsZero() {
-			return def
-		}
-		return v
-	},
-	"upper": strings.ToUpper,
-	"lower": strings.ToLower,
-	// date formats a time in a zone: {{ date .call.due_date "02 Jan 2006" "Asia/Jakarta" }}.
-	"date": func(t time.Time, layout, zone string) (string, error) {
-		loc, err := time.LoadLocation(zone)
-		if err != nil {
-			return "", err
-		}
-		if t.IsZero() {
-			return "", nil
-		}
-		return t.In(loc).Format(layout), nil
-	},
-}
-
-func render(t *template.Template, data map[string]any) (string, error) {
-	if t == nil {
-		return "", nil
-	}
-	var b bytes.Buffer
-	if err := t.Execute(&b, data); err != nil {
-		return "", fmt.Errorf("%s: %v", t.Name(), err)
-	}
-	return b.String(), nil
-}
-
 // PlanSubject plans the follow-ups of a subject: Plan for a call, PlanEvent for an event. workflowID is
 // its workflow's, from which the follow-ups' idempotency keys are derived.
 func (s *Set) PlanSubject(subj airudder.Subject, workflowID string, now time.Time) Plan {
@@ -387,12 +352,12 @@ func CallOn(rc airudder.ReceivedCall) string { return airudder.CallSubject(rc).O
 // the sender did not say).
 func (s *Set) PlanEvent(ev airudder.Event, eventWorkflowID string, now time.Time) Plan {
 	facts := EventFactsOf(ev)
-	return s.planMatching(ev.On, "event", map[string]any{"event": celInput(facts)}, func(r *Rule, a *Action) (FollowUp, error) {
-		return s.planEvent(r, a, ev, facts, eventWorkflowID)
+	return s.planMatching(planBudget(), ev.On, "event", map[string]any{"event": celInput(facts)}, func(r *Rule, a *Action, b budget) (FollowUp, error) {
+		return s.planEvent(r, a, ev, facts, eventWorkflowID, b)
 	})
 }
 
-func (s *Set) planEvent(r *Rule, a *Action, ev airudder.Event, facts any, eventWorkflowID string) (FollowUp, error) {
+func (s *Set) planEvent(r *Rule, a *Action, ev airudder.Event, facts any, eventWorkflowID string, b budget) (FollowUp, error) {
 	key := FollowUpKey(eventWorkflowID, r.ID, a.Name)
 	fu := s.followUp(r, a, key, ev.CalleeNumber)
 	data := eventTemplateData(ev, facts, r.ID, s.Version, a, key)
@@ -402,7 +367,7 @@ func (s *Set) planEvent(r *Rule, a *Action, ev airudder.Event, facts any, eventW
 		base = *ev.Time
 	}
 	fu.NotBefore = base.Add(a.Delay).UTC()
-	err := fu.request(a, r, data, "event", func() any {
+	err := fu.request(a, r, data, b, "event", func() any {
 		return map[string]any{"source": ev.Source, "kind": ev.Kind, "on": ev.On, "key": ev.Key,
 			"received_at": ev.ReceivedAt, "fields": data["event"], "raw": ev.Raw}
 	})

@@ -27,7 +27,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"text/template"
 	"time"
 
 	"github.com/google/cel-go/cel"
@@ -35,6 +34,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/rudderhook/rudderhook/airudder"
+	"github.com/rudderhook/rudderhook/egress"
 )
 
 // Action types: the catalogue.
@@ -104,8 +104,8 @@ type Action struct {
 	Timing
 	Effect
 
-	body, text, callee, instanceName, taskID *template.Template
-	variables                                map[string]*template.Template
+	body, text, callee, instanceName, taskID *boundedTemplate
+	variables                                map[string]*boundedTemplate
 	airudderWorkflowID, templateID           string
 	// endTime is createinstance's end_time as a time of day ("" for the end of the calling window).
 	endTime string
@@ -135,8 +135,10 @@ type Timing struct {
 
 // Problem is one thing wrong with a rules document.
 type Problem struct {
-	Line    int    `json:"line,omitempty"`
-	Rule    string `json:"rule,omitempty"`
+	Line int    `json:"line,omitempty"`
+	Rule string `json:"rule,omitempty"`
+	// Action is the name of the action at fault, for a problem of an action (whose Field is actions[i]).
+	Action  string `json:"action,omitempty"`
 	Field   string `json:"field,omitempty"`
 	Message string `json:"message"`
 }
@@ -149,7 +151,10 @@ func (p Problem) String() string {
 	if p.Rule != "" {
 		fmt.Fprintf(&b, "rule %q: ", p.Rule)
 	}
-	if p.Field != "" {
+	switch {
+	case p.Action != "":
+		fmt.Fprintf(&b, "action %q: ", p.Action)
+	case p.Field != "":
 		b.WriteString(p.Field + ": ")
 	}
 	b.WriteString(p.Message)
@@ -177,6 +182,15 @@ type Options struct {
 	// Targets are the configured target names; nil means targets are not checked (e.g. `rules lint` with
 	// no configuration at hand).
 	Targets map[string]bool
+	// URLs is what a url: written in a rule may name. The zero value refuses loopback, private,
+	// link-local and metadata addresses written literally, and names that always mean them (localhost,
+	// metadata.google.internal); nothing is resolved here, since DNS may answer differently when the
+	// request is made: the worker's dialer checks the address it connects to, whatever the rules say.
+	URLs egress.Policy
+	// Stored says the document is a version saved before (the rules in force, read back): its url:s
+	// are not checked again, so a version saved under an earlier policy keeps planning; the worker
+	// refuses what it may not reach, follow-up by follow-up, with the reason.
+	Stored bool
 }
 
 // document is the YAML shape.
@@ -229,6 +243,14 @@ var reservedHeaders = []string{"content-type", "webhook-id", "webhook-timestamp"
 // Compile parses and checks a rules document. A document with any problem is refused whole, with an
 // *Error listing every problem.
 func Compile(src []byte, opts Options) (*Set, error) {
+	return compile(src, opts, budget{until: time.Now().Add(CompileTimeout), what: fmt.Sprintf("checking a rules document has %s", CompileTimeout)})
+}
+
+// compile is Compile within checking, the time that checking the document has.
+func compile(src []byte, opts Options, checking budget) (*Set, error) {
+	if len(src) > MaxDocumentBytes {
+		return nil, &Error{Problems: []Problem{{Message: fmt.Sprintf("the document is %d bytes long; a rules document is at most %d (1 MiB)", len(src), MaxDocumentBytes)}}}
+	}
 	var doc document
 	dec := yaml.NewDecoder(bytes.NewReader(src))
 	dec.KnownFields(true)
@@ -242,6 +264,9 @@ func Compile(src []byte, opts Options) (*Set, error) {
 	sum := sha256.Sum256(src)
 	set := &Set{TimeZone: doc.TimeZone, Digest: hex.EncodeToString(sum[:])}
 	var problems []Problem
+	if len(doc.Rules) > MaxRules {
+		return nil, &Error{Problems: []Problem{{Field: "rules", Message: fmt.Sprintf("%d rules; a document has at most %d", len(doc.Rules), MaxRules)}}}
+	}
 	if set.TimeZone == "" {
 		set.TimeZone = "UTC"
 	}
@@ -262,6 +287,10 @@ func Compile(src []byte, opts Options) (*Set, error) {
 		}
 		add := func(field, format string, args ...any) {
 			problems = append(problems, Problem{Line: line, Rule: rd.ID, Field: field, Message: fmt.Sprintf(format, args...)})
+		}
+		if checking.over() {
+			add("", "checking the rules took longer than %s, and stopped here: shorten the conditions and templates, or split the rules", CompileTimeout)
+			break
 		}
 		r := &Rule{ID: rd.ID, Description: strings.TrimSpace(rd.Description), When: strings.TrimSpace(rd.When), Enabled: rd.Enabled == nil || *rd.Enabled, Line: line}
 		switch {
@@ -290,6 +319,8 @@ func Compile(src []byte, opts Options) (*Set, error) {
 		}
 		if r.When == "" {
 			add("when", "a condition is required (write `true` to match every call)")
+		} else if len(r.When) > MaxConditionBytes {
+			add("when", "the condition is %d bytes long; a condition is at most %d", len(r.When), MaxConditionBytes)
 		} else if onErr != nil {
 			// the condition cannot be checked without its kind
 		} else if msg := eventFieldsProblem(r.On, factsT, r.When); msg != "" {
@@ -303,12 +334,16 @@ func Compile(src []byte, opts Options) (*Set, error) {
 		} else {
 			r.program = prg
 		}
-		if len(rd.Actions) == 0 {
+		switch {
+		case len(rd.Actions) == 0:
 			add("actions", "a rule needs at least one action")
+		case len(rd.Actions) > MaxActions:
+			add("actions", "%d actions; a rule has at most %d", len(rd.Actions), MaxActions)
+			rd.Actions = nil
 		}
 		names := map[string]bool{}
 		for j, ad := range rd.Actions {
-			a, errs := compileAction(ad, j, set.TimeZone, opts, exampleData)
+			a, errs := compileAction(ad, j, set.TimeZone, opts, exampleData, checking)
 			if factsT != nil && ad.At != nil {
 				errs = append(errs, "at: is for rules on calls (its dates are a call's); a rule on "+r.On+" waits with delay:")
 			}
@@ -321,7 +356,7 @@ func Compile(src []byte, opts Options) (*Set, error) {
 			}
 			names[a.Name] = true
 			for _, e := range errs {
-				problems = append(problems, Problem{Line: max(a.line, line), Rule: r.ID, Field: field, Message: e})
+				problems = append(problems, Problem{Line: max(a.line, line), Rule: r.ID, Action: a.Name, Field: field, Message: e})
 			}
 			r.Actions = append(r.Actions, a)
 		}
@@ -364,7 +399,9 @@ func compileCondition(env *cel.Env, src string) (cel.Program, string) {
 	if ast.OutputType() != cel.BoolType {
 		return nil, fmt.Sprintf("the condition gives a %s, not true or false", ast.OutputType())
 	}
-	prg, err := env.Program(ast, cel.CostLimit(1_000_000))
+	// The cost limit bounds one evaluation; the interrupt checks lets a plan's time (PlanTimeout) stop a
+	// comprehension that is within it but slow (a nested all over long lists took 1.5 s).
+	prg, err := env.Program(ast, cel.CostLimit(1_000_000), cel.InterruptCheckFrequency(100))
 	if err != nil {
 		return nil, err.Error()
 	}
@@ -407,10 +444,11 @@ func editDistance(a, b string) int {
 	return prev[len(b)]
 }
 
-// compileAction checks one action of a rule and compiles its templates against the example call. It
-// returns the action (also when it has problems, so that later checks can name it) and its problems.
-func compileAction(ad actionDoc, index int, zone string, opts Options, exampleData func(*Action) map[string]any) (*Action, []string) {
-	c := &actionCompiler{a: newAction(ad, index), opts: opts}
+// compileAction checks one action of a rule and compiles its templates against the example call, within
+// the time that checking the document has left. It returns the action (also when it has problems, so
+// that later checks can name it) and its problems.
+func compileAction(ad actionDoc, index int, zone string, opts Options, exampleData func(*Action) map[string]any, checking budget) (*Action, []string) {
+	c := &actionCompiler{a: newAction(ad, index), opts: opts, checking: checking}
 	if exampleData != nil {
 		c.example = exampleData(c.a)
 	}
@@ -459,20 +497,22 @@ type actionCompiler struct {
 	opts Options
 	// example is what templates see for the example call: each is run on it once, when it loads.
 	example map[string]any
-	errs    []string
+	// checking is the time left to check the document, which the templates' runs on the example share.
+	checking budget
+	errs     []string
 }
 
 func (c *actionCompiler) fail(format string, args ...any) {
 	c.errs = append(c.errs, fmt.Sprintf(format, args...))
 }
 
-// template parses a template and runs it on the example call, returning it and what it gave; nil (and a
-// problem) when it does not parse or fails on the example.
-func (c *actionCompiler) template(field, src string) (*template.Template, string) {
+// template parses a template, checks its shape (parseTemplate) and runs it on the example call, returning
+// it and what it gave; nil (and a problem) when it does not parse, is refused, or fails on the example.
+func (c *actionCompiler) template(field, src string) (*boundedTemplate, string) {
 	if src == "" {
 		return nil, ""
 	}
-	t, err := template.New(field).Funcs(templateFuncs).Option("missingkey=error").Parse(src)
+	t, err := parseTemplate(field, src)
 	if err != nil {
 		c.fail("%s: %v", field, err)
 		return nil, ""
@@ -480,7 +520,7 @@ func (c *actionCompiler) template(field, src string) (*template.Template, string
 	if c.example == nil {
 		return t, "" // no example to run it on (a generic kind's)
 	}
-	out, err := render(t, c.example)
+	out, err := render(t, c.example, c.checking)
 	if err != nil {
 		msg := err.Error()
 		if strings.Contains(msg, "map has no entry for key") {
@@ -492,15 +532,22 @@ func (c *actionCompiler) template(field, src string) (*template.Template, string
 	return t, out
 }
 
-// endpoint checks where a webhook or notification goes: a configured target or a URL, not both.
+// URLLimits says what a rule's url: may reach, for the messages that refuse one.
+const URLLimits = "rule URLs may reach only public addresses (a configured target may allow private ones: allow_private)"
+
+// endpoint checks where a webhook or notification goes: a configured target or a URL, not both; a URL
+// that names an address rule URLs may not reach is refused (see Options.URLs).
 func (c *actionCompiler) endpoint() {
 	a := c.a
 	switch {
 	case (a.Target == "") == (a.URL == ""):
 		c.fail("give a target (a configured endpoint) or a url, not both")
 	case a.URL != "":
-		if u, err := url.Parse(a.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		u, err := url.Parse(a.URL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			c.fail("url %q is not an http(s) URL", a.URL)
+		} else if refused := c.opts.URLs.CheckHost(u.Hostname()); refused != nil && !c.opts.Stored {
+			c.fail("url: refused: %v; %s", refused, URLLimits)
 		}
 	case c.opts.Targets != nil && !c.opts.Targets[a.Target]:
 		c.fail("target %q is not configured (configured: %s)", a.Target, strings.Join(sortedKeys(c.opts.Targets), ", "))
@@ -555,7 +602,11 @@ func (c *actionCompiler) recall(ad actionDoc) {
 	c.a.endTime = ad.EndTime
 	c.a.callee, _ = c.template("callee", cmp.Or(ad.Callee, "{{ .call.callee_number }}"))
 	c.a.instanceName, _ = c.template("instance_name", cmp.Or(ad.Instance, "rudderhook {{ .rule.id }} {{ .call.case_id }}"))
-	c.a.variables = map[string]*template.Template{}
+	if len(ad.Variables) > MaxVariables {
+		c.fail("variables: %d variables; a re-call sets at most %d", len(ad.Variables), MaxVariables)
+		return
+	}
+	c.a.variables = map[string]*boundedTemplate{}
 	for k, v := range ad.Variables {
 		c.a.variables[k], _ = c.template("variables."+k, v)
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/rudderhook/rudderhook/airudder"
+	"github.com/rudderhook/rudderhook/egress"
 	"github.com/rudderhook/rudderhook/rules"
 )
 
@@ -145,7 +146,7 @@ func TestBadDocumentsAreRefusedWithRuleLineAndColumn(t *testing.T) {
 		},
 		"unknown action type": {
 			"rules:\n  - id: r\n    when: 'true'\n    actions:\n      - type: sms\n",
-			[]string{`line 5: rule "r": actions[0]: type "sms" is not in the catalogue`},
+			[]string{`line 5: rule "r": action "sms": type "sms" is not in the catalogue`},
 		},
 		"unknown key": {
 			"rules:\n  - id: r\n    when: 'true'\n    action: []\n",
@@ -205,6 +206,53 @@ func TestUnknownTargetIsRefusedWhenTargetsAreKnown(t *testing.T) {
 	}
 	if _, err := rules.Compile([]byte(src), rules.Options{}); err != nil {
 		t.Errorf("without known targets the name is not checked: %v", err)
+	}
+}
+
+// A url: that names what a rule URL may not reach (loopback, private, metadata) is refused when rules
+// are saved, with the rule, the action and why; a public name passes (the worker's dialer checks what it
+// resolves to). A version read back from the store is not refused for it.
+func TestRuleURLsThatReachInsideAreRefused(t *testing.T) {
+	for _, c := range []struct{ url, why string }{
+		{"http://127.0.0.1:8080/admin", "127.0.0.1 is a loopback address"},
+		{"http://[::1]/", "::1 is a loopback address"},
+		{"http://localhost:9200/_cluster", "localhost names a loopback address"},
+		{"http://169.254.169.254/latest/meta-data/", "169.254.169.254 is a cloud metadata address"},
+		{"http://metadata.google.internal/computeMetadata/v1/", "metadata.google.internal names a cloud metadata address"},
+		{"https://10.1.2.3/crm/secret-path", "10.1.2.3 is a private address"},
+		{"http://[::ffff:192.168.0.1]/", "192.168.0.1 is a private address"},
+		{"http://0.0.0.0:5432/", "0.0.0.0 is an unspecified address"},
+		{"http://2130706433/", "2130706433 is not an IPv4 address in four decimal parts"},
+	} {
+		src := "rules:\n  - id: ok\n    when: 'true'\n    actions: [{type: notify, url: 'https://hooks.example.com/x', text: hi}]\n" +
+			"  - id: inside\n    when: 'true'\n    actions:\n      - {name: tell, type: notify, url: 'https://hooks.example.com/y', text: hi}\n" +
+			"      - {name: probe, type: webhook, url: '" + c.url + "'}\n"
+		re := refused(t, src, rules.Options{})
+		if len(re.Problems) != 1 {
+			t.Fatalf("%s: problems %v", c.url, re.Lines())
+		}
+		p := re.Problems[0]
+		if p.Rule != "inside" || p.Field != "actions[1]" || p.Line != 9 || !strings.HasPrefix(p.Message, "url: refused: "+c.why) ||
+			!strings.Contains(p.Message, "rule URLs may reach only public addresses (a configured target may allow private ones: allow_private)") {
+			t.Errorf("%s: problem %+v", c.url, p)
+		}
+		if loc := rules.Locate([]byte(src), re.Problems); loc[0].Path != "rules[1].actions[1].url" {
+			t.Errorf("%s: the rules page shows the problem at %q, not beside the url", c.url, loc[0].Path)
+		}
+		if strings.Contains(p.Message, "secret-path") || strings.Contains(p.Message, "meta-data") {
+			t.Errorf("the problem repeats the URL's path: %s", p.Message)
+		}
+		if _, err := rules.Compile([]byte(src), rules.Options{Stored: true}); err != nil {
+			t.Errorf("%s: a stored version is refused: %v", c.url, err)
+		}
+	}
+	loopback := "rules:\n  - id: r\n    when: 'true'\n    actions: [{type: notify, url: 'http://127.0.0.1:9000/hook', text: hi}]\n"
+	if _, err := rules.Compile([]byte(loopback), rules.Options{URLs: egress.Policy{AllowLoopback: true}}); err != nil {
+		t.Errorf("loopback allowed (dev, tests): %v", err)
+	}
+	private := strings.Replace(loopback, "127.0.0.1", "10.0.0.1", 1)
+	if _, err := rules.Compile([]byte(private), rules.Options{URLs: egress.Policy{AllowLoopback: true}}); err == nil {
+		t.Error("allowing loopback let a private address through")
 	}
 }
 

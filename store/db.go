@@ -109,9 +109,30 @@ func EnsureDatabase(ctx context.Context, dsn string) error {
 	return createDatabase(ctx, adb, name)
 }
 
-// RecreateDatabase drops the database named in dsn, if it exists, and creates it empty: a clean slate for
-// `rudderhook bench`. Never point it at data you keep.
-func RecreateDatabase(ctx context.Context, dsn string) error {
+// CreateNewDatabase creates the database named in dsn, and fails if it exists: whoever calls it knows
+// the database is theirs (`rudderhook bench`, which drops only what it made).
+func CreateNewDatabase(ctx context.Context, dsn string) error {
+	return onServer(ctx, dsn, func(adb *sqlx.DB, name string) error {
+		if _, err := adb.ExecContext(ctx, "CREATE DATABASE "+pq.QuoteIdentifier(name)); err != nil {
+			return fmt.Errorf("create database %q: %w", name, err)
+		}
+		return nil
+	})
+}
+
+// DropDatabase drops the database named in dsn, if it exists, closing its connections. It does not ask
+// whose it is: callers do (bench drops only the databases it made).
+func DropDatabase(ctx context.Context, dsn string) error {
+	return onServer(ctx, dsn, func(adb *sqlx.DB, name string) error {
+		if _, err := adb.ExecContext(ctx, "DROP DATABASE IF EXISTS "+pq.QuoteIdentifier(name)+" WITH (FORCE)"); err != nil {
+			return fmt.Errorf("drop database %q: %w", name, err)
+		}
+		return nil
+	})
+}
+
+// onServer runs fn on the maintenance database of dsn's server, with the name of the database dsn names.
+func onServer(ctx context.Context, dsn string, fn func(adb *sqlx.DB, name string) error) error {
 	name, admin, err := maintenance(dsn)
 	if err != nil {
 		return err
@@ -124,10 +145,7 @@ func RecreateDatabase(ctx context.Context, dsn string) error {
 		return err
 	}
 	defer adb.Close()
-	if _, err := adb.ExecContext(ctx, "DROP DATABASE IF EXISTS "+pq.QuoteIdentifier(name)+" WITH (FORCE)"); err != nil {
-		return fmt.Errorf("drop database %q: %w", name, err)
-	}
-	return createDatabase(ctx, adb, name)
+	return fn(adb, name)
 }
 
 // maintenance reads the database name of dsn and the URL of the same server's "postgres" database.

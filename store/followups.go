@@ -153,6 +153,32 @@ type FollowUpUpdate struct {
 	AirudderWorkflowID string
 }
 
+// countFollowUpsSQL counts follow-ups by status, among some statuses (follow_ups_status_idx serves it).
+const countFollowUpsSQL = `SELECT status, count(*) FROM follow_ups WHERE status = ANY($1) GROUP BY status`
+
+// CountFollowUps counts the follow-ups in each of statuses; a status with none is absent.
+func (s *Store) CountFollowUps(ctx context.Context, statuses []rules.Status) (map[rules.Status]int64, error) {
+	names := make([]string, len(statuses))
+	for i, st := range statuses {
+		names[i] = string(st)
+	}
+	rows, err := s.db.QueryxContext(ctx, countFollowUpsSQL, pq.Array(names))
+	if err != nil {
+		return nil, fmt.Errorf("count follow-ups: %w", err)
+	}
+	defer rows.Close()
+	counts := map[rules.Status]int64{}
+	for rows.Next() {
+		var st rules.Status
+		var n int64
+		if err := rows.Scan(&st, &n); err != nil {
+			return nil, fmt.Errorf("count follow-ups: %w", err)
+		}
+		counts[st] = n
+	}
+	return counts, rows.Err()
+}
+
 // UpdateFollowUp records a change of a follow-up's state, by idempotency key.
 func (s *Store) UpdateFollowUp(ctx context.Context, key string, u FollowUpUpdate) error {
 	sets := []string{"updated_at = now()"}

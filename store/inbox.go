@@ -7,6 +7,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"reflect"
+	"strings"
 	"sync"
 	"time"
 
@@ -27,7 +29,31 @@ type InboxEntry struct {
 	State         string     `db:"state"`
 	LeaseOwner    string     `db:"lease_owner"`
 	DeadAt        *time.Time `db:"dead_at"`
+	// ReplayedAt is when an operator last replayed the entry as a dead letter; its age counts from then
+	// (see inboxAgeSince), and ReceivedAt stays when it arrived.
+	ReplayedAt *time.Time `db:"replayed_at"`
+	// BodyBytes is the size of Body. Listings and replays read it, not Body (see inboxSummaryColumns).
+	BodyBytes int `db:"body_bytes"`
 }
+
+// inboxSummaryColumns are the columns of an inbox entry but its body, with the body's size instead: what
+// a listing and a replay read, so that a page of 500 entries does not read 500 bodies of up to a few MiB
+// of personal data. They are InboxEntry's db tags, so that a column added there is listed too.
+var inboxSummaryColumns = func() string {
+	var cols []string
+	t := reflect.TypeFor[InboxEntry]()
+	for i := range t.NumField() {
+		switch col := t.Field(i).Tag.Get("db"); col {
+		case "body", "body_bytes":
+		default:
+			cols = append(cols, col)
+		}
+	}
+	return strings.Join(cols, ", ") + ", " + inboxBodyBytes
+}()
+
+// inboxBodyBytes is the size of an entry's body, read without reading the body.
+const inboxBodyBytes = "octet_length(body) AS body_bytes"
 
 // Inbox entry states.
 const (
@@ -43,22 +69,27 @@ SELECT id FROM added, pg_notify('` + InboxChannel + `', '1')`
 	// relays in other processes skip them, yet no transaction stays open while Temporal is called.
 	claimInboxSQL = `UPDATE inbox SET attempts = attempts + 1, next_attempt_at = now() + make_interval(secs => $2), lease_owner = $3
 WHERE id IN (SELECT id FROM inbox WHERE state = 'pending' AND next_attempt_at <= now() ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)
-RETURNING *`
+RETURNING *, ` + inboxBodyBytes
 	// extendLeaseSQL keeps the entries a pass still works on leased to it.
 	extendLeaseSQL = `UPDATE inbox SET next_attempt_at = now() + make_interval(secs => $3)
 WHERE id = ANY($1) AND lease_owner = $2 AND state = 'pending'`
 	deleteInboxSQL = `DELETE FROM inbox WHERE id = $1 AND lease_owner = $2`
+	// inboxAgeSince is when an entry's age (DrainOptions.MaxAge) starts: its last replay, else its arrival.
+	inboxAgeSince = `coalesce(replayed_at, received_at)`
 	// failInboxSQL records a failed attempt: the entry is due again after the backoff, or is a dead letter
 	// when the failure is permanent ($4), or it has used its attempts ($5) or its age ($6 seconds).
 	failInboxSQL = `UPDATE inbox SET last_error = $3, lease_owner = '',
-  state = CASE WHEN $4 OR attempts >= $5 OR received_at < now() - make_interval(secs => $6) THEN 'dead' ELSE 'pending' END,
-  dead_at = CASE WHEN $4 OR attempts >= $5 OR received_at < now() - make_interval(secs => $6) THEN now() END,
+  state = CASE WHEN $4 OR attempts >= $5 OR ` + inboxAgeSince + ` < now() - make_interval(secs => $6) THEN 'dead' ELSE 'pending' END,
+  dead_at = CASE WHEN $4 OR attempts >= $5 OR ` + inboxAgeSince + ` < now() - make_interval(secs => $6) THEN now() END,
   next_attempt_at = now() + make_interval(secs => $7)
 WHERE id = $1 AND lease_owner = $2
 RETURNING state`
-	replayInboxSQL = `UPDATE inbox SET state = 'pending', attempts = 0, next_attempt_at = now(), dead_at = NULL, lease_owner = ''
-WHERE id = $1 AND state = 'dead' RETURNING *`
-	selectInboxSQL = `SELECT * FROM inbox WHERE id = $1`
+	// replayInboxSQL makes a dead letter due again with its attempts and its age counted anew; the columns
+	// it returns, inboxSummaryColumns, follow.
+	replayInboxSQL = `UPDATE inbox SET state = 'pending', attempts = 0, next_attempt_at = now(), dead_at = NULL, lease_owner = '',
+  replayed_at = now()
+WHERE id = $1 AND state = 'dead' RETURNING `
+	selectInboxSQL = `SELECT state FROM inbox WHERE id = $1`
 	inboxStatusSQL = `SELECT count(*) FILTER (WHERE state = 'pending') AS pending, count(*) FILTER (WHERE state = 'dead') AS dead,
   min(received_at) FILTER (WHERE state = 'pending') AS oldest_pending FROM inbox`
 )
@@ -236,12 +267,13 @@ type InboxFilter struct {
 	Limit  int
 }
 
-// ListInbox returns inbox entries, newest first, and the cursor of the next page (0 when there is none).
+// ListInbox returns inbox entries without their bodies (BodyBytes, not Body), newest first, and the cursor
+// of the next page (0 when there is none).
 func (s *Store) ListInbox(ctx context.Context, f InboxFilter) ([]InboxEntry, int64, error) {
 	var w where
 	w.equal("state", f.State)
 	w.equal("source", f.Source)
-	q, args := w.page("SELECT * FROM inbox", "id", f.Before, f.Limit)
+	q, args := w.page("SELECT "+inboxSummaryColumns+" FROM inbox", "id", f.Before, f.Limit)
 	var rows []InboxEntry
 	if err := s.db.SelectContext(ctx, &rows, q, args...); err != nil {
 		return nil, 0, fmt.Errorf("list inbox: %w", err)
@@ -250,13 +282,16 @@ func (s *Store) ListInbox(ctx context.Context, f InboxFilter) ([]InboxEntry, int
 	return rows, next, nil
 }
 
-// ReplayInbox makes a dead letter due again at once, with its attempts counted from zero. It returns
+// ReplayInbox makes a dead letter due again at once, with its attempts counted from zero and its age
+// from now (its arrival time is kept: ReceivedAt, beside ReplayedAt), and returns it without its body
+// (BodyBytes, not Body). It returns
 // ErrNotFound for no such entry and ErrNotDead for an entry that is still pending.
 func (s *Store) ReplayInbox(ctx context.Context, id int64) (*InboxEntry, error) {
 	var e InboxEntry
-	err := s.db.GetContext(ctx, &e, replayInboxSQL, id)
+	err := s.db.GetContext(ctx, &e, replayInboxSQL+inboxSummaryColumns, id)
 	if errors.Is(err, sql.ErrNoRows) {
-		if err := s.db.GetContext(ctx, &e, selectInboxSQL, id); errors.Is(err, sql.ErrNoRows) {
+		var state string
+		if err := s.db.GetContext(ctx, &state, selectInboxSQL, id); errors.Is(err, sql.ErrNoRows) {
 			return nil, ErrNotFound
 		}
 		return nil, ErrNotDead

@@ -1,8 +1,10 @@
 package store_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"reflect"
 	"testing"
 	"time"
 
@@ -120,4 +122,96 @@ func TestInboxLeaseLastsAsLongAsTheWork(t *testing.T) {
 	if st, _ := s.InboxStatus(ctx); st.Pending != 0 {
 		t.Errorf("pending = %d after the first relay accepted every entry", st.Pending)
 	}
+}
+
+// Replaying a dead letter resets its age: an entry that died of age (RUDDERHOOK_INBOX_MAX_AGE after it
+// arrived) gets a whole MaxAge again from its replay, instead of dying again at its first failed attempt,
+// and it keeps the time it arrived for operators.
+func TestInboxReplayResetsTheAge(t *testing.T) {
+	t.Parallel()
+	s := store.New(storetest.DB(t))
+	ctx := context.Background()
+	arrived := time.Now().Add(-100 * time.Hour).UTC().Truncate(time.Microsecond)
+	id, err := s.AddToInbox(ctx, "airudder", "call-completed", []byte(`{"n":"old"}`), arrived)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := store.DrainOptions{MaxAttempts: 100, MaxAge: 72 * time.Hour}
+	fail := func(context.Context, store.InboxEntry) error { return errors.New("temporal down") }
+	if res, err := s.DrainInbox(ctx, opts, fail); err != nil || res != (store.DrainResult{Dead: 1}) {
+		t.Fatalf("first pass %+v, %v; want the old entry dead of age", res, err)
+	}
+	replayed, err := s.ReplayInbox(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if replayed.ReplayedAt == nil || time.Since(*replayed.ReplayedAt) > time.Minute || !replayed.ReceivedAt.Equal(arrived) {
+		t.Errorf("replayed entry: received %v, replayed %v; want received %v kept and replayed now", replayed.ReceivedAt, replayed.ReplayedAt, arrived)
+	}
+	if res, err := s.DrainInbox(ctx, opts, fail); err != nil || res != (store.DrainResult{Failed: 1}) {
+		t.Fatalf("after the replay, a failed attempt gave %+v, %v; want the entry pending (its age counts from the replay)", res, err)
+	}
+	e, _, err := s.ListInbox(ctx, store.InboxFilter{Limit: 10})
+	if err != nil || len(e) != 1 || e[0].State != store.InboxPending || !e[0].ReceivedAt.Equal(arrived) {
+		t.Errorf("inbox after the retry: %+v, %v", e, err)
+	}
+}
+
+// The admin listing and a replay read each entry's size, not its body (up to a few MiB of personal data
+// each), and every other column as it is.
+func TestInboxListingReadsSizesNotBodies(t *testing.T) {
+	t.Parallel()
+	db := storetest.DB(t)
+	s := store.New(db)
+	ctx := context.Background()
+	bodies := map[int64][]byte{}
+	for _, body := range [][]byte{[]byte(`{"name":"Siti Aisyah Ramadhani"}`), bytes.Repeat([]byte(`{"x":"é"}`), 300_000)} {
+		id, err := s.AddToInbox(ctx, "airudder", "call-completed", body, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		bodies[id] = body
+	}
+	// whole reads an entry with every column, its body included.
+	whole := func(id int64) store.InboxEntry {
+		var e store.InboxEntry
+		if err := db.GetContext(ctx, &e, `SELECT *, octet_length(body) AS body_bytes FROM inbox WHERE id = $1`, id); err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	same := func(what string, got store.InboxEntry) {
+		t.Helper()
+		want := whole(got.ID)
+		if !bytes.Equal(want.Body, bodies[got.ID]) || want.BodyBytes != len(bodies[got.ID]) {
+			t.Fatalf("entry %d as stored: %d bytes, body_bytes %d", got.ID, len(want.Body), want.BodyBytes)
+		}
+		if got.Body != nil {
+			t.Errorf("%s: entry %d was read with its body (%d bytes)", what, got.ID, len(got.Body))
+			got.Body = nil
+		}
+		want.Body = nil
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: entry %d\n got %+v\nwant %+v (every column but the body)", what, got.ID, got, want)
+		}
+	}
+	listed, _, err := s.ListInbox(ctx, store.InboxFilter{Limit: 10})
+	if err != nil || len(listed) != 2 {
+		t.Fatalf("ListInbox = %d entries, %v", len(listed), err)
+	}
+	for _, e := range listed {
+		same("listed", e)
+	}
+	var dead int64
+	for id := range bodies {
+		dead = max(dead, id)
+	}
+	if _, err := db.ExecContext(ctx, `UPDATE inbox SET state = 'dead', dead_at = now() WHERE id = $1`, dead); err != nil {
+		t.Fatal(err)
+	}
+	replayed, err := s.ReplayInbox(ctx, dead)
+	if err != nil {
+		t.Fatal(err)
+	}
+	same("replayed", *replayed)
 }

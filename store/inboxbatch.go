@@ -38,6 +38,11 @@ type BatchOptions struct {
 	MaxWait time.Duration
 	// MaxBatch is the most items one commit takes.
 	MaxBatch int
+	// MaxBytes is the most body bytes one commit takes (default 4 MiB); an item larger than that commits
+	// alone. Without it, a burst of large bodies (up to a source's max_body_bytes each) would make one
+	// statement of hundreds of MiB, which costs the memory of it twice over (its bodies are sent as hex)
+	// and, past PostgreSQL's 1 GB limit on a parameter, fails every callback that shares it.
+	MaxBytes int
 	// Committers is how many batches may commit at once (each holds a connection).
 	Committers int
 	// CommitTimeout bounds one commit. Keep it under what callers wait (ingest gives them 5 s), so that a
@@ -48,6 +53,7 @@ type BatchOptions struct {
 func (o BatchOptions) withDefaults() BatchOptions {
 	o.MaxWait = positiveOr(o.MaxWait, 2*time.Millisecond)
 	o.MaxBatch = positiveOr(o.MaxBatch, 128)
+	o.MaxBytes = positiveOr(o.MaxBytes, 4<<20)
 	o.Committers = positiveOr(o.Committers, 4)
 	o.CommitTimeout = positiveOr(o.CommitTimeout, 4*time.Second)
 	return o
@@ -137,26 +143,35 @@ func (b *InboxBatcher) Close() {
 }
 
 // loop gathers items into batches: a batch starts with the first item that arrives and commits as soon
-// as one of Committers is free, or when it is full, or MaxWait after it started. Under a light load an
-// item commits at once, alone; while every committer is busy the next batch fills, so batches grow with
-// the load and the commit rate stays bounded.
+// as one of Committers is free, or when it is full (MaxBatch items or MaxBytes), or MaxWait after it
+// started. Under a light load an item commits at once, alone; while every committer is busy the next
+// batch fills, so batches grow with the load and the commit rate stays bounded. An item that would take a
+// batch over MaxBytes starts the next one.
 func (b *InboxBatcher) loop() {
+	var next *batchItem
 	for {
-		var first *batchItem
-		select {
-		case first = <-b.items:
-		case <-b.done:
-			b.drain()
-			return
+		first := next
+		next = nil
+		if first == nil {
+			select {
+			case first = <-b.items:
+			case <-b.done:
+				b.drain()
+				return
+			}
 		}
-		batch := []*batchItem{first}
+		var bt batch
+		bt.add(first, b.opts)
 		timer := time.NewTimer(b.opts.MaxWait)
 		slot := false
 	gather:
-		for len(batch) < b.opts.MaxBatch {
+		for !bt.full(b.opts) {
 			select {
 			case it := <-b.items:
-				batch = append(batch, it)
+				if !bt.add(it, b.opts) {
+					next = it
+					break gather
+				}
 			case b.slots <- struct{}{}:
 				slot = true
 				break gather
@@ -172,29 +187,60 @@ func (b *InboxBatcher) loop() {
 		}
 		b.wg.Go(func() {
 			defer func() { <-b.slots }()
-			b.commit(batch)
+			b.commit(bt.items)
 		})
 	}
 }
 
-// drain commits whatever is still queued when the batcher closes.
+// drain commits whatever is still queued when the batcher closes, in batches bounded as the loop's are.
 func (b *InboxBatcher) drain() {
+	var next *batchItem
 	for {
-		var batch []*batchItem
+		var bt batch
+		if next != nil {
+			bt.add(next, b.opts)
+			next = nil
+		}
 	take:
-		for len(batch) < b.opts.MaxBatch {
+		for !bt.full(b.opts) {
 			select {
 			case it := <-b.items:
-				batch = append(batch, it)
+				if !bt.add(it, b.opts) {
+					next = it
+					break take
+				}
 			default:
 				break take
 			}
 		}
-		if len(batch) == 0 {
+		if len(bt.items) == 0 {
 			return
 		}
-		b.commit(batch)
+		b.commit(bt.items)
 	}
+}
+
+// batch is a batch being gathered: its items and how many body bytes they hold.
+type batch struct {
+	items []*batchItem
+	bytes int
+}
+
+// full says whether the batch takes no more items: it has MaxBatch of them, or MaxBytes.
+func (bt *batch) full(o BatchOptions) bool {
+	return len(bt.items) >= o.MaxBatch || bt.bytes >= o.MaxBytes
+}
+
+// add adds it to the batch, unless that would take a batch that holds something over MaxBytes: then it
+// reports false, and it starts the next batch. The first item is always taken, however large, so a body
+// over the bound commits alone.
+func (bt *batch) add(it *batchItem, o BatchOptions) bool {
+	if len(bt.items) > 0 && bt.bytes+len(it.Body) > o.MaxBytes {
+		return false
+	}
+	bt.items = append(bt.items, it)
+	bt.bytes += len(it.Body)
+	return true
 }
 
 func (b *InboxBatcher) commit(batch []*batchItem) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -105,5 +106,62 @@ func TestInboxBatcherFailsEveryWaiter(t *testing.T) {
 		if (errs[i] == nil) != (stored == 1) {
 			t.Errorf("%s: acknowledged %v, stored %d times", body, errs[i] == nil, stored)
 		}
+	}
+}
+
+// A commit is bounded by bytes as well as by count: small bodies share commits only up to MaxBytes in
+// all, and a body larger than the bound commits alone, so that one large callback can neither make a
+// statement PostgreSQL refuses (a parameter of more than 1 GB) nor fail the callbacks that would have
+// shared its commit. Rows written by one statement share its transaction ID (xmin), which is how the test
+// sees the batches. (The committers are held while the bodies arrive, so they queue together; the bound
+// holds however they are grouped.)
+func TestInboxBatcherBoundsCommitsByBytes(t *testing.T) {
+	t.Parallel()
+	db := storetest.DB(t)
+	s := store.New(db)
+	const bound = 1024
+	b := s.NewInboxBatcher(store.BatchOptions{MaxWait: time.Minute, MaxBatch: 16, MaxBytes: bound})
+	defer b.Close()
+	release := b.HoldCommitters()
+	bodies := [][]byte{[]byte(`{"large":"` + strings.Repeat("x", 4*bound) + `"}`)}
+	for i := range 6 {
+		bodies = append(bodies, fmt.Appendf(nil, `{"n":%d,"pad":"%s"}`, i, strings.Repeat("y", 300)))
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, len(bodies))
+	for i, body := range bodies {
+		wg.Go(func() {
+			errs[i] = b.Add(context.Background(), store.InboxItem{Source: "a", Kind: "k", Body: body, ReceivedAt: time.Now()})
+		})
+	}
+	time.AfterFunc(50*time.Millisecond, release)
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	var commits []struct {
+		Rows    int `db:"rows"`
+		Bytes   int `db:"bytes"`
+		Largest int `db:"largest"`
+	}
+	if err := db.Select(&commits, `SELECT count(*) AS rows, sum(length(body)) AS bytes, max(length(body)) AS largest
+FROM inbox GROUP BY xmin::text::bigint ORDER BY 1`); err != nil {
+		t.Fatal(err)
+	}
+	rows := 0
+	for _, c := range commits {
+		rows += c.Rows
+		if c.Largest > bound && c.Rows != 1 {
+			t.Errorf("a body of %d bytes shared its commit with %d others; a body over the bound commits alone", c.Largest, c.Rows-1)
+		}
+		if c.Largest <= bound && c.Bytes > bound {
+			t.Errorf("a commit held %d bodies of %d bytes in all; want at most %d", c.Rows, c.Bytes, bound)
+		}
+	}
+	if rows != len(bodies) {
+		t.Errorf("%d rows stored, want %d", rows, len(bodies))
+	}
+	if _, n := b.Stats(); n != int64(len(bodies)) || len(commits) < 3 {
+		t.Errorf("%d rows in %d commits; want %d rows in at least 3 (the large one alone, then at most 3 small ones each)", n, len(commits), len(bodies))
 	}
 }

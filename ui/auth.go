@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -176,7 +177,9 @@ func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 
 // login is POST /ui/login: a configured token signs its user in.
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
-	if !s.logins.Allow() { // before reading anything of the request
+	// Before reading anything of the request; the client's own bucket first, so that a client refused
+	// there takes nothing from everyone's.
+	if !s.loginsByClient.Allow(clientAddr(r)) || !s.logins.Allow() {
 		s.render(w, r, http.StatusTooManyRequests, "login", pageData{Title: "Sign in", Next: "/ui/", Error: "Too many attempts: wait a few seconds and try again."})
 		return
 	}
@@ -184,13 +187,23 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	next := safeNext(r.PostFormValue("next"))
 	u := s.findUser(r.PostFormValue("token"))
 	if u == nil {
-		s.Log.Info("sign-in refused: unknown token", "client_ip", r.RemoteAddr)
+		s.Log.Info("sign-in refused: unknown token", "client_ip", clientAddr(r))
 		s.render(w, r, http.StatusUnauthorized, "login", pageData{Title: "Sign in", Next: next, Error: "That token is not valid. Ask whoever runs rudderhook for yours."})
 		return
 	}
 	s.issue(w, r, u)
 	s.Log.Info("signed in to the rules page", "user", u.Name, "role", u.Role)
 	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+// clientAddr is the address of whoever sent r. The API's router, which mounts this page, sets RemoteAddr
+// to the client's address as it reads it through the trusted proxies (RUDDERHOOK_TRUSTED_PROXIES), the
+// same reading as the receiver's allowlists; served on its own, RemoteAddr is the peer's "host:port".
+func clientAddr(r *http.Request) string {
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		return host
+	}
+	return r.RemoteAddr
 }
 
 // logout is POST /ui/logout.

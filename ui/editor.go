@@ -1,7 +1,9 @@
 package ui
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"maps"
 	"net/http"
 	"slices"
@@ -57,10 +59,10 @@ func (s *Server) editor(w http.ResponseWriter, r *http.Request) {
 		s.failErr(w, r, err)
 		return
 	default:
-		data.Version, data.YAML = rec.Version, rec.Document
+		data.Version, data.YAML = rec.Version, shown(u, rec.Document)
 	}
 	data.Draft = rules.ParseDraft([]byte(data.YAML))
-	if set, err := rules.Compile([]byte(data.YAML), rules.Options{}); err == nil {
+	if set, err := rules.Compile([]byte(data.YAML), rules.Options{Stored: true}); err == nil {
 		data.Sentences = sentences(set)
 	}
 	var suggest []string
@@ -120,7 +122,7 @@ func (s *Server) build(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, http.StatusBadRequest, err.Error())
 		return
 	}
-	opts := rules.Options{Targets: s.Targets}
+	opts := s.ruleOptions()
 	resp := buildResponse{Problems: []rules.Located{}}
 	var set *rules.Set
 	switch {
@@ -184,7 +186,7 @@ func (s *Server) dryRun(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, http.StatusBadRequest, err.Error())
 		return
 	}
-	draft, err := rules.Compile([]byte(req.YAML), rules.Options{Targets: s.Targets})
+	draft, err := rules.Compile([]byte(req.YAML), s.ruleOptions())
 	if err != nil {
 		s.failErr(w, r, err)
 		return
@@ -196,7 +198,7 @@ func (s *Server) dryRun(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, http.StatusBadRequest, "give the period as two dates, the first not after the second")
 		return
 	}
-	inForce, err := s.Rules.Current(ctx)
+	inForce, err := s.inForceFor(ctx, userOf(ctx))
 	if err != nil {
 		s.failErr(w, r, err)
 		return
@@ -213,8 +215,41 @@ func (s *Server) dryRun(w http.ResponseWriter, r *http.Request) {
 	if inForce != nil {
 		resp.InForceVersion = inForce.Version
 	}
-	resp.Diff = dryrun.Compare(inForce, draft, calls)
+	if resp.Diff, err = dryrun.Compare(ctx, inForce, draft, calls); err != nil {
+		s.failErr(w, r, err)
+		return
+	}
 	writeJSON(w, http.StatusOK, resp)
+}
+
+// shown is a rules document as u may see it: whole for an editor; for a viewer, with the secrets a rule
+// may carry hidden (rules.Redact: header values, and all of a url but its scheme and host), since viewers
+// may read the rules but not use them. Admin API callers (the admin token) see them whole.
+func shown(u *user, doc string) string {
+	if u.CanEdit() {
+		return doc
+	}
+	return string(rules.Redact([]byte(doc)))
+}
+
+// inForceFor is the rules in force as u may see them (see shown), so that a viewer's dry run compares a
+// draft made from the hidden document with the same hidden document: only what the viewer changed
+// differs, and no sample shows a hidden value.
+func (s *Server) inForceFor(ctx context.Context, u *user) (*rules.Set, error) {
+	set, err := s.Rules.Current(ctx)
+	if err != nil || set == nil || u.CanEdit() {
+		return set, err
+	}
+	rec, err := s.Store.RuleSet(ctx, set.Version)
+	if err != nil {
+		return nil, err
+	}
+	hidden, err := rules.Compile([]byte(shown(u, rec.Document)), rules.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("compile rules version %d as a viewer sees them: %w", rec.Version, err)
+	}
+	hidden.Version = set.Version
+	return hidden, nil
 }
 
 // maxComment is the longest reason a version may carry.
@@ -254,7 +289,7 @@ func (s *Server) save(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	change := store.RuleSetChange{Origin: "ui", Author: u.Name, Comment: comment, BaseVersion: req.BaseVersion}
-	set, rec, created, err := s.Rules.Save(r.Context(), []byte(req.YAML), change, s.Targets)
+	set, rec, created, err := s.Rules.Save(r.Context(), []byte(req.YAML), change, s.ruleOptions())
 	if err != nil {
 		s.failErr(w, r, err)
 		return
@@ -263,4 +298,10 @@ func (s *Server) save(w http.ResponseWriter, r *http.Request) {
 		s.Log.Info("rules switched on from the rules page", "user", u.Name, "version", rec.Version, "rules", len(set.Rules))
 	}
 	writeJSON(w, http.StatusOK, saveResponse{Version: rec.Version, Created: created})
+}
+
+// ruleOptions are what the page checks drafts and saves against, as the API does: the configured
+// targets, and what url:s may reach.
+func (s *Server) ruleOptions() rules.Options {
+	return rules.Options{Targets: s.Targets, URLs: s.URLs}
 }

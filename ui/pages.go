@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -99,32 +100,39 @@ func actionLabel(typ string) string {
 	return typ
 }
 
-// where names what an action reaches: a target by name, a URL by its host only (an incoming-webhook URL
-// carries its secret in its path), Airudder by the template or workflow.
+// where names what an action reaches: a target by name, a URL by its host only (rules.EndpointLabel),
+// Airudder by the template or workflow.
 func where(a *rules.Action) string {
 	switch {
 	case a.Target != "":
 		return "target " + a.Target
 	case a.URL != "":
-		if u, err := url.Parse(a.URL); err == nil {
-			return u.Host
-		}
-		return "a URL"
+		return rules.EndpointLabel("", a.URL)
 	case a.Type == rules.TypeAirudderRecall || a.Type == rules.TypeAirudderCancelContact:
 		return "Airudder"
 	}
 	return ""
 }
 
-// notice is the message a page shows after a redirect, from its query.
+// notice is the message a page shows after a redirect, from its query. It takes version numbers only:
+// any other text would be words that a link could put on the page under rudderhook's name (escaped, but
+// still believed), so a query that is not a version number shows no notice at all.
 func notice(q url.Values) string {
-	switch {
-	case q.Get("saved") != "":
-		return "Version " + q.Get("saved") + " is in force."
-	case q.Get("unchanged") != "":
-		return "Nothing changed: version " + q.Get("unchanged") + " already says exactly this."
-	case q.Get("restored") != "":
-		return "Version " + q.Get("restored") + " is restored: it is in force as version " + q.Get("as") + "."
+	version := func(key string) (string, bool) {
+		v := q.Get(key)
+		n, err := strconv.ParseInt(v, 10, 64)
+		return v, err == nil && n > 0 && v == strconv.FormatInt(n, 10)
+	}
+	if v, ok := version("saved"); ok {
+		return "Version " + v + " is in force."
+	}
+	if v, ok := version("unchanged"); ok {
+		return "Nothing changed: version " + v + " already says exactly this."
+	}
+	if v, ok := version("restored"); ok {
+		if as, ok := version("as"); ok {
+			return "Version " + v + " is restored: it is in force as version " + as + "."
+		}
 	}
 	return ""
 }
@@ -155,12 +163,22 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request) {
 		s.failErr(w, r, err)
 		return
 	}
+	u := userOf(r.Context())
 	page := historyPage{More: len(recs) > historyLength}
-	for i, rec := range recs[:min(len(recs), historyLength)] {
+	// What the user may see of each version (see shown); the changes and the line diff are between those.
+	seen := make([]store.RuleSetRecord, len(recs))
+	for i, rec := range recs {
+		seen[i] = rec
+		seen[i].Document = shown(u, rec.Document)
+	}
+	for i, rec := range seen[:min(len(seen), historyLength)] {
 		v := versionView{RuleSetRecord: rec, InForce: i == 0}
-		if i+1 < len(recs) {
-			prev := recs[i+1]
+		if i+1 < len(seen) {
+			prev := seen[i+1]
 			v.Changes = rules.Compare([]byte(prev.Document), []byte(rec.Document))
+			if !u.CanEdit() {
+				v.Changes = withHiddenChanges(v.Changes, recs[i+1].Document, recs[i].Document)
+			}
 			v.Lines = lineDiff(prev, rec)
 		} else {
 			v.First = true
@@ -171,6 +189,19 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request) {
 		page.InForce = page.Versions[0].Version
 	}
 	s.render(w, r, http.StatusOK, "history", pageData{Title: "History", Nav: "history", Page: page, Notice: notice(r.URL.Query())})
+}
+
+// withHiddenChanges adds to the changes a viewer sees between two versions the rules in which only hidden
+// values changed (a rotated header or URL secret), saying so without the values: otherwise the history
+// would tell a viewer that nothing changed.
+func withHiddenChanges(seen []rules.Change, before, after string) []rules.Change {
+	for _, c := range rules.Compare([]byte(before), []byte(after)) {
+		if !slices.ContainsFunc(seen, func(s rules.Change) bool { return s.Rule == c.Rule }) {
+			c.Details = []string{"a value hidden from viewers (of a url or a header)"}
+			seen = append(seen, c)
+		}
+	}
+	return seen
 }
 
 // lineDiff is the unified diff of two versions' text, line by line.
@@ -229,7 +260,7 @@ func (s *Server) restore(w http.ResponseWriter, r *http.Request) {
 	// refused rather than undoing it unseen (as a save from the editor is).
 	base, _ := strconv.ParseInt(r.PostFormValue("base"), 10, 64)
 	change := store.RuleSetChange{Origin: "ui", Author: u.Name, Comment: comment, BaseVersion: base}
-	_, saved, created, err := s.Rules.Save(ctx, []byte(rec.Document), change, s.Targets)
+	_, saved, created, err := s.Rules.Save(ctx, []byte(rec.Document), change, s.ruleOptions())
 	if err != nil {
 		s.failErr(w, r, err)
 		return

@@ -30,7 +30,10 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/rudderhook/rudderhook/config"
+	"github.com/rudderhook/rudderhook/egress"
+	"github.com/rudderhook/rudderhook/ratelimit"
 	"github.com/rudderhook/rudderhook/rules"
+	"github.com/rudderhook/rudderhook/rules/dryrun"
 	"github.com/rudderhook/rudderhook/rules/rulesync"
 	"github.com/rudderhook/rudderhook/store"
 )
@@ -48,17 +51,25 @@ type Server struct {
 	Rules *rulesync.InForce
 	// Targets are the configured target names (their URLs and secrets stay in the configuration).
 	Targets map[string]bool
-	Users   []config.User
+	// URLs is what a url: written in a rule may reach, checked as the page's drafts are (see rules.Options).
+	URLs  egress.Policy
+	Users []config.User
 	// SessionKey signs session cookies; empty makes a random one (sessions end with the process).
 	SessionKey string
 	SessionTTL time.Duration
 	Log        *slog.Logger
 	// Now is the clock (time.Now when nil), for tests.
 	Now func() time.Time
+	// Checks bounds the work one person's builds and dry runs make (zero: the defaults; see checks.go).
+	Checks CheckLimit
 
-	key    []byte
-	pages  map[string]*template.Template
-	logins *rate.Limiter
+	key   []byte
+	pages map[string]*template.Template
+	// logins is every sign-in attempt's bucket, loginsByClient each client address's, taken first: one
+	// client that floods is refused on its own before it can spend the budget of everyone else.
+	logins         *rate.Limiter
+	loginsByClient *ratelimit.PerClient
+	checks         *checks
 }
 
 // Handler builds the page's routes, all under /ui/.
@@ -73,7 +84,11 @@ func (s *Server) Handler() (http.Handler, error) {
 	if s.SessionTTL <= 0 {
 		s.SessionTTL = 12 * time.Hour
 	}
-	s.logins = rate.NewLimiter(rate.Limit(2), 10) // tokens are long and random; this only slows a flood
+	// Tokens are long and random: these only slow a flood. A person who mistypes has 5 tries at once,
+	// then one every 2 seconds; all clients together 10 a second.
+	s.logins = rate.NewLimiter(rate.Limit(10), 20)
+	s.loginsByClient = ratelimit.NewPerClient(rate.Limit(0.5), 5)
+	s.checks = newChecks(s.Checks)
 	if err := s.parseTemplates(); err != nil {
 		return nil, err
 	}
@@ -90,8 +105,8 @@ func (s *Server) Handler() (http.Handler, error) {
 	mux.HandleFunc("GET /ui/edit", s.guard(anyone, s.editor))
 	mux.HandleFunc("GET /ui/history", s.guard(anyone, s.history))
 	mux.HandleFunc("POST /ui/history/{version}/restore", s.guard(editors, s.restore))
-	mux.HandleFunc("POST /ui/api/build", s.guard(anyone, s.build))
-	mux.HandleFunc("POST /ui/api/dry-run", s.guard(anyone, s.dryRun))
+	mux.HandleFunc("POST /ui/api/build", s.guard(anyone, s.checked(buildCost, s.build)))
+	mux.HandleFunc("POST /ui/api/dry-run", s.guard(anyone, s.checked(dryRunCost, s.fewDryRuns(s.dryRun))))
 	mux.HandleFunc("POST /ui/api/save", s.guard(editors, s.save))
 	mux.HandleFunc("/ui/", func(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, http.StatusNotFound, "there is no such page")
@@ -198,6 +213,9 @@ func (s *Server) failErr(w http.ResponseWriter, r *http.Request, err error) {
 			return
 		}
 		s.fail(w, r, http.StatusUnprocessableEntity, refused.Error())
+	case errors.Is(err, dryrun.ErrTooLong):
+		s.fail(w, r, http.StatusUnprocessableEntity, "the draft took longer than "+dryrun.Timeout.String()+
+			" on these calls: try a shorter period, or look for a template or condition that does much work")
 	case errors.Is(err, store.ErrConflict):
 		s.fail(w, r, http.StatusConflict, "someone switched on other rules since you opened this page: reload it to see them, then make your change again")
 	case errors.Is(err, store.ErrNotFound):

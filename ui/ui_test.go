@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -16,7 +17,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gin-gonic/gin"
+
 	"github.com/rudderhook/rudderhook/airudder"
+	"github.com/rudderhook/rudderhook/api"
 	"github.com/rudderhook/rudderhook/config"
 	"github.com/rudderhook/rudderhook/rules"
 	"github.com/rudderhook/rudderhook/rules/dryrun"
@@ -46,22 +50,23 @@ rules:
 `
 
 type page struct {
-	t      *testing.T
-	srv    *httptest.Server
-	store  *store.Store
-	client *http.Client
-	now    time.Time
+	t       *testing.T
+	handler http.Handler
+	srv     *httptest.Server
+	store   *store.Store
+	client  *http.Client
+	now     time.Time
 }
 
 // newPage serves the rules page on a fresh database, with an editor (Ana) and a viewer (Vic), and the
 // rules above in force as version 1.
-func newPage(t *testing.T) *page {
+func newPage(t *testing.T, configure ...func(*ui.Server)) *page {
 	t.Helper()
 	st := store.New(storetest.DB(t))
 	p := &page{t: t, store: st, now: time.Now()}
 	inForce := rulesync.New(st)
 	targets := map[string]bool{"team_channel": true, "crm": true}
-	if _, _, _, err := inForce.Save(context.Background(), []byte(ptpRules), store.RuleSetChange{Origin: "api", Author: rulesync.AuthorAPI}, targets); err != nil {
+	if _, _, _, err := inForce.Save(context.Background(), []byte(ptpRules), store.RuleSetChange{Origin: "api", Author: rulesync.AuthorAPI}, rules.Options{Targets: targets}); err != nil {
 		t.Fatal(err)
 	}
 	s := &ui.Server{
@@ -72,15 +77,24 @@ func newPage(t *testing.T) *page {
 			{Name: "Vic", Role: config.RoleViewer, TokenSHA256: ui.HashToken(viewerToken)},
 		},
 	}
+	for _, c := range configure {
+		c(s)
+	}
 	h, err := s.Handler()
 	if err != nil {
 		t.Fatal(err)
 	}
+	p.handler = h
 	p.srv = httptest.NewServer(h)
 	t.Cleanup(p.srv.Close)
-	jar, _ := cookiejar.New(nil)
-	p.client = &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	p.client = newClient()
 	return p
+}
+
+// newClient is a browser of its own: its own cookies, redirects not followed.
+func newClient() *http.Client {
+	jar, _ := cookiejar.New(nil)
+	return &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 }
 
 func (p *page) do(method, path string, body io.Reader, header http.Header) (*http.Response, string) {
@@ -139,6 +153,56 @@ func (p *page) api(path, csrf string, v any) (int, map[string]any) {
 		p.t.Fatalf("%s answered %d, not JSON: %s", path, resp.StatusCode, body)
 	}
 	return resp.StatusCode, out
+}
+
+// Sign-ins are limited per client address, read through the trusted proxies as the API's router reads
+// it (the page mounted there as cmd mounts it): a client that tries many wrong tokens is refused (429)
+// while another client, behind the same trusted proxy, still signs in; a client that is not a trusted
+// proxy cannot escape its limit by writing X-Forwarded-For.
+func TestSignInLimitIsPerClient(t *testing.T) {
+	t.Parallel()
+	p := newPage(t)
+	gin.SetMode(gin.ReleaseMode)
+	router, err := (&api.Server{RulesPage: p.handler, TrustedProxies: []string{"10.0.0.0/8"}, Log: slog.New(slog.DiscardHandler)}).Handler()
+	if err != nil {
+		t.Fatal(err)
+	}
+	signIn := func(remote, forwardedFor, token string) int {
+		req := httptest.NewRequest(http.MethodPost, "/ui/login", strings.NewReader(url.Values{"token": {token}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.RemoteAddr = remote
+		if forwardedFor != "" {
+			req.Header.Set("X-Forwarded-For", forwardedFor)
+		}
+		rec := httptest.NewRecorder()
+		router.ServeHTTP(rec, req)
+		return rec.Code
+	}
+	const proxy = "10.1.2.3:40000"
+	floods := map[string]func(i int) int{
+		"client A through the proxy": func(int) int { return signIn(proxy, "198.51.100.7", "guess") },
+		"client C directly, forging X-Forwarded-For": func(i int) int {
+			return signIn("203.0.113.9:5555", fmt.Sprintf("192.0.2.%d", i), "guess")
+		},
+	}
+	for name, attempt := range floods {
+		var last int
+		for i := range 30 {
+			last = attempt(i)
+		}
+		if last != http.StatusTooManyRequests {
+			t.Errorf("%s: the 30th wrong token in a row = %d, want 429", name, last)
+		}
+	}
+	if code := signIn(proxy, "198.51.100.8", viewerToken); code != http.StatusSeeOther {
+		t.Errorf("client B through the same proxy, after the floods: sign-in = %d, want 303", code)
+	}
+	if code := signIn("203.0.113.10:5555", "", viewerToken); code != http.StatusSeeOther {
+		t.Errorf("client D directly, after the floods: sign-in = %d, want 303", code)
+	}
+	if code := signIn(proxy, "198.51.100.7", viewerToken); code != http.StatusTooManyRequests {
+		t.Errorf("client A, with the right token, still inside its limit: %d, want 429", code)
+	}
 }
 
 func TestSignInSessionsAndRoles(t *testing.T) {
@@ -379,7 +443,13 @@ func TestDryRunComparesWithTheRulesInForce(t *testing.T) {
 	t.Parallel()
 	p := newPage(t)
 	now := time.Now().UTC()
-	day := func(d int) string { return now.AddDate(0, 0, d).Format(time.DateOnly) }
+	// The page reads the period's days in the rules' zone: count them there, or from 17:00 UTC on the
+	// calls of the last hours fall on a day after the period.
+	jakarta, err := time.LoadLocation("Asia/Jakarta")
+	if err != nil {
+		t.Fatal(err)
+	}
+	day := func(d int) string { return now.In(jakarta).AddDate(0, 0, d).Format(time.DateOnly) }
 	storeCall(t, p.store, "ptp-1", "Promise To Pay", day(5), now.Add(-time.Hour))
 	storeCall(t, p.store, "ptp-2", "Promise To Pay", day(6), now.Add(-2*time.Hour))
 	storeCall(t, p.store, "ptp-past", "Promise To Pay", day(-3), now.Add(-3*time.Hour)) // its reminder time had passed
@@ -427,3 +497,174 @@ func TestDryRunComparesWithTheRulesInForce(t *testing.T) {
 
 func base64Decode(s string) ([]byte, error) { return base64.RawURLEncoding.DecodeString(s) }
 func base64Encode(b []byte) string          { return base64.RawURLEncoding.EncodeToString(b) }
+
+// The notice a page shows after a redirect (?saved=, ?unchanged=, ?restored=&as=) takes only version
+// numbers: anything else in the query, however harmless it looks once escaped, is text that a link
+// could put on the page under rudderhook's name, so it shows nothing.
+func TestNoticeTakesOnlyAVersionNumber(t *testing.T) {
+	t.Parallel()
+	p := newPage(t)
+	p.signIn(viewerToken)
+	for path, want := range map[string]string{
+		"/ui/history?saved=12":                         "Version 12 is in force.",
+		"/ui/history?unchanged=3":                      "Nothing changed: version 3 already says exactly this.",
+		"/ui/history?restored=1&as=4":                  "Version 1 is restored: it is in force as version 4.",
+		"/ui/?saved=%3Cscript%3Ealert(1)%3C/script%3E": "",
+		"/ui/history?saved=2.+Your+session+has+ended%3A+sign+in+again+at+evil.example": "",
+		"/ui/history?unchanged=1+or+call+%2B1-800-FAKE":                                "",
+		"/ui/history?restored=1&as=4%3Cb%3E":                                           "",
+		"/ui/history?saved=-3":                                                         "",
+	} {
+		resp, body := p.do(http.MethodGet, path, nil, nil)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s = %d", path, resp.StatusCode)
+		}
+		got := ""
+		if m := noticeRE.FindStringSubmatch(body); m != nil {
+			got = m[1]
+		}
+		if got != want {
+			t.Errorf("GET %s shows the notice %q, want %q", path, got, want)
+		}
+		for _, injected := range []string{"alert(", "evil.example", "FAKE", "4&lt;b"} {
+			if strings.Contains(body, injected) {
+				t.Errorf("GET %s reflects %q", path, injected)
+			}
+		}
+	}
+}
+
+var noticeRE = regexp.MustCompile(`<p class="notice" role="status" id="notice">([^<]*)</p>`)
+
+// secretRules are ptpRules and a webhook whose URL and headers carry secrets.
+const secretRules = ptpRules + `  - id: crm-task
+    when: call.intention_description == "Needs Follow Up"
+    actions:
+      - name: task
+        type: webhook
+        # the CRM's own endpoint, not a configured target
+        url: "https://hook-user:hook-pass@hooks.example.com/services/T0/s3cr3tpath?token=qtok&queue=ops"
+        headers: {Authorization: "Bearer hdr-secret", X-Api-Key: key-secret}
+`
+
+var editorDataRE = regexp.MustCompile(`(?s)<script type="application/json" id="editor-data">(.*?)</script>`)
+
+// A viewer sees the rules with the secrets a rule may carry hidden — the user info, path and query values
+// of a url, every header value — on every page and answer that shows them (the editor's YAML and form, the
+// history's versions, changes and line diff, a dry run's samples), and can still try the rules as shown;
+// an editor sees them whole.
+func TestViewersSeeRulesWithSecretsHidden(t *testing.T) {
+	t.Parallel()
+	p := newPage(t)
+	storeCall(t, p.store, "nfu", "Needs Follow Up", "", time.Now().Add(-time.Hour))
+	p.signIn(editorToken)
+	csrf := p.csrf()
+	if code, out := p.api("/ui/api/save", csrf, map[string]any{"yaml": secretRules, "comment": "CRM tasks", "base_version": 1}); code != http.StatusOK {
+		t.Fatalf("save = %d %v", code, out)
+	}
+	rotated := strings.Replace(secretRules, "hdr-secret", "hdr-rotated", 1)
+	if code, out := p.api("/ui/api/save", csrf, map[string]any{"yaml": rotated, "comment": "New CRM key", "base_version": 2}); code != http.StatusOK {
+		t.Fatalf("save = %d %v", code, out)
+	}
+	secrets := []string{"hook-user", "hook-pass", "s3cr3tpath", "qtok", "hdr-secret", "hdr-rotated", "key-secret"}
+
+	// The editor sees every value.
+	_, body := p.do(http.MethodGet, "/ui/edit", nil, nil)
+	for _, s := range []string{"hook-user", "hook-pass", "s3cr3tpath", "qtok", "hdr-rotated", "key-secret"} {
+		if !strings.Contains(body, s) {
+			t.Errorf("the editor's editor page lacks %q", s)
+		}
+	}
+	if _, body := p.do(http.MethodGet, "/ui/history", nil, nil); !strings.Contains(body, "hdr-secret") || !strings.Contains(body, "hdr-rotated") {
+		t.Errorf("the editor's history lacks the header values")
+	}
+
+	p.signIn(viewerToken)
+	csrf = p.csrf()
+	_, body = p.do(http.MethodGet, "/ui/edit", nil, nil)
+	_, history := p.do(http.MethodGet, "/ui/history", nil, nil)
+	for page, text := range map[string]string{"editor": body, "history": history} {
+		for _, s := range secrets {
+			if strings.Contains(text, s) {
+				t.Errorf("the viewer's %s page shows %q", page, s)
+			}
+		}
+		for _, want := range []string{"hooks.example.com", "Authorization", "X-Api-Key", "••••", "token=xxxxx"} {
+			if !strings.Contains(text, want) {
+				t.Errorf("the viewer's %s page lacks %q", page, want)
+			}
+		}
+	}
+	if !strings.Contains(history, "the CRM&#39;s own endpoint") {
+		t.Errorf("the viewer's history lost the rules' comments")
+	}
+	if !strings.Contains(history, "Rule <strong>crm-task</strong> changed") {
+		t.Errorf("the history does not tell the viewer that version 3 changed crm-task")
+	}
+	m := editorDataRE.FindStringSubmatch(body)
+	if m == nil {
+		t.Fatal("no editor data on the page")
+	}
+	var data struct {
+		YAML string `json:"yaml"`
+	}
+	if err := json.Unmarshal([]byte(m[1]), &data); err != nil {
+		t.Fatal(err)
+	}
+	// The rules as shown are the rules: trying them changes nothing, and shows no secret.
+	day := func(d int) string { return time.Now().UTC().AddDate(0, 0, d).Format(time.DateOnly) }
+	code, out := p.api("/ui/api/dry-run", csrf, map[string]any{"yaml": data.YAML, "from": day(-1), "to": day(1)})
+	answer, _ := json.Marshal(out)
+	if code != http.StatusOK || out["diff"].(map[string]any)["changed"] != 0.0 || !strings.Contains(string(answer), "POST to hooks.example.com") {
+		t.Errorf("the viewer's dry run of the rules as shown = %d %s", code, answer)
+	}
+	for _, s := range secrets {
+		if strings.Contains(string(answer), s) {
+			t.Errorf("the viewer's dry run shows %q", s)
+		}
+	}
+}
+
+// A viewer may try drafts, so what a draft costs is bounded twice: a template that could run for ever is
+// refused when the draft is built, with a problem placed on its action's field, and each person's builds
+// and dry runs share a budget of work (here a tiny one), beyond which they are answered 429 with when to
+// try again, while other people keep theirs.
+func TestBuildsAndDryRunsAreLimitedPerPerson(t *testing.T) {
+	t.Parallel()
+	p := newPage(t, func(s *ui.Server) { s.Checks = ui.CheckLimit{Share: 0.001, Burst: 100 * time.Millisecond} })
+	p.signIn(viewerToken)
+	csrf := p.csrf()
+	bomb := "rules:\n  - id: r\n    when: 'true'\n    actions:\n      - {name: chat, type: notify, target: team_channel, text: '{{range 100000000000}}x{{end}}'}\n"
+	code, out := p.api("/ui/api/build", csrf, map[string]any{"yaml": bomb})
+	if code != http.StatusOK || len(out["problems"].([]any)) != 1 {
+		t.Fatalf("build = %d %v", code, out)
+	}
+	pr := out["problems"].([]any)[0].(map[string]any)
+	if pr["rule"] != "r" || pr["action"] != "chat" || pr["path"] != "rules[0].actions[0].text" || !strings.Contains(pr["message"].(string), "range over a number is not allowed") {
+		t.Errorf("problem = %v", pr)
+	}
+	// Each build costs at least 50 ms of the budget of 100: the third is refused, and so is a dry run.
+	post := func(p *page, path, csrf string, body any) (*http.Response, string) {
+		b, _ := json.Marshal(body)
+		return p.do(http.MethodPost, path, bytes.NewReader(b), http.Header{"Content-Type": {"application/json"}, "X-Csrf-Token": {csrf}})
+	}
+	var refused *http.Response
+	var msg string
+	for range 2 {
+		if refused, msg = post(p, "/ui/api/build", csrf, map[string]any{"yaml": ptpRules}); refused.StatusCode == http.StatusTooManyRequests {
+			break
+		}
+	}
+	if refused.StatusCode != http.StatusTooManyRequests || refused.Header.Get("Retry-After") == "" || !strings.Contains(msg, "wait") {
+		t.Fatalf("after a burst of builds: %d %s %v", refused.StatusCode, msg, refused.Header)
+	}
+	if resp, msg := post(p, "/ui/api/dry-run", csrf, map[string]any{"yaml": ptpRules, "from": "2024-03-04", "to": "2024-03-11"}); resp.StatusCode != http.StatusTooManyRequests {
+		t.Errorf("a dry run after the burst = %d %s", resp.StatusCode, msg)
+	}
+	// Ana has her own budget.
+	ana := &page{t: t, srv: p.srv, store: p.store, client: newClient(), now: p.now}
+	ana.signIn(editorToken)
+	if code, out := ana.api("/ui/api/build", ana.csrf(), map[string]any{"yaml": ptpRules}); code != http.StatusOK {
+		t.Errorf("another person's build = %d %v", code, out)
+	}
+}

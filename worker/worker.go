@@ -23,10 +23,10 @@ func Register(r sdkworker.Registry, acts *activities.Activities) {
 	r.RegisterActivity(acts)
 }
 
-// New returns a worker on rudderhook's task queue with everything registered; the caller starts and
-// stops it.
-func New(c client.Client, acts *activities.Activities, opts sdkworker.Options) sdkworker.Worker {
-	w := sdkworker.New(c, workflows.TaskQueue, opts)
+// New returns a worker on the task queue (TEMPORAL_TASK_QUEUE; empty: workflows.TaskQueue) with
+// everything registered; the caller starts and stops it.
+func New(c client.Client, queue string, acts *activities.Activities, opts sdkworker.Options) sdkworker.Worker {
+	w := sdkworker.New(c, workflows.TaskQueueOr(queue), opts)
 	Register(w, acts)
 	return w
 }

@@ -13,6 +13,7 @@ import (
 	sdklog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/rudderhook/rudderhook/activities"
 	"github.com/rudderhook/rudderhook/airudder"
@@ -23,9 +24,9 @@ import (
 	"github.com/rudderhook/rudderhook/workflows"
 )
 
-func seedInput(t *testing.T) workflows.CallCompletedInput {
+func seedInput(t *testing.T) workflows.SubjectInput {
 	t.Helper()
-	return workflows.CallCompletedInput{Call: airudder.ExampleCalls("airudder", time.Date(2024, 3, 11, 3, 21, 0, 0, time.UTC))[0]}
+	return workflows.NewSubjectInput(airudder.CallSubject(airudder.ExampleCalls("airudder", time.Date(2024, 3, 11, 3, 21, 0, 0, time.UTC))[0]), false)
 }
 
 // setup returns a workflow test environment whose activities write to a fresh real database.
@@ -35,21 +36,21 @@ func setup(t *testing.T) (*testsuite.TestWorkflowEnvironment, *activities.Activi
 	suite.SetLogger(sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler)))
 	env := suite.NewTestWorkflowEnvironment()
 	acts := activities.New(store.New(storetest.DB(t)), &config.Config{}, slog.New(slog.DiscardHandler))
-	env.RegisterWorkflow(workflows.CallCompletedWorkflow)
+	env.RegisterWorkflowWithOptions(workflows.SubjectWorkflow, workflow.RegisterOptions{Name: workflows.SubjectWorkflowType})
 	env.RegisterActivity(acts)
 	return env, acts
 }
 
-func TestCallCompletedWorkflowStoresTheCall(t *testing.T) {
+func TestSubjectWorkflowStoresTheCall(t *testing.T) {
 	t.Parallel()
 	env, acts := setup(t)
 	in := seedInput(t)
-	env.ExecuteWorkflow(workflows.CallCompletedWorkflow, in)
+	env.ExecuteWorkflow(workflows.SubjectWorkflow, in)
 
 	if !env.IsWorkflowCompleted() || env.GetWorkflowError() != nil {
 		t.Fatalf("completed %v, err %v", env.IsWorkflowCompleted(), env.GetWorkflowError())
 	}
-	var res workflows.CallCompletedResult
+	var res workflows.SubjectResult
 	if err := env.GetWorkflowResult(&res); err != nil {
 		t.Fatalf("result %+v, %v", res, err)
 	}
@@ -62,19 +63,19 @@ func TestCallCompletedWorkflowStoresTheCall(t *testing.T) {
 	}
 }
 
-func TestCallCompletedWorkflowRetriesUntilTheDatabaseIsBack(t *testing.T) {
+func TestSubjectWorkflowRetriesUntilTheDatabaseIsBack(t *testing.T) {
 	t.Parallel()
 	env, acts := setup(t)
 	in := seedInput(t)
 	attempts := 0
-	env.OnActivity(acts.PersistCall, mock.Anything, mock.Anything).Return(func(ctx context.Context, pin activities.PersistCallInput) (*activities.PersistResult, error) {
+	env.OnActivity(acts.StoreAndPlan, mock.Anything, mock.Anything).Return(func(ctx context.Context, pin activities.StoreAndPlanInput) (*activities.StoreAndPlanResult, error) {
 		attempts++
 		if attempts < 4 {
 			return nil, errors.New("dial tcp 127.0.0.1:5432: connect: connection refused")
 		}
-		return acts.PersistCall(ctx, pin)
+		return acts.StoreAndPlan(ctx, pin)
 	})
-	env.ExecuteWorkflow(workflows.CallCompletedWorkflow, in)
+	env.ExecuteWorkflow(workflows.SubjectWorkflow, in)
 
 	if err := env.GetWorkflowError(); err != nil {
 		t.Fatalf("workflow failed: %v", err)
@@ -87,15 +88,15 @@ func TestCallCompletedWorkflowRetriesUntilTheDatabaseIsBack(t *testing.T) {
 	}
 }
 
-func TestCallCompletedWorkflowFailsVisiblyOnDataTheDatabaseRefuses(t *testing.T) {
+func TestSubjectWorkflowFailsVisiblyOnDataTheDatabaseRefuses(t *testing.T) {
 	t.Parallel()
 	env, acts := setup(t)
 	attempts := 0
-	env.OnActivity(acts.PersistCall, mock.Anything, mock.Anything).Return(func(context.Context, activities.PersistCallInput) (*activities.PersistResult, error) {
+	env.OnActivity(acts.StoreAndPlan, mock.Anything, mock.Anything).Return(func(context.Context, activities.StoreAndPlanInput) (*activities.StoreAndPlanResult, error) {
 		attempts++
 		return nil, temporal.NewNonRetryableApplicationError("value too long", activities.ErrTypeInvalidData, nil)
 	})
-	env.ExecuteWorkflow(workflows.CallCompletedWorkflow, seedInput(t))
+	env.ExecuteWorkflow(workflows.SubjectWorkflow, seedInput(t))
 
 	var appErr *temporal.ApplicationError
 	if err := env.GetWorkflowError(); !errors.As(err, &appErr) || appErr.Type() != activities.ErrTypeInvalidData {
@@ -108,15 +109,18 @@ func TestCallCompletedWorkflowFailsVisiblyOnDataTheDatabaseRefuses(t *testing.T)
 
 func TestNamesAndSummary(t *testing.T) {
 	in := seedInput(t)
-	opts := workflows.StartOptions(in.Call)
+	opts := workflows.SubjectStartOptions(in.Subject, "")
 	if opts.ID != "call/airudder/cad907xxxxxxxx35644a" || opts.TaskQueue != workflows.TaskQueue {
 		t.Errorf("ID, queue = %s, %s", opts.ID, opts.TaskQueue)
+	}
+	if q := workflows.SubjectStartOptions(in.Subject, "rudderhook-bench-1").TaskQueue; q != "rudderhook-bench-1" {
+		t.Errorf("queue given rudderhook-bench-1 = %s", q)
 	}
 	if want := "Call to +86••••••••721: E (Needs Follow Up), finished, case 7777777.0"; opts.StaticSummary != want {
 		t.Errorf("summary = %q, want %q", opts.StaticSummary, want)
 	}
-	if n := opts.TypedSearchAttributes.Size(); n != 6 {
-		t.Errorf("search attributes = %d, want 6", n)
+	if n := opts.TypedSearchAttributes.Size(); n != 7 {
+		t.Errorf("search attributes = %d, want 7", n)
 	}
 	if got := workflows.UILink("http://127.0.0.1:8233/", "default", "call/airudder/a b"); got != "http://127.0.0.1:8233/namespaces/default/workflows/call%2Fairudder%2Fa%20b" {
 		t.Errorf("UILink = %s", got)
@@ -125,25 +129,26 @@ func TestNamesAndSummary(t *testing.T) {
 
 // A corrected redelivery signalled to the open run is stored as the next revision and planned; the same
 // delivery signalled again is processed once.
-func TestCallCompletedWorkflowProcessesRevisions(t *testing.T) {
+func TestSubjectWorkflowProcessesRevisions(t *testing.T) {
 	t.Parallel()
 	env, acts := setup(t)
 	first := seedInput(t)
-	second := first
-	second.Call.Call.Intention = "PTP"
-	second.Call.ReceivedAt = first.Call.ReceivedAt.Add(time.Minute)
-	second.Call.Digest = "second-delivery"
+	c := *first.Call
+	c.Call.Intention = "PTP"
+	c.ReceivedAt = first.Call.ReceivedAt.Add(time.Minute)
+	c.Digest = "second-delivery"
+	second := workflows.NewSubjectInput(airudder.CallSubject(c), false)
 	env.RegisterDelayedCallback(func() {
 		env.SignalWorkflow(workflows.SignalRevision, second)
 		env.SignalWorkflow(workflows.SignalRevision, first)
 		env.SignalWorkflow(workflows.SignalRevision, second)
 	}, 0)
-	env.ExecuteWorkflow(workflows.CallCompletedWorkflow, first)
+	env.ExecuteWorkflow(workflows.SubjectWorkflow, first)
 
 	if err := env.GetWorkflowError(); err != nil {
 		t.Fatalf("workflow failed: %v", err)
 	}
-	var res workflows.CallCompletedResult
+	var res workflows.SubjectResult
 	if err := env.GetWorkflowResult(&res); err != nil {
 		t.Fatal(err)
 	}
@@ -170,17 +175,42 @@ func TestSummaryFitsAndMentionsParseNotes(t *testing.T) {
 	in.Call.Call.IntentionDescription = strings.Repeat("<&>", 400)
 	in.Call.Call.CaseID = strings.Repeat("7", 5000)
 	in.Call.ParseNotes = []airudder.ParseNote{{Field: "DueDate", Text: "31/12/2024", Why: "not a date"}}
-	opts := workflows.StartOptions(in.Call)
+	opts := workflows.SubjectStartOptions(in.Subject, "")
 	b, _ := json.Marshal(opts.StaticSummary)
 	if len(b) > payload.SummaryTextLimit || !strings.HasPrefix(opts.StaticSummary, "Call to +86••••••••721: E (<&><&>") {
 		t.Errorf("summary of %d bytes: %q", len(b), opts.StaticSummary)
 	}
 	in.Call.Call.IntentionDescription = "Needs Follow Up"
 	in.Call.Call.CaseID = "7777777.0"
-	if s := workflows.StartOptions(in.Call).StaticSummary; !strings.HasSuffix(s, "case 7777777.0 · 1 parse note") {
+	if s := workflows.SubjectStartOptions(in.Subject, "").StaticSummary; !strings.HasSuffix(s, "case 7777777.0 · 1 parse note") {
 		t.Errorf("summary = %q", s)
 	}
-	if d := workflows.StartOptions(in.Call).StaticDetails; !strings.Contains(d, "**Parse notes**") || !strings.Contains(d, "DueDate: not a date") {
+	if d := workflows.SubjectStartOptions(in.Subject, "").StaticDetails; !strings.Contains(d, "**Parse notes**") || !strings.Contains(d, "DueDate: not a date") {
 		t.Errorf("details = %q", d)
+	}
+}
+
+// When the receiver computed a keyed hash of the callee number (RUDDERHOOK_PII_KEY), the CalleeNumber
+// search attribute of a call's and an event's workflow holds it instead of the number; without one, the
+// number, as before.
+func TestCalleeNumberSearchAttributeHoldsTheHashWhenThereIsOne(t *testing.T) {
+	in := seedInput(t)
+	callee := func(opts interface {
+		GetKeyword(temporal.SearchAttributeKeyKeyword) (string, bool)
+	}) string {
+		v, _ := opts.GetKeyword(workflows.CalleeNumberKey)
+		return v
+	}
+	if got := callee(workflows.SubjectStartOptions(in.Subject, "").TypedSearchAttributes); got != "+86xxxxxxxx721" {
+		t.Errorf("without a hash: CalleeNumber = %q", got)
+	}
+	in.Call.CalleeNumberHMAC = "0123456789abcdef0123456789abcdef"
+	if got := callee(workflows.SubjectStartOptions(in.Subject, "").TypedSearchAttributes); got != in.Call.CalleeNumberHMAC {
+		t.Errorf("call with a hash: CalleeNumber = %q", got)
+	}
+	ev := airudder.Event{Source: "airudder", Kind: "list-completed", On: "list_completed", Key: "k", CalleeNumber: "+86xxxxxxxx721",
+		CalleeNumberHMAC: in.Call.CalleeNumberHMAC}
+	if got := callee(workflows.SubjectStartOptions(airudder.EventSubject(ev), "").TypedSearchAttributes); got != ev.CalleeNumberHMAC {
+		t.Errorf("event with a hash: CalleeNumber = %q", got)
 	}
 }

@@ -72,8 +72,8 @@ func TestRetryOfARecallWaitsForTheCallingWindow(t *testing.T) {
 	// The window is on weekdays, so after Friday evening the next opening is Monday.
 	_, _, env := busyAtClosingTime(t, `window: {start: "08:00", end: "20:00", days: [mon, tue, wed, thu, fri]}`)
 	monday := time.Date(2024, 3, 18, 8, 0, 0, 0, jakarta)
-	if len(env.timers) != 1 || closingTime.Add(env.timers[0]).Before(monday) {
-		t.Errorf("retry timers = %v: the retry is at %v, want at or after %v", env.timers, closingTime.Add(env.timers[0]), monday)
+	if len(env.attempts) != 2 || env.attempts[1].Before(monday) {
+		t.Errorf("attempts at %v: want the retry at or after %v", env.attempts, monday)
 	}
 }
 

@@ -11,14 +11,18 @@ import (
 	"testing"
 	"time"
 
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 	sdklog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/rudderhook/rudderhook/activities"
 	"github.com/rudderhook/rudderhook/airudder"
 	"github.com/rudderhook/rudderhook/airudder/airuddertest"
 	"github.com/rudderhook/rudderhook/config"
+	"github.com/rudderhook/rudderhook/egress"
 	"github.com/rudderhook/rudderhook/rules"
 	"github.com/rudderhook/rudderhook/rules/rulesync"
 	"github.com/rudderhook/rudderhook/store"
@@ -63,6 +67,8 @@ type followUpEnv struct {
 	*testsuite.TestWorkflowEnvironment
 	acts   *activities.Activities
 	timers []time.Duration
+	// attempts are when each attempt at a follow-up began, in the environment's time.
+	attempts []time.Time
 }
 
 func newFollowUpEnv(t *testing.T, st *store.Store, crmURL, airudderURL string) *followUpEnv {
@@ -71,31 +77,52 @@ func newFollowUpEnv(t *testing.T, st *store.Store, crmURL, airudderURL string) *
 	suite.SetLogger(sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler)))
 	env := &followUpEnv{TestWorkflowEnvironment: suite.NewTestWorkflowEnvironment()}
 	env.acts = activities.New(st, &config.Config{
-		Targets:  map[string]*config.Target{"crm": {Name: "crm", URL: crmURL, Secret: "whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQ="}},
-		Airudder: config.Airudder{BaseURL: airudderURL, AppKey: airuddertest.AppKey, AppSecret: airuddertest.AppSecret},
+		// The fakes listen on loopback, which rule URLs and targets may reach only when this says so.
+		OutboundAllowLoopback: true,
+		Targets:               map[string]*config.Target{"crm": {Name: "crm", URL: crmURL, Secret: "whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQ="}},
+		Airudder:              config.Airudder{BaseURL: airudderURL, AppKey: airuddertest.AppKey, AppSecret: airuddertest.AppSecret},
 	}, slog.New(slog.DiscardHandler))
-	env.RegisterWorkflow(workflows.CallCompletedWorkflow)
-	env.RegisterWorkflow(workflows.FollowUpWorkflow)
+	env.acts.Clock = env.Now // windows, caps and retries are reckoned in the environment's time
+	env.RegisterWorkflowWithOptions(workflows.SubjectWorkflow, workflow.RegisterOptions{Name: workflows.SubjectWorkflowType})
 	env.RegisterActivity(env.acts)
 	env.SetOnTimerScheduledListener(func(_ string, d time.Duration) { env.timers = append(env.timers, d) })
+	attempted := func(info *activity.Info) {
+		if info.ActivityType.Name == "RunFollowUp" {
+			env.attempts = append(env.attempts, env.Now())
+		}
+	}
+	env.SetOnActivityStartedListener(func(info *activity.Info, _ context.Context, _ converter.EncodedValues) { attempted(info) })
+	env.SetOnLocalActivityStartedListener(func(info *activity.Info, _ context.Context, _ []any) { attempted(info) })
 	return env
+}
+
+// gaps are the times between attempts.
+func (env *followUpEnv) gaps() []time.Duration {
+	var out []time.Duration
+	for i := 1; i < len(env.attempts); i++ {
+		out = append(out, env.attempts[i].Sub(env.attempts[i-1]))
+	}
+	return out
 }
 
 func putRules(t *testing.T, st *store.Store, doc string) {
 	t.Helper()
-	if _, _, _, err := rulesync.New(st).Save(context.Background(), []byte(doc), store.RuleSetChange{Origin: "test"}, nil); err != nil {
+	// Rules may name the fakes' loopback URLs, as under dev.
+	opts := rules.Options{URLs: egress.Policy{AllowLoopback: true}}
+	if _, _, _, err := rulesync.New(st).Save(context.Background(), []byte(doc), store.RuleSetChange{Origin: "test"}, opts); err != nil {
 		t.Fatal(err)
 	}
 }
 
-func run(t *testing.T, env *followUpEnv, in workflows.CallCompletedInput) *workflows.CallCompletedResult {
+// run runs the workflow of a subject as the receiver starts it, to its end.
+func run(t *testing.T, env *followUpEnv, in workflows.SubjectInput) *workflows.SubjectResult {
 	t.Helper()
-	env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: workflows.CallWorkflowID(in.Call.Source, in.Call.Key)})
-	env.ExecuteWorkflow(workflows.CallCompletedWorkflow, in)
+	env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: workflows.SubjectWorkflowID(in.Subject)})
+	env.ExecuteWorkflow(workflows.SubjectWorkflow, in)
 	if !env.IsWorkflowCompleted() || env.GetWorkflowError() != nil {
 		t.Fatalf("completed %v, err %v", env.IsWorkflowCompleted(), env.GetWorkflowError())
 	}
-	var res workflows.CallCompletedResult
+	var res workflows.SubjectResult
 	if err := env.GetWorkflowResult(&res); err != nil {
 		t.Fatal(err)
 	}
@@ -118,9 +145,9 @@ func TestFlakyTargetIsRetriedUntilItRecovers(t *testing.T) {
 	if res.FollowUps["succeeded"] != 1 || crm.count() != 4 {
 		t.Fatalf("result %+v after %d requests, want one success after 4", res.FollowUps, crm.count())
 	}
-	// The workflow waits between attempts on durable timers: 10 s, doubling.
-	if want := []time.Duration{10 * time.Second, 20 * time.Second, 40 * time.Second}; !slices.Equal(env.timers, want) {
-		t.Errorf("retry timers = %v, want %v", env.timers, want)
+	// Attempts are 10 s apart, doubling.
+	if want := []time.Duration{10 * time.Second, 20 * time.Second, 40 * time.Second}; !slices.Equal(env.gaps(), want) {
+		t.Errorf("time between attempts = %v, want %v", env.gaps(), want)
 	}
 	ids := map[string]bool{}
 	for _, r := range crm.requests {

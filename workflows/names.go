@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"cmp"
 	"fmt"
 	"net/url"
 	"strings"
@@ -14,11 +15,16 @@ import (
 	"github.com/rudderhook/rudderhook/payload"
 )
 
-// TaskQueue is the one task queue that rudderhook's workers poll and its API starts workflows on.
+// TaskQueue is the task queue that rudderhook's workers poll and its API starts workflows on, unless
+// TEMPORAL_TASK_QUEUE names another: the bench does, so that its worker never takes a deployment's tasks
+// in a namespace they share.
 const TaskQueue = "rudderhook"
 
 // SubjectWorkflowType is the name SubjectWorkflow is registered by (worker.Register).
 const SubjectWorkflowType = "SubjectWorkflow"
+
+// TaskQueueOr is queue, or TaskQueue when queue is empty (the setting unset).
+func TaskQueueOr(queue string) string { return cmp.Or(queue, TaskQueue) }
 
 // SignalRevision is the signal that hands a call's workflow a new revision of the call (a corrected
 // redelivery); its argument is a CallCompletedInput.
@@ -34,13 +40,13 @@ func FollowUpWorkflowID(callWorkflowID, ruleID, action string) string {
 	return callWorkflowID + "/followup/" + ruleID + "/" + action
 }
 
-// FollowUpStartOptions start a follow-up's workflow from outside its call's workflow (a retry from the
-// admin API): a new run is allowed only when the last one failed, so a retry can never run a follow-up
-// that is still running or already succeeded.
-func FollowUpStartOptions(workflowID, summary string, attrs []temporal.SearchAttributeUpdate) client.StartWorkflowOptions {
+// FollowUpStartOptions start a follow-up's workflow on queue (TaskQueueOr) from outside its call's
+// workflow (a retry from the admin API): a new run is allowed only when the last one failed, so a retry
+// can never run a follow-up that is still running or already succeeded.
+func FollowUpStartOptions(workflowID, summary string, attrs []temporal.SearchAttributeUpdate, queue string) client.StartWorkflowOptions {
 	return client.StartWorkflowOptions{
 		ID:                       workflowID,
-		TaskQueue:                TaskQueue,
+		TaskQueue:                TaskQueueOr(queue),
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
 		// Without this, a refused start would quietly hand back the last (failed) run as if retried.
@@ -75,17 +81,24 @@ func SearchAttributeTypes() map[string]enumspb.IndexedValueType {
 
 // SearchAttributes are the values of the custom search attributes for one call; empty values are left out.
 // A value longer than payload.SearchTextLimit is cut, with a hash of the whole (the full value is in
-// PostgreSQL), so that it fits Temporal's per-value limit whatever the sender wrote.
+// PostgreSQL), so that it fits Temporal's per-value limit whatever the sender wrote. CalleeNumber is the
+// keyed hash of the number when a PII key is set (see calleeNumber).
 func SearchAttributes(rc airudder.ReceivedCall) []temporal.SearchAttributeUpdate {
 	return keywords(
 		keyword{CaseIDKey, rc.Call.CaseID},
 		keyword{CallIDKey, rc.Call.CallID},
-		keyword{CalleeNumberKey, rc.Call.CalleeNumber},
+		keyword{CalleeNumberKey, calleeNumber(rc.CalleeNumberHMAC, rc.Call.CalleeNumber)},
 		keyword{IntentionKey, rc.Call.Intention},
 		keyword{TaskIDKey, rc.Task.TaskID},
 		keyword{SourceKey, rc.Source},
 	)
 }
+
+// calleeNumber is the value of the CalleeNumber search attribute: the keyed hash of the number that the
+// receiver computed when a PII key is set (RUDDERHOOK_PII_KEY; search attributes are never encrypted,
+// and whoever reads Temporal reads them), else the number itself. The hash comes in the workflow's input,
+// so workflow code never holds the key, and a history replays with the value it recorded.
+func calleeNumber(hmac, number string) string { return cmp.Or(hmac, number) }
 
 // keyword is one value of a Keyword search attribute.
 type keyword struct {
@@ -127,7 +140,7 @@ func subjectKeywords(s airudder.Subject) []keyword {
 		{KindKey, s.On()},
 		{CaseIDKey, about.CaseID},
 		{CallIDKey, about.CallID},
-		{CalleeNumberKey, about.CalleeNumber},
+		{CalleeNumberKey, calleeNumber(about.CalleeNumberHMAC, about.CalleeNumber)},
 		{IntentionKey, about.Intention},
 		{TaskIDKey, about.TaskID},
 	}
@@ -142,8 +155,8 @@ func SubjectSearchAttributes(s airudder.Subject) []temporal.SearchAttributeUpdat
 // SubjectStartOptions are the options to signal-with-start the workflow of a subject with a delivery
 // (SignalRevision): the open run takes the signal; a closed one gets a new run. The search attributes,
 // summary and details are set here, at the start.
-func SubjectStartOptions(s airudder.Subject) client.StartWorkflowOptions {
-	return signalStartOptions(SubjectWorkflowID(s), SubjectSearchAttributes(s), SubjectSummary(s), subjectDetails(s))
+func SubjectStartOptions(s airudder.Subject, queue string) client.StartWorkflowOptions {
+	return signalStartOptions(SubjectWorkflowID(s), SubjectSearchAttributes(s), SubjectSummary(s), subjectDetails(s), queue)
 }
 
 // SubjectSummary is the one line the Temporal UI shows for a subject's workflow: what it says (phone
@@ -163,20 +176,12 @@ func subjectDetails(s airudder.Subject) string {
 	return eventDetails(*s.Event)
 }
 
-// StartOptions are the options to signal-with-start the workflow of one call with a revision (see
-// SignalRevision): a running workflow with the same ID gets the signal, and a closed one gets a new run,
-// which processes the revision (it is a corrected delivery: the receiver does not signal a revision that
-// was processed already).
-func StartOptions(rc airudder.ReceivedCall) client.StartWorkflowOptions {
-	return signalStartOptions(CallWorkflowID(rc.Source, rc.Key), SearchAttributes(rc), Summary(rc), details(rc))
-}
-
 // signalStartOptions are the options of a signal-with-start of a revision: the running workflow of that
 // ID takes the signal; a closed one gets a new run.
-func signalStartOptions(id string, attrs []temporal.SearchAttributeUpdate, summary, details string) client.StartWorkflowOptions {
+func signalStartOptions(id string, attrs []temporal.SearchAttributeUpdate, summary, details, queue string) client.StartWorkflowOptions {
 	return client.StartWorkflowOptions{
 		ID:                       id,
-		TaskQueue:                TaskQueue,
+		TaskQueue:                TaskQueueOr(queue),
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 		TypedSearchAttributes:    temporal.NewSearchAttributes(attrs...),
@@ -273,15 +278,9 @@ func EventSearchAttributes(ev airudder.Event) []temporal.SearchAttributeUpdate {
 		keyword{KindKey, ev.On},
 		keyword{CaseIDKey, ev.CaseID},
 		keyword{CallIDKey, ev.CallID},
-		keyword{CalleeNumberKey, ev.CalleeNumber},
+		keyword{CalleeNumberKey, calleeNumber(ev.CalleeNumberHMAC, ev.CalleeNumber)},
 		keyword{TaskIDKey, ev.TaskID},
 	)
-}
-
-// EventStartOptions are the options to signal-with-start the workflow of one event with a revision, as
-// StartOptions are for a call.
-func EventStartOptions(ev airudder.Event) client.StartWorkflowOptions {
-	return signalStartOptions(EventWorkflowIDOf(ev), EventSearchAttributes(ev), EventSummary(ev), eventDetails(ev))
 }
 
 // EventSummary is the one line the Temporal UI shows for an event's workflow: what the parser made of it

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
 	"time"
@@ -34,7 +33,14 @@ func benchCmd(g *globals) *cobra.Command {
   4. the ratios against the ceilings, and the peak RSS of serve and worker.
 
 By default Temporal is dev's embedded server (SQLite, in a temporary directory) started in the bench's
-own process; --temporal points at any other. The bench's database is dropped and created empty.
+own process; --temporal points at any other. It is safe to point anywhere:
+
+  - serve and worker run on a task queue of the bench's own (rudderhook-bench-<random>), so they never
+    take a deployment's tasks, nor a deployment's workers the bench's;
+  - it refuses a namespace where workers poll the production task queue (rudderhook, or
+    TEMPORAL_TASK_QUEUE), unless --force;
+  - it makes a database of its own, rudderhook_bench_<random>, on the server of --database-url (or
+    DATABASE_URL), and drops it when it ends; it drops no other database, whatever the URL names.
 
 serve and worker run from this binary, or from --binary: a release build (make release: -tags nodev,
 without the embedded Temporal server, as the container image is built) measures the memory production
@@ -52,13 +58,9 @@ Two parts run alone, to load any running receiver with the same generator:
 				return err
 			}
 			if opts.DatabaseURL == "" {
-				u, err := url.Parse(cfg.DatabaseURL)
-				if err != nil {
-					return fmt.Errorf("DATABASE_URL: %w", err)
-				}
-				u.Path = "/rudderhook_bench"
-				opts.DatabaseURL = u.String()
+				opts.DatabaseURL = cfg.DatabaseURL // the server: the bench makes a database of its own there
 			}
+			opts.ProductionTaskQueue = cfg.Temporal.TaskQueue
 			switch {
 			case loadURL != "":
 				r, err := bench.Load(ctx, loadURL, key, opts.N, opts.Concurrency)
@@ -113,10 +115,11 @@ Two parts run alone, to load any running receiver with the same generator:
 	f.IntVarP(&opts.N, "n", "n", 2000, "callbacks (and workflows) per measurement")
 	f.IntVarP(&opts.Concurrency, "concurrency", "c", 32, "requests (and starts) at once")
 	f.StringSliceVar(&opts.Modes, "modes", []string{"inbox", "temporal"}, "acknowledgement modes to measure")
-	f.StringVar(&opts.DatabaseURL, "database-url", "", "the bench's own database, dropped and created empty (default: DATABASE_URL's server, database rudderhook_bench)")
+	f.StringVar(&opts.DatabaseURL, "database-url", "", "PostgreSQL server on which the bench makes a database of its own (rudderhook_bench_<random>, dropped when it ends; the database the URL names is not touched) (default: DATABASE_URL's server)")
 	f.StringVar(&opts.Binary, "binary", "", "the rudderhook binary that runs serve and worker (default: this one); e.g. bin/rudderhook-release, built as production runs it (make release)")
 	f.StringVar(&opts.TemporalAddress, "temporal", "", "Temporal frontend to measure against (default: dev's embedded server, started by the bench)")
 	f.StringVar(&opts.Namespace, "namespace", "default", "Temporal namespace (it needs rudderhook's search attributes)")
+	f.BoolVar(&opts.Force, "force", false, "run even where workers poll the production task queue of --namespace (the bench still runs on a task queue of its own)")
 	f.StringVar(&jsonPath, "json", "bench.json", "where to write the figures as JSON (empty: nowhere)")
 	f.StringVar(&loadURL, "load", "", "only load this receiver URL: post -n signed call completions (distinct call IDs) at -c, print the rate and latencies, and exit")
 	f.StringVar(&plainAddr, "plain", "", "only run the plain receiver at this address (POST /webhooks/plain/call-completed, on the bench's database) until interrupted")

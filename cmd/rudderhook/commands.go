@@ -7,11 +7,14 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"maps"
 	"net"
 	"net/http"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -27,115 +30,171 @@ import (
 	"github.com/rudderhook/rudderhook/workflows"
 )
 
+// devFlags are dev's command-line settings.
+type devFlags struct {
+	httpAddr, temporalAddr, uiAddr, dataDir, rulesFile string
+	temporalOnly                                       bool
+}
+
 func devCmd(g *globals) *cobra.Command {
-	var httpAddr, temporalAddr, uiAddr, dataDir, rulesFile string
-	var temporalOnly bool
+	var flags devFlags
 	cmd := &cobra.Command{
 		Use:   "dev",
 		Short: "Run everything on a laptop: embedded Temporal server and Web UI, worker and HTTP API",
 		Long: `dev runs, in one process, a Temporal server whose state lives in a SQLite file under --data (so
 workflows survive a restart), the Temporal Web UI, a worker and the HTTP API. It uses the PostgreSQL at
-DATABASE_URL, creating the database and applying migrations if needed. Ctrl-C stops it cleanly.
+DATABASE_URL, creating the database and applying migrations if needed. When DATABASE_URL is not set and
+nothing usable answers at its default, dev runs a private PostgreSQL of its own under --data/postgres, from
+the server programs installed on this machine (or downloaded once), and keeps its data there between runs.
+Ctrl-C stops it all cleanly.
 
 With --temporal-only it runs the Temporal server (and UI) alone, for a serve and a worker started as their
 own processes against it: the shape of production on a laptop, where each part can be stopped on its own.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
 			cfg, log, err := g.load()
 			if err != nil {
 				return err
 			}
-			if temporalOnly {
-				return runTemporalOnly(ctx, embeddedOptions{
-					DataDir: dataDir, FrontendAddr: temporalAddr, UIAddr: uiAddr, Namespace: cfg.Temporal.Namespace, Log: log,
-				})
-			}
-			cfg.HTTPAddr = httpAddr
-			loopbackOnly := allowLoopback(cfg, httpAddr)
-			if err := store.EnsureDatabase(ctx, cfg.DatabaseURL); err != nil {
-				return explainDatabaseError(err)
-			}
-			db, err := openDatabase(ctx, cfg)
-			if err != nil {
-				return err
-			}
-			defer db.Close()
-			if err := store.Migrate(ctx, db, log); err != nil {
-				return err
-			}
-
-			var payloadCodec *codec.Codec
-			codecEndpoint := ""
-			if cfg.Temporal.PayloadKeys != "" {
-				if payloadCodec, err = codec.Parse(cfg.Temporal.PayloadKeys); err != nil {
-					return fmt.Errorf("RUDDERHOOK_PAYLOAD_KEYS: %w", err)
-				}
-				codecEndpoint = "http://" + httpAddr + "/codec"
-			}
-			ds, err := startEmbeddedTemporal(ctx, embeddedOptions{
-				DataDir: dataDir, FrontendAddr: temporalAddr, UIAddr: uiAddr, Namespace: cfg.Temporal.Namespace, Log: log,
-				CodecEndpoint: codecEndpoint,
-			})
-			if err != nil {
-				return err
-			}
-			defer ds.Stop()
-			cfg.Temporal.Address = ds.FrontendAddr
-			if ds.UIURL != "" {
-				cfg.Temporal.UIURL = ds.UIURL
-			}
-			c, err := dialTemporal(ctx, cfg.Temporal, log)
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			if added, err := worker.EnsureSearchAttributes(ctx, c, cfg.Temporal.Namespace); err != nil {
-				return err
-			} else if len(added) > 0 {
-				log.Info("registered search attributes", "names", added)
-			}
-
-			sink := &api.DevSink{}
-			if rulesFile != "" {
-				cfg.RulesFile = rulesFile
-			}
-			sinkTargets(cfg, log)
-			generated := cfg.AdminToken == ""
-			if generated {
-				cfg.AdminToken = randomToken()
-			}
-			// A laptop gets an editor of its own for the rules page, printed in the banner (never for serve).
-			signIn := ""
-			if len(cfg.Users) == 0 {
-				signIn = ui.NewToken()
-				cfg.Users = []config.User{{Name: "Developer", Role: config.RoleEditor, TokenSHA256: ui.HashToken(signIn)}}
-			}
-			stopWorker, err := runWorker(c, db, cfg, log)
-			if err != nil {
-				return err
-			}
-			defer stopWorker()
-
-			opts := apiOptions{uiBase: cfg.Temporal.UIURL, devSink: sink}
-			if payloadCodec != nil {
-				opts.codec = payloadCodec.Handler([]string{ds.UIURL})
-			}
-			opts.ready = func(addr string) {
-				printBanner(cfg, addr, ds, generated, signIn, loopbackOnly)
-			}
-			err = runAPI(ctx, cfg, c, db, log, opts)
-			log.Info("stopping worker and Temporal server")
-			return err
+			return runDev(cmd.Context(), cfg, log, flags, os.Stdout)
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&httpAddr, "http", "127.0.0.1:8080", "address of the HTTP API")
-	f.StringVar(&temporalAddr, "temporal", "127.0.0.1:7233", "address of the embedded Temporal frontend (gRPC)")
-	f.StringVar(&uiAddr, "ui", "127.0.0.1:8233", "address of the Temporal Web UI (empty: no UI)")
-	f.StringVar(&dataDir, "data", ".rudderhook", "directory of the Temporal SQLite file")
-	f.StringVar(&rulesFile, "rules", "", "follow-up rules file to load and watch (default $RUDDERHOOK_RULES_FILE)")
-	f.BoolVar(&temporalOnly, "temporal-only", false, "run only the embedded Temporal server and UI (no database, worker or API), for serve and worker run as separate processes")
+	f.StringVar(&flags.httpAddr, "http", "127.0.0.1:8080", "address of the HTTP API")
+	f.StringVar(&flags.temporalAddr, "temporal", "127.0.0.1:7233", "address of the embedded Temporal frontend (gRPC)")
+	f.StringVar(&flags.uiAddr, "ui", "127.0.0.1:8233", "address of the Temporal Web UI (empty: no UI)")
+	f.StringVar(&flags.dataDir, "data", ".rudderhook", "directory of the Temporal SQLite file and of the private PostgreSQL (postgres/)")
+	f.StringVar(&flags.rulesFile, "rules", "", "follow-up rules file to load and watch (default $RUDDERHOOK_RULES_FILE)")
+	f.BoolVar(&flags.temporalOnly, "temporal-only", false, "run only the embedded Temporal server and UI (no database, worker or API), for serve and worker run as separate processes")
 	return cmd
+}
+
+// runDev runs everything until ctx ends, printing the banner to out once the API listens.
+func runDev(ctx context.Context, cfg *config.Config, log *slog.Logger, flags devFlags, out io.Writer) error {
+	if flags.temporalOnly {
+		return runTemporalOnly(ctx, embeddedOptions{
+			DataDir: flags.dataDir, FrontendAddr: flags.temporalAddr, UIAddr: flags.uiAddr, Namespace: cfg.Temporal.Namespace, Log: log,
+		})
+	}
+	httpAddr := flags.httpAddr
+	cfg.HTTPAddr = httpAddr
+	loopbackOnly := allowLoopback(cfg, httpAddr)
+	devOutbound(cfg)
+	pg, err := devDatabase(ctx, cfg, flags.dataDir, log)
+	if err != nil {
+		return err
+	}
+	if pg != nil {
+		defer func() {
+			log.Info("stopping the private PostgreSQL")
+			if err := pg.Stop(); err != nil {
+				log.Error("could not stop the private PostgreSQL", "error", err)
+			}
+		}()
+	}
+	db, err := openDatabase(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := store.Migrate(ctx, db, log); err != nil {
+		return err
+	}
+
+	var payloadCodec *codec.Codec
+	codecEndpoint := ""
+	if cfg.Temporal.PayloadKeys != "" {
+		if payloadCodec, err = codec.Parse(cfg.Temporal.PayloadKeys); err != nil {
+			return fmt.Errorf("RUDDERHOOK_PAYLOAD_KEYS: %w", err)
+		}
+		codecEndpoint = "http://" + httpAddr + "/codec"
+	}
+	ds, err := startEmbeddedTemporal(ctx, embeddedOptions{
+		DataDir: flags.dataDir, FrontendAddr: flags.temporalAddr, UIAddr: flags.uiAddr, Namespace: cfg.Temporal.Namespace, Log: log,
+		CodecEndpoint: codecEndpoint,
+	})
+	if err != nil {
+		return err
+	}
+	defer ds.Stop()
+	cfg.Temporal.Address = ds.FrontendAddr
+	if ds.UIURL != "" {
+		cfg.Temporal.UIURL = ds.UIURL
+	}
+	c, err := dialTemporal(ctx, cfg.Temporal, log)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if added, err := worker.EnsureSearchAttributes(ctx, c, cfg.Temporal.Namespace); err != nil {
+		return err
+	} else if len(added) > 0 {
+		log.Info("registered search attributes", "names", added)
+	}
+
+	sink := &api.DevSink{}
+	if flags.rulesFile != "" {
+		cfg.RulesFile = flags.rulesFile
+	}
+	sinkTargets(cfg, log)
+	generated := cfg.AdminToken == ""
+	if generated {
+		cfg.AdminToken = randomToken()
+	}
+	// A laptop gets an editor of its own for the rules page, printed in the banner (never for serve).
+	signIn := ""
+	if len(cfg.Users) == 0 {
+		signIn = ui.NewToken()
+		cfg.Users = []config.User{{Name: "Developer", Role: config.RoleEditor, TokenSHA256: ui.HashToken(signIn)}}
+	}
+	stopWorker, err := runWorker(c, db, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer stopWorker()
+
+	opts := apiOptions{uiBase: cfg.Temporal.UIURL, devSink: sink}
+	if payloadCodec != nil {
+		opts.codec = payloadCodec.Handler([]string{ds.UIURL})
+	}
+	// dev keeps what serve and worker refuse (Airudder's default key, above all) and says so.
+	notForProduction := cfg.ProductionProblems(config.Serve)
+	opts.ready = func(addr string) {
+		printBanner(out, banner{cfg: cfg, httpAddr: addr, temporal: ds, generatedToken: generated, signIn: signIn,
+			loopbackOnly: loopbackOnly, privatePostgres: pg, notForProduction: notForProduction})
+	}
+	err = runAPI(ctx, cfg, c, db, log, opts)
+	log.Info("stopping worker and Temporal server")
+	return err
+}
+
+// devDatabase gives dev its PostgreSQL: DATABASE_URL when the user set it (it wins, or dev fails); the
+// default URL when a server there takes it; else a private server under dataDir/postgres, whose URL it
+// puts in cfg. The database is created if missing. It returns the private server, which dev stops.
+func devDatabase(ctx context.Context, cfg *config.Config, dataDir string, log *slog.Logger) (privatePostgres, error) {
+	err := store.EnsureDatabase(ctx, cfg.DatabaseURL)
+	if err == nil || cfg.DatabaseURLSet || !errors.Is(err, store.ErrUnreachable) {
+		return nil, explainDatabaseError(err)
+	}
+	log.Info("DATABASE_URL is not set and no PostgreSQL takes its default; starting a private one",
+		"default", store.Redact(cfg.DatabaseURL), "error", err)
+	pg, err := startPrivatePostgres(ctx, filepath.Join(dataDir, "postgres"), log,
+		fmt.Sprintf("a server at DATABASE_URL's default, %s (DATABASE_URL is not set): %v", store.Redact(cfg.DatabaseURL), err))
+	if err != nil {
+		return nil, fmt.Errorf("dev: %w", err)
+	}
+	cfg.DatabaseURL = pg.URL("rudderhook")
+	if err := store.EnsureDatabase(ctx, cfg.DatabaseURL); err != nil {
+		_ = pg.Stop()
+		return nil, err
+	}
+	return pg, nil
+}
+
+// privatePostgres is dev's own PostgreSQL server (devserver/devpostgres), for a machine where none runs.
+type privatePostgres interface {
+	URL(database string) string
+	String() string
+	Stop() error
 }
 
 // runTemporalOnly runs the embedded Temporal server until ctx ends. Its state stays in the data directory,
@@ -174,6 +233,23 @@ func allowLoopback(cfg *config.Config, httpAddr string) []string {
 	return names
 }
 
+// devOutbound lets rule URLs and targets reach this machine, so that a laptop can point rules at a
+// server of its own (and at dev's sink); serve and worker refuse loopback unless the configuration says
+// RUDDERHOOK_OUTBOUND_ALLOW_LOOPBACK. The banner says so (outboundLine).
+func devOutbound(cfg *config.Config) { cfg.OutboundAllowLoopback = true }
+
+// outboundLine is the banner's word on where follow-ups may send.
+const outboundLine = "  Outbound     rule URLs and targets may reach loopback, for local testing (dev only: serve and worker\n" +
+	"               refuse it unless RUDDERHOOK_OUTBOUND_ALLOW_LOOPBACK=true)\n"
+
+// warnOutboundLoopback says at the start of serve and worker that rule URLs may reach this machine,
+// which is for local testing.
+func warnOutboundLoopback(cfg *config.Config, log *slog.Logger) {
+	if cfg.OutboundAllowLoopback {
+		log.Warn("rule URLs and targets may reach this machine's loopback addresses (RUDDERHOOK_OUTBOUND_ALLOW_LOOPBACK): for local testing only")
+	}
+}
+
 // loopbackAddr says whether a listen address (host:port) takes connections from this machine only.
 func loopbackAddr(addr string) bool {
 	host, _, err := net.SplitHostPort(addr)
@@ -187,8 +263,21 @@ func loopbackAddr(addr string) bool {
 	return err == nil && ip.IsLoopback()
 }
 
-func printBanner(cfg *config.Config, httpAddr string, ds *embeddedTemporal, generated bool, signIn string, loopbackOnly []string) {
-	w := os.Stdout
+// banner is what dev's banner tells: what dev made or allowed for itself.
+type banner struct {
+	cfg             *config.Config
+	httpAddr        string
+	temporal        *embeddedTemporal
+	generatedToken  bool            // the admin token was generated
+	signIn          string          // the Developer's sign-in token, when dev made one
+	loopbackOnly    []string        // sources dev let take callbacks from this machine
+	privatePostgres privatePostgres // nil: DATABASE_URL's server
+	// notForProduction are the problems serve and worker would refuse this configuration for.
+	notForProduction []string
+}
+
+func printBanner(w io.Writer, b banner) {
+	cfg, httpAddr, ds, generated, signIn, loopbackOnly := b.cfg, b.httpAddr, b.temporal, b.generatedToken, b.signIn, b.loopbackOnly
 	source, ns := cfg.SourceNames()[0], cfg.Temporal.Namespace
 	fmt.Fprintf(w, "\nrudderhook dev is running. Ctrl-C stops it.\n\n")
 	fmt.Fprintf(w, "  Receiver     POST http://%s/webhooks/%s/call-completed\n", httpAddr, source)
@@ -216,16 +305,30 @@ func printBanner(cfg *config.Config, httpAddr string, ds *embeddedTemporal, gene
 	}
 	fmt.Fprintf(w, "  Temporal     %s (namespace %s), state in %s\n", ds.FrontendAddr, ns, ds.DBPath)
 	fmt.Fprintf(w, "  PostgreSQL   %s\n", store.Redact(cfg.DatabaseURL))
+	if pg := b.privatePostgres; pg != nil {
+		fmt.Fprintf(w, "               %s;\n               started by dev (DATABASE_URL is not set), stopped with it\n", pg)
+	}
 	if cfg.RulesFile != "" {
 		fmt.Fprintf(w, "  Rules        %s (reloaded when it changes)\n", cfg.RulesFile)
 	}
 	fmt.Fprintf(w, "  Dev sink     http://%s/dev/sink (what unconfigured targets received)\n", httpAddr)
+	if cfg.OutboundAllowLoopback {
+		fmt.Fprint(w, outboundLine)
+	}
 	token := "$RUDDERHOOK_ADMIN_TOKEN"
 	if generated {
 		token = cfg.AdminToken
 		fmt.Fprintf(w, "  Admin token  %s   (generated; set RUDDERHOOK_ADMIN_TOKEN to choose one)\n", token)
 	} else {
 		fmt.Fprintf(w, "  Admin token  from RUDDERHOOK_ADMIN_TOKEN\n")
+	}
+	fmt.Fprintf(w, "  Dev only     conveniences that serve and worker do not have: tokens generated when unset, the dev sink,\n"+
+		"               a loopback allowlist for sources that name no token or allowlist\n")
+	if len(b.notForProduction) > 0 {
+		fmt.Fprintf(w, "               serve and worker would refuse this configuration:\n")
+		for _, p := range b.notForProduction {
+			fmt.Fprintf(w, "                 - %s\n", p)
+		}
 	}
 	fmt.Fprintf(w, "\nTry:  rudderhook send --url http://%s/webhooks/%s/call-completed\n", httpAddr, source)
 	fmt.Fprintf(w, "      curl -H \"Authorization: Bearer %s\" http://%s/v1/calls\n\n", token, httpAddr)
@@ -247,9 +350,11 @@ hands callbacks kept in the inbox to Temporal. Run as many replicas as needed; i
 			if httpAddr != "" {
 				cfg.HTTPAddr = httpAddr
 			}
-			if err := config.CheckAdminToken(cfg.AdminToken); err != nil {
+			// Before anything is reached: a public or placeholder secret never serves (the admin token too).
+			if err := cfg.CheckProduction(config.Serve); err != nil {
 				return err
 			}
+			warnOutboundLoopback(cfg, log)
 			conn, err := connect(ctx, cfg, log, temporalLater)
 			if err != nil {
 				return err
@@ -273,6 +378,12 @@ func workerCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			// The worker signs webhooks with the targets' secrets and shares serve's configuration: the
+			// same public or placeholder secrets keep it from starting.
+			if err := cfg.CheckProduction(config.Worker); err != nil {
+				return err
+			}
+			warnOutboundLoopback(cfg, log)
 			conn, err := connect(ctx, cfg, log, temporalRequired)
 			if err != nil {
 				return err

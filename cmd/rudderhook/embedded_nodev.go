@@ -8,10 +8,10 @@ import (
 	"log/slog"
 )
 
-// A release build (-tags nodev) leaves out dev's embedded Temporal server and Web UI, which production
-// never runs (serve and worker talk to a Temporal cluster): the binary is about half the size, and serve
-// and worker start with a fraction of the resident memory, since the server's packages are neither
-// mapped in nor initialised.
+// A release build (-tags nodev) leaves out dev's embedded Temporal server and Web UI, and dev's private
+// PostgreSQL (embedded-postgres), which production never runs (serve and worker talk to a Temporal
+// cluster and DATABASE_URL): the binary is about half the size, and serve and worker start with a
+// fraction of the resident memory, since the server's packages are neither mapped in nor initialised.
 
 type embeddedOptions struct {
 	DataDir, FrontendAddr, UIAddr, Namespace, CodecEndpoint string
@@ -27,4 +27,9 @@ var errNoEmbeddedTemporal = errors.New("this rudderhook is a release build (-tag
 
 func startEmbeddedTemporal(context.Context, embeddedOptions) (*embeddedTemporal, error) {
 	return nil, errNoEmbeddedTemporal
+}
+
+// startPrivatePostgres says why this build has no private PostgreSQL (nor can it run dev at all).
+func startPrivatePostgres(_ context.Context, _ string, _ *slog.Logger, alsoTried string) (privatePostgres, error) {
+	return nil, errors.New(alsoTried + "; and this release build (-tags nodev) has no private PostgreSQL: set DATABASE_URL, or run dev from a full build (make build)")
 }

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/netip"
 	"os"
 	"strings"
 	"time"
@@ -23,7 +25,9 @@ import (
 )
 
 // sinkTargets points every target that the rules file names but the laptop has not configured at the
-// dev sink, so that `dev` with the example rules runs its webhooks end to end.
+// dev sink, so that `dev` with the example rules runs its webhooks end to end. The sink is dev itself,
+// on whatever address it listens: such a target may reach a private network (allow_private), and a
+// listener on every address (0.0.0.0, ::) is reached on loopback.
 func sinkTargets(cfg *config.Config, log *slog.Logger) {
 	if cfg.RulesFile == "" {
 		return
@@ -32,16 +36,22 @@ func sinkTargets(cfg *config.Config, log *slog.Logger) {
 	if err != nil {
 		return
 	}
-	set, err := rules.Compile(doc, rules.Options{})
+	set, err := rules.Compile(doc, rules.Options{URLs: cfg.RuleURLs()})
 	if err != nil {
 		return // the watcher reports it
+	}
+	addr := cfg.HTTPAddr
+	if host, port, err := net.SplitHostPort(addr); err == nil {
+		if ip, err := netip.ParseAddr(host); host == "" || err == nil && ip.IsUnspecified() {
+			addr = net.JoinHostPort("127.0.0.1", port)
+		}
 	}
 	for _, r := range set.Rules {
 		for _, a := range r.Actions {
 			if a.Target == "" || cfg.Targets[a.Target] != nil {
 				continue
 			}
-			cfg.Targets[a.Target] = &config.Target{Name: a.Target, URL: "http://" + cfg.HTTPAddr + "/dev/sink/" + a.Target}
+			cfg.Targets[a.Target] = &config.Target{Name: a.Target, URL: "http://" + addr + "/dev/sink/" + a.Target, AllowPrivate: true}
 			log.Info("target not configured; sending it to the dev sink (GET /dev/sink shows what arrived)", "target", a.Target)
 		}
 	}
@@ -64,8 +74,11 @@ func compileFile(g *globals, path string) (*rules.Set, *config.Config, error) {
 	}
 	cfg, err := config.Load(os.Environ(), g.configFile)
 	opts := rules.Options{}
-	if err == nil && len(cfg.Targets) > 0 {
-		opts.Targets = cfg.TargetNames()
+	if err == nil {
+		opts.URLs = cfg.RuleURLs()
+		if len(cfg.Targets) > 0 {
+			opts.Targets = cfg.TargetNames()
+		}
 	}
 	set, err := rules.Compile(doc, opts)
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"os"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -176,17 +177,29 @@ func warnMissingSearchAttributes(ctx context.Context, c client.Client, namespace
 func runWorker(c client.Client, db *sqlx.DB, cfg *config.Config, log *slog.Logger) (stop func(), err error) {
 	acts := activities.New(store.New(db), cfg, log.With("component", "activities"))
 	warnUnconfigured(acts, log)
-	w := worker.New(c, acts, sdkworker.Options{WorkerStopTimeout: 15 * time.Second})
+	w := worker.New(c, cfg.Temporal.TaskQueue, acts, sdkworker.Options{WorkerStopTimeout: 15 * time.Second})
 	if err := w.Start(); err != nil {
 		return nil, fmt.Errorf("start worker: %w", err)
 	}
-	log.Info("worker started", "task_queue", workflows.TaskQueue)
-	return w.Stop, nil
+	log.Info("worker started", "task_queue", workflows.TaskQueueOr(cfg.Temporal.TaskQueue))
+	countCtx, stopCounting := context.WithCancel(context.Background())
+	go activities.CountFollowUps(countCtx, acts.Store, 30*time.Second, log.With("component", "metrics"))
+	return func() {
+		stopCounting()
+		w.Stop()
+	}, nil
 }
 
-// warnUnconfigured says at start what the rules in force will need that this worker lacks, rather than
-// at the first follow-up that fails for it.
+// warnUnconfigured says at start what the rules in force will need that this worker lacks, and which
+// targets it will refuse to send to, rather than at the first follow-up that fails for it.
 func warnUnconfigured(acts *activities.Activities, log *slog.Logger) {
+	for _, name := range slices.Sorted(maps.Keys(acts.Targets)) {
+		t := acts.Targets[name]
+		if err := t.Policy(acts.RuleURLs).CheckURL(t.URL); err != nil {
+			log.Warn("a target's URL names an address it may not reach: its follow-ups will fail (a private network needs allow_private: true)",
+				"target", name, "reason", err.Error())
+		}
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	set, err := acts.Rules.Current(ctx)
@@ -258,28 +271,29 @@ type apiOptions struct {
 // in-flight requests for up to cfg.ShutdownGrace.
 func runAPI(ctx context.Context, cfg *config.Config, c client.Client, db *sqlx.DB, log *slog.Logger, opts apiOptions) (err error) {
 	st := store.New(db)
+	// Workflow IDs hash phone numbers with the installation's key: the same on every replica and restart.
+	idKey, err := st.InstallationKey(ctx, store.KeyNumberIDs)
+	if err != nil {
+		return fmt.Errorf("%w (has `rudderhook migrate` been run?)", err)
+	}
+	cfg.UseNumberKeys(idKey)
+	if cfg.PIIKey == "" {
+		log.Info("RUDDERHOOK_PII_KEY is not set: the CalleeNumber search attribute holds phone numbers as they are, for whoever reads Temporal")
+	}
 	inForce := rulesync.New(st)
-	svc := &ingest.Service{Temporal: c, Store: st, Sources: cfg.Sources, Log: log.With("component", "ingest"), Parallelism: 16,
+	svc := &ingest.Service{Temporal: c, Store: st, Sources: cfg.Sources, Log: log.With("component", "ingest"), Parallelism: 16, TaskQueue: cfg.Temporal.TaskQueue,
 		Inbox: store.DrainOptions{MaxAttempts: cfg.InboxMaxAttempts, MaxAge: cfg.InboxMaxAge}, RelayConcurrency: cfg.RelayConcurrency,
 		Batcher: st.NewInboxBatcher(store.BatchOptions{})}
 	defer svc.Batcher.Close() // after the HTTP server drained: commits what the last requests handed over
-	promauto.NewCounterFunc(prometheus.CounterOpts{
-		Name: "rudderhook_inbox_batches_total", Help: "Group commits of callbacks acknowledged from the inbox.",
-	}, func() float64 { b, _ := svc.Batcher.Stats(); return float64(b) })
-	promauto.NewCounterFunc(prometheus.CounterOpts{
-		Name: "rudderhook_inbox_batched_callbacks_total", Help: "Callbacks committed by those group commits.",
-	}, func() float64 { _, n := svc.Batcher.Stats(); return float64(n) })
-	for _, name := range cfg.DefaultKeySources() {
-		log.Warn("source accepts Airudder's default Sign key \"airudder\", which anyone can read in Airudder's documentation; configure a key of your own (keys: in the config file, or RUDDERHOOK_SOURCE_<NAME>_KEYS)",
-			"source", name)
-	}
+	exportBatcher(svc.Batcher)
+	ingest.ExportSources(cfg.SourceNames())
 	srv := &api.Server{
 		Ingest: svc, Store: st, Rules: inForce, Temporal: c, Sources: cfg.Sources, Log: log.With("component", "api"),
-		AdminToken: cfg.AdminToken, TrustedProxies: cfg.TrustedProxies, UIBase: opts.uiBase, Namespace: cfg.Temporal.Namespace,
-		Targets: cfg.TargetNames(), DevSink: opts.devSink, Codec: opts.codec,
+		TaskQueue: cfg.Temporal.TaskQueue, AdminToken: cfg.AdminToken, TrustedProxies: cfg.TrustedProxies, UIBase: opts.uiBase, Namespace: cfg.Temporal.Namespace,
+		Targets: cfg.TargetNames(), URLs: cfg.RuleURLs(), DevSink: opts.devSink, Codec: opts.codec, Numbers: cfg.Numbers,
 	}
 	page := &ui.Server{
-		Store: st, Rules: inForce, Targets: cfg.TargetNames(), Users: cfg.Users, SessionKey: cfg.SessionKey,
+		Store: st, Rules: inForce, Targets: cfg.TargetNames(), URLs: cfg.RuleURLs(), Users: cfg.Users, SessionKey: cfg.SessionKey,
 		SessionTTL: cfg.SessionTTL, Log: log.With("component", "ui"),
 	}
 	if srv.RulesPage, err = page.Handler(); err != nil {
@@ -311,7 +325,8 @@ func runAPI(ctx context.Context, cfg *config.Config, c client.Client, db *sqlx.D
 	wake := store.ListenInbox(relayCtx, cfg.DatabaseURL, log.With("component", "relay"))
 	wg.Go(func() { svc.RunRelay(relayCtx, 5*time.Second, wake) })
 	if cfg.RulesFile != "" {
-		rf := &rulesync.File{Path: cfg.RulesFile, Rules: inForce, Targets: cfg.TargetNames(), Log: log.With("component", "rules")}
+		rf := &rulesync.File{Path: cfg.RulesFile, Rules: inForce, Options: rules.Options{Targets: cfg.TargetNames(), URLs: cfg.RuleURLs()},
+			Log: log.With("component", "rules")}
 		rf.Load(ctx)
 		wg.Go(func() { rf.Watch(relayCtx, 5*time.Second) })
 	}
@@ -341,3 +356,31 @@ func runAPI(ctx context.Context, cfg *config.Config, c client.Client, db *sqlx.D
 	}
 	return nil
 }
+
+// batcher is the inbox batcher of the API that runs, whose counts /metrics exports.
+var batcher atomic.Pointer[store.InboxBatcher]
+
+// exportBatcher exports b's counts: registered once per process, for the API that runs last (a test runs
+// dev more than once in one process).
+func exportBatcher(b *store.InboxBatcher) {
+	batcher.Store(b)
+	registerBatcherMetrics()
+}
+
+var registerBatcherMetrics = sync.OnceFunc(func() {
+	stats := func(batches bool) func() float64 {
+		return func() float64 {
+			b, n := batcher.Load().Stats()
+			if batches {
+				return float64(b)
+			}
+			return float64(n)
+		}
+	}
+	promauto.NewCounterFunc(prometheus.CounterOpts{
+		Name: "rudderhook_inbox_batches_total", Help: "Group commits of callbacks acknowledged from the inbox.",
+	}, stats(true))
+	promauto.NewCounterFunc(prometheus.CounterOpts{
+		Name: "rudderhook_inbox_batched_callbacks_total", Help: "Callbacks committed by those group commits.",
+	}, stats(false))
+})

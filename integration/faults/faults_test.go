@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rudderhook/rudderhook/store/storetest"
 )
 
 // Environment of the suite. make test-faults sets the first and the binary.
@@ -32,7 +34,7 @@ var binary string
 
 func TestMain(m *testing.M) {
 	if os.Getenv(envRun) != "1" {
-		os.Exit(m.Run()) // every test skips itself
+		os.Exit(storetest.Run(m)) // every test skips itself
 	}
 	binary = os.Getenv(envBinary)
 	var tmp string
@@ -53,7 +55,7 @@ func TestMain(m *testing.M) {
 	} else if abs, err := filepath.Abs(binary); err == nil {
 		binary = abs
 	}
-	code := m.Run()
+	code := storetest.Run(m)
 	if tmp != "" {
 		_ = os.RemoveAll(tmp)
 	}

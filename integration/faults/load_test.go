@@ -29,8 +29,12 @@ rules:
       - {name: agent-task, type: webhook, target: sink, fields: {queue: collections}}
 `
 
-// source is the receiver the load posts to (the built-in default, key "airudder").
-const source = "airudder"
+// source is the receiver the load posts to: the built-in source's name, on a Sign key of the suite's own
+// (signKey), since serve and worker refuse Airudder's public default key.
+const (
+	source  = "airudder"
+	signKey = "faults-suite-sign-key-0123456789abcdef"
+)
 
 // Kinds of callback. Every kind is a valid call-completion envelope, as Airudder sends them.
 const (
@@ -132,7 +136,7 @@ func (lb *loadBuilder) build(kind string, calls int, edit func(j int, d map[stri
 	env := maps.Clone(lb.seed)
 	taskID := fmt.Sprintf("%s%06d", lb.runID, i)
 	env["TaskID"] = taskID
-	env["Sign"] = airudder.Sign(taskID, airudder.DefaultKey)
+	env["Sign"] = airudder.Sign(taskID, signKey)
 	cb := &callback{kind: kind}
 	var details []any
 	for j := range calls {

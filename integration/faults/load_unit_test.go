@@ -25,7 +25,7 @@ func TestLoadIsWhatTheSuiteCounts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := config.Load(nil, "")
+	cfg, err := config.Load([]string{"RUDDERHOOK_SOURCE_AIRUDDER_KEYS=" + signKey}, "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -95,10 +95,12 @@ func startSystem(t *testing.T, split, ownPostgres bool) *system {
 		"DATABASE_URL="+s.dbURL,
 		"TEMPORAL_ADDRESS="+s.temporalAddr,
 		"RUDDERHOOK_ADMIN_TOKEN="+adminToken,
+		"RUDDERHOOK_SOURCE_AIRUDDER_KEYS="+signKey,
 		"RUDDERHOOK_HTTP_ADDR="+s.httpAddr,
 		"RUDDERHOOK_RULES_FILE="+rulesFile,
 		"RUDDERHOOK_TARGET_SINK_URL=http://"+s.sink.addr+"/crm",
 		"RUDDERHOOK_TARGET_SINK_SECRET="+sinkSecret,
+		"RUDDERHOOK_TARGET_SINK_ALLOW_PRIVATE=true", // the sink listens on loopback
 		"RUDDERHOOK_SHUTDOWN_GRACE=5s",
 		"RUDDERHOOK_LOG_LEVEL=info",
 	)

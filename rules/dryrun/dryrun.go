@@ -1,6 +1,7 @@
 // Package dryrun tries rules on stored calls without doing anything: what each call would have
 // planned (Run), over the calls a selection picks (Calls), and how a draft differs from the rules in
 // force on the same calls (Compare). The admin API's POST /v1/rules/dry-run and the rules page both use it.
+// A dry run gives up after Timeout, whatever the draft's templates do (each plan has rules.PlanTimeout).
 //
 // It sits beside rulesync, between rules (pure planning) and store (rows): it imports both, and api and
 // ui import it. Nothing here writes or sends.
@@ -75,13 +76,29 @@ type Report struct {
 	FollowUps   int            `json:"follow_ups"`
 }
 
-// Run plans every call with set, as of when the call arrived, and counts what matched.
-func Run(set *rules.Set, calls []store.CallRecord) Report {
+// Timeout is how long a dry run (Run, or Compare's two) may take: between two calls it stops if the time
+// is up, so it takes at most Timeout and one call's plan (rules.PlanTimeout).
+const Timeout = 10 * time.Second
+
+// ErrTooLong is a dry run stopped by Timeout.
+var ErrTooLong = errors.New("the dry run took too long")
+
+// Run plans every call with set, as of when the call arrived, and counts what matched. It gives up with
+// ErrTooLong after Timeout (and with ctx's error when ctx ends).
+func Run(ctx context.Context, set *rules.Set, calls []store.CallRecord) (Report, error) {
+	ctx, cancel := context.WithTimeout(ctx, Timeout)
+	defer cancel()
 	out := Report{Calls: make([]Call, 0, len(calls)), Matched: map[string]int{}}
 	if set.Version > 0 {
 		out.RuleVersion = &set.Version
 	}
-	for _, rec := range calls {
+	for i, rec := range calls {
+		if err := ctx.Err(); err != nil {
+			if errors.Is(err, context.DeadlineExceeded) {
+				err = fmt.Errorf("stopped after %d of %d calls (a dry run has %s): %w", i, len(calls), Timeout, ErrTooLong)
+			}
+			return Report{}, err
+		}
 		p := set.Plan(rec.ReceivedCall, rec.WorkflowID, rec.ReceivedAt)
 		out.Calls = append(out.Calls, Call{
 			Source: rec.Source, Key: rec.Key, CaseID: rec.Call.CaseID, Intention: rec.Call.Intention,
@@ -93,7 +110,7 @@ func Run(set *rules.Set, calls []store.CallRecord) Report {
 		}
 		out.FollowUps += len(p.FollowUps)
 	}
-	return out
+	return out, nil
 }
 
 // Diff is how a draft's plans differ from those of the rules in force, over the same calls.
@@ -153,8 +170,10 @@ const samplesPerRow = 3
 
 // Compare plans calls with the rules in force (nil: none) and with a draft, and says per rule and action
 // how they differ. Both are planned as unsaved versions, so a version number in a webhook body is not
-// taken for a change.
-func Compare(inForce, draft *rules.Set, calls []store.CallRecord) Diff {
+// taken for a change. Both runs together have Timeout (ErrTooLong).
+func Compare(ctx context.Context, inForce, draft *rules.Set, calls []store.CallRecord) (Diff, error) {
+	ctx, cancel := context.WithTimeout(ctx, Timeout)
+	defer cancel()
 	unsaved := func(s *rules.Set) *rules.Set {
 		if s == nil {
 			return &rules.Set{}
@@ -163,7 +182,14 @@ func Compare(inForce, draft *rules.Set, calls []store.CallRecord) Diff {
 		c.Version = 0
 		return &c
 	}
-	before, after := Run(unsaved(inForce), calls), Run(unsaved(draft), calls)
+	before, err := Run(ctx, unsaved(inForce), calls)
+	if err != nil {
+		return Diff{}, err
+	}
+	after, err := Run(ctx, unsaved(draft), calls)
+	if err != nil {
+		return Diff{}, err
+	}
 	rows := map[[2]string]*Row{}
 	var order [][2]string
 	row := func(fu rules.FollowUp) *Row {
@@ -238,7 +264,7 @@ func Compare(inForce, draft *rules.Set, calls []store.CallRecord) Diff {
 		diff.Changed += r.Added + r.Removed + r.Changed
 		diff.Rows = append(diff.Rows, *r)
 	}
-	return diff
+	return diff, nil
 }
 
 func rank(change string) int {
@@ -293,14 +319,14 @@ func request(fu rules.FollowUp) string {
 	var s string
 	switch {
 	case fu.Notify != nil:
-		s = "message to " + endpoint(fu.Notify.Target, fu.Notify.URL) + ": " + fu.Notify.Text
+		s = "message to " + rules.EndpointLabel(fu.Notify.Target, fu.Notify.URL) + ": " + fu.Notify.Text
 	case fu.Webhook != nil:
 		var pretty bytes.Buffer
 		if json.Compact(&pretty, fu.Webhook.Body) != nil {
 			pretty.Reset()
 			pretty.Write(fu.Webhook.Body)
 		}
-		s = "POST to " + endpoint(fu.Webhook.Target, fu.Webhook.URL) + ": " + pretty.String()
+		s = "POST to " + rules.EndpointLabel(fu.Webhook.Target, fu.Webhook.URL) + ": " + pretty.String()
 	case fu.Recall != nil:
 		via := "running workflow " + fu.Recall.WorkflowID
 		if fu.Recall.TemplateID != "" {
@@ -327,14 +353,3 @@ func request(fu rules.FollowUp) string {
 }
 
 func strconvQuote(s string) string { b, _ := json.Marshal(s); return string(b) }
-
-func endpoint(target, rawURL string) string {
-	if target != "" {
-		return target
-	}
-	if i := strings.Index(rawURL, "://"); i >= 0 {
-		host, _, _ := strings.Cut(rawURL[i+3:], "/")
-		return host
-	}
-	return "a URL"
-}

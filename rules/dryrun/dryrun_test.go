@@ -1,6 +1,8 @@
 package dryrun_test
 
 import (
+	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +20,15 @@ func compile(t *testing.T, src string) *rules.Set {
 		t.Fatal(err)
 	}
 	return set
+}
+
+func compare(t *testing.T, inForce, draft *rules.Set, calls []store.CallRecord) dryrun.Diff {
+	t.Helper()
+	d, err := dryrun.Compare(context.Background(), inForce, draft, calls)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
 }
 
 // The example call needs a follow-up; its number is +86xxxxxxxx721.
@@ -40,7 +51,7 @@ func TestCompareCountsAddedRemovedAndChangedPerAction(t *testing.T) {
 	inForce.Version = 7 // a version in the default webhook body is not a change
 	draft := compile(t, strings.Replace(base, "delay: 2h", "delay: 3h", 1)+
 		"  - id: recall\n    when: 'true'\n    actions: [{type: airudder_recall, workflow_id: wf}]\n")
-	d := dryrun.Compare(inForce, draft, calls())
+	d := compare(t, inForce, draft, calls())
 	if d.Calls != 1 || d.Changed != 2 || len(d.Rows) != 3 {
 		t.Fatalf("diff = %+v", d)
 	}
@@ -62,14 +73,31 @@ func TestCompareCountsAddedRemovedAndChangedPerAction(t *testing.T) {
 		}
 	}
 	// Without rules in force, everything is added; a draft without the rules in force's rule removes it.
-	if d := dryrun.Compare(nil, inForce, calls()); d.Rows[0].Added != 1 || d.Rows[1].Added != 1 {
+	if d := compare(t, nil, inForce, calls()); d.Rows[0].Added != 1 || d.Rows[1].Added != 1 {
 		t.Errorf("no rules in force: %+v", d.Rows)
 	}
 	none := compile(t, "rules: []")
-	if d := dryrun.Compare(inForce, none, calls()); d.Rows[0].Removed != 1 || d.Rows[0].Samples[0].Change != "removed" || d.Changed != 2 {
+	if d := compare(t, inForce, none, calls()); d.Rows[0].Removed != 1 || d.Rows[0].Samples[0].Change != "removed" || d.Changed != 2 {
 		t.Errorf("removed: %+v", d)
 	}
 	if inForce.Version != 7 {
 		t.Errorf("Compare changed the shared set's version")
+	}
+}
+
+// A dry run stops when its time is up, between two calls, rather than trying every call however long
+// the draft's templates take on each.
+func TestDryRunStopsWhenItsTimeIsUp(t *testing.T) {
+	set := compile(t, base)
+	ctx, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+	defer cancel()
+	if _, err := dryrun.Run(ctx, set, calls()); !errors.Is(err, dryrun.ErrTooLong) || !strings.Contains(err.Error(), "stopped after 0 of 1 calls (a dry run has 10s)") {
+		t.Errorf("Run: %v", err)
+	}
+	if _, err := dryrun.Compare(ctx, nil, set, calls()); !errors.Is(err, dryrun.ErrTooLong) {
+		t.Errorf("Compare: %v", err)
+	}
+	if report, err := dryrun.Run(context.Background(), set, calls()); err != nil || report.FollowUps != 2 {
+		t.Errorf("with time left: %+v, %v", report, err)
 	}
 }

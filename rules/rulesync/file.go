@@ -27,9 +27,10 @@ const (
 // saved again, so that a change made since on the rules page (or through the API) stays in force when a
 // process restarts or a replica starts; the file wins again when it changes.
 type File struct {
-	Path    string
-	Rules   *InForce
-	Targets map[string]bool
+	Path  string
+	Rules *InForce
+	// Options are what the file is checked against: the configured targets, what url:s may reach.
+	Options rules.Options
 	Log     *slog.Logger
 
 	last [32]byte
@@ -55,7 +56,7 @@ func (w *File) Load(ctx context.Context) {
 		}
 	}
 	w.last = sum
-	set, rec, created, err := w.Rules.Save(ctx, doc, store.RuleSetChange{Origin: origin, Author: AuthorFile}, w.Targets)
+	set, rec, created, err := w.Rules.Save(ctx, doc, store.RuleSetChange{Origin: origin, Author: AuthorFile}, w.Options)
 	var refused *rules.Error
 	switch {
 	case errors.As(err, &refused):

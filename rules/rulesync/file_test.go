@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rudderhook/rudderhook/rules"
 	"github.com/rudderhook/rudderhook/rules/rulesync"
 	"github.com/rudderhook/rudderhook/store"
 	"github.com/rudderhook/rudderhook/store/storetest"
@@ -73,7 +74,7 @@ func TestRulesFileDoesNotUndoLaterChangesAtStart(t *testing.T) {
 	quiet := slog.New(slog.DiscardHandler)
 	(&rulesync.File{Path: path, Rules: rulesync.New(s), Log: quiet}).Load(ctx)
 	page := strings.Replace(good, "text: hi", "text: from the page", 1)
-	_, onPage, created, err := rulesync.New(s).Save(ctx, []byte(page), store.RuleSetChange{Origin: "ui", Author: "Ana", Comment: "c"}, nil)
+	_, onPage, created, err := rulesync.New(s).Save(ctx, []byte(page), store.RuleSetChange{Origin: "ui", Author: "Ana", Comment: "c"}, rules.Options{})
 	if err != nil || !created {
 		t.Fatal(created, err)
 	}

@@ -45,7 +45,7 @@ func (r *InForce) Current(ctx context.Context) (*rules.Set, error) {
 	if err != nil {
 		return nil, err
 	}
-	set, err := rules.Compile([]byte(rec.Document), rules.Options{})
+	set, err := rules.Compile([]byte(rec.Document), rules.Options{Stored: true})
 	if err != nil {
 		return nil, fmt.Errorf("compile rules version %d: %w", rec.Version, err)
 	}
@@ -54,13 +54,15 @@ func (r *InForce) Current(ctx context.Context) (*rules.Set, error) {
 	return set, nil
 }
 
-// Save compiles a rules document, checking the targets it names against targets, and if it is sound
-// makes it the version in force (a new version only if its text changed), recording where it came from,
-// who made it and why. A refused document, a *rules.Error, leaves the version in force as it was, and so
-// does a change made from a version no longer in force (store.ErrConflict). It is the one way rules
-// change, whether they come from the rules page, the API or the rules file.
-func (r *InForce) Save(ctx context.Context, doc []byte, change store.RuleSetChange, targets map[string]bool) (*rules.Set, store.RuleSetRecord, bool, error) {
-	set, err := rules.Compile(doc, rules.Options{Targets: targets})
+// Save compiles a rules document with opts (the configured targets it may name, what its url:s may
+// reach), and if it is sound makes it the version in force (a new version only if its text changed),
+// recording where it came from, who made it and why. A refused document, a *rules.Error, leaves the
+// version in force as it was, and so does a change made from a version no longer in force
+// (store.ErrConflict). It is the one way rules change, whether they come from the rules page, the API or
+// the rules file.
+func (r *InForce) Save(ctx context.Context, doc []byte, change store.RuleSetChange, opts rules.Options) (*rules.Set, store.RuleSetRecord, bool, error) {
+	opts.Stored = false // a new version is checked whole
+	set, err := rules.Compile(doc, opts)
 	if err != nil {
 		return nil, store.RuleSetRecord{}, false, err
 	}

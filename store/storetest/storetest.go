@@ -1,6 +1,11 @@
 // Package storetest gives each test its own PostgreSQL database, cloned from a template that is migrated
 // once per schema version, so tests run against the real database, in parallel, without seeing each
 // other's rows.
+//
+// The server is the one at RUDDERHOOK_TEST_DATABASE_URL when it is set; else the one at 127.0.0.1:5432
+// when it answers; else a private server that the test process starts (devserver/devpostgres) and
+// stops when its tests end, so that `make test` needs nothing running. Every package whose tests use
+// storetest runs them through Main (or Run) from its TestMain, which stops that server.
 package storetest
 
 import (
@@ -13,38 +18,111 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
+	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 
+	"github.com/rudderhook/rudderhook/devserver/devpostgres"
 	"github.com/rudderhook/rudderhook/store"
 )
 
 // EnvURL names the variable that points tests at a PostgreSQL server (its maintenance database).
 const EnvURL = "RUDDERHOOK_TEST_DATABASE_URL"
 
-const defaultURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+// DefaultURL is the server tried when EnvURL is not set.
+const DefaultURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
 
 var (
 	templateOnce sync.Once
 	templateName string
 	templateErr  error
+
+	adminOnce sync.Once
+	adminURL  string
+	adminErr  error
+
+	running atomic.Bool         // Main (Run) is running the tests
+	private *devpostgres.Server // started by this process, stopped by Run
 )
 
-// AdminURL is the URL of the server's maintenance database used by tests.
-func AdminURL() string {
-	if u := os.Getenv(EnvURL); u != "" {
-		return u
+// privatePrefix names the directories of the private servers of test processes, in the temporary
+// directory: a process that was killed leaves its own for the next to stop and remove.
+const privatePrefix = "rudderhook-test-postgres-"
+
+// Main runs the tests of a package (call it from TestMain), stops the private PostgreSQL they may have
+// started, and exits with their code.
+func Main(m *testing.M) { os.Exit(Run(m)) }
+
+// Run is Main for a TestMain with more to do after the tests: it returns their exit code.
+func Run(m *testing.M) int {
+	running.Store(true)
+	code := m.Run()
+	if private != nil {
+		dir := filepath.Dir(private.DataDir)
+		if err := private.Stop(); err != nil {
+			fmt.Fprintln(os.Stderr, "storetest:", err)
+		}
+		_ = os.RemoveAll(dir)
 	}
-	return defaultURL
+	return code
+}
+
+// AdminURL is the URL of the server's maintenance database used by the tests: see the package comment.
+func AdminURL(t testing.TB) string {
+	t.Helper()
+	adminOnce.Do(func() { adminURL, adminErr = resolveAdmin(context.Background(), os.Getenv(EnvURL), DefaultURL) })
+	if adminErr != nil {
+		t.Fatal(adminErr)
+	}
+	return adminURL
+}
+
+// resolveAdmin is set when given, else def when a server takes it, else a private server's.
+func resolveAdmin(ctx context.Context, set, def string) (string, error) {
+	if set != "" {
+		return set, nil
+	}
+	db, openErr := store.Open(ctx, def)
+	if openErr == nil {
+		return def, db.Close()
+	}
+	if !running.Load() {
+		return "", fmt.Errorf("no PostgreSQL takes %s (%v), and these tests cannot start a private one: "+
+			"their package needs a TestMain that calls storetest.Main(m)", def, openErr)
+	}
+	sweep()
+	dir, err := os.MkdirTemp("", privatePrefix)
+	if err == nil {
+		err = os.Chmod(dir, 0o755) // the server's OS user enters it when the tests run as root
+	}
+	if err != nil {
+		return "", err
+	}
+	if private, err = devpostgres.Start(ctx, devpostgres.Options{Dir: dir, Log: slog.New(slog.DiscardHandler)}); err != nil {
+		_ = os.RemoveAll(dir)
+		return "", fmt.Errorf("no PostgreSQL takes %s (%v; set %s to use another), and a private one did not start: %w", def, openErr, EnvURL, err)
+	}
+	fmt.Fprintf(os.Stderr, "storetest: nothing takes %s; these tests use a %s\n", store.Redact(def), private)
+	return private.URL("postgres"), nil
+}
+
+// sweep stops and removes the private servers of test processes that ended without stopping theirs.
+func sweep() {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), privatePrefix+"*"))
+	for _, dir := range dirs {
+		_ = devpostgres.Remove(dir) // refused while its process runs
+	}
 }
 
 // URL returns the connection string of a new, migrated database that is dropped when t ends.
 func URL(t testing.TB) string {
 	t.Helper()
-	templateOnce.Do(func() { templateName, templateErr = ensureTemplate(context.Background()) })
+	admin := AdminURL(t)
+	templateOnce.Do(func() { templateName, templateErr = ensureTemplate(context.Background(), admin) })
 	if templateErr != nil {
 		t.Fatalf("prepare test database template: %v", templateErr)
 	}
@@ -63,28 +141,29 @@ func EmptyURL(t testing.TB) string {
 func newDatabase(t testing.TB, options string) string {
 	t.Helper()
 	ctx := context.Background()
-	admin, err := store.Open(ctx, AdminURL())
+	admin := AdminURL(t)
+	adb, err := store.Open(ctx, admin)
 	if err != nil {
 		t.Fatalf("connect to test PostgreSQL (set %s to point elsewhere): %v", EnvURL, err)
 	}
-	defer admin.Close()
+	defer adb.Close()
 
 	name := "rudderhook_test_" + randomSuffix()
-	if _, err := admin.ExecContext(ctx, fmt.Sprintf("CREATE DATABASE %s %s", pq.QuoteIdentifier(name), options)); err != nil {
+	if _, err := adb.ExecContext(ctx, fmt.Sprintf("CREATE DATABASE %s %s", pq.QuoteIdentifier(name), options)); err != nil {
 		t.Fatalf("create test database: %v", err)
 	}
 	t.Cleanup(func() {
-		admin, err := store.Open(ctx, AdminURL())
+		adb, err := store.Open(ctx, admin)
 		if err != nil {
 			t.Logf("drop test database %s: %v", name, err)
 			return
 		}
-		defer admin.Close()
-		if _, err := admin.ExecContext(ctx, "DROP DATABASE IF EXISTS "+pq.QuoteIdentifier(name)+" WITH (FORCE)"); err != nil {
+		defer adb.Close()
+		if _, err := adb.ExecContext(ctx, "DROP DATABASE IF EXISTS "+pq.QuoteIdentifier(name)+" WITH (FORCE)"); err != nil {
 			t.Logf("drop test database %s: %v", name, err)
 		}
 	})
-	return withDatabase(AdminURL(), name)
+	return withDatabase(admin, name)
 }
 
 // DB returns a connection to a new, migrated database that is closed and dropped when t ends.
@@ -100,9 +179,9 @@ func DB(t testing.TB) *sqlx.DB {
 
 // ensureTemplate creates the migrated template database for the current schema if no test process has.
 // An advisory lock serialises test binaries that start together.
-func ensureTemplate(ctx context.Context) (string, error) {
+func ensureTemplate(ctx context.Context, adminURL string) (string, error) {
 	name := "rudderhook_template_" + store.MigrationsDigest()
-	admin, err := store.Open(ctx, AdminURL())
+	admin, err := store.Open(ctx, adminURL)
 	if err != nil {
 		return "", err
 	}
@@ -134,7 +213,7 @@ func ensureTemplate(ctx context.Context) (string, error) {
 	if _, err := conn.ExecContext(ctx, "CREATE DATABASE "+pq.QuoteIdentifier(building)); err != nil {
 		return "", err
 	}
-	db, err := store.Open(ctx, withDatabase(AdminURL(), building))
+	db, err := store.Open(ctx, withDatabase(adminURL, building))
 	if err != nil {
 		return "", err
 	}
