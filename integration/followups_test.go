@@ -52,6 +52,7 @@ type followUpView struct {
 	Status         string
 	RuleID         string `json:"rule_id"`
 	RuleVersion    int64  `json:"rule_version"`
+	Action         string
 	Attempts       int
 	LastError      string `json:"last_error"`
 	ResponseStatus *int   `json:"response_status"`

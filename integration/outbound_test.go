@@ -62,7 +62,7 @@ func TestFollowUpsDoNotReachInsideUnlessConfigured(t *testing.T) {
 
 	byAction := map[string]followUpView{}
 	for _, fu := range s.followUpsOfSeed() {
-		byAction[fu.WorkflowID[strings.LastIndexByte(fu.WorkflowID, '/')+1:]] = fu
+		byAction[fu.Action] = fu
 	}
 	for action, want := range map[string]string{
 		"probe":    "refused: 127.0.0.1 is a loopback address; " + ruleURLs,

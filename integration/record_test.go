@@ -6,36 +6,36 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
 	"google.golang.org/protobuf/encoding/protojson"
-
-	"github.com/rudderhook/rudderhook/workflows"
 )
 
-// TestRecordCallCompletedHistory records the history of a call's workflow that takes a corrected
-// redelivery while its follow-up waits, for workflows/replay_test.go. It runs only when
+// TestRecordSubjectHistory records the history of a call's workflow (SubjectWorkflow) that takes a
+// corrected redelivery while its follow-up waits, for workflows/replay_test.go. It runs only when
 // RUDDERHOOK_RECORD_HISTORY names the file to write:
 //
-//	RUDDERHOOK_RECORD_HISTORY=$PWD/workflows/testdata/call_completed_v3.history.json \
-//	RUDDERHOOK_RECORD_FOLLOWUP_HISTORY=$PWD/workflows/testdata/follow_up_v4.history.json \
-//	go test ./integration -run TestRecordCallCompletedHistory
-func TestRecordCallCompletedHistory(t *testing.T) {
+//	RUDDERHOOK_RECORD_HISTORY=$PWD/workflows/testdata/subject_v1.history.json \
+//	go test ./integration -run TestRecordSubjectHistory
+func TestRecordSubjectHistory(t *testing.T) {
 	out := os.Getenv("RUDDERHOOK_RECORD_HISTORY")
 	if out == "" {
 		t.Skip("set RUDDERHOOK_RECORD_HISTORY to record a history")
 	}
 	crm := newTarget(t, always(http.StatusOK))
-	s := withCRM(t, crm, revisionRules("3s"))
+	// The delay counts from the call's end, up to a minute before the tests began: long enough to find
+	// the run open when the corrected delivery comes, short enough to wait for.
+	s := withCRM(t, crm, revisionRules("90s"))
 	id := "call/airudder/" + seedCallID
 	s.postWhileOpen(t)
-	s.waitWorkflow(id)
-	record(t, s, id, out)
-	// RUDDERHOOK_RECORD_FOLLOWUP_HISTORY also records the history of its first follow-up.
-	if fu := os.Getenv("RUDDERHOOK_RECORD_FOLLOWUP_HISTORY"); fu != "" {
-		record(t, s, workflows.FollowUpWorkflowID(id, "needs-follow-up", "later"), fu)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	if err := s.client.GetWorkflow(ctx, id, "").Get(ctx, nil); err != nil {
+		t.Fatal(err)
 	}
+	record(t, s, id, out)
 }
 
 // record writes the history of workflow id to the file out.

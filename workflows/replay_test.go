@@ -34,7 +34,11 @@ var recordedIDs = map[string]string{
 	// v4: local-activities; the follow-up's bookkeeping is local activities.
 	"follow_up_v4.history.json": "call/airudder/cad907xxxxxxxx35644a/followup/needs-follow-up/later",
 	// the first EventWorkflow: a list completion stored, and its rule's team message run as a child.
-	"event_v0.history.json": "event/airudder/list-completed/16e0660e6cxxxxxxxxxxxxxxxx0abfe0e191/7777777.0/tel:5dff7171e5446240",
+	// SubjectWorkflow: a call stored and planned (one local activity), its follow-up waiting on a timer
+	// while a corrected delivery is stored, planned (a search attribute upserted: the one it changed) and
+	// followed up in the same run, then the waiting follow-up run when its time came.
+	"subject_v1.history.json": "call/airudder/cad907xxxxxxxx35644a",
+	"event_v0.history.json":   "event/airudder/list-completed/16e0660e6cxxxxxxxxxxxxxxxx0abfe0e191/7777777.0/tel:5dff7171e5446240",
 }
 
 // TestReplayRecordedHistories replays histories recorded from earlier versions of the workflows against
