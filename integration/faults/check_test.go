@@ -50,7 +50,7 @@ type tally struct {
 	fuAttempts              int // attempts at all follow-ups (follow_ups.attempts)
 
 	openCalls, openFollowUps int64 // running workflows
-	callRuns                 int64 // executions of CallCompletedWorkflow
+	callRuns                 int64 // executions of a call's workflow
 	callRunsNotCompleted     int64 // closed, but failed, timed out, terminated or cancelled
 }
 
@@ -225,14 +225,17 @@ func (s *system) count(ctx context.Context, load []*callback, sent sendStats) (*
 	if err := s.db.GetContext(ctx, &tl.inboxWritten, inboxWrittenSQL); err != nil {
 		return nil, fmt.Errorf("read the inbox's id sequence: %w", err)
 	}
+	// A call's workflow is a SubjectWorkflow of a call's kind, or, in a binary from before it, a
+	// CallCompletedWorkflow whose follow-ups ran as FollowUpWorkflow children.
+	const callRuns = `(WorkflowType = 'CallCompletedWorkflow' OR (WorkflowType = 'SubjectWorkflow' AND Kind IN ('call_completed', 'info_check_completed')))`
 	for _, q := range []struct {
 		into  *int64
 		query string
 	}{
-		{&tl.openCalls, `WorkflowType = 'CallCompletedWorkflow' AND ExecutionStatus = 'Running'`},
+		{&tl.openCalls, callRuns + ` AND ExecutionStatus = 'Running'`},
 		{&tl.openFollowUps, `WorkflowType = 'FollowUpWorkflow' AND ExecutionStatus = 'Running'`},
-		{&tl.callRuns, `WorkflowType = 'CallCompletedWorkflow'`},
-		{&tl.callRunsNotCompleted, `WorkflowType = 'CallCompletedWorkflow' AND ExecutionStatus != 'Running' AND ExecutionStatus != 'Completed'`},
+		{&tl.callRuns, callRuns},
+		{&tl.callRunsNotCompleted, callRuns + ` AND ExecutionStatus != 'Running' AND ExecutionStatus != 'Completed'`},
 	} {
 		resp, err := s.client.CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{Query: q.query})
 		if err != nil {
