@@ -3,7 +3,6 @@ package workflows
 import (
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -370,8 +369,8 @@ func (r *subjectRun) counts() map[rules.Status]int {
 		return nil
 	}
 	out := map[rules.Status]int{}
-	for _, st := range r.states {
-		out[st.Status]++
+	for _, k := range r.order {
+		out[r.states[k].Status]++
 	}
 	return out
 }
@@ -379,28 +378,29 @@ func (r *subjectRun) counts() map[rules.Status]int {
 // details is what the run says in the Temporal UI: the revision, what the rules decided, and where each
 // follow-up stands.
 func (r *subjectRun) details() string {
-	var b strings.Builder
+	// Built with Sprintf rather than a Builder: workflowcheck takes writes to an io.Writer for I/O.
+	s := ""
 	if n := len(r.result.Revisions); n > 0 {
-		fmt.Fprintf(&b, "Revision %d stored", r.result.Revisions[n-1])
+		s = fmt.Sprintf("Revision %d stored", r.result.Revisions[n-1])
 	}
 	switch {
 	case r.plan == nil && len(r.order) == 0:
 	case len(r.order) == 0:
-		fmt.Fprintf(&b, "; no rule of version %d matched", r.plan.RuleVersion)
+		s += fmt.Sprintf("; no rule of version %d matched", r.plan.RuleVersion)
 	default:
 		if r.plan != nil {
-			fmt.Fprintf(&b, "; rules %v (version %d) planned %d follow-ups", r.plan.Matched, r.plan.RuleVersion, len(r.order))
+			s += fmt.Sprintf("; rules %v (version %d) planned %d follow-ups", r.plan.Matched, r.plan.RuleVersion, len(r.order))
 		}
 		for _, k := range r.order {
 			st := r.states[k]
-			fmt.Fprintf(&b, "\n\n- %s: **%s**", st.Summary, st.Status)
+			s += fmt.Sprintf("\n\n- %s: **%s**", st.Summary, st.Status)
 			if st.NextAttemptAt != nil {
-				fmt.Fprintf(&b, " until %s", st.NextAttemptAt.UTC().Format(time.RFC3339))
+				s += " until " + st.NextAttemptAt.UTC().Format(time.RFC3339)
 			}
 			if st.LastError != "" {
-				fmt.Fprintf(&b, " (%s)", payload.Cut(st.LastError, 200))
+				s += " (" + payload.Cut(st.LastError, 200) + ")"
 			}
 		}
 	}
-	return payload.CutJSON(b.String(), payload.DetailsTextLimit)
+	return payload.CutJSON(s, payload.DetailsTextLimit)
 }
