@@ -259,6 +259,8 @@ func (st *runState) env(extra ...string) ([]string, error) {
 		"RUDDERHOOK_ADMIN_TOKEN=" + randomHex(24),
 		"RUDDERHOOK_SOURCE_BENCH_KEYS=" + st.key,
 		"RUDDERHOOK_TARGET_SINK_URL=" + st.sink.URL,
+		// The sink listens on this machine's loopback, which a target may reach only when it says so.
+		"RUDDERHOOK_TARGET_SINK_ALLOW_PRIVATE=true",
 		"RUDDERHOOK_RULES_FILE=" + rulesFile,
 		"RUDDERHOOK_LOG_LEVEL=warn",
 	}, extra...), nil

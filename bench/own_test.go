@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rudderhook/rudderhook/config"
 	"github.com/rudderhook/rudderhook/store"
 	"github.com/rudderhook/rudderhook/store/storetest"
 )
@@ -101,5 +102,34 @@ func TestBenchRunsOnATaskQueueOfItsOwn(t *testing.T) {
 	joined := strings.Join(env, "\n")
 	if !strings.Contains(joined, "TEMPORAL_TASK_QUEUE="+a+"\n") || !strings.Contains(joined, "DATABASE_URL="+st.dsn+"\n") {
 		t.Errorf("serve and worker are given:\n%s", joined)
+	}
+}
+
+// The bench's serve and worker start on the configuration it gives them (no key or token that they refuse),
+// and its worker may send to the bench's sink, which listens on this machine's loopback: follow-ups
+// leave only for public addresses unless a target says allow_private.
+func TestBenchsProcessesStartAndReachTheSink(t *testing.T) {
+	st := &runState{opts: Options{Namespace: "default"}, dir: t.TempDir(), queue: ownTaskQueue(), key: randomHex(16), sink: newSink(),
+		dsn: "postgres://postgres@127.0.0.1:5432/" + DatabasePrefix + "0123456789abcdef?sslmode=disable", addr: "127.0.0.1:7233"}
+	defer st.sink.Close()
+	env, err := st.env()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(env, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []config.Process{config.Serve, config.Worker} {
+		if err := cfg.CheckProduction(p); err != nil {
+			t.Errorf("%s: %v", p, err)
+		}
+	}
+	sink := cfg.Targets["sink"]
+	if sink == nil {
+		t.Fatal("no target sink")
+	}
+	if err := sink.Policy(cfg.RuleURLs()).CheckURL(st.sink.URL); err != nil {
+		t.Errorf("the worker may not send to the bench's sink at %s: %v", st.sink.URL, err)
 	}
 }
