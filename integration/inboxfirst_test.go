@@ -2,6 +2,7 @@ package integration
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -14,18 +15,22 @@ import (
 
 	"github.com/rudderhook/rudderhook/airudder"
 	"github.com/rudderhook/rudderhook/bench"
+	"github.com/rudderhook/rudderhook/inbox"
 	"github.com/rudderhook/rudderhook/ingest"
-	"github.com/rudderhook/rudderhook/store"
 	"github.com/rudderhook/rudderhook/workflows"
 )
 
 var inboxMode = options{environ: []string{"RUDDERHOOK_ACK=inbox"}}
 
-// inboxService is the ingest service of an inbox-mode system, with its own group commit.
-func (s *system) inboxService(c client.Client, batch store.BatchOptions) *ingest.Service {
-	svc := &ingest.Service{Temporal: c, Store: s.store, Sources: s.cfg.Sources, Log: testLogger(s.t), Parallelism: 4,
-		RelayConcurrency: 4, Batcher: s.store.NewInboxBatcher(batch)}
-	s.t.Cleanup(svc.Batcher.Close)
+// inboxService is the ingest service of an inbox-mode system (of one process of it), with its own inbox:
+// its group commit (opts.Batch, or the defaults) and its relay (4 starts at once unless opts says).
+func (s *system) inboxService(c client.Client, opts inbox.Options) *ingest.Service {
+	svc := &ingest.Service{Temporal: c, Store: s.store, Sources: s.cfg.Sources, Log: testLogger(s.t), Parallelism: 4}
+	if opts.Batch == nil {
+		opts.Batch = &inbox.BatchOptions{}
+	}
+	opts.Concurrency = cmp.Or(opts.Concurrency, 4)
+	s.t.Cleanup(svc.UseInbox(opts).Close)
 	return svc
 }
 
@@ -33,7 +38,7 @@ func (s *system) inboxService(c client.Client, batch store.BatchOptions) *ingest
 func (s *system) runRelay(svc *ingest.Service, interval time.Duration, wake <-chan struct{}) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	wg.Go(func() { svc.RunRelay(ctx, interval, wake) })
+	wg.Go(func() { svc.Inbox().Run(ctx, interval, wake) })
 	stop = func() { cancel(); wg.Wait() }
 	s.t.Cleanup(stop)
 	return stop
@@ -119,11 +124,11 @@ func (s *system) signals(workflowID string) int {
 func TestInboxModeAckThenWorkflowStartByNotify(t *testing.T) {
 	t.Parallel()
 	s := start(t, inboxMode)
-	svc := s.inboxService(s.client, store.BatchOptions{})
+	svc := s.inboxService(s.client, inbox.Options{})
 	s.serve(svc)
 	listenCtx, stopListening := context.WithCancel(context.Background())
 	t.Cleanup(stopListening)
-	wake := store.ListenInbox(listenCtx, s.dbURL, testLogger(t))
+	wake := inbox.Listen(listenCtx, s.dbURL, testLogger(t))
 	<-wake // listening (the first wake says so): every commit from now on is heard
 
 	bodies, err := bench.MakeBodies("notify", 2, airudder.DefaultKey)
@@ -160,7 +165,7 @@ func TestInboxModeAckThenWorkflowStartByNotify(t *testing.T) {
 func TestInboxModeGroupCommit(t *testing.T) {
 	t.Parallel()
 	s := start(t, options{noWorker: true, environ: inboxMode.environ})
-	svc := s.inboxService(s.client, store.BatchOptions{MaxWait: 20 * time.Millisecond, MaxBatch: 64})
+	svc := s.inboxService(s.client, inbox.Options{Batch: &inbox.BatchOptions{MaxWait: 20 * time.Millisecond, MaxBatch: 64}})
 	s.serve(svc)
 	const n = 64
 	bodies, err := bench.MakeBodies("group", n, airudder.DefaultKey)
@@ -168,7 +173,7 @@ func TestInboxModeGroupCommit(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.postAll(bodies.Bodies, n)
-	batches, rows := svc.Batcher.Stats()
+	batches, rows := svc.Inbox().Batcher().Stats()
 	if rows != n || batches >= n {
 		t.Errorf("%d callbacks in %d commits; want %d in fewer", rows, batches, n)
 	}
@@ -199,7 +204,7 @@ func TestInboxModeGroupCommit(t *testing.T) {
 func TestInboxModeTwoRelaysShareTheBacklog(t *testing.T) {
 	t.Parallel()
 	s := start(t, options{noWorker: true, environ: inboxMode.environ}) // no worker: workflows stay open, signals countable
-	s.serve(s.inboxService(s.client, store.BatchOptions{}))
+	s.serve(s.inboxService(s.client, inbox.Options{}))
 	const n = 40
 	bodies, err := bench.MakeBodies("shared", n, airudder.DefaultKey)
 	if err != nil {
@@ -213,8 +218,7 @@ func TestInboxModeTwoRelaysShareTheBacklog(t *testing.T) {
 	var wg sync.WaitGroup
 	done := make([]int, 2)
 	for r := range 2 {
-		relay := s.inboxService(s.client, store.BatchOptions{})
-		relay.Inbox.Limit = 3 // small claims, so that the two interleave
+		relay := s.inboxService(s.client, inbox.Options{Limit: 3}).Inbox() // small claims, so that the two interleave
 		wg.Go(func() {
 			for {
 				var left int
@@ -246,8 +250,8 @@ func TestInboxModeTwoRelaysShareTheBacklog(t *testing.T) {
 func TestInboxModeTemporalDownThenUp(t *testing.T) {
 	t.Parallel()
 	s := start(t, inboxMode)
-	down := s.inboxService(unreachableTemporal(t), store.BatchOptions{})
-	down.StartTimeout, down.RelayStartTimeout = 300*time.Millisecond, 300*time.Millisecond
+	down := s.inboxService(unreachableTemporal(t), inbox.Options{StartTimeout: 300 * time.Millisecond})
+	down.StartTimeout = 300 * time.Millisecond
 	s.serve(down)
 	stopDown := s.runRelay(down, 100*time.Millisecond, nil)
 	const n = 5
@@ -259,7 +263,7 @@ func TestInboxModeTemporalDownThenUp(t *testing.T) {
 	s.waitRows(`SELECT count(*) FROM inbox WHERE attempts > 0 AND last_error <> ''`, n) // tried, and failed
 	stopDown()
 
-	up := s.inboxService(s.client, store.BatchOptions{})
+	up := s.inboxService(s.client, inbox.Options{})
 	s.serve(up)
 	s.runRelay(up, 100*time.Millisecond, nil)
 	for _, id := range bodies.IDs {
