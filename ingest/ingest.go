@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/rudderhook/rudderhook/airudder"
@@ -80,6 +81,10 @@ type Service struct {
 	StartTimeout time.Duration
 	// Parallelism bounds concurrent workflow starts for one body with many calls.
 	Parallelism int
+	// Payloads encodes a workflow's input, once for its start and its signal (see start); nil: Temporal's
+	// default (JSON). The Temporal client's data converter must decode what it encodes: the default, or a
+	// codec over it (package codec), which encrypts the encoded input as it does any payload.
+	Payloads converter.DataConverter
 
 	// inbox is where callbacks wait for their workflows to start (see UseInbox and Inbox).
 	inbox atomic.Pointer[inbox.Relay[*Callback]]
@@ -261,6 +266,11 @@ func (s *Service) startAll(ctx context.Context, subjects []airudder.Subject) err
 
 // start hands one delivery of a subject to its workflow: a signal to the open run, or a new run
 // (SignalWithStart). A large subject is stored first, and its workflow gets a slim copy.
+//
+// The delivery travels twice in the request, as the signal's argument and as the new run's input (the
+// server uses one or the other), so it is encoded once and handed over as that payload twice
+// (converter.RawValue); the workflow is then named by its type, as the SDK checks the arguments of a
+// function against its parameters.
 func (s *Service) start(ctx context.Context, subj airudder.Subject) error {
 	id := workflows.SubjectWorkflowID(subj)
 	in := workflows.NewSubjectInput(subj, false)
@@ -271,7 +281,17 @@ func (s *Service) start(ctx context.Context, subj airudder.Subject) error {
 		}
 		in = workflows.NewSubjectInput(subj.Slim(), true)
 	}
-	run, err := s.Temporal.SignalWithStartWorkflow(ctx, id, workflows.SignalRevision, in, workflows.SubjectStartOptions(subj, s.TaskQueue), workflows.SubjectWorkflow, in)
+	payloads := s.Payloads
+	if payloads == nil {
+		payloads = converter.GetDefaultDataConverter()
+	}
+	p, err := payloads.ToPayload(in)
+	if err != nil {
+		return fmt.Errorf("encode the input of workflow %s: %w", id, err)
+	}
+	input := converter.NewRawValue(p)
+	run, err := s.Temporal.SignalWithStartWorkflow(ctx, id, workflows.SignalRevision, input, workflows.SubjectStartOptions(subj, s.TaskQueue),
+		workflows.SubjectWorkflowType, input)
 	if err != nil {
 		startsTotal.WithLabelValues("failed").Inc()
 		return fmt.Errorf("start workflow %s: %w", id, err)
