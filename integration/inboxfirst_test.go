@@ -7,11 +7,14 @@ import (
 	"encoding/json"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	commonpb "go.temporal.io/api/common/v1"
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 
 	"github.com/rudderhook/rudderhook/airudder"
 	"github.com/rudderhook/rudderhook/bench"
@@ -272,5 +275,98 @@ func TestInboxModeTemporalDownThenUp(t *testing.T) {
 	s.waitRows(`SELECT count(*) FROM inbox`, 0)
 	if calls := s.count("calls"); calls != n {
 		t.Errorf("calls = %d, want %d", calls, n)
+	}
+}
+
+// countingPayloads is Temporal's default data converter, counting the workflow inputs it encodes.
+func countingPayloads(n *atomic.Int64) converter.DataConverter {
+	return converter.NewCompositeDataConverter(converter.NewNilPayloadConverter(), converter.NewByteSlicePayloadConverter(),
+		converter.NewProtoJSONPayloadConverter(), converter.NewProtoPayloadConverter(), countingJSON{converter.NewJSONPayloadConverter(), n})
+}
+
+type countingJSON struct {
+	converter.PayloadConverter
+	n *atomic.Int64
+}
+
+func (c countingJSON) ToPayload(v any) (*commonpb.Payload, error) {
+	if _, ok := v.(workflows.SubjectInput); ok {
+		c.n.Add(1)
+	}
+	return c.PayloadConverter.ToPayload(v)
+}
+
+// A callback is read once in the process that receives it: the relay of that process starts its
+// workflows from what the receiver read, and its body is encoded once (for the inbox) and each subject's
+// input once (for Temporal, as both the signal's argument and the start's input). The relay of another
+// process, which holds nothing of it, reads the body from the inbox and starts it all the same. The
+// receiver's work is done here as api does it (ingest.Read, then Accept), so that each read is counted.
+func TestInboxReadsEachCallbackOnceInItsProcess(t *testing.T) {
+	t.Parallel()
+	s := start(t, inboxMode)
+	var encoded, encodedByClient atomic.Int64
+	c, err := client.DialContext(context.Background(), client.Options{HostPort: s.temporal.FrontendAddr, DataConverter: countingPayloads(&encodedByClient)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	src := s.cfg.Sources[airudder.DefaultKey]
+	k, _ := src.Kind(airudder.KindCallCompleted)
+	// receive does what the receiver does with a body, counting the reads and the encodes of the body.
+	var reads, bodyEncodes int
+	receive := func(svc *ingest.Service, body []byte) {
+		t.Helper()
+		reads++
+		cb, err := ingest.Read(body, src, k, ingest.VerifySign, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		unsigned := cb.Unsigned
+		cb.Unsigned = func() ([]byte, error) { bodyEncodes++; return unsigned() }
+		if err := svc.Accept(context.Background(), cb); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const n = 4
+	bodies, err := bench.MakeBodies("once", 2*n, airudder.DefaultKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	here := s.inboxService(c, inbox.Options{})
+	here.Payloads = countingPayloads(&encoded)
+	for _, b := range bodies.Bodies[:n] {
+		receive(here, b)
+	}
+	if res, err := here.Inbox().RelayOnce(context.Background()); err != nil || res.Done != n {
+		t.Fatalf("relay = %+v, %v", res, err)
+	}
+	parses := reads + int(here.Inbox().Stats().ReadByRelay)
+	t.Logf("the same process, %d callbacks of one call: %d parses (%d by the relay), %d encodes of bodies, %d of workflow inputs (%d more by the client)",
+		n, parses, here.Inbox().Stats().ReadByRelay, bodyEncodes, encoded.Load(), encodedByClient.Load())
+	if parses != n || here.Inbox().Stats() != (inbox.Stats{ReadByReceiver: n}) || bodyEncodes != n || encoded.Load() != n || encodedByClient.Load() != 0 {
+		t.Errorf("%d callbacks read %d times (relay stats %+v), their bodies encoded %d times, their inputs %d times (and %d by the client); want each once",
+			n, parses, here.Inbox().Stats(), bodyEncodes, encoded.Load(), encodedByClient.Load())
+	}
+
+	// Another process's relay: it reads each body from the inbox.
+	for _, b := range bodies.Bodies[n:] {
+		receive(here, b)
+	}
+	elsewhere := s.inboxService(c, inbox.Options{})
+	if res, err := elsewhere.Inbox().RelayOnce(context.Background()); err != nil || res.Done != n {
+		t.Fatalf("the other relay = %+v, %v", res, err)
+	}
+	if st := elsewhere.Inbox().Stats(); st != (inbox.Stats{ReadByRelay: n}) {
+		t.Errorf("the other relay took up %+v; want %d read by it", st, n)
+	}
+	for _, id := range bodies.IDs {
+		s.waitRelayed(workflows.CallWorkflowID("airudder", id))
+		if got := s.signals(workflows.CallWorkflowID("airudder", id)); got != 1 {
+			t.Errorf("call %s: %d revisions handed to its workflow, want 1", id, got)
+		}
+	}
+	if calls, inboxRows := s.count("calls"), s.count("inbox"); calls != 2*n || inboxRows != 0 {
+		t.Errorf("calls = %d, inbox = %d; want %d, 0", calls, inboxRows, 2*n)
 	}
 }
