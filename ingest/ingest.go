@@ -1,6 +1,7 @@
-// Package ingest turns verified callbacks into durable work: one Temporal workflow per call, or, when
-// Temporal cannot take them, a row in the PostgreSQL inbox that the relay hands to Temporal later. It is
-// the layer between the HTTP receiver (api) and Temporal; it knows nothing of HTTP.
+// Package ingest turns verified callbacks into durable work: one Temporal workflow per subject, or a row
+// in the PostgreSQL inbox (package inbox) whose relay starts them later, from what the receiver read when
+// the relay runs in the same process. It is the layer between the HTTP receiver (api) and Temporal; it
+// knows nothing of HTTP.
 package ingest
 
 import (
@@ -16,16 +17,18 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/rudderhook/rudderhook/airudder"
 	"github.com/rudderhook/rudderhook/config"
+	"github.com/rudderhook/rudderhook/inbox"
 	"github.com/rudderhook/rudderhook/store"
 	"github.com/rudderhook/rudderhook/workflows"
 )
 
 // receiving counts the callbacks this process is receiving, from their arrival until they are answered
-// (see Arrived): the relay yields to the receiver while it is saturated (see RunRelay).
+// (see Arrived): the inbox relay yields to the receiver while it is saturated (inbox.Options.Receiving).
 var receiving atomic.Int64
 
 // Arrived counts a callback as being received until done is called (when it is answered, whatever the
@@ -52,27 +55,6 @@ var (
 		Name: "rudderhook_parse_notes_total",
 		Help: "Fields of accepted calls kept as sent but not typed (parse notes), by source and field (the spec's name, or other).",
 	}, []string{"source", "field"})
-	inboxDepth = promauto.NewGauge(prometheus.GaugeOpts{
-		Name: "rudderhook_inbox_depth",
-		Help: "Callbacks waiting in the inbox for Temporal, as last seen by the relay.",
-	})
-	inboxDead = promauto.NewGauge(prometheus.GaugeOpts{
-		Name: "rudderhook_inbox_dead",
-		Help: "Inbox entries that became dead letters and wait for a replay, as last seen by the relay.",
-	})
-	inboxOldest = promauto.NewGauge(prometheus.GaugeOpts{
-		Name: "rudderhook_inbox_oldest_seconds",
-		Help: "Age of the oldest callback waiting in the inbox for Temporal, as last seen by the relay.",
-	})
-	ackToStart = promauto.NewHistogram(prometheus.HistogramOpts{
-		Name:    "rudderhook_inbox_ack_to_start_seconds",
-		Help:    "From a callback's arrival to the start (or signal) of its workflows by the inbox relay.",
-		Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300, 1800},
-	})
-	deadLettersTotal = promauto.NewCounter(prometheus.CounterOpts{
-		Name: "rudderhook_inbox_dead_letters_total",
-		Help: "Inbox entries that became dead letters.",
-	})
 )
 
 // ExportSources makes rudderhook_callbacks_accepted_total exist, at 0, for every source and path from the
@@ -99,16 +81,39 @@ type Service struct {
 	StartTimeout time.Duration
 	// Parallelism bounds concurrent workflow starts for one body with many calls.
 	Parallelism int
-	// Inbox says how the relay claims entries and when it gives one up as a dead letter.
-	Inbox store.DrainOptions
-	// Batcher, when set, group-commits the callbacks acknowledged from the inbox; without it each is
-	// committed alone.
-	Batcher *store.InboxBatcher
-	// RelayConcurrency bounds the inbox entries the relay hands to Temporal at once.
-	RelayConcurrency int
-	// RelayStartTimeout bounds the starts of one inbox entry (default a minute: no sender waits on the
-	// relay, so a body with many calls has the time to start them all).
-	RelayStartTimeout time.Duration
+	// Payloads encodes a workflow's input, once for its start and its signal (see start); nil: Temporal's
+	// default (JSON). The Temporal client's data converter must decode what it encodes: the default, or a
+	// codec over it (package codec), which encrypts the encoded input as it does any payload.
+	Payloads converter.DataConverter
+
+	// inbox is where callbacks wait for their workflows to start (see UseInbox and Inbox).
+	inbox atomic.Pointer[inbox.Relay[*Callback]]
+}
+
+// UseInbox gives s its inbox: the callbacks s keeps there are group-committed as opts.Batch says, and its
+// relay, run by the caller (Run), starts them, from what the receiver read of them while it holds that
+// (opts.Kept). Close the returned relay when done, after the last callback was accepted. Call it before s
+// accepts callbacks.
+func (s *Service) UseInbox(opts inbox.Options) *inbox.Relay[*Callback] {
+	opts.Receiving = receiving.Load
+	if opts.Log == nil && s.Log != nil {
+		opts.Log = s.Log.With("component", "relay")
+	}
+	r := inbox.NewRelay(s.Store, inbox.Starter[*Callback](s), opts)
+	s.inbox.Store(r)
+	return r
+}
+
+// Inbox is s's inbox (see UseInbox); without UseInbox, one that commits each callback alone, with the
+// relay's defaults.
+func (s *Service) Inbox() *inbox.Relay[*Callback] {
+	if r := s.inbox.Load(); r != nil {
+		return r
+	}
+	// Without a batcher the relay runs nothing in the background, so one made by a losing racer is dropped
+	// as it is.
+	s.inbox.CompareAndSwap(nil, inbox.NewRelay(s.Store, inbox.Starter[*Callback](s), inbox.Options{Receiving: receiving.Load, Log: s.Log}))
+	return s.inbox.Load()
 }
 
 // AckMode is the source's acknowledgement mode (config.AckInbox or config.AckTemporal). A source that
@@ -121,17 +126,18 @@ func (s *Service) AckMode(source string) string {
 	return config.AckTemporal
 }
 
-// Keep makes a verified callback body (its Sign removed) durable in the inbox, sharing a commit with
-// the callbacks that arrive with it, for the relay to hand to Temporal. It works for any kind the relay
-// knows how to start.
-func (s *Service) Keep(ctx context.Context, source, kind string, body []byte, receivedAt time.Time) error {
+// keep makes a read callback durable in the inbox: its body without its Sign (encoded once, here),
+// sharing a commit with the callbacks that arrive with it, and what was read of it kept for the relay of
+// this process, which starts its subjects from that.
+func (s *Service) keep(ctx context.Context, cb *Callback) error {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	if s.Batcher == nil {
-		_, err := s.Store.AddToInbox(ctx, source, kind, body, receivedAt)
+	body, err := cb.Unsigned()
+	if err != nil {
 		return err
 	}
-	return s.Batcher.Add(ctx, store.InboxItem{Source: source, Kind: kind, Body: body, ReceivedAt: receivedAt})
+	_, err = s.Inbox().Keep(ctx, store.InboxItem{Source: cb.Source, Kind: cb.Kind, Body: body, ReceivedAt: cb.ReceivedAt}, cb)
+	return err
 }
 
 // Callback is a verified callback body, read: the subjects it tells of (its calls; or its event and,
@@ -179,8 +185,7 @@ func Read(body []byte, src *config.Source, k airudder.Kind, sign SignCheck, rece
 // worked.
 func (s *Service) Accept(ctx context.Context, cb *Callback) error {
 	countNotes(cb.Source, cb.Subjects)
-	return s.accept(ctx, cb.Source, cb.Kind, cb.Unsigned, cb.ReceivedAt,
-		func(ctx context.Context) error { return s.startAll(ctx, cb.Subjects) }, "subjects", len(cb.Subjects))
+	return s.accept(ctx, cb)
 }
 
 // accept makes one verified callback durable in its source's acknowledgement mode, and only then
@@ -192,28 +197,22 @@ func (s *Service) Accept(ctx context.Context, cb *Callback) error {
 //
 // It returns ErrNotDurable only when neither worked. It does not use the caller's cancellation: once a
 // callback is being accepted, a sender that hangs up must not leave it half-accepted.
-func (s *Service) accept(ctx context.Context, source, kind string, unsigned func() ([]byte, error), receivedAt time.Time,
-	start func(context.Context) error, logAttrs ...any) error {
+func (s *Service) accept(ctx context.Context, cb *Callback) error {
 	ctx = context.WithoutCancel(ctx)
 	toTemporal := func() error {
 		ctx, cancel := context.WithTimeout(ctx, s.startTimeout())
 		defer cancel()
-		return start(ctx)
+		return s.startAll(ctx, cb.Subjects)
 	}
-	toInbox := func() error {
-		body, err := unsigned()
-		if err != nil {
-			return err
-		}
-		return s.Keep(ctx, source, kind, body, receivedAt)
-	}
+	toInbox := func() error { return s.keep(ctx, cb) }
 	paths := []string{"temporal", "inbox"}
 	steps := []func() error{toTemporal, toInbox}
+	source := cb.Source
 	if s.AckMode(source) == config.AckInbox {
 		slices.Reverse(paths)
 		slices.Reverse(steps)
 	}
-	attrs := append([]any{"source", source, "kind", kind}, logAttrs...)
+	attrs := []any{"source", source, "kind", cb.Kind, "subjects", len(cb.Subjects)}
 	err := steps[0]()
 	if err == nil {
 		acceptedTotal.WithLabelValues(source, paths[0]).Inc()
@@ -267,6 +266,11 @@ func (s *Service) startAll(ctx context.Context, subjects []airudder.Subject) err
 
 // start hands one delivery of a subject to its workflow: a signal to the open run, or a new run
 // (SignalWithStart). A large subject is stored first, and its workflow gets a slim copy.
+//
+// The delivery travels twice in the request, as the signal's argument and as the new run's input (the
+// server uses one or the other), so it is encoded once and handed over as that payload twice
+// (converter.RawValue); the workflow is then named by its type, as the SDK checks the arguments of a
+// function against its parameters.
 func (s *Service) start(ctx context.Context, subj airudder.Subject) error {
 	id := workflows.SubjectWorkflowID(subj)
 	in := workflows.NewSubjectInput(subj, false)
@@ -277,7 +281,17 @@ func (s *Service) start(ctx context.Context, subj airudder.Subject) error {
 		}
 		in = workflows.NewSubjectInput(subj.Slim(), true)
 	}
-	run, err := s.Temporal.SignalWithStartWorkflow(ctx, id, workflows.SignalRevision, in, workflows.SubjectStartOptions(subj, s.TaskQueue), workflows.SubjectWorkflow, in)
+	payloads := s.Payloads
+	if payloads == nil {
+		payloads = converter.GetDefaultDataConverter()
+	}
+	p, err := payloads.ToPayload(in)
+	if err != nil {
+		return fmt.Errorf("encode the input of workflow %s: %w", id, err)
+	}
+	input := converter.NewRawValue(p)
+	run, err := s.Temporal.SignalWithStartWorkflow(ctx, id, workflows.SignalRevision, input, workflows.SubjectStartOptions(subj, s.TaskQueue),
+		workflows.SubjectWorkflowType, input)
 	if err != nil {
 		startsTotal.WithLabelValues("failed").Inc()
 		return fmt.Errorf("start workflow %s: %w", id, err)
@@ -314,97 +328,27 @@ func (s *Service) processed(ctx context.Context, subjects []airudder.Subject) ma
 
 func (s *Service) startTimeout() time.Duration { return cmp.Or(s.StartTimeout, 5*time.Second) }
 
-// RunRelay hands inbox entries to Temporal until ctx ends: at once when wake receives (a commit to the
-// inbox was notified), at once again while it finds work, and every interval in any case (polling is
-// the fallback when notifications are lost). wake may be nil. Relays in several processes share the work:
-// each claims entries that the others have not.
-func (s *Service) RunRelay(ctx context.Context, interval time.Duration, wake <-chan struct{}) {
-	s.Log.Info("inbox relay started", "interval", interval, "notified", wake != nil, "concurrency", s.relayConcurrency())
-	timer := time.NewTimer(0)
-	defer timer.Stop()
-	var counted time.Time
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-timer.C:
-		case <-wake:
-		}
-		s.yieldToReceiver(ctx)
-		res, err := s.RelayOnce(ctx)
-		if err != nil && ctx.Err() == nil {
-			s.Log.Warn("inbox relay pass failed", "error", err)
-		}
-		if time.Since(counted) > time.Second { // the gauges need not cost a query per pass
-			counted = time.Now()
-			if st, err := s.Store.InboxStatus(ctx); err == nil {
-				inboxDepth.Set(float64(st.Pending))
-				inboxDead.Set(float64(st.Dead))
-				inboxOldest.Set(st.OldestAge(counted).Seconds())
-			}
-		}
-		if res.Done > 0 { // Reset drops a tick that came during the pass (Go 1.23 timers)
-			timer.Reset(0)
-		} else {
-			timer.Reset(interval)
-		}
+// ReadEntry reads an inbox entry's body with its source's settings (verified when it was received): for
+// the relay, when no receiver of this process handed it what it read (inbox.Starter). A source or kind
+// no longer configured, or a body that does not read, never will: the relay makes the entry a dead
+// letter, to be replayed after a fix.
+func (s *Service) ReadEntry(e store.InboxEntry) (*Callback, error) {
+	src, ok := s.Sources[e.Source]
+	if !ok {
+		return nil, fmt.Errorf("source %q is no longer configured", e.Source)
 	}
+	k, ok := src.Kind(e.Kind)
+	if !ok {
+		return nil, fmt.Errorf("source %q takes no kind %q (any more)", e.Source, e.Kind)
+	}
+	return Read(e.Body, src, k, AlreadyVerified, e.ReceivedAt)
 }
 
-// yieldToReceiver waits, up to a second, while more callbacks are being accepted in this process than
-// the relay starts at once: in a burst the acknowledgements come first (the sender waits on them; its
-// timeout is what loses callbacks), and the workflow starts, which share the machine's CPU through
-// Temporal and the worker, catch up a moment later. Outside bursts it does not wait at all.
-func (s *Service) yieldToReceiver(ctx context.Context) {
-	for deadline := time.Now().Add(time.Second); receiving.Load() > int64(s.relayConcurrency()) && time.Now().Before(deadline); {
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
-}
-
-func (s *Service) relayConcurrency() int { return max(1, s.RelayConcurrency) }
-
-// RelayOnce hands one batch of due inbox entries to Temporal and says how many it handed over, how
-// many failed (to be retried) and how many became dead letters.
-func (s *Service) RelayOnce(ctx context.Context) (store.DrainResult, error) {
-	opts := s.Inbox
-	opts.Concurrency = s.relayConcurrency()
-	if opts.Limit == 0 {
-		opts.Limit = 4 * opts.Concurrency
-	}
-	res, err := s.Store.DrainInbox(ctx, opts, func(ctx context.Context, e store.InboxEntry) error {
-		src, ok := s.Sources[e.Source]
-		if !ok {
-			return store.Permanent(fmt.Errorf("inbox entry %d: source %q is no longer configured", e.ID, e.Source))
-		}
-		k, ok := src.Kind(e.Kind)
-		if !ok {
-			return store.Permanent(fmt.Errorf("inbox entry %d: source %q takes no kind %q (any more)", e.ID, e.Source, e.Kind))
-		}
-		// Read again with the source's settings (verified when it was received); a body that does not
-		// read never will.
-		cb, err := Read(e.Body, src, k, AlreadyVerified, e.ReceivedAt)
-		if err != nil {
-			return store.Permanent(fmt.Errorf("inbox entry %d: %w", e.ID, err))
-		}
-		startCtx, cancel := context.WithTimeout(ctx, cmp.Or(s.RelayStartTimeout, time.Minute))
-		defer cancel()
-		if err := s.startAll(startCtx, cb.Subjects); err != nil {
-			return err
-		}
-		ackToStart.Observe(time.Since(e.ReceivedAt).Seconds())
-		s.Log.Debug("inbox entry handed to Temporal", "inbox_id", e.ID, "source", e.Source, "kind", e.Kind, "attempts", e.Attempts)
-		return nil
-	})
-	if res.Dead > 0 {
-		deadLettersTotal.Add(float64(res.Dead))
-		s.Log.Error("inbox entries became dead letters; list them with GET /v1/inbox?state=dead and replay after a fix",
-			"count", res.Dead)
-	}
-	return res, err
+// StartEntry starts the workflows of an inbox entry's subjects (inbox.Starter), from what the receiver
+// or ReadEntry read of it. Starts are idempotent, so an entry started twice (a lease that ran out, a
+// callback sent again) starts nothing new.
+func (s *Service) StartEntry(ctx context.Context, _ store.InboxEntry, cb *Callback) error {
+	return s.startAll(ctx, cb.Subjects)
 }
 
 // SignCheck says whether reading a body checks its Sign.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/rudderhook/rudderhook/airudder"
 	"github.com/rudderhook/rudderhook/airudder/airuddertest"
+	"github.com/rudderhook/rudderhook/ingest"
 )
 
 // waitForRuns is a Temporal client interceptor whose ExecuteWorkflow returns only once the run it
@@ -67,9 +68,7 @@ func TestRetryCannotOverwriteWhatAFastRunRecorded(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer slow.Close()
-	svc := *s.ingest
-	svc.Temporal = slow
-	s.serve(&svc)
+	s.serve(&ingest.Service{Temporal: slow, Store: s.store, Sources: s.cfg.Sources, Log: testLogger(t), Parallelism: 4, TaskQueue: s.cfg.Temporal.TaskQueue})
 	if status, body := s.admin(http.MethodPost, fmt.Sprintf("/v1/follow-ups/%d/retry", fus[0].ID), nil); status != http.StatusAccepted {
 		t.Fatalf("retry = %d %s", status, body)
 	}

@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/rudderhook/rudderhook/airudder"
+	"github.com/rudderhook/rudderhook/inbox"
 	"github.com/rudderhook/rudderhook/ingest"
-	"github.com/rudderhook/rudderhook/store"
 	"github.com/rudderhook/rudderhook/workflows"
 )
 
@@ -72,7 +72,7 @@ func TestEveryKindIsReceivedStoredAndHasAWorkflow(t *testing.T) {
 			t.Parallel()
 			s := start(t, options{environ: append(slices.Clone(eventsEnv), "RUDDERHOOK_ACK="+mode)})
 			if mode == "inbox" { // answered from the inbox; a relay (polling often) starts the workflows
-				svc := s.inboxService(s.client, store.BatchOptions{})
+				svc := s.inboxService(s.client, inbox.Options{})
 				s.serve(svc)
 				s.runRelay(svc, 50*time.Millisecond, nil)
 			}
@@ -309,7 +309,7 @@ func TestTemporalDownEventWaitsInInboxThenRuns(t *testing.T) {
 	if s.count("events") != 0 {
 		t.Fatalf("%d events before the relay", s.count("events"))
 	}
-	res, err := s.ingest.RelayOnce(context.Background())
+	res, err := s.ingest.Inbox().RelayOnce(context.Background())
 	if err != nil || res.Done != 3 {
 		t.Fatalf("relay = %+v, %v", res, err)
 	}

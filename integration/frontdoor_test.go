@@ -101,7 +101,7 @@ func TestDeadLetterIsListedAndReplayed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := s.ingest.RelayOnce(context.Background())
+	res, err := s.ingest.Inbox().RelayOnce(context.Background())
 	if err != nil || res.Dead != 1 {
 		t.Fatalf("relay = %+v, %v; want one dead letter (source gone)", res, err)
 	}
@@ -130,7 +130,7 @@ func TestDeadLetterIsListedAndReplayed(t *testing.T) {
 	if status, b := s.admin(http.MethodPost, fmt.Sprintf("/v1/inbox/%d/replay", id), nil); status != http.StatusConflict || errorCode(t, b) != "not_dead" {
 		t.Errorf("second replay = %d %s, want 409 not_dead", status, b)
 	}
-	if res, err := s.ingest.RelayOnce(context.Background()); err != nil || res.Done != 1 {
+	if res, err := s.ingest.Inbox().RelayOnce(context.Background()); err != nil || res.Done != 1 {
 		t.Fatalf("relay after replay = %+v, %v", res, err)
 	}
 	s.waitWorkflow("call/gone/" + seedCallID)

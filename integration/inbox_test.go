@@ -47,7 +47,7 @@ func TestTemporalDownCallbackWaitsInInboxThenRuns(t *testing.T) {
 	}
 
 	// Temporal is back: the relay hands the callback over and the call runs as if it had come directly.
-	res, err := s.ingest.RelayOnce(context.Background())
+	res, err := s.ingest.Inbox().RelayOnce(context.Background())
 	if err != nil || res.Done != 1 {
 		t.Fatalf("relay = %+v, %v", res, err)
 	}

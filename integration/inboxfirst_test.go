@@ -2,30 +2,38 @@ package integration
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	commonpb "go.temporal.io/api/common/v1"
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 
 	"github.com/rudderhook/rudderhook/airudder"
 	"github.com/rudderhook/rudderhook/bench"
+	"github.com/rudderhook/rudderhook/inbox"
 	"github.com/rudderhook/rudderhook/ingest"
-	"github.com/rudderhook/rudderhook/store"
 	"github.com/rudderhook/rudderhook/workflows"
 )
 
 var inboxMode = options{environ: []string{"RUDDERHOOK_ACK=inbox"}}
 
-// inboxService is the ingest service of an inbox-mode system, with its own group commit.
-func (s *system) inboxService(c client.Client, batch store.BatchOptions) *ingest.Service {
-	svc := &ingest.Service{Temporal: c, Store: s.store, Sources: s.cfg.Sources, Log: testLogger(s.t), Parallelism: 4,
-		RelayConcurrency: 4, Batcher: s.store.NewInboxBatcher(batch)}
-	s.t.Cleanup(svc.Batcher.Close)
+// inboxService is the ingest service of an inbox-mode system (of one process of it), with its own inbox:
+// its group commit (opts.Batch, or the defaults) and its relay (4 starts at once unless opts says).
+func (s *system) inboxService(c client.Client, opts inbox.Options) *ingest.Service {
+	svc := &ingest.Service{Temporal: c, Store: s.store, Sources: s.cfg.Sources, Log: testLogger(s.t), Parallelism: 4}
+	if opts.Batch == nil {
+		opts.Batch = &inbox.BatchOptions{}
+	}
+	opts.Concurrency = cmp.Or(opts.Concurrency, 4)
+	s.t.Cleanup(svc.UseInbox(opts).Close)
 	return svc
 }
 
@@ -33,7 +41,7 @@ func (s *system) inboxService(c client.Client, batch store.BatchOptions) *ingest
 func (s *system) runRelay(svc *ingest.Service, interval time.Duration, wake <-chan struct{}) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	wg.Go(func() { svc.RunRelay(ctx, interval, wake) })
+	wg.Go(func() { svc.Inbox().Run(ctx, interval, wake) })
 	stop = func() { cancel(); wg.Wait() }
 	s.t.Cleanup(stop)
 	return stop
@@ -119,11 +127,11 @@ func (s *system) signals(workflowID string) int {
 func TestInboxModeAckThenWorkflowStartByNotify(t *testing.T) {
 	t.Parallel()
 	s := start(t, inboxMode)
-	svc := s.inboxService(s.client, store.BatchOptions{})
+	svc := s.inboxService(s.client, inbox.Options{})
 	s.serve(svc)
 	listenCtx, stopListening := context.WithCancel(context.Background())
 	t.Cleanup(stopListening)
-	wake := store.ListenInbox(listenCtx, s.dbURL, testLogger(t))
+	wake := inbox.Listen(listenCtx, s.dbURL, testLogger(t))
 	<-wake // listening (the first wake says so): every commit from now on is heard
 
 	bodies, err := bench.MakeBodies("notify", 2, airudder.DefaultKey)
@@ -160,7 +168,7 @@ func TestInboxModeAckThenWorkflowStartByNotify(t *testing.T) {
 func TestInboxModeGroupCommit(t *testing.T) {
 	t.Parallel()
 	s := start(t, options{noWorker: true, environ: inboxMode.environ})
-	svc := s.inboxService(s.client, store.BatchOptions{MaxWait: 20 * time.Millisecond, MaxBatch: 64})
+	svc := s.inboxService(s.client, inbox.Options{Batch: &inbox.BatchOptions{MaxWait: 20 * time.Millisecond, MaxBatch: 64}})
 	s.serve(svc)
 	const n = 64
 	bodies, err := bench.MakeBodies("group", n, airudder.DefaultKey)
@@ -168,7 +176,7 @@ func TestInboxModeGroupCommit(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.postAll(bodies.Bodies, n)
-	batches, rows := svc.Batcher.Stats()
+	batches, rows := svc.Inbox().Batcher().Stats()
 	if rows != n || batches >= n {
 		t.Errorf("%d callbacks in %d commits; want %d in fewer", rows, batches, n)
 	}
@@ -199,7 +207,7 @@ func TestInboxModeGroupCommit(t *testing.T) {
 func TestInboxModeTwoRelaysShareTheBacklog(t *testing.T) {
 	t.Parallel()
 	s := start(t, options{noWorker: true, environ: inboxMode.environ}) // no worker: workflows stay open, signals countable
-	s.serve(s.inboxService(s.client, store.BatchOptions{}))
+	s.serve(s.inboxService(s.client, inbox.Options{}))
 	const n = 40
 	bodies, err := bench.MakeBodies("shared", n, airudder.DefaultKey)
 	if err != nil {
@@ -213,8 +221,7 @@ func TestInboxModeTwoRelaysShareTheBacklog(t *testing.T) {
 	var wg sync.WaitGroup
 	done := make([]int, 2)
 	for r := range 2 {
-		relay := s.inboxService(s.client, store.BatchOptions{})
-		relay.Inbox.Limit = 3 // small claims, so that the two interleave
+		relay := s.inboxService(s.client, inbox.Options{Limit: 3}).Inbox() // small claims, so that the two interleave
 		wg.Go(func() {
 			for {
 				var left int
@@ -246,8 +253,8 @@ func TestInboxModeTwoRelaysShareTheBacklog(t *testing.T) {
 func TestInboxModeTemporalDownThenUp(t *testing.T) {
 	t.Parallel()
 	s := start(t, inboxMode)
-	down := s.inboxService(unreachableTemporal(t), store.BatchOptions{})
-	down.StartTimeout, down.RelayStartTimeout = 300*time.Millisecond, 300*time.Millisecond
+	down := s.inboxService(unreachableTemporal(t), inbox.Options{StartTimeout: 300 * time.Millisecond})
+	down.StartTimeout = 300 * time.Millisecond
 	s.serve(down)
 	stopDown := s.runRelay(down, 100*time.Millisecond, nil)
 	const n = 5
@@ -259,7 +266,7 @@ func TestInboxModeTemporalDownThenUp(t *testing.T) {
 	s.waitRows(`SELECT count(*) FROM inbox WHERE attempts > 0 AND last_error <> ''`, n) // tried, and failed
 	stopDown()
 
-	up := s.inboxService(s.client, store.BatchOptions{})
+	up := s.inboxService(s.client, inbox.Options{})
 	s.serve(up)
 	s.runRelay(up, 100*time.Millisecond, nil)
 	for _, id := range bodies.IDs {
@@ -268,5 +275,98 @@ func TestInboxModeTemporalDownThenUp(t *testing.T) {
 	s.waitRows(`SELECT count(*) FROM inbox`, 0)
 	if calls := s.count("calls"); calls != n {
 		t.Errorf("calls = %d, want %d", calls, n)
+	}
+}
+
+// countingPayloads is Temporal's default data converter, counting the workflow inputs it encodes.
+func countingPayloads(n *atomic.Int64) converter.DataConverter {
+	return converter.NewCompositeDataConverter(converter.NewNilPayloadConverter(), converter.NewByteSlicePayloadConverter(),
+		converter.NewProtoJSONPayloadConverter(), converter.NewProtoPayloadConverter(), countingJSON{converter.NewJSONPayloadConverter(), n})
+}
+
+type countingJSON struct {
+	converter.PayloadConverter
+	n *atomic.Int64
+}
+
+func (c countingJSON) ToPayload(v any) (*commonpb.Payload, error) {
+	if _, ok := v.(workflows.SubjectInput); ok {
+		c.n.Add(1)
+	}
+	return c.PayloadConverter.ToPayload(v)
+}
+
+// A callback is read once in the process that receives it: the relay of that process starts its
+// workflows from what the receiver read, and its body is encoded once (for the inbox) and each subject's
+// input once (for Temporal, as both the signal's argument and the start's input). The relay of another
+// process, which holds nothing of it, reads the body from the inbox and starts it all the same. The
+// receiver's work is done here as api does it (ingest.Read, then Accept), so that each read is counted.
+func TestInboxReadsEachCallbackOnceInItsProcess(t *testing.T) {
+	t.Parallel()
+	s := start(t, inboxMode)
+	var encoded, encodedByClient atomic.Int64
+	c, err := client.DialContext(context.Background(), client.Options{HostPort: s.temporal.FrontendAddr, DataConverter: countingPayloads(&encodedByClient)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	src := s.cfg.Sources[airudder.DefaultKey]
+	k, _ := src.Kind(airudder.KindCallCompleted)
+	// receive does what the receiver does with a body, counting the reads and the encodes of the body.
+	var reads, bodyEncodes int
+	receive := func(svc *ingest.Service, body []byte) {
+		t.Helper()
+		reads++
+		cb, err := ingest.Read(body, src, k, ingest.VerifySign, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		unsigned := cb.Unsigned
+		cb.Unsigned = func() ([]byte, error) { bodyEncodes++; return unsigned() }
+		if err := svc.Accept(context.Background(), cb); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const n = 4
+	bodies, err := bench.MakeBodies("once", 2*n, airudder.DefaultKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	here := s.inboxService(c, inbox.Options{})
+	here.Payloads = countingPayloads(&encoded)
+	for _, b := range bodies.Bodies[:n] {
+		receive(here, b)
+	}
+	if res, err := here.Inbox().RelayOnce(context.Background()); err != nil || res.Done != n {
+		t.Fatalf("relay = %+v, %v", res, err)
+	}
+	parses := reads + int(here.Inbox().Stats().ReadByRelay)
+	t.Logf("the same process, %d callbacks of one call: %d parses (%d by the relay), %d encodes of bodies, %d of workflow inputs (%d more by the client)",
+		n, parses, here.Inbox().Stats().ReadByRelay, bodyEncodes, encoded.Load(), encodedByClient.Load())
+	if parses != n || here.Inbox().Stats() != (inbox.Stats{ReadByReceiver: n}) || bodyEncodes != n || encoded.Load() != n || encodedByClient.Load() != 0 {
+		t.Errorf("%d callbacks read %d times (relay stats %+v), their bodies encoded %d times, their inputs %d times (and %d by the client); want each once",
+			n, parses, here.Inbox().Stats(), bodyEncodes, encoded.Load(), encodedByClient.Load())
+	}
+
+	// Another process's relay: it reads each body from the inbox.
+	for _, b := range bodies.Bodies[n:] {
+		receive(here, b)
+	}
+	elsewhere := s.inboxService(c, inbox.Options{})
+	if res, err := elsewhere.Inbox().RelayOnce(context.Background()); err != nil || res.Done != n {
+		t.Fatalf("the other relay = %+v, %v", res, err)
+	}
+	if st := elsewhere.Inbox().Stats(); st != (inbox.Stats{ReadByRelay: n}) {
+		t.Errorf("the other relay took up %+v; want %d read by it", st, n)
+	}
+	for _, id := range bodies.IDs {
+		s.waitRelayed(workflows.CallWorkflowID("airudder", id))
+		if got := s.signals(workflows.CallWorkflowID("airudder", id)); got != 1 {
+			t.Errorf("call %s: %d revisions handed to its workflow, want 1", id, got)
+		}
+	}
+	if calls, inboxRows := s.count("calls"), s.count("inbox"); calls != 2*n || inboxRows != 0 {
+		t.Errorf("calls = %d, inbox = %d; want %d, 0", calls, inboxRows, 2*n)
 	}
 }

@@ -45,7 +45,7 @@ func TestOneFailedStartDoesNotCancelTheOthers(t *testing.T) {
 	if n := s.count("inbox"); n != 1 {
 		t.Fatalf("inbox rows = %d, want 1 (the whole body)", n)
 	}
-	if res, err := s.ingest.RelayOnce(context.Background()); err != nil || res.Done != 1 {
+	if res, err := s.ingest.Inbox().RelayOnce(context.Background()); err != nil || res.Done != 1 {
 		t.Fatalf("relay = %+v, %v", res, err)
 	}
 	s.waitWorkflow("call/airudder/part-2")

@@ -2,21 +2,20 @@ package store
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/lib/pq"
-	"golang.org/x/sync/errgroup"
 )
 
-// InboxEntry is a callback body that was accepted while Temporal could not take it (its Sign removed).
+// InboxEntry is a callback body kept until a relay hands it to Temporal (its Sign removed): acknowledged
+// from the inbox, or accepted while Temporal could not take it. The package inbox runs the relays; these
+// are its statements.
 type InboxEntry struct {
 	ID            int64      `db:"id"`
 	Source        string     `db:"source"`
@@ -61,20 +60,45 @@ const (
 	InboxDead    = "dead"
 )
 
+// InboxChannel is the PostgreSQL notification channel that a commit to the inbox notifies, so that
+// relays listening on it start the workflows at once instead of at their next poll.
+const InboxChannel = "rudderhook_inbox"
+
+// InboxItem is one callback body to keep in the inbox (its Sign removed).
+type InboxItem struct {
+	Source     string
+	Kind       string
+	Body       []byte
+	ReceivedAt time.Time
+}
+
 const (
 	// insertInboxSQL adds one entry and notifies the relays, as insertInboxBatchSQL does for a batch.
 	insertInboxSQL = `WITH added AS (INSERT INTO inbox (source, kind, body, received_at) VALUES ($1, $2, $3, $4) RETURNING id)
 SELECT id FROM added, pg_notify('` + InboxChannel + `', '1')`
+	// insertInboxBatchSQL commits a whole batch in one statement (one transaction, one WAL flush) and
+	// notifies the relays in it: PostgreSQL delivers the notification when, and only if, the rows commit.
+	// The rows are inserted in the order of the arrays (ORDER BY n), so their identities ascend in that
+	// order: the IDs it returns, sorted, are the items' in turn (RETURNING itself promises no order).
+	insertInboxBatchSQL = `WITH added AS (
+  INSERT INTO inbox (source, kind, body, received_at)
+  SELECT s, k, b, r FROM unnest($1::text[], $2::text[], $3::bytea[], $4::timestamptz[]) WITH ORDINALITY AS u(s, k, b, r, n) ORDER BY n
+  RETURNING id)
+SELECT id FROM added, pg_notify('` + InboxChannel + `', '1')`
 	// claimInboxSQL leases due entries to one relay pass: they are not due again until the lease ends, so
-	// relays in other processes skip them, yet no transaction stays open while Temporal is called.
+	// relays in other processes skip them, yet no transaction stays open while Temporal is called. It
+	// returns them without their bodies (inboxSummaryColumns follow): a relay that still holds what its
+	// receiver read of a body does not need it (InboxBodies reads the others).
 	claimInboxSQL = `UPDATE inbox SET attempts = attempts + 1, next_attempt_at = now() + make_interval(secs => $2), lease_owner = $3
 WHERE id IN (SELECT id FROM inbox WHERE state = 'pending' AND next_attempt_at <= now() ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)
-RETURNING *, ` + inboxBodyBytes
+RETURNING `
+	// inboxBodiesSQL reads the bodies of entries leased to one relay pass.
+	inboxBodiesSQL = `SELECT id, body FROM inbox WHERE id = ANY($1) AND lease_owner = $2`
 	// extendLeaseSQL keeps the entries a pass still works on leased to it.
 	extendLeaseSQL = `UPDATE inbox SET next_attempt_at = now() + make_interval(secs => $3)
 WHERE id = ANY($1) AND lease_owner = $2 AND state = 'pending'`
 	deleteInboxSQL = `DELETE FROM inbox WHERE id = $1 AND lease_owner = $2`
-	// inboxAgeSince is when an entry's age (DrainOptions.MaxAge) starts: its last replay, else its arrival.
+	// inboxAgeSince is when an entry's age (InboxFailure.MaxAge) starts: its last replay, else its arrival.
 	inboxAgeSince = `coalesce(replayed_at, received_at)`
 	// failInboxSQL records a failed attempt: the entry is due again after the backoff, or is a dead letter
 	// when the failure is permanent ($4), or it has used its attempts ($5) or its age ($6 seconds).
@@ -97,47 +121,7 @@ WHERE id = $1 AND state = 'dead' RETURNING `
 // ErrNotDead means a replay was asked of an inbox entry that is not a dead letter.
 var ErrNotDead = errors.New("the inbox entry is not a dead letter")
 
-// permanentError marks a failure that no retry can fix.
-type permanentError struct{ err error }
-
-func (e permanentError) Error() string { return e.err.Error() }
-func (e permanentError) Unwrap() error { return e.err }
-
-// Permanent marks err as a failure that retrying cannot fix (an unknown kind, a body that no longer
-// reads): DrainInbox makes the entry a dead letter at once, to be replayed after a fix.
-func Permanent(err error) error { return permanentError{err} }
-
-// DrainOptions say how a relay pass claims and gives up on inbox entries.
-type DrainOptions struct {
-	// Limit is how many entries one pass claims.
-	Limit int
-	// Lease is how long a claimed entry stays with the pass before others may claim it; the pass extends
-	// it every Lease/3 while it works, so a batch of slow entries is never claimed twice at once.
-	Lease time.Duration
-	// MaxAttempts and MaxAge bound the retries of an entry before it becomes a dead letter.
-	MaxAttempts int
-	MaxAge      time.Duration
-	// Concurrency is how many claimed entries are handled at once.
-	Concurrency int
-}
-
-func (o DrainOptions) withDefaults() DrainOptions {
-	o.Limit = positiveOr(o.Limit, 10)
-	o.Lease = positiveOr(o.Lease, time.Minute)
-	o.MaxAttempts = positiveOr(o.MaxAttempts, 100)
-	o.MaxAge = positiveOr(o.MaxAge, 72*time.Hour)
-	o.Concurrency = positiveOr(o.Concurrency, 1)
-	return o
-}
-
-func positiveOr[T int | time.Duration](v, def T) T {
-	if v > 0 {
-		return v
-	}
-	return def
-}
-
-// AddToInbox keeps a callback body durably until the relay hands it to Temporal.
+// AddToInbox keeps one callback body durably until a relay hands it to Temporal, in a commit of its own.
 func (s *Store) AddToInbox(ctx context.Context, source, kind string, body []byte, receivedAt time.Time) (int64, error) {
 	var id int64
 	if err := s.db.GetContext(ctx, &id, insertInboxSQL, source, kind, body, receivedAt); err != nil {
@@ -146,117 +130,93 @@ func (s *Store) AddToInbox(ctx context.Context, source, kind string, body []byte
 	return id, nil
 }
 
-// DrainResult says what a relay pass did.
-type DrainResult struct {
-	Done, Failed, Dead int
+// AddToInboxBatch keeps callback bodies durably in one commit (all or none), and returns their entries'
+// IDs in the order of items.
+func (s *Store) AddToInboxBatch(ctx context.Context, items []InboxItem) ([]int64, error) {
+	sources := make([]string, len(items))
+	kinds := make([]string, len(items))
+	bodies := make([][]byte, len(items))
+	times := make([]string, len(items))
+	for i, it := range items {
+		sources[i], kinds[i], bodies[i] = it.Source, it.Kind, it.Body
+		times[i] = it.ReceivedAt.UTC().Format(time.RFC3339Nano)
+	}
+	var ids []int64
+	if err := s.db.SelectContext(ctx, &ids, insertInboxBatchSQL, pq.Array(sources), pq.Array(kinds), pq.ByteaArray(bodies), pq.Array(times)); err != nil {
+		return nil, fmt.Errorf("add %d callbacks to the inbox: %w", len(items), err)
+	}
+	if len(ids) != len(items) {
+		return nil, fmt.Errorf("add %d callbacks to the inbox: %d rows added", len(items), len(ids))
+	}
+	slices.Sort(ids)
+	return ids, nil
 }
 
-// DrainInbox leases up to opts.Limit due entries and hands them to handle, opts.Concurrency at a time,
-// extending their lease while it works. An entry that handle accepts is deleted; one it fails is retried
-// after a backoff that grows with its attempts, up to five minutes, until it becomes a dead letter (see
-// DrainOptions).
-func (s *Store) DrainInbox(ctx context.Context, opts DrainOptions, handle func(context.Context, InboxEntry) error) (DrainResult, error) {
-	opts = opts.withDefaults()
-	var res DrainResult
-	owner := leaseOwner()
+// ClaimInbox leases up to limit due entries to owner for lease: they are due again, to any relay, when
+// the lease ends, unless owner deletes them, fails them or extends the lease first. Each claim counts as
+// an attempt. The entries come without their bodies (BodyBytes, not Body; see InboxBodies).
+func (s *Store) ClaimInbox(ctx context.Context, limit int, lease time.Duration, owner string) ([]InboxEntry, error) {
 	var entries []InboxEntry
-	if err := s.db.SelectContext(ctx, &entries, claimInboxSQL, opts.Limit, opts.Lease.Seconds(), owner); err != nil {
-		return res, fmt.Errorf("claim inbox entries: %w", err)
+	if err := s.db.SelectContext(ctx, &entries, claimInboxSQL+inboxSummaryColumns, limit, lease.Seconds(), owner); err != nil {
+		return nil, fmt.Errorf("claim inbox entries: %w", err)
 	}
-	if len(entries) == 0 {
-		return res, nil
-	}
-	var mu sync.Mutex
-	pending := make(map[int64]bool, len(entries))
-	for _, e := range entries {
-		pending[e.ID] = true
-	}
-	stop := s.keepLeased(ctx, owner, opts.Lease, func() []int64 {
-		mu.Lock()
-		defer mu.Unlock()
-		ids := make([]int64, 0, len(pending))
-		for id := range pending {
-			ids = append(ids, id)
-		}
-		return ids
-	})
-	defer stop()
-	var g errgroup.Group
-	g.SetLimit(opts.Concurrency)
-	for _, e := range entries {
-		g.Go(func() error {
-			herr := handle(ctx, e)
-			mu.Lock()
-			delete(pending, e.ID)
-			mu.Unlock()
-			outcome, err := s.settle(ctx, opts, owner, e, herr)
-			mu.Lock()
-			defer mu.Unlock()
-			switch outcome {
-			case InboxPending:
-				res.Failed++
-			case InboxDead:
-				res.Dead++
-			case "":
-				res.Done++
-			}
-			return err
-		})
-	}
-	return res, g.Wait()
+	return entries, nil
 }
 
-// settle records what handling an entry came to: deleted when herr is nil (outcome ""), else due again
-// later (InboxPending) or a dead letter (InboxDead).
-func (s *Store) settle(ctx context.Context, opts DrainOptions, owner string, e InboxEntry, herr error) (outcome string, err error) {
-	if herr == nil {
-		if _, err := s.db.ExecContext(ctx, deleteInboxSQL, e.ID, owner); err != nil {
-			return "error", fmt.Errorf("delete inbox entry %d: %w", e.ID, err)
-		}
-		return "", nil
+// InboxBodies reads the bodies of the entries ids that are leased to owner.
+func (s *Store) InboxBodies(ctx context.Context, ids []int64, owner string) (map[int64][]byte, error) {
+	var rows []struct {
+		ID   int64  `db:"id"`
+		Body []byte `db:"body"`
 	}
-	backoff := min(time.Duration(1<<min(e.Attempts-1, 8))*time.Second, 5*time.Minute)
-	var pe permanentError
+	if err := s.db.SelectContext(ctx, &rows, inboxBodiesSQL, pq.Array(ids), owner); err != nil {
+		return nil, fmt.Errorf("read %d inbox bodies: %w", len(ids), err)
+	}
+	out := make(map[int64][]byte, len(rows))
+	for _, r := range rows {
+		out[r.ID] = r.Body
+	}
+	return out, nil
+}
+
+// ExtendInboxLease leases the entries ids that owner still holds for lease from now.
+func (s *Store) ExtendInboxLease(ctx context.Context, ids []int64, owner string, lease time.Duration) error {
+	if _, err := s.db.ExecContext(ctx, extendLeaseSQL, pq.Array(ids), owner, lease.Seconds()); err != nil {
+		return fmt.Errorf("extend the lease of %d inbox entries: %w", len(ids), err)
+	}
+	return nil
+}
+
+// DeleteInboxEntry deletes an entry that owner handed over, unless its lease went to another since.
+func (s *Store) DeleteInboxEntry(ctx context.Context, id int64, owner string) error {
+	if _, err := s.db.ExecContext(ctx, deleteInboxSQL, id, owner); err != nil {
+		return fmt.Errorf("delete inbox entry %d: %w", id, err)
+	}
+	return nil
+}
+
+// InboxFailure is a failed attempt at an entry, and when it makes the entry a dead letter.
+type InboxFailure struct {
+	Error string
+	// Permanent makes the entry a dead letter at once.
+	Permanent bool
+	// MaxAttempts and MaxAge make it one when it has been attempted that often, or is that old (since it
+	// arrived or was last replayed).
+	MaxAttempts int
+	MaxAge      time.Duration
+	// Backoff is how long a pending entry waits for its next attempt.
+	Backoff time.Duration
+}
+
+// FailInboxEntry records a failed attempt at an entry leased to owner and says what the entry is now:
+// InboxPending (due again after f.Backoff) or InboxDead; "" when the entry was no longer leased to owner.
+func (s *Store) FailInboxEntry(ctx context.Context, id int64, owner string, f InboxFailure) (string, error) {
 	var state string
-	if err := s.db.GetContext(ctx, &state, failInboxSQL, e.ID, owner, herr.Error(), errors.As(herr, &pe),
-		opts.MaxAttempts, opts.MaxAge.Seconds(), backoff.Seconds()); err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return "error", fmt.Errorf("reschedule inbox entry %d: %w", e.ID, err)
+	err := s.db.GetContext(ctx, &state, failInboxSQL, id, owner, f.Error, f.Permanent, f.MaxAttempts, f.MaxAge.Seconds(), f.Backoff.Seconds())
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return "", fmt.Errorf("reschedule inbox entry %d: %w", id, err)
 	}
-	if state == InboxDead {
-		return InboxDead, nil
-	}
-	return InboxPending, nil
-}
-
-// keepLeased extends the lease of the entries ids() returns every lease/3 until the returned stop is
-// called.
-func (s *Store) keepLeased(ctx context.Context, owner string, lease time.Duration, ids func() []int64) (stop func()) {
-	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		t := time.NewTicker(lease / 3)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				if _, err := s.db.ExecContext(ctx, extendLeaseSQL, pq.Array(ids()), owner, lease.Seconds()); err != nil && ctx.Err() == nil {
-					// The next tick tries again; a lease that does run out only means another relay may
-					// start the same (idempotent) workflows.
-					continue
-				}
-			}
-		}
-	}()
-	return func() { cancel(); <-done }
-}
-
-func leaseOwner() string {
-	b := make([]byte, 8)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
+	return state, nil
 }
 
 // InboxFilter selects inbox entries for listing.

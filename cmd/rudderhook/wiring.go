@@ -14,12 +14,9 @@ import (
 	"os"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/jmoiron/sqlx"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promauto"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
@@ -29,6 +26,7 @@ import (
 	"github.com/rudderhook/rudderhook/api"
 	"github.com/rudderhook/rudderhook/codec"
 	"github.com/rudderhook/rudderhook/config"
+	"github.com/rudderhook/rudderhook/inbox"
 	"github.com/rudderhook/rudderhook/ingest"
 	"github.com/rudderhook/rudderhook/rules"
 	"github.com/rudderhook/rudderhook/rules/rulesync"
@@ -281,11 +279,10 @@ func runAPI(ctx context.Context, cfg *config.Config, c client.Client, db *sqlx.D
 		log.Info("RUDDERHOOK_PII_KEY is not set: the CalleeNumber search attribute holds phone numbers as they are, for whoever reads Temporal")
 	}
 	inForce := rulesync.New(st)
-	svc := &ingest.Service{Temporal: c, Store: st, Sources: cfg.Sources, Log: log.With("component", "ingest"), Parallelism: 16, TaskQueue: cfg.Temporal.TaskQueue,
-		Inbox: store.DrainOptions{MaxAttempts: cfg.InboxMaxAttempts, MaxAge: cfg.InboxMaxAge}, RelayConcurrency: cfg.RelayConcurrency,
-		Batcher: st.NewInboxBatcher(store.BatchOptions{})}
-	defer svc.Batcher.Close() // after the HTTP server drained: commits what the last requests handed over
-	exportBatcher(svc.Batcher)
+	svc := &ingest.Service{Temporal: c, Store: st, Sources: cfg.Sources, Log: log.With("component", "ingest"), Parallelism: 16, TaskQueue: cfg.Temporal.TaskQueue}
+	relay := svc.UseInbox(inbox.Options{Concurrency: cfg.RelayConcurrency, MaxAttempts: cfg.InboxMaxAttempts, MaxAge: cfg.InboxMaxAge,
+		Batch: &inbox.BatchOptions{}, Log: log.With("component", "relay")})
+	defer relay.Close() // after the HTTP server drained: commits what the last requests handed over
 	ingest.ExportSources(cfg.SourceNames())
 	srv := &api.Server{
 		Ingest: svc, Store: st, Rules: inForce, Temporal: c, Sources: cfg.Sources, Log: log.With("component", "api"),
@@ -322,8 +319,8 @@ func runAPI(ctx context.Context, cfg *config.Config, c client.Client, db *sqlx.D
 
 	relayCtx, stopRelay := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
-	wake := store.ListenInbox(relayCtx, cfg.DatabaseURL, log.With("component", "relay"))
-	wg.Go(func() { svc.RunRelay(relayCtx, 5*time.Second, wake) })
+	wake := inbox.Listen(relayCtx, cfg.DatabaseURL, log.With("component", "relay"))
+	wg.Go(func() { relay.Run(relayCtx, 5*time.Second, wake) })
 	if cfg.RulesFile != "" {
 		rf := &rulesync.File{Path: cfg.RulesFile, Rules: inForce, Options: rules.Options{Targets: cfg.TargetNames(), URLs: cfg.RuleURLs()},
 			Log: log.With("component", "rules")}
@@ -356,31 +353,3 @@ func runAPI(ctx context.Context, cfg *config.Config, c client.Client, db *sqlx.D
 	}
 	return nil
 }
-
-// batcher is the inbox batcher of the API that runs, whose counts /metrics exports.
-var batcher atomic.Pointer[store.InboxBatcher]
-
-// exportBatcher exports b's counts: registered once per process, for the API that runs last (a test runs
-// dev more than once in one process).
-func exportBatcher(b *store.InboxBatcher) {
-	batcher.Store(b)
-	registerBatcherMetrics()
-}
-
-var registerBatcherMetrics = sync.OnceFunc(func() {
-	stats := func(batches bool) func() float64 {
-		return func() float64 {
-			b, n := batcher.Load().Stats()
-			if batches {
-				return float64(b)
-			}
-			return float64(n)
-		}
-	}
-	promauto.NewCounterFunc(prometheus.CounterOpts{
-		Name: "rudderhook_inbox_batches_total", Help: "Group commits of callbacks acknowledged from the inbox.",
-	}, stats(true))
-	promauto.NewCounterFunc(prometheus.CounterOpts{
-		Name: "rudderhook_inbox_batched_callbacks_total", Help: "Callbacks committed by those group commits.",
-	}, stats(false))
-})

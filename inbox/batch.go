@@ -1,36 +1,26 @@
-package store
+package inbox
 
 import (
 	"context"
 	"errors"
-	"fmt"
-	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/lib/pq"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"github.com/rudderhook/rudderhook/store"
 )
 
-// InboxChannel is the PostgreSQL notification channel that a commit to the inbox notifies, so that
-// relays listening on it start the workflows at once instead of at their next poll.
-const InboxChannel = "rudderhook_inbox"
-
-// insertInboxBatchSQL commits a whole batch in one statement (one transaction, one WAL flush) and
-// notifies the relays in it: PostgreSQL delivers the notification when, and only if, the rows commit.
-const insertInboxBatchSQL = `WITH added AS (
-  INSERT INTO inbox (source, kind, body, received_at)
-  SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[], $4::timestamptz[])
-  RETURNING id)
-SELECT pg_notify('` + InboxChannel + `', count(*)::text) FROM added`
-
-// InboxItem is one callback body to keep in the inbox (its Sign removed).
-type InboxItem struct {
-	Source     string
-	Kind       string
-	Body       []byte
-	ReceivedAt time.Time
-}
+var (
+	batchesTotal = promauto.NewCounter(prometheus.CounterOpts{
+		Name: "rudderhook_inbox_batches_total", Help: "Group commits of callbacks acknowledged from the inbox.",
+	})
+	batchedTotal = promauto.NewCounter(prometheus.CounterOpts{
+		Name: "rudderhook_inbox_batched_callbacks_total", Help: "Callbacks committed by those group commits.",
+	})
+)
 
 // BatchOptions bound a group commit.
 type BatchOptions struct {
@@ -59,11 +49,18 @@ func (o BatchOptions) withDefaults() BatchOptions {
 	return o
 }
 
-// InboxBatcher commits inbox items in groups: concurrent callers share one multi-row INSERT, so that a
-// burst costs one commit (one fsync) per batch rather than one per callback. Each caller waits for the
-// commit of its own batch and gets its outcome: a failed commit fails every item of the batch.
-type InboxBatcher struct {
-	store   *Store
+func positiveOr[T int | time.Duration](v, def T) T {
+	if v > 0 {
+		return v
+	}
+	return def
+}
+
+// Batcher commits inbox items in groups: concurrent callers share one multi-row INSERT, so that a burst
+// costs one commit (one fsync) per batch rather than one per callback. Each caller waits for the commit
+// of its own batch and gets its outcome: its entry's ID, or the error that failed every item of the batch.
+type Batcher struct {
+	store   *store.Store
 	opts    BatchOptions
 	items   chan *batchItem
 	slots   chan struct{}
@@ -79,18 +76,23 @@ type InboxBatcher struct {
 }
 
 type batchItem struct {
-	InboxItem
-	result chan error
+	store.InboxItem
+	result chan batchResult
+}
+
+type batchResult struct {
+	id  int64
+	err error
 }
 
 // ErrBatcherClosed is what Add answers once the batcher is closed.
 var ErrBatcherClosed = errors.New("the inbox batcher is closed")
 
-// NewInboxBatcher starts a batcher; Close stops it.
-func (s *Store) NewInboxBatcher(opts BatchOptions) *InboxBatcher {
+// NewBatcher starts a batcher; Close stops it.
+func NewBatcher(st *store.Store, opts BatchOptions) *Batcher {
 	opts = opts.withDefaults()
-	b := &InboxBatcher{
-		store: s, opts: opts,
+	b := &Batcher{
+		store: st, opts: opts,
 		items: make(chan *batchItem, opts.MaxBatch*opts.Committers),
 		slots: make(chan struct{}, opts.Committers),
 		done:  make(chan struct{}),
@@ -99,22 +101,23 @@ func (s *Store) NewInboxBatcher(opts BatchOptions) *InboxBatcher {
 	return b
 }
 
-// Add keeps item durably: it returns nil once the item's batch committed. When ctx ends first, Add
-// returns its error, and the item may or may not commit (a retried callback is deduplicated downstream).
-func (b *InboxBatcher) Add(ctx context.Context, item InboxItem) error {
-	it := &batchItem{InboxItem: item, result: make(chan error, 1)}
+// Add keeps item durably: it returns the item's entry ID once its batch committed. When ctx ends first,
+// Add returns its error, and the item may or may not commit (a retried callback is deduplicated
+// downstream).
+func (b *Batcher) Add(ctx context.Context, item store.InboxItem) (int64, error) {
+	it := &batchItem{InboxItem: item, result: make(chan batchResult, 1)}
 	if err := b.enqueue(ctx, it); err != nil {
-		return err
+		return 0, err
 	}
 	select {
-	case err := <-it.result:
-		return err
+	case r := <-it.result:
+		return r.id, r.err
 	case <-ctx.Done():
-		return ctx.Err()
+		return 0, ctx.Err()
 	}
 }
 
-func (b *InboxBatcher) enqueue(ctx context.Context, it *batchItem) error {
+func (b *Batcher) enqueue(ctx context.Context, it *batchItem) error {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
 	if b.closed {
@@ -129,10 +132,10 @@ func (b *InboxBatcher) enqueue(ctx context.Context, it *batchItem) error {
 }
 
 // Stats are how many batches committed and how many items they held.
-func (b *InboxBatcher) Stats() (batches, rows int64) { return b.batches.Load(), b.rows.Load() }
+func (b *Batcher) Stats() (batches, rows int64) { return b.batches.Load(), b.rows.Load() }
 
 // Close commits what is queued and stops the batcher.
-func (b *InboxBatcher) Close() {
+func (b *Batcher) Close() {
 	b.closing.Do(func() {
 		b.mu.Lock()
 		b.closed = true
@@ -147,7 +150,7 @@ func (b *InboxBatcher) Close() {
 // started. Under a light load an item commits at once, alone; while every committer is busy the next
 // batch fills, so batches grow with the load and the commit rate stays bounded. An item that would take a
 // batch over MaxBytes starts the next one.
-func (b *InboxBatcher) loop() {
+func (b *Batcher) loop() {
 	var next *batchItem
 	for {
 		first := next
@@ -193,7 +196,7 @@ func (b *InboxBatcher) loop() {
 }
 
 // drain commits whatever is still queued when the batcher closes, in batches bounded as the loop's are.
-func (b *InboxBatcher) drain() {
+func (b *Batcher) drain() {
 	var next *batchItem
 	for {
 		var bt batch
@@ -243,71 +246,27 @@ func (bt *batch) add(it *batchItem, o BatchOptions) bool {
 	return true
 }
 
-func (b *InboxBatcher) commit(batch []*batchItem) {
-	sources := make([]string, len(batch))
-	kinds := make([]string, len(batch))
-	bodies := make([][]byte, len(batch))
-	times := make([]string, len(batch))
+func (b *Batcher) commit(batch []*batchItem) {
+	items := make([]store.InboxItem, len(batch))
 	for i, it := range batch {
-		sources[i], kinds[i], bodies[i] = it.Source, it.Kind, it.Body
-		times[i] = it.ReceivedAt.UTC().Format(time.RFC3339Nano)
+		items[i] = it.InboxItem
 	}
 	// The callers' deadlines are their own; the commit gets a bound of its own, so that one caller
 	// giving up does not fail the others.
 	ctx, cancel := context.WithTimeout(context.Background(), b.opts.CommitTimeout)
 	defer cancel()
-	var n string
-	err := b.store.db.GetContext(ctx, &n, insertInboxBatchSQL, pq.Array(sources), pq.Array(kinds), pq.ByteaArray(bodies), pq.Array(times))
-	if err != nil {
-		err = fmt.Errorf("add %d callbacks to the inbox: %w", len(batch), err)
-	} else {
+	ids, err := b.store.AddToInboxBatch(ctx, items)
+	if err == nil {
 		b.batches.Add(1)
 		b.rows.Add(int64(len(batch)))
+		batchesTotal.Inc()
+		batchedTotal.Add(float64(len(batch)))
 	}
-	for _, it := range batch {
-		it.result <- err
+	for i, it := range batch {
+		r := batchResult{err: err}
+		if err == nil {
+			r.id = ids[i]
+		}
+		it.result <- r
 	}
-}
-
-// ListenInbox wakes the relay: the returned channel receives whenever the inbox channel is notified, and
-// also when the listening connection is (re)established, since notifications sent while it was down are
-// lost. Several notifications while the relay is busy come as one. It stops when ctx ends; polling stays
-// the relay's fallback, so a listener that cannot connect only makes the relay slower.
-func ListenInbox(ctx context.Context, dsn string, log *slog.Logger) <-chan struct{} {
-	wake := make(chan struct{}, 1)
-	poke := func() {
-		select {
-		case wake <- struct{}{}:
-		default:
-		}
-	}
-	l := pq.NewListener(dsn, 100*time.Millisecond, 10*time.Second, func(ev pq.ListenerEventType, err error) {
-		switch ev {
-		case pq.ListenerEventConnected, pq.ListenerEventReconnected:
-			poke()
-		case pq.ListenerEventConnectionAttemptFailed, pq.ListenerEventDisconnected:
-			log.Warn("inbox listener disconnected; the relay polls until it is back", "error", err)
-		}
-	})
-	go func() {
-		defer l.Close()
-		// Listen blocks until the listener has a connection: here, so that a database down at start
-		// delays the notifications, not the start.
-		if err := l.Listen(InboxChannel); err != nil && !errors.Is(err, pq.ErrChannelAlreadyOpen) {
-			log.Warn("cannot LISTEN for inbox notifications; the relay polls instead", "error", err)
-		}
-		ping := time.NewTicker(time.Minute)
-		defer ping.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-l.Notify:
-				poke() // a nil notification means a reconnect: poke too
-			case <-ping.C:
-				_ = l.Ping()
-			}
-		}
-	}()
-	return wake
 }

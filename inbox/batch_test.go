@@ -1,4 +1,4 @@
-package store_test
+package inbox_test
 
 import (
 	"context"
@@ -9,39 +9,27 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lib/pq"
-
+	"github.com/rudderhook/rudderhook/inbox"
 	"github.com/rudderhook/rudderhook/store"
 	"github.com/rudderhook/rudderhook/store/storetest"
 )
 
-// Concurrent callers share commits: every item is in the inbox once, in fewer commits than items, and a
-// relay listening on the inbox channel hears of them.
-func TestInboxBatcherGroupsConcurrentCommits(t *testing.T) {
+// Concurrent callers share commits: every item is in the inbox once, in fewer commits than items, and
+// each caller gets the ID of its own item.
+func TestBatcherGroupsConcurrentCommits(t *testing.T) {
 	t.Parallel()
-	url := storetest.URL(t)
-	db, err := store.Open(context.Background(), url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := storetest.DB(t)
 	s := store.New(db)
 	ctx := context.Background()
-
-	l := pq.NewListener(url, time.Millisecond, time.Second, nil)
-	defer l.Close()
-	if err := l.Listen(store.InboxChannel); err != nil {
-		t.Fatal(err)
-	}
-
-	b := s.NewInboxBatcher(store.BatchOptions{MaxWait: 20 * time.Millisecond, MaxBatch: 16})
+	b := inbox.NewBatcher(s, inbox.BatchOptions{MaxWait: 20 * time.Millisecond, MaxBatch: 16})
 	defer b.Close()
 	const n = 64
 	var wg sync.WaitGroup
 	errs := make([]error, n)
+	ids := make([]int64, n)
 	for i := range n {
 		wg.Go(func() {
-			errs[i] = b.Add(ctx, store.InboxItem{Source: "airudder", Kind: "any-kind", Body: fmt.Appendf(nil, `{"n":%d}`, i), ReceivedAt: time.Now()})
+			ids[i], errs[i] = b.Add(ctx, store.InboxItem{Source: "airudder", Kind: "any-kind", Body: fmt.Appendf(nil, `{"n":%d}`, i), ReceivedAt: time.Now()})
 		})
 	}
 	wg.Wait()
@@ -52,37 +40,28 @@ func TestInboxBatcherGroupsConcurrentCommits(t *testing.T) {
 	if rows != n || batches >= n || batches < n/16 {
 		t.Errorf("%d rows in %d batches; want %d rows in [%d, %d) batches", rows, batches, n, n/16, n)
 	}
-	var distinct, kinds int
-	if err := db.QueryRowContext(ctx, `SELECT count(DISTINCT body), count(*) FILTER (WHERE kind = 'any-kind') FROM inbox`).Scan(&distinct, &kinds); err != nil {
-		t.Fatal(err)
-	}
-	if distinct != n || kinds != n {
-		t.Errorf("inbox holds %d distinct bodies, %d of the kind; want %d", distinct, kinds, n)
+	for i, id := range ids {
+		var body string
+		if err := db.GetContext(ctx, &body, `SELECT convert_from(body, 'UTF8') FROM inbox WHERE id = $1 AND kind = 'any-kind'`, id); err != nil || body != fmt.Sprintf(`{"n":%d}`, i) {
+			t.Errorf("caller %d got ID %d, which holds %q (%v)", i, id, body, err)
+		}
 	}
 	if st, err := s.InboxStatus(ctx); err != nil || st.Pending != n || st.Dead != 0 || st.OldestPending == nil || st.OldestAge(time.Now()) <= 0 {
 		t.Errorf("inbox status %+v, %v", st, err)
-	}
-	select {
-	case note := <-l.Notify:
-		if note == nil || note.Channel != store.InboxChannel {
-			t.Errorf("notification %+v", note)
-		}
-	case <-time.After(10 * time.Second):
-		t.Error("no notification on " + store.InboxChannel)
 	}
 }
 
 // A failed commit fails every caller of its batch: a callback is acknowledged if and only if it is in
 // the inbox. (The committers are held while the three arrive, so they usually share one batch; the
 // property holds however they are grouped.)
-func TestInboxBatcherFailsEveryWaiter(t *testing.T) {
+func TestBatcherFailsEveryWaiter(t *testing.T) {
 	t.Parallel()
 	db := storetest.DB(t)
 	s := store.New(db)
 	if _, err := db.Exec(`ALTER TABLE inbox ADD CONSTRAINT no_bad CHECK (body <> '\x626164'::bytea)`); err != nil { // "bad"
 		t.Fatal(err)
 	}
-	b := s.NewInboxBatcher(store.BatchOptions{MaxWait: time.Minute, MaxBatch: 3})
+	b := inbox.NewBatcher(s, inbox.BatchOptions{MaxWait: time.Minute, MaxBatch: 3})
 	defer b.Close()
 	release := b.HoldCommitters()
 	var wg sync.WaitGroup
@@ -90,7 +69,7 @@ func TestInboxBatcherFailsEveryWaiter(t *testing.T) {
 	errs := make([]error, len(bodies))
 	for i, body := range bodies {
 		wg.Go(func() {
-			errs[i] = b.Add(context.Background(), store.InboxItem{Source: "a", Kind: "k", Body: []byte(body), ReceivedAt: time.Now()})
+			_, errs[i] = b.Add(context.Background(), store.InboxItem{Source: "a", Kind: "k", Body: []byte(body), ReceivedAt: time.Now()})
 		})
 	}
 	time.AfterFunc(50*time.Millisecond, release)
@@ -115,12 +94,12 @@ func TestInboxBatcherFailsEveryWaiter(t *testing.T) {
 // shared its commit. Rows written by one statement share its transaction ID (xmin), which is how the test
 // sees the batches. (The committers are held while the bodies arrive, so they queue together; the bound
 // holds however they are grouped.)
-func TestInboxBatcherBoundsCommitsByBytes(t *testing.T) {
+func TestBatcherBoundsCommitsByBytes(t *testing.T) {
 	t.Parallel()
 	db := storetest.DB(t)
 	s := store.New(db)
 	const bound = 1024
-	b := s.NewInboxBatcher(store.BatchOptions{MaxWait: time.Minute, MaxBatch: 16, MaxBytes: bound})
+	b := inbox.NewBatcher(s, inbox.BatchOptions{MaxWait: time.Minute, MaxBatch: 16, MaxBytes: bound})
 	defer b.Close()
 	release := b.HoldCommitters()
 	bodies := [][]byte{[]byte(`{"large":"` + strings.Repeat("x", 4*bound) + `"}`)}
@@ -131,7 +110,7 @@ func TestInboxBatcherBoundsCommitsByBytes(t *testing.T) {
 	errs := make([]error, len(bodies))
 	for i, body := range bodies {
 		wg.Go(func() {
-			errs[i] = b.Add(context.Background(), store.InboxItem{Source: "a", Kind: "k", Body: body, ReceivedAt: time.Now()})
+			_, errs[i] = b.Add(context.Background(), store.InboxItem{Source: "a", Kind: "k", Body: body, ReceivedAt: time.Now()})
 		})
 	}
 	time.AfterFunc(50*time.Millisecond, release)
@@ -163,5 +142,37 @@ FROM inbox GROUP BY xmin::text::bigint ORDER BY 1`); err != nil {
 	}
 	if _, n := b.Stats(); n != int64(len(bodies)) || len(commits) < 3 {
 		t.Errorf("%d rows in %d commits; want %d rows in at least 3 (the large one alone, then at most 3 small ones each)", n, len(commits), len(bodies))
+	}
+}
+
+// The relays hear of every commit: Listen wakes once it listens, then at each commit to the inbox.
+func TestListenWakesAtEachCommit(t *testing.T) {
+	t.Parallel()
+	url := storetest.URL(t)
+	db, err := store.Open(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	s := store.New(db)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	wake := inbox.Listen(ctx, url, slogDiscard())
+	woken := func(what string) {
+		t.Helper()
+		select {
+		case <-wake:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no wake-up %s", what)
+		}
+	}
+	woken("once listening")
+	b := inbox.NewBatcher(s, inbox.BatchOptions{})
+	defer b.Close()
+	for i := range 2 {
+		if _, err := b.Add(ctx, store.InboxItem{Source: "a", Kind: "k", Body: []byte(`{}`), ReceivedAt: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+		woken(fmt.Sprintf("after commit %d", i+1))
 	}
 }
