@@ -58,7 +58,9 @@ type FollowUpState struct {
 	Type    string       `json:"type"`
 	Summary string       `json:"summary"`
 	Status  rules.Status `json:"status"`
-	// Attempts are the attempts this run made.
+	// Attempts are the attempts this run started: a first one inside its workflow task, then the
+	// activity, whose own retries Temporal counts (its pending activity's Attempt) and the store records
+	// (the admin API's attempts).
 	Attempts      int        `json:"attempts,omitempty"`
 	NextAttemptAt *time.Time `json:"next_attempt_at,omitempty"`
 	LastError     string     `json:"last_error,omitempty"`
@@ -292,9 +294,12 @@ func (r *subjectRun) attempt(ctx workflow.Context, st *FollowUpState, fu rules.F
 			if err := timer.Get(ctx, nil); err != nil {
 				return nil, err
 			}
-			st.Status, st.NextAttemptAt = rules.StatusRunning, nil
 		}
 	}
+	// From here Temporal retries the attempt; the run hears of it again only when it ends, so its details
+	// say where the attempts stand meanwhile: the pending activity.
+	st.Status, st.NextAttemptAt = rules.StatusRunning, nil
+	workflow.SetCurrentDetails(ctx, r.details())
 	st.Attempts++
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		Summary:                fu.Summary,
@@ -394,11 +399,18 @@ func (r *subjectRun) details() string {
 		for _, k := range r.order {
 			st := r.states[k]
 			fmt.Fprintf(&b, "\n\n- %s: **%s**", st.Summary, st.Status)
-			if st.NextAttemptAt != nil {
+			switch {
+			case st.NextAttemptAt != nil:
 				fmt.Fprintf(&b, " until %s", st.NextAttemptAt.UTC().Format(time.RFC3339))
+			case st.Status == rules.StatusRunning:
+				b.WriteString(" — its pending activity shows the attempt, the last failure and the next retry")
 			}
 			if st.LastError != "" {
-				fmt.Fprintf(&b, " (%s)", payload.Cut(st.LastError, 200))
+				label := ""
+				if st.Status == rules.StatusRunning {
+					label = "last failure this run saw: "
+				}
+				fmt.Fprintf(&b, " (%s%s)", label, payload.Cut(st.LastError, 200))
 			}
 		}
 	}
