@@ -41,8 +41,8 @@ lint: ## formatting, vet, staticcheck, and workflowcheck (determinism of workflo
 	GOFLAGS= go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 $(PKGS)
 	GOFLAGS= go run go.temporal.io/sdk/contrib/tools/workflowcheck@v0.6.0 ./workflows/...
 
-screenshots: ## drive the rules page in headless Chromium and save its screenshots to docs/ui/ (needs chromium)
-	RUDDERHOOK_SCREENSHOTS=1 go test -count=1 ./integration -run TestRulesPageInABrowser
+screenshots: ## drive the rules page and the Temporal Web UI in headless Chromium and save their screenshots to docs/ui/ (needs chromium)
+	RUDDERHOOK_SCREENSHOTS=1 go test -count=1 ./integration -run '^(TestRulesPageInABrowser|TestTemporalUIShowsACallsFollowUps)$$'
 
 clean: ## remove the binary and dev's state: Temporal's and the private PostgreSQL's (.rudderhook)
 	rm -rf bin .rudderhook

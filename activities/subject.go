@@ -154,7 +154,7 @@ func (a *Activities) RunFollowUp(ctx context.Context, in RunInput) (*RunResult, 
 	log = log.With("attempt", start.Attempt)
 	act, err := a.actionOf(fu)
 	if err != nil {
-		return nil, a.end(ctx, fu, rules.StatusFailed, err.Error(), 0, "")
+		return nil, a.end(ctx, fu, rules.StatusFailed, message(err), 0, "")
 	}
 	code, err := act.do(ctx)
 	if err == nil {
@@ -177,18 +177,18 @@ func (a *Activities) RunFollowUp(ctx context.Context, in RunInput) (*RunResult, 
 	switch {
 	case errors.As(err, &appErr) && appErr.Type() == ErrTypeOutcomeUnknown:
 		attemptsTotal.WithLabelValues(fu.Type, "outcome_unknown").Inc()
-		return nil, a.end(ctx, fu, rules.StatusNeedsReview, err.Error(), code, "")
+		return nil, a.end(ctx, fu, rules.StatusNeedsReview, message(err), code, "")
 	case errors.As(err, &appErr) && appErr.NonRetryable():
 		attemptsTotal.WithLabelValues(fu.Type, "failed_permanently").Inc()
-		return nil, a.end(ctx, fu, rules.StatusFailed, err.Error(), code, appErr.Type())
+		return nil, a.end(ctx, fu, rules.StatusFailed, message(err), code, appErr.Type())
 	}
 	attemptsTotal.WithLabelValues(fu.Type, "failed_retryable").Inc()
 	next := fu.Earliest(now.Add(in.Schedule.Delay(int32(start.Attempt), err)))
 	if !in.Deadline.IsZero() && next.After(in.Deadline) {
-		reason := fmt.Sprintf("gave up after %d attempts: %v", start.Attempt, err)
+		reason := fmt.Sprintf("gave up after %d attempts: %s", start.Attempt, message(err))
 		return nil, a.end(ctx, fu, rules.StatusFailed, reason, code, "")
 	}
-	msg := err.Error()
+	msg := message(err)
 	u := store.FollowUpUpdate{Status: rules.StatusScheduled, NextAttemptAt: &next, LastError: &msg}
 	if code != 0 {
 		u.ResponseStatus = &code
@@ -201,6 +201,16 @@ func (a *Activities) RunFollowUp(ctx context.Context, in RunInput) (*RunResult, 
 		errType = appErr.Type()
 	}
 	return nil, temporal.NewApplicationErrorWithOptions(msg, errType, temporal.ApplicationErrorOptions{NextRetryDelay: max(next.Sub(now), time.Millisecond)})
+}
+
+// message is what an attempt's failure says, without the "(type: …, retryable: …)" that Temporal's
+// application errors add to their Error: that is said by the status, and by the failure Temporal shows.
+func message(err error) string {
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) {
+		return appErr.Message()
+	}
+	return err.Error()
 }
 
 // claimCap takes a place under the callee's daily cap for today. It returns a result when the attempt

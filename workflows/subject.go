@@ -57,7 +57,9 @@ type FollowUpState struct {
 	Type    string       `json:"type"`
 	Summary string       `json:"summary"`
 	Status  rules.Status `json:"status"`
-	// Attempts are the attempts this run made.
+	// Attempts are the attempts this run started: a first one inside its workflow task, then the
+	// activity, whose own retries Temporal counts (its pending activity's Attempt) and the store records
+	// (the admin API's attempts).
 	Attempts      int        `json:"attempts,omitempty"`
 	NextAttemptAt *time.Time `json:"next_attempt_at,omitempty"`
 	LastError     string     `json:"last_error,omitempty"`
@@ -108,8 +110,10 @@ func SubjectWorkflow(ctx workflow.Context, in SubjectInput) (*SubjectResult, err
 	retries := workflow.GetSignalChannel(ctx, SignalRetry)
 	if in.Resume {
 		// A run started for an operator's retry has it as its first signal (SignalWithStart); should it
-		// come otherwise, the run waits a moment for it.
-		_, _ = workflow.AwaitWithTimeout(ctx, time.Minute, func() bool { return retries.Len() > 0 })
+		// come otherwise, the run waits a moment for it (a timer only then).
+		if retries.Len() == 0 {
+			_, _ = workflow.AwaitWithTimeout(ctx, time.Minute, func() bool { return retries.Len() > 0 })
+		}
 	} else if err := r.process(ctx, in); err != nil {
 		return nil, err
 	}
@@ -281,7 +285,7 @@ func (r *subjectRun) attempt(ctx workflow.Context, st *FollowUpState, fu rules.F
 			return &res, err
 		}
 		// A passing failure: the activity recorded it and when to try again.
-		st.LastError = failureReason(err)
+		st.LastError = lastError(err)
 		in.Retry = false
 		if wait := nextRetryDelay(err); wait > 0 {
 			next := workflow.Now(ctx).Add(wait)
@@ -291,9 +295,12 @@ func (r *subjectRun) attempt(ctx workflow.Context, st *FollowUpState, fu rules.F
 			if err := timer.Get(ctx, nil); err != nil {
 				return nil, err
 			}
-			st.Status, st.NextAttemptAt = rules.StatusRunning, nil
 		}
 	}
+	// From here Temporal retries the attempt; the run hears of it again only when it ends, so its details
+	// say where the attempts stand meanwhile: the pending activity.
+	st.Status, st.NextAttemptAt = rules.StatusRunning, nil
+	workflow.SetCurrentDetails(ctx, r.details())
 	st.Attempts++
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		Summary:                fu.Summary,
@@ -329,7 +336,7 @@ func nextRetryDelay(err error) time.Duration {
 // except when Temporal gave up on the activity (its deadline passed while an attempt was running, or
 // the workflow was cancelled): that is recorded here.
 func (r *subjectRun) ended(ctx workflow.Context, st *FollowUpState, fu rules.FollowUp, err error) {
-	st.LastError = failureReason(err)
+	st.LastError = lastError(err)
 	var appErr *temporal.ApplicationError
 	if errors.As(err, &appErr) && appErr.NonRetryable() {
 		st.Status = rules.StatusFailed
@@ -354,6 +361,16 @@ func (r *subjectRun) ended(ctx workflow.Context, st *FollowUpState, fu rules.Fol
 	}).Get(ctx, nil); rerr != nil {
 		workflow.GetLogger(ctx).Error("follow-up's end not recorded", "follow_up", fu.Key, "error", rerr)
 	}
+}
+
+// lastError is what a failure of a follow-up's attempt says: an activity's message without Temporal's
+// "(type: …, retryable: …)", which the status already tells.
+func lastError(err error) string {
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) {
+		return appErr.Message()
+	}
+	return failureReason(err)
 }
 
 func (r *subjectRun) followUps() ([]FollowUpState, error) {
@@ -394,11 +411,18 @@ func (r *subjectRun) details() string {
 		for _, k := range r.order {
 			st := r.states[k]
 			s += fmt.Sprintf("\n\n- %s: **%s**", st.Summary, st.Status)
-			if st.NextAttemptAt != nil {
+			switch {
+			case st.NextAttemptAt != nil:
 				s += " until " + st.NextAttemptAt.UTC().Format(time.RFC3339)
+			case st.Status == rules.StatusRunning:
+				s += " — its pending activity shows the attempt, the last failure and the next retry"
 			}
 			if st.LastError != "" {
-				s += " (" + payload.Cut(st.LastError, 200) + ")"
+				label := ""
+				if st.Status == rules.StatusRunning {
+					label = "last failure this run saw: "
+				}
+				s += " (" + label + payload.Cut(st.LastError, 200) + ")"
 			}
 		}
 	}

@@ -3,11 +3,13 @@ package workflows_test
 import (
 	"context"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/mock"
+	sdkpb "go.temporal.io/api/sdk/v1"
 	"go.temporal.io/sdk/activity"
 	sdklog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
@@ -263,5 +265,48 @@ func TestSubjectWorkflowUpsertsOnlyWhatARevisionChanges(t *testing.T) {
 	}
 	if v, _ := upserts[0].GetKeyword(workflows.IntentionKey); v != "PTP" {
 		t.Errorf("upserted intention %q", v)
+	}
+}
+
+// TestSubjectWorkflowDetailsPointAtTheRetriedActivity holds what an operator reads in the run's current
+// details while Temporal retries a follow-up's activity: that it is running and where its attempts, last
+// failure and next retry are (the pending activity) — not the wait before it, which has passed.
+func TestSubjectWorkflowDetailsPointAtTheRetriedActivity(t *testing.T) {
+	t.Parallel()
+	env, _ := subjectEnv(t, []rules.FollowUp{webhookPlan("a")}, func(_ context.Context, _ activities.RunInput, n int) (*activities.RunResult, error) {
+		if n < 3 { // the local attempt, then the activity's first: Temporal retries it an hour later
+			return nil, temporal.NewApplicationErrorWithOptions("crm answered 503", "TargetUnavailable", temporal.ApplicationErrorOptions{NextRetryDelay: time.Hour})
+		}
+		return &activities.RunResult{Status: rules.StatusSucceeded, ResponseStatus: 200}, nil
+	})
+	var details string
+	var states []workflows.FollowUpState
+	env.RegisterDelayedCallback(func() {
+		v, err := env.QueryWorkflow(workflows.QueryFollowUps)
+		if err == nil {
+			err = v.Get(&states)
+		}
+		if err != nil {
+			t.Error(err)
+		}
+		if v, err = env.QueryWorkflow("__temporal_workflow_metadata"); err == nil {
+			var md sdkpb.WorkflowMetadata
+			if err = v.Get(&md); err == nil {
+				details = md.GetCurrentDetails()
+			}
+		}
+		if err != nil {
+			t.Error(err)
+		}
+	}, 90*time.Minute) // after the wait for the activity (1 h), during its retry (another hour)
+	env.ExecuteWorkflow(workflows.SubjectWorkflow, subjectInput())
+	if res := result(t, env); res.FollowUps[rules.StatusSucceeded] != 1 {
+		t.Errorf("result %+v", res)
+	}
+	if len(states) != 1 || states[0].Status != rules.StatusRunning || states[0].NextAttemptAt != nil || states[0].LastError == "" {
+		t.Errorf("query during the activity's retries = %+v, want running, no next attempt of its own, the last error known", states)
+	}
+	if !strings.Contains(details, "webhook a: **running**") || !strings.Contains(details, "pending activity") || strings.Contains(details, "until") {
+		t.Errorf("current details during the activity's retries:\n%s\nwant the follow-up running, pointing at its pending activity, and no wait that has passed", details)
 	}
 }
