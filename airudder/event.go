@@ -62,6 +62,18 @@ type Event struct {
 	Call *ReceivedCall `json:"call,omitempty"`
 }
 
+// subjectCall and subjectTask begin an Event.Subject: the call ("call/{callid}") or the task
+// ("task/{taskId}") the event's state is about.
+const (
+	subjectCall = "call/"
+	subjectTask = "task/"
+)
+
+// AboutCall says whether the event reports a state of one call (a PDS contact's or agent's: CALLING,
+// …, HANGUP, TALKRESULT), so that what follows from one call's states happens once for the call, not
+// once per state (rules.PlanEvent keys its follow-ups by the call).
+func (e Event) AboutCall() bool { return strings.HasPrefix(e.Subject, subjectCall) }
+
 // Received is the event as taken by source at the given time (its call, if any, too).
 func (e Event) Received(source string, at time.Time) Event {
 	e.Source, e.ReceivedAt = source, at

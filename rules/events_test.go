@@ -73,6 +73,48 @@ func TestExampleRulesOnEvents(t *testing.T) {
 	}
 }
 
+// A PDS call's states are events of their own (HANGUP, then TALKRESULT), and the example rule matches
+// both: the follow-ups they plan are keyed by the call, so that the person is reminded once. Another
+// call, or a task's states, plan under keys of their own.
+func TestRulesOnACallsStatesPlanOnceForTheCall(t *testing.T) {
+	set := exampleRules(t)
+	state := func(state, callID, timestamp string) airudder.Event {
+		body := strings.NewReplacer(`"State": "HANGUP"`, `"State": "`+state+`"`, `"pds0c41fxxxxxxxx77e2"`, `"`+callID+`"`,
+			`"1710127230000"`, `"`+timestamp+`"`).Replace(string(airudder.ExamplePDSAgentStatus))
+		return exampleEvent(t, airudder.KindPDS, []byte(body))
+	}
+	keyOf := func(ev airudder.Event) string {
+		t.Helper()
+		p := set.PlanEvent(ev, "event/airudder/pds/"+ev.Key, received)
+		if len(p.FollowUps) != 1 {
+			t.Fatalf("%s planned %+v", ev.Key, p)
+		}
+		return p.FollowUps[0].Key
+	}
+	hangup, talkResult := state("HANGUP", "c-1", "1710127230000"), state("TALKRESULT", "c-1", "1710127290000")
+	if hangup.Key == talkResult.Key {
+		t.Fatalf("two states of one call share the event key %q", hangup.Key)
+	}
+	if a, b := keyOf(hangup), keyOf(talkResult); a != b {
+		t.Errorf("HANGUP plans %s, TALKRESULT of the same call %s: want one key", a, b)
+	}
+	if a, b := keyOf(hangup), keyOf(state("HANGUP", "c-2", "1710127230000")); a == b {
+		t.Errorf("two calls plan the same key %s", a)
+	}
+	// A task's states are not one call's: each plans under its own event.
+	task := func(state string) airudder.Event {
+		return exampleEvent(t, airudder.KindPDS, []byte(strings.Replace(string(airudder.ExamplePDSTaskStatus), `"Finished"`, `"`+state+`"`, 1)))
+	}
+	running, finished := task("Running"), task("Finished")
+	if running.AboutCall() || !hangup.AboutCall() {
+		t.Errorf("AboutCall: task %v, agent state %v", running.AboutCall(), hangup.AboutCall())
+	}
+	set = compile(t, "rules:\n  - id: t\n    on: pds.task_status\n    when: 'true'\n    actions: [{type: notify, url: 'https://chat.example.com/x', text: '{{ .event.state }}'}]\n")
+	if a, b := keyOf(running), keyOf(finished); a == b {
+		t.Errorf("two states of a task plan the same key %s", a)
+	}
+}
+
 // Lint refuses a kind that does not exist and a field the kind does not have.
 func TestEventRulesAreCheckedAgainstTheirKind(t *testing.T) {
 	for name, tc := range map[string]struct{ on, when, want string }{

@@ -129,9 +129,10 @@ type Plan struct {
 	Errors []Problem `json:"errors,omitempty"`
 }
 
-// FollowUpKey derives a follow-up's idempotency key from the workflow of its call, its rule and action.
-func FollowUpKey(callWorkflowID, ruleID, action string) string {
-	sum := sha256.Sum256([]byte(callWorkflowID + "\x00" + ruleID + "\x00" + action))
+// FollowUpKey derives a follow-up's idempotency key from what it follows up (the workflow ID of its
+// call or event; for an event about a call, the call: see followUpScope), its rule and its action.
+func FollowUpKey(scope, ruleID, action string) string {
+	sum := sha256.Sum256([]byte(scope + "\x00" + ruleID + "\x00" + action))
 	return "fu_" + hex.EncodeToString(sum[:12])
 }
 
@@ -342,6 +343,17 @@ func (s *Set) PlanSubject(subj airudder.Subject, workflowID string, now time.Tim
 	return s.PlanEvent(*subj.Event, workflowID, now)
 }
 
+// followUpScope is what the follow-ups planned on an event are keyed by: the event's workflow ID, or,
+// for an event about a call, that call within the event's source and kind ("event/{source}/{kind}/" and
+// the event's Subject, "call/{callid}"), which every state of the call shares. An event's own key never
+// has that form (a PDS key begins with its type or "sha256:"), so the two scopes never meet.
+func followUpScope(ev airudder.Event, eventWorkflowID string) string {
+	if ev.AboutCall() {
+		return "event/" + ev.Source + "/" + ev.Kind + "/" + ev.Subject
+	}
+	return eventWorkflowID
+}
+
 // CallOn is the kind a call's rules are written for: info_check_completed for an info check's calls,
 // call_completed for the others (call completion, and a PDS agent's call result, so that rules on calls
 // work across both families).
@@ -350,6 +362,10 @@ func CallOn(rc airudder.ReceivedCall) string { return airudder.CallSubject(rc).O
 // PlanEvent evaluates every enabled rule on the event's kind against it and plans the actions of those
 // that match, as Plan does for calls. Delays count from when the event happened (from its arrival when
 // the sender did not say).
+//
+// An event about a call (a PDS contact's or agent's state) plans under keys of the call, not of the
+// event: the states of one call are events of their own (HANGUP, then TALKRESULT), and a rule that
+// matches both must remind or re-call once (docs/design.md: Rules on a call's states act once per call).
 func (s *Set) PlanEvent(ev airudder.Event, eventWorkflowID string, now time.Time) Plan {
 	facts := EventFactsOf(ev)
 	return s.planMatching(planBudget(), ev.On, "event", map[string]any{"event": celInput(facts)}, func(r *Rule, a *Action, b budget) (FollowUp, error) {
@@ -358,7 +374,7 @@ func (s *Set) PlanEvent(ev airudder.Event, eventWorkflowID string, now time.Time
 }
 
 func (s *Set) planEvent(r *Rule, a *Action, ev airudder.Event, facts any, eventWorkflowID string, b budget) (FollowUp, error) {
-	key := FollowUpKey(eventWorkflowID, r.ID, a.Name)
+	key := FollowUpKey(followUpScope(ev, eventWorkflowID), r.ID, a.Name)
 	fu := s.followUp(r, a, key, ev.CalleeNumber)
 	data := eventTemplateData(ev, facts, r.ID, s.Version, a, key)
 	data["rule"].(map[string]any)["description"] = r.Description
