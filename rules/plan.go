@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -88,6 +89,21 @@ type RecallRequest struct {
 	// EndTime is when a new instance stops calling, as a time of day in the window's zone (the rules'
 	// zone without a window); "" means the end of the calling window (see InstanceEnd).
 	EndTime string `json:"end_time,omitempty"`
+	// AutoFinish is a new instance's auto_finish (airudder.AutoFinishYes or AutoFinishNo); 0: not sent.
+	AutoFinish int `json:"auto_finish,omitempty"`
+}
+
+// InstanceName is the name a new instance is created under: Name and a short suffix of the follow-up's
+// key (" #1a2b3c4d"), so that two follow-ups never ask for one name (Airudder refuses a taken name), and
+// an operator can tell which follow-up made the instance. try 0 is the first name; a later try gives
+// another suffix, for when Airudder says the name is taken all the same.
+func (r *RecallRequest) InstanceName(key string, try int) string {
+	suffix := strings.TrimPrefix(key, "fu_")
+	if try > 0 || len(suffix) < 8 {
+		sum := sha256.Sum256([]byte(key + "#" + strconv.Itoa(try)))
+		suffix = hex.EncodeToString(sum[:])
+	}
+	return r.Name + " #" + suffix[:8]
 }
 
 // CancelRequest is a planned cancel of the remaining calls of a task to one number.
@@ -245,7 +261,8 @@ func (fu *FollowUp) request(a *Action, r *Rule, data map[string]any, b budget, s
 		fu.Notify = &NotifyRequest{Target: a.Target, URL: a.URL, Text: text}
 		fu.Summary = fmt.Sprintf("Notify %s (%s)", endpointName(a), r.ID)
 	case TypeAirudderRecall:
-		req := &RecallRequest{WorkflowID: a.airudderWorkflowID, TemplateID: a.templateID, EndTime: a.endTime, Variables: map[string]string{}}
+		req := &RecallRequest{WorkflowID: a.airudderWorkflowID, TemplateID: a.templateID, EndTime: a.endTime, AutoFinish: a.autoFinish,
+			Variables: map[string]string{}}
 		var err error
 		if req.Callee, err = render(a.callee, data, b); err != nil {
 			return err
