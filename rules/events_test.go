@@ -115,6 +115,36 @@ func TestRulesOnACallsStatesPlanOnceForTheCall(t *testing.T) {
 	}
 }
 
+// Rules may be written for a chatbot session end: the rules page offers its fields, and a rule on them
+// plans on the kind's example.
+func TestRulesOnAChatbotSessionEnd(t *testing.T) {
+	k, ok := rules.KindByName(rules.OnChatbotSessionEnded)
+	if !ok || k.Variable != "event" {
+		t.Fatalf("the rules page does not offer chatbot_session_ended: %+v", k)
+	}
+	for _, name := range []string{"workflow_name", "node_task_name", "channel", "callee_number", "call_id", "wfdetail_uuid", "timestamp"} {
+		if _, ok := k.Field(name); !ok {
+			t.Errorf("no field %s among %+v", name, k.Fields)
+		}
+	}
+	set := compile(t, `
+rules:
+  - id: bot-done
+    on: chatbot_session_ended
+    when: event.channel == "whatsapp" && event.node_task_name == "Chatbot_1"
+    actions: [{type: notify, url: 'https://chat.example.com/x', text: 'Chat with {{ .event.callee_number }} ended ({{ .event.wfdetail_uuid }})'}]
+`)
+	ev := exampleEvent(t, airudder.KindChatbotSessionEnded, airudder.ExampleChatbotSessionEnded)
+	p := set.PlanEvent(ev, "event/airudder/chatbot-session-ended/"+ev.Key, received)
+	if len(p.FollowUps) != 1 || p.FollowUps[0].Notify == nil ||
+		p.FollowUps[0].Notify.Text != "Chat with +6281xxxxxxx123 ended (3f6c2b1a-xxxx-xxxx-xxxx-8e9d0c1b2a3f)" {
+		t.Errorf("plan %+v", p)
+	}
+	if msg := refused(t, "rules:\n  - id: r\n    on: chatbot_session_ended\n    when: event.state == 'x'\n    actions: [{type: notify, url: 'https://chat.example.com/x', text: x}]\n", rules.Options{}).Error(); !strings.Contains(msg, `no field "state"`) {
+		t.Errorf("error = %s", msg)
+	}
+}
+
 // Lint refuses a kind that does not exist and a field the kind does not have.
 func TestEventRulesAreCheckedAgainstTheirKind(t *testing.T) {
 	for name, tc := range map[string]struct{ on, when, want string }{
