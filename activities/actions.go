@@ -99,9 +99,10 @@ type ActionResult struct {
 // NewHTTPClient is the client for Airudder's API, whose base URL the operator configured (it may be a
 // fake or a proxy inside the network). It does not follow redirects: Go would follow a 302 with a GET and
 // no body, and the follow-up would count as delivered; a 3xx fails it instead, with the status to show
-// why.
+// why. It sets no timeout of its own: the Airudder client bounds each exchange
+// (airudder.DefaultRequestTimeout), and the workflow gives an attempt the time its exchanges may take.
 func NewHTTPClient() *http.Client {
-	return &http.Client{Timeout: 30 * time.Second, CheckRedirect: noRedirects}
+	return &http.Client{CheckRedirect: noRedirects}
 }
 
 func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
@@ -147,9 +148,9 @@ func (a *Activities) Notify(ctx context.Context, in ActionInput) (*ActionResult,
 }
 
 // RecallThroughAirudder puts the callee back into an Airudder workflow: added to a running one
-// (uploaddetails) or in a new instance of a template (createinstance), which stops calling at the plan's
-// end time, written in the Airudder account's zone. An attempt whose outcome is unknown is not repeated
-// unless the rule says on_unknown: retry (see airudderError).
+// (uploaddetails) or to a new instance of a template (createinstance, which stops calling at the plan's
+// end time, written in the Airudder account's zone; then uploaddetails into it). An attempt whose outcome
+// is unknown is not repeated unless the rule says on_unknown: retry (see airudderError).
 func (a *Activities) RecallThroughAirudder(ctx context.Context, in ActionInput) (*ActionResult, error) {
 	return a.attemptAction(ctx, in)
 }
@@ -257,37 +258,73 @@ func (a *Activities) notify(ctx context.Context, fu rules.FollowUp) (int, error)
 }
 
 // recall asks Airudder to call the callee again; into is set to the Airudder workflow the callee went
-// into.
+// into. From a template, it is two calls, as Airudder's API has them: createinstance makes the instance
+// (it takes no callees), whose workflow_id is kept on the follow-up at once, and uploaddetails adds the
+// callee to it; a later attempt finds the instance kept and only adds the callee, so that one follow-up
+// never makes two instances that call.
 func (a *Activities) recall(ctx context.Context, fu rules.FollowUp, into *string) (int, error) {
 	req := fu.Recall
 	if err := a.airudderConfigured(a.Airudder != nil && a.Airudder.Configured(), "AIRUDDER_APP_KEY, AIRUDDER_APP_SECRET"); err != nil {
 		return 0, err
 	}
-	details := []airudder.Detail{{Callee: req.Callee, Variables: req.Variables}}
-	if req.TemplateID == "" {
-		resp, err := a.Airudder.UploadDetails(ctx, req.WorkflowID, details)
-		if err != nil {
-			return airudderCode(err), a.airudderError(err, fu)
+	workflowID := req.WorkflowID
+	if req.TemplateID != "" {
+		var code int
+		var err error
+		if workflowID, code, err = a.instanceFor(ctx, fu); err != nil {
+			return code, err
 		}
-		*into = req.WorkflowID
-		return resp.Code, nil
 	}
-	templateID, err := rules.ParseTemplateID(req.TemplateID)
-	if err != nil { // a plan stored before rules checked it
-		return 0, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeAirudderRejected, err)
-	}
-	res, err := a.Airudder.CreateInstance(ctx, airudder.CreateInstanceRequest{
-		TemplateID: templateID, Name: req.Name, Details: details,
-		EndTime: fu.InstanceEnd(a.now()), Location: a.airudderZone(fu),
-	})
+	resp, err := a.Airudder.UploadDetails(ctx, workflowID, []airudder.Detail{{Callee: req.Callee, Variables: req.Variables}})
 	if err != nil {
 		return airudderCode(err), a.airudderError(err, fu)
 	}
-	*into = res.WorkflowID
-	if res.WorkflowID == "" {
-		a.Log.Warn("Airudder created the instance but its answer names no workflow_id", "follow_up", fu.Key, "data", string(res.Data))
+	*into = workflowID
+	return resp.Code, nil
+}
+
+// instanceFor is the Airudder workflow a re-call from a template adds its callee to: the instance an
+// earlier attempt created (kept on the follow-up), or a new one. A new instance is named by the rule's
+// instance_name and a suffix of the follow-up's key (rules.RecallRequest.InstanceName); should Airudder
+// say the name is taken, it is asked once more under another suffix.
+func (a *Activities) instanceFor(ctx context.Context, fu rules.FollowUp) (workflowID string, code int, err error) {
+	req := fu.Recall
+	rec, err := a.Store.FollowUpByKey(ctx, fu.Key)
+	if err != nil {
+		return "", 0, classifyDBError(fmt.Errorf("read %s for the instance an earlier attempt made: %w", fu.Key, err))
 	}
-	return res.Code, nil
+	if rec.AirudderWorkflowID != "" {
+		return rec.AirudderWorkflowID, 0, nil
+	}
+	templateID, err := rules.ParseTemplateID(req.TemplateID)
+	if err != nil { // a plan stored before rules checked it
+		return "", 0, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeAirudderRejected, err)
+	}
+	create := airudder.CreateInstanceRequest{TemplateID: templateID, EndTime: fu.InstanceEnd(a.now()), Location: a.airudderZone(fu),
+		AutoFinish: req.AutoFinish}
+	var res *airudder.CreateInstanceResult
+	for try := 0; ; try++ {
+		create.Name = req.InstanceName(fu.Key, try)
+		res, err = a.Airudder.CreateInstance(ctx, create)
+		if err == nil || try > 0 || !airudder.IsDuplicateName(err) {
+			break
+		}
+		a.Log.Warn("Airudder says the instance's name is taken; asking under another", "follow_up", fu.Key, "name", create.Name, "error", err)
+	}
+	if err != nil {
+		return "", airudderCode(err), a.airudderError(err, fu)
+	}
+	if res.WorkflowID == "" {
+		// The instance exists, and nobody can add the callee to it: another attempt would only make another.
+		return "", res.Code, temporal.NewNonRetryableApplicationError(fmt.Sprintf("Airudder created the instance %q but its answer names no "+
+			"workflow_id, so the callee cannot be added to it (answer: %.200s)", create.Name, res.Data), ErrTypeAirudderRejected, nil)
+	}
+	// Kept before the callee is added, so that a later attempt adds it to this instance, not a new one. If
+	// it cannot be kept, the callee is still added now; a later attempt would make an instance more.
+	if err := a.Store.UpdateFollowUp(ctx, fu.Key, store.FollowUpUpdate{AirudderWorkflowID: res.WorkflowID}); err != nil {
+		a.Log.Warn("could not keep the new instance on the follow-up", "follow_up", fu.Key, "airudder_workflow_id", res.WorkflowID, "error", err)
+	}
+	return res.WorkflowID, res.Code, nil
 }
 
 // cancelContact cancels the callee's remaining calls in the task.

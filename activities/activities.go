@@ -32,7 +32,8 @@ type Activities struct {
 	// Rules are the follow-up rules in force, compiled once per version.
 	Rules *rulesync.InForce
 	Log   *slog.Logger
-	// HTTP calls Airudder's API, whose base URL the operator configured; it must have a timeout.
+	// HTTP calls Airudder's API, whose base URL the operator configured; the Airudder client bounds each
+	// of its exchanges (airudder.DefaultRequestTimeout).
 	// Webhooks and notifications go through clients of their own (outbound).
 	HTTP *http.Client
 	// RuleURLs is what a url: written in a rule may reach: public addresses (and loopback when the

@@ -72,7 +72,8 @@ func (a *Activities) planWith(ctx context.Context, decide func(set *rules.Set, s
 }
 
 // storePlan stores the follow-ups a plan decided for a subject, each under its idempotency key, and
-// returns them as they stand.
+// returns them as they stand: those of this subject, which its workflow carries out (a key another
+// subject stored first is that subject's).
 //
 // runBy is the workflow that carries them out, when it is known at planning (the subject's own
 // SubjectWorkflow); follow-ups run by FollowUpWorkflow record theirs when they begin.
@@ -100,6 +101,13 @@ func (a *Activities) storePlan(ctx context.Context, set *rules.Set, plan rules.P
 	}
 	out := &PlanResult{RuleVersion: set.Version, Matched: plan.Matched, Errors: plan.Errors}
 	for _, r := range stored {
+		if r.SubjectID != subjectID {
+			// Planned already by another event about the same call (a PDS call's HANGUP, then its
+			// TALKRESULT: see rules.PlanEvent): that event's workflow carries it out, once.
+			a.Log.Info("follow-up planned already for the call by another of its events", "workflow_id", info.WorkflowExecution.ID,
+				"follow_up", r.Key, "by", r.SubjectWorkflowID)
+			continue
+		}
 		out.FollowUps = append(out.FollowUps, PlannedFollowUp{ID: r.ID, Status: r.Status, Plan: r.Plan.ForWorkflow()})
 	}
 	a.Log.Info("planned follow-ups", "workflow_id", info.WorkflowExecution.ID, "rule_version", set.Version,

@@ -31,6 +31,9 @@ type StoreAndPlanResult struct {
 	// Latest is true when the revision is the one the subject shows: only such a revision is planned (an
 	// older one that arrived late decides nothing).
 	Latest bool `json:"latest"`
+	// Stale is true for an event about a call (a PDS agent's state) older than another stored about the
+	// same call: it arrived late and is not planned either.
+	Stale bool `json:"stale,omitempty"`
 	// Planned says the rules were run on this revision.
 	Planned     bool              `json:"planned"`
 	RuleVersion int64             `json:"rule_version,omitempty"`
@@ -40,9 +43,10 @@ type StoreAndPlanResult struct {
 }
 
 // StoreAndPlan stores one delivery of a subject as a revision and, when it is the revision the subject
-// shows, plans its follow-ups with the rules in force, storing each under its idempotency key: one short
-// trip to PostgreSQL for the workflow's first step. Run again, it stores and plans nothing new and
-// returns the follow-ups as they stand.
+// shows (and, for an event about a call, no later event about the call is stored), plans its follow-ups
+// with the rules in force, storing each under its idempotency key: one short trip to PostgreSQL for the
+// workflow's first step. Run again, it stores and plans nothing new and returns the follow-ups as they
+// stand.
 func (a *Activities) StoreAndPlan(ctx context.Context, in StoreAndPlanInput) (*StoreAndPlanResult, error) {
 	info := activity.GetInfo(ctx)
 	workflowID := info.WorkflowExecution.ID
@@ -56,10 +60,11 @@ func (a *Activities) StoreAndPlan(ctx context.Context, in StoreAndPlanInput) (*S
 	if err != nil {
 		return nil, classifyDBError(fmt.Errorf("store %s: %w", workflowID, err))
 	}
-	out := &StoreAndPlanResult{SubjectID: stored.SubjectID, Revision: stored.Revision, New: stored.New, Latest: stored.Latest}
+	out := &StoreAndPlanResult{SubjectID: stored.SubjectID, Revision: stored.Revision, New: stored.New, Latest: stored.Latest,
+		Stale: stored.Stale}
 	log := a.Log.With("workflow_id", workflowID, "kind", in.Subject.Kind(), "revision", stored.Revision)
-	log.Info("stored", "new", stored.New, "latest", stored.Latest, "attempt", info.Attempt)
-	if !stored.Latest {
+	log.Info("stored", "new", stored.New, "latest", stored.Latest, "stale", stored.Stale, "attempt", info.Attempt)
+	if !stored.Latest || stored.Stale {
 		return out, nil
 	}
 	subject := in.Subject

@@ -4,16 +4,20 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 )
 
 const (
-	// defaultTimeout bounds one HTTP exchange when the caller gives no *http.Client of its own.
-	defaultTimeout = 30 * time.Second
+	// DefaultRequestTimeout bounds one exchange with Airudder (a token request, or a call): connecting,
+	// sending and reading the answer. Airudder can be slow to answer; a public integrator gives its PDS
+	// calls 120 s to connect and to read, which it names the recommended timeout (docs/airudder-api.md).
+	DefaultRequestTimeout = 120 * time.Second
 	// maxAnswerBytes bounds how much of an answer is read: Airudder's envelopes are small, and a runaway
 	// body (a proxy's error page, a misrouted download) must not exhaust memory.
 	maxAnswerBytes = 1 << 20
@@ -36,6 +40,7 @@ type ClientOption func(*settings)
 // settings are what options set, before NewClient builds the client from them.
 type settings struct {
 	now               func() time.Time
+	requestTimeout    time.Duration
 	loc               *time.Location
 	cancelContactPath string
 	pdsBase           string
@@ -49,6 +54,17 @@ func WithClock(now func() time.Time) ClientOption {
 	return func(s *settings) {
 		if now != nil {
 			s.now = now
+		}
+	}
+}
+
+// WithRequestTimeout bounds each exchange with Airudder (a token request, or a call) to d instead of
+// DefaultRequestTimeout; zero or less keeps the default. A call that renews its token makes up to four
+// exchanges (see Client), and whoever calls must give it the time they take.
+func WithRequestTimeout(d time.Duration) ClientOption {
+	return func(s *settings) {
+		if d > 0 {
+			s.requestTimeout = d
 		}
 	}
 }
@@ -93,9 +109,11 @@ func WithCancelContactPath(path string) ClientOption {
 // Each family has its own token, which the client caches and renews before it expires (when older than
 // 23h) or when Airudder refuses it (HTTP 401, or a token-refused code in the envelope); after such a
 // renewal it retries the request once. Concurrent callers share one token request, and a burst of
-// refusals causes one renewal.
+// refusals causes one renewal. So one call makes at most four exchanges, each bounded by the request
+// timeout (WithRequestTimeout): a token request, the request, a renewal and the request again.
 type Client struct {
 	http              *http.Client
+	requestTimeout    time.Duration
 	traced            bool           // http's Transport reports through httptrace (see APIError)
 	loc               *time.Location // the account's zone, nil when not set
 	cancelContactPath string
@@ -116,7 +134,8 @@ type family struct {
 }
 
 // NewClient builds a client for the open API at baseURL ("" means DefaultBaseURL; a trailing slash is
-// tolerated) with the given credentials. A nil httpClient means one with a 30-second timeout.
+// tolerated) with the given credentials. A nil httpClient means a default one; each exchange is bounded
+// by the request timeout (DefaultRequestTimeout, or WithRequestTimeout) whatever the client's own.
 //
 // NewClient does not fail: an unusable baseURL makes every call return a non-retryable *APIError, and
 // missing credentials make every call return ErrNotConfigured (see Configured).
@@ -126,9 +145,9 @@ func NewClient(baseURL, appKey, appSecret string, httpClient *http.Client, opts 
 	}
 	baseURL = strings.TrimRight(baseURL, "/")
 	if httpClient == nil {
-		httpClient = &http.Client{Timeout: defaultTimeout}
+		httpClient = &http.Client{}
 	}
-	set := settings{now: time.Now, cancelContactPath: DefaultCancelContactPath, pdsBase: DefaultPDSBasePath}
+	set := settings{now: time.Now, requestTimeout: DefaultRequestTimeout, cancelContactPath: DefaultCancelContactPath, pdsBase: DefaultPDSBasePath}
 	for _, opt := range opts {
 		opt(&set)
 	}
@@ -137,6 +156,7 @@ func NewClient(baseURL, appKey, appSecret string, httpClient *http.Client, opts 
 	}
 	c := &Client{
 		http:              httpClient,
+		requestTimeout:    set.requestTimeout,
 		traced:            tracedTransport(httpClient.Transport),
 		loc:               set.loc,
 		cancelContactPath: set.cancelContactPath,
@@ -204,7 +224,7 @@ func (c *Client) UploadDetails(ctx context.Context, workflowID string, details [
 }
 
 // CreateInstanceRequest is a new workflow task to start from a template. TemplateID, Name and EndTime
-// are required.
+// are required. It names no callees: add them to the new task with UploadDetails.
 type CreateInstanceRequest struct {
 	TemplateID int64
 	Name       string
@@ -215,9 +235,8 @@ type CreateInstanceRequest struct {
 	// TemplateName and WorkflowName are optional, sent only when set.
 	TemplateName string
 	WorkflowName string
-	// AutoFinish is sent only when not zero; Airudder's default is 2.
+	// AutoFinish is sent only when not zero (AutoFinishYes, AutoFinishNo); Airudder's default is 2.
 	AutoFinish int
-	Details    []Detail
 }
 
 // CreateInstanceResult is a created workflow task.
@@ -230,7 +249,8 @@ type CreateInstanceResult struct {
 	Data       json.RawMessage // the answer's data, as received
 }
 
-// CreateInstance starts a new workflow task from a template, with req.Details as its callees.
+// CreateInstance starts a new workflow task from a template, without callees (UploadDetails adds them).
+// Airudder refuses a name that is taken: IsDuplicateName tells that refusal.
 func (c *Client) CreateInstance(ctx context.Context, req CreateInstanceRequest) (*CreateInstanceResult, error) {
 	const op = "createinstance"
 	body := createInstanceBody{
@@ -238,7 +258,6 @@ func (c *Client) CreateInstance(ctx context.Context, req CreateInstanceRequest) 
 		Name:                 req.Name,
 		WorkflowTemplateName: req.TemplateName,
 		WorkflowName:         req.WorkflowName,
-		Details:              nonNil(req.Details),
 	}
 	switch {
 	case req.TemplateID <= 0:
@@ -258,6 +277,22 @@ func (c *Client) CreateInstance(ctx context.Context, req CreateInstanceRequest) 
 		return nil, err
 	}
 	return &CreateInstanceResult{WorkflowID: lenientID(resp.Data, createInstanceIDField), Code: resp.Code, Message: resp.Message, Data: resp.Data}, nil
+}
+
+// IsDuplicateName says whether err is Airudder refusing a task's name as taken (see
+// duplicateNameCodes): nothing was created, and the same request under another name may succeed.
+func IsDuplicateName(err error) bool {
+	var apiErr *APIError
+	// Only a refusal in Airudder's envelope, which says nothing was done.
+	if !errors.As(err, &apiErr) || apiErr.Code == 0 || apiErr.Retryable || apiErr.OutcomeUnknown {
+		return false
+	}
+	if slices.Contains(duplicateNameCodes, apiErr.Code) {
+		return true
+	}
+	msg := strings.ToLower(apiErr.Message)
+	saysTaken := slices.ContainsFunc(duplicateNameWords, func(w string) bool { return strings.Contains(msg, w) })
+	return saysTaken && (strings.Contains(msg, "name") || strings.Contains(msg, "名"))
 }
 
 // formatTime writes t as Airudder reads times: TimeLayout in the account's zone. It is the one place

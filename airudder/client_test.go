@@ -43,7 +43,6 @@ func someInstance() airudder.CreateInstanceRequest {
 		Name:       "Collections & reminders",
 		EndTime:    time.Date(2025, 3, 1, 14, 30, 0, 0, time.UTC),
 		Location:   wib,
-		Details:    someDetails,
 	}
 }
 
@@ -132,12 +131,12 @@ func TestCreateInstanceSendsTheDocumentedShape(t *testing.T) {
 		t.Errorf("request %s %s, want createinstance with Token tok-1", r.Path, r.Authorization)
 	}
 	// The template ID is a JSON integer, not a string, and the end time is written in the account's
-	// zone: 14:30 UTC is 21:30 in Jakarta. Optional fields are left out.
-	if want := `{"workflow_template_id":7,"name":"Collections & reminders","end_time":"2025-03-01 21:30:00","details":[` +
-		`{"callee":"+6281234567890","variables":{"amount":"1.500.000","name":"Budi"}},{"callee":"+6289876543210"}]}`; string(r.Body) != want {
+	// zone: 14:30 UTC is 21:30 in Jakarta. Optional fields are left out, and so are callees, which the
+	// vendor's createinstance does not take (uploaddetails adds them).
+	if want := `{"workflow_template_id":7,"name":"Collections & reminders","end_time":"2025-03-01 21:30:00"}`; string(r.Body) != want {
 		t.Errorf("body\n %s\nwant\n %s", r.Body, want)
 	}
-	want := []airuddertest.Instance{{WorkflowID: "wf-1", TemplateID: 7, Name: "Collections & reminders", EndTime: "2025-03-01 21:30:00", Callees: []string{"+6281234567890", "+6289876543210"}}}
+	want := []airuddertest.Instance{{WorkflowID: "wf-1", TemplateID: 7, Name: "Collections & reminders", EndTime: "2025-03-01 21:30:00"}}
 	if got := s.Instances(); !reflect.DeepEqual(got, want) {
 		t.Errorf("instances %+v, want %+v", got, want)
 	}
@@ -147,20 +146,19 @@ func TestCreateInstanceOptionalFieldsAndZones(t *testing.T) {
 	s := airuddertest.New(t)
 	req := someInstance()
 	req.TemplateID = 1 << 53 // beyond float64's exact integers: must reach Airudder exactly
-	req.TemplateName, req.WorkflowName, req.AutoFinish = "PTP reminder", "reminder run", 1
+	req.TemplateName, req.WorkflowName, req.AutoFinish = "PTP reminder", "reminder run", airudder.AutoFinishYes
 	req.Location = nil // the client's zone
-	req.Details = nil
 	if _, err := s.Client(airudder.WithLocation(wib)).CreateInstance(context.Background(), req); err != nil {
 		t.Fatal(err)
 	}
 	reqs := s.Requests()
 	want := `{"workflow_template_id":9007199254740992,"name":"Collections & reminders","end_time":"2025-03-01 21:30:00",` +
-		`"workflow_template_name":"PTP reminder","workflow_name":"reminder run","auto_finish":1,"details":[]}`
+		`"workflow_template_name":"PTP reminder","workflow_name":"reminder run","auto_finish":1}`
 	if got := string(reqs[len(reqs)-1].Body); got != want {
 		t.Errorf("body\n %s\nwant\n %s", got, want)
 	}
 	// A request's own zone wins over the client's.
-	req.Location = time.UTC
+	req.Location, req.Name = time.UTC, "another name"
 	if _, err := s.Client(airudder.WithLocation(wib)).CreateInstance(context.Background(), req); err != nil {
 		t.Fatal(err)
 	}
@@ -604,3 +602,56 @@ func TestBaseURL(t *testing.T) {
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// Each exchange with Airudder has its own bound (WithRequestTimeout; 120 s by default): a token
+// request and a call that each take most of it succeed together, and a call that takes longer is cut
+// off, its outcome unknown, whatever the *http.Client says (it has no timeout here).
+func TestRequestTimeoutBoundsEachExchange(t *testing.T) {
+	if airudder.DefaultRequestTimeout != 120*time.Second {
+		t.Errorf("DefaultRequestTimeout = %s, want the 120 s Airudder's integrators use", airudder.DefaultRequestTimeout)
+	}
+	s := airuddertest.New(t)
+	s.Inject(airudder.WorkflowAuthPath, airuddertest.Always(airuddertest.Fault{Delay: 300 * time.Millisecond}))
+	s.Inject(airudder.UploadDetailsPath, airuddertest.Once(airuddertest.Fault{Delay: 300 * time.Millisecond}))
+	c := s.Client(airudder.WithRequestTimeout(500 * time.Millisecond))
+	if _, err := c.UploadDetails(context.Background(), "wf", someDetails); err != nil {
+		t.Fatalf("a token request and a call of 300 ms each, within 500 ms each: %v", err)
+	}
+	s.Inject(airudder.UploadDetailsPath, airuddertest.Always(airuddertest.Fault{Effect: true, Hang: true}))
+	started := time.Now()
+	_, err := c.UploadDetails(context.Background(), "wf", someDetails)
+	if took := time.Since(started); took > 5*time.Second {
+		t.Errorf("the hanging call took %s", took)
+	}
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("err %v, want one that wraps context.DeadlineExceeded", err)
+	}
+	wantOutcome(t, err, "uploaddetails", true, true)
+}
+
+// A refusal of a task's name as taken is told apart from other refusals: by PDS's code for it, or by a
+// message that says so; never from an answer whose outcome is unknown.
+func TestIsDuplicateName(t *testing.T) {
+	cases := []struct {
+		answer string
+		want   bool
+	}{
+		{`{"code":10508,"message":"Duplicate task name"}`, true},
+		{`{"code":10001,"message":"task name already exists"}`, true},
+		{`{"code":400,"message":"名称重复"}`, true},
+		{`{"code":10001,"message":"template does not exist"}`, false},
+		{`{"code":400,"message":"duplicate request"}`, false},
+		{`{"code":503,"message":"duplicate task name"}`, false}, // a failure on Airudder's side: unknown
+	}
+	for _, tc := range cases {
+		s := airuddertest.New(t)
+		s.Inject(airudder.CreateInstancePath, airuddertest.Always(airuddertest.Answer(http.StatusOK, tc.answer)))
+		_, err := s.Client().CreateInstance(context.Background(), someInstance())
+		if err == nil || airudder.IsDuplicateName(err) != tc.want {
+			t.Errorf("%s: err %v, IsDuplicateName %t, want %t", tc.answer, err, airudder.IsDuplicateName(err), tc.want)
+		}
+	}
+	if airudder.IsDuplicateName(errors.New("duplicate name")) {
+		t.Error("an error that is not Airudder's answer")
+	}
+}

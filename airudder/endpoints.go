@@ -23,10 +23,11 @@ const DefaultBaseURL = "https://api.airudder.com"
 const (
 	// WorkflowAuthPath issues a token for JSON {APPKey, APPSecret}, in data.token (seen, vendor text).
 	WorkflowAuthPath = "/service/cloud/auth"
-	// CreateInstancePath starts a new workflow task from a template (seen, vendor text).
+	// CreateInstancePath starts a new workflow task from a template (seen, vendor text). Its body names
+	// no callees: they are added with UploadDetails.
 	CreateInstancePath = "/service/cloud/workflow/createinstance"
-	// UploadDetailsPath adds callees to a running workflow task. NOT confirmed: the vendor lists "add
-	// lists to a workflow task" by title only; this path is inferred from the family's naming.
+	// UploadDetailsPath adds callees to a workflow task: "add lists to a workflow task" (title seen,
+	// vendor); path and body seen in a public third-party client's code, not in vendor text.
 	UploadDetailsPath = "/service/cloud/workflow/uploaddetails"
 	// DefaultCancelContactPath cancels the remaining steps for one number of a task. A GUESS: the vendor
 	// lists this API by title only. Override it with WithCancelContactPath once Airudder confirms it.
@@ -91,24 +92,39 @@ type tokenData struct {
 	Token string `json:"token"`
 }
 
-// createInstanceBody is createinstance's request (vendor text, seen), except Details: the excerpt does
-// not list a field for callees, so "details" (uploaddetails' own) is inferred; if Airudder ignores it, the
-// callees must be added with UploadDetails to the new workflow.
+// createInstanceBody is createinstance's request, every field as the vendor text lists it (seen): it
+// carries no callees, which UploadDetails adds to the new task.
 type createInstanceBody struct {
-	WorkflowTemplateID   int64    `json:"workflow_template_id"`             // integer, required
-	Name                 string   `json:"name"`                             // required
-	EndTime              string   `json:"end_time"`                         // required, TimeLayout
-	WorkflowTemplateName string   `json:"workflow_template_name,omitempty"` // optional
-	WorkflowName         string   `json:"workflow_name,omitempty"`          // optional
-	AutoFinish           *int     `json:"auto_finish,omitempty"`            // optional, Airudder's default 2
-	Details              []Detail `json:"details"`                          // inferred, see above
+	WorkflowTemplateID   int64  `json:"workflow_template_id"`             // integer, required
+	Name                 string `json:"name"`                             // required; unique (see duplicateNameCodes)
+	EndTime              string `json:"end_time"`                         // required, TimeLayout (format inferred)
+	WorkflowTemplateName string `json:"workflow_template_name,omitempty"` // optional
+	WorkflowName         string `json:"workflow_name,omitempty"`          // optional
+	AutoFinish           *int   `json:"auto_finish,omitempty"`            // optional int, Airudder's default 2
 }
+
+// AutoFinish values: createinstance's auto_finish is an int whose default is 2 (seen); that 1 finishes
+// the task by itself and 2 does not is inferred (the excerpt does not say, and Airudder's other switches
+// are 1 and 2 in this way), so rules may set only these two.
+const (
+	AutoFinishYes = 1
+	AutoFinishNo  = 2
+)
+
+// duplicateNameCodes and duplicateNameWords tell an answer that refuses a task's name as taken. PDS's
+// createtask answers 10508 "duplicate task name" (seen); that createinstance refuses a taken name, and
+// how, is inferred: the same code, or a message that says so.
+var (
+	duplicateNameCodes = []int{10508}
+	duplicateNameWords = []string{"duplicate", "already exist", "重复", "已存在"}
+)
 
 // createInstanceIDField is the member of createinstance's data that names the new workflow task.
 // Inferred from the API's title; read leniently as a string or a number.
 const createInstanceIDField = "workflow_id"
 
-// uploadDetailsBody is uploaddetails' request (inferred: not confirmed by vendor text).
+// uploadDetailsBody is uploaddetails' request, {workflow_id, details: [{callee, variables}]}, every
+// variable a string (seen in a third-party client's code, not in vendor text).
 type uploadDetailsBody struct {
 	WorkflowID string   `json:"workflow_id"`
 	Details    []Detail `json:"details"`

@@ -57,10 +57,24 @@ type Event struct {
 	StatusChanged *StatusChanged `json:"status_changed,omitempty"`
 	QAResult      *QAResult      `json:"qa_result,omitempty"`
 	PDS           *PDSEvent      `json:"pds,omitempty"`
+	// ChatbotSessionEnded keeps its X-AIRudder-Sign header too (not verified).
+	ChatbotSessionEnded *ChatbotSessionEnded `json:"chatbot_session_ended,omitempty"`
 	// Call is set when the event is also the result of a call (a PDS AgentStatus at HANGUP or
 	// TALKRESULT): it is stored as a call of its family, so that calls, rules and their dry run see it.
 	Call *ReceivedCall `json:"call,omitempty"`
 }
+
+// subjectCall and subjectTask begin an Event.Subject: the call ("call/{callid}") or the task
+// ("task/{taskId}") the event's state is about.
+const (
+	subjectCall = "call/"
+	subjectTask = "task/"
+)
+
+// AboutCall says whether the event reports a state of one call (a PDS contact's or agent's: CALLING,
+// …, HANGUP, TALKRESULT), so that what follows from one call's states happens once for the call, not
+// once per state (rules.PlanEvent keys its follow-ups by the call).
+func (e Event) AboutCall() bool { return strings.HasPrefix(e.Subject, subjectCall) }
 
 // Received is the event as taken by source at the given time (its call, if any, too).
 func (e Event) Received(source string, at time.Time) Event {
@@ -84,7 +98,7 @@ func (e Event) Large() bool {
 // The whole event is read back from the store.
 func (e Event) Slim() Event {
 	short := func(s string) string { return payload.CutHashed(s, payload.SearchTextLimit) }
-	e.Raw, e.ListCompleted, e.StatusChanged, e.QAResult, e.PDS = nil, nil, nil, nil, nil
+	e.Raw, e.ListCompleted, e.StatusChanged, e.QAResult, e.PDS, e.ChatbotSessionEnded = nil, nil, nil, nil, nil, nil
 	e.CaseID, e.CallID, e.CalleeNumber, e.TaskID = short(e.CaseID), short(e.CallID), short(e.CalleeNumber), short(e.TaskID)
 	e.Subject = short(e.Subject)
 	if len(e.Notes) > maxSlimNotes {
@@ -101,12 +115,16 @@ func (e Event) Slim() Event {
 // escapes that were rewritten to make it storable (nested ones are noted on their top-level field). The
 // reader reads the body's fields, noting into the event.
 func newEvent(k Kind, on string, d *Document, opts *ParseOptions) (*Event, reader, error) {
-	raw, err := d.raw("Sign")
+	without := []string{"Sign"}
+	if k.SignHeader != "" {
+		without = append(without, headersMember) // kept headers are not the body (see WithHeaders)
+	}
+	raw, err := d.raw(without...)
 	if err != nil {
 		return nil, reader{}, err
 	}
 	ev := &Event{Kind: k.Route, On: on, Raw: raw, Digest: Digest(raw, nil),
-		Notes: sanitizedNotes("", d.fields, d.original, "Sign")}
+		Notes: sanitizedNotes("", d.fields, d.original, without...)}
 	return ev, d.reader(&ev.Notes, opts), nil
 }
 

@@ -27,6 +27,8 @@ var (
 	ExamplePDSContactStatus []byte
 	//go:embed testdata/pds_agent_status.json
 	ExamplePDSAgentStatus []byte
+	//go:embed testdata/chatbot_session_ended.json
+	ExampleChatbotSessionEnded []byte
 )
 
 // DefaultKey is the Sign key Airudder uses when the integrator configures none.

@@ -9,12 +9,13 @@ import (
 
 // Route names of the callback kinds rudderhook knows: the last segment of /webhooks/{source}/{kind}.
 const (
-	KindCallCompleted      = "call-completed"
-	KindInfoCheckCompleted = "info-check-completed"
-	KindListCompleted      = "list-completed"
-	KindStatusChanged      = "status-changed"
-	KindQAResult           = "qa-result"
-	KindPDS                = "pds"
+	KindCallCompleted       = "call-completed"
+	KindInfoCheckCompleted  = "info-check-completed"
+	KindListCompleted       = "list-completed"
+	KindStatusChanged       = "status-changed"
+	KindQAResult            = "qa-result"
+	KindPDS                 = "pds"
+	KindChatbotSessionEnded = "chatbot-session-ended"
 )
 
 // Kind is one kind of callback: how it is routed, named in rules, checked and read. Routes, rules, `send`
@@ -30,6 +31,10 @@ type Kind struct {
 	// Signed kinds carry Sign = md5(TaskID + key): verify it with Document.Signed and VerifySign before
 	// reading the body. The others must be taken only on a source with a URL token or an IP allowlist.
 	Signed bool
+	// SignHeader names a request header that signs the kind in a scheme Airudder does not document
+	// (X-AIRudder-Sign): it is kept with the event (WithHeaders), not verified, and the kind counts as
+	// unsigned until its scheme is known.
+	SignHeader string
 	// Typed kinds are read into typed fields; a generic kind is kept as JSON with its key.
 	Typed bool
 	// Calls: the body carries calls (Details[]): read it with ReadCalls, and every call takes the call
@@ -51,10 +56,11 @@ type Example struct {
 	Body []byte
 }
 
-// The rules' names of calls (see Subject.On).
+// The rules' names of calls (see Subject.On), and of a chatbot session end.
 const (
-	onCallCompleted      = "call_completed"
-	onInfoCheckCompleted = "info_check_completed"
+	onCallCompleted       = "call_completed"
+	onInfoCheckCompleted  = "info_check_completed"
+	onChatbotSessionEnded = "chatbot_session_ended"
 )
 
 var builtinKinds = []Kind{
@@ -81,6 +87,9 @@ var builtinKinds = []Kind{
 		Title: "Webhooks of the Info of Predictive Dialer System",
 		Examples: []Example{{onPDSTaskStatus, ExamplePDSTaskStatus}, {onPDSContactStatus, ExamplePDSContactStatus},
 			{onPDSAgentStatus, ExamplePDSAgentStatus}}},
+	{Route: KindChatbotSessionEnded, On: []string{onChatbotSessionEnded}, Typed: true, SignHeader: ChatbotSignHeader,
+		read: readChatbotSessionEnded, Title: "Notification of Chatbot Session End",
+		Examples: []Example{{onChatbotSessionEnded, ExampleChatbotSessionEnded}}},
 }
 
 // Kinds are the kinds rudderhook knows, in the order of the docs. Generic kinds are per source (GenericKind).

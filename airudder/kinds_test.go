@@ -82,7 +82,7 @@ func noteOn(notes []airudder.ParseNote, field string) (airudder.ParseNote, bool)
 }
 
 func TestKindRegistry(t *testing.T) {
-	want := []string{"call-completed", "info-check-completed", "list-completed", "status-changed", "qa-result", "pds"}
+	want := []string{"call-completed", "info-check-completed", "list-completed", "status-changed", "qa-result", "pds", "chatbot-session-ended"}
 	if got := airudder.KindRoutes(); !slices.Equal(got, want) {
 		t.Fatalf("routes = %v, want %v", got, want)
 	}

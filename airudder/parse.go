@@ -164,8 +164,10 @@ func lenientString(fields map[string]json.RawMessage, name string) string {
 
 // CallCompleted reads the document as a "Workflow call completion" callback. Only what makes it no such
 // callback at all is refused (a *ValidationError): no Details array, an element of it that is not an
-// object, a call with no identity (neither CallID nor TaskID and id). Every other field that does not fit
-// the spec leaves its typed value empty and adds a ParseNote to its call.
+// object, a CallID longer than a key may be. A call that names itself by neither CallID nor TaskID and
+// id is kept under its content key (Call.ContentKey), noted, so that it does not refuse the calls sent
+// with it. Every other field that does not fit the spec leaves its typed value empty and adds a
+// ParseNote to its call.
 func (d *Document) CallCompleted(opts ParseOptions) (*CallCompleted, error) {
 	if opts.RedialLocation == nil {
 		opts.RedialLocation = time.UTC
@@ -207,12 +209,14 @@ func (d *Document) CallCompleted(opts ParseOptions) (*CallCompleted, error) {
 			orig, _ := objectFields(originalDetails[i])
 			notes = append(notes, sanitizedNotes("", obj, orig)...)
 		}
+		if call.CallID == "" && (cc.TaskID == "" || call.ID == nil) {
+			// First, so that no cap on notes drops it: it says what the call's key is made of.
+			notes = append([]ParseNote{{Field: "CallID", Text: payload.Cut(string(obj["CallID"]), noteTextLimit),
+				Why: "is empty (or not a string), and TaskID and id cannot stand in for it: the call is kept under the hash of its content (" +
+					call.ContentKey() + "), so a corrected redelivery of it is another call"}}, notes...)
+		}
 		call.Notes = notes
-		key := call.Key(cc.TaskID)
-		switch {
-		case key == "":
-			errs = append(errs, FieldError{Field: path + ".CallID", Message: "is empty (or not a string), and TaskID and id cannot stand in for it: the call has no identity"})
-		case len(key) > maxKeyLength:
+		if key := call.Key(cc.TaskID); len(key) > maxKeyLength {
 			errs = append(errs, FieldError{Field: path + ".CallID", Message: fmt.Sprintf("is longer than %d bytes", maxKeyLength)})
 		}
 		cc.Details = append(cc.Details, call)

@@ -151,6 +151,56 @@ func TestParseSeveralCallsAndFallbackKey(t *testing.T) {
 	}
 }
 
+// A call that names itself by neither CallID nor TaskID and id does not refuse the calls sent with it:
+// it is kept under the hash of its content, with a note saying so; the same element, however
+// re-serialized, has the same key, and another element another.
+func TestParseKeepsACallWithoutIdentityUnderItsContentKey(t *testing.T) {
+	anonymous := func(callID any, status string) []byte {
+		return mutate(t, func(env, d map[string]any) {
+			second := map[string]any{"CallID": callID, "CalleeNumber": "+6281234567", "Status": status, "Intention": "A"}
+			if callID == nil {
+				delete(second, "CallID")
+			}
+			env["Details"] = append(env["Details"].([]any), second)
+		})
+	}
+	for _, tc := range []struct {
+		name   string
+		callID any
+	}{{"empty CallID", ""}, {"no CallID", nil}, {"CallID of another type", []any{}}} {
+		t.Run(tc.name, func(t *testing.T) {
+			cc := parse(t, anonymous(tc.callID, "finished"), airudder.ParseOptions{})
+			if len(cc.Details) != 2 || cc.Details[0].Key(cc.TaskID) != "cad907xxxxxxxx35644a" {
+				t.Fatalf("calls %d, first key %q: want the sibling kept as it is", len(cc.Details), cc.Details[0].Key(cc.TaskID))
+			}
+			second := cc.Details[1]
+			key := second.Key(cc.TaskID)
+			if !strings.HasPrefix(key, "sha256:") || len(key) != 71 || key != second.ContentKey() {
+				t.Errorf("key = %q, want sha256: and 64 hex digits", key)
+			}
+			if why := airudder.NoteFields(second.Notes)["CallID"]; !strings.Contains(why, "hash of its content") || !strings.Contains(why, key) {
+				t.Errorf("notes = %+v, want one on CallID naming the content key", second.Notes)
+			}
+			received := cc.Received("airudder", time.Now())
+			if received[1].Key != key || len(airudder.NoteFields(received[0].ParseNotes)["CallID"]) != 0 {
+				t.Errorf("received keys %q, %q; first call's notes %+v", received[0].Key, received[1].Key, received[0].ParseNotes)
+			}
+		})
+	}
+	// The same element, its members in another order and spaced out, has the same key.
+	respaced := strings.Replace(string(anonymous("", "finished")), `{"CallID":"","CalleeNumber":"+6281234567","Intention":"A","Status":"finished"}`,
+		`{ "Status": "finished", "Intention": "A", "CalleeNumber": "+6281234567", "CallID": "" }`, 1)
+	if respaced == string(anonymous("", "finished")) {
+		t.Fatal("the element was not re-spaced: the test's body changed")
+	}
+	a := parse(t, anonymous("", "finished"), airudder.ParseOptions{}).Details[1].ContentKey()
+	b := parse(t, []byte(respaced), airudder.ParseOptions{}).Details[1].ContentKey()
+	c := parse(t, anonymous("", "failed"), airudder.ParseOptions{}).Details[1].ContentKey()
+	if a != b || a == c {
+		t.Errorf("keys %s, re-spaced %s, another call %s", a, b, c)
+	}
+}
+
 func TestParseNullAndEmptyCountAsAbsent(t *testing.T) {
 	body := mutate(t, func(env, d map[string]any) {
 		d["DueDate"] = ""
@@ -310,8 +360,6 @@ func TestParseRefusesWhatIsNoCallCompletion(t *testing.T) {
 		{"no Details", func(env, _ map[string]any) { delete(env, "Details") }, "Details"},
 		{"Details not an array", func(env, _ map[string]any) { env["Details"] = map[string]any{} }, "Details"},
 		{"detail not an object", func(env, _ map[string]any) { env["Details"] = []any{"x"} }, "Details[0]"},
-		{"no way to identify the call", func(env, d map[string]any) { d["CallID"] = ""; delete(d, "id") }, "Details[0].CallID"},
-		{"CallID of another type and no id", func(env, d map[string]any) { d["CallID"] = []any{}; delete(d, "id") }, "Details[0].CallID"},
 		{"a key longer than a workflow ID takes", func(env, d map[string]any) { d["CallID"] = strings.Repeat("c", 600) }, "Details[0].CallID"},
 	}
 	for _, tc := range cases {

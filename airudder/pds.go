@@ -141,9 +141,9 @@ func readPDS(k Kind, d *Document, opts ParseOptions) (*Event, error) {
 	ev.PDS = p
 	ev.TaskID, ev.CallID, ev.CalleeNumber, ev.Time = p.TaskID, p.CallID, p.PhoneNumber, p.Timestamp
 
-	idField, id, subject := "callid", p.CallID, "call/"
+	idField, id, subject := "callid", p.CallID, subjectCall
 	if typ == PDSTaskStatus {
-		idField, id, subject = "taskId", p.TaskID, "task/"
+		idField, id, subject = "taskId", p.TaskID, subjectTask
 	}
 	if id == "" {
 		b.note(idField, nil, "is missing: the event's key is the hash of its body, and it cannot be ordered against others")

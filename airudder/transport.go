@@ -131,6 +131,9 @@ func (c *Client) exchange(ctx context.Context, f *family, op, url, contentType, 
 	if err := ctx.Err(); err != nil {
 		return nil, &APIError{Op: op, Message: err.Error(), Retryable: true, Err: err}, false
 	}
+	// Each exchange has its own bound (a renewal after a refused token is a new exchange, with its own).
+	ctx, cancel := context.WithTimeout(ctx, c.requestTimeout)
+	defer cancel()
 	var trace sendTrace
 	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace.hooks()), http.MethodPost, url, bytes.NewReader(payload))
 	if err != nil {

@@ -148,7 +148,7 @@ const (
 )
 
 // Key is what identifies a call within a source: its CallID, or "{TaskID}/{id}" when Airudder sent no
-// CallID. It is empty when neither is available.
+// CallID, or, when neither is available, its content key (ContentKey).
 func (c *Call) Key(taskID string) string {
 	if c.CallID != "" {
 		return c.CallID
@@ -156,8 +156,14 @@ func (c *Call) Key(taskID string) string {
 	if taskID != "" && c.ID != nil {
 		return taskID + "/" + formatInt(*c.ID)
 	}
-	return ""
+	return c.ContentKey()
 }
+
+// ContentKey is the key of a call that names itself by neither CallID nor TaskID and id: "sha256:" and
+// the hash of its element of Details in canonical form (keys sorted, no white space), 71 bytes. The
+// same element delivered again has the same key, however re-serialized; a corrected one is another
+// call, since nothing else says it is the same (the call's parse note says so).
+func (c *Call) ContentKey() string { return bodyHashKey(c.Raw) }
 
 // ReceivedCall is one call as rudderhook received it: an element of Details with the envelope it came in
 // and the source that received it. It is the input of the call's workflow and what the store keeps.

@@ -40,7 +40,9 @@ type EventJSON struct {
 	StatusChanged *airudder.StatusChanged `json:"status_changed,omitempty"`
 	QAResult      *airudder.QAResult      `json:"qa_result,omitempty"`
 	PDS           *airudder.PDSEvent      `json:"pds,omitempty"`
-	Raw           json.RawMessage         `json:"raw"`
+	// ChatbotSessionEnded shows its X-AIRudder-Sign header as it came (x_airudder_sign; not verified).
+	ChatbotSessionEnded *airudder.ChatbotSessionEnded `json:"chatbot_session_ended,omitempty"`
+	Raw                 json.RawMessage               `json:"raw"`
 }
 
 // EventWithRevisions is a single event with everything planned for it and every revision received.
@@ -91,7 +93,7 @@ func (s *Server) eventJSON(rec *store.EventRecord) EventJSON {
 		Summary: rec.Summary, Subject: rec.Subject, Time: rec.Time, TaskID: rec.TaskID, CallID: rec.CallID,
 		CalleeNumber: rec.CalleeNumber, CaseID: rec.CaseID, ReceivedAt: rec.ReceivedAt, CreatedAt: rec.CreatedAt,
 		UpdatedAt: rec.UpdatedAt, Revision: rec.Revision, ParseNotes: rec.Notes, ListCompleted: rec.ListCompleted,
-		StatusChanged: rec.StatusChanged, QAResult: rec.QAResult, PDS: rec.PDS, Raw: rec.Raw,
+		StatusChanged: rec.StatusChanged, QAResult: rec.QAResult, PDS: rec.PDS, ChatbotSessionEnded: rec.ChatbotSessionEnded, Raw: rec.Raw,
 	}
 	if out.ParseNotes == nil {
 		out.ParseNotes = []airudder.ParseNote{}

@@ -80,7 +80,8 @@ func (s *Server) receive(route string) gin.HandlerFunc {
 			s.refuseBody(c, err, src.MaxBodyBytes)
 			return
 		}
-		cb, err := ingest.Read(body, src, k, ingest.VerifySign, receivedAt)
+		// A header the kind keeps (X-AIRudder-Sign) travels in the body, set from the request alone.
+		cb, err := ingest.Read(k.WithHeaders(body, c.Request.Header), src, k, ingest.VerifySign, receivedAt)
 		if !early {
 			err = s.chargeAfterSign(c, src, err)
 		}

@@ -6,6 +6,7 @@ package config
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -117,7 +118,8 @@ type Airudder struct {
 	AppKey    string `env:"AIRUDDER_APP_KEY"`
 	AppSecret string `env:"AIRUDDER_APP_SECRET"`
 	// TimeZone is the Airudder account's zone, in which times sent to Airudder (createinstance's
-	// end_time) are written; empty means the rules' time_zone.
+	// end_time) are written (empty: the rules' time_zone), and redial times that Airudder sends without
+	// a zone are read, for sources that name no redial_time_zone of their own.
 	TimeZone string `env:"AIRUDDER_TIME_ZONE"`
 	// CancelContactPath is the workflow family's path that cancels one number's remaining calls in a
 	// task; Airudder documents the API by title only, so the default is a guess (see package airudder).
@@ -198,7 +200,8 @@ type Source struct {
 	Name string `yaml:"-"`
 	// Keys are the Sign keys; any of them verifies (several allow rotation).
 	Keys []string `yaml:"keys"`
-	// RedialTimeZone is the IANA zone of RedailCall times, which Airudder sends without one.
+	// RedialTimeZone is the IANA zone of RedailCall times, which Airudder sends without one; empty means
+	// AIRUDDER_TIME_ZONE (the account's zone), and UTC when that is empty too (warned at start).
 	RedialTimeZone string `yaml:"redial_time_zone"`
 	// Token, when set, must be in the callback URL (/webhooks/{source}/{token}/call-completed, or ?token=):
 	// a second secret besides the Sign.
@@ -251,6 +254,23 @@ func (k *SourceKind) UnmarshalYAML(n *yaml.Node) error {
 	}
 	type plain SourceKind
 	return n.Decode((*plain)(k))
+}
+
+// RedialZoneGuessed names the sources whose redial times (RedailCall[].CallStartTime, which Airudder
+// sends without a zone) are read as UTC only because nothing says otherwise: neither their
+// redial_time_zone nor AIRUDDER_TIME_ZONE is set. serve, worker and dev warn of them at start: an
+// account in Jakarta would have every redial counted seven hours off (a daily cap's day, a rule's time).
+func (cfg *Config) RedialZoneGuessed() []string {
+	if cfg.Airudder.Location != nil {
+		return nil
+	}
+	var out []string
+	for _, name := range cfg.SourceNames() {
+		if cfg.Sources[name].RedialTimeZone == "" {
+			out = append(out, name)
+		}
+	}
+	return out
 }
 
 // TakesUnsigned reports whether the source may take callbacks that carry no Sign (list completion,
@@ -440,6 +460,15 @@ func eachNamed[T any](vars map[string]string, re *regexp.Regexp, m map[string]*T
 
 func (cfg *Config) resolve() error {
 	var problems []string
+	cfg.Airudder.Location = nil
+	if z := cfg.Airudder.TimeZone; z != "" {
+		loc, err := time.LoadLocation(z)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("AIRUDDER_TIME_ZONE: %v", err))
+		} else {
+			cfg.Airudder.Location = loc
+		}
+	}
 	for name, t := range cfg.Targets {
 		t.Name = name
 		if u, err := url.Parse(t.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -455,7 +484,8 @@ func (cfg *Config) resolve() error {
 		if len(s.Keys) == 0 {
 			problems = append(problems, fmt.Sprintf("source %q: no Sign keys (set keys: in the file or RUDDERHOOK_SOURCE_%s_KEYS)", name, envName(name)))
 		}
-		s.RedialLocation = time.UTC
+		// Airudder writes redial times in the account's zone, without saying which.
+		s.RedialLocation = cmp.Or(cfg.Airudder.Location, time.UTC)
 		if s.RedialTimeZone != "" {
 			loc, err := time.LoadLocation(s.RedialTimeZone)
 			if err != nil {
@@ -507,15 +537,6 @@ func (cfg *Config) resolve() error {
 	}
 	if cfg.MaxBodyBytes <= 0 {
 		problems = append(problems, "RUDDERHOOK_MAX_BODY_BYTES must be positive")
-	}
-	cfg.Airudder.Location = nil
-	if z := cfg.Airudder.TimeZone; z != "" {
-		loc, err := time.LoadLocation(z)
-		if err != nil {
-			problems = append(problems, fmt.Sprintf("AIRUDDER_TIME_ZONE: %v", err))
-		} else {
-			cfg.Airudder.Location = loc
-		}
 	}
 	problems = append(problems, checkUsers(cfg.Users)...)
 	if cfg.SessionKey != "" && len(cfg.SessionKey) < 32 {

@@ -376,3 +376,34 @@ func TestSourceKindsRefused(t *testing.T) {
 		})
 	}
 }
+
+// Redial times come without a zone: a source's redial_time_zone says which, else AIRUDDER_TIME_ZONE
+// (the account's zone, in which Airudder writes them), else UTC, which is named as a guess so that
+// serve, worker and dev warn of it.
+func TestRedialTimesAreReadInTheSourcesZoneElseTheAccounts(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		environ []string
+		zone    string
+		guessed bool
+	}{
+		{"neither", nil, "UTC", true},
+		{"the account's", []string{"AIRUDDER_TIME_ZONE=Asia/Jakarta"}, "Asia/Jakarta", false},
+		{"the source's", []string{"RUDDERHOOK_SOURCE_AIRUDDER_REDIAL_TZ=Asia/Makassar"}, "Asia/Makassar", false},
+		{"the source's before the account's", []string{"AIRUDDER_TIME_ZONE=Asia/Jakarta", "RUDDERHOOK_SOURCE_AIRUDDER_REDIAL_TZ=Asia/Makassar"},
+			"Asia/Makassar", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := config.Load(append([]string{"RUDDERHOOK_SOURCE_AIRUDDER_KEYS=k"}, tc.environ...), "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := cfg.Sources["airudder"].ParseOptions().RedialLocation.String(); got != tc.zone {
+				t.Errorf("redial zone %s, want %s", got, tc.zone)
+			}
+			if guessed := cfg.RedialZoneGuessed(); (len(guessed) > 0) != tc.guessed || (tc.guessed && guessed[0] != "airudder") {
+				t.Errorf("RedialZoneGuessed = %v, want a guess: %t", guessed, tc.guessed)
+			}
+		})
+	}
+}

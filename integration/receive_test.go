@@ -169,9 +169,8 @@ func TestBadInputIsRefusedAndNothingIsStored(t *testing.T) {
 		{"not JSON", "airudder", airudder.ExampleCallCompleted, "text/plain", 415, "unsupported_media_type"},
 		{"no content type", "airudder", airudder.ExampleCallCompleted, "", 415, "unsupported_media_type"},
 		{"empty Details", "airudder", signed(t, func(_ map[string]any, _ []any) []any { return []any{} }), "application/json", 422, "invalid_payload"},
-		{"a call with no identity", "airudder", signed(t, func(_ map[string]any, d []any) []any {
-			d[0].(map[string]any)["CallID"] = ""
-			delete(d[0].(map[string]any), "id")
+		{"a CallID longer than a key", "airudder", signed(t, func(_ map[string]any, d []any) []any {
+			d[0].(map[string]any)["CallID"] = strings.Repeat("c", 600)
 			return d
 		}), "application/json", 422, "invalid_payload"},
 	}

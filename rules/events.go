@@ -18,14 +18,15 @@ import (
 // Kinds of callback that rules are written for, by `on:`. Calls (call completion, info check, a PDS
 // agent's call result) are read as `call`; the other kinds as `event`, with the fields of their type.
 const (
-	OnCallCompleted      = KindCallCompleted
-	OnInfoCheckCompleted = "info_check_completed"
-	OnListCompleted      = "list_completed"
-	OnStatusChanged      = "status_changed"
-	OnQAResult           = "qa_result"
-	OnPDSTaskStatus      = "pds.task_status"
-	OnPDSContactStatus   = "pds.contact_status"
-	OnPDSAgentStatus     = "pds.agent_status"
+	OnCallCompleted       = KindCallCompleted
+	OnInfoCheckCompleted  = "info_check_completed"
+	OnListCompleted       = "list_completed"
+	OnStatusChanged       = "status_changed"
+	OnQAResult            = "qa_result"
+	OnPDSTaskStatus       = "pds.task_status"
+	OnPDSContactStatus    = "pds.contact_status"
+	OnPDSAgentStatus      = "pds.agent_status"
+	OnChatbotSessionEnded = "chatbot_session_ended"
 )
 
 // ListCompletedFacts is what a rule on list_completed sees as `event`.
@@ -90,6 +91,24 @@ type PDSFacts struct {
 	ReceivedAt time.Time `cel:"received_at"`
 }
 
+// ChatbotSessionEndedFacts is what a rule on chatbot_session_ended sees as `event`.
+type ChatbotSessionEndedFacts struct {
+	Source       string `cel:"source"`
+	WorkflowID   string `cel:"workflow_id"`
+	WorkflowName string `cel:"workflow_name"`
+	NodeTaskID   string `cel:"node_task_id"`
+	NodeTaskName string `cel:"node_task_name"`
+	WabaTaskID   string `cel:"waba_task_id"`
+	WfDetailUUID string `cel:"wfdetail_uuid"`
+	// Timestamp is the integer Airudder sends (its unit is not documented); 0 when it sent none.
+	Timestamp    int64     `cel:"timestamp"`
+	Channel      string    `cel:"channel"`
+	ChannelID    string    `cel:"channel_id"`
+	CalleeNumber string    `cel:"callee_number"`
+	CallID       string    `cel:"call_id"`
+	ReceivedAt   time.Time `cel:"received_at"`
+}
+
 // GenericFacts is what a rule on a source's generic kind sees as `event`: the body as `event.raw`.
 type GenericFacts struct {
 	Source     string         `cel:"source"`
@@ -121,6 +140,8 @@ func factsType(on string) (t reflect.Type, generic bool, err error) {
 		return reflect.TypeFor[QAResultFacts](), false, nil
 	case OnPDSTaskStatus, OnPDSContactStatus, OnPDSAgentStatus:
 		return reflect.TypeFor[PDSFacts](), false, nil
+	case OnChatbotSessionEnded:
+		return reflect.TypeFor[ChatbotSessionEndedFacts](), false, nil
 	}
 	if _, known := airudder.KindByOn(on); !known && genericOnRE.MatchString(on) {
 		return reflect.TypeFor[GenericFacts](), true, nil
@@ -132,7 +153,7 @@ func factsType(on string) (t reflect.Type, generic bool, err error) {
 // OnNames are the kinds rules can be written for, besides generic kinds.
 func OnNames() []string {
 	return []string{OnCallCompleted, OnInfoCheckCompleted, OnListCompleted, OnStatusChanged, OnQAResult,
-		OnPDSTaskStatus, OnPDSContactStatus, OnPDSAgentStatus}
+		OnPDSTaskStatus, OnPDSContactStatus, OnPDSAgentStatus, OnChatbotSessionEnded}
 }
 
 // eventEnv is the CEL environment of conditions on events of type t: the variable `event`.
@@ -240,6 +261,12 @@ func EventFactsOf(ev airudder.Event) any {
 			f.Intention = ev.Call.Call.Intention
 		}
 		return f
+	}
+	if c := ev.ChatbotSessionEnded; c != nil {
+		return &ChatbotSessionEndedFacts{Source: ev.Source, WorkflowID: c.WorkflowID, WorkflowName: c.WorkflowName,
+			NodeTaskID: c.NodeTaskID, NodeTaskName: c.NodeTaskName, WabaTaskID: c.WabaTaskID, WfDetailUUID: c.WfDetailUUID,
+			Timestamp: deref(c.Timestamp), Channel: c.Channel, ChannelID: c.ChannelID, CalleeNumber: c.Callee, CallID: c.CallID,
+			ReceivedAt: ev.ReceivedAt}
 	}
 	f := &GenericFacts{Source: ev.Source, Kind: ev.Kind, Key: ev.Key, Raw: map[string]any{}, ReceivedAt: ev.ReceivedAt}
 	_ = json.Unmarshal(ev.Raw, &f.Raw) // a generic kind's body is an object: ReadEvent checked it

@@ -73,6 +73,78 @@ func TestExampleRulesOnEvents(t *testing.T) {
 	}
 }
 
+// A PDS call's states are events of their own (HANGUP, then TALKRESULT), and the example rule matches
+// both: the follow-ups they plan are keyed by the call, so that the person is reminded once. Another
+// call, or a task's states, plan under keys of their own.
+func TestRulesOnACallsStatesPlanOnceForTheCall(t *testing.T) {
+	set := exampleRules(t)
+	state := func(state, callID, timestamp string) airudder.Event {
+		body := strings.NewReplacer(`"State": "HANGUP"`, `"State": "`+state+`"`, `"pds0c41fxxxxxxxx77e2"`, `"`+callID+`"`,
+			`"1710127230000"`, `"`+timestamp+`"`).Replace(string(airudder.ExamplePDSAgentStatus))
+		return exampleEvent(t, airudder.KindPDS, []byte(body))
+	}
+	keyOf := func(ev airudder.Event) string {
+		t.Helper()
+		p := set.PlanEvent(ev, "event/airudder/pds/"+ev.Key, received)
+		if len(p.FollowUps) != 1 {
+			t.Fatalf("%s planned %+v", ev.Key, p)
+		}
+		return p.FollowUps[0].Key
+	}
+	hangup, talkResult := state("HANGUP", "c-1", "1710127230000"), state("TALKRESULT", "c-1", "1710127290000")
+	if hangup.Key == talkResult.Key {
+		t.Fatalf("two states of one call share the event key %q", hangup.Key)
+	}
+	if a, b := keyOf(hangup), keyOf(talkResult); a != b {
+		t.Errorf("HANGUP plans %s, TALKRESULT of the same call %s: want one key", a, b)
+	}
+	if a, b := keyOf(hangup), keyOf(state("HANGUP", "c-2", "1710127230000")); a == b {
+		t.Errorf("two calls plan the same key %s", a)
+	}
+	// A task's states are not one call's: each plans under its own event.
+	task := func(state string) airudder.Event {
+		return exampleEvent(t, airudder.KindPDS, []byte(strings.Replace(string(airudder.ExamplePDSTaskStatus), `"Finished"`, `"`+state+`"`, 1)))
+	}
+	running, finished := task("Running"), task("Finished")
+	if running.AboutCall() || !hangup.AboutCall() {
+		t.Errorf("AboutCall: task %v, agent state %v", running.AboutCall(), hangup.AboutCall())
+	}
+	set = compile(t, "rules:\n  - id: t\n    on: pds.task_status\n    when: 'true'\n    actions: [{type: notify, url: 'https://chat.example.com/x', text: '{{ .event.state }}'}]\n")
+	if a, b := keyOf(running), keyOf(finished); a == b {
+		t.Errorf("two states of a task plan the same key %s", a)
+	}
+}
+
+// Rules may be written for a chatbot session end: the rules page offers its fields, and a rule on them
+// plans on the kind's example.
+func TestRulesOnAChatbotSessionEnd(t *testing.T) {
+	k, ok := rules.KindByName(rules.OnChatbotSessionEnded)
+	if !ok || k.Variable != "event" {
+		t.Fatalf("the rules page does not offer chatbot_session_ended: %+v", k)
+	}
+	for _, name := range []string{"workflow_name", "node_task_name", "channel", "callee_number", "call_id", "wfdetail_uuid", "timestamp"} {
+		if _, ok := k.Field(name); !ok {
+			t.Errorf("no field %s among %+v", name, k.Fields)
+		}
+	}
+	set := compile(t, `
+rules:
+  - id: bot-done
+    on: chatbot_session_ended
+    when: event.channel == "whatsapp" && event.node_task_name == "Chatbot_1"
+    actions: [{type: notify, url: 'https://chat.example.com/x', text: 'Chat with {{ .event.callee_number }} ended ({{ .event.wfdetail_uuid }})'}]
+`)
+	ev := exampleEvent(t, airudder.KindChatbotSessionEnded, airudder.ExampleChatbotSessionEnded)
+	p := set.PlanEvent(ev, "event/airudder/chatbot-session-ended/"+ev.Key, received)
+	if len(p.FollowUps) != 1 || p.FollowUps[0].Notify == nil ||
+		p.FollowUps[0].Notify.Text != "Chat with +6281xxxxxxx123 ended (3f6c2b1a-xxxx-xxxx-xxxx-8e9d0c1b2a3f)" {
+		t.Errorf("plan %+v", p)
+	}
+	if msg := refused(t, "rules:\n  - id: r\n    on: chatbot_session_ended\n    when: event.state == 'x'\n    actions: [{type: notify, url: 'https://chat.example.com/x', text: x}]\n", rules.Options{}).Error(); !strings.Contains(msg, `no field "state"`) {
+		t.Errorf("error = %s", msg)
+	}
+}
+
 // Lint refuses a kind that does not exist and a field the kind does not have.
 func TestEventRulesAreCheckedAgainstTheirKind(t *testing.T) {
 	for name, tc := range map[string]struct{ on, when, want string }{

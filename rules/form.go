@@ -63,6 +63,7 @@ type DraftAction struct {
 	TemplateID    string            `json:"workflow_template_id,omitempty" yaml:"workflow_template_id,omitempty"`
 	InstanceName  string            `json:"instance_name,omitempty" yaml:"instance_name,omitempty"`
 	EndTime       string            `json:"end_time,omitempty" yaml:"end_time,omitempty"`
+	AutoFinish    string            `json:"auto_finish,omitempty" yaml:"auto_finish,omitempty"`
 	Callee        string            `json:"callee,omitempty" yaml:"callee,omitempty"`
 	Variables     map[string]string `json:"variables,omitempty" yaml:"variables,omitempty"`
 	TaskID        string            `json:"task_id,omitempty" yaml:"task_id,omitempty"`
@@ -543,6 +544,8 @@ func ActionTypes() []ActionType {
 			{Name: "workflow_id", Label: "Running Airudder workflow", Type: "text", Description: "add the callee to this running workflow"},
 			{Name: "instance_name", Label: "Instance name", Type: "template", Placeholder: "rudderhook {{ .rule.id }} {{ .call.case_id }}"},
 			{Name: "end_time", Label: "Stop calling at", Type: "time", Description: "by default the end of the calling window"},
+			{Name: "auto_finish", Label: "Finish by itself", Type: "choice", Choices: []string{"1", "2"},
+				Description: "Airudder's auto_finish for the new instance: 1 or 2 (Airudder's default, 2, when not set)"},
 			{Name: "variables", Label: "Variables", Type: "map", Description: "one per line: name: value (values may insert fields)"},
 			callee,
 		}},

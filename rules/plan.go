@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -88,6 +89,21 @@ type RecallRequest struct {
 	// EndTime is when a new instance stops calling, as a time of day in the window's zone (the rules'
 	// zone without a window); "" means the end of the calling window (see InstanceEnd).
 	EndTime string `json:"end_time,omitempty"`
+	// AutoFinish is a new instance's auto_finish (airudder.AutoFinishYes or AutoFinishNo); 0: not sent.
+	AutoFinish int `json:"auto_finish,omitempty"`
+}
+
+// InstanceName is the name a new instance is created under: Name and a short suffix of the follow-up's
+// key (" #1a2b3c4d"), so that two follow-ups never ask for one name (Airudder refuses a taken name), and
+// an operator can tell which follow-up made the instance. try 0 is the first name; a later try gives
+// another suffix, for when Airudder says the name is taken all the same.
+func (r *RecallRequest) InstanceName(key string, try int) string {
+	suffix := strings.TrimPrefix(key, "fu_")
+	if try > 0 || len(suffix) < 8 {
+		sum := sha256.Sum256([]byte(key + "#" + strconv.Itoa(try)))
+		suffix = hex.EncodeToString(sum[:])
+	}
+	return r.Name + " #" + suffix[:8]
 }
 
 // CancelRequest is a planned cancel of the remaining calls of a task to one number.
@@ -129,9 +145,10 @@ type Plan struct {
 	Errors []Problem `json:"errors,omitempty"`
 }
 
-// FollowUpKey derives a follow-up's idempotency key from the workflow of its call, its rule and action.
-func FollowUpKey(callWorkflowID, ruleID, action string) string {
-	sum := sha256.Sum256([]byte(callWorkflowID + "\x00" + ruleID + "\x00" + action))
+// FollowUpKey derives a follow-up's idempotency key from what it follows up (the workflow ID of its
+// call or event; for an event about a call, the call: see followUpScope), its rule and its action.
+func FollowUpKey(scope, ruleID, action string) string {
+	sum := sha256.Sum256([]byte(scope + "\x00" + ruleID + "\x00" + action))
 	return "fu_" + hex.EncodeToString(sum[:12])
 }
 
@@ -244,7 +261,8 @@ func (fu *FollowUp) request(a *Action, r *Rule, data map[string]any, b budget, s
 		fu.Notify = &NotifyRequest{Target: a.Target, URL: a.URL, Text: text}
 		fu.Summary = fmt.Sprintf("Notify %s (%s)", endpointName(a), r.ID)
 	case TypeAirudderRecall:
-		req := &RecallRequest{WorkflowID: a.airudderWorkflowID, TemplateID: a.templateID, EndTime: a.endTime, Variables: map[string]string{}}
+		req := &RecallRequest{WorkflowID: a.airudderWorkflowID, TemplateID: a.templateID, EndTime: a.endTime, AutoFinish: a.autoFinish,
+			Variables: map[string]string{}}
 		var err error
 		if req.Callee, err = render(a.callee, data, b); err != nil {
 			return err
@@ -342,6 +360,17 @@ func (s *Set) PlanSubject(subj airudder.Subject, workflowID string, now time.Tim
 	return s.PlanEvent(*subj.Event, workflowID, now)
 }
 
+// followUpScope is what the follow-ups planned on an event are keyed by: the event's workflow ID, or,
+// for an event about a call, that call within the event's source and kind ("event/{source}/{kind}/" and
+// the event's Subject, "call/{callid}"), which every state of the call shares. An event's own key never
+// has that form (a PDS key begins with its type or "sha256:"), so the two scopes never meet.
+func followUpScope(ev airudder.Event, eventWorkflowID string) string {
+	if ev.AboutCall() {
+		return "event/" + ev.Source + "/" + ev.Kind + "/" + ev.Subject
+	}
+	return eventWorkflowID
+}
+
 // CallOn is the kind a call's rules are written for: info_check_completed for an info check's calls,
 // call_completed for the others (call completion, and a PDS agent's call result, so that rules on calls
 // work across both families).
@@ -350,6 +379,10 @@ func CallOn(rc airudder.ReceivedCall) string { return airudder.CallSubject(rc).O
 // PlanEvent evaluates every enabled rule on the event's kind against it and plans the actions of those
 // that match, as Plan does for calls. Delays count from when the event happened (from its arrival when
 // the sender did not say).
+//
+// An event about a call (a PDS contact's or agent's state) plans under keys of the call, not of the
+// event: the states of one call are events of their own (HANGUP, then TALKRESULT), and a rule that
+// matches both must remind or re-call once (docs/design.md: Rules on a call's states act once per call).
 func (s *Set) PlanEvent(ev airudder.Event, eventWorkflowID string, now time.Time) Plan {
 	facts := EventFactsOf(ev)
 	return s.planMatching(planBudget(), ev.On, "event", map[string]any{"event": celInput(facts)}, func(r *Rule, a *Action, b budget) (FollowUp, error) {
@@ -358,7 +391,7 @@ func (s *Set) PlanEvent(ev airudder.Event, eventWorkflowID string, now time.Time
 }
 
 func (s *Set) planEvent(r *Rule, a *Action, ev airudder.Event, facts any, eventWorkflowID string, b budget) (FollowUp, error) {
-	key := FollowUpKey(eventWorkflowID, r.ID, a.Name)
+	key := FollowUpKey(followUpScope(ev, eventWorkflowID), r.ID, a.Name)
 	fu := s.followUp(r, a, key, ev.CalleeNumber)
 	data := eventTemplateData(ev, facts, r.ID, s.Version, a, key)
 	data["rule"].(map[string]any)["description"] = r.Description

@@ -109,6 +109,8 @@ type Action struct {
 	airudderWorkflowID, templateID           string
 	// endTime is createinstance's end_time as a time of day ("" for the end of the calling window).
 	endTime string
+	// autoFinish is createinstance's auto_finish (0: not sent, Airudder's default).
+	autoFinish int
 	// cancelAPI is the API family of an airudder_cancel_contact's task.
 	cancelAPI string
 	line      int
@@ -228,8 +230,10 @@ type actionDoc struct {
 	MaxPerDay int               `yaml:"max_per_day"`
 	OnCap     string            `yaml:"on_cap"`
 	EndTime   string            `yaml:"end_time"`
-	TaskID    string            `yaml:"task_id"`
-	API       string            `yaml:"api"`
+	// AutoFinish is createinstance's auto_finish, 1 or 2 (text, as the rules page writes it, or a number).
+	AutoFinish string `yaml:"auto_finish"`
+	TaskID     string `yaml:"task_id"`
+	API        string `yaml:"api"`
 	// ReachesPerson overrides the type's default (true for airudder_recall, false for the others).
 	ReachesPerson *bool  `yaml:"reaches_person"`
 	OnUnknown     string `yaml:"on_unknown"`
@@ -587,6 +591,17 @@ func (c *actionCompiler) recall(ad actionDoc) {
 	if ad.Template == "" && ad.EndTime != "" {
 		c.fail("end_time: only for workflow_template_id (a new instance ends then)")
 	}
+	switch ad.AutoFinish {
+	case "":
+	case strconv.Itoa(airudder.AutoFinishYes), strconv.Itoa(airudder.AutoFinishNo):
+		if ad.Template == "" {
+			c.fail("auto_finish: only for workflow_template_id (Airudder's createinstance takes it)")
+		}
+		c.a.autoFinish, _ = strconv.Atoi(ad.AutoFinish)
+	default:
+		c.fail("auto_finish %q: %d or %d, as Airudder's createinstance takes it (its default is %d)", ad.AutoFinish,
+			airudder.AutoFinishYes, airudder.AutoFinishNo, airudder.AutoFinishNo)
+	}
 	if ad.Template != "" {
 		// Airudder's createinstance takes the template as an integer: a name would be refused at every
 		// attempt, so it is refused here, when the rules load.
@@ -638,6 +653,7 @@ func (c *actionCompiler) onlyFor(ad actionDoc) {
 		{"workflow_template_id", ad.Template != "", []string{TypeAirudderRecall}},
 		{"instance_name", ad.Instance != "", []string{TypeAirudderRecall}},
 		{"end_time", ad.EndTime != "", []string{TypeAirudderRecall}},
+		{"auto_finish", ad.AutoFinish != "", []string{TypeAirudderRecall}},
 		{"variables", len(ad.Variables) > 0, []string{TypeAirudderRecall}},
 		{"callee", ad.Callee != "", []string{TypeAirudderRecall, TypeAirudderCancelContact}},
 		{"task_id", ad.TaskID != "", []string{TypeAirudderCancelContact}},

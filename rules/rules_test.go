@@ -361,6 +361,46 @@ func TestRecallTemplateIDIsAnIntegerCheckedAtLoad(t *testing.T) {
 	}
 }
 
+// auto_finish goes to createinstance as a rule sets it: 1 or 2 (a YAML number or text, as the rules
+// page writes it), only with workflow_template_id.
+func TestRecallAutoFinish(t *testing.T) {
+	for _, v := range []string{"1", "'2'"} {
+		set := compile(t, "rules:\n  - id: r\n    when: 'true'\n    actions: [{type: airudder_recall, workflow_template_id: 7, auto_finish: "+v+"}]\n")
+		if got := set.Plan(seed(), "wf", received).FollowUps[0].Recall.AutoFinish; got != map[string]int{"1": 1, "'2'": 2}[v] {
+			t.Errorf("auto_finish %s: planned %d", v, got)
+		}
+	}
+	if fu := compile(t, "rules:\n  - id: r\n    when: 'true'\n    actions: [{type: airudder_recall, workflow_template_id: 7}]\n").
+		Plan(seed(), "wf", received).FollowUps[0]; fu.Recall.AutoFinish != 0 {
+		t.Errorf("auto_finish not set: planned %d, want 0 (not sent: Airudder's default)", fu.Recall.AutoFinish)
+	}
+	for src, want := range map[string]string{
+		"{type: airudder_recall, workflow_template_id: 7, auto_finish: 3}":   `auto_finish "3": 1 or 2`,
+		"{type: airudder_recall, workflow_template_id: 7, auto_finish: yes}": `auto_finish "yes"`,
+		"{type: airudder_recall, workflow_id: wf, auto_finish: 1}":           "auto_finish: only for workflow_template_id",
+		"{type: webhook, url: 'https://x.example', auto_finish: 1}":          "auto_finish: only for airudder_recall",
+	} {
+		msg := refused(t, "rules:\n  - id: r\n    when: 'true'\n    actions: ["+src+"]\n", rules.Options{}).Error()
+		if !strings.Contains(msg, want) {
+			t.Errorf("%s: error = %s, want %q", src, msg, want)
+		}
+	}
+}
+
+// A new instance's name ends with a short suffix of its follow-up's key, so that no two follow-ups ask
+// for one name; another try gives another name.
+func TestInstanceNameIsTheFollowUpsOwn(t *testing.T) {
+	r := rules.RecallRequest{Name: "rudderhook ptp 7777777.0"}
+	a, b := rules.FollowUpKey("call/airudder/c-1", "ptp", "remind"), rules.FollowUpKey("call/airudder/c-2", "ptp", "remind")
+	first := r.InstanceName(a, 0)
+	if first != "rudderhook ptp 7777777.0 #"+a[3:11] || first == r.InstanceName(b, 0) || first != r.InstanceName(a, 0) {
+		t.Errorf("names %q, %q", first, r.InstanceName(b, 0))
+	}
+	if again := r.InstanceName(a, 1); again == first || !strings.HasPrefix(again, r.Name+" #") || len(again) != len(first) {
+		t.Errorf("another try: %q (first %q)", again, first)
+	}
+}
+
 func TestInstanceEndIsTheEndOfTheCallingWindowByDefault(t *testing.T) {
 	set := compile(t, `
 time_zone: Asia/Jakarta

@@ -154,6 +154,8 @@ type typedBody struct {
 	StatusChanged *airudder.StatusChanged `json:"status_changed,omitempty"`
 	QAResult      *airudder.QAResult      `json:"qa_result,omitempty"`
 	PDS           *airudder.PDSEvent      `json:"pds,omitempty"`
+	// ChatbotSessionEnded keeps the X-AIRudder-Sign header that came with it.
+	ChatbotSessionEnded *airudder.ChatbotSessionEnded `json:"chatbot_session_ended,omitempty"`
 }
 
 // State is what an event says its subject's state is: a PDS state, a workflow's status.
@@ -170,7 +172,8 @@ func eventState(e airudder.Event) string {
 func toEventRow(e airudder.Event) (eventRow, error) {
 	row := eventRow{Subject: e.Subject, TaskID: e.TaskID, CallID: e.CallID, CalleeNumber: e.CalleeNumber, CaseID: e.CaseID,
 		State: eventState(e), Summary: e.Summary}
-	tb := typedBody{ListCompleted: e.ListCompleted, StatusChanged: e.StatusChanged, QAResult: e.QAResult, PDS: e.PDS}
+	tb := typedBody{ListCompleted: e.ListCompleted, StatusChanged: e.StatusChanged, QAResult: e.QAResult, PDS: e.PDS,
+		ChatbotSessionEnded: e.ChatbotSessionEnded}
 	if tb != (typedBody{}) {
 		b, err := json.Marshal(tb)
 		if err != nil {
@@ -197,6 +200,7 @@ func fromEventRow(r eventRow) (*EventRecord, error) {
 			return nil, fmt.Errorf("decode event %d: %w", r.ID, err)
 		}
 		rec.ListCompleted, rec.StatusChanged, rec.QAResult, rec.PDS = tb.ListCompleted, tb.StatusChanged, tb.QAResult, tb.PDS
+		rec.ChatbotSessionEnded = tb.ChatbotSessionEnded
 	}
 	var err error
 	if rec.Notes, err = r.notes(); err != nil {

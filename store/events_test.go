@@ -176,3 +176,53 @@ func TestPDSCallsKeepTheLatestEvent(t *testing.T) {
 }
 
 func jsonNumber(n int64) string { b, _ := json.Marshal(n); return string(b) }
+
+// The states of one PDS call are events of their own: one that happened before another already stored
+// about the same call is stale (it plans nothing), whenever it arrives; the newer ones, another call's,
+// and another type's (a contact's state) are not.
+func TestAnEventOlderThanOneStoredAboutItsCallIsStale(t *testing.T) {
+	t.Parallel()
+	s := store.New(storetest.DB(t))
+	ctx := context.Background()
+	at := time.Date(2024, 3, 11, 3, 21, 0, 0, time.UTC)
+	state := func(typ, state, callID string, ts int64) airudder.Event {
+		key := "State"
+		if typ != airudder.PDSAgentStatus {
+			key = "state"
+		}
+		return readEvent(t, airudder.KindPDS, []byte(`{"type":"`+typ+`","body":{"taskId":"t1","callid":"`+callID+
+			`","phoneNumber":"+6281234567890","`+key+`":"`+state+`","timestamp":`+jsonNumber(ts)+`}}`), at)
+	}
+	put := func(ev airudder.Event) store.Stored {
+		t.Helper()
+		st, err := s.StoreRevision(ctx, airudder.EventSubject(ev), eventWorkflowID(ev), true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	talk := state(airudder.PDSAgentStatus, "TALKRESULT", "c-1", 1710127290000)
+	if st := put(talk); st.Stale || !st.Latest {
+		t.Errorf("the first state: %+v", st)
+	}
+	hangup := state(airudder.PDSAgentStatus, "HANGUP", "c-1", 1710127230000) // happened before, arrives after
+	if st := put(hangup); !st.Stale || !st.Latest {
+		t.Errorf("the older state, arriving late: %+v, want stale", st)
+	}
+	if st := put(hangup); !st.Stale || st.New {
+		t.Errorf("the older state again: %+v, want stale", st)
+	}
+	if st := put(state(airudder.PDSAgentStatus, "ANSWERED", "c-2", 1710127000000)); st.Stale {
+		t.Errorf("another call's state: %+v", st)
+	}
+	if st := put(state(airudder.PDSContactStatus, "Answered", "c-1", 1710127000000)); st.Stale {
+		t.Errorf("a contact's state of the call: %+v (another type, ordered on its own)", st)
+	}
+	if st := put(state(airudder.PDSAgentStatus, "TALKRESULT", "c-1", 1710127350000)); st.Stale {
+		t.Errorf("a newer state: %+v", st)
+	}
+	// Stored by the receiver first (a large event), it says the same when its workflow marks it.
+	if st, err := s.MarkProcessed(ctx, eventWorkflowID(talk), talk.Digest); err != nil || !st.Stale {
+		t.Errorf("marked: %+v, %v; want stale now that a later TALKRESULT is stored", st, err)
+	}
+}

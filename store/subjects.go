@@ -40,6 +40,10 @@ type Stored struct {
 	New bool `json:"new"`
 	// Latest is true when the subject shows this revision.
 	Latest bool `json:"latest"`
+	// Stale is true for an event about a call or task (airudder.Event.Subject) when another event of
+	// its source, kind and type about the same call or task, with a later time, is stored already: it
+	// arrived late, and what it says is out of date.
+	Stale bool `json:"stale,omitempty"`
 }
 
 // Revision is one stored delivery of a subject, without its raw JSON.
@@ -84,6 +88,16 @@ JOIN unnest($1::text[], $2::text[]) AS d(workflow_id, digest) ON s.workflow_id =
 WHERE r.processed_at IS NOT NULL`
 	selectRevisionsSQL = `SELECT revision, digest, parse_notes, received_at, created_at, processed_at FROM subject_revisions
 WHERE subject_id = $1 ORDER BY revision`
+	// lockEventSubjectSQL serialises the storing of the events about one call or task ($1: source, kind
+	// and subject), so that of two states stored at once the older always sees the newer (staleEventSQL).
+	lockEventSubjectSQL = `SELECT pg_advisory_xact_lock(hashtextextended('event-subject/' || $1, 0))`
+	// staleEventSQL says whether the event of subject $1 is about a call or task (events.subject) of
+	// which another event, of the same source, kind and type, happened later (events_subject_idx).
+	staleEventSQL = `SELECT EXISTS (SELECT 1 FROM events me JOIN subjects ms ON ms.id = me.subject_id
+  JOIN events o ON o.subject = me.subject AND o.subject_id <> me.subject_id
+  JOIN subjects os ON os.id = o.subject_id
+  WHERE me.subject_id = $1 AND me.subject <> '' AND o.subject <> '' AND ms.event_time IS NOT NULL
+    AND os.source = ms.source AND os.kind = ms.kind AND os.subject_on = ms.subject_on AND os.event_time > ms.event_time)`
 )
 
 // shownColumns are what a typed row is read with: its subject's identity and the revision it shows, as
@@ -131,13 +145,26 @@ func (r shownRow) notes() ([]airudder.ParseNote, error) {
 // processed, its mark); a new one gets the next number and, unless the revision shown is newer (see
 // showRevisionSQL), becomes the one shown, its typed row (a call's with its redials, an event's)
 // rewritten. processed marks the revision as processed by the subject's workflow (the receiver stores
-// large subjects before their workflow runs, unprocessed). workflowID is the subject's identity.
+// large subjects before their workflow runs, unprocessed). workflowID is the subject's identity. An
+// event about a call or task says whether a later one about it is stored already (Stored.Stale); the
+// events about one call or task are stored one at a time, so that of two stored at once the older knows.
 func (s *Store) StoreRevision(ctx context.Context, subj airudder.Subject, workflowID string, processed bool) (Stored, error) {
+	// An event about a call or task, with a time, may be older than one stored already (Stored.Stale).
+	ordered := subj.Event != nil && subj.Event.Subject != "" && subj.Event.Time != nil
 	var out Stored
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
 		var err error
 		if out, err = findRevision(ctx, tx, workflowID, subj.Digest(), processed); !errors.Is(err, ErrNotFound) {
+			if err == nil && ordered {
+				out.Stale, err = staleEvent(ctx, tx, out.SubjectID)
+			}
 			return err
+		}
+		if ordered {
+			ev := subj.Event
+			if _, err := tx.ExecContext(ctx, lockEventSubjectSQL, ev.Source+"/"+ev.Kind+"/"+ev.Subject); err != nil {
+				return fmt.Errorf("lock the events about %s: %w", ev.Subject, err)
+			}
 		}
 		raw, envelope, notes := revisionBody(subj)
 		out.New = true
@@ -171,9 +198,23 @@ func (s *Store) StoreRevision(ctx context.Context, subj airudder.Subject, workfl
 		if subj.IsCall() {
 			return upsertCall(ctx, tx, out.SubjectID, *subj.Call)
 		}
-		return upsertEvent(ctx, tx, out.SubjectID, *subj.Event)
+		if err := upsertEvent(ctx, tx, out.SubjectID, *subj.Event); err != nil || !ordered {
+			return err
+		}
+		out.Stale, err = staleEvent(ctx, tx, out.SubjectID)
+		return err
 	})
 	return out, err
+}
+
+// staleEvent says whether the subject is an event about a call or task of which a later event is
+// stored (see Stored.Stale); false for a call, and for an event that is about nothing or has no time.
+func staleEvent(ctx context.Context, tx *sqlx.Tx, subjectID int64) (bool, error) {
+	var stale bool
+	if err := tx.GetContext(ctx, &stale, staleEventSQL, subjectID); err != nil {
+		return false, fmt.Errorf("compare subject %d with the later events about it: %w", subjectID, err)
+	}
+	return stale, nil
 }
 
 // revisionBody is what a revision keeps of a delivery: its raw JSON (a call's Details element, an
@@ -197,7 +238,10 @@ func (s *Store) MarkProcessed(ctx context.Context, workflowID, digest string) (S
 	var out Stored
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
 		var err error
-		out, err = findRevision(ctx, tx, workflowID, digest, true)
+		if out, err = findRevision(ctx, tx, workflowID, digest, true); err != nil {
+			return err
+		}
+		out.Stale, err = staleEvent(ctx, tx, out.SubjectID)
 		return err
 	})
 	return out, err

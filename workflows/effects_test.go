@@ -5,6 +5,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -190,8 +191,11 @@ rules:
 	if res.FollowUps[rules.StatusSucceeded] != 1 {
 		t.Fatalf("result %+v", res.FollowUps)
 	}
+	// The instance is created (named by instance_name and the follow-up's own suffix), then the callee
+	// added to it.
 	insts := fa.Instances()
-	if len(insts) != 1 || insts[0].TemplateID != 4021 || insts[0].Name != "PTP 7777777.0" || fa.Count(airudder.WorkflowAuthPath) != 2 {
+	if len(insts) != 1 || insts[0].TemplateID != 4021 || !strings.HasPrefix(insts[0].Name, "PTP 7777777.0 #") ||
+		!slices.Equal(insts[0].Callees, []string{"+86xxxxxxxx721"}) || fa.Count(airudder.WorkflowAuthPath) != 2 {
 		t.Fatalf("instances %+v, %d token requests", insts, fa.Count(airudder.WorkflowAuthPath))
 	}
 	endTime, err := time.ParseInLocation(airudder.TimeLayout, insts[0].EndTime, jakarta)

@@ -242,7 +242,7 @@ func (f *followUp) runWithVisibleRetries(result *activities.ActionResult) (skipp
 		workflow.SetCurrentDetails(ctx, fmt.Sprintf("Running (attempt %d): %s", attempt, fu.Summary))
 		actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 			Summary:             fmt.Sprintf("%s (attempt %d)", fu.Summary, attempt),
-			StartToCloseTimeout: time.Minute,
+			StartToCloseTimeout: attemptTimeout(fu),
 			// One attempt per activity: the loop below is the retry policy.
 			RetryPolicy: &temporal.RetryPolicy{MaximumAttempts: 1},
 		})
@@ -290,7 +290,7 @@ func runWithRetryPolicy(ctx workflow.Context, a *activities.Activities, fu rules
 	workflow.SetCurrentDetails(ctx, "Running: "+fu.Summary)
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		Summary:                fu.Summary,
-		StartToCloseTimeout:    time.Minute,
+		StartToCloseTimeout:    attemptTimeout(fu),
 		ScheduleToCloseTimeout: actionDeadline,
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval:        actionRetry.Initial,

@@ -82,12 +82,25 @@ type SubjectResult struct {
 // the target's Retry-After, the calling window's next opening) until actionDeadline.
 const localAttemptTimeout = 5 * time.Second
 
-// attemptTimeout is how long one attempt of an action may take: an Airudder call may fetch a token,
-// renew it and send (its client waits up to two minutes for each), a webhook is one request.
-func attemptTimeout(typ string) time.Duration {
-	switch typ {
-	case rules.TypeAirudderRecall, rules.TypeAirudderCancelContact:
-		return 5 * time.Minute
+// attemptTimeout is how long one attempt of a follow-up's action may take, so that an attempt is never
+// cut short while the action may still be working (a cut attempt of a re-call has an unknown outcome). A
+// webhook or notification is one request (its client gives up after 30 s). An Airudder call makes up to
+// four exchanges, each bounded by the client's request timeout (airudder.DefaultRequestTimeout, 120 s):
+// a token request, the request, a renewal of a refused token and the request again. So:
+//
+//   - a cancel, or a re-call into a running workflow (uploaddetails): 4 exchanges, 8 min;
+//   - a re-call from a template: createinstance (4 exchanges), createinstance once more under a new name
+//     if Airudder says the name is taken (1: its token was just accepted), then uploaddetails into the
+//     new instance (3: its token may be refused, renewed and the request sent again): 8 exchanges, 16 min;
+//
+// and a minute more for the bookkeeping in PostgreSQL around the action.
+func attemptTimeout(fu rules.FollowUp) time.Duration {
+	const bookkeeping = time.Minute
+	switch {
+	case fu.Type == rules.TypeAirudderRecall && fu.Recall != nil && fu.Recall.TemplateID != "":
+		return 8*airudder.DefaultRequestTimeout + bookkeeping
+	case fu.Type == rules.TypeAirudderRecall, fu.Type == rules.TypeAirudderCancelContact:
+		return 4*airudder.DefaultRequestTimeout + bookkeeping
 	}
 	return time.Minute
 }
@@ -304,8 +317,8 @@ func (r *subjectRun) attempt(ctx workflow.Context, st *FollowUpState, fu rules.F
 	st.Attempts++
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		Summary:                fu.Summary,
-		StartToCloseTimeout:    attemptTimeout(fu.Type),
-		ScheduleToCloseTimeout: actionDeadline + attemptTimeout(fu.Type), // a backstop: the activity gives up at in.Deadline
+		StartToCloseTimeout:    attemptTimeout(fu),
+		ScheduleToCloseTimeout: actionDeadline + attemptTimeout(fu), // a backstop: the activity gives up at in.Deadline
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval:    actionRetry.Initial,
 			BackoffCoefficient: actionRetry.Coefficient,

@@ -6,8 +6,11 @@
 // Token <t>", envelope code 200, createinstance, uploaddetails and the guessed cancelcontact) and the PDS
 // family (token from a form, envelope code 0 with "body", canceltaskcontacts). It issues tokens and
 // accepts only the latest of each family, answering 401 otherwise, so that renewal is exercised. It
-// checks requests as Airudder would: createinstance wants workflow_template_id as a JSON integer and
-// end_time as "YYYY-MM-DD HH:MM:SS", and answers an error envelope otherwise.
+// checks requests as Airudder would, in the shapes the notes have seen: createinstance takes only its
+// documented fields (workflow_template_id a JSON integer, name, end_time as "YYYY-MM-DD HH:MM:SS",
+// optional workflow_template_name, workflow_name, auto_finish an integer; no callees) and a name no other
+// instance has (else error 10508, as PDS's createtask answers); uploaddetails takes {workflow_id,
+// details: [{callee, variables}]} with every variable a string. It answers an error envelope otherwise.
 //
 // It records every request and what it carried out (instances created, callees uploaded, numbers
 // cancelled), so that a test can assert that a person was called once. A test can make any path
@@ -99,7 +102,10 @@ type Instance struct {
 	TemplateID int64
 	Name       string
 	EndTime    string // as sent
-	Callees    []string
+	// AutoFinish is auto_finish as sent, 0 when it was not.
+	AutoFinish int64
+	// Callees are those uploaddetails added to it since.
+	Callees []string
 }
 
 // Upload is one uploaddetails Airudder carried out.
@@ -515,7 +521,32 @@ func pdsError(code int, message string) (int, string) {
 	return http.StatusOK, fmt.Sprintf(`{"code":%d,"message":%q}`, code, message)
 }
 
+// createInstanceFields are the members of createinstance's body (vendor text, seen).
+var createInstanceFields = map[string]bool{"workflow_template_id": true, "name": true, "end_time": true,
+	"workflow_template_name": true, "workflow_name": true, "auto_finish": true}
+
 func (s *Server) createInstance(req Request) (int, string) {
+	for k := range req.JSON {
+		if !createInstanceFields[k] {
+			return workflowError("createinstance takes no %q", k)
+		}
+	}
+	for _, k := range []string{"workflow_template_name", "workflow_name"} {
+		if v, ok := req.JSON[k]; ok {
+			if _, isString := v.(string); !isString {
+				return workflowError("%s must be a string, not %v", k, v)
+			}
+		}
+	}
+	var autoFinish int64
+	if v, ok := req.JSON["auto_finish"]; ok {
+		n, isNumber := v.(json.Number)
+		i, err := n.Int64()
+		if !isNumber || err != nil {
+			return workflowError("auto_finish must be an integer, not %v", v)
+		}
+		autoFinish = i
+	}
 	id, ok := req.JSON["workflow_template_id"].(json.Number)
 	if !ok || strings.ContainsAny(string(id), ".eE") {
 		return workflowError("workflow_template_id must be an integer, not %v", req.JSON["workflow_template_id"])
@@ -532,14 +563,15 @@ func (s *Server) createInstance(req Request) (int, string) {
 	if _, err := time.Parse(airudder.TimeLayout, endTime); err != nil {
 		return workflowError("end_time %q is not YYYY-MM-DD HH:MM:SS", req.JSON["end_time"])
 	}
-	callees, errMsg := callees(req.JSON["details"], true)
-	if errMsg != "" {
-		return workflowError("%s", errMsg)
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	for _, in := range s.instances {
+		if in.Name == name {
+			return http.StatusOK, `{"code":10508,"status":"ERROR","message":"Duplicate task name"}`
+		}
+	}
 	wf := fmt.Sprintf("wf-%d", len(s.instances)+1)
-	s.instances = append(s.instances, Instance{WorkflowID: wf, TemplateID: templateID, Name: name, EndTime: endTime, Callees: callees})
+	s.instances = append(s.instances, Instance{WorkflowID: wf, TemplateID: templateID, Name: name, EndTime: endTime, AutoFinish: autoFinish})
 	return http.StatusOK, `{"code":200,"status":"OK","message":"success","data":{"workflow_id":"` + wf + `"}}`
 }
 
@@ -548,21 +580,27 @@ func (s *Server) uploadDetails(req Request) (int, string) {
 	if wf == "" {
 		return workflowError("workflow_id is required")
 	}
-	callees, errMsg := callees(req.JSON["details"], false)
+	if len(req.JSON) != 2 {
+		return workflowError("uploaddetails takes workflow_id and details only, not %v", req.JSON)
+	}
+	callees, errMsg := callees(req.JSON["details"])
 	if errMsg != "" {
 		return workflowError("%s", errMsg)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.uploads = append(s.uploads, Upload{WorkflowID: wf, Callees: callees})
+	for i := range s.instances {
+		if s.instances[i].WorkflowID == wf {
+			s.instances[i].Callees = append(s.instances[i].Callees, callees...)
+		}
+	}
 	return http.StatusOK, fmt.Sprintf(`{"code":200,"status":"OK","message":"success","data":{"accepted":%d}}`, len(callees))
 }
 
-// callees reads a details list: an array (absent is allowed when optional) of objects with a callee.
-func callees(details any, optional bool) ([]string, string) {
-	if details == nil && optional {
-		return nil, ""
-	}
+// callees reads a details list: an array of objects with a callee and, optionally, variables whose
+// values are all strings.
+func callees(details any) ([]string, string) {
 	list, ok := details.([]any)
 	if !ok {
 		return nil, fmt.Sprintf("details must be a list, not %v", details)
@@ -573,6 +611,23 @@ func callees(details any, optional bool) ([]string, string) {
 		callee, _ := obj["callee"].(string)
 		if callee == "" {
 			return nil, fmt.Sprintf("details[%d] has no callee", i)
+		}
+		for k, v := range obj {
+			switch k {
+			case "callee":
+			case "variables":
+				vars, isObject := v.(map[string]any)
+				if !isObject {
+					return nil, fmt.Sprintf("details[%d].variables must be an object, not %v", i, v)
+				}
+				for name, value := range vars {
+					if _, isString := value.(string); !isString {
+						return nil, fmt.Sprintf("details[%d].variables.%s must be a string, not %v", i, name, value)
+					}
+				}
+			default:
+				return nil, fmt.Sprintf("details[%d] takes callee and variables only, not %q", i, k)
+			}
 		}
 		out = append(out, callee)
 	}

@@ -47,7 +47,11 @@ func TestCreateInstanceIsValidatedAsDocumented(t *testing.T) {
 		ok         bool
 	}{
 		{"valid", `{"workflow_template_id":7,"name":"n","end_time":"2025-03-01 21:30:00"}`, true},
-		{"valid with details", `{"workflow_template_id":7,"name":"n","end_time":"2025-03-01 21:30:00","details":[{"callee":"+621"}]}`, true},
+		{"valid with every optional field", `{"workflow_template_id":7,"name":"n","end_time":"2025-03-01 21:30:00",` +
+			`"workflow_template_name":"t","workflow_name":"w","auto_finish":1}`, true},
+		{"details, which createinstance does not take", `{"workflow_template_id":7,"name":"n","end_time":"2025-03-01 21:30:00","details":[{"callee":"+621"}]}`, false},
+		{"auto_finish as a string", `{"workflow_template_id":7,"name":"n","end_time":"2025-03-01 21:30:00","auto_finish":"1"}`, false},
+		{"workflow_name not a string", `{"workflow_template_id":7,"name":"n","end_time":"2025-03-01 21:30:00","workflow_name":3}`, false},
 		{"template ID as a string", `{"workflow_template_id":"7","name":"n","end_time":"2025-03-01 21:30:00"}`, false},
 		{"template ID not whole", `{"workflow_template_id":7.5,"name":"n","end_time":"2025-03-01 21:30:00"}`, false},
 		{"no template ID", `{"name":"n","end_time":"2025-03-01 21:30:00"}`, false},
@@ -55,7 +59,6 @@ func TestCreateInstanceIsValidatedAsDocumented(t *testing.T) {
 		{"no end time", `{"workflow_template_id":7,"name":"n"}`, false},
 		{"end time in RFC 3339", `{"workflow_template_id":7,"name":"n","end_time":"2025-03-01T21:30:00Z"}`, false},
 		{"end time without seconds", `{"workflow_template_id":7,"name":"n","end_time":"2025-03-01 21:30"}`, false},
-		{"details without callee", `{"workflow_template_id":7,"name":"n","end_time":"2025-03-01 21:30:00","details":[{}]}`, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -74,6 +77,56 @@ func TestCreateInstanceIsValidatedAsDocumented(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A name is an instance's own: createinstance under a taken name is refused (10508), and nothing is
+// created.
+func TestCreateInstanceRefusesATakenName(t *testing.T) {
+	s := airuddertest.New(t)
+	tok := token(t, s)
+	body := `{"workflow_template_id":7,"name":"n","end_time":"2025-03-01 21:30:00"}`
+	if _, env := post(t, s, airudder.CreateInstancePath, tok, body); env["code"] != float64(200) {
+		t.Fatalf("first: %v", env)
+	}
+	if _, env := post(t, s, airudder.CreateInstancePath, tok, body); env["code"] != float64(10508) {
+		t.Errorf("the same name again: %v, want code 10508", env)
+	}
+	if n := len(s.Instances()); n != 1 {
+		t.Errorf("%d instances, want 1", n)
+	}
+}
+
+// uploaddetails takes {workflow_id, details: [{callee, variables}]}, every variable a string; what it
+// adds to an instance the fake created is listed as that instance's callees.
+func TestUploadDetailsIsValidatedAsSeen(t *testing.T) {
+	cases := []struct {
+		name, details string
+		ok            bool
+	}{
+		{"valid", `[{"callee":"+621","variables":{"a":"1"}},{"callee":"+622"}]`, true},
+		{"empty", `[]`, true},
+		{"no callee", `[{}]`, false},
+		{"a variable not a string", `[{"callee":"+621","variables":{"a":1}}]`, false},
+		{"variables not an object", `[{"callee":"+621","variables":["a"]}]`, false},
+		{"another member", `[{"callee":"+621","name":"Budi"}]`, false},
+		{"details not a list", `{"callee":"+621"}`, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := airuddertest.New(t)
+			status, env := post(t, s, airudder.UploadDetailsPath, token(t, s), `{"workflow_id":"wf","details":`+tc.details+`}`)
+			if code, _ := env["code"].(float64); status != http.StatusOK || (code == 200) != tc.ok {
+				t.Errorf("HTTP %d, answer %v; want success %t", status, env, tc.ok)
+			}
+		})
+	}
+	s := airuddertest.New(t)
+	tok := token(t, s)
+	post(t, s, airudder.CreateInstancePath, tok, `{"workflow_template_id":7,"name":"n","end_time":"2025-03-01 21:30:00"}`)
+	post(t, s, airudder.UploadDetailsPath, tok, `{"workflow_id":"wf-1","details":[{"callee":"+621"}]}`)
+	if in := s.Instances(); len(in) != 1 || !slices.Equal(in[0].Callees, []string{"+621"}) {
+		t.Errorf("instances %+v, want wf-1 with callee +621", in)
 	}
 }
 

@@ -77,6 +77,7 @@ func runDev(ctx context.Context, cfg *config.Config, log *slog.Logger, flags dev
 	}
 	httpAddr := flags.httpAddr
 	cfg.HTTPAddr = httpAddr
+	warnRedialZone(cfg, log)
 	loopbackOnly := allowLoopback(cfg, httpAddr)
 	devOutbound(cfg)
 	pg, err := devDatabase(ctx, cfg, flags.dataDir, log)
@@ -250,6 +251,15 @@ func warnOutboundLoopback(cfg *config.Config, log *slog.Logger) {
 	}
 }
 
+// warnRedialZone says at the start of serve, worker and dev which sources read the redial times that
+// Airudder sends without a zone as UTC only because neither redial_time_zone nor AIRUDDER_TIME_ZONE is set.
+func warnRedialZone(cfg *config.Config, log *slog.Logger) {
+	if names := cfg.RedialZoneGuessed(); len(names) > 0 {
+		log.Warn("redial times (RedailCall[].CallStartTime) carry no zone and are read as UTC: set AIRUDDER_TIME_ZONE "+
+			"(the Airudder account's zone) or the source's redial_time_zone", "sources", names)
+	}
+}
+
 // loopbackAddr says whether a listen address (host:port) takes connections from this machine only.
 func loopbackAddr(addr string) bool {
 	host, _, err := net.SplitHostPort(addr)
@@ -355,6 +365,7 @@ hands callbacks kept in the inbox to Temporal. Run as many replicas as needed; i
 				return err
 			}
 			warnOutboundLoopback(cfg, log)
+			warnRedialZone(cfg, log)
 			conn, err := connect(ctx, cfg, log, temporalLater)
 			if err != nil {
 				return err
@@ -384,6 +395,7 @@ func workerCmd(g *globals) *cobra.Command {
 				return err
 			}
 			warnOutboundLoopback(cfg, log)
+			warnRedialZone(cfg, log)
 			conn, err := connect(ctx, cfg, log, temporalRequired)
 			if err != nil {
 				return err

@@ -59,8 +59,8 @@ func TestSendKinds(t *testing.T) {
 		}
 	}
 	reqs := got()
-	if len(reqs) != 8 { // pds posts its three examples
-		t.Fatalf("%d requests, want 8", len(reqs))
+	if len(reqs) != 9 { // pds posts its three examples
+		t.Fatalf("%d requests, want 9", len(reqs))
 	}
 	for _, r := range reqs {
 		route := r.path[strings.LastIndex(r.path, "/")+1:]
