@@ -79,8 +79,11 @@ func textFiles(t *testing.T, root string) map[string]string {
 var (
 	// An absolute path into the machine the project is built on (its shared notes), not a URL's path.
 	machinePath = regexp.MustCompile(`(^|[^A-Za-z0-9_.~/-])/work/[A-Za-z0-9_./-]*`)
-	// A relative path that climbs: from its file's directory, it must stay inside the repository.
-	climbing = regexp.MustCompile(`(\.\./)+[A-Za-z0-9_./{}-]*`)
+	// A relative path that climbs (not an ellipsis, ".../tel:"): from its file's directory, it must lead
+	// to a file of the repository.
+	climbing = regexp.MustCompile(`(?:^|[^.])((?:\.\./)+[A-Za-z0-9_./{}*-]*)`)
+	// The house's notes beside the repository, as its root reaches them: whatever the file, never.
+	sharedNotes = regexp.MustCompile(`\.\./shared\b`)
 	// A Markdown link or image to a file of the repository.
 	mdLink = regexp.MustCompile(`\]\(([^)\s]+)\)`)
 	// The names of the house's notes beside the repository, which a clone lacks.
@@ -88,8 +91,8 @@ var (
 )
 
 // Nothing in the repository points at a file outside it: a clone has no notes beside it, so a decision
-// the code cites must live in the repository (docs/design.md), and every relative path a file writes
-// resolves inside the repository — in Markdown, to a file that exists.
+// the code cites must live in the repository (docs/design.md), and every relative path that climbs
+// (../) and every Markdown link leads to a file of the repository.
 func TestNothingPointsOutsideTheRepository(t *testing.T) {
 	r := theRepo(t)
 	files := textFiles(t, r.root)
@@ -110,13 +113,18 @@ func TestNothingPointsOutsideTheRepository(t *testing.T) {
 					t.Errorf("%s: %s is no file of the repository: cite docs/design.md (a decision, by its heading)", where, m)
 				}
 			}
-			for _, m := range climbing.FindAllString(line, -1) {
-				target := filepath.Join(dir, filepath.FromSlash(m))
-				rel, err := filepath.Rel(r.root, target)
-				if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
-					t.Errorf("%s: %s leads outside the repository", where, m)
-				} else if md && !exists(target) && !strings.ContainsAny(m, "{}") {
-					t.Errorf("%s: %s does not exist", where, m)
+			if sharedNotes.MatchString(line) {
+				t.Errorf("%s: ../shared is the house's notes beside the repository, which a clone lacks: cite docs/design.md", where)
+			}
+			for _, m := range climbing.FindAllStringSubmatch(line, -1) {
+				rel := m[1]
+				target := filepath.Join(dir, filepath.FromSlash(rel))
+				fromRoot, err := filepath.Rel(r.root, target)
+				switch {
+				case err != nil || fromRoot == ".." || strings.HasPrefix(fromRoot, ".."+string(filepath.Separator)):
+					t.Errorf("%s: %s leads outside the repository", where, rel)
+				case !exists(target) && !strings.ContainsAny(rel, "{}*"):
+					t.Errorf("%s: %s does not exist", where, rel)
 				}
 			}
 			if !md {
