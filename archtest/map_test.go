@@ -2,6 +2,7 @@ package archtest
 
 import (
 	"fmt"
+	"go/build"
 	"maps"
 	"path"
 	"path/filepath"
@@ -490,4 +491,56 @@ func (r *repo) isPath(s string) bool {
 	}
 	first, _, found := strings.Cut(s, "/")
 	return found && exists(filepath.Join(r.root, first))
+}
+
+// Only dev links the Temporal server and the embedded PostgreSQL: the release build (-tags nodev, as
+// `make release` and the container image build it) reaches neither devserver nor devserver/devpostgres,
+// and no package it reaches imports Temporal's server or embedded-postgres itself. Build constraints count
+// here, as the go command reads them.
+func TestReleaseBuildLinksNoDevServer(t *testing.T) {
+	r := theRepo(t)
+	ctx := build.Default
+	ctx.BuildTags = append(slices.Clone(ctx.BuildTags), "nodev")
+	forbidden := []string{"go.temporal.io/server", "github.com/fergusstrange/embedded-postgres"}
+	via := map[string]string{"cmd/rudderhook": ""} // package → the package that imports it
+	queue := []string{"cmd/rudderhook"}
+	chain := func(dir string) string {
+		s := dir
+		for p := via[dir]; p != ""; p = via[p] {
+			s = p + " → " + s
+		}
+		return s
+	}
+	for len(queue) > 0 {
+		dir := queue[0]
+		queue = queue[1:]
+		p, err := ctx.ImportDir(filepath.Join(r.root, filepath.FromSlash(dir)), 0)
+		if err != nil {
+			t.Fatalf("%s: %v", dir, err)
+		}
+		for _, ip := range p.Imports {
+			for i, f := range forbidden {
+				if f != "" && (ip == f || strings.HasPrefix(ip, f+"/")) {
+					t.Errorf("the release build links %s: %s imports %s", f, chain(dir), ip)
+					forbidden[i] = "" // once is enough to say
+				}
+			}
+			for imp := range r.own(map[string]bool{ip: true}) {
+				if _, seen := via[imp]; !seen {
+					via[imp] = dir
+					queue = append(queue, imp)
+				}
+			}
+		}
+	}
+	for _, dev := range []string{"devserver", "devserver/devpostgres"} {
+		if _, ok := via[dev]; ok {
+			t.Errorf("the release build links %s: %s (only cmd/rudderhook/embedded.go, built without nodev, may import it)", dev, chain(dev))
+		}
+	}
+	for _, must := range []string{"api", "worker", "activities", "store"} {
+		if _, ok := via[must]; !ok {
+			t.Fatalf("the release build does not reach %s: the test follows the wrong imports", must)
+		}
+	}
 }
