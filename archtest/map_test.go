@@ -137,12 +137,12 @@ func TestImportsAreTheMapsArrows(t *testing.T) {
 		}
 		for _, imp := range slices.Sorted(maps.Keys(tests)) {
 			if !row.tests[imp] {
-				t.Errorf("%s's tests import %s, which the map does not allow: add it to the row's tests (ARCHITECTURE.md:%d), or take the import out", dir, imp, row.line)
+				t.Errorf("the tests of %s import %s, which the map does not allow: add it to the row's tests (ARCHITECTURE.md:%d), or take the import out", dir, imp, row.line)
 			}
 		}
 		for _, imp := range slices.Sorted(maps.Keys(row.tests)) {
 			if !tests[imp] {
-				t.Errorf("ARCHITECTURE.md:%d: the map says %s's tests import %s, but none does beyond what its code imports: take it out of the row", row.line, dir, imp)
+				t.Errorf("ARCHITECTURE.md:%d: the map says the tests of %s import %s, but none does beyond what its code imports: take it out of the row", row.line, dir, imp)
 			}
 		}
 	}
