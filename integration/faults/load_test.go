@@ -40,11 +40,12 @@ const (
 const (
 	kindPlain = "plain"
 	// kindUnparsable has fields that do not parse into their types as a tenant's upload wrote them
-	// ("CallTimes": "2", a date with slashes, an amount with a decimal comma). docs/design.md: such a call is
-	// kept, with the original text and a parse note; it is never refused.
+	// ("CallTimes": "2", a date with slashes, an amount with a decimal comma). docs/design.md: Keep what the
+	// sender wrote — such a call is kept, with the original text and a parse note; it is never refused.
 	kindUnparsable = "unparsable fields"
 	// kindNUL and kindSurrogate hold text PostgreSQL cannot store as it is (the NUL character; half an
-	// emoji, a lone UTF-16 surrogate escape). docs/design.md: refused before the ack, or stored safely.
+	// emoji, a lone UTF-16 surrogate escape). docs/design.md: Ack after durability — refused before the ack,
+	// or stored safely.
 	kindNUL       = "NUL in a name"
 	kindSurrogate = "lone surrogate in a name"
 	// kindLongCaseID has a CaseID over Temporal's 2 KiB search-attribute limit: refused before the ack,
@@ -53,7 +54,8 @@ const (
 	// kindRedelivery is a callback posted again, byte for byte, after it was acknowledged: a no-op.
 	kindRedelivery = "identical redelivery"
 	// kindCorrection is a callback posted again with a corrected field (the callee's name) after the first
-	// was acknowledged. docs/design.md: a new revision, kept and shown as the latest.
+	// was acknowledged. docs/design.md: Revisions, not overwrites — a new revision, kept and shown as the
+	// latest.
 	kindCorrection = "corrected redelivery"
 )
 
