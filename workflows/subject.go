@@ -81,13 +81,33 @@ type SubjectResult struct {
 const localAttemptTimeout = 5 * time.Second
 
 // attemptTimeout is how long one attempt of an action may take: an Airudder call may fetch a token,
-// renew it and send (its client waits up to two minutes for each), a webhook is one request.
+// renew it and send (its client waits up to two minutes for each), a webhook is one request, and a
+// recording is a download of up to 200 MiB from a server that may be slow (its activity heartbeats,
+// and gives up on a body that sends nothing for a minute).
 func attemptTimeout(typ string) time.Duration {
 	switch typ {
 	case rules.TypeAirudderRecall, rules.TypeAirudderCancelContact:
 		return 5 * time.Minute
+	case rules.TypeArchiveRecording:
+		return 30 * time.Minute
 	}
 	return time.Minute
+}
+
+// heartbeatTimeout notices a worker that died during a long attempt (an archive's download heartbeats
+// every few seconds) without waiting for the whole attemptTimeout; 0 for attempts that do not heartbeat.
+func heartbeatTimeout(typ string) time.Duration {
+	if typ == rules.TypeArchiveRecording {
+		return time.Minute
+	}
+	return 0
+}
+
+// localFirst says whether the first attempt of a follow-up is made as a local activity, in the workflow
+// task that planned it: not for an action that must not be repeated blindly, nor for a download that
+// takes longer than a local attempt has (localAttemptTimeout) and heartbeats.
+func localFirst(fu rules.FollowUp) bool {
+	return !fu.AtMostOnce() && fu.Type != rules.TypeArchiveRecording
 }
 
 // SubjectWorkflow handles one subject — a call or an event of any kind — for as long as it has work:
@@ -269,7 +289,7 @@ func (r *subjectRun) attempt(ctx workflow.Context, st *FollowUpState, fu rules.F
 	in := activities.RunInput{FollowUp: fu, Retry: retry, Deadline: workflow.Now(ctx).Add(actionDeadline), Schedule: actionRetry}
 	st.Status = rules.StatusRunning
 	var res activities.RunResult
-	if !fu.AtMostOnce() {
+	if localFirst(fu) {
 		st.Attempts++
 		lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
 			Summary:             fu.Summary,
@@ -298,6 +318,7 @@ func (r *subjectRun) attempt(ctx workflow.Context, st *FollowUpState, fu rules.F
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		Summary:                fu.Summary,
 		StartToCloseTimeout:    attemptTimeout(fu.Type),
+		HeartbeatTimeout:       heartbeatTimeout(fu.Type),
 		ScheduleToCloseTimeout: actionDeadline + attemptTimeout(fu.Type), // a backstop: the activity gives up at in.Deadline
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval:    actionRetry.Initial,
