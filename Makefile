@@ -3,6 +3,9 @@ export GOTOOLCHAIN := local
 
 BIN := bin/rudderhook
 PKGS := ./...
+# BUCKET_TAGS links more recordings bucket drivers than file:// and s3:// (cmd/rudderhook/buckets.go):
+# gcs (gs://), azure (azblob://), e.g. make release BUCKET_TAGS="gcs azure".
+BUCKET_TAGS ?=
 
 .PHONY: help build release dev test test-short test-faults fuzz lint screenshots clean
 
@@ -10,10 +13,10 @@ help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 build: ## build bin/rudderhook
-	go build -o $(BIN) ./cmd/rudderhook
+	go build -tags "$(BUCKET_TAGS)" -o $(BIN) ./cmd/rudderhook
 
 release: ## build bin/rudderhook-release as the container image is built: without dev's embedded Temporal server (-tags nodev)
-	CGO_ENABLED=0 go build -tags nodev -trimpath -ldflags="-s -w" -o bin/rudderhook-release ./cmd/rudderhook
+	CGO_ENABLED=0 go build -tags "nodev $(BUCKET_TAGS)" -trimpath -ldflags="-s -w" -o bin/rudderhook-release ./cmd/rudderhook
 
 dev: build ## run everything on this laptop (embedded Temporal + UI, worker, API; a private PostgreSQL when none runs)
 	$(BIN) dev --rules deploy/rules.example.yaml $(DEV_FLAGS)
@@ -21,6 +24,7 @@ dev: build ## run everything on this laptop (embedded Temporal + UI, worker, API
 test: ## vet (the release build too), then every test against PostgreSQL (the local one, else a private one per package) and in-process Temporal servers
 	go vet $(PKGS)
 	go vet -tags nodev ./cmd/rudderhook
+	go vet -tags "nodev gcs azure" ./cmd/rudderhook
 	go test -count=1 -timeout 30m $(PKGS)
 
 test-short: ## the tests that do not link the Temporal server (fast feedback)

@@ -113,11 +113,17 @@ func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastR
 // NewHTTPClient; the dialer would refuse a redirect inside anyway) and ignores HTTP_PROXY and
 // HTTPS_PROXY: through a proxy the dialer would see the proxy's address, not the destination's.
 func newOutboundClient(p egress.Policy) *http.Client {
+	return &http.Client{Timeout: 30 * time.Second, Transport: outboundTransport(p), CheckRedirect: noRedirects}
+}
+
+// outboundTransport is the transport of every client that sends where a rule or a sender says: its
+// dialer refuses what p does not allow, and it ignores proxies (see newOutboundClient).
+func outboundTransport(p egress.Policy) *http.Transport {
 	dialer := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second, ControlContext: p.Control}
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.Proxy = nil
 	transport.DialContext = dialer.DialContext
-	return &http.Client{Timeout: 30 * time.Second, Transport: transport, CheckRedirect: noRedirects}
+	return transport
 }
 
 // outboundClient is the client that sends to destinations of policy p (one per policy, so that a
@@ -202,6 +208,11 @@ func (a *Activities) actionOf(fu rules.FollowUp) (action, error) {
 			return missing("cancel")
 		}
 		return action{do: func(ctx context.Context) (int, error) { return a.cancelContact(ctx, fu) }}, nil
+	case rules.TypeArchiveRecording:
+		if fu.Recording == nil {
+			return missing("recording to archive")
+		}
+		return action{do: func(ctx context.Context) (int, error) { return a.archiveRecording(ctx, fu) }}, nil
 	default:
 		if fu.Recall == nil {
 			return missing("re-call")
@@ -623,6 +634,9 @@ func (a *Activities) secretURLs(fu rules.FollowUp) []string {
 	}
 	if fu.Notify != nil {
 		add(fu.Notify.Target, fu.Notify.URL)
+	}
+	if fu.Recording != nil {
+		add("", fu.Recording.URL) // a recording link may carry a token
 	}
 	return out
 }

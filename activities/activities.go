@@ -47,6 +47,12 @@ type Activities struct {
 	AirudderZone *time.Location
 	// Targets are the endpoints rules may name.
 	Targets map[string]*config.Target
+	// Recordings is the bucket archive_recording puts recordings in; nil: not configured, and those
+	// follow-ups fail saying so.
+	Recordings *Recordings
+	// ArchiveSources are the sources whose every call with a recording gets an archive_recording follow-up
+	// (a source's archive_recordings), as if a rule said so.
+	ArchiveSources map[string]bool
 	// Clock is the time follow-ups are planned and attempted by (their dates, calling windows, daily caps
 	// and retries); nil is time.Now. Workflow tests give their environment's clock.
 	Clock func() time.Time
@@ -55,9 +61,12 @@ type Activities struct {
 	// outbound are the clients that send webhooks and notifications, one per policy, each refusing at
 	// dial time what its policy does not allow (newOutboundClient).
 	outbound map[egress.Policy]*http.Client
+	// downloads fetches recordings (downloadClient).
+	downloads *http.Client
 }
 
-// New builds the activities from the configuration: its targets and Airudder's API credentials.
+// New builds the activities from the configuration: its targets, Airudder's API credentials and the
+// sources that archive every recording. The recordings bucket is opened by the caller (OpenRecordings).
 func New(st *store.Store, cfg *config.Config, log *slog.Logger) *Activities {
 	httpClient := NewHTTPClient()
 	return &Activities{
@@ -67,9 +76,10 @@ func New(st *store.Store, cfg *config.Config, log *slog.Logger) *Activities {
 		HTTP:  httpClient,
 		Airudder: airudder.NewClient(cfg.Airudder.BaseURL, cfg.Airudder.AppKey, cfg.Airudder.AppSecret, httpClient,
 			cfg.Airudder.ClientOptions()...),
-		AirudderZone: cfg.Airudder.Location,
-		Targets:      cfg.Targets,
-		RuleURLs:     cfg.RuleURLs(),
+		AirudderZone:   cfg.Airudder.Location,
+		Targets:        cfg.Targets,
+		RuleURLs:       cfg.RuleURLs(),
+		ArchiveSources: cfg.ArchiveSources(),
 	}
 }
 

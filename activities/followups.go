@@ -68,7 +68,7 @@ func (a *Activities) planWith(ctx context.Context, decide func(set *rules.Set, s
 	if err != nil {
 		return nil, fmt.Errorf("plan follow-ups of %s: %w", workflowID, err)
 	}
-	return a.storePlan(ctx, set, decide(set, stored), stored.ID, "")
+	return a.storePlan(ctx, set.Version, decide(set, stored), stored.ID, "")
 }
 
 // storePlan stores the follow-ups a plan decided for a subject, each under its idempotency key, and
@@ -77,11 +77,11 @@ func (a *Activities) planWith(ctx context.Context, decide func(set *rules.Set, s
 //
 // runBy is the workflow that carries them out, when it is known at planning (the subject's own
 // SubjectWorkflow); follow-ups run by FollowUpWorkflow record theirs when they begin.
-func (a *Activities) storePlan(ctx context.Context, set *rules.Set, plan rules.Plan, subjectID int64, runBy string) (*PlanResult, error) {
+func (a *Activities) storePlan(ctx context.Context, version int64, plan rules.Plan, subjectID int64, runBy string) (*PlanResult, error) {
 	info := activity.GetInfo(ctx)
 	for _, p := range plan.Errors {
 		a.Log.Warn("rule could not be evaluated; counted as not matched", "workflow_id", info.WorkflowExecution.ID,
-			"rule", p.Rule, "rule_version", set.Version, "error", p.Message)
+			"rule", p.Rule, "rule_version", version, "error", p.Message)
 	}
 	recs := make([]store.FollowUpRecord, len(plan.FollowUps))
 	for i, fu := range plan.FollowUps {
@@ -99,7 +99,7 @@ func (a *Activities) storePlan(ctx context.Context, set *rules.Set, plan rules.P
 	if err != nil {
 		return nil, classifyDBError(fmt.Errorf("plan follow-ups of %s: %w", info.WorkflowExecution.ID, err))
 	}
-	out := &PlanResult{RuleVersion: set.Version, Matched: plan.Matched, Errors: plan.Errors}
+	out := &PlanResult{RuleVersion: version, Matched: plan.Matched, Errors: plan.Errors}
 	for _, r := range stored {
 		if r.SubjectID != subjectID {
 			// Planned already by another event about the same call (a PDS call's HANGUP, then its
@@ -110,7 +110,7 @@ func (a *Activities) storePlan(ctx context.Context, set *rules.Set, plan rules.P
 		}
 		out.FollowUps = append(out.FollowUps, PlannedFollowUp{ID: r.ID, Status: r.Status, Plan: r.Plan.ForWorkflow()})
 	}
-	a.Log.Info("planned follow-ups", "workflow_id", info.WorkflowExecution.ID, "rule_version", set.Version,
+	a.Log.Info("planned follow-ups", "workflow_id", info.WorkflowExecution.ID, "rule_version", version,
 		"matched", plan.Matched, "follow_ups", len(out.FollowUps))
 	return out, nil
 }

@@ -80,10 +80,20 @@ func (a *Activities) StoreAndPlan(ctx context.Context, in StoreAndPlanInput) (*S
 		return nil, fmt.Errorf("plan follow-ups of %s: %w", workflowID, err)
 	}
 	out.Planned = true
-	if set == nil {
+	plan, version, zone := rules.Plan{Matched: []string{}, FollowUps: []rules.FollowUp{}}, int64(0), ""
+	if set != nil {
+		plan, version, zone = set.PlanSubject(subject, workflowID, a.now()), set.Version, set.TimeZone
+	}
+	if subject.IsCall() && a.ArchiveSources[subject.Source()] && rules.HasRecording(*subject.Call) {
+		// The source archives every recording: planned beside the rules' follow-ups, under rule
+		// source:archive-recordings (a rule that archives too has a key of its own; the second finds
+		// the recording in the bucket and fetches nothing).
+		plan.FollowUps = append(plan.FollowUps, rules.ArchiveFollowUp(*subject.Call, workflowID, version, zone))
+	}
+	if set == nil && len(plan.FollowUps) == 0 {
 		return out, nil
 	}
-	planned, err := a.storePlan(ctx, set, set.PlanSubject(subject, workflowID, a.now()), stored.SubjectID, workflowID)
+	planned, err := a.storePlan(ctx, version, plan, stored.SubjectID, workflowID)
 	if err != nil {
 		return nil, err
 	}

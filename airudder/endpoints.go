@@ -45,6 +45,9 @@ const (
 	PDSAuthPath = "/auth"
 	// PDSCancelTaskContactsPath cancels the pending calls of numbers in a PDS task (seen).
 	PDSCancelTaskContactsPath = "/canceltaskcontacts"
+	// PDSCaseRecordingPath answers the recording link of one call: {"callid": …} → body.link, a WAV
+	// fetched with a plain GET (seen).
+	PDSCaseRecordingPath = "/case/recording"
 )
 
 // TimeLayout is how Airudder reads every time we send it: "YYYY-MM-DD HH:MM:SS" in the account's own

@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -41,6 +42,16 @@ type CallJSON struct {
 type CallWithFollowUps struct {
 	CallJSON
 	SubjectHistory
+	// Recording says where the call's recording is archived, for a call that has one (a link, or an
+	// archive of it).
+	Recording *RecordingJSON `json:"recording,omitempty"`
+}
+
+// RecordingJSON is a call's recording as archived (archive_recording): where it is in the bucket, its
+// size and checksum. The link it came from is the call's own (call.recLink), not repeated here.
+type RecordingJSON struct {
+	Archived bool `json:"archived"`
+	*store.Recording
 }
 
 // SubjectHistory is what became of a subject, a call or an event: everything planned for it and every
@@ -108,7 +119,17 @@ func (s *Server) writeCallWithFollowUps(c *gin.Context, rec *store.CallRecord) {
 		s.writeError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, CallWithFollowUps{CallJSON: s.callJSON(rec), SubjectHistory: h})
+	out := CallWithFollowUps{CallJSON: s.callJSON(rec), SubjectHistory: h}
+	switch archived, err := s.Store.RecordingOf(c.Request.Context(), rec.SubjectID); {
+	case err == nil:
+		out.Recording = &RecordingJSON{Archived: true, Recording: archived}
+	case !errors.Is(err, store.ErrNotFound):
+		s.writeError(c, err)
+		return
+	case rec.Call.RecordingURL != "":
+		out.Recording = &RecordingJSON{}
+	}
+	c.JSON(http.StatusOK, out)
 }
 
 // subjectHistory reads the follow-ups and revisions of a subject, of whatever kind.

@@ -65,6 +65,12 @@ type Config struct {
 	// testing: `dev` sets it, and tests whose fake CRMs listen on loopback. Otherwise a rule's url: may
 	// reach only public addresses, and a target private ones only with allow_private (see egress).
 	OutboundAllowLoopback bool `env:"RUDDERHOOK_OUTBOUND_ALLOW_LOOPBACK"`
+	// RecordingsBucket is where archive_recording follow-ups put call recordings: a Go CDK bucket URL,
+	// file:///dir or s3://bucket?region=… (gs:// and azblob:// in builds that link their drivers). Empty:
+	// recordings are not archived, and those follow-ups fail saying so (dev uses .rudderhook/recordings).
+	RecordingsBucket string `env:"RUDDERHOOK_RECORDINGS_BUCKET"`
+	// RecordingsMaxBytes refuses a recording larger than this (200 MiB by default).
+	RecordingsMaxBytes int64 `env:"RUDDERHOOK_RECORDINGS_MAX_BYTES" envDefault:"209715200"`
 
 	// Sources are the named receivers, from the file and environment; the built-in default is one
 	// source "airudder" with key "airudder".
@@ -159,6 +165,17 @@ type Target struct {
 	AllowPrivate bool `yaml:"allow_private"`
 }
 
+// ArchiveSources are the sources that archive every recording (archive_recordings).
+func (cfg *Config) ArchiveSources() map[string]bool {
+	out := map[string]bool{}
+	for name, s := range cfg.Sources {
+		if s.ArchiveRecordings {
+			out[name] = true
+		}
+	}
+	return out
+}
+
 // RuleURLs is what a url: written in a rule may reach: public addresses, and loopback when
 // OutboundAllowLoopback says so.
 func (cfg *Config) RuleURLs() egress.Policy {
@@ -229,6 +246,9 @@ type Source struct {
 	// /webhooks/{source}[/{token}]/{name}, kept whole as JSON, and keyed by the values at its key_fields
 	// (or a hash of the body). A kind not listed answers 404.
 	Kinds []SourceKind `yaml:"kinds"`
+	// ArchiveRecordings archives the recording of every call of this source that has one (a PDS call's
+	// recLink), as if a rule said archive_recording: planned under rule source:archive-recordings.
+	ArchiveRecordings bool `yaml:"archive_recordings"`
 
 	// Resolved by Load.
 	RedialLocation *time.Location `yaml:"-"`
@@ -328,7 +348,7 @@ type file struct {
 
 var (
 	sourceNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
-	sourceEnvRE  = regexp.MustCompile(`^RUDDERHOOK_SOURCE_([A-Z0-9_]+)_(KEYS|REDIAL_TZ|TOKEN|ALLOW_IPS|KINDS)$`)
+	sourceEnvRE  = regexp.MustCompile(`^RUDDERHOOK_SOURCE_([A-Z0-9_]+)_(KEYS|REDIAL_TZ|TOKEN|ALLOW_IPS|KINDS|ARCHIVE_RECORDINGS)$`)
 	targetEnvRE  = regexp.MustCompile(`^RUDDERHOOK_TARGET_([A-Z0-9_]+)_(URL|SECRET|ALLOW_PRIVATE)$`)
 )
 
@@ -376,7 +396,9 @@ func Load(environ []string, path string) (*Config, error) {
 		return nil, err
 	}
 	cfg.Users = append(cfg.Users, users...)
-	applySourceEnv(&cfg, vars)
+	if err := applySourceEnv(&cfg, vars); err != nil {
+		return nil, err
+	}
 	if err := applyTargetEnv(&cfg, vars); err != nil {
 		return nil, err
 	}
@@ -390,7 +412,8 @@ func Load(environ []string, path string) (*Config, error) {
 }
 
 // applySourceEnv lets RUDDERHOOK_SOURCE_<NAME>_KEYS and friends create or override a source.
-func applySourceEnv(cfg *Config, vars map[string]string) {
+func applySourceEnv(cfg *Config, vars map[string]string) error {
+	var problems []string
 	eachNamed(vars, sourceEnvRE, cfg.Sources, func(s *Source, setting, v string) {
 		switch setting {
 		case "KEYS":
@@ -403,8 +426,18 @@ func applySourceEnv(cfg *Config, vars map[string]string) {
 			s.AllowIPs = splitList(v)
 		case "KINDS":
 			s.Kinds = parseKinds(v)
+		case "ARCHIVE_RECORDINGS":
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				problems = append(problems, fmt.Sprintf("RUDDERHOOK_SOURCE_*_ARCHIVE_RECORDINGS=%q: write true or false", v))
+			}
+			s.ArchiveRecordings = b
 		}
 	})
+	if len(problems) > 0 {
+		return errors.New(strings.Join(problems, "; "))
+	}
+	return nil
 }
 
 // applyTargetEnv lets RUDDERHOOK_TARGET_<NAME>_URL, _SECRET and _ALLOW_PRIVATE create or override a
@@ -468,6 +501,9 @@ func (cfg *Config) resolve() error {
 		} else {
 			cfg.Airudder.Location = loc
 		}
+	}
+	if cfg.RecordingsMaxBytes <= 0 {
+		problems = append(problems, fmt.Sprintf("RUDDERHOOK_RECORDINGS_MAX_BYTES=%d: a recording's cap must be positive", cfg.RecordingsMaxBytes))
 	}
 	for name, t := range cfg.Targets {
 		t.Name = name

@@ -407,3 +407,31 @@ func TestRedialTimesAreReadInTheSourcesZoneElseTheAccounts(t *testing.T) {
 		})
 	}
 }
+
+func TestRecordingsSettings(t *testing.T) {
+	cfg, err := config.Load(nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.RecordingsBucket != "" || cfg.RecordingsMaxBytes != 200<<20 || len(cfg.ArchiveSources()) != 0 {
+		t.Errorf("defaults: bucket %q, max %d, archive sources %v", cfg.RecordingsBucket, cfg.RecordingsMaxBytes, cfg.ArchiveSources())
+	}
+	path := filepath.Join(t.TempDir(), "rudderhook.yaml")
+	if err := os.WriteFile(path, []byte("sources:\n  pds:\n    keys: [k]\n    archive_recordings: true\n  other:\n    keys: [k]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err = config.Load([]string{"RUDDERHOOK_RECORDINGS_BUCKET=s3://rec?region=ap-southeast-3", "RUDDERHOOK_RECORDINGS_MAX_BYTES=1048576",
+		"RUDDERHOOK_SOURCE_THIRD_KEYS=k", "RUDDERHOOK_SOURCE_THIRD_ARCHIVE_RECORDINGS=true"}, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.ArchiveSources(); !reflect.DeepEqual(got, map[string]bool{"pds": true, "third": true}) ||
+		cfg.RecordingsBucket != "s3://rec?region=ap-southeast-3" || cfg.RecordingsMaxBytes != 1<<20 {
+		t.Errorf("archive sources %v, bucket %q, max %d", got, cfg.RecordingsBucket, cfg.RecordingsMaxBytes)
+	}
+	for _, env := range [][]string{{"RUDDERHOOK_SOURCE_X_KEYS=k", "RUDDERHOOK_SOURCE_X_ARCHIVE_RECORDINGS=always"}, {"RUDDERHOOK_RECORDINGS_MAX_BYTES=0"}} {
+		if _, err := config.Load(env, ""); err == nil {
+			t.Errorf("%v was taken", env)
+		}
+	}
+}

@@ -139,6 +139,14 @@ func start(t testing.TB, opts options) *system {
 
 func (s *system) startWorker() {
 	acts := activities.New(s.store, s.cfg, testLogger(s.t))
+	if s.cfg.RecordingsBucket != "" { // as runWorker opens it
+		rec, err := activities.OpenRecordings(context.Background(), s.cfg.RecordingsBucket, s.cfg.RecordingsMaxBytes)
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		s.t.Cleanup(func() { _ = rec.Close() })
+		acts.Recordings = rec
+	}
 	w := worker.New(s.client, s.cfg.Temporal.TaskQueue, acts, sdkworker.Options{})
 	if err := w.Start(); err != nil {
 		s.t.Fatal(err)

@@ -161,6 +161,8 @@ func describeAction(set *Set, a *Action) []Segment {
 	case TypeNotify:
 		s.words("message ")
 		s.value(EndpointLabel(a.Target, a.URL))
+	case TypeArchiveRecording:
+		s.words("archive its recording")
 	default:
 		s.words("%s", a.Type)
 	}

@@ -563,6 +563,7 @@ func ActionTypes() []ActionType {
 			target, url,
 			{Name: "text", Label: "Message", Type: "template", Placeholder: "Case {{ .call.case_id }} needs a follow-up."},
 		}},
+		{Type: TypeArchiveRecording, Label: "Archive the call's recording", Params: []Param{}},
 	}
 }
 

@@ -20,18 +20,19 @@ import (
 type FollowUp struct {
 	// Key is the idempotency key: the same call, rule and action always give the same key. It is unique
 	// in the database and sent to targets (webhook-id), so a repeat never becomes a second effect.
-	Key             string          `json:"key"`
-	RuleID          string          `json:"rule_id"`
-	RuleVersion     int64           `json:"rule_version"`
-	RuleDescription string          `json:"rule_description,omitempty"`
-	Action          string          `json:"action"`
-	Type            string          `json:"type"`
-	Summary         string          `json:"summary"`
-	CalleeNumber    string          `json:"callee_number"`
-	Webhook         *WebhookRequest `json:"webhook,omitempty"`
-	Notify          *NotifyRequest  `json:"notify,omitempty"`
-	Recall          *RecallRequest  `json:"recall,omitempty"`
-	Cancel          *CancelRequest  `json:"cancel,omitempty"`
+	Key             string            `json:"key"`
+	RuleID          string            `json:"rule_id"`
+	RuleVersion     int64             `json:"rule_version"`
+	RuleDescription string            `json:"rule_description,omitempty"`
+	Action          string            `json:"action"`
+	Type            string            `json:"type"`
+	Summary         string            `json:"summary"`
+	CalleeNumber    string            `json:"callee_number"`
+	Webhook         *WebhookRequest   `json:"webhook,omitempty"`
+	Notify          *NotifyRequest    `json:"notify,omitempty"`
+	Recall          *RecallRequest    `json:"recall,omitempty"`
+	Cancel          *CancelRequest    `json:"cancel,omitempty"`
+	Recording       *RecordingRequest `json:"recording,omitempty"`
 	// ReachesPerson says the action reaches the callee (nil in plans made before it existed: then only
 	// a re-call does). OnUnknown is what an attempt of unknown outcome leads to ("" in those plans: see
 	// AtMostOnce).
@@ -113,6 +114,71 @@ type CancelRequest struct {
 	Callee string `json:"callee"`
 }
 
+// RecordingRequest is a planned archive of a call's recording: downloaded from URL (the link the call
+// carried when it was planned; a later revision's is read from the store when this one is empty) or, for
+// a PDS call without one, from the link Airudder's PDS API gives for CallID.
+type RecordingRequest struct {
+	URL string `json:"url,omitempty"`
+	// CallID is the PDS callid to ask Airudder for the link (case/recording) when the call has none.
+	CallID string `json:"callid,omitempty"`
+	// Source and CallKey name the call in the bucket's key (recordings/{source}/{call key}/…).
+	Source  string `json:"source"`
+	CallKey string `json:"call_key"`
+}
+
+// SourceArchiveRule is the rule ID of the follow-ups a source's archive_recordings option plans: not
+// a rule of the document (a rule's id cannot hold a ':'), shown as such in the follow-ups list.
+const SourceArchiveRule = "source:archive-recordings"
+
+// recordingRequest is what archiving rc's recording needs, or why it cannot be: a workflow-family call
+// completion carries no recording link (the seed's callback has no such field, and the workflow
+// family's lookup by call ID is known by title only), so only a PDS call has one, or a call ID to ask
+// for it.
+func recordingRequest(rc airudder.ReceivedCall) (*RecordingRequest, string) {
+	req := &RecordingRequest{URL: strings.TrimSpace(rc.Call.RecordingURL), Source: rc.Source, CallKey: rc.Key}
+	if rc.Kind == airudder.KindPDS {
+		req.CallID = rc.Call.CallID
+	}
+	if req.URL == "" && req.CallID == "" {
+		return nil, "the call has no recording link (Airudder's workflow call completion carries none; a PDS agent's call result carries recLink, or a callid to look it up by)"
+	}
+	return req, ""
+}
+
+// HasRecording says whether rc has a recording that archive_recording can fetch: a link, or a PDS call
+// ID to ask Airudder for one.
+func HasRecording(rc airudder.ReceivedCall) bool {
+	_, why := recordingRequest(rc)
+	return why == ""
+}
+
+// ArchiveFollowUp is the follow-up that a source's archive_recordings option plans for a call with a
+// recording (HasRecording), as if a built-in rule said so: rule SourceArchiveRule, action
+// archive_recording, keyed like any follow-up of the call's workflow. version is the rules version in
+// force when it was planned (0 without one), zone their time zone.
+func ArchiveFollowUp(rc airudder.ReceivedCall, callWorkflowID string, version int64, zone string) FollowUp {
+	reaches := false
+	fu := FollowUp{
+		Key: FollowUpKey(callWorkflowID, SourceArchiveRule, TypeArchiveRecording), RuleID: SourceArchiveRule, RuleVersion: version,
+		RuleDescription: "the source archives every recording (archive_recordings)", Action: TypeArchiveRecording,
+		Type: TypeArchiveRecording, CalleeNumber: rc.Call.CalleeNumber, ReachesPerson: &reaches, OnUnknown: OnUnknownRetry,
+		NotBefore: rc.ReceivedAt.UTC(), TimeZone: cmp.Or(zone, "UTC"),
+	}
+	fu.archive(rc, SourceArchiveRule)
+	return fu
+}
+
+// archive plans the download of rc's recording, or a skip that says why there is none.
+func (fu *FollowUp) archive(rc airudder.ReceivedCall, ruleID string) {
+	req, why := recordingRequest(rc)
+	fu.Summary = fmt.Sprintf("Archive the recording of call %s (%s)", rc.Key, ruleID)
+	if why != "" {
+		fu.Skip = why
+		return
+	}
+	fu.Recording = req
+}
+
 // Reaches says whether the action reaches the callee: its daily cap counts every call the callee
 // received, and by default an attempt of unknown outcome is not repeated.
 func (f *FollowUp) Reaches() bool {
@@ -190,7 +256,7 @@ func (s *Set) planMatching(b budget, on, what string, vars map[string]any, plan 
 			fu, err := plan(r, a, b)
 			if err != nil {
 				fu.Skip = "could not be planned for this " + what + ": " + err.Error()
-				fu.Webhook, fu.Notify, fu.Recall, fu.Cancel = nil, nil, nil, nil
+				fu.Webhook, fu.Notify, fu.Recall, fu.Cancel, fu.Recording = nil, nil, nil, nil, nil
 			}
 			p.FollowUps = append(p.FollowUps, fu)
 		}
@@ -236,6 +302,9 @@ func (s *Set) plan(r *Rule, a *Action, rc airudder.ReceivedCall, facts *Call, ca
 	err := fu.request(a, r, data, b, "call", func() any {
 		return map[string]any{"source": rc.Source, "key": rc.Key, "received_at": rc.ReceivedAt, "task": rc.Task, "call": rc.Call}
 	})
+	if a.Type == TypeArchiveRecording && fu.Skip == "" {
+		fu.archive(rc, r.ID)
+	}
 	return fu, err
 }
 

@@ -1,7 +1,7 @@
 // Package rules is how business teams say what happens after a call: a YAML document of rules, each a
 // condition in CEL over the call's fields (`call.intention == "PTP" && has(call.due_date)`) and actions
-// picked from a fixed catalogue (webhook, airudder_recall, airudder_cancel_contact, notify) with their
-// parameters and timing.
+// picked from a fixed catalogue (webhook, airudder_recall, airudder_cancel_contact, notify,
+// archive_recording) with their parameters and timing.
 //
 // A document is compiled and checked as a whole when it is loaded, so a mistake is reported with the
 // rule, the line and the column, and a bad document never replaces a good one. Compiled rules turn a call
@@ -45,10 +45,13 @@ const (
 	// promised to).
 	TypeAirudderCancelContact = "airudder_cancel_contact"
 	TypeNotify                = "notify"
+	// TypeArchiveRecording downloads the call's recording (its link, or Airudder's answer for its call
+	// ID) to the configured bucket.
+	TypeArchiveRecording = "archive_recording"
 )
 
 // catalogue is every action type, in the order messages list them.
-var catalogue = []string{TypeWebhook, TypeAirudderRecall, TypeAirudderCancelContact, TypeNotify}
+var catalogue = []string{TypeWebhook, TypeAirudderRecall, TypeAirudderCancelContact, TypeNotify, TypeArchiveRecording}
 
 // What an action does when an attempt's outcome is unknown (it may have been carried out): on_unknown.
 const (
@@ -351,6 +354,9 @@ func compile(src []byte, opts Options, checking budget) (*Set, error) {
 			if factsT != nil && ad.At != nil {
 				errs = append(errs, "at: is for rules on calls (its dates are a call's); a rule on "+r.On+" waits with delay:")
 			}
+			if factsT != nil && ad.Type == TypeArchiveRecording {
+				errs = append(errs, "archive_recording is for rules on calls (a call's recording); a rule on "+r.On+" has none")
+			}
 			if i < len(lines) && j < len(lines[i].actions) {
 				a.line = lines[i].actions[j]
 			}
@@ -468,6 +474,10 @@ func compileAction(ad actionDoc, index int, zone string, opts Options, exampleDa
 		c.recall(ad)
 	case TypeAirudderCancelContact:
 		c.cancelContact(ad)
+	case TypeArchiveRecording:
+		if ad.Target != "" || ad.URL != "" {
+			c.fail("archive_recording downloads the call's own recording to the configured bucket (RUDDERHOOK_RECORDINGS_BUCKET); it takes no target or url")
+		}
 	case "":
 		c.fail("type is required: one of %s", strings.Join(catalogue, ", "))
 	default:

@@ -1,7 +1,7 @@
 // Package store keeps rudderhook's state in PostgreSQL: subjects (subjects.go: every call and event
 // Airudder told us, its revisions and whether they were processed), the typed rows that extend them
 // (calls.go: calls and their redials; events.go), the inbox of callbacks that Temporal could not take yet
-// (inbox.go), follow-ups (followups.go) and the versions of the rules (rulesets.go). It only stores: compiling the rules in force and watching the rules file is
+// (inbox.go), follow-ups (followups.go), archived recordings (recordings.go) and the versions of the rules (rulesets.go). It only stores: compiling the rules in force and watching the rules file is
 // rules/rulesync's work. SQL lives in named constants beside the code that runs it; schema changes are
 // embedded, numbered goose migrations (migrations/); this file holds the handle and transactions.
 //

@@ -93,7 +93,9 @@ const localAttemptTimeout = 5 * time.Second
 //     if Airudder says the name is taken (1: its token was just accepted), then uploaddetails into the
 //     new instance (3: its token may be refused, renewed and the request sent again): 8 exchanges, 16 min;
 //
-// and a minute more for the bookkeeping in PostgreSQL around the action.
+// and a minute more for the bookkeeping in PostgreSQL around the action. A recording is a download of up
+// to 200 MiB from a server that may be slow: its activity heartbeats, and gives up on a body that sends
+// nothing for a minute.
 func attemptTimeout(fu rules.FollowUp) time.Duration {
 	const bookkeeping = time.Minute
 	switch {
@@ -101,8 +103,26 @@ func attemptTimeout(fu rules.FollowUp) time.Duration {
 		return 8*airudder.DefaultRequestTimeout + bookkeeping
 	case fu.Type == rules.TypeAirudderRecall, fu.Type == rules.TypeAirudderCancelContact:
 		return 4*airudder.DefaultRequestTimeout + bookkeeping
+	case fu.Type == rules.TypeArchiveRecording:
+		return 30 * time.Minute
 	}
 	return time.Minute
+}
+
+// heartbeatTimeout notices a worker that died during a long attempt (an archive's download heartbeats
+// every few seconds) without waiting for the whole attemptTimeout; 0 for attempts that do not heartbeat.
+func heartbeatTimeout(typ string) time.Duration {
+	if typ == rules.TypeArchiveRecording {
+		return time.Minute
+	}
+	return 0
+}
+
+// localFirst says whether the first attempt of a follow-up is made as a local activity, in the workflow
+// task that planned it: not for an action that must not be repeated blindly, nor for a download that
+// takes longer than a local attempt has (localAttemptTimeout) and heartbeats.
+func localFirst(fu rules.FollowUp) bool {
+	return !fu.AtMostOnce() && fu.Type != rules.TypeArchiveRecording
 }
 
 // SubjectWorkflow handles one subject — a call or an event of any kind — for as long as it has work:
@@ -286,7 +306,7 @@ func (r *subjectRun) attempt(ctx workflow.Context, st *FollowUpState, fu rules.F
 	in := activities.RunInput{FollowUp: fu, Retry: retry, Deadline: workflow.Now(ctx).Add(actionDeadline), Schedule: actionRetry}
 	st.Status = rules.StatusRunning
 	var res activities.RunResult
-	if !fu.AtMostOnce() {
+	if localFirst(fu) {
 		st.Attempts++
 		lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
 			Summary:             fu.Summary,
@@ -318,6 +338,7 @@ func (r *subjectRun) attempt(ctx workflow.Context, st *FollowUpState, fu rules.F
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		Summary:                fu.Summary,
 		StartToCloseTimeout:    attemptTimeout(fu),
+		HeartbeatTimeout:       heartbeatTimeout(fu.Type),
 		ScheduleToCloseTimeout: actionDeadline + attemptTimeout(fu), // a backstop: the activity gives up at in.Deadline
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval:    actionRetry.Initial,

@@ -310,3 +310,28 @@ func TestSubjectWorkflowDetailsPointAtTheRetriedActivity(t *testing.T) {
 		t.Errorf("current details during the activity's retries:\n%s\nwant the follow-up running, pointing at its pending activity, and no wait that has passed", details)
 	}
 }
+
+// A recording's download never runs as a local activity (it may take longer than a workflow task
+// should, and heartbeats), and its attempt has the time a long download needs.
+func TestSubjectWorkflowArchivesARecordingOnlyAsAnActivityWithALongTimeout(t *testing.T) {
+	t.Parallel()
+	archive := rules.FollowUp{Key: "rec", RuleID: rules.SourceArchiveRule, Action: rules.TypeArchiveRecording, Type: rules.TypeArchiveRecording,
+		Summary: "archive", NotBefore: subjectStart, TimeZone: "UTC", OnUnknown: rules.OnUnknownRetry,
+		Recording: &rules.RecordingRequest{URL: "https://rec.example/a.wav", Source: "airudder", CallKey: "pds/x"}}
+	var timeout, heartbeat time.Duration
+	env, rec := subjectEnv(t, []rules.FollowUp{archive}, func(ctx context.Context, _ activities.RunInput, _ int) (*activities.RunResult, error) {
+		info := activity.GetInfo(ctx)
+		timeout, heartbeat = info.StartToCloseTimeout, info.HeartbeatTimeout
+		return &activities.RunResult{Status: rules.StatusSucceeded, ResponseStatus: 200}, nil
+	})
+	env.ExecuteWorkflow(workflows.SubjectWorkflow, subjectInput())
+	if res := result(t, env); res.FollowUps[rules.StatusSucceeded] != 1 {
+		t.Errorf("result %+v", res)
+	}
+	if got := rec.all(); len(got) != 1 || got[0].local {
+		t.Errorf("attempts %+v, want one, on the task queue", got)
+	}
+	if timeout < 30*time.Minute || heartbeat <= 0 || heartbeat > time.Minute {
+		t.Errorf("attempt's timeout %s, heartbeat timeout %s; want 30m and a heartbeat timeout of at most a minute", timeout, heartbeat)
+	}
+}

@@ -163,6 +163,7 @@ type Server struct {
 	uploads            []Upload
 	cancellations      []Cancellation
 	cancelled          map[Cancellation]bool
+	recordings         map[string]string // PDS callid → recording link (case/recording)
 }
 
 type tokenState struct {
@@ -183,6 +184,7 @@ func New(t testing.TB, opts ...Option) *Server {
 		faulted:           map[string]int{},
 		tokens:            map[string]*tokenState{"workflow": {prefix: "tok-"}, "pds": {prefix: "pds-tok-"}},
 		cancelled:         map[Cancellation]bool{},
+		recordings:        map[string]string{},
 	}
 	for _, opt := range opts {
 		opt(s)
@@ -327,6 +329,7 @@ func (s *Server) routes() map[string]route {
 		s.cancelContactPath:                            {family: "workflow", act: (*Server).cancelContact},
 		s.pdsBase + airudder.PDSAuthPath:               {form: true, act: (*Server).pdsAuth},
 		s.pdsBase + airudder.PDSCancelTaskContactsPath: {family: "pds", act: (*Server).pdsCancel},
+		s.pdsBase + airudder.PDSCaseRecordingPath:      {family: "pds", act: (*Server).pdsRecording},
 	}
 }
 
@@ -667,6 +670,30 @@ func (s *Server) pdsCancel(req Request) (int, string) {
 	}
 	done, _ := json.Marshal(s.cancel("pds", task, numbers))
 	return http.StatusOK, `{"code":0,"message":"successfully","body":` + string(done) + `}`
+}
+
+// SetRecording makes case/recording answer link for the PDS call callid.
+func (s *Server) SetRecording(callID, link string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.recordings[callID] = link
+}
+
+// pdsRecording answers case/recording: the link SetRecording gave for the callid, or none (an empty body,
+// as Airudder's answer for a call without a recording is not known).
+func (s *Server) pdsRecording(req Request) (int, string) {
+	id, _ := req.JSON["callid"].(string)
+	if id == "" {
+		return pdsError(10502, "callid is null")
+	}
+	s.mu.Lock()
+	link := s.recordings[id]
+	s.mu.Unlock()
+	if link == "" {
+		return http.StatusOK, `{"code":0,"message":"successfully","body":{}}`
+	}
+	b, _ := json.Marshal(map[string]string{"link": link})
+	return http.StatusOK, `{"code":0,"message":"successfully","body":` + string(b) + `}`
 }
 
 // cancel records numbers as cancelled in task and returns those that were not already: what Airudder

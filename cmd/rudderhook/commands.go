@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -147,6 +148,11 @@ func runDev(ctx context.Context, cfg *config.Config, log *slog.Logger, flags dev
 		signIn = ui.NewToken()
 		cfg.Users = []config.User{{Name: "Developer", Role: config.RoleEditor, TokenSHA256: ui.HashToken(signIn)}}
 	}
+	if cfg.RecordingsBucket == "" {
+		if cfg.RecordingsBucket, err = devRecordingsBucket(flags.dataDir); err != nil {
+			return err
+		}
+	}
 	stopWorker, err := runWorker(c, db, cfg, log)
 	if err != nil {
 		return err
@@ -232,6 +238,16 @@ func allowLoopback(cfg *config.Config, httpAddr string) []string {
 		}
 	}
 	return names
+}
+
+// devRecordingsBucket is where dev archives recordings when RUDDERHOOK_RECORDINGS_BUCKET is not set: a
+// directory under dev's data directory, created when first needed.
+func devRecordingsBucket(dataDir string) (string, error) {
+	dir, err := filepath.Abs(filepath.Join(dataDir, "recordings"))
+	if err != nil {
+		return "", fmt.Errorf("recordings directory: %w", err)
+	}
+	return (&url.URL{Scheme: "file", Path: filepath.ToSlash(dir), RawQuery: "create_dir=true"}).String(), nil
 }
 
 // devOutbound lets rule URLs and targets reach this machine, so that a laptop can point rules at a
@@ -322,6 +338,10 @@ func printBanner(w io.Writer, b banner) {
 		fmt.Fprintf(w, "  Rules        %s (reloaded when it changes)\n", cfg.RulesFile)
 	}
 	fmt.Fprintf(w, "  Dev sink     http://%s/dev/sink (what unconfigured targets received)\n", httpAddr)
+	if cfg.RecordingsBucket != "" {
+		before, _, _ := strings.Cut(cfg.RecordingsBucket, "?")
+		fmt.Fprintf(w, "  Recordings   %s (archive_recording follow-ups)\n", before)
+	}
 	if cfg.OutboundAllowLoopback {
 		fmt.Fprint(w, outboundLine)
 	}

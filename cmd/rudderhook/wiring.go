@@ -174,9 +174,20 @@ func warnMissingSearchAttributes(ctx context.Context, c client.Client, namespace
 // runWorker starts a worker and returns a function that stops it, letting running activities finish.
 func runWorker(c client.Client, db *sqlx.DB, cfg *config.Config, log *slog.Logger) (stop func(), err error) {
 	acts := activities.New(store.New(db), cfg, log.With("component", "activities"))
+	if cfg.RecordingsBucket != "" {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		acts.Recordings, err = activities.OpenRecordings(ctx, cfg.RecordingsBucket, cfg.RecordingsMaxBytes)
+		cancel()
+		if err != nil {
+			return nil, fmt.Errorf("RUDDERHOOK_RECORDINGS_BUCKET: %w", err)
+		}
+	}
 	warnUnconfigured(acts, log)
 	w := worker.New(c, cfg.Temporal.TaskQueue, acts, sdkworker.Options{WorkerStopTimeout: 15 * time.Second})
 	if err := w.Start(); err != nil {
+		if acts.Recordings != nil {
+			_ = acts.Recordings.Close()
+		}
 		return nil, fmt.Errorf("start worker: %w", err)
 	}
 	log.Info("worker started", "task_queue", workflows.TaskQueueOr(cfg.Temporal.TaskQueue))
@@ -185,6 +196,9 @@ func runWorker(c client.Client, db *sqlx.DB, cfg *config.Config, log *slog.Logge
 	return func() {
 		stopCounting()
 		w.Stop()
+		if acts.Recordings != nil {
+			_ = acts.Recordings.Close()
+		}
 	}, nil
 }
 
@@ -198,6 +212,10 @@ func warnUnconfigured(acts *activities.Activities, log *slog.Logger) {
 				"target", name, "reason", err.Error())
 		}
 	}
+	if acts.Recordings == nil && len(acts.ArchiveSources) > 0 {
+		log.Warn("sources archive every recording (archive_recordings), but RUDDERHOOK_RECORDINGS_BUCKET is not set: those follow-ups will fail",
+			"sources", slices.Sorted(maps.Keys(acts.ArchiveSources)))
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	set, err := acts.Rules.Current(ctx)
@@ -209,6 +227,10 @@ func warnUnconfigured(acts *activities.Activities, log *slog.Logger) {
 			if a.Target != "" && acts.Targets[a.Target] == nil {
 				log.Warn("the rules in force name a target this worker has no URL for: its follow-ups will fail",
 					"rule", r.ID, "action", a.Name, "target", a.Target, "rule_version", set.Version)
+			}
+			if a.Type == rules.TypeArchiveRecording && acts.Recordings == nil {
+				log.Warn("the rules in force archive recordings, but RUDDERHOOK_RECORDINGS_BUCKET is not set: those follow-ups will fail",
+					"rule", r.ID, "action", a.Name, "rule_version", set.Version)
 			}
 			if (a.Type == rules.TypeAirudderRecall || a.Type == rules.TypeAirudderCancelContact) && !acts.Airudder.Configured() {
 				log.Warn("the rules in force call Airudder's API, but AIRUDDER_APP_KEY and AIRUDDER_APP_SECRET are not set: those follow-ups will fail",
