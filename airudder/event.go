@@ -60,6 +60,9 @@ type Event struct {
 	// Call is set when the event is also the result of a call (a PDS AgentStatus at HANGUP or
 	// TALKRESULT): it is stored as a call of its family, so that calls, rules and their dry run see it.
 	Call *ReceivedCall `json:"call,omitempty"`
+
+	// original is the body as sent when making it storable rewrote an escape in it (see Unsigned).
+	original map[string]json.RawMessage
 }
 
 // Received is the event as taken by source at the given time (its call, if any, too).
@@ -71,6 +74,16 @@ func (e Event) Received(source string, at time.Time) Event {
 		e.Call = &c
 	}
 	return e
+}
+
+// Unsigned is the body as the inbox keeps it, without its Sign: Raw, or, when making it storable
+// rewrote an escape in it, the body as sent (the inbox keeps bytes), so that reading it again rewrites
+// and notes the escape as the receiver did.
+func (e Event) Unsigned() ([]byte, error) {
+	if e.original != nil {
+		return withoutSign(e.original)
+	}
+	return e.Raw, nil
 }
 
 // Large reports whether the event is too large to carry whole in a workflow's input (see package
@@ -106,7 +119,7 @@ func newEvent(k Kind, on string, d *Document, opts *ParseOptions) (*Event, reade
 		return nil, reader{}, err
 	}
 	ev := &Event{Kind: k.Route, On: on, Raw: raw, Digest: Digest(raw, nil),
-		Notes: sanitizedNotes("", d.fields, d.original, "Sign")}
+		Notes: sanitizedNotes("", d.fields, d.original, "Sign"), original: d.original}
 	return ev, d.reader(&ev.Notes, opts), nil
 }
 

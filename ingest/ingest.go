@@ -169,7 +169,7 @@ func Read(body []byte, src *config.Source, k airudder.Kind, sign SignCheck, rece
 	}
 	received := ev.Received(src.Name, receivedAt)
 	cb.Subjects = airudder.Subjects(nil, &received)
-	cb.Unsigned = func() ([]byte, error) { return received.Raw, nil }
+	cb.Unsigned = received.Unsigned
 	return cb, nil
 }
 
