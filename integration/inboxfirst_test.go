@@ -19,24 +19,12 @@ import (
 	"github.com/rudderhook/rudderhook/workflows"
 )
 
-var inboxMode = options{environ: []string{"RUDDERHOOK_ACK=inbox"}}
-
 // inboxService is the ingest service of an inbox-mode system, with its own group commit.
 func (s *system) inboxService(c client.Client, batch store.BatchOptions) *ingest.Service {
 	svc := &ingest.Service{Temporal: c, Store: s.store, Sources: s.cfg.Sources, Log: testLogger(s.t), Parallelism: 4,
 		RelayConcurrency: 4, Batcher: s.store.NewInboxBatcher(batch)}
 	s.t.Cleanup(svc.Batcher.Close)
 	return svc
-}
-
-// runRelay runs svc's relay until the returned stop is called (or the test ends).
-func (s *system) runRelay(svc *ingest.Service, interval time.Duration, wake <-chan struct{}) (stop func()) {
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Go(func() { svc.RunRelay(ctx, interval, wake) })
-	stop = func() { cancel(); wg.Wait() }
-	s.t.Cleanup(stop)
-	return stop
 }
 
 // postAll posts bodies to the default source, concurrency at a time, and fails unless each is 200 {}.
@@ -80,25 +68,15 @@ func (s *system) postQuietly(source string, body []byte) (int, []byte) {
 	return resp.StatusCode, buf[:n]
 }
 
-// waitRelayed waits for a workflow to start (in inbox mode the relay starts it after the ack), then for it
-// to complete.
-func (s *system) waitRelayed(id string) {
+// signals counts the revisions handed to the latest run of a subject's workflow: each start or signal is
+// one WorkflowExecutionSignaled event.
+func (s *system) signals(workflowID string) int {
 	s.t.Helper()
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		_, err := s.client.DescribeWorkflowExecution(context.Background(), id, "")
-		if err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			s.t.Fatalf("workflow %s never started: %v", id, err)
-		}
-	}
-	s.waitWorkflow(id)
+	return s.events(workflowID, enums.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED)
 }
 
-// signals counts the revisions handed to a call's workflow: each start or signal by a relay is one
-// WorkflowExecutionSignaled event.
-func (s *system) signals(workflowID string) int {
+// events counts the events of a type in the history of the latest run of a workflow.
+func (s *system) events(workflowID string, typ enums.EventType) int {
 	s.t.Helper()
 	it := s.client.GetWorkflowHistory(context.Background(), workflowID, "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 	n := 0
@@ -107,7 +85,7 @@ func (s *system) signals(workflowID string) int {
 		if err != nil {
 			s.t.Fatalf("history of %s: %v", workflowID, err)
 		}
-		if e.GetEventType() == enums.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED {
+		if e.GetEventType() == typ {
 			n++
 		}
 	}
@@ -118,7 +96,7 @@ func (s *system) signals(workflowID string) int {
 // notified: it polls only hourly here, so nothing else explains the start.
 func TestInboxModeAckThenWorkflowStartByNotify(t *testing.T) {
 	t.Parallel()
-	s := start(t, inboxMode)
+	s := start(t, options{noRelay: true})
 	svc := s.inboxService(s.client, store.BatchOptions{})
 	s.serve(svc)
 	listenCtx, stopListening := context.WithCancel(context.Background())
@@ -136,19 +114,17 @@ func TestInboxModeAckThenWorkflowStartByNotify(t *testing.T) {
 		t.Fatalf("inbox holds %d callbacks after the ack, want 1", n)
 	}
 	s.runRelay(svc, time.Hour, wake)
-	s.waitRelayed(workflows.CallWorkflowID("airudder", bodies.IDs[0]))
+	s.waitWorkflow(workflows.CallWorkflowID("airudder", bodies.IDs[0]))
 	// The relay is idle now, its next poll an hour away: only the notification of the second commit can
 	// wake it.
 	s.postAll(bodies.Bodies[1:], 1)
-	s.waitRelayed(workflows.CallWorkflowID("airudder", bodies.IDs[1]))
+	s.waitWorkflow(workflows.CallWorkflowID("airudder", bodies.IDs[1]))
 	s.waitRows(`SELECT count(*) FROM inbox`, 0) // the relay deletes an entry once its starts returned
 	if calls := s.count("calls"); calls != 2 {
 		t.Errorf("calls = %d, want 2", calls)
 	}
 	// Every call is in the Temporal UI once its workflow starts, and the backlog is visible.
-	if n := s.countWorkflows(`WorkflowType = "SubjectWorkflow" AND Kind = "call_completed" AND Source = "airudder"`, 2); n != 2 {
-		t.Errorf("%d call workflows listed, want 2", n)
-	}
+	s.listed(`WorkflowType = "SubjectWorkflow" AND Kind = "call_completed" AND Source = "airudder"`, 2)
 	status, body := s.get("/v1/inbox/status")
 	var st struct{ Pending, Dead *int64 }
 	if err := json.Unmarshal(body, &st); status != http.StatusOK || err != nil || st.Pending == nil || *st.Pending != 0 || *st.Dead != 0 {
@@ -159,7 +135,7 @@ func TestInboxModeAckThenWorkflowStartByNotify(t *testing.T) {
 // Concurrent callbacks share commits: each is in the inbox once, in fewer transactions than callbacks.
 func TestInboxModeGroupCommit(t *testing.T) {
 	t.Parallel()
-	s := start(t, options{noWorker: true, environ: inboxMode.environ})
+	s := start(t, options{noWorker: true, noRelay: true})
 	svc := s.inboxService(s.client, store.BatchOptions{MaxWait: 20 * time.Millisecond, MaxBatch: 64})
 	s.serve(svc)
 	const n = 64
@@ -198,7 +174,7 @@ func TestInboxModeGroupCommit(t *testing.T) {
 // once, and every call's workflow gets its revision once.
 func TestInboxModeTwoRelaysShareTheBacklog(t *testing.T) {
 	t.Parallel()
-	s := start(t, options{noWorker: true, environ: inboxMode.environ}) // no worker: workflows stay open, signals countable
+	s := start(t, options{noWorker: true, noRelay: true}) // no worker: workflows stay open, signals countable
 	s.serve(s.inboxService(s.client, store.BatchOptions{}))
 	const n = 40
 	bodies, err := bench.MakeBodies("shared", n, airudder.DefaultKey)
@@ -245,7 +221,7 @@ func TestInboxModeTwoRelaysShareTheBacklog(t *testing.T) {
 // once Temporal is back the backlog drains and every call is stored once.
 func TestInboxModeTemporalDownThenUp(t *testing.T) {
 	t.Parallel()
-	s := start(t, inboxMode)
+	s := start(t, options{noRelay: true})
 	down := s.inboxService(unreachableTemporal(t), store.BatchOptions{})
 	down.StartTimeout, down.RelayStartTimeout = 300*time.Millisecond, 300*time.Millisecond
 	s.serve(down)
@@ -263,7 +239,7 @@ func TestInboxModeTemporalDownThenUp(t *testing.T) {
 	s.serve(up)
 	s.runRelay(up, 100*time.Millisecond, nil)
 	for _, id := range bodies.IDs {
-		s.waitRelayed(workflows.CallWorkflowID("airudder", id))
+		s.waitWorkflow(workflows.CallWorkflowID("airudder", id))
 	}
 	s.waitRows(`SELECT count(*) FROM inbox`, 0)
 	if calls := s.count("calls"); calls != n {
