@@ -133,18 +133,3 @@ func readChatbotSessionEnded(k Kind, d *Document, opts ParseOptions) (*Event, er
 		nameOrID(c.NodeTaskName, c.NodeTaskID), orDash(c.Channel), maskedOrDash(c.Callee))
 	return ev, nil
 }
-
-// Unsigned is the event's body as the inbox keeps it: Raw, with the headers its kind keeps (see
-// WithHeaders), so that the relay reads the same event again.
-func (e Event) Unsigned() ([]byte, error) {
-	if e.ChatbotSessionEnded == nil || e.ChatbotSessionEnded.Sign == "" {
-		return e.Raw, nil
-	}
-	k, ok := KindByRoute(e.Kind)
-	if !ok {
-		return e.Raw, nil
-	}
-	h := http.Header{}
-	h.Set(k.SignHeader, e.ChatbotSessionEnded.Sign)
-	return k.WithHeaders(e.Raw, h), nil
-}

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
 
@@ -62,6 +63,9 @@ type Event struct {
 	// Call is set when the event is also the result of a call (a PDS AgentStatus at HANGUP or
 	// TALKRESULT): it is stored as a call of its family, so that calls, rules and their dry run see it.
 	Call *ReceivedCall `json:"call,omitempty"`
+
+	// original is the body as sent when making it storable rewrote an escape in it (see Unsigned).
+	original map[string]json.RawMessage
 }
 
 // subjectCall and subjectTask begin an Event.Subject: the call ("call/{callid}") or the task
@@ -85,6 +89,30 @@ func (e Event) Received(source string, at time.Time) Event {
 		e.Call = &c
 	}
 	return e
+}
+
+// Unsigned is the body as the inbox keeps it, without its Sign: Raw, or, when making it storable
+// rewrote an escape in it, the body as sent (the inbox keeps bytes), so that reading it again rewrites
+// and notes the escape as the receiver did; with the headers its kind keeps (see WithHeaders), so that
+// the relay reads the same event again.
+func (e Event) Unsigned() ([]byte, error) {
+	body := e.Raw
+	if e.original != nil {
+		var err error
+		if body, err = withoutSign(e.original); err != nil {
+			return nil, err
+		}
+	}
+	if e.ChatbotSessionEnded == nil || e.ChatbotSessionEnded.Sign == "" {
+		return body, nil
+	}
+	k, ok := KindByRoute(e.Kind)
+	if !ok {
+		return body, nil
+	}
+	h := http.Header{}
+	h.Set(k.SignHeader, e.ChatbotSessionEnded.Sign)
+	return k.WithHeaders(body, h), nil
 }
 
 // Large reports whether the event is too large to carry whole in a workflow's input (see package
@@ -124,7 +152,7 @@ func newEvent(k Kind, on string, d *Document, opts *ParseOptions) (*Event, reade
 		return nil, reader{}, err
 	}
 	ev := &Event{Kind: k.Route, On: on, Raw: raw, Digest: Digest(raw, nil),
-		Notes: sanitizedNotes("", d.fields, d.original, without...)}
+		Notes: sanitizedNotes("", d.fields, d.original, without...), original: d.original}
 	return ev, d.reader(&ev.Notes, opts), nil
 }
 

@@ -176,7 +176,8 @@ func (d *Document) CallCompleted(opts ParseOptions) (*CallCompleted, error) {
 	var envNotes []ParseNote
 	env := d.reader(&envNotes, &opts)
 	cc := &CallCompleted{
-		numbers: opts.Numbers,
+		numbers:  opts.Numbers,
+		original: d.original,
 		Task: Task{
 			WorkflowID:   env.str("workflow_id"),
 			WorkflowName: env.str("workflow_name"),

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -426,6 +427,75 @@ func TestSignIsDropped(t *testing.T) {
 	r1, r2 := cc.Received("s", time.Time{}), cc2.Received("s", time.Time{})
 	if r1[0].Digest != r2[0].Digest {
 		t.Errorf("the unsigned body reads as another revision: %s vs %s", r1[0].Digest, r2[0].Digest)
+	}
+}
+
+// A body whose unstorable escapes were rewritten is kept by the inbox as sent (without its Sign), so that
+// the relay, reading it again, finds the same calls and events with the same digests and the same parse
+// notes, the original text in them: what the receiver found in temporal mode.
+func TestUnsignedBodyReadsAgainWithItsParseNotes(t *testing.T) {
+	escaped := func(body []byte) []byte {
+		b := bytes.Replace(body, []byte(`"WILL SMITH"`), []byte(`"WILL\u0000SMITH \ud83d"`), 1)
+		return bytes.Replace(b, []byte(`"490d5ec3c1xxxxxxxx2b759b5b",`), []byte(`"490d5ec3c1xxxxxxxx2b759b5b", "Note": "a\ud800",`), 1)
+	}
+	calls := func(body []byte) []airudder.ReceivedCall {
+		t.Helper()
+		doc, err := airudder.Decode(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cc, err := doc.CallCompleted(airudder.ParseOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cc.Received("s", time.Time{})
+	}
+	body := escaped(airudder.ExampleCallCompleted)
+	doc, err := airudder.Decode(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc, err := doc.CallCompleted(airudder.ParseOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	unsigned, err := cc.Unsigned()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(unsigned, []byte(`"Sign"`)) {
+		t.Errorf("the inbox body keeps the Sign: %s", unsigned)
+	}
+	first, again := calls(body), calls(unsigned)
+	if len(first[0].ParseNotes) != 2 {
+		t.Fatalf("notes of the received call = %+v, want the envelope's Note and the call's CalleeName", first[0].ParseNotes)
+	}
+	if first[0].Digest != again[0].Digest || !reflect.DeepEqual(first[0].ParseNotes, again[0].ParseNotes) {
+		t.Errorf("read from the inbox: digest %s, notes %+v; received: digest %s, notes %+v",
+			again[0].Digest, again[0].ParseNotes, first[0].Digest, first[0].ParseNotes)
+	}
+
+	k, _ := airudder.KindByRoute(airudder.KindListCompleted)
+	read := func(body []byte) *airudder.Event {
+		t.Helper()
+		doc, err := airudder.Decode(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev, err := k.ReadEvent(doc, airudder.ParseOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ev
+	}
+	event := bytes.Replace(airudder.ExampleListCompleted, []byte(`"7777777.0"`), []byte(`"7777777.0\ud800"`), 1)
+	ev := read(event)
+	unsigned, err = ev.Received("s", time.Time{}).Unsigned()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if evAgain := read(unsigned); len(ev.Notes) == 0 || ev.Digest != evAgain.Digest || !reflect.DeepEqual(ev.Notes, evAgain.Notes) {
+		t.Errorf("event read from the inbox: digest %s, notes %+v; received: digest %s, notes %+v", evAgain.Digest, evAgain.Notes, ev.Digest, ev.Notes)
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"strings"
@@ -48,6 +49,8 @@ type CallCompleted struct {
 	Kind string `json:"-"`
 	// numbers are the keys the calls were read with (ParseOptions.Numbers), for Received.
 	numbers NumberKeys
+	// original is the body as sent when making it storable rewrote an escape in it (see Unsigned).
+	original map[string]json.RawMessage
 }
 
 // Call is one element of Details: the outcome of one callee's call, after any redials.
@@ -232,9 +235,13 @@ func (cc *CallCompleted) Received(source string, at time.Time) []ReceivedCall {
 }
 
 // Unsigned is the callback again as one body, without its Sign (a credential that never expires, so it
-// is stored nowhere) and with unstorable escapes rewritten: what the inbox keeps. Reading it gives the
-// same calls, with the same digests.
+// is stored nowhere): what the inbox keeps. Reading it gives the same calls, with the same digests and
+// parse notes: a body whose unstorable escapes were rewritten is kept with them as sent (the inbox keeps
+// bytes), so that reading it again rewrites and notes them as the receiver did.
 func (cc *CallCompleted) Unsigned() ([]byte, error) {
+	if cc.original != nil {
+		return withoutSign(cc.original)
+	}
 	env, ok := splitObject(cc.RawTask)
 	if !ok {
 		var err error
@@ -262,6 +269,17 @@ func (cc *CallCompleted) Unsigned() ([]byte, error) {
 
 // marshalAsSent encodes v (raw JSON pieces of a callback) without the HTML escaping of json.Marshal, which
 // would write "<" as "\u003c": re-encoded text reads, and digests, as it was sent.
+// withoutSign is the body of fields, as sent, without its Sign.
+func withoutSign(fields map[string]json.RawMessage) ([]byte, error) {
+	env := maps.Clone(fields)
+	delete(env, "Sign")
+	b, err := marshalAsSent(env)
+	if err != nil {
+		return nil, fmt.Errorf("encode body: %w", err)
+	}
+	return b, nil
+}
+
 func marshalAsSent(v any) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -115,6 +116,9 @@ func (sc *storableCheck) check(t testing.TB, body []byte) {
 	for i, rc := range again.Received("airudder", received) {
 		if rc.Digest != calls[i].Digest || rc.Key != calls[i].Key {
 			t.Fatalf("inbox entry %d reads as another revision of call %d", id, i)
+		}
+		if !reflect.DeepEqual(rc.ParseNotes, calls[i].ParseNotes) {
+			t.Fatalf("inbox entry %d reads call %d with parse notes %+v, not those received: %+v", id, i, rc.ParseNotes, calls[i].ParseNotes)
 		}
 	}
 }

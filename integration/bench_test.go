@@ -22,11 +22,11 @@ import (
 
 // BenchmarkReceive measures the receiver end to end on this machine: signed callbacks posted over HTTP
 // by parallel clients, each answered 200 only once its workflow start is durable in the in-process
-// Temporal server, then the time until every call's workflow has stored it in PostgreSQL.
+// Temporal server (temporal mode), then the time until every call's workflow has stored it in PostgreSQL.
 //
 //	go test ./integration -run '^$' -bench Receive -benchtime 2000x
 func BenchmarkReceive(b *testing.B) {
-	s := start(b, options{})
+	s := start(b, options{environ: []string{"RUDDERHOOK_ACK=temporal"}})
 	var n atomic.Int64
 	prefix := fmt.Sprintf("bench-%d-", time.Now().UnixNano())
 	b.SetParallelism(4) // 4 × GOMAXPROCS concurrent senders

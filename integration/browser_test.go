@@ -95,18 +95,24 @@ func eval[T any](b *browser, js string) T {
 	return v
 }
 
-// waitFor polls a JavaScript condition until it is true.
+// waitFor waits until a JavaScript condition is true; when it is not in time, the test fails with a
+// screenshot of the page.
 func (b *browser) waitFor(what, js string) {
 	b.t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for time.Now().Before(deadline) {
-		if eval[bool](b, js) {
-			return
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	b.screenshot("timeout-" + strings.ReplaceAll(what, " ", "-"))
-	b.t.Fatalf("waiting for %s: %s is still false", what, js)
+	eventually(shotOnFailure{b.t, b, what}, what+" ("+js+")", func() bool { return eval[bool](b, js) })
+}
+
+// shotOnFailure is a test that saves a screenshot of the page before it fails.
+type shotOnFailure struct {
+	*testing.T
+	b    *browser
+	what string
+}
+
+func (s shotOnFailure) Fatalf(format string, args ...any) {
+	s.T.Helper()
+	s.b.screenshot("timeout-" + strings.ReplaceAll(s.what, " ", "-"))
+	s.T.Fatalf(format, args...)
 }
 
 // typeInto replaces the text of a field as a person would: select it all, then type.

@@ -30,6 +30,7 @@ func TestDevServerKeepsHistoryAcrossRestart(t *testing.T) {
 	}
 	id := "call/airudder/" + seedCallID
 	s.waitWorkflow(id)
+	run := s.runID(id)
 	s.client.Close()
 	s.temporal.Stop()
 
@@ -69,8 +70,7 @@ func TestDevServerKeepsHistoryAcrossRestart(t *testing.T) {
 			Status    string
 		}
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for len(listed.Executions) == 0 && time.Now().Before(deadline) {
+	eventually(t, "the UI to list the execution of case 7777777.0", func() bool {
 		resp, err := http.Get(again.UIURL + "/api/v1/namespaces/default/workflows?" + q.Encode())
 		if err != nil {
 			t.Fatal(err)
@@ -80,20 +80,23 @@ func TestDevServerKeepsHistoryAcrossRestart(t *testing.T) {
 		if err := json.Unmarshal(b, &listed); err != nil {
 			t.Fatalf("UI API: %s", b)
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return len(listed.Executions) > 0
+	})
 	if len(listed.Executions) != 1 || listed.Executions[0].Execution.WorkflowID != id {
 		t.Errorf("UI lists %+v", listed.Executions)
 	}
 
-	// And a delivery of the same callback after the restart is still a duplicate.
+	// And a delivery of the same callback after the restart is still a duplicate: handed to no run. The
+	// API and its relay now use the restarted server.
 	s.client = c
-	s.ingest.Temporal = c
-	s.serve(&ingest.Service{Temporal: c, Store: s.store, Sources: s.cfg.Sources, Log: log})
+	s.ingest = &ingest.Service{Temporal: c, Store: s.store, Sources: s.cfg.Sources, Log: log}
+	s.serve(s.ingest)
+	s.relay(s.ingest)
 	if status, body := s.post("airudder", airudder.ExampleCallCompleted, "application/json"); status != http.StatusOK {
 		t.Fatalf("POST after restart = %d %s", status, body)
 	}
-	if n := s.countWorkflows(`CallID = "`+seedCallID+`"`, 1); n != 1 {
-		t.Errorf("workflows after redelivery = %d, want 1", n)
+	s.handedOver()
+	if r, n := s.runID(id), s.signals(id); r != run || n != 1 {
+		t.Errorf("after the redelivery: run %s (was %s), %d revisions handed to it; want the same run, with the first only", r, run, n)
 	}
 }

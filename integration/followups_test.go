@@ -11,6 +11,7 @@ import (
 	"time"
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+	"go.temporal.io/api/enums/v1"
 
 	"github.com/rudderhook/rudderhook/airudder"
 	"github.com/rudderhook/rudderhook/rules"
@@ -94,11 +95,16 @@ func TestFollowUpWebhookIsDeliveredExactlyOnce(t *testing.T) {
 	crm := newTarget(t, always(http.StatusOK))
 	s := withCRM(t, crm, needsFollowUpRules)
 
-	for range 2 { // the second delivery is a duplicate: no second follow-up
+	id := "call/airudder/" + seedCallID
+	var run string
+	for i := range 2 { // the second delivery is a duplicate: no second follow-up
 		if status, body := s.post("airudder", airudder.ExampleCallCompleted, "application/json"); status != http.StatusOK {
 			t.Fatalf("POST = %d %s", status, body)
 		}
-		s.waitWorkflow("call/airudder/" + seedCallID)
+		s.waitWorkflow(id)
+		if i == 0 {
+			run = s.runID(id)
+		}
 	}
 
 	got := crm.received()
@@ -151,10 +157,15 @@ func TestFollowUpWebhookIsDeliveredExactlyOnce(t *testing.T) {
 		fu.WorkflowID != "call/airudder/"+seedCallID {
 		t.Errorf("follow-up = %+v, want it run by the call's own workflow", fu)
 	}
-	// One workflow for the call and its follow-up: no child workflow per follow-up.
-	if n := s.countWorkflows(`CaseID = "7777777.0"`, 1); n != 1 {
-		t.Errorf("workflows of the case = %d, want 1", n)
+	// One workflow for the call and its follow-up: no child workflow per follow-up, and the duplicate was
+	// handed to no run.
+	if n := s.events(id, enums.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED); n != 0 {
+		t.Errorf("the call's workflow started %d children", n)
 	}
+	if r, n := s.runID(id), s.signals(id); r != run || n != 1 {
+		t.Errorf("run %s (first %s), %d revisions handed to it; want the first run, with the first delivery only", r, run, n)
+	}
+	s.listed(`CaseID = "7777777.0"`, 1) // operators find it by case
 }
 
 func TestTargetDownForAWhileGetsOneDeliveryRecordedWithItsAttempts(t *testing.T) {

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -17,6 +19,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/jmoiron/sqlx"
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
@@ -29,6 +32,7 @@ import (
 	"github.com/rudderhook/rudderhook/codec"
 	"github.com/rudderhook/rudderhook/config"
 	"github.com/rudderhook/rudderhook/devserver"
+	"github.com/rudderhook/rudderhook/inbox"
 	"github.com/rudderhook/rudderhook/ingest"
 	"github.com/rudderhook/rudderhook/rules/rulesync"
 	"github.com/rudderhook/rudderhook/store"
@@ -56,6 +60,9 @@ type system struct {
 	http     *httptest.Server
 	cfg      *config.Config
 
+	// stopRelay stops the relay that runs for the system (nil: the test runs its own, or none).
+	stopRelay func()
+
 	mu        sync.Mutex
 	exchanges []exchange // every request the API answered, checked against api/openapi.json at the end
 }
@@ -64,7 +71,10 @@ type options struct {
 	uiAddr   string
 	dataDir  string
 	noWorker bool
-	environ  []string
+	// noRelay leaves the inbox to the test (RelayOnce, runRelay): by default a relay hands it to Temporal
+	// as serve's does, woken by LISTEN.
+	noRelay bool
+	environ []string
 }
 
 func testLogger(t testing.TB) *slog.Logger {
@@ -89,10 +99,10 @@ func start(t testing.TB, opts options) *system {
 	t.Helper()
 	ctx := context.Background()
 	log := testLogger(t)
-	// Answer after Temporal unless a test asks for the inbox (and runs a relay): most tests look for the
-	// workflow as soon as the callback is answered. Rule URLs and targets may reach loopback, where the
-	// fake CRMs listen, unless a test says RUDDERHOOK_OUTBOUND_ALLOW_LOOPBACK=false.
-	cfg, err := config.Load(append([]string{"RUDDERHOOK_MAX_BODY_BYTES=65536", "RUDDERHOOK_ACK=temporal", "RUDDERHOOK_OUTBOUND_ALLOW_LOOPBACK=true"},
+	// Callbacks are acknowledged as users run rudderhook unless a test says otherwise (RUDDERHOOK_ACK):
+	// from the inbox, which the relay hands to Temporal. Rule URLs and targets may reach loopback, where
+	// the fake CRMs listen, unless a test says RUDDERHOOK_OUTBOUND_ALLOW_LOOPBACK=false.
+	cfg, err := config.Load(append([]string{"RUDDERHOOK_MAX_BODY_BYTES=65536", "RUDDERHOOK_OUTBOUND_ALLOW_LOOPBACK=true"},
 		opts.environ...), "")
 	if err != nil {
 		t.Fatal(err)
@@ -132,9 +142,30 @@ func start(t testing.TB, opts options) *system {
 	if !opts.noWorker {
 		s.startWorker()
 	}
+	// The ingest service as serve builds it: its inbox group-commits, its relay retries as configured.
 	s.ingest = &ingest.Service{Temporal: s.client, Store: s.store, Sources: cfg.Sources, Log: log, Parallelism: 4, TaskQueue: cfg.Temporal.TaskQueue}
+	relay := s.ingest.UseInbox(inbox.Options{MaxAttempts: cfg.InboxMaxAttempts, MaxAge: cfg.InboxMaxAge,
+		Concurrency: cfg.RelayConcurrency, Batch: &inbox.BatchOptions{}})
+	t.Cleanup(relay.Close) // after the HTTP server closed (cleanups run last first)
 	s.serve(s.ingest)
+	if !opts.noRelay {
+		s.relay(s.ingest)
+	}
 	return s
+}
+
+// relay runs svc's inbox relay as serve does, woken by LISTEN and polling every 5 s, in place of the
+// relay that ran before, until the test ends.
+func (s *system) relay(svc *ingest.Service) {
+	if s.stopRelay != nil {
+		s.stopRelay()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	wake := inbox.Listen(ctx, s.dbURL, testLogger(s.t))
+	<-wake // connected: commits from now on are heard
+	stop := s.runRelay(svc, 5*time.Second, wake)
+	s.stopRelay = func() { stop(); cancel() }
+	s.t.Cleanup(cancel)
 }
 
 func (s *system) startWorker() {
@@ -231,14 +262,94 @@ func (s *system) do(req *http.Request) (int, []byte) {
 	return resp.StatusCode, b
 }
 
-// waitWorkflow waits for a workflow to complete and fails the test if it does not.
+// waitLimit bounds every wait of the tests: the slowest is a workflow with a retried follow-up on two
+// busy cores.
+const waitLimit = 30 * time.Second
+
+// eventually waits until cond holds, looking every 50 ms, and fails the test, saying what it waited for
+// and how long, when it does not within waitLimit. It is the one way the tests wait for something the
+// system does in its own time.
+func eventually(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	began := time.Now()
+	for !cond() {
+		if waited := time.Since(began); waited > waitLimit {
+			t.Fatalf("waited %s for %s; it did not happen", waited.Round(time.Millisecond), what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// waitWorkflow waits until the callbacks acknowledged so far are in Temporal (handedOver), then for the
+// latest run of workflow id to complete, and fails the test if it does not.
 func (s *system) waitWorkflow(id string) {
 	s.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	s.handedOver()
+	eventually(s.t, "workflow "+id+" to start", func() bool {
+		_, err := s.client.DescribeWorkflowExecution(context.Background(), id, "")
+		return err == nil
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
 	defer cancel()
 	if err := s.client.GetWorkflow(ctx, id, "").Get(ctx, nil); err != nil {
 		s.t.Fatalf("workflow %s: %v", id, err)
 	}
+}
+
+// handedOver waits, while the system's relay runs, until no acknowledged callback waits in the inbox:
+// each was handed to its workflows (started, signalled, or found processed), so what they did in
+// Temporal can be looked at. A test that relays by hand (noRelay) does so before it waits.
+func (s *system) handedOver() {
+	s.t.Helper()
+	if s.stopRelay != nil {
+		s.waitRows(`SELECT count(*) FROM inbox WHERE state = 'pending'`, 0)
+	}
+}
+
+// waitRows waits until a count query gives want.
+func (s *system) waitRows(query string, want int) {
+	s.t.Helper()
+	eventually(s.t, fmt.Sprintf("%s to be %d", query, want), func() bool {
+		var n int
+		if err := s.db.Get(&n, query); err != nil {
+			s.t.Fatal(err)
+		}
+		return n == want
+	})
+}
+
+// runID is the ID of the latest run of workflow id, as Temporal's own record (not its eventually
+// consistent visibility) says.
+func (s *system) runID(id string) string {
+	s.t.Helper()
+	d, err := s.client.DescribeWorkflowExecution(context.Background(), id, "")
+	if err != nil {
+		s.t.Fatalf("describe %s: %v", id, err)
+	}
+	return d.GetWorkflowExecutionInfo().GetExecution().GetRunId()
+}
+
+// notStarted fails the test if workflow id has a run, as Temporal's own record says.
+func (s *system) notStarted(id string) {
+	s.t.Helper()
+	_, err := s.client.DescribeWorkflowExecution(context.Background(), id, "")
+	var notFound *serviceerror.NotFound
+	if !errors.As(err, &notFound) {
+		s.t.Errorf("workflow %s: %v, want none started", id, err)
+	}
+}
+
+// acknowledged is how many callbacks were ever written to the inbox, read from its identity sequence
+// (the relay deletes the rows): in inbox mode, every callback acknowledged so far, written before its
+// answer, so it says at once whether any was.
+func (s *system) acknowledged() int {
+	s.t.Helper()
+	var n int
+	if err := s.db.Get(&n, `SELECT coalesce(last_value, 0) FROM pg_sequences
+WHERE schemaname = current_schema() AND sequencename = split_part(pg_get_serial_sequence('inbox', 'id'), '.', 2)`); err != nil {
+		s.t.Fatal(err)
+	}
+	return n
 }
 
 // historyMentions says whether any event in the history of workflow id (its latest run) mentions text:
@@ -258,23 +369,19 @@ func (s *system) historyMentions(id, text string) bool {
 	return false
 }
 
-// countWorkflows counts executions matching a visibility query (as the Temporal UI would list them).
-// Visibility is eventually consistent, so it polls until the count is stable at want or time runs out.
-func (s *system) countWorkflows(query string, want int64) int64 {
+// listed waits until a visibility query (as the Temporal UI lists executions) counts want. Visibility is
+// eventually consistent: a count may lag behind what happened, so only a count that must grow to want
+// is asked of it; what must not have happened is asked of Temporal's own record (runID, notStarted,
+// signals) or of PostgreSQL.
+func (s *system) listed(query string, want int64) {
 	s.t.Helper()
-	var got int64
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
+	eventually(s.t, fmt.Sprintf("%d executions listed for %s", want, query), func() bool {
 		resp, err := s.client.CountWorkflow(context.Background(), &workflowservice.CountWorkflowExecutionsRequest{Query: query})
 		if err != nil {
 			s.t.Fatalf("count %q: %v", query, err)
 		}
-		if got = resp.GetCount(); got == want {
-			return got
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return got
+		return resp.GetCount() == want
+	})
 }
 
 func (s *system) count(table string) int {

@@ -123,9 +123,7 @@ func TestHostileRulesAreRefusedWhileCallbacksAreAnswered(t *testing.T) {
 		}
 	}()
 	answered := func() int { mu.Lock(); defer mu.Unlock(); return len(results) }
-	for answered() < 3 { // the posting has begun
-		time.Sleep(10 * time.Millisecond)
-	}
+	eventually(t, "the first callbacks to be answered", func() bool { return answered() >= 3 })
 
 	// The viewer signs in.
 	jar, _ := cookiejar.New(nil)

@@ -27,9 +27,11 @@ func unreachableTemporal(t *testing.T) client.Client {
 	return c
 }
 
+// With Temporal down, a callback that temporal mode cannot start is kept in the inbox (200 {} all the
+// same) until the relay hands it over.
 func TestTemporalDownCallbackWaitsInInboxThenRuns(t *testing.T) {
 	t.Parallel()
-	s := start(t, options{})
+	s := start(t, options{noRelay: true, environ: []string{"RUDDERHOOK_ACK=temporal"}})
 	s.serve(&ingest.Service{Temporal: unreachableTemporal(t), Store: s.store, Sources: s.cfg.Sources,
 		Log: testLogger(t), StartTimeout: 300 * time.Millisecond})
 

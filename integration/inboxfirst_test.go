@@ -23,8 +23,6 @@ import (
 	"github.com/rudderhook/rudderhook/workflows"
 )
 
-var inboxMode = options{environ: []string{"RUDDERHOOK_ACK=inbox"}}
-
 // inboxService is the ingest service of an inbox-mode system (of one process of it), with its own inbox:
 // its group commit (opts.Batch, or the defaults) and its relay (4 starts at once unless opts says).
 func (s *system) inboxService(c client.Client, opts inbox.Options) *ingest.Service {
@@ -88,25 +86,15 @@ func (s *system) postQuietly(source string, body []byte) (int, []byte) {
 	return resp.StatusCode, buf[:n]
 }
 
-// waitRelayed waits for a workflow to start (in inbox mode the relay starts it after the ack), then for it
-// to complete.
-func (s *system) waitRelayed(id string) {
+// signals counts the revisions handed to the latest run of a subject's workflow: each start or signal is
+// one WorkflowExecutionSignaled event.
+func (s *system) signals(workflowID string) int {
 	s.t.Helper()
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		_, err := s.client.DescribeWorkflowExecution(context.Background(), id, "")
-		if err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			s.t.Fatalf("workflow %s never started: %v", id, err)
-		}
-	}
-	s.waitWorkflow(id)
+	return s.events(workflowID, enums.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED)
 }
 
-// signals counts the revisions handed to a call's workflow: each start or signal by a relay is one
-// WorkflowExecutionSignaled event.
-func (s *system) signals(workflowID string) int {
+// events counts the events of a type in the history of the latest run of a workflow.
+func (s *system) events(workflowID string, typ enums.EventType) int {
 	s.t.Helper()
 	it := s.client.GetWorkflowHistory(context.Background(), workflowID, "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 	n := 0
@@ -115,7 +103,7 @@ func (s *system) signals(workflowID string) int {
 		if err != nil {
 			s.t.Fatalf("history of %s: %v", workflowID, err)
 		}
-		if e.GetEventType() == enums.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED {
+		if e.GetEventType() == typ {
 			n++
 		}
 	}
@@ -126,7 +114,7 @@ func (s *system) signals(workflowID string) int {
 // notified: it polls only hourly here, so nothing else explains the start.
 func TestInboxModeAckThenWorkflowStartByNotify(t *testing.T) {
 	t.Parallel()
-	s := start(t, inboxMode)
+	s := start(t, options{noRelay: true})
 	svc := s.inboxService(s.client, inbox.Options{})
 	s.serve(svc)
 	listenCtx, stopListening := context.WithCancel(context.Background())
@@ -144,19 +132,17 @@ func TestInboxModeAckThenWorkflowStartByNotify(t *testing.T) {
 		t.Fatalf("inbox holds %d callbacks after the ack, want 1", n)
 	}
 	s.runRelay(svc, time.Hour, wake)
-	s.waitRelayed(workflows.CallWorkflowID("airudder", bodies.IDs[0]))
+	s.waitWorkflow(workflows.CallWorkflowID("airudder", bodies.IDs[0]))
 	// The relay is idle now, its next poll an hour away: only the notification of the second commit can
 	// wake it.
 	s.postAll(bodies.Bodies[1:], 1)
-	s.waitRelayed(workflows.CallWorkflowID("airudder", bodies.IDs[1]))
+	s.waitWorkflow(workflows.CallWorkflowID("airudder", bodies.IDs[1]))
 	s.waitRows(`SELECT count(*) FROM inbox`, 0) // the relay deletes an entry once its starts returned
 	if calls := s.count("calls"); calls != 2 {
 		t.Errorf("calls = %d, want 2", calls)
 	}
 	// Every call is in the Temporal UI once its workflow starts, and the backlog is visible.
-	if n := s.countWorkflows(`WorkflowType = "SubjectWorkflow" AND Kind = "call_completed" AND Source = "airudder"`, 2); n != 2 {
-		t.Errorf("%d call workflows listed, want 2", n)
-	}
+	s.listed(`WorkflowType = "SubjectWorkflow" AND Kind = "call_completed" AND Source = "airudder"`, 2)
 	status, body := s.get("/v1/inbox/status")
 	var st struct{ Pending, Dead *int64 }
 	if err := json.Unmarshal(body, &st); status != http.StatusOK || err != nil || st.Pending == nil || *st.Pending != 0 || *st.Dead != 0 {
@@ -167,7 +153,7 @@ func TestInboxModeAckThenWorkflowStartByNotify(t *testing.T) {
 // Concurrent callbacks share commits: each is in the inbox once, in fewer transactions than callbacks.
 func TestInboxModeGroupCommit(t *testing.T) {
 	t.Parallel()
-	s := start(t, options{noWorker: true, environ: inboxMode.environ})
+	s := start(t, options{noWorker: true, noRelay: true})
 	svc := s.inboxService(s.client, inbox.Options{Batch: &inbox.BatchOptions{MaxWait: 20 * time.Millisecond, MaxBatch: 64}})
 	s.serve(svc)
 	const n = 64
@@ -206,7 +192,7 @@ func TestInboxModeGroupCommit(t *testing.T) {
 // once, and every call's workflow gets its revision once.
 func TestInboxModeTwoRelaysShareTheBacklog(t *testing.T) {
 	t.Parallel()
-	s := start(t, options{noWorker: true, environ: inboxMode.environ}) // no worker: workflows stay open, signals countable
+	s := start(t, options{noWorker: true, noRelay: true}) // no worker: workflows stay open, signals countable
 	s.serve(s.inboxService(s.client, inbox.Options{}))
 	const n = 40
 	bodies, err := bench.MakeBodies("shared", n, airudder.DefaultKey)
@@ -252,7 +238,7 @@ func TestInboxModeTwoRelaysShareTheBacklog(t *testing.T) {
 // once Temporal is back the backlog drains and every call is stored once.
 func TestInboxModeTemporalDownThenUp(t *testing.T) {
 	t.Parallel()
-	s := start(t, inboxMode)
+	s := start(t, options{noRelay: true})
 	down := s.inboxService(unreachableTemporal(t), inbox.Options{StartTimeout: 300 * time.Millisecond})
 	down.StartTimeout = 300 * time.Millisecond
 	s.serve(down)
@@ -270,7 +256,7 @@ func TestInboxModeTemporalDownThenUp(t *testing.T) {
 	s.serve(up)
 	s.runRelay(up, 100*time.Millisecond, nil)
 	for _, id := range bodies.IDs {
-		s.waitRelayed(workflows.CallWorkflowID("airudder", id))
+		s.waitWorkflow(workflows.CallWorkflowID("airudder", id))
 	}
 	s.waitRows(`SELECT count(*) FROM inbox`, 0)
 	if calls := s.count("calls"); calls != n {
@@ -303,7 +289,7 @@ func (c countingJSON) ToPayload(v any) (*commonpb.Payload, error) {
 // receiver's work is done here as api does it (ingest.Read, then Accept), so that each read is counted.
 func TestInboxReadsEachCallbackOnceInItsProcess(t *testing.T) {
 	t.Parallel()
-	s := start(t, inboxMode)
+	s := start(t, options{noRelay: true}) // the relays here are the test's own
 	var encoded, encodedByClient atomic.Int64
 	c, err := client.DialContext(context.Background(), client.Options{HostPort: s.temporal.FrontendAddr, DataConverter: countingPayloads(&encodedByClient)})
 	if err != nil {
@@ -361,7 +347,7 @@ func TestInboxReadsEachCallbackOnceInItsProcess(t *testing.T) {
 		t.Errorf("the other relay took up %+v; want %d read by it", st, n)
 	}
 	for _, id := range bodies.IDs {
-		s.waitRelayed(workflows.CallWorkflowID("airudder", id))
+		s.waitWorkflow(workflows.CallWorkflowID("airudder", id))
 		if got := s.signals(workflows.CallWorkflowID("airudder", id)); got != 1 {
 			t.Errorf("call %s: %d revisions handed to its workflow, want 1", id, got)
 		}

@@ -88,7 +88,7 @@ func TestChatbotSessionEndKeepsItsSignHeader(t *testing.T) {
 		t.Fatalf("POST = %d %s", status, body)
 	}
 	id := workflows.EventWorkflowIDOf(*s.eventOf("airudder", airudder.KindChatbotSessionEnded, airudder.ExampleChatbotSessionEnded))
-	s.waitRelayed(id)
+	s.waitWorkflow(id)
 	s.waitWorkflow(id)
 	var page eventsPage
 	_, body := s.get("/v1/events?kind=" + airudder.KindChatbotSessionEnded)

@@ -1,13 +1,10 @@
 package integration
 
 import (
-	"context"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
-
-	"go.temporal.io/api/workflowservice/v1"
 )
 
 type callView struct {
@@ -33,27 +30,6 @@ func (s *system) callView(key string) callView {
 	var v callView
 	mustUnmarshal(s.t, body, &v)
 	return v
-}
-
-// runs counts the runs of a workflow ID, open or closed.
-func (s *system) runs(id string) int {
-	s.t.Helper()
-	resp, err := s.client.ListWorkflow(context.Background(), &workflowservice.ListWorkflowExecutionsRequest{Query: `WorkflowId = "` + id + `"`})
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	return len(resp.GetExecutions())
-}
-
-// eventually polls cond for up to 20 seconds.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		if cond() {
-			return
-		}
-	}
-	t.Fatalf("timed out waiting for %s", what)
 }
 
 // withIntention is the seed body with a given intention, ended a moment ago (so that a follow-up's delay,
@@ -93,8 +69,9 @@ rules:
 }
 
 // postWhileOpen posts the seed call with intention E, waits until its follow-up is planned (its workflow
-// then waits for the follow-up's delay), and posts the corrected call with intention PTP, twice.
-func (s *system) postWhileOpen(t *testing.T) {
+// then waits for the follow-up's delay), and posts the corrected call with intention PTP, twice. It
+// returns the open run's ID.
+func (s *system) postWhileOpen(t *testing.T) string {
 	t.Helper()
 	if status, b := s.post("airudder", withIntention(t, "E", false), "application/json"); status != http.StatusOK {
 		t.Fatalf("first POST = %d %s", status, b)
@@ -107,12 +84,14 @@ func (s *system) postWhileOpen(t *testing.T) {
 		}
 		return len(v.FollowUps) == 1
 	})
+	run := s.runID("call/airudder/" + seedCallID)
 	corrected := withIntention(t, "PTP", false)
 	for range 2 {
 		if status, b := s.post("airudder", corrected, "application/json"); status != http.StatusOK || string(b) != "{}" {
 			t.Fatalf("corrected POST = %d %s", status, b)
 		}
 	}
+	return run
 }
 
 // A corrected redelivery that arrives while the call's workflow is still open (its follow-up waits an
@@ -123,7 +102,7 @@ func TestCorrectedRedeliveryReachesTheOpenRun(t *testing.T) {
 	crm := newTarget(t, always(http.StatusOK))
 	s := withCRM(t, crm, revisionRules("1h"))
 	id := "call/airudder/" + seedCallID
-	s.postWhileOpen(t)
+	run := s.postWhileOpen(t)
 	eventually(t, "the corrected call's webhook", func() bool { return len(crm.received()) == 1 })
 	v := s.callView(seedCallID)
 	if v.Revision != 2 || v.Call.Intention != "PTP" || v.Revisions.Count != 2 || len(v.FollowUps) != 2 {
@@ -134,8 +113,9 @@ func TestCorrectedRedeliveryReachesTheOpenRun(t *testing.T) {
 			t.Errorf("revision %+v not processed", r)
 		}
 	}
-	if n := s.runs(id); n != 1 {
-		t.Errorf("runs = %d, want 1 (the open run took the revision)", n)
+	s.handedOver()
+	if r := s.runID(id); r != run {
+		t.Errorf("run %s, want the open run %s to have taken the revision", r, run)
 	}
 	rules := []string{v.FollowUps[0].RuleID, v.FollowUps[1].RuleID}
 	if !strings.Contains(strings.Join(rules, ","), "promise-to-pay") || !strings.Contains(strings.Join(rules, ","), "needs-follow-up") {
@@ -159,12 +139,16 @@ func TestCorrectedRedeliveryOfAClosedCall(t *testing.T) {
 				t.Fatalf("first POST = %d %s", status, b)
 			}
 			s.waitWorkflow(id)
+			first := s.runID(id)
 			corrected := withIntention(t, "PTP", large)
 			if status, b := s.post("airudder", corrected, "application/json"); status != http.StatusOK {
 				t.Fatalf("corrected POST = %d %s", status, b)
 			}
-			eventually(t, "a second run", func() bool { return s.runs(id) == 2 })
 			s.waitWorkflow(id)
+			second := s.runID(id)
+			if second == first {
+				t.Fatalf("the corrected delivery of a closed call started no run")
+			}
 			v := s.callView(seedCallID)
 			if v.Revision != 2 || v.Call.Intention != "PTP" || v.Revisions.Count != 2 {
 				t.Fatalf("call = revision %d, intention %s, %d revisions", v.Revision, v.Call.Intention, v.Revisions.Count)
@@ -174,9 +158,9 @@ func TestCorrectedRedeliveryOfAClosedCall(t *testing.T) {
 					t.Fatalf("repeated POST = %d %s", status, b)
 				}
 			}
-			time.Sleep(500 * time.Millisecond) // a start, had one slipped through, would be listed by now
-			if n := s.runs(id); n != 2 {
-				t.Errorf("runs after identical redeliveries = %d, want 2", n)
+			s.handedOver() // the relay found both processed, or started a run: either is in Temporal now
+			if r := s.runID(id); r != second {
+				t.Errorf("identical redeliveries started run %s after %s", r, second)
 			}
 			if v := s.callView(seedCallID); v.Revisions.Count != 2 || v.Revision != 2 {
 				t.Errorf("after identical redeliveries: revision %d of %d", v.Revision, v.Revisions.Count)

@@ -220,21 +220,6 @@ func TestRulesPageInABrowser(t *testing.T) {
 	}
 }
 
-// waitRows waits until a count query gives want.
-func (s *system) waitRows(query string, want int) {
-	s.t.Helper()
-	var n int
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		if err := s.db.Get(&n, query); err != nil {
-			s.t.Fatal(err)
-		}
-		if n == want {
-			return
-		}
-	}
-	s.t.Fatalf("%s = %d, want %d", query, n, want)
-}
-
 type ruleSetView struct {
 	Version  int64
 	Document string

@@ -182,16 +182,6 @@ func (s *system) waitPendingAttempt(id string, n int32) {
 	s.t.Fatalf("%s has no pending activity at attempt %d", id, n)
 }
 
-// runID is the run of the workflow's latest execution.
-func (s *system) runID(id string) string {
-	s.t.Helper()
-	desc, err := s.client.DescribeWorkflowExecution(context.Background(), id, "")
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	return desc.GetWorkflowExecutionInfo().GetExecution().GetRunId()
-}
-
 type waitingFollowUp struct {
 	Status        string
 	Summary       string

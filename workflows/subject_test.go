@@ -3,12 +3,14 @@ package workflows_test
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/mock"
+	enumspb "go.temporal.io/api/enums/v1"
 	sdkpb "go.temporal.io/api/sdk/v1"
 	"go.temporal.io/sdk/activity"
 	sdklog "go.temporal.io/sdk/log"
@@ -55,9 +57,23 @@ func (r *attempts) all() []attemptCall {
 	return append([]attemptCall(nil), r.list...)
 }
 
-// subjectEnv is a test environment running SubjectWorkflow with StoreAndPlan answering plan and
-// RunFollowUp answering run.
+// subjectEnv is a test environment running SubjectWorkflow with StoreAndPlan answering plan (each
+// delivery a new revision, shown, planned with every follow-up scheduled) and RunFollowUp answering run.
 func subjectEnv(t *testing.T, plan []rules.FollowUp, run func(ctx context.Context, in activities.RunInput, n int) (*activities.RunResult, error)) (*testsuite.TestWorkflowEnvironment, *attempts) {
+	t.Helper()
+	planned := make([]activities.PlannedFollowUp, len(plan))
+	for i, fu := range plan {
+		planned[i] = activities.PlannedFollowUp{ID: int64(i + 1), Status: rules.StatusScheduled, Plan: fu}
+	}
+	return subjectEnvStoring(t, func(n int, _ activities.StoreAndPlanInput) *activities.StoreAndPlanResult {
+		return &activities.StoreAndPlanResult{SubjectID: 7, Revision: n, New: true, Latest: true, Planned: true,
+			RuleVersion: 1, Matched: []string{"r"}, FollowUps: planned}
+	}, run)
+}
+
+// subjectEnvStoring is subjectEnv with StoreAndPlan answering store for its n-th run (1-based).
+func subjectEnvStoring(t *testing.T, store func(n int, in activities.StoreAndPlanInput) *activities.StoreAndPlanResult,
+	run func(ctx context.Context, in activities.RunInput, n int) (*activities.RunResult, error)) (*testsuite.TestWorkflowEnvironment, *attempts) {
 	t.Helper()
 	var suite testsuite.WorkflowTestSuite
 	suite.SetLogger(sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler)))
@@ -66,15 +82,10 @@ func subjectEnv(t *testing.T, plan []rules.FollowUp, run func(ctx context.Contex
 	env.RegisterWorkflow(workflows.SubjectWorkflow)
 	acts := &activities.Activities{}
 	env.RegisterActivity(acts)
-	planned := make([]activities.PlannedFollowUp, len(plan))
-	for i, fu := range plan {
-		planned[i] = activities.PlannedFollowUp{ID: int64(i + 1), Status: rules.StatusScheduled, Plan: fu}
-	}
 	var stores int
 	env.OnActivity(acts.StoreAndPlan, mock.Anything, mock.Anything).Return(func(ctx context.Context, in activities.StoreAndPlanInput) (*activities.StoreAndPlanResult, error) {
 		stores++
-		return &activities.StoreAndPlanResult{SubjectID: 7, Revision: stores, New: true, Latest: true, Planned: true,
-			RuleVersion: 1, Matched: []string{"r"}, FollowUps: planned}, nil
+		return store(stores, in), nil
 	})
 	rec := &attempts{}
 	var mu sync.Mutex
@@ -265,6 +276,209 @@ func TestSubjectWorkflowUpsertsOnlyWhatARevisionChanges(t *testing.T) {
 	}
 	if v, _ := upserts[0].GetKeyword(workflows.IntentionKey); v != "PTP" {
 		t.Errorf("upserted intention %q", v)
+	}
+}
+
+// recordings mocks RecordFollowUp, returning what the workflow recorded with it.
+func recordings(env *testsuite.TestWorkflowEnvironment) func() []activities.RecordInput {
+	var mu sync.Mutex
+	var got []activities.RecordInput
+	var a *activities.Activities
+	env.OnActivity(a.RecordFollowUp, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.RecordInput) error {
+		mu.Lock()
+		defer mu.Unlock()
+		got = append(got, in)
+		return nil
+	})
+	return func() []activities.RecordInput {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]activities.RecordInput(nil), got...)
+	}
+}
+
+// details is what the run says in the Temporal UI now (its current details).
+func details(t *testing.T, env *testsuite.TestWorkflowEnvironment) string {
+	t.Helper()
+	v, err := env.QueryWorkflow("__temporal_workflow_metadata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var meta sdkpb.WorkflowMetadata
+	if err := v.Get(&meta); err != nil {
+		t.Fatal(err)
+	}
+	return meta.GetCurrentDetails()
+}
+
+// queryFollowUps is the run's answer to QueryFollowUps now.
+func queryFollowUps(t *testing.T, env *testsuite.TestWorkflowEnvironment) []workflows.FollowUpState {
+	t.Helper()
+	v, err := env.QueryWorkflow(workflows.QueryFollowUps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var states []workflows.FollowUpState
+	if err := v.Get(&states); err != nil {
+		t.Fatal(err)
+	}
+	return states
+}
+
+// While a follow-up waits for its next attempt, the query and the details say so: its status, the
+// attempts made, when the next is, and why the last failed; once it succeeded, they say that.
+func TestSubjectWorkflowSaysWhereEachFollowUpStands(t *testing.T) {
+	t.Parallel()
+	env, _ := subjectEnv(t, []rules.FollowUp{webhookPlan("a")}, func(_ context.Context, _ activities.RunInput, n int) (*activities.RunResult, error) {
+		if n == 1 {
+			return nil, temporal.NewApplicationErrorWithOptions("crm answered 503", "TargetUnavailable", temporal.ApplicationErrorOptions{NextRetryDelay: 10 * time.Minute})
+		}
+		return &activities.RunResult{Status: rules.StatusSucceeded, ResponseStatus: 200}, nil
+	})
+	next := subjectStart.Add(10 * time.Minute)
+	var waiting []workflows.FollowUpState
+	var waitingDetails string
+	env.RegisterDelayedCallback(func() { waiting, waitingDetails = queryFollowUps(t, env), details(t, env) }, 5*time.Minute)
+	env.ExecuteWorkflow(workflows.SubjectWorkflow, subjectInput())
+	result(t, env)
+
+	if len(waiting) != 1 || waiting[0].Key != "a" || waiting[0].Status != rules.StatusScheduled || waiting[0].Attempts != 1 ||
+		waiting[0].NextAttemptAt == nil || !waiting[0].NextAttemptAt.Equal(next) || !strings.Contains(waiting[0].LastError, "crm answered 503") {
+		t.Errorf("query while waiting = %+v, want a scheduled until %s after 1 attempt, with the error", waiting, next)
+	}
+	want := "Revision 1 stored; rules [r] (version 1) planned 1 follow-ups\n\n- webhook a: **scheduled** until 2024-03-11T03:31:00Z (crm answered 503"
+	if !strings.HasPrefix(waitingDetails, want) {
+		t.Errorf("details while waiting = %q, want %q…", waitingDetails, want)
+	}
+	if got := queryFollowUps(t, env); len(got) != 1 || got[0].Status != rules.StatusSucceeded || got[0].Attempts != 2 || got[0].NextAttemptAt != nil {
+		t.Errorf("query at the end = %+v", got)
+	}
+	if got := details(t, env); !strings.Contains(got, "- webhook a: **succeeded**") || strings.Contains(got, "until") {
+		t.Errorf("details at the end = %q", got)
+	}
+}
+
+// An operator's retry runs a follow-up that ended in this run again, as a retry; one for a follow-up
+// that still waits for its turn changes nothing (it is not attempted twice).
+func TestSubjectWorkflowTakesARetryOnlyOfAFollowUpThatEnded(t *testing.T) {
+	t.Parallel()
+	later := webhookPlan("later") // keeps the run open while the retries come
+	later.NotBefore = subjectStart.Add(time.Hour)
+	env, rec := subjectEnv(t, []rules.FollowUp{webhookPlan("refused"), later}, func(_ context.Context, in activities.RunInput, n int) (*activities.RunResult, error) {
+		if in.FollowUp.Key == "refused" && n == 1 {
+			return nil, temporal.NewNonRetryableApplicationError("TargetRejected: crm answered 400", activities.ErrTypeFollowUpFailed, nil)
+		}
+		return &activities.RunResult{Status: rules.StatusSucceeded, ResponseStatus: 200}, nil
+	})
+	env.RegisterDelayedCallback(func() {
+		env.SignalWorkflow(workflows.SignalRetry, workflows.RetryRequest{FollowUp: later})
+		env.SignalWorkflow(workflows.SignalRetry, workflows.RetryRequest{FollowUp: webhookPlan("refused")})
+	}, 10*time.Minute)
+	env.ExecuteWorkflow(workflows.SubjectWorkflow, subjectInput())
+	if res := result(t, env); res.FollowUps[rules.StatusSucceeded] != 2 {
+		t.Errorf("result %+v, want both succeeded", res)
+	}
+	want := []attemptCall{{key: "refused", local: true}, {key: "refused", local: true, retry: true}, {key: "later", local: true}}
+	if got := rec.all(); !slices.Equal(got, want) {
+		t.Errorf("attempts %+v, want %+v", got, want)
+	}
+}
+
+// A revision that is stored but not shown (an older one that arrived late) changes no search attribute,
+// though its values differ.
+func TestSubjectWorkflowUpsertsNothingForARevisionNotShown(t *testing.T) {
+	t.Parallel()
+	later := webhookPlan("later") // keeps the run open while the revision arrives
+	later.NotBefore = subjectStart.Add(time.Hour)
+	env, _ := subjectEnvStoring(t, func(n int, _ activities.StoreAndPlanInput) *activities.StoreAndPlanResult {
+		out := &activities.StoreAndPlanResult{SubjectID: 7, Revision: n, New: true, Latest: n == 1, Planned: n == 1, RuleVersion: 1}
+		if n == 1 {
+			out.Matched, out.FollowUps = []string{"r"}, []activities.PlannedFollowUp{{ID: 1, Status: rules.StatusScheduled, Plan: later}}
+		}
+		return out
+	}, succeed)
+	in := subjectInput()
+	if err := env.SetTypedSearchAttributesOnStart(temporal.NewSearchAttributes(workflows.SubjectSearchAttributes(in.Subject)...)); err != nil {
+		t.Fatal(err)
+	}
+	upserts := 0
+	env.OnUpsertTypedSearchAttributes(mock.Anything).Run(func(mock.Arguments) { upserts++ }).Return(nil)
+	older := subjectInput()
+	c := *older.Call
+	c.Digest, c.Call.Intention = "older", "PTP"
+	older.Subject = airudder.CallSubject(c)
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(workflows.SignalRevision, older) }, time.Minute)
+	env.ExecuteWorkflow(workflows.SubjectWorkflow, in)
+	if res := result(t, env); len(res.Revisions) != 2 {
+		t.Fatalf("result %+v, want both revisions processed", res)
+	}
+	if upserts != 0 {
+		t.Errorf("%d upserts for a revision that is not shown", upserts)
+	}
+}
+
+// A run cancelled while a follow-up waits for its time attempts nothing and records nothing: the
+// follow-up stays scheduled, for an operator to see.
+func TestSubjectWorkflowCancelledWhileAFollowUpWaits(t *testing.T) {
+	t.Parallel()
+	later := webhookPlan("later")
+	later.NotBefore = subjectStart.Add(2 * time.Hour)
+	env, rec := subjectEnv(t, []rules.FollowUp{later}, succeed)
+	recorded := recordings(env)
+	env.RegisterDelayedCallback(env.CancelWorkflow, time.Hour)
+	env.ExecuteWorkflow(workflows.SubjectWorkflow, subjectInput())
+	if !env.IsWorkflowCompleted() {
+		t.Fatal("the cancelled run did not end")
+	}
+	if got := rec.all(); len(got) != 0 {
+		t.Errorf("attempts %+v after the cancel, want none", got)
+	}
+	if got := recorded(); len(got) != 0 {
+		t.Errorf("recorded %+v after the cancel, want nothing", got)
+	}
+	if got := queryFollowUps(t, env); len(got) != 1 || got[0].Status != rules.StatusScheduled {
+		t.Errorf("query after the cancel = %+v, want it scheduled", got)
+	}
+	if env.Now().After(later.NotBefore) {
+		t.Errorf("the run went on to %s, past the follow-up's time %s", env.Now(), later.NotBefore)
+	}
+}
+
+// When Temporal gives up on an attempt (its deadline passed while it ran, so the activity could not
+// record how it ended), the workflow records the end: needs_review for an action that may have been
+// carried out and must not be repeated blindly, failed for the others.
+func TestSubjectWorkflowRecordsATimedOutAttempt(t *testing.T) {
+	t.Parallel()
+	recall := rules.FollowUp{Key: "recall", RuleID: "r", Action: "recall", Type: rules.TypeAirudderRecall, Summary: "re-call",
+		NotBefore: subjectStart, TimeZone: "UTC", OnUnknown: rules.OnUnknownReview, Recall: &rules.RecallRequest{WorkflowID: "wf", Callee: "+62811"}}
+	for _, tc := range []struct {
+		plan rules.FollowUp
+		want rules.Status
+	}{
+		{recall, rules.StatusNeedsReview},
+		{webhookPlan("hook"), rules.StatusFailed},
+	} {
+		t.Run(string(tc.want), func(t *testing.T) {
+			t.Parallel()
+			env, rec := subjectEnv(t, []rules.FollowUp{tc.plan}, func(ctx context.Context, _ activities.RunInput, _ int) (*activities.RunResult, error) {
+				if activity.GetInfo(ctx).IsLocalActivity { // the first attempt of an action that may be repeated
+					return nil, temporal.NewApplicationErrorWithOptions("crm answered 503", "TargetUnavailable", temporal.ApplicationErrorOptions{NextRetryDelay: time.Minute})
+				}
+				return nil, temporal.NewTimeoutError(enumspb.TIMEOUT_TYPE_SCHEDULE_TO_CLOSE, nil)
+			})
+			recorded := recordings(env)
+			env.ExecuteWorkflow(workflows.SubjectWorkflow, subjectInput())
+			if res := result(t, env); res.FollowUps[tc.want] != 1 {
+				t.Errorf("result %+v, want one %s", res, tc.want)
+			}
+			got := recorded()
+			if len(got) != 1 || got[0].Key != tc.plan.Key || got[0].Status != tc.want || !strings.Contains(got[0].Error, "no success within 72h0m0s") {
+				t.Errorf("recorded %+v, want %s %s with the reason", got, tc.plan.Key, tc.want)
+			}
+			if n := len(rec.all()); n == 0 {
+				t.Error("no attempt was made")
+			}
+		})
 	}
 }
 
