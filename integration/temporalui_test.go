@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"fmt"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -166,20 +167,18 @@ const pageText = `document.body.innerText + [...document.querySelectorAll('ifram
 // waitPendingAttempt waits until the workflow's pending activity is at attempt n or later.
 func (s *system) waitPendingAttempt(id string, n int32) {
 	s.t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for time.Now().Before(deadline) {
+	eventually(s.t, fmt.Sprintf("a pending activity of %s at attempt %d, after a failure", id, n), func() bool {
 		desc, err := s.client.DescribeWorkflowExecution(context.Background(), id, "")
 		if err != nil {
-			s.t.Fatal(err)
+			return false // not started yet: the relay starts it after the acknowledgement
 		}
 		for _, pa := range desc.GetPendingActivities() {
 			if pa.GetAttempt() >= n && pa.GetLastFailure() != nil {
-				return
+				return true
 			}
 		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	s.t.Fatalf("%s has no pending activity at attempt %d", id, n)
+		return false
+	})
 }
 
 type waitingFollowUp struct {
