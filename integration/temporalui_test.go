@@ -194,20 +194,16 @@ type waitingFollowUp struct {
 func (s *system) retryingFollowUp() waitingFollowUp {
 	s.t.Helper()
 	var last waitingFollowUp
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
+	eventually(s.t, "the retrying call's CRM task waiting for its next attempt", func() bool {
 		var page struct {
 			FollowUps []waitingFollowUp `json:"follow_ups"`
 		}
 		_, body := s.get("/v1/follow-ups?type=webhook&call_key=" + retryingCallID)
 		mustUnmarshal(s.t, body, &page)
 		if len(page.FollowUps) == 1 {
-			if last = page.FollowUps[0]; last.Status == "scheduled" {
-				return last
-			}
+			last = page.FollowUps[0]
 		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	s.t.Fatalf("the retrying call's CRM task is not waiting for its next attempt: %+v", last)
+		return last.Status == "scheduled"
+	})
 	return last
 }
