@@ -46,6 +46,9 @@ type Activities struct {
 	AirudderZone *time.Location
 	// Targets are the endpoints rules may name.
 	Targets map[string]*config.Target
+	// Retrier retries follow-ups for a bulk repair (RepairBatch), as the admin API retries one; nil makes
+	// a bulk retry fail visibly.
+	Retrier FollowUpRetrier
 	// Clock is the time follow-ups are planned and attempted by (their dates, calling windows, daily caps
 	// and retries); nil is time.Now. Workflow tests give their environment's clock.
 	Clock func() time.Time
