@@ -38,9 +38,9 @@ func TestWhereReadsSubjectsAsRulesDo(t *testing.T) {
 	contact := airudder.EventSubject(exampleEvent(t, airudder.KindPDS, airudder.ExamplePDSContactStatus))
 
 	for src, want := range map[string]bool{
-		`call.intention == "E" && call.total_owing_amount > 20000`:  true, // amounts compare as numbers
-		`call.intention == "E" && call.total_owing_amount > 100000`: false,
-		`call.variables["var1"] == "aaa"`:                           true,
+		`call.intention == "E" && call.total_owing_amount > 20000`:                true, // amounts compare as numbers
+		`call.intention == "E" && call.total_owing_amount > 100000`:               false,
+		`call.variables["var1"] == "aaa"`:                                         true,
 		`has(call.due_date) && call.due_date < timestamp("2024-03-03T00:00:00Z")`: true,
 	} {
 		w := whereOf(t, src)
@@ -70,11 +70,11 @@ func TestWhereReadsSubjectsAsRulesDo(t *testing.T) {
 // one that fails on a subject says which.
 func TestWhereRefusesWhatRulesRefuse(t *testing.T) {
 	for src, want := range map[string]string{
-		`call.intension == "PTP"`:                       "did you mean call.intention?",
-		`call.intention = "PTP"`:                        "column",
-		`call.total_owing_amount`:                       "not true or false",
-		`event.state == `:                               "column",
-		``:                                              "empty",
+		`call.intension == "PTP"`: "did you mean call.intention?",
+		`call.intention = "PTP"`:  "column",
+		`call.total_owing_amount`: "not true or false",
+		`event.state == `:         "column",
+		``:                        "empty",
 		strings.Repeat(`call.intention == "x" || `, 200) + "true": "at most 4096",
 	} {
 		_, err := rules.NewWhere(src)
