@@ -30,6 +30,7 @@ import (
 	"github.com/rudderhook/rudderhook/codec"
 	"github.com/rudderhook/rudderhook/config"
 	"github.com/rudderhook/rudderhook/ingest"
+	"github.com/rudderhook/rudderhook/repair"
 	"github.com/rudderhook/rudderhook/rules"
 	"github.com/rudderhook/rudderhook/rules/rulesync"
 	"github.com/rudderhook/rudderhook/store"
@@ -176,6 +177,8 @@ func warnMissingSearchAttributes(ctx context.Context, c client.Client, namespace
 // runWorker starts a worker and returns a function that stops it, letting running activities finish.
 func runWorker(c client.Client, db *sqlx.DB, cfg *config.Config, log *slog.Logger) (stop func(), err error) {
 	acts := activities.New(store.New(db), cfg, log.With("component", "activities"))
+	acts.Retrier = &repair.Service{Store: acts.Store, Temporal: c, TaskQueue: cfg.Temporal.TaskQueue, Numbers: cfg.SearchNumbers(),
+		Log: log.With("component", "repair")}
 	warnUnconfigured(acts, log)
 	w := worker.New(c, cfg.Temporal.TaskQueue, acts, sdkworker.Options{WorkerStopTimeout: 15 * time.Second})
 	if err := w.Start(); err != nil {
@@ -287,8 +290,9 @@ func runAPI(ctx context.Context, cfg *config.Config, c client.Client, db *sqlx.D
 	defer svc.Batcher.Close() // after the HTTP server drained: commits what the last requests handed over
 	exportBatcher(svc.Batcher)
 	ingest.ExportSources(cfg.SourceNames())
+	fix := &repair.Service{Store: st, Temporal: c, TaskQueue: cfg.Temporal.TaskQueue, Numbers: cfg.Numbers, Log: log.With("component", "repair")}
 	srv := &api.Server{
-		Ingest: svc, Store: st, Rules: inForce, Temporal: c, Sources: cfg.Sources, Log: log.With("component", "api"),
+		Ingest: svc, Store: st, Rules: inForce, Repair: fix, Temporal: c, Sources: cfg.Sources, Log: log.With("component", "api"),
 		TaskQueue: cfg.Temporal.TaskQueue, AdminToken: cfg.AdminToken, TrustedProxies: cfg.TrustedProxies, UIBase: opts.uiBase, Namespace: cfg.Temporal.Namespace,
 		Targets: cfg.TargetNames(), URLs: cfg.RuleURLs(), DevSink: opts.devSink, Codec: opts.codec, Numbers: cfg.Numbers,
 	}
