@@ -220,7 +220,8 @@ func (s *Service) PlanRetry(ctx context.Context, req RetryRequest, by string) (*
 	}
 	pctx, cancel := context.WithTimeout(ctx, PlanTimeout)
 	defer cancel()
-	plan := &RetryPlan{Plan: Plan{What: store.BulkFollowUps, Candidates: candidates, Pace: req.Pace}, Request: req, Sample: []FollowUpSample{}}
+	plan := &RetryPlan{Plan: Plan{What: store.BulkFollowUps, Candidates: candidates, Pace: req.Pace}, Request: req, Sample: []FollowUpSample{},
+		ByTarget: []TargetCount{}}
 	var ids []int64
 	var sample []store.FollowUpRecord
 	targets := map[TargetCount]int{}
@@ -419,7 +420,7 @@ func (s *Service) PlanReplay(ctx context.Context, req ReplayRequest, by string) 
 		return nil, err
 	}
 	plan := &ReplayPlan{Plan: Plan{What: store.BulkDeadLetters, Candidates: candidates, Examined: len(dead), More: candidates > int64(len(dead)),
-		Pace: req.Pace}, Request: req, Sample: []DeadLetterSample{}}
+		Pace: req.Pace}, Request: req, Sample: []DeadLetterSample{}, ByKind: []KindCount{}}
 	ids := make([]int64, len(dead))
 	kinds := map[KindCount]int{}
 	for i, d := range dead {
