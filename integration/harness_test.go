@@ -30,6 +30,7 @@ import (
 	"github.com/rudderhook/rudderhook/config"
 	"github.com/rudderhook/rudderhook/devserver"
 	"github.com/rudderhook/rudderhook/ingest"
+	"github.com/rudderhook/rudderhook/repair"
 	"github.com/rudderhook/rudderhook/rules/rulesync"
 	"github.com/rudderhook/rudderhook/store"
 	"github.com/rudderhook/rudderhook/store/storetest"
@@ -139,6 +140,7 @@ func start(t testing.TB, opts options) *system {
 
 func (s *system) startWorker() {
 	acts := activities.New(s.store, s.cfg, testLogger(s.t))
+	acts.Retrier = &repair.Service{Store: s.store, Temporal: s.client, TaskQueue: s.cfg.Temporal.TaskQueue, Numbers: s.cfg.SearchNumbers(), Log: testLogger(s.t)}
 	w := worker.New(s.client, s.cfg.Temporal.TaskQueue, acts, sdkworker.Options{})
 	if err := w.Start(); err != nil {
 		s.t.Fatal(err)
