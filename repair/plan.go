@@ -23,10 +23,11 @@ const (
 	// say; MaxLimit the most it may ask for. More is planned again after the run.
 	DefaultLimit = 1000
 	MaxLimit     = 10_000
-	// MaxRate is the fastest a run may repair, a second; MinRate the slowest. The default is
-	// workflows.BulkDefaultRate.
-	MaxRate = 100.0
-	MinRate = 0.1
+	// DefaultRate is how many a run repairs a second when the request does not say; MaxRate the
+	// most, MinRate the fewest.
+	DefaultRate = workflows.BulkDefaultRate
+	MaxRate     = 100.0
+	MinRate     = 0.1
 	// PlanTTL is how long a plan may wait to be run: what it matched grows stale.
 	PlanTTL = time.Hour
 	// MaxExamined is how many follow-ups a plan tries its condition on, oldest first.
@@ -55,8 +56,7 @@ func invalid(format string, args ...any) error {
 type Pace struct {
 	// Limit is the most the plan takes (DefaultLimit when 0; at most MaxLimit).
 	Limit int `json:"limit,omitempty"`
-	// RatePerSecond is how many its run repairs a second (workflows.BulkDefaultRate when 0; MinRate to
-	// MaxRate).
+	// RatePerSecond is how many its run repairs a second (DefaultRate when 0; MinRate to MaxRate).
 	RatePerSecond float64 `json:"rate_per_second,omitempty"`
 }
 
@@ -65,7 +65,7 @@ func (p *Pace) check() error {
 		p.Limit = DefaultLimit
 	}
 	if p.RatePerSecond == 0 {
-		p.RatePerSecond = workflows.BulkDefaultRate
+		p.RatePerSecond = DefaultRate
 	}
 	switch {
 	case p.Limit < 1 || p.Limit > MaxLimit:

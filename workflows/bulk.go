@@ -71,6 +71,9 @@ type BulkProgress struct {
 // maxBulkErrors is how many failures a run reports in words.
 const maxBulkErrors = 20
 
+// Left is how many the run has not looked at.
+func (p BulkProgress) Left() int { return p.Total - p.Done }
+
 func (p *BulkProgress) add(n int, res activities.RepairBatchResult) {
 	p.Done += n
 	p.Repaired += res.Repaired

@@ -298,7 +298,7 @@ func runAPI(ctx context.Context, cfg *config.Config, c client.Client, db *sqlx.D
 	}
 	page := &ui.Server{
 		Store: st, Rules: inForce, Targets: cfg.TargetNames(), URLs: cfg.RuleURLs(), Users: cfg.Users, SessionKey: cfg.SessionKey,
-		SessionTTL: cfg.SessionTTL, Log: log.With("component", "ui"),
+		SessionTTL: cfg.SessionTTL, Log: log.With("component", "ui"), Repair: fix,
 	}
 	if srv.RulesPage, err = page.Handler(); err != nil {
 		return err
