@@ -3,7 +3,11 @@ package integration
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -15,6 +19,7 @@ import (
 	"github.com/rudderhook/rudderhook/airudder"
 	"github.com/rudderhook/rudderhook/config"
 	"github.com/rudderhook/rudderhook/rules"
+	"github.com/rudderhook/rudderhook/ui"
 	"github.com/rudderhook/rudderhook/workflows"
 )
 
@@ -326,5 +331,66 @@ func TestBulkReplayReplaysDeadLettersByFilter(t *testing.T) {
 	}
 	if !strings.HasPrefix(st.WorkflowID, "bulk/bp_") {
 		t.Errorf("workflow %q", st.WorkflowID)
+	}
+}
+
+// An editor retries from the rules page: she plans, runs the plan, and the page shows the run; the
+// follow-up succeeds against the fixed CRM.
+func TestRepairPageRunsAnEditorsPlan(t *testing.T) {
+	t.Parallel()
+	crm := newTarget(t, always(http.StatusBadRequest))
+	s := start(t, options{environ: []string{"RUDDERHOOK_TARGET_CRM_URL=" + crm.URL, "RUDDERHOOK_TARGET_CRM_SECRET=" + crmSecret,
+		"RUDDERHOOK_USERS=Ana:editor:" + ui.HashToken(anaToken), "RUDDERHOOK_SESSION_KEY=" + strings.Repeat("s", 32)}})
+	if status, body := s.admin(http.MethodPut, "/v1/rules", []byte(bulkRulesDoc)); status != http.StatusOK {
+		t.Fatalf("PUT /v1/rules = %d %s", status, body)
+	}
+	s.postCall("", "P1", "PTP", "2000000.00")
+	s.waitRows(`SELECT count(*) FROM follow_ups WHERE status = 'failed'`, 1)
+	crm.setRespond(always(http.StatusOK))
+
+	jar, _ := cookiejar.New(nil)
+	browser := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	form := func(path string, v url.Values) (*http.Response, string) {
+		resp, err := browser.PostForm(s.http.URL+path, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, string(b)
+	}
+	get := func(path string) string {
+		resp, err := browser.Get(s.http.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	if resp, body := form("/ui/login", url.Values{"token": {anaToken}, "next": {"/ui/repair"}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign in = %d %s", resp.StatusCode, body)
+	}
+	m := regexp.MustCompile(`name="csrf-token" content="([^"]+)"`).FindStringSubmatch(get("/ui/repair"))
+	if m == nil {
+		t.Fatal("no CSRF token")
+	}
+	csrf := m[1]
+	resp, body := form("/ui/repair/plan", url.Values{"csrf": {csrf}, "failed": {"1"}, "where": {`call.total_owing_amount > 1000000`}})
+	plan := regexp.MustCompile(`name="plan_id" value="(bp_[0-9a-f]+)"`).FindStringSubmatch(body)
+	if resp.StatusCode != http.StatusOK || plan == nil || !strings.Contains(body, `<strong id="plan-matched">1</strong>`) {
+		t.Fatalf("plan = %d %s", resp.StatusCode, body)
+	}
+	resp, body = form("/ui/repair/run", url.Values{"csrf": {csrf}, "plan_id": {plan[1]}})
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/ui/repair?plan="+plan[1] {
+		t.Fatalf("run = %d %s", resp.StatusCode, body)
+	}
+	if err := s.waitClosed(workflows.BulkWorkflowID(plan[1])); err != nil {
+		t.Fatal(err)
+	}
+	s.waitRows(`SELECT count(*) FROM follow_ups WHERE status = 'succeeded'`, 1)
+	if page := get("/ui/repair?plan=" + plan[1]); !strings.Contains(page, `class="state-completed">completed</span>`) ||
+		!strings.Contains(page, `<dd id="progress-repaired">1</dd>`) || !strings.Contains(page, "planned by <strong>Ana</strong>") {
+		t.Errorf("the run's page:\n%s", page)
 	}
 }
