@@ -53,6 +53,9 @@ type Activities struct {
 	// ArchiveSources are the sources whose every call with a recording gets an archive_recording follow-up
 	// (a source's archive_recordings), as if a rule said so.
 	ArchiveSources map[string]bool
+	// Retrier retries follow-ups for a bulk repair (RepairBatch), as the admin API retries one; nil makes
+	// a bulk retry fail visibly.
+	Retrier FollowUpRetrier
 	// Clock is the time follow-ups are planned and attempted by (their dates, calling windows, daily caps
 	// and retries); nil is time.Now. Workflow tests give their environment's clock.
 	Clock func() time.Time

@@ -171,7 +171,12 @@ func queryFilter(c *gin.Context, text map[string]*string, callee *string, after,
 	if v := phoneParam(c, "callee_number"); v != "" {
 		*callee = v
 	}
-	for name, dst := range map[string]*time.Time{"received_after": after, "received_before": before} {
+	return timeParams(c, map[string]*time.Time{"received_after": after, "received_before": before})
+}
+
+// timeParams reads the query parameters named as RFC 3339 times, each only when given.
+func timeParams(c *gin.Context, params map[string]*time.Time) error {
+	for name, dst := range params {
 		if v := c.Query(name); v != "" {
 			t, err := time.Parse(time.RFC3339, v)
 			if err != nil {

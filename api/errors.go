@@ -12,6 +12,7 @@ import (
 
 	"github.com/rudderhook/rudderhook/airudder"
 	"github.com/rudderhook/rudderhook/ingest"
+	"github.com/rudderhook/rudderhook/repair"
 	"github.com/rudderhook/rudderhook/rules"
 	"github.com/rudderhook/rudderhook/rules/dryrun"
 	"github.com/rudderhook/rudderhook/store"
@@ -53,6 +54,8 @@ func toError(err error) *Error {
 		tooLarge  *http.MaxBytesError
 		tooMany   *airudder.TooManyCallsError
 		rulesErr  *rules.Error
+		whereErr  *rules.WhereError
+		badPlan   *repair.InvalidRequestError
 		// a follow-up retried while its workflow still runs
 		alreadyStarted *serviceerror.WorkflowExecutionAlreadyStarted
 	)
@@ -73,6 +76,24 @@ func toError(err error) *Error {
 		e := newError(http.StatusUnprocessableEntity, "invalid_rules", rulesErr.Error())
 		e.Problems = rulesErr.Problems
 		return e
+	case errors.As(err, &whereErr):
+		switch {
+		case whereErr.TooCostly:
+			return newError(http.StatusUnprocessableEntity, "condition_too_costly", whereErr.Error()+
+				": a condition may do a bounded amount of work on each subject, as a rule's may; make it simpler")
+		case whereErr.Subject != "":
+			return newError(http.StatusUnprocessableEntity, "condition_failed", whereErr.Error())
+		}
+		return newError(http.StatusUnprocessableEntity, "invalid_condition", whereErr.Error())
+	case errors.As(err, &badPlan):
+		return newError(http.StatusBadRequest, "invalid_parameter", badPlan.Message)
+	case errors.Is(err, repair.ErrPlanTooLong):
+		return newError(http.StatusUnprocessableEntity, "plan_too_long", "planning took longer than "+repair.PlanTimeout.String()+
+			": narrow the filters (a rule, a kind, a time range) or simplify the condition")
+	case errors.Is(err, store.ErrPlanExpired):
+		return newError(http.StatusGone, "plan_expired", "the plan expired before it was run ("+repair.PlanTTL.String()+" after it was made): plan again")
+	case errors.Is(err, repair.ErrNotRun):
+		return newError(http.StatusConflict, "not_run", "the plan has not been run, so there is nothing to stop")
 	case errors.Is(err, airudder.ErrMissingSign):
 		return newError(http.StatusUnauthorized, "missing_signature", "the body has no Sign field")
 	case errors.Is(err, airudder.ErrInvalidSign):

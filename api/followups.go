@@ -1,9 +1,7 @@
 package api
 
 import (
-	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
@@ -11,10 +9,8 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
-	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/api/serviceerror"
-	"go.temporal.io/sdk/client"
 
+	"github.com/rudderhook/rudderhook/activities"
 	"github.com/rudderhook/rudderhook/rules"
 	"github.com/rudderhook/rudderhook/store"
 	"github.com/rudderhook/rudderhook/workflows"
@@ -70,12 +66,16 @@ func (s *Server) followUpJSON(r *store.FollowUpRecord) FollowUpJSON {
 	return out
 }
 
-// listFollowUps is GET /v1/follow-ups?status=&kind=&source=&call_key=&rule_id=&type=&limit=&cursor=; kind,
-// source and call_key are the subject's (a call's or an event's).
+// listFollowUps is GET /v1/follow-ups?status=&kind=&source=&call_key=&rule_id=&type=&created_after=&
+// created_before=&limit=&cursor=; kind, source and call_key are the subject's (a call's or an event's).
 func (s *Server) listFollowUps(c *gin.Context) {
 	f := store.FollowUpFilter{
 		Status: rules.Status(c.Query("status")), Kind: c.Query("kind"), Source: c.Query("source"), Key: c.Query("call_key"),
 		RuleID: c.Query("rule_id"), Type: c.Query("type"),
+	}
+	if err := timeParams(c, map[string]*time.Time{"created_after": &f.CreatedAfter, "created_before": &f.CreatedBefore}); err != nil {
+		s.writeError(c, err)
+		return
 	}
 	if f.Status != "" && !slices.Contains(rules.Statuses, f.Status) {
 		names := make([]string, len(rules.Statuses))
@@ -101,46 +101,17 @@ func (s *Server) getFollowUp(c *gin.Context) {
 	c.JSON(http.StatusOK, s.followUpJSON(rec))
 }
 
-// retryFollowUp is POST /v1/follow-ups/{id}/retry: a failed follow-up, or one that needs review (an
-// operator has checked that its action was not carried out, or wants it again anyway), runs again at once
-// (within its calling window and daily cap), the same way whatever its subject's kind: its subject's
-// workflow takes the retry (SignalRetry) — the open run, or a new run of the same ID that only carries it
-// out. Only those statuses can be retried, so a retry can never repeat an action that succeeded; the run
-// records the new status itself, so a fast run's writes are never overwritten from here.
+// retryFollowUp is POST /v1/follow-ups/{id}/retry: a failed follow-up, or one that needs review, runs
+// again at once (repair.Service.RetryFollowUp); any other is 409 not_failed.
 func (s *Server) retryFollowUp(c *gin.Context) {
-	ctx := c.Request.Context()
 	rec, err := s.followUpParam(c)
 	if err != nil {
 		s.writeError(c, err)
 		return
 	}
-	if !rec.Status.Retryable() {
-		s.writeError(c, newError(http.StatusConflict, "not_failed", "only a failed follow-up, or one that needs review, can be retried; this one is "+string(rec.Status)))
-		return
-	}
-	subj, err := s.Store.GetSubject(ctx, rec.SubjectID)
-	if err != nil {
-		s.writeError(c, err)
-		return
-	}
-	legacy, err := s.openLegacyRun(ctx, subj.WorkflowID)
-	if err != nil {
-		s.writeError(c, err)
-		return
-	}
-	// As stored, the subject lacks what the receiver computed: the search value of its callee's number.
-	subject := s.Numbers.WithCalleeSearch(subj.Subject)
-	var run client.WorkflowRun
-	if legacy {
-		// A run of a type from before SubjectWorkflow takes no retries: the follow-up's own workflow
-		// runs again, as then.
-		wf := workflows.FollowUpWorkflowID(subj.WorkflowID, rec.RuleID, rec.Action)
-		run, err = s.Temporal.ExecuteWorkflow(ctx, workflows.FollowUpStartOptions(wf, rec.Summary, workflows.SubjectSearchAttributes(subject), s.TaskQueue),
-			workflows.FollowUpWorkflow, workflows.FollowUpInput{FollowUp: rec.Plan.ForWorkflow(), Retry: true})
-	} else {
-		in := workflows.SubjectInput{Subject: subject.Slim(), Resume: true}
-		run, err = s.Temporal.SignalWithStartWorkflow(ctx, subj.WorkflowID, workflows.SignalRetry,
-			workflows.RetryRequest{FollowUp: rec.Plan.ForWorkflow()}, workflows.SubjectStartOptions(subject, s.TaskQueue), workflows.SubjectWorkflow, in)
+	run, err := s.Repair.RetryFollowUp(c.Request.Context(), rec)
+	if errors.Is(err, activities.ErrNotRetryable) {
+		err = newError(http.StatusConflict, "not_failed", "only a failed follow-up, or one that needs review, can be retried; this one is "+string(rec.Status))
 	}
 	if err != nil {
 		s.writeError(c, err)
@@ -148,21 +119,6 @@ func (s *Server) retryFollowUp(c *gin.Context) {
 	}
 	s.Log.Info("follow-up retried", "follow_up", rec.Key, "status", rec.Status, "workflow_id", run.GetID(), "run_id", run.GetRunID())
 	c.JSON(http.StatusAccepted, gin.H{"follow_up": s.followUpJSON(rec), "run_id": run.GetRunID()})
-}
-
-// openLegacyRun says whether the workflow with this ID has an open run of a type from before
-// SubjectWorkflow (CallCompletedWorkflow, EventWorkflow), which does not take SignalRetry.
-func (s *Server) openLegacyRun(ctx context.Context, workflowID string) (bool, error) {
-	desc, err := s.Temporal.DescribeWorkflowExecution(ctx, workflowID, "")
-	var notFound *serviceerror.NotFound
-	switch {
-	case errors.As(err, &notFound):
-		return false, nil
-	case err != nil:
-		return false, fmt.Errorf("describe %s: %w", workflowID, err)
-	}
-	info := desc.GetWorkflowExecutionInfo()
-	return info.GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING && info.GetType().GetName() != workflows.SubjectWorkflowType, nil
 }
 
 func (s *Server) followUpParam(c *gin.Context) (*store.FollowUpRecord, error) {

@@ -28,6 +28,7 @@ import (
 	"github.com/rudderhook/rudderhook/egress"
 	"github.com/rudderhook/rudderhook/ingest"
 	"github.com/rudderhook/rudderhook/ratelimit"
+	"github.com/rudderhook/rudderhook/repair"
 	"github.com/rudderhook/rudderhook/rules/rulesync"
 	"github.com/rudderhook/rudderhook/store"
 )
@@ -37,7 +38,10 @@ type Server struct {
 	Ingest *ingest.Service
 	Store  *store.Store
 	// Rules are the follow-up rules in force; PUT /v1/rules saves through them.
-	Rules    *rulesync.InForce
+	Rules *rulesync.InForce
+	// Repair retries follow-ups and replays dead letters, one or in bulk; nil: one built from the fields
+	// here (Store, Temporal, TaskQueue, Numbers, Log).
+	Repair   *repair.Service
 	Temporal client.Client
 	Sources  map[string]*config.Source
 	Log      *slog.Logger
@@ -95,6 +99,9 @@ func (s *Server) Handler() (http.Handler, error) {
 				s.refusals[name] = ratelimit.NewPerClient(rate.Limit(src.RatePerSecond), src.Burst)
 			}
 		}
+	}
+	if s.Repair == nil {
+		s.Repair = &repair.Service{Store: s.Store, Temporal: s.Temporal, TaskQueue: s.TaskQueue, Numbers: s.Numbers, Log: s.Log}
 	}
 	r := gin.New()
 	// A call key may hold a slash ("{TaskID}/{id}"); clients escape it as %2F and it stays one segment.
@@ -156,11 +163,17 @@ func (s *Server) Handler() (http.Handler, error) {
 	v1.GET("/follow-ups", s.listFollowUps)
 	v1.GET("/follow-ups/:id", s.getFollowUp)
 	v1.POST("/follow-ups/:id/retry", s.retryFollowUp)
+	v1.POST("/follow-ups/retry", s.planRetry)
+	v1.POST("/follow-ups/retry/:plan_id/run", s.runPlan(store.BulkFollowUps))
 	v1.GET("/events", s.listEvents)
 	v1.GET("/events/:id", s.getEvent)
 	v1.GET("/inbox", s.listInbox)
 	v1.GET("/inbox/status", s.inboxStatus)
 	v1.POST("/inbox/:id/replay", s.replayInbox)
+	v1.POST("/inbox/replay", s.planReplay)
+	v1.POST("/inbox/replay/:plan_id/run", s.runPlan(store.BulkDeadLetters))
+	v1.GET("/bulk/:plan_id", s.getBulk)
+	v1.POST("/bulk/:plan_id/cancel", s.cancelBulk)
 	v1.GET("/rules", s.getRules)
 	v1.GET("/rules/versions", s.listRuleVersions)
 	v1.PUT("/rules", s.putRules)

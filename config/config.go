@@ -738,13 +738,22 @@ func (s *Source) ParseOptions() airudder.ParseOptions {
 // read by the command that starts workflows), and the PII key, if set, for the CalleeNumber search
 // attribute.
 func (cfg *Config) UseNumberKeys(idKey []byte) {
-	cfg.Numbers = airudder.NumberKeys{ID: idKey}
-	if cfg.PIIKey != "" {
-		cfg.Numbers.Search = []byte(cfg.PIIKey)
-	}
+	cfg.Numbers = cfg.SearchNumbers()
+	cfg.Numbers.ID = idKey
 	for _, s := range cfg.Sources {
 		s.Numbers = cfg.Numbers
 	}
+}
+
+// SearchNumbers are the keys of the CalleeNumber search attribute alone (the PII key, if set): what a
+// process needs that starts workflows of subjects already stored, whose keys and IDs are made (the
+// worker's bulk retries).
+func (cfg *Config) SearchNumbers() airudder.NumberKeys {
+	var k airudder.NumberKeys
+	if cfg.PIIKey != "" {
+		k.Search = []byte(cfg.PIIKey)
+	}
+	return k
 }
 
 // TargetNames are the configured targets, as rules compilation checks them.

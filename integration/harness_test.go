@@ -34,6 +34,7 @@ import (
 	"github.com/rudderhook/rudderhook/devserver"
 	"github.com/rudderhook/rudderhook/inbox"
 	"github.com/rudderhook/rudderhook/ingest"
+	"github.com/rudderhook/rudderhook/repair"
 	"github.com/rudderhook/rudderhook/rules/rulesync"
 	"github.com/rudderhook/rudderhook/store"
 	"github.com/rudderhook/rudderhook/store/storetest"
@@ -178,6 +179,7 @@ func (s *system) startWorker() {
 		s.t.Cleanup(func() { _ = rec.Close() })
 		acts.Recordings = rec
 	}
+	acts.Retrier = &repair.Service{Store: s.store, Temporal: s.client, TaskQueue: s.cfg.Temporal.TaskQueue, Numbers: s.cfg.SearchNumbers(), Log: testLogger(s.t)}
 	w := worker.New(s.client, s.cfg.Temporal.TaskQueue, acts, sdkworker.Options{})
 	if err := w.Start(); err != nil {
 		s.t.Fatal(err)
@@ -191,13 +193,14 @@ func (s *system) serve(svc *ingest.Service) {
 		s.http.Close()
 	}
 	inForce := rulesync.New(svc.Store)
+	fix := &repair.Service{Store: svc.Store, Temporal: svc.Temporal, TaskQueue: s.cfg.Temporal.TaskQueue, Numbers: s.cfg.Numbers, Log: testLogger(s.t)}
 	srv := &api.Server{
-		Ingest: svc, Store: svc.Store, Rules: inForce, Temporal: svc.Temporal, Sources: s.cfg.Sources, Log: testLogger(s.t),
+		Ingest: svc, Store: svc.Store, Rules: inForce, Repair: fix, Temporal: svc.Temporal, Sources: s.cfg.Sources, Log: testLogger(s.t),
 		TaskQueue: s.cfg.Temporal.TaskQueue, AdminToken: adminToken, UIBase: "http://ui.example", Namespace: "default", Targets: s.cfg.TargetNames(),
 		URLs: s.cfg.RuleURLs(), Numbers: s.cfg.Numbers,
 	}
 	page := &ui.Server{Store: svc.Store, Rules: inForce, Targets: s.cfg.TargetNames(), URLs: s.cfg.RuleURLs(), Users: s.cfg.Users,
-		SessionKey: s.cfg.SessionKey, SessionTTL: s.cfg.SessionTTL, Log: testLogger(s.t)}
+		SessionKey: s.cfg.SessionKey, SessionTTL: s.cfg.SessionTTL, Log: testLogger(s.t), Repair: fix}
 	var err error
 	if srv.RulesPage, err = page.Handler(); err != nil {
 		s.t.Fatal(err)

@@ -225,6 +225,20 @@ func EndpointLabel(target, rawURL string) string {
 	return "a URL"
 }
 
+// Destination names where a planned follow-up goes, as EndpointLabel names it: its target, the host of
+// its URL, or Airudder for a re-call or a cancel; "" for one planned as skipped.
+func (f *FollowUp) Destination() string {
+	switch {
+	case f.Webhook != nil:
+		return EndpointLabel(f.Webhook.Target, f.Webhook.URL)
+	case f.Notify != nil:
+		return EndpointLabel(f.Notify.Target, f.Notify.URL)
+	case f.Recall != nil, f.Cancel != nil:
+		return "Airudder"
+	}
+	return ""
+}
+
 func daysWords(at *At) string {
 	switch {
 	case at.DaysBefore == 1:

@@ -304,35 +304,70 @@ func (s *Store) FollowUpsOf(ctx context.Context, subjectID int64) ([]FollowUpRec
 	return s.followUps(ctx, followUpsOfSQL, subjectID)
 }
 
-// FollowUpFilter selects follow-ups for listing. Empty fields do not filter.
+// FollowUpFilter selects follow-ups for listing and for a bulk retry's plan. Empty fields do not filter.
 type FollowUpFilter struct {
 	Status rules.Status
+	// Statuses keeps follow-ups in any of these statuses (with Status, in that one too).
+	Statuses []rules.Status
 	// Source, Kind and Key are the subject's.
 	Source string
 	Kind   string
 	Key    string
 	RuleID string
 	Type   string
-	Before int64
-	Limit  int
+	// CreatedAfter and CreatedBefore bound when follow-ups were planned; zero does not bound.
+	CreatedAfter  time.Time
+	CreatedBefore time.Time
+	Before        int64
+	Limit         int
 }
 
-// ListFollowUps returns follow-ups matching f, newest first, and the cursor of the next page.
-func (s *Store) ListFollowUps(ctx context.Context, f FollowUpFilter) ([]FollowUpRecord, int64, error) {
+// conds are the conditions of f but its cursor, on follow-ups f and their subjects s.
+func (f FollowUpFilter) conds() *where {
 	var w where
 	w.equal("f.status", string(f.Status))
+	if len(f.Statuses) > 0 {
+		names := make([]string, len(f.Statuses))
+		for i, st := range f.Statuses {
+			names[i] = string(st)
+		}
+		w.add("f.status = ANY($%d)", pq.Array(names))
+	}
 	w.equal("s.source", f.Source)
 	w.equal("s.kind", f.Kind)
 	w.equal("s.subject_key", f.Key)
 	w.equal("f.rule_id", f.RuleID)
 	w.equal("f.action_type", f.Type)
-	q, args := w.page(selectFollowUpsSQL, "f.id", f.Before, f.Limit)
+	w.receivedBetween("f.created_at", f.CreatedAfter, f.CreatedBefore)
+	return &w
+}
+
+// ListFollowUps returns follow-ups matching f, newest first, and the cursor of the next page.
+func (s *Store) ListFollowUps(ctx context.Context, f FollowUpFilter) ([]FollowUpRecord, int64, error) {
+	q, args := f.conds().page(selectFollowUpsSQL, "f.id", f.Before, f.Limit)
 	recs, err := s.followUps(ctx, q, args...)
 	if err != nil {
 		return nil, 0, err
 	}
 	recs, next := trimPage(recs, f.Limit, func(r FollowUpRecord) int64 { return r.ID })
 	return recs, next, nil
+}
+
+// ScanFollowUps returns up to limit follow-ups matching f (its cursor and limit aside) whose ID is above
+// after, oldest first: a bulk retry's plan reads them page by page in the order its run takes them.
+func (s *Store) ScanFollowUps(ctx context.Context, f FollowUpFilter, after int64, limit int) ([]FollowUpRecord, error) {
+	q, args := f.conds().ascending(selectFollowUpsSQL, "f.id", after, limit)
+	return s.followUps(ctx, q, args...)
+}
+
+// CountMatchingFollowUps counts the follow-ups matching f (its cursor and limit aside).
+func (s *Store) CountMatchingFollowUps(ctx context.Context, f FollowUpFilter) (int64, error) {
+	q, args := f.conds().count("follow_ups f JOIN subjects s ON s.id = f.subject_id")
+	var n int64
+	if err := s.db.GetContext(ctx, &n, q, args...); err != nil {
+		return 0, fmt.Errorf("count follow-ups: %w", err)
+	}
+	return n, nil
 }
 
 func (s *Store) followUps(ctx context.Context, q string, args ...any) ([]FollowUpRecord, error) {

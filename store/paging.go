@@ -40,6 +40,23 @@ func (w *where) page(selectSQL, key string, before int64, limit int) (string, []
 	return q + fmt.Sprintf(" ORDER BY %s DESC LIMIT $%d", key, len(w.args)), w.args
 }
 
+// ascending is the query of up to limit rows of what selectSQL reads, oldest first by key: rows with key
+// above after.
+func (w *where) ascending(selectSQL, key string, after int64, limit int) (string, []any) {
+	w.add(key+" > $%d", after)
+	w.args = append(w.args, limit)
+	return selectSQL + " WHERE " + strings.Join(w.conds, " AND ") + fmt.Sprintf(" ORDER BY %s LIMIT $%d", key, len(w.args)), w.args
+}
+
+// count is the query that counts the rows of from (a table or a join) that the conditions keep.
+func (w *where) count(from string) (string, []any) {
+	q := "SELECT count(*) FROM " + from
+	if len(w.conds) > 0 {
+		q += " WHERE " + strings.Join(w.conds, " AND ")
+	}
+	return q, w.args
+}
+
 // trimPage cuts the extra row off a page and returns the cursor of the next one (0: none).
 func trimPage[T any](rows []T, limit int, key func(T) int64) ([]T, int64) {
 	if len(rows) <= limit {

@@ -313,6 +313,30 @@ func (s *Store) SubjectByWorkflowID(ctx context.Context, workflowID string) (*Su
 	return s.subject(ctx, "s.workflow_id = $1", workflowID)
 }
 
+// SubjectsByID returns the subjects with these IDs, whole, by ID (an ID with no subject is absent): a bulk
+// retry's plan reads a page of follow-ups' subjects at once.
+func (s *Store) SubjectsByID(ctx context.Context, ids []int64) (map[int64]*SubjectRecord, error) {
+	out := make(map[int64]*SubjectRecord, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	calls, err := s.callsWhere(ctx, "s.id = ANY($1)", pq.Array(ids))
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range calls {
+		out[c.SubjectID] = c.subject()
+	}
+	events, err := s.eventsWhere(ctx, "s.id = ANY($1)", pq.Array(ids))
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range events {
+		out[e.SubjectID] = e.subject()
+	}
+	return out, nil
+}
+
 // subject reads the subject that matches cond (on subjects s) through its typed row: every subject has
 // one, written with its first revision.
 func (s *Store) subject(ctx context.Context, cond string, arg any) (*SubjectRecord, error) {
@@ -321,20 +345,28 @@ func (s *Store) subject(ctx context.Context, cond string, arg any) (*SubjectReco
 		return nil, err
 	}
 	if len(calls) > 0 {
-		c := calls[0]
-		return &SubjectRecord{Subject: airudder.CallSubject(c.ReceivedCall), ID: c.SubjectID, WorkflowID: c.WorkflowID,
-			Revision: c.Revision, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}, nil
+		return calls[0].subject(), nil
 	}
 	events, err := s.eventsWhere(ctx, cond, arg)
 	if err != nil {
 		return nil, err
 	}
 	if len(events) > 0 {
-		e := events[0]
-		return &SubjectRecord{Subject: airudder.EventSubject(e.Event), ID: e.SubjectID, WorkflowID: e.WorkflowID,
-			Revision: e.Revision, CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt}, nil
+		return events[0].subject(), nil
 	}
 	return nil, fmt.Errorf("subject %v: %w", arg, ErrNotFound)
+}
+
+// subject is the call as a subject.
+func (c CallRecord) subject() *SubjectRecord {
+	return &SubjectRecord{Subject: airudder.CallSubject(c.ReceivedCall), ID: c.SubjectID, WorkflowID: c.WorkflowID,
+		Revision: c.Revision, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
+}
+
+// subject is the event as a subject.
+func (e EventRecord) subject() *SubjectRecord {
+	return &SubjectRecord{Subject: airudder.EventSubject(e.Event), ID: e.SubjectID, WorkflowID: e.WorkflowID,
+		Revision: e.Revision, CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt}
 }
 
 // Revisions lists the revisions of a subject, oldest first.

@@ -163,7 +163,7 @@ func (s *Server) guard(who access, h http.HandlerFunc) http.HandlerFunc {
 			}
 		}
 		if who == editors && !u.CanEdit() {
-			s.fail(w, r, http.StatusForbidden, "only editors may change the rules; you are signed in as a viewer")
+			s.fail(w, r, http.StatusForbidden, "only editors may change the rules or retry follow-ups; you are signed in as a viewer")
 			return
 		}
 		h(w, r.WithContext(context.WithValue(r.Context(), userKey{}, u)))

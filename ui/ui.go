@@ -9,7 +9,8 @@
 // embedded in the binary, so the page works without an internet connection.
 //
 // It is HTTP for people, beside api (HTTP for machines): it imports the domain packages, store,
-// rules/rulesync (the one way rules change) and rules/dryrun, and cmd mounts it into the API's router.
+// rules/rulesync (the one way rules change), rules/dryrun and repair (an editor's bulk retry of failed
+// follow-ups, repair.go), and cmd mounts it into the API's router.
 package ui
 
 import (
@@ -32,6 +33,7 @@ import (
 	"github.com/rudderhook/rudderhook/config"
 	"github.com/rudderhook/rudderhook/egress"
 	"github.com/rudderhook/rudderhook/ratelimit"
+	"github.com/rudderhook/rudderhook/repair"
 	"github.com/rudderhook/rudderhook/rules"
 	"github.com/rudderhook/rudderhook/rules/dryrun"
 	"github.com/rudderhook/rudderhook/rules/rulesync"
@@ -60,6 +62,8 @@ type Server struct {
 	Log        *slog.Logger
 	// Now is the clock (time.Now when nil), for tests.
 	Now func() time.Time
+	// Repair retries follow-ups in bulk (the repair page); nil: the page only says it is not available.
+	Repair *repair.Service
 	// Checks bounds the work one person's builds and dry runs make (zero: the defaults; see checks.go).
 	Checks CheckLimit
 
@@ -108,6 +112,10 @@ func (s *Server) Handler() (http.Handler, error) {
 	mux.HandleFunc("POST /ui/api/build", s.guard(anyone, s.checked(buildCost, s.build)))
 	mux.HandleFunc("POST /ui/api/dry-run", s.guard(anyone, s.checked(dryRunCost, s.fewDryRuns(s.dryRun))))
 	mux.HandleFunc("POST /ui/api/save", s.guard(editors, s.save))
+	mux.HandleFunc("GET "+repairPath, s.guard(anyone, s.repairView))
+	mux.HandleFunc("POST "+repairPath+"/plan", s.guard(editors, s.repairPlan))
+	mux.HandleFunc("POST "+repairPath+"/run", s.guard(editors, s.repairRun))
+	mux.HandleFunc("POST "+repairPath+"/cancel", s.guard(editors, s.repairCancel))
 	mux.HandleFunc("/ui/", func(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, http.StatusNotFound, "there is no such page")
 	})
@@ -154,6 +162,12 @@ func (d pageData) CSRF() string {
 var funcs = template.FuncMap{
 	"when":   func(t time.Time) string { return t.UTC().Format("2 Jan 2006 15:04 UTC") },
 	"origin": originLabel,
+	"deref": func(t *time.Time) time.Time {
+		if t == nil {
+			return time.Time{}
+		}
+		return *t
+	},
 	"json": func(v any) (template.JS, error) {
 		b, err := json.Marshal(v)
 		return template.JS(b), err
@@ -162,7 +176,7 @@ var funcs = template.FuncMap{
 
 func (s *Server) parseTemplates() error {
 	s.pages = map[string]*template.Template{}
-	for _, name := range []string{"login", "overview", "editor", "history", "error"} {
+	for _, name := range []string{"login", "overview", "editor", "history", "repair", "error"} {
 		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return fmt.Errorf("page %s: %w", name, err)

@@ -14,12 +14,13 @@ import (
 // Register adds every workflow and activity to r. SubjectWorkflow handles every subject received now;
 // CallCompletedWorkflow, EventWorkflow and FollowUpWorkflow, which handled calls, events and follow-ups
 // before it, stay registered for their executions still open (a follow-up waiting days for its date)
-// until none is.
+// until none is. BulkRetryWorkflow runs an operator's bulk repair.
 func Register(r sdkworker.Registry, acts *activities.Activities) {
 	r.RegisterWorkflowWithOptions(workflows.SubjectWorkflow, workflow.RegisterOptions{Name: workflows.SubjectWorkflowType})
 	r.RegisterWorkflow(workflows.CallCompletedWorkflow)
 	r.RegisterWorkflow(workflows.FollowUpWorkflow)
 	r.RegisterWorkflow(workflows.EventWorkflow)
+	r.RegisterWorkflow(workflows.BulkRetryWorkflow)
 	r.RegisterActivity(acts)
 }
 

@@ -28,6 +28,7 @@ import (
 	"github.com/rudderhook/rudderhook/config"
 	"github.com/rudderhook/rudderhook/inbox"
 	"github.com/rudderhook/rudderhook/ingest"
+	"github.com/rudderhook/rudderhook/repair"
 	"github.com/rudderhook/rudderhook/rules"
 	"github.com/rudderhook/rudderhook/rules/rulesync"
 	"github.com/rudderhook/rudderhook/store"
@@ -182,6 +183,8 @@ func runWorker(c client.Client, db *sqlx.DB, cfg *config.Config, log *slog.Logge
 			return nil, fmt.Errorf("RUDDERHOOK_RECORDINGS_BUCKET: %w", err)
 		}
 	}
+	acts.Retrier = &repair.Service{Store: acts.Store, Temporal: c, TaskQueue: cfg.Temporal.TaskQueue, Numbers: cfg.SearchNumbers(),
+		Log: log.With("component", "repair")}
 	warnUnconfigured(acts, log)
 	w := worker.New(c, cfg.Temporal.TaskQueue, acts, sdkworker.Options{WorkerStopTimeout: 15 * time.Second})
 	if err := w.Start(); err != nil {
@@ -306,14 +309,15 @@ func runAPI(ctx context.Context, cfg *config.Config, c client.Client, db *sqlx.D
 		Batch: &inbox.BatchOptions{}, Log: log.With("component", "relay")})
 	defer relay.Close() // after the HTTP server drained: commits what the last requests handed over
 	ingest.ExportSources(cfg.SourceNames())
+	fix := &repair.Service{Store: st, Temporal: c, TaskQueue: cfg.Temporal.TaskQueue, Numbers: cfg.Numbers, Log: log.With("component", "repair")}
 	srv := &api.Server{
-		Ingest: svc, Store: st, Rules: inForce, Temporal: c, Sources: cfg.Sources, Log: log.With("component", "api"),
+		Ingest: svc, Store: st, Rules: inForce, Repair: fix, Temporal: c, Sources: cfg.Sources, Log: log.With("component", "api"),
 		TaskQueue: cfg.Temporal.TaskQueue, AdminToken: cfg.AdminToken, TrustedProxies: cfg.TrustedProxies, UIBase: opts.uiBase, Namespace: cfg.Temporal.Namespace,
 		Targets: cfg.TargetNames(), URLs: cfg.RuleURLs(), DevSink: opts.devSink, Codec: opts.codec, Numbers: cfg.Numbers,
 	}
 	page := &ui.Server{
 		Store: st, Rules: inForce, Targets: cfg.TargetNames(), URLs: cfg.RuleURLs(), Users: cfg.Users, SessionKey: cfg.SessionKey,
-		SessionTTL: cfg.SessionTTL, Log: log.With("component", "ui"),
+		SessionTTL: cfg.SessionTTL, Log: log.With("component", "ui"), Repair: fix,
 	}
 	if srv.RulesPage, err = page.Handler(); err != nil {
 		return err
