@@ -270,7 +270,7 @@ func TestBulkRetryStopsWhenCancelled(t *testing.T) {
 // matched, and the relay then starts them; the others stay dead.
 func TestBulkReplayReplaysDeadLettersByFilter(t *testing.T) {
 	t.Parallel()
-	s := start(t, options{})
+	s := start(t, options{noRelay: true}) // the test relays, to see each pass's result
 	ctx := context.Background()
 	add := func(source, callID string) {
 		doc, err := airudder.Decode(signed(t, func(_ map[string]any, details []any) []any { return []any{detailCopy(details, callID)} }))
