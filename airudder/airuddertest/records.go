@@ -343,7 +343,9 @@ func (s *Server) detailInstances(req Request) (int, string) {
 		at                       time.Time
 	}
 	var hits []found
-	same := func(a string) bool { return callee != "" && airudder.NormalizeNumber(a) == airudder.NormalizeNumber(callee) }
+	same := func(a string) bool {
+		return callee != "" && airudder.NormalizeNumber(a) == airudder.NormalizeNumber(callee)
+	}
 	s.mu.Lock()
 	for n, u := range s.uploads {
 		for _, c := range u.Callees {
