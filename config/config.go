@@ -89,6 +89,9 @@ type Config struct {
 	// Numbers are the keys that hide phone numbers in workflow IDs and search attributes, set by
 	// UseNumberKeys once the installation's key is read from PostgreSQL.
 	Numbers airudder.NumberKeys `env:"-"`
+	// ExpectationsSweep is how often the worker's schedule marks re-calls overdue whose call did not
+	// complete by their deadline (0: never; see reconcile.go).
+	ExpectationsSweep time.Duration `env:"RUDDERHOOK_EXPECTATIONS_SWEEP" envDefault:"5m"`
 }
 
 // Acknowledgement modes (RUDDERHOOK_ACK, a source's ack:).
@@ -113,9 +116,11 @@ type User struct {
 
 // Airudder is how to reach Airudder's open API, for re-calls and cancels.
 type Airudder struct {
-	BaseURL   string `env:"AIRUDDER_BASE_URL" envDefault:"https://api.airudder.com"`
-	AppKey    string `env:"AIRUDDER_APP_KEY"`
-	AppSecret string `env:"AIRUDDER_APP_SECRET"`
+	BaseURL string `env:"AIRUDDER_BASE_URL" envDefault:"https://api.airudder.com"`
+	// BaseURLSet says AIRUDDER_BASE_URL was given: without it, `dev` runs a fake Airudder of its own.
+	BaseURLSet bool   `env:"-"`
+	AppKey     string `env:"AIRUDDER_APP_KEY"`
+	AppSecret  string `env:"AIRUDDER_APP_SECRET"`
 	// TimeZone is the Airudder account's zone, in which times sent to Airudder (createinstance's
 	// end_time) are written; empty means the rules' time_zone.
 	TimeZone string `env:"AIRUDDER_TIME_ZONE"`
@@ -221,6 +226,9 @@ type Source struct {
 	ThousandsSeparator string `yaml:"thousands_separator"`
 	// Ack overrides RUDDERHOOK_ACK for this source: inbox or temporal.
 	Ack string `yaml:"ack"`
+	// Reconcile, when its interval is set, backfills from Airudder's API the calls whose callbacks never
+	// came to this source (see reconcile.go). Off by default.
+	Reconcile Reconcile `yaml:"reconcile"`
 	// Kinds are the generic callback kinds this source takes besides the built-in ones (WABA message
 	// status, chatbot session end, custom API node push, …): each is received at
 	// /webhooks/{source}[/{token}]/{name}, kept whole as JSON, and keyed by the values at its key_fields
@@ -308,7 +316,7 @@ type file struct {
 
 var (
 	sourceNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
-	sourceEnvRE  = regexp.MustCompile(`^RUDDERHOOK_SOURCE_([A-Z0-9_]+)_(KEYS|REDIAL_TZ|TOKEN|ALLOW_IPS|KINDS)$`)
+	sourceEnvRE  = regexp.MustCompile(`^RUDDERHOOK_SOURCE_([A-Z0-9_]+)_(KEYS|REDIAL_TZ|TOKEN|ALLOW_IPS|KINDS|RECONCILE_INTERVAL)$`)
 	targetEnvRE  = regexp.MustCompile(`^RUDDERHOOK_TARGET_([A-Z0-9_]+)_(URL|SECRET|ALLOW_PRIVATE)$`)
 )
 
@@ -321,6 +329,7 @@ func Load(environ []string, path string) (*Config, error) {
 		return nil, fmt.Errorf("environment: %w", err)
 	}
 	cfg.DatabaseURLSet = vars["DATABASE_URL"] != ""
+	cfg.Airudder.BaseURLSet = vars["AIRUDDER_BASE_URL"] != ""
 	if path != "" {
 		cfg.ConfigFile = path
 	}
@@ -383,6 +392,8 @@ func applySourceEnv(cfg *Config, vars map[string]string) {
 			s.AllowIPs = splitList(v)
 		case "KINDS":
 			s.Kinds = parseKinds(v)
+		case "RECONCILE_INTERVAL":
+			s.Reconcile.IntervalEnv = v
 		}
 	})
 }
@@ -490,6 +501,7 @@ func (cfg *Config) resolve() error {
 		}
 		problems = append(problems, s.checkFormats()...)
 		problems = append(problems, s.resolveKinds()...)
+		problems = append(problems, s.Reconcile.resolve(name)...)
 		if s.Ack == "" {
 			s.Ack = cfg.Ack
 		} else if !validAck(s.Ack) {
@@ -523,6 +535,9 @@ func (cfg *Config) resolve() error {
 	}
 	if cfg.PIIKey != "" && len(cfg.PIIKey) < 32 {
 		problems = append(problems, "RUDDERHOOK_PII_KEY must be at least 32 characters (e.g. `openssl rand -hex 32`)")
+	}
+	if cfg.ExpectationsSweep < 0 {
+		problems = append(problems, "RUDDERHOOK_EXPECTATIONS_SWEEP cannot be negative")
 	}
 	if cfg.SessionTTL <= 0 {
 		problems = append(problems, "RUDDERHOOK_SESSION_TTL must be positive")

@@ -63,6 +63,7 @@ type DraftAction struct {
 	TemplateID    string            `json:"workflow_template_id,omitempty" yaml:"workflow_template_id,omitempty"`
 	InstanceName  string            `json:"instance_name,omitempty" yaml:"instance_name,omitempty"`
 	EndTime       string            `json:"end_time,omitempty" yaml:"end_time,omitempty"`
+	ExpectWithin  string            `json:"expect_within,omitempty" yaml:"expect_within,omitempty"`
 	Callee        string            `json:"callee,omitempty" yaml:"callee,omitempty"`
 	Variables     map[string]string `json:"variables,omitempty" yaml:"variables,omitempty"`
 	TaskID        string            `json:"task_id,omitempty" yaml:"task_id,omitempty"`
@@ -545,6 +546,8 @@ func ActionTypes() []ActionType {
 			{Name: "end_time", Label: "Stop calling at", Type: "time", Description: "by default the end of the calling window"},
 			{Name: "variables", Label: "Variables", Type: "map", Description: "one per line: name: value (values may insert fields)"},
 			callee,
+			{Name: "expect_within", Label: "Expect its call within", Type: "text", Placeholder: "24h",
+				Description: "after this long without a completed call the re-call is overdue, and rules on recall_overdue run"},
 		}},
 		{Type: TypeAirudderCancelContact, Label: "Cancel the task's other calls to the number", Params: []Param{
 			{Name: "api", Label: "Task kind", Type: "choice", Choices: []string{CancelAPIWorkflow, CancelAPIPDS}, Description: "workflow (default) or pds (predictive dialer)"},

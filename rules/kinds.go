@@ -59,6 +59,7 @@ func Kinds() []Kind {
 		{OnPDSTaskStatus, "Dialer task status"},
 		{OnPDSContactStatus, "Dialer contact status"},
 		{OnPDSAgentStatus, "Dialer agent status (a call's result)"},
+		{OnRecallOverdue, "Re-call overdue (its call did not complete in time)"},
 	} {
 		out = append(out, Kind{Name: k.on, Label: k.label, Variable: "event", Fields: eventFields(k.on)})
 	}
@@ -94,6 +95,15 @@ var eventFieldInfo = map[string]Field{
 	"results":       {Label: "agent's result", Description: "customizeResults, e.g. PTP Date"},
 	"intention":     {Label: "intention", Description: "the deepest level of the agent's result"},
 	"received_at":   {Label: "received time", Description: "when rudderhook received it"},
+	// recall_overdue's
+	"rule_id":               {Label: "rule", Description: "the rule whose re-call is overdue"},
+	"action":                {Label: "action", Description: "the re-call's action"},
+	"follow_up_key":         {Label: "follow-up", Description: "the re-call's idempotency key"},
+	"airudder_workflow_id":  {Label: "re-call's Airudder workflow", Description: "the workflow the callee was put into"},
+	"requested_at":          {Label: "re-called at", Description: "when Airudder took the re-call"},
+	"deadline":              {Label: "deadline", Description: "when its call should have completed (expect_within)"},
+	"call_key":              {Label: "call key", Description: "the re-called call's key"},
+	"intention_description": {Label: "intention", Description: "the re-called call's intention description"},
 }
 
 // eventFields are the fields a rule on on can compare, in the order of its facts type, described by

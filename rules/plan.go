@@ -88,6 +88,18 @@ type RecallRequest struct {
 	// EndTime is when a new instance stops calling, as a time of day in the window's zone (the rules'
 	// zone without a window); "" means the end of the calling window (see InstanceEnd).
 	EndTime string `json:"end_time,omitempty"`
+	// ExpectWithin is how long after Airudder takes the re-call its call must complete before the re-call
+	// is overdue (0, in plans made before it existed: DefaultExpectWithin).
+	ExpectWithin time.Duration `json:"expect_within,omitempty"`
+}
+
+// DefaultExpectWithin is how long a re-call's call may take to complete when its rule does not say
+// (expect_within).
+const DefaultExpectWithin = 24 * time.Hour
+
+// Deadline is when the call of a re-call Airudder took at taken must have completed.
+func (r *RecallRequest) Deadline(taken time.Time) time.Time {
+	return taken.Add(cmp.Or(r.ExpectWithin, DefaultExpectWithin))
 }
 
 // CancelRequest is a planned cancel of the remaining calls of a task to one number.
@@ -244,7 +256,8 @@ func (fu *FollowUp) request(a *Action, r *Rule, data map[string]any, b budget, s
 		fu.Notify = &NotifyRequest{Target: a.Target, URL: a.URL, Text: text}
 		fu.Summary = fmt.Sprintf("Notify %s (%s)", endpointName(a), r.ID)
 	case TypeAirudderRecall:
-		req := &RecallRequest{WorkflowID: a.airudderWorkflowID, TemplateID: a.templateID, EndTime: a.endTime, Variables: map[string]string{}}
+		req := &RecallRequest{WorkflowID: a.airudderWorkflowID, TemplateID: a.templateID, EndTime: a.endTime, Variables: map[string]string{},
+			ExpectWithin: a.expectWithin}
 		var err error
 		if req.Callee, err = render(a.callee, data, b); err != nil {
 			return err

@@ -111,7 +111,9 @@ type Action struct {
 	endTime string
 	// cancelAPI is the API family of an airudder_cancel_contact's task.
 	cancelAPI string
-	line      int
+	// expectWithin is an airudder_recall's expect_within.
+	expectWithin time.Duration
+	line         int
 }
 
 // Effect says what an action does to the world when its outcome is in doubt.
@@ -230,6 +232,9 @@ type actionDoc struct {
 	EndTime   string            `yaml:"end_time"`
 	TaskID    string            `yaml:"task_id"`
 	API       string            `yaml:"api"`
+	// ExpectWithin is how long after Airudder takes a re-call its call must complete, or the re-call is
+	// overdue (airudder_recall only; default DefaultExpectWithin).
+	ExpectWithin Duration `yaml:"expect_within"`
 	// ReachesPerson overrides the type's default (true for airudder_recall, false for the others).
 	ReachesPerson *bool  `yaml:"reaches_person"`
 	OnUnknown     string `yaml:"on_unknown"`
@@ -600,6 +605,12 @@ func (c *actionCompiler) recall(ad actionDoc) {
 		}
 	}
 	c.a.endTime = ad.EndTime
+	switch c.a.expectWithin = time.Duration(ad.ExpectWithin); {
+	case c.a.expectWithin < 0:
+		c.fail("expect_within cannot be negative")
+	case c.a.expectWithin == 0:
+		c.a.expectWithin = DefaultExpectWithin
+	}
 	c.a.callee, _ = c.template("callee", cmp.Or(ad.Callee, "{{ .call.callee_number }}"))
 	c.a.instanceName, _ = c.template("instance_name", cmp.Or(ad.Instance, "rudderhook {{ .rule.id }} {{ .call.case_id }}"))
 	if len(ad.Variables) > MaxVariables {
@@ -639,6 +650,7 @@ func (c *actionCompiler) onlyFor(ad actionDoc) {
 		{"instance_name", ad.Instance != "", []string{TypeAirudderRecall}},
 		{"end_time", ad.EndTime != "", []string{TypeAirudderRecall}},
 		{"variables", len(ad.Variables) > 0, []string{TypeAirudderRecall}},
+		{"expect_within", ad.ExpectWithin != 0, []string{TypeAirudderRecall}},
 		{"callee", ad.Callee != "", []string{TypeAirudderRecall, TypeAirudderCancelContact}},
 		{"task_id", ad.TaskID != "", []string{TypeAirudderCancelContact}},
 		{"api", ad.API != "", []string{TypeAirudderCancelContact}},
