@@ -122,46 +122,59 @@ func ReadPDSRecord(record json.RawMessage, source string, at time.Time, opts Par
 // CallDifferences names the typed fields in which a backfilled record says something else than the call
 // as stored: what makes a record a new revision of its call (a correction Airudder made after its
 // callback) rather than the same call read again. The raw JSON of a record is never byte-for-byte the
-// callback's, so only what both say in typed form is compared, and only where the record says something
-// (an API may leave out what a callback carries): the outcome (intention and its description, status,
-// ring and hang-up types, the result form), who and when (callee, case, start and end times, call times,
-// ring time, talk rounds) and the agent's remarks, recording and name. Empty means the same call.
+// callback's, so only what both say in typed form is compared:
+//
+//   - the outcome (intention and its description, status, ring and hang-up types, the result form)
+//     wherever the record says something: an outcome filled in or changed since is a correction;
+//   - who, when and how long (callee, case, start and end times, call times, ring time, talk rounds, the
+//     agent's remarks, recording and name) only where both say something: an API may carry what a
+//     callback lacks (a PDS callback has no call times), which adds to the call without correcting it.
+//     A PDS call's end is not compared: its callback gives the agent's event time for it.
+//
+// Empty means the same call.
 func CallDifferences(stored, got ReceivedCall) []string {
 	s, g := stored.Call, got.Call
 	var out []string
-	text := func(name, a, b string) {
+	outcome := func(name, a, b string) {
 		if b != "" && strings.TrimSpace(a) != strings.TrimSpace(b) {
 			out = append(out, name)
 		}
 	}
+	text := func(name, a, b string) {
+		if a != "" && b != "" && strings.TrimSpace(a) != strings.TrimSpace(b) {
+			out = append(out, name)
+		}
+	}
 	when := func(name string, a, b *time.Time) {
-		if b != nil && (a == nil || !a.Equal(*b)) {
+		if a != nil && b != nil && !a.Equal(*b) {
 			out = append(out, name)
 		}
 	}
 	number := func(name string, a, b *int64) {
-		if b != nil && (a == nil || *a != *b) {
+		if a != nil && b != nil && *a != *b {
 			out = append(out, name)
 		}
 	}
-	text("intention", s.Intention, g.Intention)
-	text("intention_description", s.IntentionDescription, g.IntentionDescription)
-	text("status", s.Status, g.Status)
-	text("ring_type", s.RingType, g.RingType)
-	text("hangup_type", s.HangupType, g.HangupType)
+	outcome("intention", s.Intention, g.Intention)
+	outcome("intention_description", s.IntentionDescription, g.IntentionDescription)
+	outcome("status", s.Status, g.Status)
+	outcome("ring_type", s.RingType, g.RingType)
+	outcome("hangup_type", s.HangupType, g.HangupType)
+	if len(g.Results) > 0 && !sameJSON(s.Results, g.Results) {
+		out = append(out, "results")
+	}
 	text("callee_number", NormalizeNumber(s.CalleeNumber), NormalizeNumber(g.CalleeNumber))
 	text("case_id", s.CaseID, g.CaseID)
 	when("call_start_time", s.CallStartTime, g.CallStartTime)
-	when("call_end_time", s.CallEndTime, g.CallEndTime)
+	if got.Family() != FamilyPDS {
+		when("call_end_time", s.CallEndTime, g.CallEndTime)
+	}
 	number("call_times", s.CallTimes, g.CallTimes)
 	number("ring_time", s.RingTime, g.RingTime)
 	number("talk_round", s.TalkRound, g.TalkRound)
 	text("remarks", s.Remarks, g.Remarks)
 	text("recording_url", s.RecordingURL, g.RecordingURL)
 	text("agent", s.Agent, g.Agent)
-	if len(g.Results) > 0 && !sameJSON(s.Results, g.Results) {
-		out = append(out, "results")
-	}
 	return out
 }
 

@@ -208,3 +208,21 @@ func mustDecode(t *testing.T, body []byte) *airudder.Document {
 	}
 	return doc
 }
+
+// TestCallDifferencesAreCorrectionsNotAdditions: what a record adds (times a callback lacked) is no
+// difference; an outcome filled in or changed is, and so is a time both say differently.
+func TestCallDifferencesAreCorrectionsNotAdditions(t *testing.T) {
+	t.Parallel()
+	start := queryDay
+	stored := airudder.ReceivedCall{Call: airudder.Call{CallID: "c", Status: "finished"}}
+	got := airudder.ReceivedCall{Call: airudder.Call{CallID: "c", Status: "finished", CallStartTime: &start}}
+	if d := airudder.CallDifferences(stored, got); len(d) != 0 {
+		t.Errorf("an added time: %v", d)
+	}
+	got.Call.Intention = "A"
+	later := start.Add(time.Minute)
+	stored.Call.CallStartTime = &later
+	if d := fmt.Sprint(airudder.CallDifferences(stored, got)); d != "[intention call_start_time]" {
+		t.Errorf("differences %s", d)
+	}
+}

@@ -64,6 +64,7 @@ type DraftAction struct {
 	InstanceName  string            `json:"instance_name,omitempty" yaml:"instance_name,omitempty"`
 	EndTime       string            `json:"end_time,omitempty" yaml:"end_time,omitempty"`
 	ExpectWithin  string            `json:"expect_within,omitempty" yaml:"expect_within,omitempty"`
+	AskAfter      string            `json:"ask_after,omitempty" yaml:"ask_after,omitempty"`
 	Callee        string            `json:"callee,omitempty" yaml:"callee,omitempty"`
 	Variables     map[string]string `json:"variables,omitempty" yaml:"variables,omitempty"`
 	TaskID        string            `json:"task_id,omitempty" yaml:"task_id,omitempty"`
@@ -548,6 +549,8 @@ func ActionTypes() []ActionType {
 			callee,
 			{Name: "expect_within", Label: "Expect its call within", Type: "text", Placeholder: "24h",
 				Description: "after this long without a completed call the re-call is overdue, and rules on recall_overdue run"},
+			{Name: "ask_after", Label: "Ask Airudder after", Type: "text", Placeholder: "10m",
+				Description: "when an attempt's outcome is unknown, ask Airudder this long after whether the callee was put in"},
 		}},
 		{Type: TypeAirudderCancelContact, Label: "Cancel the task's other calls to the number", Params: []Param{
 			{Name: "api", Label: "Task kind", Type: "choice", Choices: []string{CancelAPIWorkflow, CancelAPIPDS}, Description: "workflow (default) or pds (predictive dialer)"},

@@ -91,11 +91,21 @@ type RecallRequest struct {
 	// ExpectWithin is how long after Airudder takes the re-call its call must complete before the re-call
 	// is overdue (0, in plans made before it existed: DefaultExpectWithin).
 	ExpectWithin time.Duration `json:"expect_within,omitempty"`
+	// AskAfter is how long after an attempt of unknown outcome Airudder is asked whether the re-call took
+	// effect (0, in plans made before it existed: DefaultAskAfter).
+	AskAfter time.Duration `json:"ask_after,omitempty"`
 }
 
 // DefaultExpectWithin is how long a re-call's call may take to complete when its rule does not say
 // (expect_within).
 const DefaultExpectWithin = 24 * time.Hour
+
+// DefaultAskAfter is how long after an attempt of unknown outcome Airudder is asked where the callee went,
+// when the rule does not say (ask_after): long enough for an upload that did reach Airudder to show.
+const DefaultAskAfter = 10 * time.Minute
+
+// AskDelay is how long after an attempt of unknown outcome to ask Airudder whether it took effect.
+func (r *RecallRequest) AskDelay() time.Duration { return cmp.Or(r.AskAfter, DefaultAskAfter) }
 
 // Deadline is when the call of a re-call Airudder took at taken must have completed.
 func (r *RecallRequest) Deadline(taken time.Time) time.Time {
@@ -257,7 +267,7 @@ func (fu *FollowUp) request(a *Action, r *Rule, data map[string]any, b budget, s
 		fu.Summary = fmt.Sprintf("Notify %s (%s)", endpointName(a), r.ID)
 	case TypeAirudderRecall:
 		req := &RecallRequest{WorkflowID: a.airudderWorkflowID, TemplateID: a.templateID, EndTime: a.endTime, Variables: map[string]string{},
-			ExpectWithin: a.expectWithin}
+			ExpectWithin: a.expectWithin, AskAfter: a.askAfter}
 		var err error
 		if req.Callee, err = render(a.callee, data, b); err != nil {
 			return err

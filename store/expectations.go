@@ -57,6 +57,13 @@ FROM due WHERE f.id = due.follow_up_id AND f.status = 'succeeded'
 RETURNING f.id`
 	unfiredSQL = `SELECT follow_up_id, airudder_workflow_id, since, deadline FROM recall_expectations
 WHERE state = 'overdue' AND fired_at IS NULL ORDER BY deadline LIMIT $1`
+	// fulfilStoredSQL fulfils a new expectation with a call stored already (one that came while the
+	// re-call's outcome was unknown): the number as the re-call wrote it, or in digits with or without +.
+	fulfilStoredSQL = `UPDATE recall_expectations e SET state = 'fulfilled', fulfilled_by = c.subject_id, settled_at = now()
+FROM (SELECT c.subject_id FROM calls c JOIN subjects s ON s.id = c.subject_id
+      WHERE c.callee_number IN ($2, $3, '+' || $3) AND c.airudder_workflow_id = $4
+        AND COALESCE(c.call_start_time, c.call_end_time, s.received_at) >= $5 ORDER BY 1 LIMIT 1) c
+WHERE e.follow_up_id = (SELECT id FROM follow_ups WHERE idempotency_key = $1) AND e.state = 'open'`
 	firedSQL         = `UPDATE recall_expectations SET fired_at = now() WHERE follow_up_id = ANY($1) AND fired_at IS NULL`
 	expectationSQL   = `SELECT follow_up_id, airudder_workflow_id, since, deadline, state FROM recall_expectations WHERE follow_up_id = $1`
 	followUpsByIDSQL = selectFollowUpsSQL + ` WHERE f.id = ANY($1) ORDER BY f.id`
@@ -75,8 +82,12 @@ func numberDigits(n string) string {
 
 // expect records e for the follow-up of key: once, or anew for a later re-call of it (an operator's retry).
 func expect(ctx context.Context, tx *sqlx.Tx, key string, e Expectation) error {
-	if _, err := tx.ExecContext(ctx, insertExpectationSQL, key, numberDigits(e.Callee), e.AirudderWorkflowID, e.Since, e.Deadline); err != nil {
+	digits := numberDigits(e.Callee)
+	if _, err := tx.ExecContext(ctx, insertExpectationSQL, key, digits, e.AirudderWorkflowID, e.Since, e.Deadline); err != nil {
 		return fmt.Errorf("record the expectation of %s: %w", key, err)
+	}
+	if _, err := tx.ExecContext(ctx, fulfilStoredSQL, key, e.Callee, digits, e.AirudderWorkflowID, e.Since.Add(-earlyCall)); err != nil {
+		return fmt.Errorf("fulfil the expectation of %s with a stored call: %w", key, err)
 	}
 	return nil
 }

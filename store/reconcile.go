@@ -63,16 +63,16 @@ func (s *Store) ReconcileMarks(ctx context.Context) ([]ReconcileMark, error) {
 	return out, nil
 }
 
-// ShownCalls reads the calls of these workflows as they are shown (one query, a page of records at a
-// time), by workflow ID; a workflow with no call stored is absent.
-func (s *Store) ShownCalls(ctx context.Context, workflowIDs []string) (map[string]CallRecord, error) {
-	recs, err := s.callsWhere(ctx, "s.workflow_id = ANY($1)", pq.Array(workflowIDs))
+// ShownCalls reads the calls of source with these keys as they are shown (one query for a page of
+// records), by key; a key with no call stored is absent.
+func (s *Store) ShownCalls(ctx context.Context, source string, keys []string) (map[string]CallRecord, error) {
+	recs, err := s.callsWhere(ctx, "s.source = $1 AND s.subject_key = ANY($2)", source, pq.Array(keys))
 	if err != nil {
 		return nil, err
 	}
 	out := make(map[string]CallRecord, len(recs))
 	for _, r := range recs {
-		out[r.WorkflowID] = r
+		out[r.Key] = r
 	}
 	return out, nil
 }

@@ -40,7 +40,7 @@ func TestReconcileMarksOnlyMoveForward(t *testing.T) {
 }
 
 // TestRevisionsKeepTheirOriginAndShownCallsAreFoundByWorkflow: a backfilled delivery is a revision
-// marked backfill; ShownCalls finds stored calls among workflow IDs and leaves out the rest.
+// marked backfill; ShownCalls finds stored calls among keys and leaves out the rest.
 func TestRevisionsKeepTheirOriginAndShownCallsAreFoundByWorkflow(t *testing.T) {
 	t.Parallel()
 	s := store.New(storetest.DB(t))
@@ -60,8 +60,8 @@ func TestRevisionsKeepTheirOriginAndShownCallsAreFoundByWorkflow(t *testing.T) {
 	if err != nil || len(revs) != 2 || revs[0].Origin != "callback" || revs[1].Origin != "backfill" {
 		t.Fatalf("revisions %+v, %v", revs, err)
 	}
-	shown, err := s.ShownCalls(ctx, []string{wf, "call/airudder/nothing"})
-	if err != nil || len(shown) != 1 || shown[wf].Call.Intention != "F" || shown[wf].Revision != 2 {
+	shown, err := s.ShownCalls(ctx, "airudder", []string{rc.Key, "nothing"})
+	if err != nil || len(shown) != 1 || shown[rc.Key].Call.Intention != "F" || shown[rc.Key].Revision != 2 {
 		t.Errorf("shown %+v, %v", shown, err)
 	}
 }
@@ -148,5 +148,18 @@ func TestOverdueReCallsAreMarkedFiredOnceAndSettledByALateCall(t *testing.T) {
 	}
 	if _, err := s.ExpectationOf(ctx, id+1000); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("no expectation: %v", err)
+	}
+}
+
+// TestAnExpectationRecordedAfterItsCallIsFulfilledAtOnce: a call that came while the re-call's outcome was
+// unknown (before its expectation was recorded) fulfils it when it is recorded.
+func TestAnExpectationRecordedAfterItsCallIsFulfilledAtOnce(t *testing.T) {
+	t.Parallel()
+	s := store.New(storetest.DB(t))
+	since := time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC)
+	callTo(t, s, "came-first", "+628112233", "wf-recall", since.Add(time.Minute))
+	_, id := recallFollowUp(t, s, "+62 811 2233", "wf-recall", since, since.Add(time.Hour))
+	if got := expectationState(t, s, id); got != "fulfilled" {
+		t.Errorf("state %s", got)
 	}
 }

@@ -54,8 +54,10 @@ func (r *attempts) all() []attemptCall {
 }
 
 // subjectEnv is a test environment running SubjectWorkflow with StoreAndPlan answering plan and
-// RunFollowUp answering run.
-func subjectEnv(t *testing.T, plan []rules.FollowUp, run func(ctx context.Context, in activities.RunInput, n int) (*activities.RunResult, error)) (*testsuite.TestWorkflowEnvironment, *attempts) {
+// RunFollowUp answering run; SettleByAsking answers settle, or finds nothing (the follow-up stays
+// needs_review).
+func subjectEnv(t *testing.T, plan []rules.FollowUp, run func(ctx context.Context, in activities.RunInput, n int) (*activities.RunResult, error),
+	settle ...func(context.Context, activities.SettleInput) (*activities.SettleResult, error)) (*testsuite.TestWorkflowEnvironment, *attempts) {
 	t.Helper()
 	var suite testsuite.WorkflowTestSuite
 	suite.SetLogger(sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler)))
@@ -74,6 +76,13 @@ func subjectEnv(t *testing.T, plan []rules.FollowUp, run func(ctx context.Contex
 		return &activities.StoreAndPlanResult{SubjectID: 7, Revision: stores, New: true, Latest: true, Planned: true,
 			RuleVersion: 1, Matched: []string{"r"}, FollowUps: planned}, nil
 	})
+	asked := func(context.Context, activities.SettleInput) (*activities.SettleResult, error) {
+		return &activities.SettleResult{Status: rules.StatusNeedsReview, Found: "the callee is in no workflow"}, nil
+	}
+	if len(settle) > 0 {
+		asked = settle[0]
+	}
+	env.OnActivity(acts.SettleByAsking, mock.Anything, mock.Anything).Return(asked)
 	rec := &attempts{}
 	var mu sync.Mutex
 	counts := map[string]int{}
