@@ -52,6 +52,7 @@ func toError(err error) *Error {
 		validErr  *airudder.ValidationError
 		tooLarge  *http.MaxBytesError
 		tooMany   *airudder.TooManyCallsError
+		reconcile *ingest.ReconcileError
 		rulesErr  *rules.Error
 		// a follow-up retried while its workflow still runs
 		alreadyStarted *serviceerror.WorkflowExecutionAlreadyStarted
@@ -69,6 +70,8 @@ func toError(err error) *Error {
 		e := newError(http.StatusUnprocessableEntity, "invalid_payload", validErr.Error())
 		e.Fields = validErr.Fields
 		return e
+	case errors.As(err, &reconcile):
+		return newError(http.StatusUnprocessableEntity, "invalid_reconcile", reconcile.Msg)
 	case errors.As(err, &rulesErr):
 		e := newError(http.StatusUnprocessableEntity, "invalid_rules", rulesErr.Error())
 		e.Problems = rulesErr.Problems

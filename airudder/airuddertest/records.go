@@ -137,26 +137,30 @@ func (s *Server) OverCap() int {
 	return s.overCap
 }
 
-// DemoRecords are n workflow family calls, one every few minutes before now, for a fake that `dev`
+// DemoRecords are n workflow family calls, one every three minutes before now, for a fake that `dev`
 // reconciles against: a spread of outcomes over two Airudder workflows, none of which dev received as a
-// callback.
+// callback. A call is named by its start on a fixed three-minute grid, and its outcome follows from it,
+// so that a dev restarted later lists the same calls for the same times.
 func DemoRecords(now time.Time, n int) []Record {
 	outcomes := []struct{ intention, description, ring string }{
 		{"A", "Promise To Pay", airudder.RingTypeNormal}, {"E", "Needs Follow Up", airudder.RingTypeNormal},
 		{"F", "Refused", airudder.RingTypeNormal}, {"", "", airudder.RingTypeBusy}, {"", "", airudder.RingTypeSwitchOff},
 	}
+	const every = 3 * time.Minute
+	last := now.UTC().Truncate(every)
 	out := make([]Record, n)
 	for i := range out {
-		o := outcomes[i%len(outcomes)]
-		start := now.Add(-time.Duration(n-i) * 3 * time.Minute).Truncate(time.Second).UTC()
-		wf := 1 + i%2
+		start := last.Add(-time.Duration(n-1-i) * every)
+		slot := start.Unix() / int64(every/time.Second)
+		o := outcomes[slot%int64(len(outcomes))]
+		wf := 1 + slot%2
 		out[i] = Record{
-			CallID: fmt.Sprintf("demo-%05d", i+1), TaskID: fmt.Sprintf("demo-task-%d", wf), TaskName: fmt.Sprintf("Demo task %d", wf),
+			CallID: "demo-" + start.Format("20060102T1504"), TaskID: fmt.Sprintf("demo-task-%d", wf), TaskName: fmt.Sprintf("Demo task %d", wf),
 			WorkflowID: fmt.Sprintf("demo-wf-%d", wf), WorkflowName: fmt.Sprintf("Demo workflow %d", wf),
 			NodeTaskID: fmt.Sprintf("demo-node-%d", wf), NodeTaskName: "First call",
-			CaseID: fmt.Sprintf("case-%05d", 1000+i), Callee: fmt.Sprintf("+6281200%06d", i+1),
+			CaseID: fmt.Sprintf("case-%06d", slot%1000000), Callee: fmt.Sprintf("+62812%08d", slot%100000000),
 			Start: start, End: start.Add(45 * time.Second), Intention: o.intention, IntentionDescription: o.description,
-			RingType: o.ring, TalkRound: int64(i % 4),
+			RingType: o.ring, TalkRound: slot % 4,
 		}
 	}
 	return out

@@ -175,13 +175,18 @@ func warnMissingSearchAttributes(ctx context.Context, c client.Client, namespace
 
 // runWorker starts a worker and returns a function that stops it, letting running activities finish.
 func runWorker(c client.Client, db *sqlx.DB, cfg *config.Config, log *slog.Logger) (stop func(), err error) {
-	acts := activities.New(store.New(db), cfg, log.With("component", "activities"))
+	st := store.New(db)
+	acts := activities.New(st, cfg, log.With("component", "activities"))
+	if err := startsSubjects(acts, c, cfg, log); err != nil {
+		return nil, err
+	}
 	warnUnconfigured(acts, log)
 	w := worker.New(c, cfg.Temporal.TaskQueue, acts, sdkworker.Options{WorkerStopTimeout: 15 * time.Second})
 	if err := w.Start(); err != nil {
 		return nil, fmt.Errorf("start worker: %w", err)
 	}
 	log.Info("worker started", "task_queue", workflows.TaskQueueOr(cfg.Temporal.TaskQueue))
+	keepSchedules(c, cfg, log)
 	countCtx, stopCounting := context.WithCancel(context.Background())
 	go activities.CountFollowUps(countCtx, acts.Store, 30*time.Second, log.With("component", "metrics"))
 	return func() {
