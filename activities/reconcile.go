@@ -276,11 +276,29 @@ func (r *reconciler) workflowRecords(ctx context.Context, rng airudder.TimeRange
 }
 
 // pdsRecords lists the PDS tasks that may have calls in the slice, then pages each one's records of the
-// slice; a task whose records of the slice pass MaxRecords splits the slice instead.
+// slice. Before anything is backfilled, each task's first page says how many records it has in the
+// slice: one that passes MaxRecords splits the slice instead, so that a slice is read whole or not at all.
 func (r *reconciler) pdsRecords(ctx context.Context, rng airudder.TimeRange) error {
 	tasks, err := r.a.Airudder.QueryTaskList(ctx, airudder.TimeRange{From: rng.From.Add(-r.in.Lookback), To: rng.To, Location: rng.Location})
 	if err != nil {
 		return err
+	}
+	page := func(ti, offset int) (*airudder.RecordPage, error) {
+		return r.a.Airudder.QueryTaskDetail(ctx, airudder.TaskDetailRequest{TaskID: tasks[ti].TaskID, Range: &rng, Offset: offset, Limit: pdsPageSize})
+	}
+	first := map[int]*airudder.RecordPage{}
+	if r.prog.Task == 0 && r.prog.Offset == 0 && !r.in.Force {
+		for ti := range tasks {
+			p, err := page(ti, 0)
+			if err != nil {
+				return err
+			}
+			if p.Total > r.in.MaxRecords {
+				r.prog.Result.Split = true
+				return nil
+			}
+			first[ti] = p
+		}
 	}
 	for ti := r.prog.Task; ti < len(tasks); ti++ {
 		offset := 0
@@ -288,13 +306,11 @@ func (r *reconciler) pdsRecords(ctx context.Context, rng airudder.TimeRange) err
 			offset = r.prog.Offset
 		}
 		for {
-			p, err := r.a.Airudder.QueryTaskDetail(ctx, airudder.TaskDetailRequest{TaskID: tasks[ti].TaskID, Range: &rng, Offset: offset, Limit: pdsPageSize})
-			if err != nil {
-				return err
-			}
-			if offset == 0 && p.Total > r.in.MaxRecords && !r.in.Force {
-				r.prog.Result.Split = true
-				return nil
+			p := first[ti]
+			if offset > 0 || p == nil {
+				if p, err = page(ti, offset); err != nil {
+					return err
+				}
 			}
 			if err := r.backfill(ctx, p.Records, airudder.ReadPDSRecord); err != nil {
 				return err
