@@ -66,3 +66,30 @@ func TestSubjectWorkflowKeepsAReCallForReviewWhenAirudderShowsNothing(t *testing
 		t.Errorf("result %+v, asked %v", res, asked)
 	}
 }
+
+// TestAnOperatorsRetryEndsTheWaitToAsk: a retry while the workflow waits to ask Airudder runs the re-call
+// again at once, and nothing is asked.
+func TestAnOperatorsRetryEndsTheWaitToAsk(t *testing.T) {
+	t.Parallel()
+	plan := recallPlan()
+	plan.Recall.AskAfter = time.Hour
+	var asked int
+	env, rec := subjectEnv(t, []rules.FollowUp{plan}, func(ctx context.Context, in activities.RunInput, n int) (*activities.RunResult, error) {
+		if n == 1 {
+			return outcomeUnknown(ctx, in, n)
+		}
+		return &activities.RunResult{Status: rules.StatusSucceeded}, nil
+	}, func(context.Context, activities.SettleInput) (*activities.SettleResult, error) {
+		asked++
+		return &activities.SettleResult{Status: rules.StatusNeedsReview}, nil
+	})
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(workflows.SignalRetry, workflows.RetryRequest{FollowUp: plan}) }, 10*time.Minute)
+	env.ExecuteWorkflow(workflows.SubjectWorkflow, subjectInput())
+	res := result(t, env)
+	if res.FollowUps[rules.StatusSucceeded] != 1 || asked != 0 || len(rec.all()) != 2 {
+		t.Errorf("result %+v, asked %d times, attempts %+v", res, asked, rec.all())
+	}
+	if d := env.Now().Sub(subjectStart); d >= time.Hour {
+		t.Errorf("the run lasted %s: it waited to ask after the retry", d)
+	}
+}

@@ -377,12 +377,14 @@ func (r *subjectRun) settle(ctx workflow.Context, st *FollowUpState, fu rules.Fo
 	next := workflow.Now(ctx).Add(wait)
 	st.NextAttemptAt = &next
 	workflow.SetCurrentDetails(ctx, r.details())
-	timer := workflow.NewTimerWithOptions(ctx, wait, workflow.TimerOptions{Summary: payload.CutJSON("Ask Airudder in "+wait.String()+" whether it took: "+fu.Summary, payload.SummaryTextLimit)})
-	err := timer.Get(ctx, nil)
+	// An operator's retry meanwhile ends the wait: the retry runs it again, and nothing is asked.
+	retried, err := workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{Timeout: wait, TimerOptions: workflow.TimerOptions{
+		Summary: payload.CutJSON("Ask Airudder in "+wait.String()+" whether it took: "+fu.Summary, payload.SummaryTextLimit)}},
+		func() bool { return st.Status != rules.StatusNeedsReview })
 	if st.NextAttemptAt == &next {
 		st.NextAttemptAt = nil
 	}
-	if err != nil || st.Status != rules.StatusNeedsReview {
+	if err != nil || retried {
 		return // cancelled, or an operator's retry runs it again
 	}
 	var a *activities.Activities
