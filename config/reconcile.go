@@ -103,6 +103,15 @@ func (r *Reconcile) resolve(source string) []string {
 	return problems
 }
 
+// ReconcileIntervals are the sources whose reconciliation is on, with its interval.
+func (cfg *Config) ReconcileIntervals() map[string]time.Duration {
+	out := map[string]time.Duration{}
+	for _, name := range cfg.ReconcileSources() {
+		out[name] = cfg.Sources[name].Reconcile.Interval
+	}
+	return out
+}
+
 // ReconcileSources are the sources whose reconciliation is on, by name.
 func (cfg *Config) ReconcileSources() []string {
 	var out []string

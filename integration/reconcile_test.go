@@ -311,10 +311,13 @@ func TestWorkerKeepsTheSchedules(t *testing.T) {
 	fa := airuddertest.New(t)
 	s := reconciling(t, fa, ", interval: 15m")
 	ctx := context.Background()
-	if err := worker.EnsureSchedules(ctx, s.client, s.cfg, testLogger(t)); err != nil {
+	schedules := func() worker.Schedules {
+		return worker.Schedules{Sources: s.cfg.SourceNames(), Reconcile: s.cfg.ReconcileIntervals(), ExpectationsSweep: s.cfg.ExpectationsSweep}
+	}
+	if err := worker.EnsureSchedules(ctx, s.client, schedules(), testLogger(t)); err != nil {
 		t.Fatal(err)
 	}
-	if err := worker.EnsureSchedules(ctx, s.client, s.cfg, testLogger(t)); err != nil { // again: idempotent
+	if err := worker.EnsureSchedules(ctx, s.client, schedules(), testLogger(t)); err != nil { // again: idempotent
 		t.Fatal(err)
 	}
 	sc := s.client.ScheduleClient()
@@ -329,7 +332,7 @@ func TestWorkerKeepsTheSchedules(t *testing.T) {
 		t.Errorf("no expectations schedule: %v", err)
 	}
 	s.cfg.Sources["airudder"].Reconcile.Interval = 0
-	if err := worker.EnsureSchedules(ctx, s.client, s.cfg, testLogger(t)); err != nil {
+	if err := worker.EnsureSchedules(ctx, s.client, schedules(), testLogger(t)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := sc.GetHandle(ctx, workflows.ReconcileScheduleID("airudder")).Describe(ctx); err == nil {

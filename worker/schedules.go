@@ -13,9 +13,19 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
-	"github.com/rudderhook/rudderhook/config"
 	"github.com/rudderhook/rudderhook/workflows"
 )
+
+// Schedules are the Temporal Schedules a deployment's configuration asks for (cmd makes them from it).
+type Schedules struct {
+	// TaskQueue is where their runs start (TEMPORAL_TASK_QUEUE; empty: workflows.TaskQueue).
+	TaskQueue string
+	// Sources are every configured source; Reconcile those whose reconciliation is on, with its interval.
+	Sources   []string
+	Reconcile map[string]time.Duration
+	// ExpectationsSweep is how often the re-calls' expectations are swept; 0: never.
+	ExpectationsSweep time.Duration
+}
 
 // EnsureSchedules keeps the Temporal Schedules the configuration asks for, idempotently, at every
 // worker's start: one per source whose reconciliation is on (every reconcile.interval, a run of
@@ -23,13 +33,13 @@ import (
 // ExpectationsWorkflow). A schedule that exists is updated to the configuration; one of a source whose
 // reconciliation is off (or of a source no longer configured) is deleted. A run still going when the
 // next is due makes that one skip (overlap policy skip).
-func EnsureSchedules(ctx context.Context, c client.Client, cfg *config.Config, log *slog.Logger) error {
+func EnsureSchedules(ctx context.Context, c client.Client, cfg Schedules, log *slog.Logger) error {
 	sc := c.ScheduleClient()
-	queue := workflows.TaskQueueOr(cfg.Temporal.TaskQueue)
+	queue := workflows.TaskQueueOr(cfg.TaskQueue)
 	want := map[string]client.ScheduleOptions{}
-	for _, name := range cfg.ReconcileSources() {
+	for name, every := range cfg.Reconcile {
 		id := workflows.ReconcileScheduleID(name)
-		want[id] = scheduleOf(id, cfg.Sources[name].Reconcile.Interval, &client.ScheduleWorkflowAction{
+		want[id] = scheduleOf(id, every, &client.ScheduleWorkflowAction{
 			ID: workflows.ScheduledReconcileID(name), Workflow: workflows.ReconcileWorkflowType, TaskQueue: queue,
 			Args: []any{workflows.ReconcileInput{Source: name}}, StaticSummary: "Reconcile " + name + " since its high-water mark",
 		})
@@ -95,7 +105,7 @@ func ensureSchedule(ctx context.Context, sc client.ScheduleClient, opts client.S
 // unwanted are the schedules of ours that the configuration no longer asks for: the reconciliation of
 // each configured source that is off, and any other of ours that the list of schedules shows (a source
 // removed from the configuration; the list is eventually consistent, so it is a best effort).
-func unwanted(ctx context.Context, sc client.ScheduleClient, cfg *config.Config, want map[string]client.ScheduleOptions, log *slog.Logger) []string {
+func unwanted(ctx context.Context, sc client.ScheduleClient, cfg Schedules, want map[string]client.ScheduleOptions, log *slog.Logger) []string {
 	seen := map[string]bool{}
 	var out []string
 	add := func(id string) {
@@ -104,7 +114,7 @@ func unwanted(ctx context.Context, sc client.ScheduleClient, cfg *config.Config,
 			out = append(out, id)
 		}
 	}
-	for _, name := range cfg.SourceNames() {
+	for _, name := range cfg.Sources {
 		add(workflows.ReconcileScheduleID(name))
 	}
 	if cfg.ExpectationsSweep <= 0 {

@@ -41,7 +41,9 @@ func startsSubjects(acts *activities.Activities, c client.Client, cfg *config.Co
 func keepSchedules(c client.Client, cfg *config.Config, log *slog.Logger) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := worker.EnsureSchedules(ctx, c, cfg, log.With("component", "schedules")); err != nil {
+	want := worker.Schedules{TaskQueue: cfg.Temporal.TaskQueue, Sources: cfg.SourceNames(), Reconcile: cfg.ReconcileIntervals(),
+		ExpectationsSweep: cfg.ExpectationsSweep}
+	if err := worker.EnsureSchedules(ctx, c, want, log.With("component", "schedules")); err != nil {
 		log.Error("could not keep the schedules of reconciliation and of the re-calls' expectations", "error", err)
 	}
 }
