@@ -59,6 +59,14 @@ type Activities struct {
 	// Clock is the time follow-ups are planned and attempted by (their dates, calling windows, daily caps
 	// and retries); nil is time.Now. Workflow tests give their environment's clock.
 	Clock func() time.Time
+	// Sources are the configured sources: how reconciliation reads a source's records.
+	Sources map[string]*config.Source
+	// Starter hands backfilled calls and rudderhook's own events to their workflows as the receiver does
+	// (cmd gives ingest's); nil: reconciliation and the expectations' sweep fail visibly.
+	Starter SubjectStarter
+	// ReconcileBackoff is the first wait after Airudder throttled a reconciliation query, doubling with
+	// each attempt up to 10 minutes; 0 means 30 seconds.
+	ReconcileBackoff time.Duration
 
 	outboundMu sync.Mutex
 	// outbound are the clients that send webhooks and notifications, one per policy, each refusing at
@@ -81,6 +89,7 @@ func New(st *store.Store, cfg *config.Config, log *slog.Logger) *Activities {
 			cfg.Airudder.ClientOptions()...),
 		AirudderZone:   cfg.Airudder.Location,
 		Targets:        cfg.Targets,
+		Sources:        cfg.Sources,
 		RuleURLs:       cfg.RuleURLs(),
 		ArchiveSources: cfg.ArchiveSources(),
 	}

@@ -141,6 +141,8 @@ type RecordInput struct {
 	ResponseStatus int          `json:"response_status,omitempty"`
 	// AirudderWorkflowID is the Airudder workflow a re-call went into, kept on the follow-up.
 	AirudderWorkflowID string `json:"airudder_workflow_id,omitempty"`
+	// Expect, for a re-call Airudder took, is the call it now waits for (recorded with the change).
+	Expect *store.Expectation `json:"expect,omitempty"`
 }
 
 // RecordFollowUp stores a follow-up's new state (scheduled until a time, skipped, failed, succeeded).
@@ -152,7 +154,7 @@ func (a *Activities) RecordFollowUp(ctx context.Context, in RecordInput) error {
 func (a *Activities) recordFollowUp(ctx context.Context, in RecordInput) error {
 	final := in.Status.Final()
 	u := store.FollowUpUpdate{Status: in.Status, NextAttemptAt: in.NextAttemptAt, ClearNext: in.NextAttemptAt == nil, Finished: final,
-		AirudderWorkflowID: in.AirudderWorkflowID}
+		AirudderWorkflowID: in.AirudderWorkflowID, Expect: in.Expect}
 	if in.Error != "" || in.Status == rules.StatusScheduled {
 		u.LastError = &in.Error
 	}
@@ -173,14 +175,15 @@ var finishedTotal = promauto.NewCounterVec(prometheus.CounterOpts{
 	Help: "Follow-ups that ended, by status (succeeded, failed, needs_review, skipped).",
 }, []string{"status"})
 
-// waiting are the statuses of follow-ups that wait on something: their time, a retry, or an operator.
-var waiting = []rules.Status{rules.StatusScheduled, rules.StatusRunning, rules.StatusNeedsReview}
+// waiting are the statuses of follow-ups that wait on something: their time, a retry, or an operator
+// (needs_review; overdue, a re-call whose call did not come).
+var waiting = []rules.Status{rules.StatusScheduled, rules.StatusRunning, rules.StatusNeedsReview, rules.StatusOverdue}
 
 // followUpsNow is how many follow-ups wait, by status: needs_review ones wait for a person, and a count
 // that only grows means nobody looks.
 var followUpsNow = promauto.NewGaugeVec(prometheus.GaugeOpts{
 	Name: "rudderhook_follow_ups",
-	Help: "Follow-ups now scheduled, running or needs_review (an operator must check and retry them), as counted in PostgreSQL by the worker.",
+	Help: "Follow-ups now scheduled, running, needs_review (an operator must check and retry them) or overdue (a re-call whose call did not complete by its deadline), as counted in PostgreSQL by the worker.",
 }, []string{"status"})
 
 // CountFollowUps keeps rudderhook_follow_ups current, counting every interval until ctx ends. It runs

@@ -57,7 +57,7 @@ func TestFollowUpsWaitingAreCounted(t *testing.T) {
 		activities.CountFollowUps(countCtx, st, time.Hour, slog.New(slog.DiscardHandler))
 		close(done)
 	}()
-	want := map[string]float64{"scheduled": 1, "running": 0, "needs_review": 2}
+	want := map[string]float64{"scheduled": 1, "running": 0, "needs_review": 2, "overdue": 0}
 	var got map[string]float64
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		if got = gauge(t, "rudderhook_follow_ups"); maps.Equal(got, want) {

@@ -178,8 +178,12 @@ func (a *Activities) RunFollowUp(ctx context.Context, in RunInput) (*RunResult, 
 		if act.done != nil {
 			act.done(res)
 		}
-		if err := a.recordFollowUp(ctx, RecordInput{Key: fu.Key, Status: rules.StatusSucceeded, ResponseStatus: code,
-			AirudderWorkflowID: res.AirudderWorkflowID}); err != nil {
+		rec := RecordInput{Key: fu.Key, Status: rules.StatusSucceeded, ResponseStatus: code, AirudderWorkflowID: res.AirudderWorkflowID}
+		if fu.Type == rules.TypeAirudderRecall && fu.Recall != nil && res.AirudderWorkflowID != "" {
+			// Airudder took the re-call: its call is now expected, by the rule's deadline.
+			rec.Expect = &store.Expectation{Callee: fu.Recall.Callee, AirudderWorkflowID: res.AirudderWorkflowID, Since: now, Deadline: fu.Recall.Deadline(now)}
+		}
+		if err := a.recordFollowUp(ctx, rec); err != nil {
 			return nil, err
 		}
 		log.Info("follow-up done", "status", code, "airudder_workflow_id", res.AirudderWorkflowID)

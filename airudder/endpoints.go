@@ -155,3 +155,104 @@ var (
 	cancelledListFields   = []string{"contactList", "cancelled", "canceled", "list", "callees", "numbers"}
 	cancelledNumberFields = []string{"phoneNumber", "callee", "contact", "number", "phone"}
 )
+
+// Query APIs: what reconciliation (backfilling calls whose callbacks never came) and the settling of an
+// unknown re-call read. See query.go.
+
+// Workflow family query paths, relative to the base URL.
+const (
+	// TaskDetailPath lists the call records of workflow tasks: "Obtain the Outbound Task Details of
+	// Workflow" (seen, vendor page), whose records carry the call completion's fields "with the same
+	// meanings" plus workflow_id, workflow_name, nodetask_id, nodetask_name and case_id (seen). Its request
+	// body is cut off in the copy we have: taskDetailBody is INFERRED.
+	TaskDetailPath = "/service/cloud/workflow/taskdetail"
+	// DetailInstancesPath finds the workflows a case or callee is in: "Query workflow_id using
+	// case_id/callee", body case_id, callee, start_time, end_time (seen, vendor page); its answer is cut
+	// off: instanceFields is INFERRED.
+	DetailInstancesPath = "/service/cloud/workflow/detailinstances"
+)
+
+// PDS family query paths, relative to the PDS base.
+const (
+	// PDSQueryTaskListPath lists the dialer's tasks that started in a time range (seen).
+	PDSQueryTaskListPath = "/querytasklist"
+	// PDSQueryTaskDetailPath pages the call records of one task (seen).
+	PDSQueryTaskDetailPath = "/querytaskdetail"
+)
+
+// PDSMaxRecordsPerQuery is how many records one querytaskdetail may match before Airudder refuses or
+// cuts it: "about 50,000" (seen: the integrator slices a busy hour into minutes to stay under it).
+// Reconciliation slices its window so that no query passes it.
+const PDSMaxRecordsPerQuery = 50000
+
+// pdsTaskListBody is querytasklist's request (seen): task start times in TimeLayout, account zone.
+// Offset is INFERRED (the notes show limit only): a list shorter than the limit ends the paging either way.
+type pdsTaskListBody struct {
+	MinStartTime string `json:"minstarttime"`
+	MaxStartTime string `json:"maxstarttime"`
+	Limit        int    `json:"limit"`
+	Offset       int    `json:"offset,omitempty"`
+}
+
+// pdsTaskDetailBody is querytaskdetail's request (seen): records of one task ordered by call time, in
+// pages of offset and limit, optionally of calls started between minstarttime and maxstarttime
+// (TimeLayout, account zone; that these bound the call time, not the task's, is inferred).
+type pdsTaskDetailBody struct {
+	TaskID       string `json:"taskId"`
+	Offset       int    `json:"offset"`
+	Limit        int    `json:"limit"`
+	OrderBy      string `json:"orderBy"`
+	MinStartTime string `json:"minstarttime,omitempty"`
+	MaxStartTime string `json:"maxstarttime,omitempty"`
+}
+
+// pdsOrderByCallTime orders querytaskdetail's records (seen), so that pages do not overlap.
+const pdsOrderByCallTime = "calltime"
+
+// taskDetailBody is taskdetail's request: INFERRED, every field. The vendor copy is cut off before the
+// body; the family writes times as start_time/end_time (detailinstances, seen) and these are taken to
+// bound when calls started, pages as page (from 1) and page_size, and a workflow_id narrows to one task.
+type taskDetailBody struct {
+	StartTime  string `json:"start_time"`
+	EndTime    string `json:"end_time"`
+	Page       int    `json:"page"`
+	PageSize   int    `json:"page_size"`
+	WorkflowID string `json:"workflow_id,omitempty"`
+}
+
+// detailInstancesBody is detailinstances' request (seen): case_id or callee (either may be omitted),
+// start_time and end_time required.
+type detailInstancesBody struct {
+	CaseID    string `json:"case_id,omitempty"`
+	Callee    string `json:"callee,omitempty"`
+	StartTime string `json:"start_time"`
+	EndTime   string `json:"end_time"`
+}
+
+// Where a query's answer keeps its records: body.total and body.list[] (PDS, seen); data.total and
+// data.list[] for the workflow family (INFERRED from PDS). A list given directly as the data is read too.
+const (
+	answerTotalField = "total"
+	answerListField  = "list"
+)
+
+// Fields of the records and instances the queries answer.
+var (
+	// pdsTaskFields are querytasklist's task fields (seen).
+	pdsTaskIDField, pdsTaskNameField, pdsTaskStateField = "taskId", "name", "state"
+	// recordEnvelopeFields are the fields of a taskdetail record that a call completion carries in its
+	// envelope, not in a Details element (seen: workflow_id, workflow_name, nodetask_id, nodetask_name;
+	// TaskID/TaskName are taken to be spelled as in the callback, task_id/task_name read too: inferred).
+	recordEnvelopeFields = map[string]string{
+		"workflow_id": "workflow_id", "workflow_name": "workflow_name", "nodetask_id": "nodetask_id",
+		"nodetask_name": "nodetask_name", "TaskID": "TaskID", "task_id": "TaskID", "TaskName": "TaskName",
+		"task_name": "TaskName",
+	}
+	// recordCaseIDField is the record's case_id (seen), read as the callback's CaseID when that is absent.
+	recordCaseIDField = "case_id"
+	// instanceFields name what detailinstances says of each workflow (INFERRED, the answer is cut off):
+	// its workflow_id (a string or a number), name, case, callee and when it was created.
+	instanceWorkflowIDField, instanceNameField = "workflow_id", "workflow_name"
+	instanceCaseIDField, instanceCalleeField   = "case_id", "callee"
+	instanceCreatedFields                      = []string{"create_time", "created_at", "start_time"}
+)

@@ -49,12 +49,13 @@ type Response struct {
 //	  connection before an answer (or context ended)
 //	answer cut off while reading it, at HTTP 2xx or 5xx       yes        yes
 //	HTTP 5xx, whatever the body says                          yes        yes
-//	HTTP 408 or 429                                           yes        no
+//	HTTP 408 or 429 (429: Throttled)                          yes        no
 //	HTTP 401, or a token-refused code: renew once, retry;     no         no
 //	  refused again
 //	any other HTTP status outside 2xx (3xx, 4xx)              no         no
 //	HTTP 2xx, envelope code 500-599 (or PDS 10201)            yes        yes
-//	HTTP 2xx, envelope code 408, 429 (or PDS 10705)           yes        no
+//	HTTP 2xx, envelope code 408, 429 or 10705 (429, 10705:    yes        no
+//	  Throttled)
 //	HTTP 2xx, any other code but success (10508, 10510, …)    no         no
 //	HTTP 2xx, body not an envelope with an integer code       no         yes  (we cannot tell)
 //
@@ -65,13 +66,17 @@ type Response struct {
 // that can only happen before sending (DNS errors, *net.OpError with Op "dial", TLS certificate and
 // record errors) count as not sent; anything else is unknown.
 type APIError struct {
-	Op         string // "auth", "uploaddetails", "createinstance", "cancelcontact", "pds-auth", "canceltaskcontacts"
+	Op         string // "auth", "uploaddetails", "createinstance", "cancelcontact", "pds-auth", "canceltaskcontacts", "querytasklist", …
 	HTTPStatus int    // 0 when no HTTP answer arrived
 	Code       int    // Airudder's code, 0 when the body had none (a PDS success code is 0 too)
 	Message    string
 	Retryable  bool
 	// OutcomeUnknown says the request may have been carried out although the call failed; see above.
 	OutcomeUnknown bool
+	// Throttled says Airudder (or a gateway) limited our rate: HTTP 429, envelope code 429, or 10705
+	// "the number of queries exceeds the number limit". It is Retryable, and a caller should wait longer
+	// than after a passing failure before trying again (see docs/design.md: Reconciliation: backfill what never arrived).
+	Throttled bool
 	// Err is the underlying cause when there is one (a network error, a context error, ErrNotConfigured,
 	// ErrInvalidRequest), so that errors.Is sees through the APIError.
 	Err error
@@ -96,6 +101,9 @@ func (e *APIError) Error() string {
 	if e.Retryable {
 		b.WriteString(" [retryable]")
 	}
+	if e.Throttled {
+		b.WriteString(" [throttled]")
+	}
 	if e.OutcomeUnknown {
 		b.WriteString(" [outcome unknown]")
 	}
@@ -116,7 +124,8 @@ type verdict int
 const (
 	codeSuccess      verdict = iota
 	codeTokenRefused         // renew the token and try once more
-	codeBusy                 // retryable, and Airudder did nothing (a rate limit, a timeout before work)
+	codeBusy                 // retryable, and Airudder did nothing (a timeout before work)
+	codeThrottled            // retryable, and Airudder did nothing: a rate limit, to be waited out longer
 	codeServerFailed         // retryable, and Airudder may have done the work before failing
 	codeRejected             // the request itself is wrong: not retryable, and nothing was done
 )
@@ -126,7 +135,9 @@ func statusVerdict(status int) verdict {
 	switch {
 	case status == http.StatusUnauthorized:
 		return codeTokenRefused
-	case status == http.StatusRequestTimeout || status == http.StatusTooManyRequests:
+	case status == http.StatusTooManyRequests:
+		return codeThrottled
+	case status == http.StatusRequestTimeout:
 		return codeBusy
 	case status >= 500 && status <= 599:
 		return codeServerFailed
@@ -136,8 +147,9 @@ func statusVerdict(status int) verdict {
 
 // apply sets Retryable and OutcomeUnknown as the verdict says.
 func (v verdict) apply(e *APIError) {
-	e.Retryable = v == codeBusy || v == codeServerFailed
+	e.Retryable = v == codeBusy || v == codeThrottled || v == codeServerFailed
 	e.OutcomeUnknown = v == codeServerFailed
+	e.Throttled = v == codeThrottled
 }
 
 // classify turns an HTTP status and body into the family's envelope or an *APIError, as documented on
@@ -183,7 +195,11 @@ func (f *family) judge(code int) verdict {
 		return codeSuccess
 	case code == http.StatusUnauthorized:
 		return codeTokenRefused
-	case code == http.StatusRequestTimeout || code == http.StatusTooManyRequests:
+	case code == http.StatusTooManyRequests || code == pdsCodeTooManyQueries:
+		// 10705 is seen in the PDS family's table; the workflow family is taken to share it (inferred):
+		// either way it asks for less, not for a changed request.
+		return codeThrottled
+	case code == http.StatusRequestTimeout:
 		return codeBusy
 	case code >= 500 && code <= 599:
 		// Airudder's own codes (10001 and the like) are above this range and name problems with the
@@ -194,8 +210,6 @@ func (f *family) judge(code int) verdict {
 		switch code {
 		case pdsCodeInvalidToken, pdsCodeExpiredToken:
 			return codeTokenRefused
-		case pdsCodeTooManyQueries:
-			return codeBusy
 		case pdsCodeInternalError:
 			return codeServerFailed
 		}

@@ -46,6 +46,9 @@ type Event struct {
 	// CalleeNumberHMAC stands for CalleeNumber in the CalleeNumber search attribute when a PII key is set
 	// (see ReceivedCall.CalleeNumberHMAC).
 	CalleeNumberHMAC string `json:"callee_number_hmac,omitempty"`
+	// Origin says how rudderhook learnt of it: "" (OriginCallback) for a callback, OriginRudderhook for an
+	// event rudderhook made itself (a re-call overdue, see overdue.go).
+	Origin string `json:"origin,omitempty"`
 
 	// Summary is one line for the Temporal UI, phone numbers masked; at most 200 bytes.
 	Summary string `json:"summary"`

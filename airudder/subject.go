@@ -89,6 +89,17 @@ func (s Subject) Digest() string {
 	return s.Event.Digest
 }
 
+// Origin says how rudderhook learnt of this delivery: OriginCallback, OriginBackfill or OriginRudderhook.
+func (s Subject) Origin() string {
+	o := ""
+	if s.Call != nil {
+		o = s.Call.Origin
+	} else {
+		o = s.Event.Origin
+	}
+	return cmp.Or(o, OriginCallback)
+}
+
 // ReceivedAt is when the delivery arrived.
 func (s Subject) ReceivedAt() time.Time {
 	if s.Call != nil {

@@ -105,7 +105,7 @@ var apiRequestsTotal = promauto.NewCounterVec(prometheus.CounterOpts{
 	Name: "rudderhook_airudder_api_requests_total",
 	Help: "Requests to Airudder's API by operation (auth, createinstance, uploaddetails, cancelcontact, pds-auth, canceltaskcontacts) " +
 		"and outcome: ok; no_answer (no HTTP answer: connection, timeout); unauthorized (token or credentials refused); " +
-		"retryable (a 5xx, 408, 429 or Airudder's busy codes); outcome_unknown (a 2xx that is not Airudder's answer); refused (any other refusal).",
+		"throttled (429, or code 429 or 10705: too many queries); retryable (a 5xx, 408 or Airudder's busy codes); outcome_unknown (a 2xx that is not Airudder's answer); refused (any other refusal).",
 }, []string{"op", "outcome"})
 
 // requestOutcome is the outcome label of one request.
@@ -117,6 +117,8 @@ func requestOutcome(apiErr *APIError, unauthorized bool) string {
 		return "unauthorized"
 	case apiErr.HTTPStatus == 0:
 		return "no_answer"
+	case apiErr.Throttled:
+		return "throttled"
 	case apiErr.Retryable:
 		return "retryable"
 	case apiErr.OutcomeUnknown:

@@ -195,6 +195,10 @@ type ReceivedCall struct {
 	// the number (NumberKeys.CalleeSearch). It is computed when the call is read, so that the workflow,
 	// which sets the attribute, gets it in its input and never needs the key; empty: the number itself.
 	CalleeNumberHMAC string `json:"callee_number_hmac,omitempty"`
+	// Origin says how rudderhook learnt of this delivery: "" (OriginCallback) for a callback, OriginBackfill
+	// for a record that reconciliation read from Airudder's API because no callback brought it, or
+	// brought it differently (see backfill.go).
+	Origin string `json:"origin,omitempty"`
 }
 
 // Call families: which Airudder product made a call. Keys of different families never clash (a PDS

@@ -53,6 +53,7 @@ func toError(err error) *Error {
 		validErr  *airudder.ValidationError
 		tooLarge  *http.MaxBytesError
 		tooMany   *airudder.TooManyCallsError
+		reconcile *ingest.ReconcileError
 		rulesErr  *rules.Error
 		whereErr  *rules.WhereError
 		badPlan   *repair.InvalidRequestError
@@ -72,6 +73,8 @@ func toError(err error) *Error {
 		e := newError(http.StatusUnprocessableEntity, "invalid_payload", validErr.Error())
 		e.Fields = validErr.Fields
 		return e
+	case errors.As(err, &reconcile):
+		return newError(http.StatusUnprocessableEntity, "invalid_reconcile", reconcile.Msg)
 	case errors.As(err, &rulesErr):
 		e := newError(http.StatusUnprocessableEntity, "invalid_rules", rulesErr.Error())
 		e.Problems = rulesErr.Problems

@@ -178,6 +178,9 @@ func (s *Server) Handler() (http.Handler, error) {
 	v1.GET("/rules/versions", s.listRuleVersions)
 	v1.PUT("/rules", s.putRules)
 	v1.POST("/rules/dry-run", s.dryRun)
+	v1.GET("/reconcile", s.listReconcile)
+	v1.POST("/reconcile", s.startReconcile)
+	v1.GET("/reconcile/*workflow_id", s.getReconcile) // the ID holds slashes: reconcile/{source}/{stamp}
 	return r, nil
 }
 

@@ -533,7 +533,7 @@ func TestReleaseBuildLinksNoDevServer(t *testing.T) {
 			}
 		}
 	}
-	for _, dev := range []string{"devserver", "devserver/devpostgres"} {
+	for _, dev := range []string{"devserver", "devserver/devpostgres", "airudder/airuddertest"} {
 		if _, ok := via[dev]; ok {
 			t.Errorf("the release build links %s: %s (only cmd/rudderhook/embedded.go, built without nodev, may import it)", dev, chain(dev))
 		}

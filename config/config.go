@@ -96,6 +96,9 @@ type Config struct {
 	// Numbers are the keys that hide phone numbers in workflow IDs and search attributes, set by
 	// UseNumberKeys once the installation's key is read from PostgreSQL.
 	Numbers airudder.NumberKeys `env:"-"`
+	// ExpectationsSweep is how often the worker's schedule marks re-calls overdue whose call did not
+	// complete by their deadline (0: never; see reconcile.go).
+	ExpectationsSweep time.Duration `env:"RUDDERHOOK_EXPECTATIONS_SWEEP" envDefault:"5m"`
 }
 
 // Acknowledgement modes (RUDDERHOOK_ACK, a source's ack:).
@@ -120,9 +123,11 @@ type User struct {
 
 // Airudder is how to reach Airudder's open API, for re-calls and cancels.
 type Airudder struct {
-	BaseURL   string `env:"AIRUDDER_BASE_URL" envDefault:"https://api.airudder.com"`
-	AppKey    string `env:"AIRUDDER_APP_KEY"`
-	AppSecret string `env:"AIRUDDER_APP_SECRET"`
+	BaseURL string `env:"AIRUDDER_BASE_URL" envDefault:"https://api.airudder.com"`
+	// BaseURLSet says AIRUDDER_BASE_URL was given: without it, `dev` runs a fake Airudder of its own.
+	BaseURLSet bool   `env:"-"`
+	AppKey     string `env:"AIRUDDER_APP_KEY"`
+	AppSecret  string `env:"AIRUDDER_APP_SECRET"`
 	// TimeZone is the Airudder account's zone, in which times sent to Airudder (createinstance's
 	// end_time) are written (empty: the rules' time_zone), and redial times that Airudder sends without
 	// a zone are read, for sources that name no redial_time_zone of their own.
@@ -241,6 +246,9 @@ type Source struct {
 	ThousandsSeparator string `yaml:"thousands_separator"`
 	// Ack overrides RUDDERHOOK_ACK for this source: inbox or temporal.
 	Ack string `yaml:"ack"`
+	// Reconcile, when its interval is set, backfills from Airudder's API the calls whose callbacks never
+	// came to this source (see reconcile.go). Off by default.
+	Reconcile Reconcile `yaml:"reconcile"`
 	// Kinds are the generic callback kinds this source takes besides the built-in ones (WABA message
 	// status, chatbot session end, custom API node push, …): each is received at
 	// /webhooks/{source}[/{token}]/{name}, kept whole as JSON, and keyed by the values at its key_fields
@@ -348,7 +356,7 @@ type file struct {
 
 var (
 	sourceNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
-	sourceEnvRE  = regexp.MustCompile(`^RUDDERHOOK_SOURCE_([A-Z0-9_]+)_(KEYS|REDIAL_TZ|TOKEN|ALLOW_IPS|KINDS|ARCHIVE_RECORDINGS)$`)
+	sourceEnvRE  = regexp.MustCompile(`^RUDDERHOOK_SOURCE_([A-Z0-9_]+)_(KEYS|REDIAL_TZ|TOKEN|ALLOW_IPS|KINDS|ARCHIVE_RECORDINGS|RECONCILE_INTERVAL)$`)
 	targetEnvRE  = regexp.MustCompile(`^RUDDERHOOK_TARGET_([A-Z0-9_]+)_(URL|SECRET|ALLOW_PRIVATE)$`)
 )
 
@@ -361,6 +369,7 @@ func Load(environ []string, path string) (*Config, error) {
 		return nil, fmt.Errorf("environment: %w", err)
 	}
 	cfg.DatabaseURLSet = vars["DATABASE_URL"] != ""
+	cfg.Airudder.BaseURLSet = vars["AIRUDDER_BASE_URL"] != ""
 	if path != "" {
 		cfg.ConfigFile = path
 	}
@@ -432,6 +441,8 @@ func applySourceEnv(cfg *Config, vars map[string]string) error {
 				problems = append(problems, fmt.Sprintf("RUDDERHOOK_SOURCE_*_ARCHIVE_RECORDINGS=%q: write true or false", v))
 			}
 			s.ArchiveRecordings = b
+		case "RECONCILE_INTERVAL":
+			s.Reconcile.IntervalEnv = v
 		}
 	})
 	if len(problems) > 0 {
@@ -556,6 +567,7 @@ func (cfg *Config) resolve() error {
 		}
 		problems = append(problems, s.checkFormats()...)
 		problems = append(problems, s.resolveKinds()...)
+		problems = append(problems, s.Reconcile.resolve(name)...)
 		if s.Ack == "" {
 			s.Ack = cfg.Ack
 		} else if !validAck(s.Ack) {
@@ -580,6 +592,9 @@ func (cfg *Config) resolve() error {
 	}
 	if cfg.PIIKey != "" && len(cfg.PIIKey) < 32 {
 		problems = append(problems, "RUDDERHOOK_PII_KEY must be at least 32 characters (e.g. `openssl rand -hex 32`)")
+	}
+	if cfg.ExpectationsSweep < 0 {
+		problems = append(problems, "RUDDERHOOK_EXPECTATIONS_SWEEP cannot be negative")
 	}
 	if cfg.SessionTTL <= 0 {
 		problems = append(problems, "RUDDERHOOK_SESSION_TTL must be positive")

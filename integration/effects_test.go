@@ -87,7 +87,8 @@ func TestRecallOfUnknownOutcomeWaitsForAnOperator(t *testing.T) {
 	s := start(t, options{environ: []string{
 		"AIRUDDER_BASE_URL=" + fa.URL, "AIRUDDER_APP_KEY=" + airuddertest.AppKey, "AIRUDDER_APP_SECRET=" + airuddertest.AppSecret,
 	}})
-	const doc = "rules:\n  - id: recall\n    when: 'true'\n    actions: [{name: again, type: airudder_recall, workflow_id: wf-recall}]\n"
+	// It asks Airudder whether the re-call took an hour later (ask_after): the operator comes first here.
+	const doc = "rules:\n  - id: recall\n    when: 'true'\n    actions: [{name: again, type: airudder_recall, workflow_id: wf-recall, ask_after: 1h}]\n"
 	if status, body := s.admin(http.MethodPut, "/v1/rules", []byte(doc)); status != http.StatusOK {
 		t.Fatalf("PUT /v1/rules = %d %s", status, body)
 	}
@@ -95,7 +96,7 @@ func TestRecallOfUnknownOutcomeWaitsForAnOperator(t *testing.T) {
 	if status, body := s.post("airudder", airudder.ExampleCallCompleted, "application/json"); status != http.StatusOK {
 		t.Fatalf("POST = %d %s", status, body)
 	}
-	s.waitWorkflow("call/airudder/" + seedCallID)
+	s.waitRows("SELECT count(*) FROM follow_ups WHERE status = 'needs_review'", 1)
 
 	fu := s.onlyFollowUp("needs_review")
 	if fu.Attempts != 1 || !strings.Contains(fu.LastError, "outcome unknown") || fa.Count(airudder.UploadDetailsPath) != 1 {

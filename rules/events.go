@@ -142,6 +142,8 @@ func factsType(on string) (t reflect.Type, generic bool, err error) {
 		return reflect.TypeFor[PDSFacts](), false, nil
 	case OnChatbotSessionEnded:
 		return reflect.TypeFor[ChatbotSessionEndedFacts](), false, nil
+	case OnRecallOverdue:
+		return reflect.TypeFor[RecallOverdueFacts](), false, nil
 	}
 	if _, known := airudder.KindByOn(on); !known && genericOnRE.MatchString(on) {
 		return reflect.TypeFor[GenericFacts](), true, nil
@@ -153,7 +155,7 @@ func factsType(on string) (t reflect.Type, generic bool, err error) {
 // OnNames are the kinds rules can be written for, besides generic kinds.
 func OnNames() []string {
 	return []string{OnCallCompleted, OnInfoCheckCompleted, OnListCompleted, OnStatusChanged, OnQAResult,
-		OnPDSTaskStatus, OnPDSContactStatus, OnPDSAgentStatus, OnChatbotSessionEnded}
+		OnPDSTaskStatus, OnPDSContactStatus, OnPDSAgentStatus, OnChatbotSessionEnded, OnRecallOverdue}
 }
 
 // eventEnv is the CEL environment of conditions on events of type t: the variable `event`.
@@ -207,6 +209,9 @@ func checkEventFields(on string, t reflect.Type, when string) string {
 
 // EventFactsOf turns an event into what rules on its kind see as `event`.
 func EventFactsOf(ev airudder.Event) any {
+	if o, ok := airudder.ReadRecallOverdue(ev); ok {
+		return recallOverdueFacts(ev, o)
+	}
 	switch {
 	case ev.ListCompleted != nil:
 		lc := ev.ListCompleted
@@ -302,6 +307,9 @@ func factsMap(facts any) map[string]any {
 
 // exampleEvent is an event of on for checking templates when rules load: from the kind's example.
 func exampleEvent(on string) (airudder.Event, bool) {
+	if on == OnRecallOverdue {
+		return exampleRecallOverdue(), true
+	}
 	k, ok := airudder.KindByOn(on)
 	if !ok {
 		return airudder.Event{}, false

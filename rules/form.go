@@ -64,6 +64,8 @@ type DraftAction struct {
 	InstanceName  string            `json:"instance_name,omitempty" yaml:"instance_name,omitempty"`
 	EndTime       string            `json:"end_time,omitempty" yaml:"end_time,omitempty"`
 	AutoFinish    string            `json:"auto_finish,omitempty" yaml:"auto_finish,omitempty"`
+	ExpectWithin  string            `json:"expect_within,omitempty" yaml:"expect_within,omitempty"`
+	AskAfter      string            `json:"ask_after,omitempty" yaml:"ask_after,omitempty"`
 	Callee        string            `json:"callee,omitempty" yaml:"callee,omitempty"`
 	Variables     map[string]string `json:"variables,omitempty" yaml:"variables,omitempty"`
 	TaskID        string            `json:"task_id,omitempty" yaml:"task_id,omitempty"`
@@ -548,6 +550,10 @@ func ActionTypes() []ActionType {
 				Description: "Airudder's auto_finish for the new instance: 1 or 2 (Airudder's default, 2, when not set)"},
 			{Name: "variables", Label: "Variables", Type: "map", Description: "one per line: name: value (values may insert fields)"},
 			callee,
+			{Name: "expect_within", Label: "Expect its call within", Type: "text", Placeholder: "24h",
+				Description: "after this long without a completed call the re-call is overdue, and rules on recall_overdue run"},
+			{Name: "ask_after", Label: "Ask Airudder after", Type: "text", Placeholder: "10m",
+				Description: "when an attempt's outcome is unknown, ask Airudder this long after whether the callee was put in"},
 		}},
 		{Type: TypeAirudderCancelContact, Label: "Cancel the task's other calls to the number", Params: []Param{
 			{Name: "api", Label: "Task kind", Type: "choice", Choices: []string{CancelAPIWorkflow, CancelAPIPDS}, Description: "workflow (default) or pds (predictive dialer)"},

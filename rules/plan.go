@@ -92,6 +92,12 @@ type RecallRequest struct {
 	EndTime string `json:"end_time,omitempty"`
 	// AutoFinish is a new instance's auto_finish (airudder.AutoFinishYes or AutoFinishNo); 0: not sent.
 	AutoFinish int `json:"auto_finish,omitempty"`
+	// ExpectWithin is how long after Airudder takes the re-call its call must complete before the re-call
+	// is overdue (0, in plans made before it existed: DefaultExpectWithin).
+	ExpectWithin time.Duration `json:"expect_within,omitempty"`
+	// AskAfter is how long after an attempt of unknown outcome Airudder is asked whether the re-call took
+	// effect (0, in plans made before it existed: DefaultAskAfter).
+	AskAfter time.Duration `json:"ask_after,omitempty"`
 }
 
 // InstanceName is the name a new instance is created under: Name and a short suffix of the follow-up's
@@ -105,6 +111,22 @@ func (r *RecallRequest) InstanceName(key string, try int) string {
 		suffix = hex.EncodeToString(sum[:])
 	}
 	return r.Name + " #" + suffix[:8]
+}
+
+// DefaultExpectWithin is how long a re-call's call may take to complete when its rule does not say
+// (expect_within).
+const DefaultExpectWithin = 24 * time.Hour
+
+// DefaultAskAfter is how long after an attempt of unknown outcome Airudder is asked where the callee went,
+// when the rule does not say (ask_after): long enough for an upload that did reach Airudder to show.
+const DefaultAskAfter = 10 * time.Minute
+
+// AskDelay is how long after an attempt of unknown outcome to ask Airudder whether it took effect.
+func (r *RecallRequest) AskDelay() time.Duration { return cmp.Or(r.AskAfter, DefaultAskAfter) }
+
+// Deadline is when the call of a re-call Airudder took at taken must have completed.
+func (r *RecallRequest) Deadline(taken time.Time) time.Time {
+	return taken.Add(cmp.Or(r.ExpectWithin, DefaultExpectWithin))
 }
 
 // CancelRequest is a planned cancel of the remaining calls of a task to one number.
@@ -331,7 +353,7 @@ func (fu *FollowUp) request(a *Action, r *Rule, data map[string]any, b budget, s
 		fu.Summary = fmt.Sprintf("Notify %s (%s)", endpointName(a), r.ID)
 	case TypeAirudderRecall:
 		req := &RecallRequest{WorkflowID: a.airudderWorkflowID, TemplateID: a.templateID, EndTime: a.endTime, AutoFinish: a.autoFinish,
-			Variables: map[string]string{}}
+			Variables: map[string]string{}, ExpectWithin: a.expectWithin, AskAfter: a.askAfter}
 		var err error
 		if req.Callee, err = render(a.callee, data, b); err != nil {
 			return err

@@ -116,7 +116,9 @@ type Action struct {
 	autoFinish int
 	// cancelAPI is the API family of an airudder_cancel_contact's task.
 	cancelAPI string
-	line      int
+	// expectWithin and askAfter are an airudder_recall's expect_within and ask_after.
+	expectWithin, askAfter time.Duration
+	line                   int
 }
 
 // Effect says what an action does to the world when its outcome is in doubt.
@@ -237,6 +239,12 @@ type actionDoc struct {
 	AutoFinish string `yaml:"auto_finish"`
 	TaskID     string `yaml:"task_id"`
 	API        string `yaml:"api"`
+	// ExpectWithin is how long after Airudder takes a re-call its call must complete, or the re-call is
+	// overdue (airudder_recall only; default DefaultExpectWithin).
+	ExpectWithin Duration `yaml:"expect_within"`
+	// AskAfter is how long after an attempt of unknown outcome rudderhook asks Airudder whether the
+	// re-call took effect (airudder_recall only; default DefaultAskAfter).
+	AskAfter Duration `yaml:"ask_after"`
 	// ReachesPerson overrides the type's default (true for airudder_recall, false for the others).
 	ReachesPerson *bool  `yaml:"reaches_person"`
 	OnUnknown     string `yaml:"on_unknown"`
@@ -625,6 +633,18 @@ func (c *actionCompiler) recall(ad actionDoc) {
 		}
 	}
 	c.a.endTime = ad.EndTime
+	switch c.a.expectWithin = time.Duration(ad.ExpectWithin); {
+	case c.a.expectWithin < 0:
+		c.fail("expect_within cannot be negative")
+	case c.a.expectWithin == 0:
+		c.a.expectWithin = DefaultExpectWithin
+	}
+	switch c.a.askAfter = time.Duration(ad.AskAfter); {
+	case c.a.askAfter < 0:
+		c.fail("ask_after cannot be negative")
+	case c.a.askAfter == 0:
+		c.a.askAfter = DefaultAskAfter
+	}
 	c.a.callee, _ = c.template("callee", cmp.Or(ad.Callee, "{{ .call.callee_number }}"))
 	c.a.instanceName, _ = c.template("instance_name", cmp.Or(ad.Instance, "rudderhook {{ .rule.id }} {{ .call.case_id }}"))
 	if len(ad.Variables) > MaxVariables {
@@ -665,6 +685,8 @@ func (c *actionCompiler) onlyFor(ad actionDoc) {
 		{"end_time", ad.EndTime != "", []string{TypeAirudderRecall}},
 		{"auto_finish", ad.AutoFinish != "", []string{TypeAirudderRecall}},
 		{"variables", len(ad.Variables) > 0, []string{TypeAirudderRecall}},
+		{"expect_within", ad.ExpectWithin != 0, []string{TypeAirudderRecall}},
+		{"ask_after", ad.AskAfter != 0, []string{TypeAirudderRecall}},
 		{"callee", ad.Callee != "", []string{TypeAirudderRecall, TypeAirudderCancelContact}},
 		{"task_id", ad.TaskID != "", []string{TypeAirudderCancelContact}},
 		{"api", ad.API != "", []string{TypeAirudderCancelContact}},

@@ -12,13 +12,13 @@ import (
 const (
 	// startAttemptSQL marks a follow-up's next attempt as running and counts it, when the status it finds
 	// allows an attempt: scheduled; running (an earlier attempt stopped without an outcome) unless the
-	// action is at most once ($4); failed or needs_review only for an operator's retry ($3).
+	// action is at most once ($4); failed, needs_review or overdue only for an operator's retry ($3).
 	startAttemptSQL = `WITH prior AS (SELECT id, status FROM follow_ups WHERE idempotency_key = $1 FOR UPDATE)
 UPDATE follow_ups f SET status = 'running', attempts = f.attempts + 1, workflow_id = $2, next_attempt_at = NULL,
   finished_at = NULL, updated_at = now()
 FROM prior
 WHERE f.id = prior.id AND (prior.status = 'scheduled' OR (prior.status = 'running' AND NOT $4)
-  OR ($3 AND prior.status IN ('failed', 'needs_review')))
+  OR ($3 AND prior.status IN ('failed', 'needs_review', 'overdue')))
 RETURNING prior.status, f.attempts`
 	followUpStatusSQL = `SELECT status, attempts FROM follow_ups WHERE idempotency_key = $1`
 )

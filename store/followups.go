@@ -151,6 +151,9 @@ type FollowUpUpdate struct {
 	Finished       bool
 	// AirudderWorkflowID records the Airudder workflow a re-call went into.
 	AirudderWorkflowID string
+	// Expect, when set, records what the re-call now waits for (see expectations.go), in the same
+	// transaction.
+	Expect *Expectation
 }
 
 // countFollowUpsSQL counts follow-ups by status, among some statuses (follow_ups_status_idx serves it).
@@ -212,14 +215,25 @@ func (s *Store) UpdateFollowUp(ctx context.Context, key string, u FollowUpUpdate
 	} else if u.Status != "" {
 		sets = append(sets, "finished_at = NULL")
 	}
-	res, err := s.db.ExecContext(ctx, "UPDATE follow_ups SET "+strings.Join(sets, ", ")+" WHERE idempotency_key = $1", args...)
-	if err != nil {
-		return fmt.Errorf("update follow-up %s: %w", key, err)
+	update := func(ex sqlx.ExecerContext) error {
+		res, err := ex.ExecContext(ctx, "UPDATE follow_ups SET "+strings.Join(sets, ", ")+" WHERE idempotency_key = $1", args...)
+		if err != nil {
+			return fmt.Errorf("update follow-up %s: %w", key, err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("update follow-up %s: %w", key, ErrNotFound)
+		}
+		return nil
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("update follow-up %s: %w", key, ErrNotFound)
+	if u.Expect == nil {
+		return update(s.db)
 	}
-	return nil
+	return s.inTx(ctx, func(tx *sqlx.Tx) error {
+		if err := update(tx); err != nil {
+			return err
+		}
+		return expect(ctx, tx, key, *u.Expect)
+	})
 }
 
 // ClaimDailySlot counts a follow-up against its callee's daily cap: it succeeds when the day, which

@@ -55,6 +55,9 @@ type Revision struct {
 	ReceivedAt  time.Time            `db:"received_at" json:"received_at"`
 	CreatedAt   time.Time            `db:"created_at" json:"stored_at"`
 	ProcessedAt *time.Time           `db:"processed_at" json:"processed_at,omitempty"`
+	// Origin is how rudderhook learnt of it: callback, backfill (reconciliation read it from Airudder's
+	// API) or rudderhook (an event it made itself).
+	Origin string `db:"origin" json:"origin"`
 }
 
 // Delivery names one delivery of a subject: its workflow ID and digest.
@@ -70,8 +73,8 @@ const (
 VALUES ($1, $2, $3, $4, $5, 1, $6, $7, $8) RETURNING id`
 	findRevisionSQL   = `SELECT revision, processed_at IS NOT NULL FROM subject_revisions WHERE subject_id = $1 AND digest = $2`
 	nextRevisionSQL   = `SELECT coalesce(max(revision), 0) + 1 FROM subject_revisions WHERE subject_id = $1`
-	insertRevisionSQL = `INSERT INTO subject_revisions (subject_id, revision, digest, raw, envelope, parse_notes, event_time, received_at, processed_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, CASE WHEN $9::boolean THEN now() END)`
+	insertRevisionSQL = `INSERT INTO subject_revisions (subject_id, revision, digest, raw, envelope, parse_notes, event_time, received_at, processed_at, origin)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, CASE WHEN $9::boolean THEN now() END, $10)`
 	markProcessedSQL = `UPDATE subject_revisions SET processed_at = now() WHERE subject_id = $1 AND revision = $2 AND processed_at IS NULL`
 	// showRevisionSQL makes a new revision the one shown unless the one shown is newer: where both say
 	// when they happened (PDS, whose events arrive out of order) and the times differ, the later time
@@ -86,7 +89,7 @@ RETURNING id`
 	processedDeliveriesSQL = `SELECT s.workflow_id, r.digest FROM subject_revisions r JOIN subjects s ON s.id = r.subject_id
 JOIN unnest($1::text[], $2::text[]) AS d(workflow_id, digest) ON s.workflow_id = d.workflow_id AND r.digest = d.digest
 WHERE r.processed_at IS NOT NULL`
-	selectRevisionsSQL = `SELECT revision, digest, parse_notes, received_at, created_at, processed_at FROM subject_revisions
+	selectRevisionsSQL = `SELECT revision, digest, parse_notes, received_at, created_at, processed_at, origin FROM subject_revisions
 WHERE subject_id = $1 ORDER BY revision`
 	// lockEventSubjectSQL serialises the storing of the events about one call or task ($1: source, kind
 	// and subject), so that of two states stored at once the older always sees the newer (staleEventSQL).
@@ -189,8 +192,14 @@ func (s *Store) StoreRevision(ctx context.Context, subj airudder.Subject, workfl
 			}
 		}
 		if _, err := tx.ExecContext(ctx, insertRevisionSQL, out.SubjectID, out.Revision, subj.Digest(), raw, envelope, notes,
-			subj.Time(), subj.ReceivedAt(), processed); err != nil {
+			subj.Time(), subj.ReceivedAt(), processed, subj.Origin()); err != nil {
 			return fmt.Errorf("store revision %d of %s: %w", out.Revision, workflowID, err)
+		}
+		if subj.IsCall() {
+			// A call that answers a re-call rudderhook made fulfils its expectation, however it came.
+			if err := fulfilExpectations(ctx, tx, out.SubjectID, *subj.Call); err != nil {
+				return fmt.Errorf("fulfil expectations with %s: %w", workflowID, err)
+			}
 		}
 		if !out.Latest {
 			return nil

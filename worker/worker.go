@@ -14,13 +14,16 @@ import (
 // Register adds every workflow and activity to r. SubjectWorkflow handles every subject received now;
 // CallCompletedWorkflow, EventWorkflow and FollowUpWorkflow, which handled calls, events and follow-ups
 // before it, stay registered for their executions still open (a follow-up waiting days for its date)
-// until none is. BulkRetryWorkflow runs an operator's bulk repair.
+// until none is. BulkRetryWorkflow runs an operator's bulk repair; ReconcileWorkflow and
+// ExpectationsWorkflow run on the Schedules EnsureSchedules keeps.
 func Register(r sdkworker.Registry, acts *activities.Activities) {
 	r.RegisterWorkflowWithOptions(workflows.SubjectWorkflow, workflow.RegisterOptions{Name: workflows.SubjectWorkflowType})
 	r.RegisterWorkflow(workflows.CallCompletedWorkflow)
 	r.RegisterWorkflow(workflows.FollowUpWorkflow)
 	r.RegisterWorkflow(workflows.EventWorkflow)
 	r.RegisterWorkflow(workflows.BulkRetryWorkflow)
+	r.RegisterWorkflowWithOptions(workflows.ReconcileWorkflow, workflow.RegisterOptions{Name: workflows.ReconcileWorkflowType})
+	r.RegisterWorkflowWithOptions(workflows.ExpectationsWorkflow, workflow.RegisterOptions{Name: workflows.ExpectationsWorkflowType})
 	r.RegisterActivity(acts)
 }
 

@@ -87,34 +87,44 @@ func TestRetryOnAnotherDayCountsAgainstThatDaysCap(t *testing.T) {
 	}
 }
 
-// A re-call whose outcome is unknown is not repeated: it waits for an operator as needs_review.
+// A re-call whose outcome is unknown is not repeated: it waits as needs_review until Airudder, asked
+// where the callee went, shows that it took effect (succeeded), or shows nothing (it stays for an
+// operator, with what was found).
 func TestRecallOfUnknownOutcomeIsNotRepeated(t *testing.T) {
 	t.Parallel()
-	for name, fault := range map[string]airuddertest.Fault{
-		"5xx after carrying it out":        {Status: http.StatusBadGateway, Body: `{}`, Effect: true},
-		"connection cut after sending":     {Cut: true, Effect: true},
-		"answer cut off after carrying it": {Truncate: true, Effect: true},
-		"no answer before the timeout":     {Hang: true, Effect: true},
+	for name, c := range map[string]struct {
+		fault airuddertest.Fault
+		want  rules.Status
+		error string
+	}{
+		"5xx after carrying it out":        {airuddertest.Fault{Status: http.StatusBadGateway, Body: `{}`, Effect: true}, rules.StatusSucceeded, "settled by asking Airudder"},
+		"connection cut after sending":     {airuddertest.Fault{Cut: true, Effect: true}, rules.StatusSucceeded, "settled by asking Airudder"},
+		"answer cut off after carrying it": {airuddertest.Fault{Truncate: true, Effect: true}, rules.StatusSucceeded, "settled by asking Airudder"},
+		"no answer before the timeout":     {airuddertest.Fault{Hang: true, Effect: true}, rules.StatusSucceeded, "settled by asking Airudder"},
+		"5xx without carrying it out":      {airuddertest.Fault{Status: http.StatusBadGateway, Body: `{}`}, rules.StatusNeedsReview, "the callee is in no workflow"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			st := store.New(storetest.DB(t))
 			fa := airuddertest.New(t)
 			putRules(t, st, "rules:\n  - id: r\n    when: 'true'\n    actions: [{name: recall, type: airudder_recall, workflow_id: wf-recall}]\n")
-			fa.Inject(airudder.UploadDetailsPath, airuddertest.Once(fault)) // a repeat would succeed: and call the person again
+			fa.Inject(airudder.UploadDetailsPath, airuddertest.Once(c.fault)) // a repeat would succeed: and call the person again
 			env := newFollowUpEnv(t, st, "", fa.URL)
 			hc := fa.HTTPClient()
 			hc.Timeout = 300 * time.Millisecond
 			env.acts.Airudder = airudder.NewClient(fa.URL, airuddertest.AppKey, airuddertest.AppSecret, hc, airudder.WithLocation(time.UTC))
 			res := run(t, env, seedInput(t))
 
-			if res.FollowUps[rules.StatusNeedsReview] != 1 || fa.Count(airudder.UploadDetailsPath) != 1 || len(fa.Uploads()) != 1 {
-				t.Fatalf("result %+v after %d requests (%d carried out): a person may have been called twice",
-					res.FollowUps, fa.Count(airudder.UploadDetailsPath), len(fa.Uploads()))
+			if res.FollowUps[c.want] != 1 || fa.Count(airudder.UploadDetailsPath) != 1 {
+				t.Fatalf("result %+v after %d requests (%d carried out): want %s, and a person never called twice",
+					res.FollowUps, fa.Count(airudder.UploadDetailsPath), len(fa.Uploads()), c.want)
 			}
 			fu := followUpOf(t, st)
-			if fu.Status != rules.StatusNeedsReview || fu.Attempts != 1 || !strings.Contains(fu.LastError, "outcome unknown") || fu.FinishedAt == nil {
+			if fu.Status != c.want || fu.Attempts != 1 || !strings.Contains(fu.LastError, c.error) || fu.FinishedAt == nil {
 				t.Errorf("follow-up = %+v", fu)
+			}
+			if c.want == rules.StatusNeedsReview && !strings.Contains(fu.LastError, "outcome unknown") {
+				t.Errorf("the attempt's own error is gone: %q", fu.LastError)
 			}
 		})
 	}

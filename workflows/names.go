@@ -166,6 +166,9 @@ func SubjectSummary(s airudder.Subject) string {
 	if n := len(s.Notes()); n > 0 {
 		out += fmt.Sprintf(" · %d parse note%s", n, plural(n))
 	}
+	if s.Origin() == airudder.OriginBackfill {
+		out += " · backfilled"
+	}
 	return payload.CutJSON(out, payload.SummaryTextLimit)
 }
 
@@ -314,4 +317,32 @@ func UILink(uiBase, namespace, workflowID string) string {
 		return ""
 	}
 	return strings.TrimRight(uiBase, "/") + "/namespaces/" + url.PathEscape(namespace) + "/workflows/" + url.PathEscape(workflowID)
+}
+
+// ReconcileWorkflowID is the ID of a run of ReconcileWorkflow on demand: "reconcile/{source}/{stamp}",
+// stamp telling runs apart (the time it was asked for, to the nanosecond).
+func ReconcileWorkflowID(source string, at time.Time) string {
+	return "reconcile/" + source + "/" + at.UTC().Format("20060102T150405.000000000Z")
+}
+
+// ReconcileScheduleID is the Temporal Schedule of a source's reconciliation (worker.EnsureSchedules);
+// its runs are ScheduledReconcileID, with the time the Schedule appends.
+func ReconcileScheduleID(source string) string { return "rudderhook-reconcile-" + source }
+
+// ScheduledReconcileID is the ID the Schedule gives a scheduled run of a source's reconciliation, before
+// it appends the time: "reconcile/{source}/scheduled".
+func ScheduledReconcileID(source string) string { return "reconcile/" + source + "/scheduled" }
+
+// ExpectationsScheduleID is the Temporal Schedule that sweeps the re-calls' expectations; its runs are
+// "expectations/sweep" with the time appended.
+const ExpectationsScheduleID = "rudderhook-expectations"
+
+// ReconcileStartOptions start an on-demand run of ReconcileWorkflow on queue.
+func ReconcileStartOptions(id, source string, from, to time.Time, queue string) client.StartWorkflowOptions {
+	return client.StartWorkflowOptions{
+		ID:                    id,
+		TaskQueue:             TaskQueueOr(queue),
+		StaticSummary:         fmt.Sprintf("Reconcile %s from %s to %s", source, from.UTC().Format(time.RFC3339), to.UTC().Format(time.RFC3339)),
+		TypedSearchAttributes: temporal.NewSearchAttributes(keywords(keyword{SourceKey, source})...),
+	}
 }

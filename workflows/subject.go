@@ -285,6 +285,10 @@ func (r *subjectRun) runFollowUp(ctx workflow.Context, st *FollowUpState, fu rul
 		st.NextAttemptAt = nil
 		if err != nil {
 			r.ended(ctx, st, fu, err)
+			if st.Status == rules.StatusNeedsReview && fu.Type == rules.TypeAirudderRecall && fu.Recall != nil &&
+				workflow.GetVersion(ctx, changeSettleByAsking, workflow.DefaultVersion, 1) == 1 {
+				r.settle(ctx, st, fu)
+			}
 			return
 		}
 		if res.WaitUntil != nil {
@@ -405,6 +409,50 @@ func lastError(err error) string {
 		return appErr.Message()
 	}
 	return failureReason(err)
+}
+
+// changeSettleByAsking is the change that made a re-call ending needs_review ask Airudder, after a
+// while, whether it took effect: runs from before it never ask.
+const changeSettleByAsking = "settle-by-asking"
+
+// settleRetry retries asking Airudder for half an hour at most; after that the follow-up stays
+// needs_review, as it was.
+var settleRetry = &temporal.RetryPolicy{InitialInterval: 10 * time.Second, BackoffCoefficient: 2, MaximumInterval: 5 * time.Minute}
+
+// settle asks Airudder, the re-call's ask_after later, whether a re-call that ended needs_review took
+// effect after all (activity SettleByAsking): it becomes succeeded when Airudder shows the callee where
+// the re-call put it, and stays needs_review otherwise, with what was found for the person who looks. An
+// operator's retry meanwhile takes over: nothing is asked.
+func (r *subjectRun) settle(ctx workflow.Context, st *FollowUpState, fu rules.FollowUp) {
+	wait := fu.Recall.AskDelay()
+	next := workflow.Now(ctx).Add(wait)
+	st.NextAttemptAt = &next
+	workflow.SetCurrentDetails(ctx, r.details())
+	// An operator's retry meanwhile ends the wait: the retry runs it again, and nothing is asked.
+	retried, err := workflow.AwaitWithOptions(ctx, workflow.AwaitOptions{Timeout: wait, TimerOptions: workflow.TimerOptions{
+		Summary: payload.CutJSON("Ask Airudder in "+wait.String()+" whether it took: "+fu.Summary, payload.SummaryTextLimit)}},
+		func() bool { return st.Status != rules.StatusNeedsReview })
+	if st.NextAttemptAt == &next {
+		st.NextAttemptAt = nil
+	}
+	if err != nil || retried {
+		return // cancelled, or an operator's retry runs it again
+	}
+	var a *activities.Activities
+	var res activities.SettleResult
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		Summary:                payload.CutJSON("Ask Airudder whether it took: "+fu.Summary, payload.SummaryTextLimit),
+		StartToCloseTimeout:    2 * time.Minute,
+		ScheduleToCloseTimeout: 30 * time.Minute,
+		RetryPolicy:            settleRetry,
+	})
+	if err := workflow.ExecuteActivity(actx, a.SettleByAsking, activities.SettleInput{Key: fu.Key}).Get(ctx, &res); err != nil {
+		workflow.GetLogger(ctx).Warn("could not ask Airudder whether a re-call took; it stays needs_review", "follow_up", fu.Key, "error", err)
+		return
+	}
+	if st.Status == rules.StatusNeedsReview {
+		st.Status, st.LastError = res.Status, res.Found
+	}
 }
 
 func (r *subjectRun) followUps() ([]FollowUpState, error) {

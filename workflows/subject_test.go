@@ -57,9 +57,11 @@ func (r *attempts) all() []attemptCall {
 	return append([]attemptCall(nil), r.list...)
 }
 
-// subjectEnv is a test environment running SubjectWorkflow with StoreAndPlan answering plan (each
-// delivery a new revision, shown, planned with every follow-up scheduled) and RunFollowUp answering run.
-func subjectEnv(t *testing.T, plan []rules.FollowUp, run func(ctx context.Context, in activities.RunInput, n int) (*activities.RunResult, error)) (*testsuite.TestWorkflowEnvironment, *attempts) {
+// subjectEnv is a test environment running SubjectWorkflow with StoreAndPlan answering plan and
+// RunFollowUp answering run; SettleByAsking answers settle, or finds nothing (the follow-up stays
+// needs_review).
+func subjectEnv(t *testing.T, plan []rules.FollowUp, run func(ctx context.Context, in activities.RunInput, n int) (*activities.RunResult, error),
+	settle ...func(context.Context, activities.SettleInput) (*activities.SettleResult, error)) (*testsuite.TestWorkflowEnvironment, *attempts) {
 	t.Helper()
 	planned := make([]activities.PlannedFollowUp, len(plan))
 	for i, fu := range plan {
@@ -68,12 +70,13 @@ func subjectEnv(t *testing.T, plan []rules.FollowUp, run func(ctx context.Contex
 	return subjectEnvStoring(t, func(n int, _ activities.StoreAndPlanInput) *activities.StoreAndPlanResult {
 		return &activities.StoreAndPlanResult{SubjectID: 7, Revision: n, New: true, Latest: true, Planned: true,
 			RuleVersion: 1, Matched: []string{"r"}, FollowUps: planned}
-	}, run)
+	}, run, settle...)
 }
 
 // subjectEnvStoring is subjectEnv with StoreAndPlan answering store for its n-th run (1-based).
 func subjectEnvStoring(t *testing.T, store func(n int, in activities.StoreAndPlanInput) *activities.StoreAndPlanResult,
-	run func(ctx context.Context, in activities.RunInput, n int) (*activities.RunResult, error)) (*testsuite.TestWorkflowEnvironment, *attempts) {
+	run func(ctx context.Context, in activities.RunInput, n int) (*activities.RunResult, error),
+	settle ...func(context.Context, activities.SettleInput) (*activities.SettleResult, error)) (*testsuite.TestWorkflowEnvironment, *attempts) {
 	t.Helper()
 	var suite testsuite.WorkflowTestSuite
 	suite.SetLogger(sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler)))
@@ -87,6 +90,13 @@ func subjectEnvStoring(t *testing.T, store func(n int, in activities.StoreAndPla
 		stores++
 		return store(stores, in), nil
 	})
+	asked := func(context.Context, activities.SettleInput) (*activities.SettleResult, error) {
+		return &activities.SettleResult{Status: rules.StatusNeedsReview, Found: "the callee is in no workflow"}, nil
+	}
+	if len(settle) > 0 {
+		asked = settle[0]
+	}
+	env.OnActivity(acts.SettleByAsking, mock.Anything, mock.Anything).Return(asked)
 	rec := &attempts{}
 	var mu sync.Mutex
 	counts := map[string]int{}

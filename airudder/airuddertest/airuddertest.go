@@ -20,7 +20,13 @@
 // Requests that no client of ours should ever send (wrong method, wrong content type, a body that is not
 // JSON, an unknown path) fail the test.
 //
-// It imports airudder and the standard library only.
+// It also answers the query APIs (records.go): seeded with call records (Seed), it pages them through
+// taskdetail (workflow family) and querytasklist/querytaskdetail (PDS), and names the workflows a callee
+// or case is in through detailinstances, uploads and created instances included.
+//
+// New makes one for a test; Start makes one for `rudderhook dev` (a logger instead of a test: only the
+// development build links it, never the release build). It imports airudder and the standard library
+// only.
 package airuddertest
 
 import (
@@ -31,6 +37,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"log/slog"
 	"mime"
 	"net/http"
 	"net/http/httptest"
@@ -136,6 +143,17 @@ func WithCancelContactPath(path string) Option {
 	return func(s *Server) { s.cancelContactPath = "/" + strings.TrimLeft(path, "/") }
 }
 
+// WithClock makes now the fake's clock: when it says uploads and instances were made.
+func WithClock(now func() time.Time) Option {
+	return func(s *Server) { s.now = now }
+}
+
+// WithMaxRecordsPerQuery makes n the most records a PDS querytaskdetail may page through (default
+// airudder.PDSMaxRecordsPerQuery): a paged query (offset > 0) of a range that matches more fails the test.
+func WithMaxRecordsPerQuery(n int) Option {
+	return func(s *Server) { s.maxPerQuery = n }
+}
+
 // WithTLS serves HTTPS, with a certificate that Server.HTTPClient trusts.
 func WithTLS() Option {
 	return func(s *Server) { s.tls = true }
@@ -146,12 +164,15 @@ type Server struct {
 	// URL is the base URL to give airudder.NewClient.
 	URL string
 
-	t                 testing.TB
+	t                 reporter
 	srv               *httptest.Server
 	quit              chan struct{}
+	closeOnce         sync.Once
 	pdsBase           string
 	cancelContactPath string
 	tls               bool
+	now               func() time.Time
+	maxPerQuery       int
 
 	mu                 sync.Mutex
 	requests           []Request
@@ -164,6 +185,16 @@ type Server struct {
 	cancellations      []Cancellation
 	cancelled          map[Cancellation]bool
 	recordings         map[string]string // PDS callid → recording link (case/recording)
+	records            []Record
+	overCap            int
+	// made are when each instance was created and each upload carried out, by the fake's clock.
+	instancesMade, uploadsMade []time.Time
+}
+
+// reporter is where the fake says what went wrong: the test (New), or a log (Start).
+type reporter interface {
+	Errorf(format string, args ...any)
+	Log(args ...any)
 }
 
 type tokenState struct {
@@ -175,8 +206,28 @@ type tokenState struct {
 // New starts a fake, closed when the test ends.
 func New(t testing.TB, opts ...Option) *Server {
 	t.Helper()
+	s := start(t, opts)
+	t.Cleanup(s.Close)
+	return s
+}
+
+// Start starts a fake outside a test (`rudderhook dev`), saying on log what a test would fail for. The
+// caller closes it.
+func Start(log *slog.Logger, opts ...Option) *Server {
+	return start(logReporter{log}, opts)
+}
+
+// logReporter reports to a logger.
+type logReporter struct{ log *slog.Logger }
+
+func (l logReporter) Errorf(format string, args ...any) { l.log.Error(fmt.Sprintf(format, args...)) }
+func (l logReporter) Log(args ...any)                   { l.log.Debug(fmt.Sprint(args...)) }
+
+func start(t reporter, opts []Option) *Server {
 	s := &Server{
 		t:                 t,
+		now:               time.Now,
+		maxPerQuery:       airudder.PDSMaxRecordsPerQuery,
 		quit:              make(chan struct{}),
 		pdsBase:           airudder.DefaultPDSBasePath,
 		cancelContactPath: airudder.DefaultCancelContactPath,
@@ -198,16 +249,11 @@ func New(t testing.TB, opts ...Option) *Server {
 		s.srv.Start()
 	}
 	s.URL = s.srv.URL
-	t.Cleanup(func() {
-		// Release hanging handlers first, or Close would wait for them.
-		close(s.quit)
-		s.srv.Close()
-	})
 	return s
 }
 
 // testLog writes to the test's log.
-type testLog struct{ t testing.TB }
+type testLog struct{ t reporter }
 
 func (l testLog) Write(p []byte) (int, error) {
 	l.t.Log(strings.TrimSuffix(string(p), "\n"))
@@ -232,7 +278,13 @@ func (s *Server) HTTPClient() *http.Client {
 }
 
 // Close stops the fake now (it also stops when the test ends): later requests are refused connections.
-func (s *Server) Close() { s.srv.Close() }
+func (s *Server) Close() {
+	s.closeOnce.Do(func() {
+		// Release hanging handlers first, or Close would wait for them.
+		close(s.quit)
+		s.srv.Close()
+	})
+}
 
 // PDSPath is the full path of one of the PDS family's paths (airudder.PDSAuthPath, …) on this fake.
 func (s *Server) PDSPath(path string) string { return s.pdsBase + path }
@@ -330,6 +382,10 @@ func (s *Server) routes() map[string]route {
 		s.pdsBase + airudder.PDSAuthPath:               {form: true, act: (*Server).pdsAuth},
 		s.pdsBase + airudder.PDSCancelTaskContactsPath: {family: "pds", act: (*Server).pdsCancel},
 		s.pdsBase + airudder.PDSCaseRecordingPath:      {family: "pds", act: (*Server).pdsRecording},
+		airudder.TaskDetailPath:                        {family: "workflow", act: (*Server).taskDetail},
+		airudder.DetailInstancesPath:                   {family: "workflow", act: (*Server).detailInstances},
+		s.pdsBase + airudder.PDSQueryTaskListPath:      {family: "pds", act: (*Server).queryTaskList},
+		s.pdsBase + airudder.PDSQueryTaskDetailPath:    {family: "pds", act: (*Server).queryTaskDetail},
 	}
 }
 
@@ -575,6 +631,7 @@ func (s *Server) createInstance(req Request) (int, string) {
 	}
 	wf := fmt.Sprintf("wf-%d", len(s.instances)+1)
 	s.instances = append(s.instances, Instance{WorkflowID: wf, TemplateID: templateID, Name: name, EndTime: endTime, AutoFinish: autoFinish})
+	s.instancesMade = append(s.instancesMade, s.now())
 	return http.StatusOK, `{"code":200,"status":"OK","message":"success","data":{"workflow_id":"` + wf + `"}}`
 }
 
@@ -598,6 +655,7 @@ func (s *Server) uploadDetails(req Request) (int, string) {
 			s.instances[i].Callees = append(s.instances[i].Callees, callees...)
 		}
 	}
+	s.uploadsMade = append(s.uploadsMade, s.now())
 	return http.StatusOK, fmt.Sprintf(`{"code":200,"status":"OK","message":"success","data":{"accepted":%d}}`, len(callees))
 }
 

@@ -122,6 +122,10 @@ func runDev(ctx context.Context, cfg *config.Config, log *slog.Logger, flags dev
 	if ds.UIURL != "" {
 		cfg.Temporal.UIURL = ds.UIURL
 	}
+	fakeAirudder := startDevAirudder(cfg, log)
+	if fakeAirudder != nil {
+		defer fakeAirudder.stop()
+	}
 	c, err := dialTemporal(ctx, cfg.Temporal, log)
 	if err != nil {
 		return err
@@ -167,7 +171,7 @@ func runDev(ctx context.Context, cfg *config.Config, log *slog.Logger, flags dev
 	notForProduction := cfg.ProductionProblems(config.Serve)
 	opts.ready = func(addr string) {
 		printBanner(out, banner{cfg: cfg, httpAddr: addr, temporal: ds, generatedToken: generated, signIn: signIn,
-			loopbackOnly: loopbackOnly, privatePostgres: pg, notForProduction: notForProduction})
+			loopbackOnly: loopbackOnly, privatePostgres: pg, notForProduction: notForProduction, airudder: fakeAirudder})
 	}
 	err = runAPI(ctx, cfg, c, db, log, opts)
 	log.Info("stopping worker and Temporal server")
@@ -300,7 +304,21 @@ type banner struct {
 	privatePostgres privatePostgres // nil: DATABASE_URL's server
 	// notForProduction are the problems serve and worker would refuse this configuration for.
 	notForProduction []string
+	// airudder is dev's fake Airudder, when it runs one.
+	airudder *devAirudder
 }
+
+// devAirudder is dev's own fake Airudder (startDevAirudder), which reconciliation of Source runs against.
+type devAirudder struct {
+	URL      string
+	Calls    int
+	Source   string
+	Interval time.Duration
+	stop     func()
+}
+
+// devReconcileInterval is how often dev reconciles the source its fake Airudder serves.
+const devReconcileInterval = 10 * time.Minute
 
 func printBanner(w io.Writer, b banner) {
 	cfg, httpAddr, ds, generated, signIn, loopbackOnly := b.cfg, b.httpAddr, b.temporal, b.generatedToken, b.signIn, b.loopbackOnly
@@ -341,6 +359,11 @@ func printBanner(w io.Writer, b banner) {
 	if cfg.RecordingsBucket != "" {
 		before, _, _ := strings.Cut(cfg.RecordingsBucket, "?")
 		fmt.Fprintf(w, "  Recordings   %s (archive_recording follow-ups)\n", before)
+	}
+	if a := b.airudder; a != nil {
+		fmt.Fprintf(w, "  Airudder     a fake at %s (AIRUDDER_BASE_URL and AIRUDDER_APP_KEY are not set): re-calls and cancels go\n"+
+			"               there; it holds %d calls that never came as callbacks, which reconciliation of source %s\n"+
+			"               (every %s; now: rudderhook reconcile --source %s) backfills\n", a.URL, a.Calls, a.Source, a.Interval, a.Source)
 	}
 	if cfg.OutboundAllowLoopback {
 		fmt.Fprint(w, outboundLine)

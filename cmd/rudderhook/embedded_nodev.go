@@ -6,6 +6,8 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+
+	"github.com/rudderhook/rudderhook/config"
 )
 
 // A release build (-tags nodev) leaves out dev's embedded Temporal server and Web UI, and dev's private
@@ -33,3 +35,6 @@ func startEmbeddedTemporal(context.Context, embeddedOptions) (*embeddedTemporal,
 func startPrivatePostgres(_ context.Context, _ string, _ *slog.Logger, alsoTried string) (privatePostgres, error) {
 	return nil, errors.New(alsoTried + "; and this release build (-tags nodev) has no private PostgreSQL: set DATABASE_URL, or run dev from a full build (make build)")
 }
+
+// startDevAirudder has no fake Airudder to start in a release build (which cannot run dev anyway).
+func startDevAirudder(*config.Config, *slog.Logger) *devAirudder { return nil }

@@ -9,6 +9,7 @@
 //	rudderhook users    make sign-in tokens for the rules page
 //	rudderhook codec    serve the Temporal UI's codec endpoint for encrypted payloads
 //	rudderhook bench    measure acknowledgements and calls end to end against the ceilings of this machine
+//	rudderhook reconcile  backfill a source's calls that no callback brought, from Airudder's records
 //
 // This package is the wiring: it reads the configuration, builds loggers and clients, and hands them to
 // the packages that do the work.
@@ -60,7 +61,7 @@ func rootCmd() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.PersistentFlags().StringVar(&g.configFile, "config", "", "YAML file with sources (default $RUDDERHOOK_CONFIG)")
-	root.AddCommand(devCmd(g), serveCmd(g), workerCmd(g), migrateCmd(g), sendCmd(), rulesCmd(g), usersCmd(), piiCmd(g), codecCmd(g), benchCmd(g))
+	root.AddCommand(devCmd(g), serveCmd(g), workerCmd(g), migrateCmd(g), sendCmd(), rulesCmd(g), usersCmd(), piiCmd(g), codecCmd(g), benchCmd(g), reconcileCmd(g))
 	return root
 }
 

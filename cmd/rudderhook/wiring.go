@@ -174,7 +174,11 @@ func warnMissingSearchAttributes(ctx context.Context, c client.Client, namespace
 
 // runWorker starts a worker and returns a function that stops it, letting running activities finish.
 func runWorker(c client.Client, db *sqlx.DB, cfg *config.Config, log *slog.Logger) (stop func(), err error) {
-	acts := activities.New(store.New(db), cfg, log.With("component", "activities"))
+	st := store.New(db)
+	acts := activities.New(st, cfg, log.With("component", "activities"))
+	if err := startsSubjects(acts, c, cfg, log); err != nil {
+		return nil, err
+	}
 	if cfg.RecordingsBucket != "" {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		acts.Recordings, err = activities.OpenRecordings(ctx, cfg.RecordingsBucket, cfg.RecordingsMaxBytes)
@@ -194,6 +198,7 @@ func runWorker(c client.Client, db *sqlx.DB, cfg *config.Config, log *slog.Logge
 		return nil, fmt.Errorf("start worker: %w", err)
 	}
 	log.Info("worker started", "task_queue", workflows.TaskQueueOr(cfg.Temporal.TaskQueue))
+	keepSchedules(c, cfg, log)
 	countCtx, stopCounting := context.WithCancel(context.Background())
 	go activities.CountFollowUps(countCtx, acts.Store, 30*time.Second, log.With("component", "metrics"))
 	return func() {
