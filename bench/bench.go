@@ -62,6 +62,9 @@ type Report struct {
 	Temporal    string       `json:"temporal"`
 	Ceilings    Ceilings     `json:"ceilings"`
 	Modes       []ModeResult `json:"modes"`
+	// Costs are what a call costs in Temporal by the shape of its follow-ups, read from the histories of
+	// calls sent one at a time after the modes.
+	Costs []ShapeCost `json:"cost_per_call"`
 }
 
 // Ceilings are what the parts under rudderhook manage alone on this machine.
@@ -99,6 +102,9 @@ type ModeResult struct {
 	Delivered     int   `json:"follow_ups_delivered"`
 	DeliveryTotal int   `json:"deliveries_total"`
 	APIPeakRSS    int64 `json:"api_peak_rss_bytes"`
+	// CostUnderLoad is what a call of the full-load measurement cost in Temporal (one immediate
+	// follow-up), the mean over a sample of its calls: under load a workflow task may carry more.
+	CostUnderLoad ShapeCost `json:"cost_per_call_under_load"`
 }
 
 // runState is what one run works with.
@@ -179,6 +185,10 @@ func Run(ctx context.Context, opts Options) (*Report, int64, error) {
 		}
 		rep.Modes = append(rep.Modes, res)
 	}
+	if rep.Costs, err = st.measureCosts(ctx); err != nil {
+		st.worker.stop()
+		return rep, 0, err
+	}
 	workerRSS := st.worker.peakRSS()
 	st.worker.stop()
 	return rep, workerRSS, nil
@@ -241,14 +251,7 @@ func (st *runState) ceilingBefore(ctx context.Context, mode string) (Rate, error
 // env is the environment of rudderhook's processes: the bench's database, Temporal, rules and sink.
 func (st *runState) env(extra ...string) ([]string, error) {
 	rulesFile := filepath.Join(st.dir, "rules.yaml")
-	const doc = `rules:
-  - id: bench
-    description: Every call → one webhook to the bench's sink.
-    when: "true"
-    actions:
-      - {name: sink, type: webhook, target: sink}
-`
-	if err := os.WriteFile(rulesFile, []byte(doc), 0o600); err != nil {
+	if err := os.WriteFile(rulesFile, []byte(benchRules), 0o600); err != nil {
 		return nil, err
 	}
 	return append([]string{
@@ -298,23 +301,11 @@ func (st *runState) startWorker(ctx context.Context) (*process, error) {
 // under normal load.
 func (st *runState) measureMode(ctx context.Context, mode string) (ModeResult, error) {
 	res := ModeResult{Mode: mode}
-	httpAddr, err := freeAddr()
-	if err != nil {
-		return res, err
-	}
-	env, err := st.env("RUDDERHOOK_ACK="+mode, "RUDDERHOOK_HTTP_ADDR="+httpAddr)
-	if err != nil {
-		return res, err
-	}
-	api, err := startProcess("serve ("+mode+")", st.opts.Binary, []string{"serve"}, env)
+	api, p, err := st.startServe(ctx, mode)
 	if err != nil {
 		return res, err
 	}
 	defer api.stop()
-	if err := waitHTTP(ctx, "http://"+httpAddr+"/readyz", api); err != nil {
-		return res, err
-	}
-	p := newPoster("http://"+httpAddr+"/webhooks/bench/call-completed", st.opts.Concurrency)
 	if err := st.warmUp(ctx, p, mode, api); err != nil {
 		return res, err
 	}
@@ -352,6 +343,14 @@ func (st *runState) measureMode(ctx context.Context, mode string) (ModeResult, e
 	res.Delivered -= before
 	if res.AckToStartP50, res.AckToStartP99, err = st.ackToStart(ctx, bodies, acked); err != nil {
 		return res, err
+	}
+	sample := make([]string, 0, costSample)
+	for i := 0; i < n && len(sample) < costSample; i += max(1, n/costSample) {
+		sample = append(sample, workflows.CallWorkflowID("bench", bodies.IDs[i]))
+	}
+	res.CostUnderLoad = ShapeCost{Shape: "one immediate, under " + mode + " full load", Calls: len(sample)}
+	if res.CostUnderLoad.Cost, err = meanCost(ctx, st.temporal, sample, st.opts.Concurrency); err != nil {
+		return res, fmt.Errorf("cost per call: %w", err)
 	}
 
 	half := max(1, n/2)
@@ -393,6 +392,45 @@ func (st *runState) measureMode(ctx context.Context, mode string) (ModeResult, e
 	}
 	res.APIPeakRSS = api.peakRSS()
 	return res, nil
+}
+
+// costSample is how many calls of a mode's full load have their histories read for CostUnderLoad.
+const costSample = 20
+
+// startServe starts serve in one acknowledgement mode and returns it, ready, with a poster of call
+// completions to it.
+func (st *runState) startServe(ctx context.Context, mode string) (*process, *poster, error) {
+	httpAddr, err := freeAddr()
+	if err != nil {
+		return nil, nil, err
+	}
+	env, err := st.env("RUDDERHOOK_ACK="+mode, "RUDDERHOOK_HTTP_ADDR="+httpAddr)
+	if err != nil {
+		return nil, nil, err
+	}
+	api, err := startProcess("serve ("+mode+")", st.opts.Binary, []string{"serve"}, env)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := waitHTTP(ctx, "http://"+httpAddr+"/readyz", api); err != nil {
+		api.stop()
+		return nil, nil, err
+	}
+	return api, newPoster("http://"+httpAddr+"/webhooks/bench/call-completed", st.opts.Concurrency), nil
+}
+
+// measureCosts reads what each shape of call costs in Temporal, through serve in the default ack mode.
+func (st *runState) measureCosts(ctx context.Context) ([]ShapeCost, error) {
+	api, p, err := st.startServe(ctx, config.AckInbox)
+	if err != nil {
+		return nil, err
+	}
+	defer api.stop()
+	costs, err := st.measureShapes(ctx, p, api)
+	if err != nil {
+		return costs, fmt.Errorf("cost per call: %w", err)
+	}
+	return costs, nil
 }
 
 // warmUp sends a few callbacks (a fifth of N, 20 to 200) at full concurrency before a receiver is
@@ -523,6 +561,7 @@ func (r *Report) Ratios() map[string]float64 {
 			out["temporal_acks_vs_bare_start"] = ratio(m.Acks.PerSec, cmp.Or(m.CeilingBefore.PerSec, r.Ceilings.BareStart.PerSec))
 		}
 		out[m.Mode+"_stored_vs_empty_workflow"] = ratio(m.Stored, r.Ceilings.EmptyWorkflow.PerSec)
+		out[m.Mode+"_followed_up_vs_empty_workflow"] = ratio(m.FollowedUp, r.Ceilings.EmptyWorkflow.PerSec)
 	}
 	return out
 }
@@ -563,6 +602,7 @@ func (r *Report) WriteTable(w io.Writer, workerRSS int64) {
 		name := map[string]string{config.AckInbox: "plain receiver", config.AckTemporal: "bare StartWorkflow"}[m.Mode]
 		fmt.Fprintf(w, "%-10s %-36s %10.0f %10s\n", m.Mode, name, m.CeilingBefore.PerSec, ms(m.CeilingBefore.P50))
 	}
+	r.writeCosts(w)
 	fmt.Fprintf(w, "\nworker peak RSS %s\n\nratios (acks against the ceiling measured just before them):\n", mib(workerRSS))
 	ratios := r.Ratios()
 	for _, k := range slices.Sorted(maps.Keys(ratios)) {
@@ -571,3 +611,21 @@ func (r *Report) WriteTable(w io.Writer, workerRSS int64) {
 }
 
 func mib(b int64) string { return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20)) }
+
+// writeCosts prints what a call cost in Temporal, by shape and under each mode's load.
+func (r *Report) writeCosts(w io.Writer) {
+	rows := slices.Clone(r.Costs)
+	for _, m := range r.Modes {
+		rows = append(rows, m.CostUnderLoad)
+	}
+	if len(rows) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\nper call, read from the run's histories (actions: Temporal Cloud's, estimated)\n")
+	fmt.Fprintf(w, "%-84s %5s %7s %9s %7s %8s %10s %8s %6s %7s %7s\n", "shape", "calls", "actions", "workflows", "events", "wf tasks",
+		"activities", "LA tasks", "timers", "upserts", "signals")
+	for _, c := range rows {
+		fmt.Fprintf(w, "%-84s %5d %7.1f %9.1f %7.1f %8.1f %10.1f %8.1f %6.1f %7.1f %7.1f\n", c.Shape, c.Calls, c.Actions, c.Workflows, c.Events,
+			c.WorkflowTasks, c.Activities, c.LocalActivityTasks, c.Timers, c.Upserts, c.Signals)
+	}
+}

@@ -100,6 +100,12 @@ type Bodies struct {
 
 // MakeBodies makes n signed bodies whose calls have IDs prefix-0 … prefix-(n-1), signed with key.
 func MakeBodies(prefix string, n int, key string) (*Bodies, error) {
+	return makeBodies(prefix, n, key, "")
+}
+
+// makeBodies is MakeBodies with the calls' intention_description set to intention (the example's when
+// empty). Every call ends at the time it is made.
+func makeBodies(prefix string, n int, key, intention string) (*Bodies, error) {
 	dec := json.NewDecoder(bytes.NewReader(airudder.ExampleCallCompleted))
 	dec.UseNumber()
 	var doc map[string]any
@@ -111,6 +117,12 @@ func MakeBodies(prefix string, n int, key string) (*Bodies, error) {
 		return nil, fmt.Errorf("example callback has no Details")
 	}
 	call, _ := details[0].(map[string]any)
+	if intention != "" {
+		call["intention_description"] = intention
+	}
+	// Calls that ended now, as Airudder's arrive: a follow-up's delay counts from its call's end.
+	end := time.Now().UTC().Truncate(time.Second)
+	call["CallStartTime"], call["CallEndTime"] = end.Add(-30*time.Second).Format(time.RFC3339), end.Format(time.RFC3339)
 	out := &Bodies{IDs: make([]string, n), Bodies: make([][]byte, n)}
 	for i := range n {
 		id := fmt.Sprintf("%s-%d", prefix, i)

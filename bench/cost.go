@@ -1,0 +1,171 @@
+package bench
+
+// What a call costs in Temporal, read from the histories of the bench's own run: its workflows (the call's
+// and any child or continued run), their history events and workflow tasks, and what those events amount
+// to in Temporal Cloud actions, the unit Temporal Cloud bills and throttles a namespace by.
+
+import (
+	"context"
+	"fmt"
+
+	"go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/sdk/client"
+)
+
+// Cost is what Temporal recorded for calls, per call (a mean when it was read over several).
+//
+// Actions estimates Temporal Cloud's actions (https://docs.temporal.io/cloud/actions) from the events
+// of the histories: a workflow started (a call's, a child's, a continued run's), each activity attempt,
+// each workflow task whose commands recorded local activities (one for all of them), each timer, each
+// search-attribute upsert (not those at start, nor versioning's TemporalChangeVersion), each signal and
+// each side effect. It leaves out what no history shows: queries (one each, the Temporal UI's stack view
+// too), heartbeats, and local activities that outlive a workflow task.
+type Cost struct {
+	Workflows     float64 `json:"workflows"`
+	Events        float64 `json:"history_events"`
+	WorkflowTasks float64 `json:"workflow_tasks"`
+	// Activities counts attempts; LocalActivities the local activities recorded (markers), and
+	// LocalActivityTasks the workflow tasks that recorded them (one action each).
+	Activities         float64 `json:"activity_attempts"`
+	LocalActivities    float64 `json:"local_activities"`
+	LocalActivityTasks float64 `json:"workflow_tasks_with_local_activities"`
+	Timers             float64 `json:"timers"`
+	Upserts            float64 `json:"search_attribute_upserts"`
+	Signals            float64 `json:"signals"`
+	Children           float64 `json:"child_workflows"`
+	SideEffects        float64 `json:"side_effects"`
+	Actions            float64 `json:"actions"`
+}
+
+func (c *Cost) add(o Cost) {
+	c.Workflows += o.Workflows
+	c.Events += o.Events
+	c.WorkflowTasks += o.WorkflowTasks
+	c.Activities += o.Activities
+	c.LocalActivities += o.LocalActivities
+	c.LocalActivityTasks += o.LocalActivityTasks
+	c.Timers += o.Timers
+	c.Upserts += o.Upserts
+	c.Signals += o.Signals
+	c.Children += o.Children
+	c.SideEffects += o.SideEffects
+	c.Actions += o.Actions
+}
+
+func (c Cost) scaled(f float64) Cost {
+	return Cost{c.Workflows * f, c.Events * f, c.WorkflowTasks * f, c.Activities * f, c.LocalActivities * f,
+		c.LocalActivityTasks * f, c.Timers * f, c.Upserts * f, c.Signals * f, c.Children * f, c.SideEffects * f, c.Actions * f}
+}
+
+// Marker names the Go SDK records (internal_decision_state_machine.go); versioning's are not billed.
+const (
+	localActivityMarker     = "LocalActivity"
+	sideEffectMarker        = "SideEffect"
+	mutableSideEffectMarker = "MutableSideEffect"
+	changeVersionAttribute  = "TemporalChangeVersion"
+)
+
+// countHistory is what one run's history holds, and the runs it leads to (children and a continued run),
+// whose histories belong to the same call.
+func countHistory(events []*historypb.HistoryEvent) (c Cost, next [][2]string) {
+	c.Workflows = 1
+	laTasks := map[int64]bool{}
+	for _, e := range events {
+		c.Events++
+		switch e.GetEventType() {
+		case enums.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED:
+			c.WorkflowTasks++
+		case enums.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+			c.Activities++
+		case enums.EVENT_TYPE_ACTIVITY_TASK_STARTED:
+			// The started event is written when the activity closes, with the attempt that closed it:
+			// the attempts before it were retries, each an action.
+			c.Activities += float64(max(0, e.GetActivityTaskStartedEventAttributes().GetAttempt()-1))
+		case enums.EVENT_TYPE_MARKER_RECORDED:
+			a := e.GetMarkerRecordedEventAttributes()
+			switch a.GetMarkerName() {
+			case localActivityMarker:
+				c.LocalActivities++
+				laTasks[a.GetWorkflowTaskCompletedEventId()] = true
+			case sideEffectMarker, mutableSideEffectMarker:
+				c.SideEffects++
+			}
+		case enums.EVENT_TYPE_TIMER_STARTED:
+			c.Timers++
+		case enums.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
+			fields := e.GetUpsertWorkflowSearchAttributesEventAttributes().GetSearchAttributes().GetIndexedFields()
+			if _, versioning := fields[changeVersionAttribute]; !versioning || len(fields) > 1 {
+				c.Upserts++
+			}
+		case enums.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
+			c.Signals++
+		case enums.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_STARTED:
+			c.Children++
+			we := e.GetChildWorkflowExecutionStartedEventAttributes().GetWorkflowExecution()
+			next = append(next, [2]string{we.GetWorkflowId(), we.GetRunId()})
+		case enums.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW:
+			next = append(next, [2]string{"", e.GetWorkflowExecutionContinuedAsNewEventAttributes().GetNewExecutionRunId()})
+		}
+	}
+	c.LocalActivityTasks = float64(len(laTasks))
+	// A workflow start (a child's too) is one action; so is everything counted above but events, tasks and
+	// the local activities themselves.
+	c.Actions = 1 + c.Activities + c.LocalActivityTasks + c.Timers + c.Upserts + c.Signals + c.SideEffects
+	return c, next
+}
+
+// callCost waits until the workflow workflowID (its latest run) and every run it led to have closed, and
+// returns what their histories hold.
+func callCost(ctx context.Context, tc client.Client, workflowID string) (Cost, error) {
+	var total Cost
+	queue := [][2]string{{workflowID, ""}}
+	for len(queue) > 0 {
+		id, run := queue[0][0], queue[0][1]
+		queue = queue[1:]
+		if id == "" { // a continued run of the workflow before it
+			id = workflowID
+		}
+		if err := tc.GetWorkflow(ctx, id, run).Get(ctx, nil); err != nil {
+			return total, fmt.Errorf("workflow %s did not complete: %w", id, err)
+		}
+		var events []*historypb.HistoryEvent
+		it := tc.GetWorkflowHistory(ctx, id, run, false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+		for it.HasNext() {
+			e, err := it.Next()
+			if err != nil {
+				return total, fmt.Errorf("history of %s: %w", id, err)
+			}
+			events = append(events, e)
+		}
+		one, next := countHistory(events)
+		for _, n := range next {
+			if n[0] == "" {
+				n[0] = id
+			}
+			queue = append(queue, n)
+		}
+		total.add(one)
+	}
+	return total, nil
+}
+
+// meanCost is the mean Cost of the calls whose workflows are ids, read concurrency at once.
+func meanCost(ctx context.Context, tc client.Client, ids []string, concurrency int) (Cost, error) {
+	costs := make([]Cost, len(ids))
+	if _, err := run(ctx, len(ids), concurrency, func(ctx context.Context, i int) error {
+		var err error
+		costs[i], err = callCost(ctx, tc, ids[i])
+		return err
+	}); err != nil {
+		return Cost{}, err
+	}
+	var sum Cost
+	for _, c := range costs {
+		sum.add(c)
+	}
+	if len(ids) == 0 {
+		return sum, nil
+	}
+	return sum.scaled(1 / float64(len(ids))), nil
+}
