@@ -2,12 +2,15 @@ package activities_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/rudderhook/rudderhook/activities"
+	"github.com/rudderhook/rudderhook/payload"
 	"github.com/rudderhook/rudderhook/rules"
 	"github.com/rudderhook/rudderhook/store"
 )
@@ -289,5 +292,45 @@ func TestRunFollowUpWhenTheDailyCapIsFull(t *testing.T) {
 				t.Errorf("the next day: %+v, %v after %d requests", res, err, len(crm.received()))
 			}
 		})
+	}
+}
+
+// A webhook body larger than payload.PlanBodyLimit does not travel in the workflow's copy of the plan:
+// the attempt reads it from the stored follow-up and sends it as planned; a small one travels and is
+// sent as carried.
+func TestRunFollowUpSendsTheStoredBodyOfAPlanCarriedWithoutIt(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	crm := newEndpoint(t, status(http.StatusOK, ""))
+	big := webhook("big", crm.URL, false)
+	big.Webhook.Body = []byte(`{"transcript":"` + strings.Repeat("halo ", payload.PlanBodyLimit) + `"}`)
+	f.plan("big", big)
+	carried := big.ForWorkflow()
+	if !carried.Webhook.BodyStored || carried.Webhook.Body != nil || big.Webhook.Body == nil {
+		t.Fatalf("the workflow's copy carries %d bytes (stored %v), want none; the plan itself must keep its body", len(carried.Webhook.Body), carried.Webhook.BodyStored)
+	}
+	small := webhook("small", crm.URL, false)
+	f.plan("small", small)
+	if c := small.ForWorkflow(); c.Webhook.BodyStored || string(c.Webhook.Body) != `{"n":1}` {
+		t.Fatalf("a small body must travel in the plan: %+v", c.Webhook)
+	}
+
+	for _, fu := range []rules.FollowUp{carried, small.ForWorkflow()} {
+		if res, err := f.run(fu, false); err != nil || res.Status != rules.StatusSucceeded {
+			t.Fatalf("RunFollowUp(%s) = %+v, %v", fu.Summary, res, err)
+		}
+	}
+	got := crm.received()
+	if len(got) != 2 || string(got[1].body) != `{"n":1}` {
+		t.Fatalf("the target got %d deliveries, want the stored body, then the small one", len(got))
+	}
+	// The stored body is the same JSON (PostgreSQL's jsonb may space it differently).
+	var sent, planned map[string]any
+	if err := json.Unmarshal(got[0].body, &sent); err != nil {
+		t.Fatal(err)
+	}
+	_ = json.Unmarshal(big.Webhook.Body, &planned)
+	if !reflect.DeepEqual(sent, planned) {
+		t.Errorf("the target got %.80s…, want the planned body %.80s…", got[0].body, big.Webhook.Body)
 	}
 }

@@ -124,6 +124,8 @@ type runState struct {
 	// dsn is the URL of the bench's own database (ownDatabase), which dropDB drops.
 	dsn    string
 	dropDB func()
+	// emptyCost is what an empty workflow of the ceilings cost.
+	emptyCost ShapeCost
 }
 
 // Run measures everything and returns the report and the worker's peak RSS (the worker runs through
@@ -189,6 +191,7 @@ func Run(ctx context.Context, opts Options) (*Report, int64, error) {
 		st.worker.stop()
 		return rep, 0, err
 	}
+	rep.Costs = append([]ShapeCost{st.emptyCost}, rep.Costs...)
 	workerRSS := st.worker.peakRSS()
 	st.worker.stop()
 	return rep, workerRSS, nil
@@ -208,6 +211,11 @@ func (st *runState) ceilings(ctx context.Context) (Ceilings, error) {
 	}
 	st.log("measuring empty workflows")
 	if c.EmptyWorkflow, err = emptyWorkflows(ctx, st.temporal, st.queue, prefix, n, conc); err != nil {
+		return c, fmt.Errorf("empty workflows: %w", err)
+	}
+	// What one of them cost, beside what a call costs (Report.Costs).
+	st.emptyCost = ShapeCost{Shape: "empty workflow (the ceiling)", Calls: 1}
+	if st.emptyCost.Cost, err = callCost(ctx, st.temporal, emptyWorkflowID(prefix, 0)); err != nil {
 		return c, fmt.Errorf("empty workflows: %w", err)
 	}
 	return c, nil
@@ -622,10 +630,10 @@ func (r *Report) writeCosts(w io.Writer) {
 		return
 	}
 	fmt.Fprintf(w, "\nper call, read from the run's histories (actions: Temporal Cloud's, estimated)\n")
-	fmt.Fprintf(w, "%-84s %5s %7s %9s %7s %8s %10s %8s %6s %7s %7s\n", "shape", "calls", "actions", "workflows", "events", "wf tasks",
+	fmt.Fprintf(w, "%-84s %5s %7s %9s %7s %9s %8s %10s %8s %6s %7s %7s\n", "shape", "calls", "actions", "workflows", "events", "bytes", "wf tasks",
 		"activities", "LA tasks", "timers", "upserts", "signals")
 	for _, c := range rows {
-		fmt.Fprintf(w, "%-84s %5d %7.1f %9.1f %7.1f %8.1f %10.1f %8.1f %6.1f %7.1f %7.1f\n", c.Shape, c.Calls, c.Actions, c.Workflows, c.Events,
-			c.WorkflowTasks, c.Activities, c.LocalActivityTasks, c.Timers, c.Upserts, c.Signals)
+		fmt.Fprintf(w, "%-84s %5d %7.1f %9.1f %7.1f %9.0f %8.1f %10.1f %8.1f %6.1f %7.1f %7.1f\n", c.Shape, c.Calls, c.Actions, c.Workflows, c.Events,
+			c.HistoryBytes, c.WorkflowTasks, c.Activities, c.LocalActivityTasks, c.Timers, c.Upserts, c.Signals)
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/rudderhook/rudderhook/airudder"
+	"github.com/rudderhook/rudderhook/worker"
 )
 
 // plainReceiver is the receiver a team would write without Temporal: verify the Sign, insert each call
@@ -113,6 +114,9 @@ func emptyWorkflow(workflow.Context) error { return nil }
 
 const emptyWorkflowName = "BenchEmptyWorkflow"
 
+// emptyWorkflowID is the ID of the i-th empty workflow of a run's ceilings.
+func emptyWorkflowID(prefix string, i int) string { return fmt.Sprintf("bench/empty/%s-%d", prefix, i) }
+
 // bareStarts measures StartWorkflow alone: a type no worker runs, on a queue no worker polls (the run's
 // queue, suffixed).
 func bareStarts(ctx context.Context, c client.Client, queue, prefix string, n, concurrency int) (Rate, error) {
@@ -131,7 +135,7 @@ func bareStarts(ctx context.Context, c client.Client, queue, prefix string, n, c
 // queue of its own (the run's queue, suffixed), so that rudderhook's worker never sees these workflows.
 func emptyWorkflows(ctx context.Context, c client.Client, queue, prefix string, n, concurrency int) (Rate, error) {
 	queue += "-empty"
-	w := sdkworker.New(c, queue, sdkworker.Options{})
+	w := sdkworker.New(c, queue, worker.Polling(sdkworker.Options{})) // as rudderhook's worker polls
 	w.RegisterWorkflowWithOptions(emptyWorkflow, workflow.RegisterOptions{Name: emptyWorkflowName})
 	if err := w.Start(); err != nil {
 		return Rate{}, fmt.Errorf("start the empty-workflow worker: %w", err)
@@ -139,7 +143,7 @@ func emptyWorkflows(ctx context.Context, c client.Client, queue, prefix string, 
 	defer w.Stop()
 	return run(ctx, n, concurrency, func(ctx context.Context, i int) error {
 		wr, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-			ID: fmt.Sprintf("bench/empty/%s-%d", prefix, i), TaskQueue: queue,
+			ID: emptyWorkflowID(prefix, i), TaskQueue: queue,
 		}, emptyWorkflowName)
 		if err != nil {
 			return err

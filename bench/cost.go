@@ -11,6 +11,7 @@ import (
 	"go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/client"
+	"google.golang.org/protobuf/proto"
 )
 
 // Cost is what Temporal recorded for calls, per call (a mean when it was read over several).
@@ -22,8 +23,10 @@ import (
 // each side effect. It leaves out what no history shows: queries (one each, the Temporal UI's stack view
 // too), heartbeats, and local activities that outlive a workflow task.
 type Cost struct {
-	Workflows     float64 `json:"workflows"`
-	Events        float64 `json:"history_events"`
+	Workflows float64 `json:"workflows"`
+	Events    float64 `json:"history_events"`
+	// HistoryBytes is the size of those events as Temporal stores them (protobuf), payloads included.
+	HistoryBytes  float64 `json:"history_bytes"`
 	WorkflowTasks float64 `json:"workflow_tasks"`
 	// Activities counts attempts; LocalActivities the local activities recorded (markers), and
 	// LocalActivityTasks the workflow tasks that recorded them (one action each).
@@ -41,6 +44,7 @@ type Cost struct {
 func (c *Cost) add(o Cost) {
 	c.Workflows += o.Workflows
 	c.Events += o.Events
+	c.HistoryBytes += o.HistoryBytes
 	c.WorkflowTasks += o.WorkflowTasks
 	c.Activities += o.Activities
 	c.LocalActivities += o.LocalActivities
@@ -54,7 +58,7 @@ func (c *Cost) add(o Cost) {
 }
 
 func (c Cost) scaled(f float64) Cost {
-	return Cost{c.Workflows * f, c.Events * f, c.WorkflowTasks * f, c.Activities * f, c.LocalActivities * f,
+	return Cost{c.Workflows * f, c.Events * f, c.HistoryBytes * f, c.WorkflowTasks * f, c.Activities * f, c.LocalActivities * f,
 		c.LocalActivityTasks * f, c.Timers * f, c.Upserts * f, c.Signals * f, c.Children * f, c.SideEffects * f, c.Actions * f}
 }
 
@@ -73,6 +77,7 @@ func countHistory(events []*historypb.HistoryEvent) (c Cost, next [][2]string) {
 	laTasks := map[int64]bool{}
 	for _, e := range events {
 		c.Events++
+		c.HistoryBytes += float64(proto.Size(e))
 		switch e.GetEventType() {
 		case enums.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED:
 			c.WorkflowTasks++

@@ -7,6 +7,7 @@ import (
 	commonpb "go.temporal.io/api/common/v1"
 	"go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/rudderhook/rudderhook/airudder"
 	"github.com/rudderhook/rudderhook/rules"
@@ -77,7 +78,11 @@ func TestCountHistoryCountsActionsAsTemporalCloudDoes(t *testing.T) {
 	h.add(enums.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED, nil)
 
 	c, next := countHistory(h)
-	want := Cost{Workflows: 1, Events: float64(len(h)), WorkflowTasks: 3, Activities: 3, LocalActivities: 3, LocalActivityTasks: 2,
+	var size float64
+	for _, e := range h {
+		size += float64(proto.Size(e))
+	}
+	want := Cost{Workflows: 1, Events: float64(len(h)), HistoryBytes: size, WorkflowTasks: 3, Activities: 3, LocalActivities: 3, LocalActivityTasks: 2,
 		Timers: 1, Upserts: 1, Signals: 1, Children: 1, SideEffects: 1,
 		Actions: 1 /* start */ + 3 /* attempts */ + 2 /* tasks with local activities */ + 1 /* timer */ + 1 /* upsert */ + 1 /* signal */ + 1 /* side effect */}
 	if c != want {

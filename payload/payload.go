@@ -10,5 +10,11 @@ package payload
 // inside Temporal payloads.
 const InlineLimit = 128 << 10
 
+// PlanBodyLimit is the largest webhook body that a workflow's copy of a follow-up's plan carries. A
+// larger one stays in the store, where the action reads it when it sends: by default a webhook sends the
+// whole call, transcript and all, and a call's history then holds the call once (its delivery), not once
+// more in every follow-up's plan.
+const PlanBodyLimit = 1 << 10
+
 // Fits reports whether n bytes may travel inside a Temporal payload.
 func Fits(n int) bool { return n <= InlineLimit }

@@ -56,15 +56,16 @@ type WebhookRequest struct {
 	URL     string            `json:"url,omitempty"`
 	Headers map[string]string `json:"headers,omitempty"`
 	Body    json.RawMessage   `json:"body"`
-	// BodyStored says Body was left out of a workflow's copy of the plan because it is large; the
-	// action reads it from the stored follow-up.
+	// BodyStored says Body was left out of a workflow's copy of the plan (ForWorkflow); the action reads
+	// it from the stored follow-up.
 	BodyStored bool `json:"body_stored,omitempty"`
 }
 
-// ForWorkflow is the plan as a workflow carries it: without a webhook body too large for Temporal's
-// payloads, which the action then reads from the store.
+// ForWorkflow is the plan as a workflow carries it: without a webhook body larger than
+// payload.PlanBodyLimit, which the action then reads from the store (the follow-up is stored before any
+// workflow carries its plan). Plans carried before the limit keep their bodies and are sent as they are.
 func (f FollowUp) ForWorkflow() FollowUp {
-	if f.Webhook != nil && !payload.Fits(len(f.Webhook.Body)) {
+	if f.Webhook != nil && len(f.Webhook.Body) > payload.PlanBodyLimit {
 		w := *f.Webhook
 		w.Body, w.BodyStored = nil, true
 		f.Webhook = &w

@@ -28,9 +28,26 @@ func Register(r sdkworker.Registry, acts *activities.Activities) {
 }
 
 // New returns a worker on the task queue (TEMPORAL_TASK_QUEUE; empty: workflows.TaskQueue) with
-// everything registered; the caller starts and stops it.
+// everything registered, polling as Polling says; the caller starts and stops it.
 func New(c client.Client, queue string, acts *activities.Activities, opts sdkworker.Options) sdkworker.Worker {
-	w := sdkworker.New(c, workflows.TaskQueueOr(queue), opts)
+	w := sdkworker.New(c, workflows.TaskQueueOr(queue), Polling(opts))
 	Register(w, acts)
 	return w
+}
+
+// Polling sets how a worker polls for tasks, unless opts says: pollers that the SDK scales with the
+// tasks waiting (from 1 to 100 per kind of task) instead of its fixed two. With two, a burst of calls
+// waited for workflow tasks while the machine sat idle: `rudderhook bench` completed 0.45 of the empty
+// workflow's rate end to end with them, 0.70 with scaling pollers (docs/benchmarks.md). The bench's
+// empty-workflow ceiling polls the same way.
+const maxPollers = 100
+
+func Polling(opts sdkworker.Options) sdkworker.Options {
+	if opts.WorkflowTaskPollerBehavior == nil && opts.MaxConcurrentWorkflowTaskPollers == 0 {
+		opts.WorkflowTaskPollerBehavior = sdkworker.NewPollerBehaviorAutoscaling(sdkworker.PollerBehaviorAutoscalingOptions{MaximumNumberOfPollers: maxPollers})
+	}
+	if opts.ActivityTaskPollerBehavior == nil && opts.MaxConcurrentActivityTaskPollers == 0 {
+		opts.ActivityTaskPollerBehavior = sdkworker.NewPollerBehaviorAutoscaling(sdkworker.PollerBehaviorAutoscalingOptions{MaximumNumberOfPollers: maxPollers})
+	}
+	return opts
 }
