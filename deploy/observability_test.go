@@ -159,6 +159,9 @@ func TestDashboardQueriesOnlyRegisteredMetrics(t *testing.T) {
 		"rudderhook_inbox_dead", "rudderhook_inbox_dead_letters_total", "rudderhook_follow_ups_finished_total",
 		"rudderhook_follow_ups", "rudderhook_parse_notes_total", "rudderhook_airudder_api_requests_total",
 		"rudderhook_callbacks_accepted_total", "rudderhook_follow_up_attempts_total",
+		"rudderhook_recalls_overdue_total", "rudderhook_recalls_settled_by_asking_total", "rudderhook_backfilled_total",
+		"rudderhook_reconcile_records_total", "rudderhook_recordings_archived_total",
+		"rudderhook_recordings_archived_bytes_total", "rudderhook_recordings_failures_total",
 	} {
 		if !used[want] {
 			t.Errorf("the dashboard shows nothing of %s", want)
