@@ -1,12 +1,13 @@
 package bench
 
 // What a call costs in Temporal, read from the histories of the bench's own run: its workflows (the call's
-// and any child or continued run), their history events and workflow tasks, and what those events amount
+// and its children's, in the types before the one pipeline), their history events and workflow tasks, and what those events amount
 // to in Temporal Cloud actions, the unit Temporal Cloud bills and throttles a namespace by.
 
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
@@ -17,7 +18,7 @@ import (
 // Cost is what Temporal recorded for calls, per call (a mean when it was read over several).
 //
 // Actions estimates Temporal Cloud's actions (https://docs.temporal.io/cloud/actions) from the events
-// of the histories: a workflow started (a call's, a child's, a continued run's), each activity attempt,
+// of the histories: a workflow started (a call's, a child's), each activity attempt,
 // each workflow task whose commands recorded local activities (one for all of them), each timer, each
 // search-attribute upsert (not those at start, nor versioning's TemporalChangeVersion), each signal and
 // each side effect. It leaves out what no history shows: queries (one each, the Temporal UI's stack view
@@ -70,8 +71,8 @@ const (
 	changeVersionAttribute  = "TemporalChangeVersion"
 )
 
-// countHistory is what one run's history holds, and the runs it leads to (children and a continued run),
-// whose histories belong to the same call.
+// countHistory is what one run's history holds, and the child runs it started, whose histories belong to
+// the same call. (A call's workflow does not continue as new.)
 func countHistory(events []*historypb.HistoryEvent) (c Cost, next [][2]string) {
 	c.Workflows = 1
 	laTasks := map[int64]bool{}
@@ -109,8 +110,6 @@ func countHistory(events []*historypb.HistoryEvent) (c Cost, next [][2]string) {
 			c.Children++
 			we := e.GetChildWorkflowExecutionStartedEventAttributes().GetWorkflowExecution()
 			next = append(next, [2]string{we.GetWorkflowId(), we.GetRunId()})
-		case enums.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW:
-			next = append(next, [2]string{"", e.GetWorkflowExecutionContinuedAsNewEventAttributes().GetNewExecutionRunId()})
 		}
 	}
 	c.LocalActivityTasks = float64(len(laTasks))
@@ -120,19 +119,21 @@ func countHistory(events []*historypb.HistoryEvent) (c Cost, next [][2]string) {
 	return c, next
 }
 
-// callCost waits until the workflow workflowID (its latest run) and every run it led to have closed, and
-// returns what their histories hold.
+// callWait bounds how long callCost waits for a call's workflows to close.
+const callWait = 2 * time.Minute
+
+// callCost waits until the workflow workflowID (its latest run) and every child it started have closed,
+// and returns what their histories hold.
 func callCost(ctx context.Context, tc client.Client, workflowID string) (Cost, error) {
+	ctx, cancel := context.WithTimeout(ctx, callWait)
+	defer cancel()
 	var total Cost
 	queue := [][2]string{{workflowID, ""}}
 	for len(queue) > 0 {
 		id, run := queue[0][0], queue[0][1]
 		queue = queue[1:]
-		if id == "" { // a continued run of the workflow before it
-			id = workflowID
-		}
 		if err := tc.GetWorkflow(ctx, id, run).Get(ctx, nil); err != nil {
-			return total, fmt.Errorf("workflow %s did not complete: %w", id, err)
+			return total, fmt.Errorf("workflow %s did not complete (within %s): %w", id, callWait, err)
 		}
 		var events []*historypb.HistoryEvent
 		it := tc.GetWorkflowHistory(ctx, id, run, false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
@@ -143,13 +144,8 @@ func callCost(ctx context.Context, tc client.Client, workflowID string) (Cost, e
 			}
 			events = append(events, e)
 		}
-		one, next := countHistory(events)
-		for _, n := range next {
-			if n[0] == "" {
-				n[0] = id
-			}
-			queue = append(queue, n)
-		}
+		one, children := countHistory(events)
+		queue = append(queue, children...)
 		total.add(one)
 	}
 	return total, nil
