@@ -38,7 +38,7 @@ func New(c client.Client, queue string, acts *activities.Activities, opts sdkwor
 // Polling sets how a worker polls for tasks, unless opts says: pollers that the SDK scales with the
 // tasks waiting (its defaults: 5 at first, 1 to 100 per kind of task) instead of its fixed two. With
 // two, a burst of calls waited for workflow tasks while the machine sat idle: `rudderhook bench`
-// completed calls end to end at 0.45-0.50 of the empty workflow's rate with them, 0.58-0.61 with scaling
+// completed calls end to end at 0.45-0.50 of the empty workflow's rate with them, 0.58-0.62 with scaling
 // pollers (docs/benchmarks.md). The bench's empty-workflow ceiling polls the same way.
 func Polling(opts sdkworker.Options) sdkworker.Options {
 	if opts.WorkflowTaskPollerBehavior == nil && opts.MaxConcurrentWorkflowTaskPollers == 0 {
