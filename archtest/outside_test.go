@@ -12,8 +12,47 @@ import (
 	"testing"
 )
 
-// thisFile spells the patterns it looks for, so it is the one file not read for them.
-const thisFile = "archtest/outside_test.go"
+// outsideFile lists what lies outside the repository, and so spells what the tests here look for: the
+// one file not read for it.
+const outsideFile = "archtest/testdata/outside.txt"
+
+// outside is what outsideFile lists: the directories beside the repository and the names of the notes
+// kept there.
+type outside struct {
+	dirs  []string
+	notes *regexp.Regexp
+	// machine matches an absolute path into the machine the project is built on, not a URL's path.
+	machine *regexp.Regexp
+}
+
+func readOutside(t *testing.T, root string) outside {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(outsideFile)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var o outside
+	var notes []string
+	for i, line := range strings.Split(string(b), "\n") {
+		kind, value, _ := strings.Cut(strings.TrimSpace(line), " ")
+		switch {
+		case kind == "" || strings.HasPrefix(kind, "#"):
+		case kind == "dir":
+			o.dirs = append(o.dirs, value)
+		case kind == "note":
+			notes = append(notes, regexp.QuoteMeta(value))
+		case kind == "machine":
+			o.machine = regexp.MustCompile(`(^|[^A-Za-z0-9_.~/-])` + regexp.QuoteMeta(value) + `[A-Za-z0-9_./-]*`)
+		default:
+			t.Fatalf("%s:%d: %q is no dir, note or machine", outsideFile, i+1, line)
+		}
+	}
+	if len(o.dirs) == 0 || len(notes) == 0 || o.machine == nil {
+		t.Fatalf("%s lists %d directories, %d notes and no machine path: the test reads it wrong", outsideFile, len(o.dirs), len(notes))
+	}
+	o.notes = regexp.MustCompile(`\b(` + strings.Join(notes, "|") + `)\b`)
+	return o
+}
 
 // sourceFiles are the repository's files, relative to its root: git's tracked and not-ignored files, or
 // where git cannot say (an exported tree), every file outside hidden directories.
@@ -58,7 +97,7 @@ func textFiles(t *testing.T, root string) map[string]string {
 	t.Helper()
 	out := map[string]string{}
 	for _, f := range sourceFiles(t, root) {
-		if f == thisFile {
+		if f == outsideFile {
 			continue
 		}
 		b, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(f)))
@@ -77,17 +116,11 @@ func textFiles(t *testing.T, root string) map[string]string {
 }
 
 var (
-	// An absolute path into the machine the project is built on (its shared notes), not a URL's path.
-	machinePath = regexp.MustCompile(`(^|[^A-Za-z0-9_.~/-])/work/[A-Za-z0-9_./-]*`)
 	// A relative path that climbs (not an ellipsis, ".../tel:"): from its file's directory, it must lead
 	// to a file of the repository.
 	climbing = regexp.MustCompile(`(?:^|[^.])((?:\.\./)+[A-Za-z0-9_./{}*-]*)`)
-	// The house's notes beside the repository, as its root reaches them: whatever the file, never.
-	sharedNotes = regexp.MustCompile(`\.\./shared\b`)
 	// A Markdown link or image to a file of the repository.
 	mdLink = regexp.MustCompile(`\]\(([^)\s]+)\)`)
-	// The names of the house's notes beside the repository, which a clone lacks.
-	outsideNotes = regexp.MustCompile(`\b(DESIGN|STYLE)\.md\b`)
 )
 
 // Nothing in the repository points at a file outside it: a clone has no notes beside it, so a decision
@@ -95,6 +128,7 @@ var (
 // (../) and every Markdown link leads to a file of the repository.
 func TestNothingPointsOutsideTheRepository(t *testing.T) {
 	r := theRepo(t)
+	out := readOutside(t, r.root)
 	files := textFiles(t, r.root)
 	names := map[string]bool{}
 	for f := range files {
@@ -105,16 +139,18 @@ func TestNothingPointsOutsideTheRepository(t *testing.T) {
 		md := strings.HasSuffix(f, ".md")
 		for i, line := range strings.Split(text, "\n") {
 			where := f + ":" + strconv.Itoa(i+1)
-			for _, m := range machinePath.FindAllStringSubmatch(line, -1) {
+			for _, m := range out.machine.FindAllStringSubmatch(line, -1) {
 				t.Errorf("%s: %q is a path on one machine, outside the repository", where, strings.TrimPrefix(m[0], m[1]))
 			}
-			for _, m := range outsideNotes.FindAllString(line, -1) {
+			for _, m := range out.notes.FindAllString(line, -1) {
 				if !names[m] {
 					t.Errorf("%s: %s is no file of the repository: cite docs/design.md (a decision, by its heading)", where, m)
 				}
 			}
-			if sharedNotes.MatchString(line) {
-				t.Errorf("%s: ../shared is the house's notes beside the repository, which a clone lacks: cite docs/design.md", where)
+			for _, d := range out.dirs {
+				if strings.Contains(line, d) {
+					t.Errorf("%s: %s is beside the repository, not in it, and a clone lacks it: cite docs/design.md", where, d)
+				}
 			}
 			for _, m := range climbing.FindAllStringSubmatch(line, -1) {
 				rel := m[1]
@@ -184,6 +220,6 @@ func TestDesignCitationsNameADecision(t *testing.T) {
 		}
 	}
 	if cited == 0 {
-		t.Fatal("found no citation of docs/design.md: the test reads the wrong files")
+		t.Fatal("found no citation of the design document: the test reads the wrong files")
 	}
 }
