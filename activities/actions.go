@@ -225,7 +225,9 @@ func (a *Activities) actionOf(fu rules.FollowUp) (action, error) {
 	}
 }
 
-// sendWebhook POSTs the follow-up's body (read from the store when the plan left it there).
+// sendWebhook POSTs the follow-up's body. RunFollowUp reads a body the plan left in the store when it
+// starts the attempt; the activity of FollowUpWorkflow, which runs its executions still open, reads it
+// here.
 func (a *Activities) sendWebhook(ctx context.Context, fu rules.FollowUp) (int, error) {
 	req := fu.Webhook
 	dest, err := a.endpoint(req.Target, req.URL)

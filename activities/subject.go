@@ -155,9 +155,15 @@ func (a *Activities) RunFollowUp(ctx context.Context, in RunInput) (*RunResult, 
 			return res, err
 		}
 	}
-	start, err := a.Store.StartAttempt(ctx, fu.Key, info.WorkflowExecution.ID, in.Retry, fu.AtMostOnce())
+	bodyStored := fu.Webhook != nil && fu.Webhook.BodyStored
+	start, err := a.Store.StartAttempt(ctx, fu.Key, info.WorkflowExecution.ID, in.Retry, fu.AtMostOnce(), bodyStored)
 	if err != nil {
 		return nil, classifyDBError(fmt.Errorf("start attempt of %s: %w", fu.Key, err))
+	}
+	if bodyStored && start.Body != nil {
+		w := *fu.Webhook
+		w.Body, w.BodyStored = start.Body, false
+		fu.Webhook = &w
 	}
 	if !start.Started {
 		if start.Found == rules.StatusRunning {

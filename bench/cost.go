@@ -7,6 +7,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"time"
 
 	"go.temporal.io/api/enums/v1"
@@ -42,25 +43,22 @@ type Cost struct {
 	Actions            float64 `json:"actions"`
 }
 
-func (c *Cost) add(o Cost) {
-	c.Workflows += o.Workflows
-	c.Events += o.Events
-	c.HistoryBytes += o.HistoryBytes
-	c.WorkflowTasks += o.WorkflowTasks
-	c.Activities += o.Activities
-	c.LocalActivities += o.LocalActivities
-	c.LocalActivityTasks += o.LocalActivityTasks
-	c.Timers += o.Timers
-	c.Upserts += o.Upserts
-	c.Signals += o.Signals
-	c.Children += o.Children
-	c.SideEffects += o.SideEffects
-	c.Actions += o.Actions
+// add adds o to c, figure by figure.
+func (c *Cost) add(o Cost) { c.each(o, func(a *float64, b float64) { *a += b }) }
+
+// scaled is c with every figure multiplied by f.
+func (c Cost) scaled(f float64) Cost {
+	c.each(c, func(a *float64, _ float64) { *a *= f })
+	return c
 }
 
-func (c Cost) scaled(f float64) Cost {
-	return Cost{c.Workflows * f, c.Events * f, c.HistoryBytes * f, c.WorkflowTasks * f, c.Activities * f, c.LocalActivities * f,
-		c.LocalActivityTasks * f, c.Timers * f, c.Upserts * f, c.Signals * f, c.Children * f, c.SideEffects * f, c.Actions * f}
+// each calls f with a pointer to each of c's figures and the same figure of o (every field of Cost is a
+// figure, a float64).
+func (c *Cost) each(o Cost, f func(a *float64, b float64)) {
+	cv, ov := reflect.ValueOf(c).Elem(), reflect.ValueOf(o)
+	for i := range cv.NumField() {
+		f(cv.Field(i).Addr().Interface().(*float64), ov.Field(i).Float())
+	}
 }
 
 // Marker names the Go SDK records (internal_decision_state_machine.go); versioning's are not billed.

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -19,7 +20,7 @@ UPDATE follow_ups f SET status = 'running', attempts = f.attempts + 1, workflow_
 FROM prior
 WHERE f.id = prior.id AND (prior.status = 'scheduled' OR (prior.status = 'running' AND NOT $4)
   OR ($3 AND prior.status IN ('failed', 'needs_review', 'overdue')))
-RETURNING prior.status, f.attempts`
+RETURNING prior.status, f.attempts, CASE WHEN $5 THEN f.plan->'webhook'->'body' END`
 	followUpStatusSQL = `SELECT status, attempts FROM follow_ups WHERE idempotency_key = $1`
 )
 
@@ -31,17 +32,24 @@ type AttemptStart struct {
 	Attempt int
 	// Started says the attempt may go on: the follow-up is now running.
 	Started bool
+	// Body is the plan's webhook body as stored, when it was asked for and the attempt started.
+	Body json.RawMessage
 }
 
 // StartAttempt marks the follow-up's next attempt as running under workflowID and counts it, in one
 // statement, when its status allows one (see startAttemptSQL); otherwise it changes nothing and says
 // what it found. retry is an operator's retry; atMostOnce says the action must not be repeated when an
-// earlier attempt's outcome is unknown.
-func (s *Store) StartAttempt(ctx context.Context, key, workflowID string, retry, atMostOnce bool) (AttemptStart, error) {
+// earlier attempt's outcome is unknown; withBody asks for the stored webhook body, which a workflow's
+// copy of a plan may leave out (rules.FollowUp.ForWorkflow), in the same statement.
+func (s *Store) StartAttempt(ctx context.Context, key, workflowID string, retry, atMostOnce, withBody bool) (AttemptStart, error) {
 	var out AttemptStart
-	err := s.db.QueryRowContext(ctx, startAttemptSQL, key, workflowID, retry, atMostOnce).Scan(&out.Found, &out.Attempt)
+	var body []byte
+	err := s.db.QueryRowContext(ctx, startAttemptSQL, key, workflowID, retry, atMostOnce, withBody).Scan(&out.Found, &out.Attempt, &body)
 	if err == nil {
 		out.Started = true
+		if body != nil {
+			out.Body = body
+		}
 		return out, nil
 	}
 	if !errors.Is(err, sql.ErrNoRows) {
